@@ -1,0 +1,351 @@
+//! The alert: what a monitoring system tells us happened, validated from its JSON form.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::{AlertId, TenantId};
+use crate::input_error::{FieldError, ObjectReader, check_text};
+
+/// How bad it is. Ordered, so an endpoint can ask for `high` and above.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Self::Info,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Case-insensitive parse of one of the five names.
+    pub fn parse(text: &str) -> Option<Severity> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// Why the alert is being sent: a problem, a reminder that it is still there, or that it is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    #[default]
+    Error,
+    Reminder,
+    Ok,
+}
+
+impl MessageType {
+    pub const ALL: [MessageType; 3] = [Self::Error, Self::Reminder, Self::Ok];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Reminder => "reminder",
+            Self::Ok => "ok",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<MessageType> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// An accepted alert, as stored and rendered into webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub tenant: TenantId,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub message_type: MessageType,
+    pub incident_key: Option<String>,
+    pub tags: Vec<String>,
+    pub samples: Vec<Value>,
+    pub context: Map<String, Value>,
+    pub link: Option<String>,
+    pub source: Option<String>,
+    pub timeframe_start: Option<DateTime<Utc>>,
+    pub timeframe_end: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// The fields of an alert, before it gets an id and a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertInput {
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub message_type: MessageType,
+    pub incident_key: Option<String>,
+    pub tags: Vec<String>,
+    pub samples: Vec<Value>,
+    pub context: Map<String, Value>,
+    pub link: Option<String>,
+    pub source: Option<String>,
+    pub timeframe_start: Option<DateTime<Utc>>,
+    pub timeframe_end: Option<DateTime<Utc>>,
+}
+
+const FIELDS: &[&str] = &[
+    "title",
+    "description",
+    "severity",
+    "message_type",
+    "incident_key",
+    "tags",
+    "samples",
+    "context",
+    "link",
+    "source",
+    "timeframe_start",
+    "timeframe_end",
+];
+const MAX_TITLE: usize = 1_000;
+const MAX_DESCRIPTION: usize = 65_536;
+const MAX_SHORT: usize = 2_048;
+const MAX_TAGS: usize = 100;
+const MAX_TAG: usize = 256;
+
+impl AlertInput {
+    /// Validates the JSON body of `POST /v1/alerts`.
+    pub fn from_json(body: &Value) -> Result<AlertInput, FieldError> {
+        let reader = ObjectReader::new("", body, FIELDS)?;
+        let severity = match reader.string("severity", 32)? {
+            None => Severity::default(),
+            Some(text) => Severity::parse(text).ok_or_else(|| {
+                FieldError::invalid(
+                    "severity",
+                    "`severity` must be one of info, low, medium, high, critical",
+                )
+            })?,
+        };
+        let message_type = match reader.string("message_type", 32)? {
+            None => MessageType::default(),
+            Some(text) => MessageType::parse(text).ok_or_else(|| {
+                FieldError::invalid(
+                    "message_type",
+                    "`message_type` must be one of error, reminder, ok",
+                )
+            })?,
+        };
+        let timeframe_start = timestamp(&reader, "timeframe_start")?;
+        let timeframe_end = timestamp(&reader, "timeframe_end")?;
+        if let (Some(start), Some(end)) = (timeframe_start, timeframe_end)
+            && end < start
+        {
+            return Err(FieldError::invalid(
+                "timeframe_end",
+                "`timeframe_end` is before `timeframe_start`",
+            ));
+        }
+        Ok(AlertInput {
+            title: reader.required_string("title", MAX_TITLE)?.to_string(),
+            description: reader
+                .string("description", MAX_DESCRIPTION)?
+                .unwrap_or_default()
+                .to_string(),
+            severity,
+            message_type,
+            incident_key: reader
+                .string("incident_key", MAX_SHORT)?
+                .map(str::to_string),
+            tags: tags(&reader)?,
+            samples: match reader.value("samples") {
+                None => Vec::new(),
+                Some(Value::Array(items)) => items.clone(),
+                Some(_) => {
+                    return Err(FieldError::invalid(
+                        "samples",
+                        "`samples` must be a JSON array",
+                    ));
+                }
+            },
+            context: match reader.value("context") {
+                None => Map::new(),
+                Some(Value::Object(map)) => map.clone(),
+                Some(_) => {
+                    return Err(FieldError::invalid(
+                        "context",
+                        "`context` must be a JSON object",
+                    ));
+                }
+            },
+            link: link(&reader)?,
+            source: reader.string("source", MAX_SHORT)?.map(str::to_string),
+            timeframe_start,
+            timeframe_end,
+        })
+    }
+
+    pub fn into_alert(self, id: AlertId, tenant: TenantId, received_at: DateTime<Utc>) -> Alert {
+        Alert {
+            id,
+            tenant,
+            title: self.title,
+            description: self.description,
+            severity: self.severity,
+            message_type: self.message_type,
+            incident_key: self.incident_key,
+            tags: self.tags,
+            samples: self.samples,
+            context: self.context,
+            link: self.link,
+            source: self.source,
+            timeframe_start: self.timeframe_start,
+            timeframe_end: self.timeframe_end,
+            received_at,
+        }
+    }
+}
+
+fn tags(reader: &ObjectReader<'_>) -> Result<Vec<String>, FieldError> {
+    let Some(value) = reader.value("tags") else {
+        return Ok(Vec::new());
+    };
+    let items = value
+        .as_array()
+        .ok_or_else(|| FieldError::invalid("tags", "`tags` must be a list of strings"))?;
+    if items.len() > MAX_TAGS {
+        return Err(FieldError::invalid(
+            "tags",
+            format!("`tags` has more than {MAX_TAGS} entries"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = format!("tags[{i}]");
+            let text = item
+                .as_str()
+                .ok_or_else(|| FieldError::invalid(&path, format!("`{path}` must be a string")))?;
+            check_text(&path, text, MAX_TAG)?;
+            Ok(text.to_string())
+        })
+        .collect()
+}
+
+fn link(reader: &ObjectReader<'_>) -> Result<Option<String>, FieldError> {
+    let Some(text) = reader.string("link", MAX_SHORT)? else {
+        return Ok(None);
+    };
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(text.to_string())),
+        _ => Err(FieldError::invalid(
+            "link",
+            "`link` must be an http or https URL",
+        )),
+    }
+}
+
+/// RFC 3339 text or milliseconds since the epoch.
+fn timestamp(reader: &ObjectReader<'_>, name: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
+    let Some(value) = reader.value(name) else {
+        return Ok(None);
+    };
+    let parsed = match value {
+        Value::String(text) => DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+        _ => None,
+    };
+    parsed.map(Some).ok_or_else(|| {
+        FieldError::invalid(
+            name,
+            format!("`{name}` must be an RFC 3339 timestamp (2026-01-31T12:00:00Z) or epoch milliseconds"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_full_alert_parses() {
+        let input = AlertInput::from_json(&json!({
+            "title": "CPU high", "description": "node-1 at 97%", "severity": "HIGH", "message_type": "ok",
+            "incident_key": "cpu/node-1", "tags": ["prod", "db"], "samples": [{"cpu": 97}],
+            "context": {"host": "node-1"}, "link": "https://grafana.example.com/d/1", "source": "prometheus",
+            "timeframe_start": "2026-01-01T00:00:00Z", "timeframe_end": 1767225660000i64
+        }))
+        .unwrap();
+        assert_eq!(input.severity, Severity::High);
+        assert_eq!(input.message_type, MessageType::Ok);
+        assert_eq!(input.tags, vec!["prod", "db"]);
+        assert_eq!(
+            input.timeframe_end.unwrap().timestamp_millis(),
+            1767225660000
+        );
+    }
+
+    #[test]
+    fn defaults_are_error_and_info() {
+        let input = AlertInput::from_json(&json!({"title": "x"})).unwrap();
+        assert_eq!(
+            (input.severity, input.message_type),
+            (Severity::Info, MessageType::Error)
+        );
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (json!({}), "title"),
+            (json!({"title": ""}), "title"),
+            (json!({"title": 5}), "title"),
+            (json!({"title": "a\u{0}b"}), "title"),
+            (json!({"title": "x", "severity": "urgent"}), "severity"),
+            (
+                json!({"title": "x", "message_type": "warn"}),
+                "message_type",
+            ),
+            (json!({"title": "x", "tags": "a"}), "tags"),
+            (json!({"title": "x", "tags": ["a", 1]}), "tags[1]"),
+            (json!({"title": "x", "samples": {}}), "samples"),
+            (json!({"title": "x", "context": []}), "context"),
+            (json!({"title": "x", "link": "javascript:alert(1)"}), "link"),
+            (
+                json!({"title": "x", "timeframe_start": "yesterday"}),
+                "timeframe_start",
+            ),
+            (json!({"title": "x", "colour": "red"}), "colour"),
+            (json!([1]), ""),
+        ];
+        for (body, field) in cases {
+            let err = AlertInput::from_json(&body).unwrap_err();
+            assert_eq!(err.field, field, "{body}: {err}");
+        }
+    }
+}

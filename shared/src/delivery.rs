@@ -1,0 +1,107 @@
+//! A delivery: one alert on its way to one endpoint, its status, and the record of every attempt.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::MessageType;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+
+/// Largest response body kept per attempt.
+pub const MAX_RESPONSE_BODY: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Queued or waiting for its next attempt.
+    Pending,
+    /// An attempt was answered 2XX.
+    Delivered,
+    /// Every attempt failed (or the endpoint answered 410 Gone): a dead letter that can be replayed.
+    Dead,
+    /// Never sent, by the endpoint's own rules (severity filter, message type switched off, disabled).
+    Filtered,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+            Self::Filtered => "filtered",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Delivered, Self::Dead, Self::Filtered]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The connection could not be made, or broke before an answer.
+    Connect,
+    Tls,
+    /// A 3XX answer; redirects are never followed.
+    Redirect,
+    /// Any other answer outside 2XX.
+    Non2xx,
+    /// The address the host resolved to is not allowed by the target policy.
+    Blocked,
+    /// The body template could not be rendered (e.g. output over the size limit).
+    Render,
+}
+
+/// One HTTP attempt and what came back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// 1-based within its run.
+    pub number: u32,
+    /// 0 for the original run, n for the n-th manual resend or replay.
+    pub run: u32,
+    pub resend: bool,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status_code: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub response_body_truncated: bool,
+    pub error_class: Option<ErrorClass>,
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    pub fn succeeded(&self) -> bool {
+        self.error_class.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub tenant: TenantId,
+    pub alert_id: AlertId,
+    pub endpoint_id: EndpointId,
+    pub message_type: MessageType,
+    pub status: DeliveryStatus,
+    /// Why it is filtered or dead, in words.
+    pub status_reason: Option<String>,
+    /// The current run: 0, then +1 for each manual resend. Queue messages of older runs are dropped.
+    pub run: u32,
+    pub attempts: Vec<Attempt>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    pub fn is_final(&self) -> bool {
+        self.status != DeliveryStatus::Pending
+    }
+}

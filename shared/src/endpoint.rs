@@ -1,0 +1,739 @@
+//! The endpoint: where a tenant's alerts go, how the request is shaped per message type, and which alerts
+//! it wants. Validation of its JSON form lives here too, so nothing invalid is ever stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::alert::{MessageType, Severity};
+use crate::ids::{EndpointId, TenantId};
+use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
+use crate::render_context;
+use crate::signing::WebhookSecret;
+use crate::target_policy::TargetPolicy;
+use crate::template::{Escaping, Template};
+
+/// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
+pub const MASK: &str = "********";
+const SECRET_MASK: &str = "whsec_********";
+/// Header names that hold credentials unless the user says otherwise.
+const SECRET_BY_DEFAULT: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "proxy-authorization",
+];
+/// Headers the sender sets itself, or that would let a template break the HTTP framing.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "content-type",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+const MAX_TEMPLATE: usize = 64 * 1024;
+const MAX_HEADERS: usize = 50;
+const MAX_HEADER_VALUE: usize = 8 * 1024;
+const MAX_URL: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Post,
+    Put,
+    Patch,
+    Get,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Get => "GET",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Post, Self::Put, Self::Patch, Self::Get, Self::Delete]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether the request carries the rendered body.
+    pub fn has_body(self) -> bool {
+        self != Self::Get
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderSpec {
+    pub name: String,
+    pub value: String,
+    /// Masked in every API answer and log.
+    pub secret: bool,
+}
+
+/// How one message type differs from the endpoint's defaults; `None` inherits.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RouteOverride {
+    pub method: Option<HttpMethod>,
+    pub url: Option<String>,
+    pub headers: Option<Vec<HeaderSpec>>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Route {
+    /// Send with the endpoint's own method, URL, headers and body.
+    #[default]
+    Default,
+    /// Send nothing for this message type (the delivery is `filtered`).
+    Off,
+    Override(RouteOverride),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageRoutes {
+    pub error: Route,
+    pub reminder: Route,
+    pub ok: Route,
+}
+
+impl MessageRoutes {
+    pub fn get(&self, message_type: MessageType) -> &Route {
+        match message_type {
+            MessageType::Error => &self.error,
+            MessageType::Reminder => &self.reminder,
+            MessageType::Ok => &self.ok,
+        }
+    }
+
+    fn get_mut(&mut self, message_type: MessageType) -> &mut Route {
+        match message_type {
+            MessageType::Error => &mut self.error,
+            MessageType::Reminder => &mut self.reminder,
+            MessageType::Ok => &mut self.ok,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub headers: Vec<HeaderSpec>,
+    pub content_type: String,
+    pub body: String,
+    pub min_severity: Severity,
+    pub message_types: MessageRoutes,
+    #[serde(with = "secret_text")]
+    pub secret: Option<WebhookSecret>,
+    pub verification_token: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Increases with every replace; compiled templates are cached per version.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One message type's effective request shape, templates compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledRoute {
+    pub method: HttpMethod,
+    pub url: Template,
+    pub headers: Vec<HeaderSpec>,
+    pub body: Template,
+}
+
+/// An endpoint with every route compiled once, for rendering many deliveries.
+#[derive(Debug, Clone)]
+pub struct CompiledEndpoint {
+    pub endpoint: Endpoint,
+    routes: [Option<CompiledRoute>; 3],
+}
+
+impl CompiledEndpoint {
+    pub fn compile(endpoint: Endpoint) -> Result<Self, FieldError> {
+        let route_for = |t: MessageType| compile_route(&endpoint, t);
+        let routes = [
+            route_for(MessageType::Error)?,
+            route_for(MessageType::Reminder)?,
+            route_for(MessageType::Ok)?,
+        ];
+        Ok(Self { endpoint, routes })
+    }
+
+    /// `None` when the message type is switched off.
+    pub fn route(&self, message_type: MessageType) -> Option<&CompiledRoute> {
+        let index = match message_type {
+            MessageType::Error => 0,
+            MessageType::Reminder => 1,
+            MessageType::Ok => 2,
+        };
+        self.routes[index].as_ref()
+    }
+}
+
+fn compile_route(
+    endpoint: &Endpoint,
+    message_type: MessageType,
+) -> Result<Option<CompiledRoute>, FieldError> {
+    let (prefix, overrides) = match endpoint.message_types.get(message_type) {
+        Route::Off => return Ok(None),
+        Route::Default => (String::new(), RouteOverride::default()),
+        Route::Override(o) => (
+            format!("message_types.{}.", message_type.as_str()),
+            o.clone(),
+        ),
+    };
+    let (url_field, url) = match overrides.url {
+        Some(url) => (format!("{prefix}url"), url),
+        None => ("url".to_string(), endpoint.url.clone()),
+    };
+    let (body_field, body) = match overrides.body {
+        Some(body) => (format!("{prefix}body"), body),
+        None => ("body".to_string(), endpoint.body.clone()),
+    };
+    let compile = |field: &str, source: &str, escaping| {
+        Template::compile(source, escaping).map_err(|e| {
+            FieldError::new(
+                FieldErrorKind::Template,
+                field,
+                format!("template error at {e}"),
+            )
+        })
+    };
+    Ok(Some(CompiledRoute {
+        method: overrides.method.unwrap_or(endpoint.method),
+        url: compile(&url_field, &url, Escaping::Url)?,
+        headers: overrides
+            .headers
+            .unwrap_or_else(|| endpoint.headers.clone()),
+        body: compile(
+            &body_field,
+            &body,
+            Escaping::for_content_type(&endpoint.content_type),
+        )?,
+    }))
+}
+
+/// The parts of an endpoint a user sets; see `POST /v1/endpoints`.
+#[derive(Debug, Clone)]
+pub struct EndpointInput {
+    pub name: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub headers: Vec<HeaderSpec>,
+    pub content_type: String,
+    pub body: String,
+    pub min_severity: Severity,
+    pub message_types: MessageRoutes,
+    pub secret: Option<WebhookSecret>,
+    pub verification_token: Option<String>,
+    pub enabled: bool,
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "url",
+    "method",
+    "headers",
+    "content_type",
+    "body",
+    "min_severity",
+    "message_types",
+    "secret",
+    "verification_token",
+    "enabled",
+];
+const ROUTE_FIELDS: &[&str] = &["method", "url", "headers", "body"];
+
+impl EndpointInput {
+    /// Validates a create or replace body. `previous` is the stored endpoint on replace: masked values sent
+    /// back (`********`) keep what it holds. Templates must compile and name known variables, a JSON body
+    /// must stay valid JSON for hostile alert values, and every URL must pass the target policy.
+    pub fn from_json(
+        body: &Value,
+        previous: Option<&Endpoint>,
+        policy: &TargetPolicy,
+    ) -> Result<Self, FieldError> {
+        let reader = ObjectReader::new("", body, FIELDS)?;
+        let content_type = match reader.string("content_type", 255)? {
+            None => "application/json".to_string(),
+            Some(ct) => content_type(ct)?,
+        };
+        let min_severity = match reader.string("min_severity", 32)? {
+            None => Severity::Info,
+            Some(text) => Severity::parse(text).ok_or_else(|| {
+                FieldError::invalid(
+                    "min_severity",
+                    "`min_severity` must be one of info, low, medium, high, critical",
+                )
+            })?,
+        };
+        let previous_headers = previous.map(|p| p.headers.as_slice()).unwrap_or_default();
+        let input = EndpointInput {
+            name: reader.required_string("name", 200)?.to_string(),
+            url: reader.required_string("url", MAX_URL)?.to_string(),
+            method: method(&reader, "method")?.unwrap_or(HttpMethod::Post),
+            headers: match reader.value("headers") {
+                None => Vec::new(),
+                Some(value) => headers("headers", value, previous_headers)?,
+            },
+            content_type,
+            body: match reader.string("body", MAX_TEMPLATE)? {
+                None => render_context::DEFAULT_JSON_BODY.to_string(),
+                Some(body) => body.to_string(),
+            },
+            min_severity,
+            message_types: routes(&reader, previous)?,
+            secret: secret(&reader, previous)?,
+            verification_token: verification_token(&reader, previous)?,
+            enabled: reader.bool("enabled")?.unwrap_or(true),
+        };
+        input.check(policy)?;
+        Ok(input)
+    }
+
+    pub fn into_endpoint(
+        self,
+        id: EndpointId,
+        tenant: TenantId,
+        previous: Option<&Endpoint>,
+        now: DateTime<Utc>,
+    ) -> Endpoint {
+        Endpoint {
+            id,
+            tenant,
+            name: self.name,
+            url: self.url,
+            method: self.method,
+            headers: self.headers,
+            content_type: self.content_type,
+            body: self.body,
+            min_severity: self.min_severity,
+            message_types: self.message_types,
+            secret: self.secret,
+            verification_token: self.verification_token,
+            enabled: self.enabled,
+            disabled_reason: None,
+            version: previous.map_or(1, |p| p.version + 1),
+            created_at: previous.map_or(now, |p| p.created_at),
+            updated_at: now,
+        }
+    }
+
+    /// The checks that need the templates compiled: variables, JSON validity, target URLs.
+    fn check(&self, policy: &TargetPolicy) -> Result<(), FieldError> {
+        let probe = self.clone().into_endpoint(
+            EndpointId::from("ep_probe"),
+            TenantId::from("tn_probe"),
+            None,
+            Utc::now(),
+        );
+        let compiled = CompiledEndpoint::compile(probe)?;
+        let catalogue = render_context::catalogue();
+        let sample = render_context::sample_context();
+        let hostile = render_context::hostile_context();
+        let escaping = Escaping::for_content_type(&self.content_type);
+        for message_type in MessageType::ALL {
+            let Some(route) = compiled.route(message_type) else {
+                continue;
+            };
+            let (url_field, body_field) = route_fields(&self.message_types, message_type);
+            let template_error = |field: &str, e: crate::template::TemplateError| {
+                FieldError::new(
+                    FieldErrorKind::Template,
+                    field,
+                    format!("template error at {e}"),
+                )
+            };
+            route
+                .url
+                .check_variables(catalogue)
+                .map_err(|e| template_error(&url_field, e))?;
+            route
+                .body
+                .check_variables(catalogue)
+                .map_err(|e| template_error(&body_field, e))?;
+            if escaping == Escaping::Json {
+                route
+                    .body
+                    .check_json_output(&hostile)
+                    .map_err(|e| template_error(&body_field, e))?;
+            }
+            let url = route
+                .url
+                .render(&sample, MAX_URL)
+                .map_err(|e| FieldError::invalid(&url_field, format!("`{url_field}`: {e}")))?;
+            policy.check_url(&url).map_err(|e| {
+                FieldError::new(
+                    FieldErrorKind::TargetNotAllowed,
+                    &url_field,
+                    format!("`{url_field}`: {e}"),
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Which input field a route's URL and body came from, so errors name the one the user wrote.
+fn route_fields(routes: &MessageRoutes, message_type: MessageType) -> (String, String) {
+    match routes.get(message_type) {
+        Route::Override(o) => {
+            let prefix = format!("message_types.{}.", message_type.as_str());
+            let url = if o.url.is_some() {
+                format!("{prefix}url")
+            } else {
+                "url".into()
+            };
+            let body = if o.body.is_some() {
+                format!("{prefix}body")
+            } else {
+                "body".into()
+            };
+            (url, body)
+        }
+        _ => ("url".into(), "body".into()),
+    }
+}
+
+fn method(reader: &ObjectReader<'_>, name: &str) -> Result<Option<HttpMethod>, FieldError> {
+    let path = reader.path(name);
+    match reader.string(name, 16)? {
+        None => Ok(None),
+        Some(text) => HttpMethod::parse(text).map(Some).ok_or_else(|| {
+            FieldError::invalid(
+                &path,
+                format!("`{path}` must be one of POST, PUT, PATCH, GET, DELETE"),
+            )
+        }),
+    }
+}
+
+fn content_type(text: &str) -> Result<String, FieldError> {
+    let valid = http::HeaderValue::from_str(text).is_ok()
+        && text.split(';').next().is_some_and(|essence| {
+            let mut parts = essence.trim().split('/');
+            let token =
+                |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(is_token_byte));
+            token(parts.next()) && token(parts.next()) && parts.next().is_none()
+        });
+    if valid {
+        Ok(text.trim().to_string())
+    } else {
+        Err(FieldError::invalid(
+            "content_type",
+            "`content_type` must be a media type such as application/json",
+        ))
+    }
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `{"Name": "value"}` or `{"Name": {"value": "…", "secret": true}}`.
+fn headers(
+    path: &str,
+    value: &Value,
+    previous: &[HeaderSpec],
+) -> Result<Vec<HeaderSpec>, FieldError> {
+    let object = value.as_object().ok_or_else(|| {
+        FieldError::invalid(
+            path,
+            format!("`{path}` must be an object of header names to values"),
+        )
+    })?;
+    if object.len() > MAX_HEADERS {
+        return Err(FieldError::invalid(
+            path,
+            format!("`{path}` has more than {MAX_HEADERS} headers"),
+        ));
+    }
+    let mut specs = Vec::with_capacity(object.len());
+    for (name, value) in object {
+        let field = format!("{path}.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(FieldError::invalid(
+                &field,
+                format!("`{name}` is not a valid header name"),
+            ));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("proxy-") && lower != "proxy-authorization"
+        {
+            let hint = if lower == "content-type" {
+                ": use `content_type`"
+            } else {
+                ""
+            };
+            return Err(FieldError::invalid(
+                &field,
+                format!("the header `{name}` is set by alertwire and cannot be configured{hint}"),
+            ));
+        }
+        let (text, secret) = match value {
+            Value::String(text) => (text.as_str(), SECRET_BY_DEFAULT.contains(&lower.as_str())),
+            Value::Object(_) => {
+                let reader = ObjectReader::new(&field, value, &["value", "secret"])?;
+                let text = reader
+                    .value("value")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        FieldError::invalid(
+                            format!("{field}.value"),
+                            format!("`{field}.value` must be a string"),
+                        )
+                    })?;
+                let secret = reader
+                    .bool("secret")?
+                    .unwrap_or(SECRET_BY_DEFAULT.contains(&lower.as_str()));
+                (text, secret)
+            }
+            _ => {
+                return Err(FieldError::invalid(
+                    &field,
+                    format!("`{field}` must be a string or {{\"value\", \"secret\"}}"),
+                ));
+            }
+        };
+        let text = if text == MASK {
+            previous
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value.as_str())
+                .ok_or_else(|| {
+                    FieldError::invalid(
+                        &field,
+                        format!("`{field}` is masked but no earlier value exists"),
+                    )
+                })?
+        } else {
+            text
+        };
+        check_text(&field, text, MAX_HEADER_VALUE)?;
+        if http::HeaderValue::from_str(text).is_err() {
+            return Err(FieldError::invalid(
+                &field,
+                format!("`{field}` must not contain control characters such as CR or LF"),
+            ));
+        }
+        specs.push(HeaderSpec {
+            name: name.clone(),
+            value: text.to_string(),
+            secret,
+        });
+    }
+    Ok(specs)
+}
+
+fn routes(
+    reader: &ObjectReader<'_>,
+    previous: Option<&Endpoint>,
+) -> Result<MessageRoutes, FieldError> {
+    let mut routes = MessageRoutes::default();
+    let Some(value) = reader.value("message_types") else {
+        return Ok(routes);
+    };
+    let types = ObjectReader::new("message_types", value, &["error", "reminder", "ok"])?;
+    for message_type in MessageType::ALL {
+        let name = message_type.as_str();
+        if types.is_null(name) {
+            *routes.get_mut(message_type) = Route::Off;
+            continue;
+        }
+        let Some(value) = types.value(name) else {
+            continue;
+        };
+        let path = types.path(name);
+        let route = ObjectReader::new(&path, value, ROUTE_FIELDS)?;
+        let previous_headers = previous
+            .and_then(|p| match p.message_types.get(message_type) {
+                Route::Override(o) => o.headers.as_deref(),
+                _ => None,
+            })
+            .unwrap_or_default();
+        *routes.get_mut(message_type) = Route::Override(RouteOverride {
+            method: method(&route, "method")?,
+            url: route.string("url", MAX_URL)?.map(str::to_string),
+            headers: match route.value("headers") {
+                None => None,
+                Some(v) => Some(headers(&route.path("headers"), v, previous_headers)?),
+            },
+            body: route.string("body", MAX_TEMPLATE)?.map(str::to_string),
+        });
+    }
+    Ok(routes)
+}
+
+fn secret(
+    reader: &ObjectReader<'_>,
+    previous: Option<&Endpoint>,
+) -> Result<Option<WebhookSecret>, FieldError> {
+    match reader.string("secret", 200)? {
+        None => Ok(None),
+        Some("generate") => Ok(Some(WebhookSecret::generate())),
+        Some(MASK | SECRET_MASK) => previous
+            .and_then(|p| p.secret.clone())
+            .map(Some)
+            .ok_or_else(|| {
+                FieldError::invalid(
+                    "secret",
+                    "`secret` is masked but the endpoint has no secret",
+                )
+            }),
+        Some(text) => WebhookSecret::parse(text).map(Some).map_err(|e| {
+            FieldError::invalid("secret", format!("`secret`: {e}, or use \"generate\""))
+        }),
+    }
+}
+
+fn verification_token(
+    reader: &ObjectReader<'_>,
+    previous: Option<&Endpoint>,
+) -> Result<Option<String>, FieldError> {
+    match reader.string("verification_token", 1024)? {
+        None => Ok(None),
+        Some(MASK) => previous
+            .and_then(|p| p.verification_token.clone())
+            .map(Some)
+            .ok_or_else(|| {
+                FieldError::invalid(
+                    "verification_token",
+                    "`verification_token` is masked but none is stored",
+                )
+            }),
+        Some(text) if text.chars().any(char::is_control) => Err(FieldError::invalid(
+            "verification_token",
+            "`verification_token` must not contain control characters",
+        )),
+        Some(text) => Ok(Some(text.to_string())),
+    }
+}
+
+impl Endpoint {
+    /// The API form. Secrets, the verification token and secret header values are masked unless
+    /// `reveal_secret` (only in the answer that created or set the secret).
+    pub fn to_view(&self, reveal_secret: bool) -> Value {
+        let header_view = |headers: &[HeaderSpec]| {
+            let mut map = Map::new();
+            for h in headers {
+                let value = if h.secret { MASK } else { h.value.as_str() };
+                map.insert(h.name.clone(), json!({"value": value, "secret": h.secret}));
+            }
+            Value::Object(map)
+        };
+        let route_view = |route: &Route| match route {
+            Route::Off => Value::Null,
+            Route::Default => json!({}),
+            Route::Override(o) => {
+                let mut map = Map::new();
+                if let Some(m) = o.method {
+                    map.insert("method".into(), json!(m.as_str()));
+                }
+                if let Some(u) = &o.url {
+                    map.insert("url".into(), json!(u));
+                }
+                if let Some(h) = &o.headers {
+                    map.insert("headers".into(), header_view(h));
+                }
+                if let Some(b) = &o.body {
+                    map.insert("body".into(), json!(b));
+                }
+                Value::Object(map)
+            }
+        };
+        let secret = self.secret.as_ref().map(|s| {
+            if reveal_secret {
+                s.expose()
+            } else {
+                SECRET_MASK.to_string()
+            }
+        });
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "url": self.url,
+            "method": self.method.as_str(),
+            "headers": header_view(&self.headers),
+            "content_type": self.content_type,
+            "body": self.body,
+            "min_severity": self.min_severity,
+            "message_types": {
+                "error": route_view(&self.message_types.error),
+                "reminder": route_view(&self.message_types.reminder),
+                "ok": route_view(&self.message_types.ok),
+            },
+            "secret": secret,
+            "verification_token": self.verification_token.as_ref().map(|_| MASK),
+            "enabled": self.enabled,
+            "disabled_reason": self.disabled_reason,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
+    /// Every secret string this endpoint holds, for scrubbing echoes.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut values: Vec<String> = self.secret.iter().map(WebhookSecret::expose).collect();
+        values.extend(self.verification_token.iter().cloned());
+        let overrides = [
+            &self.message_types.error,
+            &self.message_types.reminder,
+            &self.message_types.ok,
+        ];
+        let override_headers = overrides.into_iter().filter_map(|r| match r {
+            Route::Override(o) => o.headers.as_deref(),
+            _ => None,
+        });
+        for headers in std::iter::once(self.headers.as_slice()).chain(override_headers) {
+            values.extend(headers.iter().filter(|h| h.secret).map(|h| h.value.clone()));
+        }
+        values
+    }
+}
+
+/// Stores the secret in its `whsec_` form.
+mod secret_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::signing::WebhookSecret;
+
+    pub fn serialize<S: Serializer>(
+        secret: &Option<WebhookSecret>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match secret {
+            Some(secret) => s.serialize_some(&secret.expose()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WebhookSecret>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| WebhookSecret::parse(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,221 @@
+//! Sends one rendered request and describes what came back: the only place that talks HTTP to endpoints.
+//!
+//! Redirects are never followed, every address dialled passes the target policy (literal IPs are checked
+//! here, names through the policy resolver), the response body is read only up to the stored limit, and
+//! one client (connection pool, TLS config) serves every delivery.
+
+use std::error::Error as _;
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY};
+use crate::endpoint::HttpMethod;
+use crate::retry_policy::parse_retry_after;
+use crate::target_policy::{
+    HostResolver, PolicyResolver, SystemResolver, TargetError, TargetPolicy,
+};
+use crate::webhook_request::OutgoingRequest;
+
+/// Default time for the whole exchange, connect to last byte read.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_RESPONSE_HEADERS: usize = 64;
+
+#[derive(Clone)]
+pub struct HttpSender {
+    client: reqwest::Client,
+    policy: Arc<TargetPolicy>,
+    timeout: Duration,
+}
+
+/// The outcome of one exchange, before it is numbered as an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub attempt: Attempt,
+    /// From a `Retry-After` answer header, if any.
+    pub retry_after: Option<Duration>,
+}
+
+impl HttpSender {
+    pub fn new(policy: Arc<TargetPolicy>, timeout: Duration) -> Result<Self, reqwest::Error> {
+        Self::with_resolver(policy, timeout, Arc::new(SystemResolver))
+    }
+
+    /// With a chosen name resolver (tests simulate DNS answers with it).
+    pub fn with_resolver(
+        policy: Arc<TargetPolicy>,
+        timeout: Duration,
+        resolver: Arc<dyn HostResolver>,
+    ) -> Result<Self, reqwest::Error> {
+        static PROVIDER: Once = Once::new();
+        PROVIDER.call_once(|| {
+            // Another part of the process may have installed one already; either is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver::new(policy.clone(), resolver)))
+            .build()?;
+        Ok(Self {
+            client,
+            policy,
+            timeout,
+        })
+    }
+
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.policy
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `request`; never fails, every problem is described in the attempt.
+    pub async fn send(&self, request: &OutgoingRequest) -> Exchange {
+        let started_at = Utc::now();
+        let clock = Instant::now();
+        let mut attempt = Attempt {
+            number: 0,
+            run: 0,
+            resend: false,
+            started_at,
+            duration_ms: 0,
+            status_code: None,
+            response_headers: Vec::new(),
+            response_body: None,
+            response_body_truncated: false,
+            error_class: None,
+            error: None,
+        };
+        let mut retry_after = None;
+        if let Err((class, message)) = self.exchange(request, &mut attempt, &mut retry_after).await
+        {
+            attempt.error_class = Some(class);
+            attempt.error = Some(message);
+        }
+        attempt.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Exchange {
+            attempt,
+            retry_after,
+        }
+    }
+
+    async fn exchange(
+        &self,
+        request: &OutgoingRequest,
+        attempt: &mut Attempt,
+        retry_after: &mut Option<Duration>,
+    ) -> Result<(), (ErrorClass, String)> {
+        // reqwest does not ask the resolver about literal IP hosts, so the URL is checked here on every send.
+        self.policy
+            .check_url(&request.url)
+            .map_err(|e| (ErrorClass::Blocked, e.to_string()))?;
+        let method = match request.method {
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self.client.request(method, &request.url);
+        for header in &request.headers {
+            builder = builder.header(&header.name, &header.value);
+        }
+        if request.method.has_body() {
+            builder = builder.body(request.body.clone());
+        }
+        let mut response = builder.send().await.map_err(|e| classify(&e))?;
+        let status = response.status();
+        attempt.status_code = Some(status.as_u16());
+        attempt.response_headers = response
+            .headers()
+            .iter()
+            .take(MAX_RESPONSE_HEADERS)
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, Utc::now()));
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = MAX_RESPONSE_BODY.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if chunk.len() > room {
+                        attempt.response_body_truncated = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+                    return Err(classify(&e));
+                }
+            }
+        }
+        attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
+        *retry_after = after;
+        if status.is_success() {
+            Ok(())
+        } else if status.is_redirection() {
+            let location = attempt
+                .response_headers
+                .iter()
+                .find(|(n, _)| n == "location")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
+            Err((
+                ErrorClass::Redirect,
+                format!("answered {status} to `{location}`; redirects are not followed"),
+            ))
+        } else {
+            Err((ErrorClass::Non2xx, format!("answered {status}")))
+        }
+    }
+}
+
+/// Sorts a client error into the attempt's error class, with a message fit for the user.
+fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<TargetError>() {
+            return (ErrorClass::Blocked, refused.to_string());
+        }
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return (ErrorClass::Tls, format!("TLS failed: {cause}"));
+        }
+        source = cause.source();
+    }
+    let detail = error
+        .source()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| error.to_string());
+    if error.is_timeout() {
+        (
+            ErrorClass::Timeout,
+            "no complete answer within the timeout".to_string(),
+        )
+    } else if error.is_connect() {
+        (ErrorClass::Connect, format!("could not connect: {detail}"))
+    } else {
+        (
+            ErrorClass::Connect,
+            format!("the connection failed: {detail}"),
+        )
+    }
+}

@@ -1,0 +1,120 @@
+//! The HTTP request one attempt sends: the route's method and URL, the rendered body, the endpoint's
+//! headers and the Standard Webhooks signature headers.
+
+use chrono::{DateTime, Utc};
+
+use crate::alert::Alert;
+use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
+use crate::render_context::{self, DeliveryFacts};
+use crate::template::RenderError;
+
+/// Largest rendered body; a template that renders more fails that delivery with a clear error.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+const MAX_URL_BYTES: usize = 8 * 1024;
+pub const USER_AGENT: &str = concat!("alertwire/", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingRequest {
+    pub method: HttpMethod,
+    pub url: String,
+    /// In sending order; `secret` marks values that are never shown.
+    pub headers: Vec<OutgoingHeader>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingHeader {
+    pub name: String,
+    pub value: String,
+    pub secret: bool,
+}
+
+/// Who the request is for and which attempt it is.
+pub struct RequestFacts<'a> {
+    pub delivery_id: &'a str,
+    pub attempt: u32,
+    pub now: DateTime<Utc>,
+}
+
+/// Renders the request for `alert`, or `None` when the endpoint sends nothing for its message type.
+pub fn build(
+    endpoint: &CompiledEndpoint,
+    alert: &Alert,
+    facts: &RequestFacts<'_>,
+) -> Result<Option<OutgoingRequest>, RenderError> {
+    let Some(route) = endpoint.route(alert.message_type) else {
+        return Ok(None);
+    };
+    let config = &endpoint.endpoint;
+    let context = render_context::context(
+        alert,
+        &DeliveryFacts {
+            delivery_id: facts.delivery_id,
+            attempt: facts.attempt,
+            endpoint_id: config.id.as_str(),
+            endpoint_name: &config.name,
+            verification_token: config.verification_token.as_deref(),
+        },
+    );
+    let url = route.url.render(&context, MAX_URL_BYTES)?;
+    let body = if route.method.has_body() {
+        route.body.render(&context, MAX_BODY_BYTES)?
+    } else {
+        String::new()
+    };
+    let mut headers: Vec<OutgoingHeader> = route
+        .headers
+        .iter()
+        .map(|h| OutgoingHeader {
+            name: h.name.clone(),
+            value: h.value.clone(),
+            secret: h.secret,
+        })
+        .collect();
+    let mut add = |name: &str, value: String, secret: bool| {
+        headers.push(OutgoingHeader {
+            name: name.into(),
+            value,
+            secret,
+        })
+    };
+    if route.method.has_body() {
+        add("content-type", config.content_type.clone(), false);
+    }
+    add("user-agent", USER_AGENT.to_string(), false);
+    let timestamp = facts.now.timestamp();
+    add("webhook-id", facts.delivery_id.to_string(), false);
+    add("webhook-timestamp", timestamp.to_string(), false);
+    if let Some(secret) = &config.secret {
+        add(
+            "webhook-signature",
+            secret.sign(facts.delivery_id, timestamp, body.as_bytes()),
+            false,
+        );
+    }
+    Ok(Some(OutgoingRequest {
+        method: route.method,
+        url,
+        headers,
+        body,
+    }))
+}
+
+impl OutgoingRequest {
+    /// Headers as they may be shown: secret values masked.
+    pub fn shown_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.clone(),
+                    if h.secret {
+                        MASK.to_string()
+                    } else {
+                        h.value.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+}
