@@ -1,0 +1,12 @@
+//! The embedded adapters: one SQLite database file (WAL, fsync on commit) that holds the store and the
+//! queue, so `alertwire serve` needs nothing but its data directory.
+
+mod database;
+mod queue;
+mod recovery;
+mod schema;
+mod stores;
+
+pub use database::{Database, OpenError};
+pub use queue::{EmbeddedQueue, QueueSettings};
+pub use recovery::Recovered;

@@ -1,0 +1,66 @@
+//! The SQLite schema of the embedded store and queue, applied at open.
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash   TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    label      TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    tenant  TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    doc     TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    tenant          TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    doc             TEXT NOT NULL,
+    receipt         TEXT NOT NULL,
+    idempotency_key TEXT,
+    request_hash    TEXT,
+    enqueued        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_by_idempotency_key
+    ON alerts (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS deliveries (
+    tenant          TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    alert_id        TEXT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    message_type    TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    status_reason   TEXT,
+    run             INTEGER NOT NULL,
+    next_attempt_at TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_endpoint ON deliveries (tenant, endpoint_id, id);
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (tenant, status, id);
+CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (tenant, alert_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant      TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    doc         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (tenant, delivery_id, seq);
+CREATE TABLE IF NOT EXISTS queue (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL CHECK (queue IN ('main', 'dead')),
+    dedup         TEXT NOT NULL UNIQUE,
+    delivery_id   TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    leased        INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT UNIQUE
+);
+CREATE INDEX IF NOT EXISTS queue_ready ON queue (queue, visible_at, seq);
+CREATE INDEX IF NOT EXISTS queue_by_delivery ON queue (delivery_id);
+"#;

@@ -1,0 +1,435 @@
+//! The storage ports on SQLite: keys, endpoints, alerts and deliveries with their attempts.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::Database;
+use crate::alert::{Alert, MessageType};
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::Endpoint;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::store::{
+    AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
+    EndpointStore, RecordOutcome, StatusChange, StoreError,
+};
+
+#[async_trait]
+impl ApiKeyStore for Database {
+    async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
+        let key_hash = key_hash.to_string();
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT tenant FROM api_keys WHERE key_hash = ?1",
+                [key_hash],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(TenantId))
+        })
+        .await
+    }
+
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        key_hash: &str,
+        label: &str,
+    ) -> Result<(), StoreError> {
+        let (tenant, key_hash, label) = (tenant.0.clone(), key_hash.to_string(), label.to_string());
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO api_keys (key_hash, tenant, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![key_hash, tenant, label, Utc::now().to_rfc3339()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn has_keys(&self) -> Result<bool, StoreError> {
+        self.run(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM api_keys)", [], |r| r.get(0))?))
+            .await
+    }
+}
+
+#[async_trait]
+impl EndpointStore for Database {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(endpoint)?;
+        let (tenant, id, version) = (
+            endpoint.tenant.0.clone(),
+            endpoint.id.0.clone(),
+            endpoint.version,
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO endpoints (tenant, id, version, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![tenant, id, version, doc],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.run(move |c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM endpoints WHERE tenant = ?1 AND id = ?2",
+                    [tenant, id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+        })
+        .await
+    }
+
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        let tenant = tenant.0.clone();
+        self.run(move |c| {
+            let mut statement =
+                c.prepare_cached("SELECT doc FROM endpoints WHERE tenant = ?1 ORDER BY id")?;
+            let docs = statement.query_map([tenant], |r| r.get::<_, String>(0))?;
+            let mut endpoints = Vec::new();
+            for doc in docs {
+                endpoints.push(serde_json::from_str(&doc?)?);
+            }
+            Ok(endpoints)
+        })
+        .await
+    }
+
+    async fn replace_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let doc = serde_json::to_string(endpoint)?;
+        let (tenant, id, version) = (
+            endpoint.tenant.0.clone(),
+            endpoint.id.0.clone(),
+            endpoint.version,
+        );
+        self.run(move |c| {
+            let changed = c.execute(
+                "UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4 AND version = ?5",
+                params![version, doc, tenant, id, expected_version],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.run(move |c| {
+            Ok(c.execute(
+                "DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2",
+                [tenant, id],
+            )? == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AlertStore for Database {
+    async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
+        let alert_doc = serde_json::to_string(record.alert)?;
+        let receipt = AlertReceipt {
+            alert_id: record.alert.id.clone(),
+            deliveries: record
+                .deliveries
+                .iter()
+                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+                .collect(),
+        };
+        let receipt_doc = serde_json::to_string(&receipt)?;
+        let tenant = record.alert.tenant.0.clone();
+        let alert_id = record.alert.id.0.clone();
+        let idempotency = record
+            .idempotency
+            .map(|(k, h)| (k.to_string(), h.to_string()));
+        let deliveries = record.deliveries.to_vec();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            if let Some((key, _)) = &idempotency {
+                let existing = tx
+                    .query_row(
+                        "SELECT receipt, request_hash, enqueued FROM alerts WHERE tenant = ?1 AND idempotency_key = ?2",
+                        [&tenant, key],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?)),
+                    )
+                    .optional()?;
+                if let Some((receipt, request_hash, enqueued)) = existing {
+                    return Ok(RecordOutcome::AlreadyRecorded {
+                        receipt: serde_json::from_str(&receipt)?,
+                        request_hash: request_hash.unwrap_or_default(),
+                        enqueued,
+                    });
+                }
+            }
+            let (key, hash) = idempotency.unzip();
+            tx.execute(
+                "INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![tenant, alert_id, alert_doc, receipt_doc, key, hash],
+            )?;
+            for delivery in &deliveries {
+                insert_delivery(&tx, delivery)?;
+            }
+            tx.commit()?;
+            Ok(RecordOutcome::Recorded)
+        })
+        .await
+    }
+
+    async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
+        let (tenant, id) = (tenant.0.clone(), alert_id.0.clone());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE alerts SET enqueued = 1 WHERE tenant = ?1 AND id = ?2",
+                [tenant, id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_alert(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+    ) -> Result<Option<Alert>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.run(move |c| {
+            let doc: Option<String> = c
+                .query_row(
+                    "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2",
+                    [tenant, id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+        })
+        .await
+    }
+}
+
+fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run,
+                                 next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        d.tenant.0,
+        d.id.0,
+        d.alert_id.0,
+        d.endpoint_id.0,
+        d.message_type.as_str(),
+        d.status.as_str(),
+        d.status_reason,
+        d.run,
+        d.next_attempt_at.map(|t| t.to_rfc3339()),
+        d.created_at.to_rfc3339(),
+        d.updated_at.to_rfc3339(),
+    ])?;
+    for attempt in &d.attempts {
+        insert_attempt(c, &d.tenant, &d.id, attempt)?;
+    }
+    Ok(())
+}
+
+fn insert_attempt(
+    c: &rusqlite::Connection,
+    tenant: &TenantId,
+    id: &DeliveryId,
+    attempt: &Attempt,
+) -> Result<(), StoreError> {
+    c.prepare_cached("INSERT INTO attempts (tenant, delivery_id, doc) VALUES (?1, ?2, ?3)")?
+        .execute(params![tenant.0, id.0, serde_json::to_string(attempt)?])?;
+    Ok(())
+}
+
+const DELIVERY_COLUMNS: &str = "tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, \
+                                next_attempt_at, created_at, updated_at";
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let text: String = row.get(i)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+    };
+    let unreadable = |i: usize| {
+        rusqlite::Error::InvalidColumnType(i, "enum".into(), rusqlite::types::Type::Text)
+    };
+    let message_type =
+        MessageType::parse(&row.get::<_, String>(4)?).ok_or_else(|| unreadable(4))?;
+    let status = DeliveryStatus::parse(&row.get::<_, String>(5)?).ok_or_else(|| unreadable(5))?;
+    let next: Option<String> = row.get(8)?;
+    Ok(Delivery {
+        tenant: TenantId(row.get(0)?),
+        id: DeliveryId(row.get(1)?),
+        alert_id: AlertId(row.get(2)?),
+        endpoint_id: EndpointId(row.get(3)?),
+        message_type,
+        status,
+        status_reason: row.get(6)?,
+        run: row.get(7)?,
+        next_attempt_at: next
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        attempts: Vec::new(),
+        created_at: time(9)?,
+        updated_at: time(10)?,
+    })
+}
+
+fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<(), StoreError> {
+    let mut statement = c.prepare_cached(
+        "SELECT doc FROM attempts WHERE tenant = ?1 AND delivery_id = ?2 ORDER BY seq",
+    )?;
+    let docs = statement.query_map([&delivery.tenant.0, &delivery.id.0], |r| {
+        r.get::<_, String>(0)
+    })?;
+    for doc in docs {
+        delivery.attempts.push(serde_json::from_str(&doc?)?);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl DeliveryStore for Database {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.run(move |c| {
+            let sql =
+                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
+            let Some(mut delivery) = c
+                .query_row(&sql, [tenant, id], delivery_from_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            load_attempts(c, &mut delivery)?;
+            Ok(Some(delivery))
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let tenant = tenant.0.clone();
+        let filter = filter.clone();
+        self.run(move |c| {
+            let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?");
+            let mut args: Vec<String> = vec![tenant];
+            let clauses = [
+                ("endpoint_id", filter.endpoint_id.map(|e| e.0)),
+                ("status", filter.status.map(|s| s.as_str().to_string())),
+                ("alert_id", filter.alert_id.map(|a| a.0)),
+            ];
+            for (column, value) in clauses {
+                if let Some(value) = value {
+                    sql.push_str(&format!(" AND {column} = ?"));
+                    args.push(value);
+                }
+            }
+            if let Some(before) = filter.before {
+                sql.push_str(" AND id < ?");
+                args.push(before.0);
+            }
+            sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.max(1)));
+            let mut statement = c.prepare(&sql)?;
+            let rows =
+                statement.query_map(rusqlite::params_from_iter(args.iter()), delivery_from_row)?;
+            let mut deliveries = rows.collect::<Result<Vec<_>, _>>()?;
+            for delivery in &mut deliveries {
+                load_attempts(c, delivery)?;
+            }
+            Ok(deliveries)
+        })
+        .await
+    }
+
+    async fn update_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        let attempt = attempt.cloned();
+        let status = change.status.as_str();
+        let reason = change.reason.map(str::to_string);
+        let next = change.next_attempt_at.map(|t| t.to_rfc3339());
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let changed = tx.execute(
+                "UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'",
+                params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            if let Some(attempt) = &attempt {
+                insert_attempt(&tx, &tenant, &id, attempt)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn start_resend(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Option<u32>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let only_if = only_if.map(DeliveryStatus::as_str);
+        self.run(move |c| {
+            let run = c
+                .query_row(
+                    "UPDATE deliveries SET run = run + 1, status = 'pending', status_reason = NULL,
+                            next_attempt_at = NULL, updated_at = ?1
+                     WHERE tenant = ?2 AND id = ?3 AND (?4 IS NULL OR status = ?4)
+                     RETURNING run",
+                    params![Utc::now().to_rfc3339(), tenant, id, only_if],
+                    |r| r.get::<_, u32>(0),
+                )
+                .optional()?;
+            Ok(run)
+        })
+        .await
+    }
+}

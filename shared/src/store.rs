@@ -1,0 +1,138 @@
+//! The storage ports: what the service needs from a store, one trait per capability. The embedded SQLite
+//! adapter implements them here; the DynamoDB adapter implements the same traits on AWS.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::alert::Alert;
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::Endpoint;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store failed: {0}")]
+    Backend(String),
+    #[error("a stored record could not be read: {0}")]
+    Corrupt(String),
+}
+
+/// API keys, kept as SHA-256 hashes.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError>;
+    async fn add_key(
+        &self,
+        tenant: &TenantId,
+        key_hash: &str,
+        label: &str,
+    ) -> Result<(), StoreError>;
+    async fn has_keys(&self) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError>;
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError>;
+    /// Replaces the endpoint if the stored one still has `expected_version`; false if it changed or is gone.
+    async fn replace_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+    async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
+    -> Result<bool, StoreError>;
+}
+
+/// What `POST /v1/alerts` answered, kept so a retried POST with the same `Idempotency-Key` gets it again.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AlertReceipt {
+    pub alert_id: AlertId,
+    pub deliveries: Vec<(DeliveryId, EndpointId)>,
+}
+
+/// An alert with its deliveries, written in one piece.
+pub struct AlertRecord<'a> {
+    pub alert: &'a Alert,
+    pub deliveries: &'a [Delivery],
+    /// The caller's key and a hash of the request it came with.
+    pub idempotency: Option<(&'a str, &'a str)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    Recorded,
+    /// The idempotency key was seen before: this is the first request's receipt, the hash of its body,
+    /// and whether its deliveries reached the queue.
+    AlreadyRecorded {
+        receipt: AlertReceipt,
+        request_hash: String,
+        enqueued: bool,
+    },
+}
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Writes the alert and all its deliveries atomically, unless the idempotency key is taken.
+    async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError>;
+    /// Notes that the alert's deliveries are on the queue.
+    async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError>;
+    async fn get_alert(&self, tenant: &TenantId, id: &AlertId)
+    -> Result<Option<Alert>, StoreError>;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub endpoint_id: Option<EndpointId>,
+    pub status: Option<DeliveryStatus>,
+    pub alert_id: Option<AlertId>,
+    /// Only deliveries with an id below this one (ids sort by creation time): the next page.
+    pub before: Option<DeliveryId>,
+    pub limit: usize,
+}
+
+/// How a delivery moves on after an attempt or a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange<'a> {
+    pub status: DeliveryStatus,
+    pub reason: Option<&'a str>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError>;
+    /// Newest first, with their attempts.
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Records an attempt (if any) and the new status, only while the delivery is pending in `run`.
+    /// Returns false, writing nothing, if a resend started another run or it already finished.
+    async fn update_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+    ) -> Result<bool, StoreError>;
+    /// Starts a new run for a manual resend: status pending, run + 1. Returns the new run, or None if the
+    /// delivery does not exist. `only_if` restricts it to deliveries currently in that status.
+    async fn start_resend(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Option<u32>, StoreError>;
+}
