@@ -1,0 +1,136 @@
+//! `/v1/deliveries`: list with filters, read one with every attempt, resend.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::Tenant;
+use super::error::ApiError;
+use crate::delivery::{Delivery, DeliveryStatus};
+use crate::ids::{AlertId, DeliveryId, EndpointId};
+use crate::service::Service;
+use crate::store::DeliveryFilter;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+pub async fn list(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = filter_from_query(
+        &query,
+        &["endpoint_id", "status", "alert_id", "limit", "before"],
+    )?;
+    page(
+        service
+            .ports()
+            .deliveries
+            .list_deliveries(&tenant, &filter)
+            .await,
+        &filter,
+        "deliveries",
+    )
+}
+
+pub async fn read(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let delivery = service
+        .ports()
+        .deliveries
+        .get_delivery(&tenant, &DeliveryId(id))
+        .await
+        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok(Json(view(&delivery)))
+}
+
+pub async fn resend(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let delivery = service.resend(&tenant, &DeliveryId(id)).await?;
+    Ok((StatusCode::ACCEPTED, Json(view(&delivery))))
+}
+
+/// Reads the shared list filters; any other query parameter is an error naming it.
+pub(super) fn filter_from_query(
+    query: &HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<DeliveryFilter, ApiError> {
+    let bad = |field: &str, message: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).with_field(field)
+    };
+    if let Some(unknown) = query.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(bad(unknown, format!("unknown query parameter `{unknown}`")));
+    }
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    format!("`limit` must be a number from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let status = match query.get("status") {
+        None => None,
+        Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
+            bad(
+                "status",
+                "`status` must be one of pending, delivered, dead, filtered".into(),
+            )
+        })?),
+    };
+    Ok(DeliveryFilter {
+        endpoint_id: query.get("endpoint_id").map(|s| EndpointId(s.clone())),
+        status,
+        alert_id: query.get("alert_id").map(|s| AlertId(s.clone())),
+        before: query.get("before").map(|s| DeliveryId(s.clone())),
+        limit,
+    })
+}
+
+/// A page of deliveries with the cursor for the next one.
+pub(super) fn page(
+    result: Result<Vec<Delivery>, crate::store::StoreError>,
+    filter: &DeliveryFilter,
+    key: &str,
+) -> Result<Json<Value>, ApiError> {
+    let deliveries = result.map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
+    let next = (deliveries.len() == filter.limit)
+        .then(|| deliveries.last().map(|d| d.id.clone()))
+        .flatten();
+    let views: Vec<Value> = deliveries.iter().map(view).collect();
+    Ok(Json(json!({ key: views, "next_before": next })))
+}
+
+pub(super) fn view(delivery: &Delivery) -> Value {
+    json!({
+        "id": delivery.id,
+        "alert_id": delivery.alert_id,
+        "endpoint_id": delivery.endpoint_id,
+        "message_type": delivery.message_type,
+        "status": delivery.status,
+        "status_reason": delivery.status_reason,
+        "run": delivery.run,
+        "attempt_count": delivery.attempts.len(),
+        "next_attempt_at": delivery.next_attempt_at,
+        "created_at": delivery.created_at,
+        "updated_at": delivery.updated_at,
+        "attempts": delivery.attempts,
+    })
+}

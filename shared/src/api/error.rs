@@ -1,0 +1,113 @@
+//! The API's error answer: `{"error": {"code", "message", "field"}}` with a fitting status. Internal
+//! errors are logged and answered with a generic message, never their text.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::input_error::{FieldError, FieldErrorKind};
+use crate::service::ServiceError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this method is not allowed on this route",
+        )
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the request could not be completed; it is safe to retry",
+        )
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        let (status, code) = match e.kind {
+            FieldErrorKind::Missing => (StatusCode::UNPROCESSABLE_ENTITY, "missing_field"),
+            FieldErrorKind::Unknown => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_field"),
+            FieldErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            FieldErrorKind::Template => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_template"),
+            FieldErrorKind::TargetNotAllowed => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "target_not_allowed")
+            }
+        };
+        ApiError::new(status, code, e.message).with_field(e.field)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Input(field) => field.into(),
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            ServiceError::Queue(e) => {
+                tracing::error!(error = %e, "queue failure");
+                ApiError::unavailable()
+            }
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::unavailable()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
+        (self.status, Json(body)).into_response()
+    }
+}

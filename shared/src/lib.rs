@@ -1,0 +1,33 @@
+//! alertwire's shared crate: everything but the thin `main`s.
+//!
+//! # Layout
+//! - The domain, plain Rust: [`alert`], [`endpoint`], [`delivery`], [`ids`], [`input_error`].
+//! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
+//!   [`webhook_request`] (the request an attempt sends), [`signing`] (Standard Webhooks).
+//! - Delivery policy: [`retry_policy`] (backoff, `Retry-After`, attempt limit), [`target_policy`]
+//!   (which addresses may be dialled), [`http_sender`] (the one place that talks HTTP to endpoints).
+//! - Ports: [`store`] (storage traits) and [`queue`] (the SQS-like task queue trait).
+//! - Adapters: [`embedded`] (SQLite store and queue for one machine).
+//! - Use cases over the ports: [`service`] (accept an alert, attempt a delivery, resend, replay, test-send).
+//! - Edges: [`api`] (the HTTP API as an axum router), [`local_worker`] (the embedded delivery loop) and
+//!   [`local_server`] (the embedded default wired together).
+
+pub mod alert;
+pub mod api;
+pub mod delivery;
+pub mod embedded;
+pub mod endpoint;
+pub mod http_sender;
+pub mod ids;
+pub mod input_error;
+pub mod local_server;
+pub mod local_worker;
+pub mod queue;
+pub mod render_context;
+pub mod retry_policy;
+pub mod service;
+pub mod signing;
+pub mod store;
+pub mod target_policy;
+pub mod template;
+pub mod webhook_request;

@@ -1,0 +1,128 @@
+//! The embedded default wired together: the SQLite store and queue, recovery, the delivery worker and
+//! the HTTP API in one process. `alertwire serve` and the in-process tests start it the same way.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
+use crate::http_sender::HttpSender;
+use crate::local_worker::LocalWorker;
+use crate::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use crate::service::{Ports, Service};
+use crate::target_policy::TargetPolicy;
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// `None`: a private in-memory database (tests only; nothing survives).
+    pub data_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub policy: TargetPolicy,
+    pub retry: RetryPolicy,
+    pub http_timeout: Duration,
+    /// Deliveries attempted at once.
+    pub concurrency: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("recovery failed: {0}")]
+    Recovery(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    pub database: Database,
+    pub service: Arc<Service>,
+    shutdown: watch::Sender<bool>,
+    api: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+/// Opens (and recovers) the store, then serves the API and runs the worker until `stop`.
+pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
+    let database = match &config.data_dir {
+        Some(dir) => Database::open(dir, true)?,
+        None => Database::in_memory()?,
+    };
+    let recovered = database.recover(MAX_ATTEMPTS).await?;
+    if recovered != Default::default() {
+        tracing::info!(?recovered, "recovered after an unclean stop");
+    }
+    let queue = EmbeddedQueue::new(
+        database.clone(),
+        QueueSettings {
+            // Longer than any attempt can take, so a task is never worked on twice at once.
+            visibility_timeout: config.http_timeout + Duration::from_secs(30),
+            max_receives: MAX_ATTEMPTS,
+        },
+    );
+    let ports = Ports {
+        keys: Arc::new(database.clone()),
+        endpoints: Arc::new(database.clone()),
+        alerts: Arc::new(database.clone()),
+        deliveries: Arc::new(database.clone()),
+        queue: Arc::new(queue.clone()),
+    };
+    let sender = HttpSender::new(Arc::new(config.policy.clone()), config.http_timeout)?;
+    let service = Arc::new(Service::new(ports, sender, config.retry.clone()));
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let (shutdown, watcher) = watch::channel(false);
+    let worker = tokio::spawn(
+        LocalWorker::new(service.clone(), queue, config.concurrency).run(watcher.clone()),
+    );
+    let app =
+        crate::api::router(service.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut api_watcher = watcher;
+    let api = tokio::spawn(async move {
+        let stopped = async move {
+            let _ = api_watcher.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "the API server stopped");
+        }
+    });
+    Ok(LocalServer {
+        addr,
+        database,
+        service,
+        shutdown,
+        api,
+        worker,
+    })
+}
+
+impl LocalServer {
+    /// Stops accepting requests, lets attempts in flight finish, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.api.await;
+        let _ = self.worker.await;
+    }
+}

@@ -1,0 +1,222 @@
+//! One delivery attempt for one received task: load, render, send, record, and decide what the queue
+//! does with the task next. The same code runs in the embedded worker and the deliver Lambda.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{Service, ServiceError};
+use crate::delivery::{Attempt, DeliveryStatus, ErrorClass};
+use crate::ids::{DeliveryId, TenantId};
+use crate::queue::{ReceivedTask, Task};
+use crate::retry_policy::MAX_ATTEMPTS;
+use crate::store::StatusChange;
+use crate::webhook_request::{self, RequestFacts};
+
+/// What the queue should do with the task after the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Finished (delivered, filtered, stale or unreadable): delete the task.
+    Done,
+    /// Failed, to be tried again: make the task visible after this delay.
+    RetryIn(Duration),
+    /// Failed for good: move the task to the dead-letter queue.
+    DeadLetter,
+}
+
+impl Service {
+    pub async fn attempt_delivery(
+        &self,
+        received: &ReceivedTask,
+    ) -> Result<Disposition, ServiceError> {
+        let Some(Task::DeliverV1 {
+            tenant,
+            delivery_id,
+            run,
+        }) = &received.task
+        else {
+            tracing::warn!(receipt = %received.receipt, "dropping a task that could not be read");
+            return Ok(Disposition::Done);
+        };
+        let (tenant, delivery_id, run) = (tenant, delivery_id, *run);
+        let Some(delivery) = self
+            .ports
+            .deliveries
+            .get_delivery(tenant, delivery_id)
+            .await?
+        else {
+            return Ok(Disposition::Done);
+        };
+        if delivery.run != run || delivery.is_final() {
+            return Ok(Disposition::Done);
+        }
+        let number = received.receive_count;
+        let finish = |status, reason: String| async move {
+            let change = StatusChange {
+                status,
+                reason: Some(&reason),
+                next_attempt_at: None,
+            };
+            self.ports
+                .deliveries
+                .update_delivery(tenant, delivery_id, run, None, change)
+                .await
+        };
+        if number > MAX_ATTEMPTS {
+            finish(
+                DeliveryStatus::Dead,
+                format!("all {MAX_ATTEMPTS} attempts failed"),
+            )
+            .await?;
+            return Ok(Disposition::DeadLetter);
+        }
+        let Some(endpoint) = self
+            .ports
+            .endpoints
+            .get_endpoint(tenant, &delivery.endpoint_id)
+            .await?
+        else {
+            finish(DeliveryStatus::Dead, "the endpoint was deleted".into()).await?;
+            return Ok(Disposition::Done);
+        };
+        if !endpoint.enabled {
+            finish(DeliveryStatus::Filtered, "the endpoint is disabled".into()).await?;
+            return Ok(Disposition::Done);
+        }
+        let Some(alert) = self
+            .ports
+            .alerts
+            .get_alert(tenant, &delivery.alert_id)
+            .await?
+        else {
+            finish(DeliveryStatus::Dead, "the alert is no longer stored".into()).await?;
+            return Ok(Disposition::Done);
+        };
+        let compiled = self.compiled(endpoint)?;
+        let facts = RequestFacts {
+            delivery_id: delivery_id.as_str(),
+            attempt: number,
+            now: Utc::now(),
+        };
+        let request = match webhook_request::build(&compiled, &alert, &facts) {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                let reason = format!(
+                    "the endpoint sends nothing for `{}` messages",
+                    alert.message_type.as_str()
+                );
+                finish(DeliveryStatus::Filtered, reason).await?;
+                return Ok(Disposition::Done);
+            }
+            Err(e) => {
+                let attempt =
+                    failed_without_sending(number, run, ErrorClass::Render, e.to_string());
+                self.record(
+                    tenant,
+                    delivery_id,
+                    run,
+                    &attempt,
+                    DeliveryStatus::Dead,
+                    Some("the body could not be rendered"),
+                    None,
+                )
+                .await?;
+                return Ok(Disposition::DeadLetter);
+            }
+        };
+        let exchange = self.sender.send(&request).await;
+        let mut attempt = exchange.attempt;
+        attempt.number = number;
+        attempt.run = run;
+        attempt.resend = run > 0;
+        let (status, reason, disposition) = if attempt.succeeded() {
+            (DeliveryStatus::Delivered, None, Disposition::Done)
+        } else if attempt.status_code == Some(410) {
+            (
+                DeliveryStatus::Dead,
+                Some("the endpoint answered 410 Gone".to_string()),
+                Disposition::DeadLetter,
+            )
+        } else if number >= MAX_ATTEMPTS {
+            (
+                DeliveryStatus::Dead,
+                Some(format!("all {MAX_ATTEMPTS} attempts failed")),
+                Disposition::DeadLetter,
+            )
+        } else {
+            let delay = self.retry.delay_after(number, exchange.retry_after);
+            (DeliveryStatus::Pending, None, Disposition::RetryIn(delay))
+        };
+        let next_attempt_at = match disposition {
+            Disposition::RetryIn(delay) => chrono::Duration::from_std(delay)
+                .ok()
+                .map(|d| Utc::now() + d),
+            _ => None,
+        };
+        let recorded = self
+            .record(
+                tenant,
+                delivery_id,
+                run,
+                &attempt,
+                status,
+                reason.as_deref(),
+                next_attempt_at,
+            )
+            .await?;
+        tracing::info!(
+            delivery = %delivery_id,
+            attempt = number,
+            run,
+            status = attempt.status_code,
+            error = ?attempt.error_class,
+            outcome = status.as_str(),
+            "attempt finished"
+        );
+        // A resend started a new run while this attempt was in flight: the old run's task just ends.
+        Ok(if recorded {
+            disposition
+        } else {
+            Disposition::Done
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: &Attempt,
+        status: DeliveryStatus,
+        reason: Option<&str>,
+        next_attempt_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<bool, ServiceError> {
+        let change = StatusChange {
+            status,
+            reason,
+            next_attempt_at,
+        };
+        Ok(self
+            .ports
+            .deliveries
+            .update_delivery(tenant, id, run, Some(attempt), change)
+            .await?)
+    }
+}
+
+fn failed_without_sending(number: u32, run: u32, class: ErrorClass, error: String) -> Attempt {
+    Attempt {
+        number,
+        run,
+        resend: run > 0,
+        started_at: Utc::now(),
+        duration_ms: 0,
+        status_code: None,
+        response_headers: Vec::new(),
+        response_body: None,
+        response_body_truncated: false,
+        error_class: Some(class),
+        error: Some(error),
+    }
+}

@@ -1,0 +1,86 @@
+//! Creating, reading, replacing and deleting endpoints.
+
+use chrono::Utc;
+use serde_json::Value;
+
+use super::{Service, ServiceError};
+use crate::endpoint::{Endpoint, EndpointInput, MASK};
+use crate::ids::{EndpointId, TenantId};
+
+impl Service {
+    /// Validates and stores a new endpoint; answers its view with the secret shown this once.
+    pub async fn create_endpoint(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
+        let input = EndpointInput::from_json(body, None, self.sender.policy())?;
+        let endpoint =
+            input.into_endpoint(EndpointId::generate(), tenant.clone(), None, Utc::now());
+        self.ports.endpoints.insert_endpoint(&endpoint).await?;
+        Ok(endpoint.to_view(true))
+    }
+
+    pub async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Endpoint, ServiceError> {
+        self.ports
+            .endpoints
+            .get_endpoint(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound("endpoint"))
+    }
+
+    pub async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, ServiceError> {
+        Ok(self.ports.endpoints.list_endpoints(tenant).await?)
+    }
+
+    /// Replaces an endpoint. Masked values keep what was stored; a new secret is shown in this answer.
+    pub async fn replace_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
+        let previous = self.get_endpoint(tenant, id).await?;
+        let input = EndpointInput::from_json(body, Some(&previous), self.sender.policy())?;
+        let secret_is_new = input.secret.is_some() && input.secret != previous.secret;
+        let endpoint = input.into_endpoint(id.clone(), tenant.clone(), Some(&previous), Utc::now());
+        if !self
+            .ports
+            .endpoints
+            .replace_endpoint(&endpoint, previous.version)
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the endpoint was changed by another request; read it again and retry".into(),
+            ));
+        }
+        Ok(endpoint.to_view(secret_is_new))
+    }
+
+    pub async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<(), ServiceError> {
+        if self.ports.endpoints.delete_endpoint(tenant, id).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("endpoint"))
+        }
+    }
+}
+
+/// Replaces every secret value of `endpoint` in `text` with the mask.
+pub(super) fn scrub(endpoint: &Endpoint, text: &str) -> String {
+    endpoint
+        .secret_values()
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), MASK)
+        })
+}

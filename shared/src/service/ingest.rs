@@ -1,0 +1,156 @@
+//! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
+//! with its deliveries in one write, and enqueue one task per delivery before answering.
+
+use chrono::Utc;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Service, ServiceError};
+use crate::alert::{Alert, AlertInput};
+use crate::delivery::{Delivery, DeliveryStatus};
+use crate::endpoint::{Endpoint, Route};
+use crate::ids::{AlertId, DeliveryId, TenantId};
+use crate::queue::Task;
+use crate::store::{AlertReceipt, AlertRecord, RecordOutcome};
+
+impl Service {
+    /// Returns once every pending delivery is on the queue. With `idempotency_key`, a repeat of the same
+    /// request gets the first answer (and finishes its enqueueing if the first was interrupted); the same
+    /// key with a different body is a conflict.
+    pub async fn accept_alert(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<AlertReceipt, ServiceError> {
+        let input = AlertInput::from_json(body)?;
+        let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
+        let now = Utc::now();
+        let alert = input.into_alert(AlertId::generate(), tenant.clone(), now);
+        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
+        let record = AlertRecord {
+            alert: &alert,
+            deliveries: &deliveries,
+            idempotency: idempotency_key.map(|k| (k, request_hash.as_str())),
+        };
+        match self.ports.alerts.record_alert(record).await? {
+            RecordOutcome::Recorded => {
+                let tasks: Vec<Task> = deliveries
+                    .iter()
+                    .filter(|d| d.status == DeliveryStatus::Pending)
+                    .map(|d| Task::DeliverV1 {
+                        tenant: tenant.clone(),
+                        delivery_id: d.id.clone(),
+                        run: 0,
+                    })
+                    .collect();
+                self.enqueue(tenant, &alert.id, &tasks).await?;
+                Ok(AlertReceipt {
+                    alert_id: alert.id,
+                    deliveries: deliveries
+                        .into_iter()
+                        .map(|d| (d.id, d.endpoint_id))
+                        .collect(),
+                })
+            }
+            RecordOutcome::AlreadyRecorded {
+                receipt,
+                request_hash: first_hash,
+                enqueued,
+            } => {
+                if first_hash != request_hash {
+                    return Err(ServiceError::Conflict(
+                        "this Idempotency-Key was already used with a different request body"
+                            .into(),
+                    ));
+                }
+                if !enqueued {
+                    self.finish_enqueueing(tenant, &receipt).await?;
+                }
+                Ok(receipt)
+            }
+        }
+    }
+
+    async fn enqueue(
+        &self,
+        tenant: &TenantId,
+        alert_id: &AlertId,
+        tasks: &[Task],
+    ) -> Result<(), ServiceError> {
+        for chunk in tasks.chunks(10) {
+            self.ports.queue.send_batch(chunk).await?;
+        }
+        self.ports.alerts.mark_enqueued(tenant, alert_id).await?;
+        Ok(())
+    }
+
+    /// The first request stored the alert but died before every task was sent: send the pending ones now.
+    /// The queue keeps one message per delivery run, so tasks that did get sent are not doubled.
+    async fn finish_enqueueing(
+        &self,
+        tenant: &TenantId,
+        receipt: &AlertReceipt,
+    ) -> Result<(), ServiceError> {
+        let mut tasks = Vec::new();
+        for (delivery_id, _) in &receipt.deliveries {
+            if let Some(d) = self
+                .ports
+                .deliveries
+                .get_delivery(tenant, delivery_id)
+                .await?
+                && d.status == DeliveryStatus::Pending
+                && d.attempts.is_empty()
+            {
+                tasks.push(Task::DeliverV1 {
+                    tenant: tenant.clone(),
+                    delivery_id: d.id,
+                    run: d.run,
+                });
+            }
+        }
+        self.enqueue(tenant, &receipt.alert_id, &tasks).await
+    }
+}
+
+/// A pending delivery, or a filtered one saying why it will not be sent.
+fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
+    let filtered_because = if !endpoint.enabled {
+        Some(match &endpoint.disabled_reason {
+            Some(reason) => format!("the endpoint is disabled: {reason}"),
+            None => "the endpoint is disabled".to_string(),
+        })
+    } else if alert.severity < endpoint.min_severity {
+        Some(format!(
+            "severity {} is below the endpoint's minimum {}",
+            alert.severity.as_str(),
+            endpoint.min_severity.as_str()
+        ))
+    } else if *endpoint.message_types.get(alert.message_type) == Route::Off {
+        Some(format!(
+            "the endpoint sends nothing for `{}` messages",
+            alert.message_type.as_str()
+        ))
+    } else {
+        None
+    };
+    Delivery {
+        id: DeliveryId::generate(),
+        tenant: alert.tenant.clone(),
+        alert_id: alert.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        message_type: alert.message_type,
+        status: if filtered_because.is_some() {
+            DeliveryStatus::Filtered
+        } else {
+            DeliveryStatus::Pending
+        },
+        status_reason: filtered_because,
+        run: 0,
+        attempts: Vec::new(),
+        next_attempt_at: None,
+        created_at: alert.received_at,
+        updated_at: alert.received_at,
+    }
+}

@@ -1,0 +1,96 @@
+//! The use cases, written once over the ports so the embedded process and the Lambdas behave alike:
+//! managing endpoints, accepting alerts, attempting deliveries, resending, replaying and test-sending.
+
+mod api_keys;
+mod attempt;
+mod endpoints;
+mod ingest;
+mod resend;
+mod test_send;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use api_keys::{generate_api_key, hash_api_key};
+pub use attempt::Disposition;
+pub use resend::ReplaySelection;
+pub use test_send::TestSendReport;
+
+use crate::endpoint::{CompiledEndpoint, Endpoint};
+use crate::http_sender::HttpSender;
+use crate::ids::{EndpointId, TenantId};
+use crate::input_error::FieldError;
+use crate::queue::{QueueError, TaskQueue};
+use crate::retry_policy::RetryPolicy;
+use crate::store::{AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, StoreError};
+
+/// The adapters a service runs on, chosen once at start-up.
+#[derive(Clone)]
+pub struct Ports {
+    pub keys: Arc<dyn ApiKeyStore>,
+    pub endpoints: Arc<dyn EndpointStore>,
+    pub alerts: Arc<dyn AlertStore>,
+    pub deliveries: Arc<dyn DeliveryStore>,
+    pub queue: Arc<dyn TaskQueue>,
+}
+
+pub struct Service {
+    ports: Ports,
+    sender: HttpSender,
+    retry: RetryPolicy,
+    /// Compiled templates per endpoint version, so a template is parsed once, not per delivery.
+    compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Input(#[from] FieldError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+const COMPILED_CACHE_LIMIT: usize = 10_000;
+
+impl Service {
+    pub fn new(ports: Ports, sender: HttpSender, retry: RetryPolicy) -> Self {
+        Self {
+            ports,
+            sender,
+            retry,
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub fn sender(&self) -> &HttpSender {
+        &self.sender
+    }
+
+    /// The endpoint with its templates compiled, from the cache when the version matches.
+    fn compiled(&self, endpoint: Endpoint) -> Result<Arc<CompiledEndpoint>, FieldError> {
+        let key = (endpoint.tenant.clone(), endpoint.id.clone());
+        let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache
+            .get(&key)
+            .filter(|c| c.endpoint.version == endpoint.version)
+        {
+            return Ok(hit.clone());
+        }
+        let compiled = Arc::new(CompiledEndpoint::compile(endpoint)?);
+        if cache.len() >= COMPILED_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key, compiled.clone());
+        Ok(compiled)
+    }
+}

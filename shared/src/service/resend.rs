@@ -1,0 +1,122 @@
+//! Manual resends: one delivery at a time, or every matching dead letter at once (replay). Both start a
+//! fresh run of attempts with the same webhook-id.
+
+use super::{Service, ServiceError};
+use crate::delivery::{Delivery, DeliveryStatus};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::queue::Task;
+use crate::store::DeliveryFilter;
+
+/// Which dead letters a replay takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplaySelection {
+    All,
+    Ids(Vec<DeliveryId>),
+    Endpoint(EndpointId),
+}
+
+const REPLAY_PAGE: usize = 500;
+
+impl Service {
+    /// Resends one delivery whatever its status.
+    pub async fn resend(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Delivery, ServiceError> {
+        let run = self
+            .ports
+            .deliveries
+            .start_resend(tenant, id, None)
+            .await?
+            .ok_or(ServiceError::NotFound("delivery"))?;
+        self.requeue(tenant, &[(id.clone(), run)]).await?;
+        self.ports
+            .deliveries
+            .get_delivery(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound("delivery"))
+    }
+
+    /// Replays dead letters as manual resends; returns how many were replayed.
+    pub async fn replay_dead_letters(
+        &self,
+        tenant: &TenantId,
+        selection: &ReplaySelection,
+    ) -> Result<usize, ServiceError> {
+        let mut replayed = 0;
+        match selection {
+            ReplaySelection::Ids(ids) => {
+                for chunk in ids.chunks(REPLAY_PAGE) {
+                    replayed += self.replay_batch(tenant, chunk.iter().cloned()).await?;
+                }
+            }
+            ReplaySelection::All | ReplaySelection::Endpoint(_) => {
+                let mut filter = DeliveryFilter {
+                    status: Some(DeliveryStatus::Dead),
+                    endpoint_id: match selection {
+                        ReplaySelection::Endpoint(e) => Some(e.clone()),
+                        _ => None,
+                    },
+                    limit: REPLAY_PAGE,
+                    ..DeliveryFilter::default()
+                };
+                loop {
+                    let page = self
+                        .ports
+                        .deliveries
+                        .list_deliveries(tenant, &filter)
+                        .await?;
+                    let Some(last) = page.last() else { break };
+                    filter.before = Some(last.id.clone());
+                    replayed += self
+                        .replay_batch(tenant, page.into_iter().map(|d| d.id))
+                        .await?;
+                }
+            }
+        }
+        Ok(replayed)
+    }
+
+    async fn replay_batch(
+        &self,
+        tenant: &TenantId,
+        ids: impl Iterator<Item = DeliveryId>,
+    ) -> Result<usize, ServiceError> {
+        let mut started = Vec::new();
+        for id in ids {
+            if let Some(run) = self
+                .ports
+                .deliveries
+                .start_resend(tenant, &id, Some(DeliveryStatus::Dead))
+                .await?
+            {
+                started.push((id, run));
+            }
+        }
+        self.requeue(tenant, &started).await?;
+        Ok(started.len())
+    }
+
+    /// Takes the deliveries' old tasks out of the dead-letter queue and enqueues their new runs.
+    async fn requeue(
+        &self,
+        tenant: &TenantId,
+        runs: &[(DeliveryId, u32)],
+    ) -> Result<(), ServiceError> {
+        let ids: Vec<DeliveryId> = runs.iter().map(|(id, _)| id.clone()).collect();
+        self.ports.queue.remove_dead_letters(&ids).await?;
+        let tasks: Vec<Task> = runs
+            .iter()
+            .map(|(id, run)| Task::DeliverV1 {
+                tenant: tenant.clone(),
+                delivery_id: id.clone(),
+                run: *run,
+            })
+            .collect();
+        for chunk in tasks.chunks(10) {
+            self.ports.queue.send_batch(chunk).await?;
+        }
+        Ok(())
+    }
+}

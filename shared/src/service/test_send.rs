@@ -1,0 +1,119 @@
+//! "Run the test": render a sample (or given) alert for an endpoint, send it now, and show exactly what
+//! was sent and what the endpoint answered. Nothing is stored.
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::endpoints::scrub;
+use super::{Service, ServiceError};
+use crate::alert::AlertInput;
+use crate::endpoint::CompiledEndpoint;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::input_error::FieldError;
+use crate::render_context;
+use crate::webhook_request::{self, RequestFacts};
+
+#[derive(Debug, Serialize)]
+pub struct TestSendReport {
+    /// True when the endpoint answered 2XX.
+    pub ok: bool,
+    pub request: ShownRequest,
+    pub response: Option<ShownResponse>,
+    pub error: Option<ShownError>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShownRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShownResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub body_truncated: bool,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShownError {
+    pub class: crate::delivery::ErrorClass,
+    pub message: String,
+    pub duration_ms: u64,
+}
+
+impl Service {
+    pub async fn test_send(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        alert: Option<&Value>,
+    ) -> Result<TestSendReport, ServiceError> {
+        let endpoint = self.get_endpoint(tenant, id).await?;
+        let alert = match alert {
+            Some(body) => AlertInput::from_json(body)
+                .map_err(|e| FieldError::new(e.kind, prefixed(&e.field), e.message))?
+                .into_alert(AlertId::from("al_test"), tenant.clone(), Utc::now()),
+            None => render_context::sample_alert(tenant.clone()),
+        };
+        let compiled = CompiledEndpoint::compile(endpoint.clone())?;
+        let delivery_id = DeliveryId::generate();
+        let facts = RequestFacts {
+            delivery_id: delivery_id.as_str(),
+            attempt: 1,
+            now: Utc::now(),
+        };
+        let request = webhook_request::build(&compiled, &alert, &facts)
+            .map_err(|e| {
+                FieldError::invalid("body", format!("the body could not be rendered: {e}"))
+            })?
+            .ok_or_else(|| {
+                FieldError::invalid(
+                    "message_type",
+                    format!(
+                        "the endpoint sends nothing for `{}` messages",
+                        alert.message_type.as_str()
+                    ),
+                )
+            })?;
+        let exchange = self.sender.send(&request).await;
+        let attempt = exchange.attempt;
+        let shown = ShownRequest {
+            method: request.method.as_str(),
+            url: scrub(&endpoint, &request.url),
+            headers: request.shown_headers(),
+            body: scrub(&endpoint, &request.body),
+        };
+        let response = attempt.status_code.map(|status| ShownResponse {
+            status,
+            headers: attempt.response_headers.clone(),
+            body: attempt.response_body.clone().unwrap_or_default(),
+            body_truncated: attempt.response_body_truncated,
+            duration_ms: attempt.duration_ms,
+        });
+        let error = attempt.error_class.map(|class| ShownError {
+            class,
+            message: attempt.error.clone().unwrap_or_default(),
+            duration_ms: attempt.duration_ms,
+        });
+        Ok(TestSendReport {
+            ok: attempt.succeeded(),
+            request: shown,
+            response,
+            error,
+        })
+    }
+}
+
+fn prefixed(field: &str) -> String {
+    if field.is_empty() {
+        "alert".into()
+    } else {
+        format!("alert.{field}")
+    }
+}
