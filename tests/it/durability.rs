@@ -1,0 +1,142 @@
+//! A kill -9 loses nothing: the real binary is killed while alerts pour in and deliveries are in flight,
+//! restarted on the same data directory, and every accepted alert is delivered.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alertwire_tests::server::scratch_dir;
+use alertwire_tests::{ApiClient, Behaviour, Receiver, alertwire_binary};
+use serde_json::json;
+
+const KEY: &str = "durability-test-key-0123456789";
+
+/// The running binary; killed when dropped, so a failing test leaves no process behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_binary(data_dir: &std::path::Path, port: u16) -> Running {
+    let child = Command::new(alertwire_binary())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("ALERTWIRE_API_KEY", KEY)
+        .env("ALERTWIRE_ALLOW_TARGETS", "127.0.0.0/8")
+        .env("ALERTWIRE_ALLOW_PORTS", "any")
+        .env("ALERTWIRE_RETRY_DELAYS", "50ms,100ms,200ms")
+        .env("ALERTWIRE_HTTP_TIMEOUT", "5")
+        .env("ALERTWIRE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("alertwire starts");
+    Running(child)
+}
+
+async fn wait_healthy(api: &ApiClient) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = alertwire_tests::http_client(Duration::from_secs(2));
+    while client
+        .get(format!("{}/healthz", api.base))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "alertwire did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_while_delivering_loses_nothing() {
+    const ALERTS: usize = 200;
+    let data_dir = scratch_dir("durability");
+    let port = free_port();
+    // Slow enough that many deliveries are in flight when the process dies.
+    let receiver = Receiver::start(Behaviour::Slow(Duration::from_millis(300))).await;
+    let child = start_binary(&data_dir, port);
+    let api = ApiClient::new(format!("http://127.0.0.1:{port}"), KEY);
+    wait_healthy(&api).await;
+    api.create_endpoint(&json!({"name": "slow", "url": receiver.url("/slow")}))
+        .await;
+
+    // Post every alert until it is accepted, with an Idempotency-Key so a retry after the crash cannot
+    // create it twice.
+    let poster = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let client = alertwire_tests::http_client(Duration::from_secs(5));
+            let mut deliveries = Vec::new();
+            for i in 0..ALERTS {
+                loop {
+                    let answer = client
+                        .post(format!("{}/v1/alerts", api.base))
+                        .bearer_auth(&api.key)
+                        .header("idempotency-key", format!("alert-{i}"))
+                        .json(&json!({"title": format!("alert {i}")}))
+                        .send()
+                        .await;
+                    if let Ok(response) = answer
+                        && response.status() == 202
+                    {
+                        let receipt: serde_json::Value = response.json().await.unwrap();
+                        deliveries
+                            .push(receipt["deliveries"][0]["id"].as_str().unwrap().to_string());
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            deliveries
+        })
+    };
+
+    // Kill it mid-stream: some alerts accepted, some deliveries in flight, more alerts still to come.
+    while receiver.received().len() < 40 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(child); // SIGKILL, and reaped
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _restarted = start_binary(&data_dir, port);
+    wait_healthy(&api).await;
+
+    let deliveries = poster.await.unwrap();
+    assert_eq!(deliveries.len(), ALERTS);
+    assert_eq!(
+        deliveries.iter().collect::<HashSet<_>>().len(),
+        ALERTS,
+        "an alert was accepted twice"
+    );
+    for id in &deliveries {
+        let delivery = api.settled(id, Duration::from_secs(60)).await;
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+    }
+    let seen: HashSet<String> = receiver
+        .received()
+        .iter()
+        .filter_map(|r| r.header("webhook-id").map(str::to_string))
+        .collect();
+    for id in &deliveries {
+        assert!(seen.contains(id), "the receiver never saw {id}");
+    }
+    let total = receiver.received().len();
+    eprintln!(
+        "durability: {ALERTS} alerts, {total} requests received ({} duplicates)",
+        total - ALERTS
+    );
+}

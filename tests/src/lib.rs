@@ -1,0 +1,37 @@
+//! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted
+//! behaviour, an in-process alertwire on the embedded store, and the path of the built binary.
+
+pub mod api_client;
+pub mod receiver;
+pub mod server;
+
+pub use api_client::ApiClient;
+pub use receiver::{Behaviour, Received, Receiver};
+pub use server::TestServer;
+
+/// A plain HTTP client for tests (reqwest is built without a default TLS provider, so one is installed).
+pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("a test HTTP client")
+}
+
+/// The `alertwire` binary built beside this test (`cargo build --bin alertwire` first; the test command
+/// does that).
+pub fn alertwire_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test knows where it runs from");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    let binary = dir.join(format!("alertwire{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build --bin alertwire` (tests/run.sh does)",
+        binary.display()
+    );
+    binary
+}

@@ -1,0 +1,220 @@
+//! A webhook receiver on 127.0.0.1 that answers each request by a script: a status (with headers),
+//! slowness beyond the sender's timeout, or a connection reset. It records everything it receives.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Answer with this status, extra headers and body.
+    Status(u16, Vec<(String, String)>, String),
+    /// Wait this long, then answer 200 (if the sender is still there).
+    Slow(Duration),
+    /// Read the request, then reset the connection without answering.
+    Reset,
+}
+
+impl Behaviour {
+    pub fn status(code: u16) -> Self {
+        Behaviour::Status(code, Vec::new(), format!("{{\"answer\":{code}}}"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+    /// The behaviour used to answer it.
+    pub answered: String,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body_text()))
+    }
+}
+
+struct Script {
+    queue: VecDeque<Behaviour>,
+    then: Behaviour,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    script: Arc<Mutex<Script>>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// Answers every request with `behaviour`.
+    pub async fn start(behaviour: Behaviour) -> Receiver {
+        Self::scripted(Vec::new(), behaviour).await
+    }
+
+    /// Answers the first requests by `first`, in order, and every later one with `then`.
+    pub async fn scripted(first: Vec<Behaviour>, then: Behaviour) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let receiver = Receiver {
+            addr: listener.local_addr().expect("local address"),
+            script: Arc::new(Mutex::new(Script {
+                queue: first.into(),
+                then,
+            })),
+            received: Arc::new(Mutex::new(Vec::new())),
+        };
+        let serving = receiver.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let serving = serving.clone();
+                tokio::spawn(async move { serving.serve(stream).await });
+            }
+        });
+        receiver
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// From now on answer every request with `behaviour`.
+    pub fn set(&self, behaviour: Behaviour) {
+        let mut script = self.script.lock().unwrap();
+        script.queue.clear();
+        script.then = behaviour;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived, or panics after `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let received = self.received();
+            if received.len() >= n {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} requests, got {} within {timeout:?}",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn next_behaviour(&self) -> Behaviour {
+        let mut script = self.script.lock().unwrap();
+        script
+            .queue
+            .pop_front()
+            .unwrap_or_else(|| script.then.clone())
+    }
+
+    async fn serve(&self, mut stream: TcpStream) {
+        // One request per connection: every answer says `Connection: close`.
+        let Some((method, path, headers, body)) = read_request(&mut stream).await else {
+            return;
+        };
+        let behaviour = self.next_behaviour();
+        self.received.lock().unwrap().push(Received {
+            method,
+            path,
+            headers,
+            body,
+            at: Instant::now(),
+            answered: format!("{behaviour:?}"),
+        });
+        match behaviour {
+            Behaviour::Status(code, headers, body) => {
+                respond(&mut stream, code, &headers, &body).await
+            }
+            Behaviour::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                respond(&mut stream, 200, &[], "{\"slow\":true}").await;
+            }
+            Behaviour::Reset => {
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            }
+        }
+    }
+}
+
+async fn respond(stream: &mut TcpStream, code: u16, headers: &[(String, String)], body: &str) {
+    let mut head = format!(
+        "HTTP/1.1 {code} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+type Request = (String, String, Vec<(String, String)>, Vec<u8>);
+
+async fn read_request(stream: &mut TcpStream) -> Option<Request> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let method = request_line.next()?.to_string();
+    let path = request_line.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some((method, path, headers, body))
+}

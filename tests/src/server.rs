@@ -1,0 +1,83 @@
+//! alertwire in-process on the embedded store, opened to loopback targets, with fast retries.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alertwire_shared::ids::TenantId;
+use alertwire_shared::local_server::{self, LocalConfig, LocalServer};
+use alertwire_shared::retry_policy::RetryPolicy;
+use alertwire_shared::service::{generate_api_key, hash_api_key};
+use alertwire_shared::store::ApiKeyStore;
+use alertwire_shared::target_policy::{PortAllowance, TargetPolicy};
+
+use crate::ApiClient;
+
+pub struct TestServer {
+    pub server: LocalServer,
+    /// A client for tenant `alpha`.
+    pub api: ApiClient,
+}
+
+/// Retries fast enough for tests: 10 attempts in well under two seconds.
+pub const FAST_RETRIES: &str = "20ms,40ms,60ms,80ms,100ms";
+
+impl TestServer {
+    /// Loopback targets and any port allowed, fast retries, 2 s HTTP timeout.
+    pub async fn start() -> TestServer {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(adjust: impl FnOnce(&mut LocalConfig)) -> TestServer {
+        let mut config = LocalConfig {
+            data_dir: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            policy: loopback_policy(),
+            retry: RetryPolicy::parse(FAST_RETRIES).expect("valid delays"),
+            http_timeout: Duration::from_secs(2),
+            concurrency: 16,
+        };
+        adjust(&mut config);
+        let server = local_server::start(config).await.expect("alertwire starts");
+        let key = Self::add_key(&server, "alpha").await;
+        let api = ApiClient::new(format!("http://{}", server.addr), key);
+        TestServer { server, api }
+    }
+
+    /// A new API key for `tenant`.
+    pub async fn add_key(server: &LocalServer, tenant: &str) -> String {
+        let key = generate_api_key();
+        server
+            .database
+            .add_key(&TenantId::from(tenant), &hash_api_key(&key), "test")
+            .await
+            .expect("key stored");
+        key
+    }
+
+    /// A client for another tenant of the same server.
+    pub async fn tenant(&self, tenant: &str) -> ApiClient {
+        let key = Self::add_key(&self.server, tenant).await;
+        self.api.with_key(&key)
+    }
+}
+
+pub fn loopback_policy() -> TargetPolicy {
+    TargetPolicy::strict()
+        .with_allowed_networks(TargetPolicy::parse_networks("127.0.0.0/8").expect("a network"))
+        .with_allowed_ports(PortAllowance::Any)
+}
+
+/// A fresh directory under the target dir for a test's data (never inside the source tree).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let base = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>")
+        .join("test-data");
+    let dir = base.join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
