@@ -184,6 +184,9 @@ async fn text_bodies_are_sent_as_written() {
 fn the_readme_documents_every_variable() {
     let readme = include_str!("../../README.md");
     for (name, _, _) in alertwire_shared::render_context::VARIABLES {
-        assert!(readme.contains(&format!("`{name}`")), "README's variable table lacks `{name}`");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "README's variable table lacks `{name}`"
+        );
     }
 }
