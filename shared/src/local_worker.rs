@@ -95,7 +95,7 @@ async fn settle(service: &Service, queue: &EmbeddedQueue, task: &ReceivedTask) {
     let applied = match disposition {
         Disposition::Done => queue.delete(&task.receipt).await,
         Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
-        Disposition::DeadLetter => queue.dead_letter(&task.receipt).await,
+        Disposition::DeadLetter => queue.dead_letter(task).await,
     };
     if let Err(e) = applied {
         // The lease runs out and the task comes back: at-least-once, never lost.

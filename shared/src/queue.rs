@@ -65,7 +65,7 @@ pub trait TaskQueue: Send + Sync {
     /// Make it visible again after `delay` (SQS ChangeMessageVisibility).
     async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
     /// Move it to the dead-letter queue now.
-    async fn dead_letter(&self, receipt: &str) -> Result<(), QueueError>;
+    async fn dead_letter(&self, received: &ReceivedTask) -> Result<(), QueueError>;
     /// Remove the dead letters of these deliveries (they are being replayed); returns how many were removed.
     async fn remove_dead_letters(&self, delivery_ids: &[DeliveryId]) -> Result<usize, QueueError>;
 }

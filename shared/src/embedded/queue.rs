@@ -196,8 +196,8 @@ impl TaskQueue for EmbeddedQueue {
         Ok(())
     }
 
-    async fn dead_letter(&self, receipt: &str) -> Result<(), QueueError> {
-        let receipt = receipt.to_string();
+    async fn dead_letter(&self, received: &ReceivedTask) -> Result<(), QueueError> {
+        let receipt = received.receipt.clone();
         self.database
             .run(move |c| {
                 c.execute(

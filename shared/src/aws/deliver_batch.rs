@@ -1,0 +1,1 @@
+//! The deliver function's batch handling (in progress).

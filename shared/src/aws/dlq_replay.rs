@@ -1,0 +1,1 @@
+//! Replaying the dead-letter queue (in progress).

@@ -1,0 +1,1 @@
+//! The DynamoDB adapter of the storage ports (in progress).

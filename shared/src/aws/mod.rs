@@ -1,0 +1,11 @@
+//! The AWS adapters of the storage and queue ports: DynamoDB for keys, endpoints, alerts and deliveries,
+//! SQS for the task queue and its dead-letter queue, and the batch handling of the deliver and replay
+//! functions. Built only with the `aws` feature.
+
+pub mod deliver_batch;
+pub mod dlq_replay;
+pub mod dynamodb;
+mod sdk_config;
+pub mod sqs_queue;
+
+pub use sdk_config::load_sdk_config;

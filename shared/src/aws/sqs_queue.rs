@@ -1,0 +1,1 @@
+//! The SQS adapter of the queue port (in progress).
