@@ -257,12 +257,21 @@ fn link(reader: &ObjectReader<'_>) -> Result<Option<String>, FieldError> {
         return Ok(None);
     };
     match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(Some(text.to_string())),
+        // Kept normalised, with quotes, spaces, angle brackets and backslashes percent-encoded, so the
+        // link is safe even where a template writes it unescaped (Logz.io's `{{&alert_app_url}}`).
+        Ok(url) if matches!(url.scheme(), "http" | "https") => {
+            Ok(Some(url.to_string().replace('\\', "%5C")))
+        }
         _ => Err(FieldError::invalid(
             "link",
             "`link` must be an http or https URL",
         )),
     }
+}
+
+/// A link as stored: the URL's normal form with backslashes percent-encoded too.
+pub fn normalised_link(url: &url::Url) -> String {
+    url.as_str().replace('\\', "%5C")
 }
 
 /// RFC 3339 text or milliseconds since the epoch.

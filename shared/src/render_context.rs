@@ -61,12 +61,12 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
     (
         "alert_tags",
         VarKind::List,
-        "the tags; a list for sections, JSON text when interpolated",
+        "the tags; a list for sections, `tag1, tag2` when interpolated",
     ),
     (
         "alert_tags_json",
         VarKind::Opaque,
-        "the tags as a raw JSON array",
+        "the tags as raw JSON; inside Logz.io's `[\"{{alert_tags_json}}\"]` the items",
     ),
     (
         "alert_timeframe_start",
@@ -93,6 +93,23 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
         VarKind::Value,
         "the alert's link, or empty",
     ),
+    (
+        "alert_event_html",
+        VarKind::Value,
+        "the samples as an HTML list (use `{{&alert_event_html}}`)",
+    ),
+    (
+        "alert_event_image",
+        VarKind::Value,
+        "always empty: alertwire renders no images",
+    ),
+    (
+        "alert_severity_img",
+        VarKind::Value,
+        "the severity in capitals, e.g. `HIGH`",
+    ),
+    ("account_id", VarKind::Value, "the tenant's id"),
+    ("account_name", VarKind::Value, "the tenant's name (its id)"),
     (
         "alert_source",
         VarKind::Value,
@@ -198,6 +215,14 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
         millis(alert.timeframe_end),
     );
     put("alert_app_url", text(&alert.link));
+    put("alert_event_html", json!(samples_html(&alert.samples)));
+    put("alert_event_image", json!(""));
+    put(
+        "alert_severity_img",
+        json!(alert.severity.as_str().to_ascii_uppercase()),
+    );
+    put("account_id", json!(alert.tenant));
+    put("account_name", json!(alert.tenant));
     put("alert_source", text(&alert.source));
     put("alert_received_at", json!(alert.received_at.to_rfc3339()));
     put("alert_context", context.clone());
@@ -219,6 +244,22 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     put("endpoint_id", json!(facts.endpoint_id));
     put("endpoint_name", json!(facts.endpoint_name));
     Value::Object(map)
+}
+
+/// `<ul><li>sample</li>…</ul>`, each sample as compact JSON, entity-escaped.
+fn samples_html(samples: &[Value]) -> String {
+    let mut html = String::from("<ul>");
+    for sample in samples {
+        let text = match sample {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        html.push_str("<li>");
+        crate::template::Escaping::Xml.escape_into(&mut html, &text);
+        html.push_str("</li>");
+    }
+    html.push_str("</ul>");
+    html
 }
 
 /// The alert "Run the test" sends when the caller gives none.
@@ -259,7 +300,9 @@ pub fn sample_context() -> Value {
 pub fn hostile_context() -> Value {
     const HOSTILE: &str =
         "q\"uote \\back\\slash\nnew\r\tline </script> \u{2028}\u{2029} é 💥 ' & <x> {{x}} \u{1}";
-    let mut alert = sample_alert(crate::ids::TenantId::from(HOSTILE));
+    // Ids and links are validated (ids are generated, tenants are names, links normalised URLs), so they
+    // are hostile only within what validation lets through.
+    let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"));
     alert.title = HOSTILE.into();
     alert.description = HOSTILE.into();
     alert.incident_key = Some(HOSTILE.into());
@@ -269,7 +312,10 @@ pub fn hostile_context() -> Value {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    alert.link = Some(HOSTILE.into());
+    alert.link = url::Url::parse("https://example.com/a b/\"q\"?x=<y>&z='w'#f\\g")
+        .ok()
+        .as_ref()
+        .map(crate::alert::normalised_link);
     alert.source = Some(HOSTILE.into());
     let facts = DeliveryFacts {
         verification_token: Some(HOSTILE),

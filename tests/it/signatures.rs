@@ -2,23 +2,9 @@
 
 use std::time::Duration;
 
+use alertwire_tests::standard_webhooks::expected_signature;
 use alertwire_tests::{Behaviour, Receiver, TestServer};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use serde_json::json;
-use sha2::Sha256;
-
-/// Verifies `webhook-signature` the way a receiver following the spec does, without alertwire's code.
-fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
-    let key = STANDARD
-        .decode(secret.strip_prefix("whsec_").unwrap())
-        .unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
-}
 
 #[test]
 fn the_standard_webhooks_example_verifies_with_this_check() {

@@ -61,6 +61,30 @@ async fn the_logzio_custom_endpoint_example_renders_unchanged() {
     assert_eq!(samples[0]["msg"], "disk \"full\"");
 }
 
+/// The examples of Logz.io's custom-endpoint documentation, pasted as they are.
+#[tokio::test]
+async fn the_logzio_documentation_examples_render() {
+    let body = r#"{
+"token": "<SomeSecurityToken>",
+"alert_title": "{{alert_title}}",
+"alert_description": "{{alert_description}}",
+"alert_severity": "{{alert_severity}}",
+"alert_event_samples": "{{alert_samples}}",
+"alert_tags":["{{alert_tags_json}}"],
+"explore_view_link": "{{&alert_app_url}}#/view-in-explore?&triggeredId={{&alert_event_id}}&switchToAccountId={{&account_id}}"
+}"#;
+    let got = deliver(json!({"body": body}), full_alert()).await.json();
+    assert_eq!(got["token"], "<SomeSecurityToken>");
+    assert_eq!(got["alert_title"], HOSTILE);
+    assert_eq!(got["alert_tags"], json!(["prod", "db \"main\""]));
+    let link = got["explore_view_link"].as_str().unwrap();
+    assert!(
+        link.starts_with("https://app.example.com/alerts/1#/view-in-explore?&triggeredId=al_"),
+        "{link}"
+    );
+    assert!(link.ends_with("&switchToAccountId=alpha"), "{link}");
+}
+
 #[tokio::test]
 async fn the_logzio_variables_all_render() {
     let body = r#"{
@@ -84,7 +108,7 @@ async fn the_logzio_variables_all_render() {
     let got = deliver(json!({"body": body}), full_alert()).await.json();
     assert!(got["event_id"].as_str().unwrap().starts_with("al_"));
     assert_eq!(got["definition_id"], "db/primary");
-    assert_eq!(got["tags"], "[\"prod\",\"db \\\"main\\\"\"]");
+    assert_eq!(got["tags"], "prod, db \"main\"");
     assert_eq!(got["tags_json"], json!(["prod", "db \"main\""]));
     assert_eq!(got["samples_json"][1], json!({"host": "db-2"}));
     assert_eq!(got["start_ms"], 1_795_428_000_000i64);

@@ -4,6 +4,7 @@
 pub mod api_client;
 pub mod receiver;
 pub mod server;
+pub mod standard_webhooks;
 
 pub use api_client::ApiClient;
 pub use receiver::{Behaviour, Received, Receiver};

@@ -111,7 +111,11 @@ impl<T: Trace> Renderer<'_, T> {
                 Node::Var { path, raw, span } => {
                     let start = self.out.len();
                     if let Some(value) = self.lookup(frame, path)? {
-                        self.value(value, *raw);
+                        if path.name.ends_with("_json") {
+                            self.json_value(value);
+                        } else {
+                            self.value(value, *raw);
+                        }
                     }
                     self.trace.record(Segment {
                         start,
@@ -188,6 +192,19 @@ impl<T: Trace> Renderer<'_, T> {
                 };
                 let _ = write!(writer, "{n}");
             }
+            // A list of strings reads as a comma-separated list, as Logz.io's `{{alert_tags}}` does.
+            Value::Array(items)
+                if !items.is_empty()
+                    && items.iter().all(Value::is_string)
+                    && !(escaping == Escaping::Json && self.json == tree::JSON_OUTSIDE) =>
+            {
+                for (i, item) in items.iter().filter_map(Value::as_str).enumerate() {
+                    if i > 0 {
+                        escaping.escape_into(&mut self.out, ", ");
+                    }
+                    escaping.escape_into(&mut self.out, item);
+                }
+            }
             Value::Array(_) | Value::Object(_) => {
                 let as_json = escaping == Escaping::Json && self.json == tree::JSON_OUTSIDE;
                 let mut writer = EscapingWriter {
@@ -204,6 +221,36 @@ impl<T: Trace> Renderer<'_, T> {
             } else if self.json == tree::JSON_AFTER_BACKSLASH && !written.is_empty() {
                 self.json = tree::JSON_IN_STRING;
             }
+        }
+    }
+
+    /// Appends a `*_json` variable, which is raw JSON: compact JSON outside a JSON string; inside one (the
+    /// Logz.io form `["{{alert_tags_json}}"]`), a list's items as JSON strings joined by `", "` without the
+    /// outermost quotes, which the template supplies. Anything else inside a string is escaped JSON text.
+    fn json_value(&mut self, value: &Value) {
+        let start = self.out.len();
+        let in_string = self.escaping == Escaping::Json && self.json == tree::JSON_IN_STRING;
+        match value {
+            Value::Array(items) if in_string => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str("\", \"");
+                    }
+                    match item {
+                        Value::String(text) => Escaping::Json.escape_into(&mut self.out, text),
+                        other => Escaping::Json.escape_into(&mut self.out, &other.to_string()),
+                    }
+                }
+            }
+            _ if in_string => Escaping::Json.escape_into(&mut self.out, &value.to_string()),
+            Value::String(text) => self.out.push_str(text),
+            _ => {
+                let _ = write!(self.out, "{value}");
+            }
+        }
+        if self.escaping == Escaping::Json {
+            let written = self.out.get(start..).unwrap_or_default();
+            self.json = tree::json_state_after(self.json, written);
         }
     }
 
@@ -311,7 +358,7 @@ mod tests {
                 Escaping::Json,
                 &ctx
             ),
-            r#"{"in": "[\"x\\\"y\"]", "out": ["x\"y"], "o": {"k":1}, "e": "\[\"x\\\"y\"]"}"#
+            r#"{"in": "x\"y", "out": ["x\"y"], "o": {"k":1}, "e": "\x\"y"}"#
         );
         // A raw value that opens a string is followed.
         assert_eq!(
