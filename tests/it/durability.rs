@@ -82,8 +82,10 @@ async fn a_sigkill_while_delivering_loses_nothing() {
         tokio::spawn(async move {
             let client = alertwire_tests::http_client(Duration::from_secs(5));
             let mut deliveries = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(180);
             for i in 0..ALERTS {
                 loop {
+                    assert!(Instant::now() < deadline, "alert {i} was never accepted");
                     let answer = client
                         .post(format!("{}/v1/alerts", api.base))
                         .bearer_auth(&api.key)
@@ -107,9 +109,7 @@ async fn a_sigkill_while_delivering_loses_nothing() {
     };
 
     // Kill it mid-stream: some alerts accepted, some deliveries in flight, more alerts still to come.
-    while receiver.received().len() < 40 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    receiver.wait_for(40, Duration::from_secs(60)).await;
     drop(child); // SIGKILL, and reaped
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _restarted = start_binary(&data_dir, port);
