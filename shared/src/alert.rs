@@ -81,24 +81,14 @@ impl MessageType {
 pub struct Alert {
     pub id: AlertId,
     pub tenant: TenantId,
-    pub title: String,
-    pub description: String,
-    pub severity: Severity,
-    pub message_type: MessageType,
-    pub incident_key: Option<String>,
-    pub tags: Vec<String>,
-    pub samples: Vec<Value>,
-    pub context: Map<String, Value>,
-    pub link: Option<String>,
-    pub source: Option<String>,
-    pub timeframe_start: Option<DateTime<Utc>>,
-    pub timeframe_end: Option<DateTime<Utc>>,
     pub received_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub content: AlertContent,
 }
 
-/// The fields of an alert, before it gets an id and a tenant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertInput {
+/// What the sender of an alert says; validated by [`AlertContent::from_json`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertContent {
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -133,9 +123,9 @@ const MAX_SHORT: usize = 2_048;
 const MAX_TAGS: usize = 100;
 const MAX_TAG: usize = 256;
 
-impl AlertInput {
+impl AlertContent {
     /// Validates the JSON body of `POST /v1/alerts`.
-    pub fn from_json(body: &Value) -> Result<AlertInput, FieldError> {
+    pub fn from_json(body: &Value) -> Result<AlertContent, FieldError> {
         let reader = ObjectReader::new("", body, FIELDS)?;
         let severity = match reader.string("severity", 32)? {
             None => Severity::default(),
@@ -165,7 +155,7 @@ impl AlertInput {
                 "`timeframe_end` is before `timeframe_start`",
             ));
         }
-        Ok(AlertInput {
+        Ok(AlertContent {
             title: reader.required_string("title", MAX_TITLE)?.to_string(),
             description: reader
                 .string("description", MAX_DESCRIPTION)?
@@ -208,19 +198,8 @@ impl AlertInput {
         Alert {
             id,
             tenant,
-            title: self.title,
-            description: self.description,
-            severity: self.severity,
-            message_type: self.message_type,
-            incident_key: self.incident_key,
-            tags: self.tags,
-            samples: self.samples,
-            context: self.context,
-            link: self.link,
-            source: self.source,
-            timeframe_start: self.timeframe_start,
-            timeframe_end: self.timeframe_end,
             received_at,
+            content: self,
         }
     }
 }
@@ -303,7 +282,7 @@ mod tests {
 
     #[test]
     fn a_full_alert_parses() {
-        let input = AlertInput::from_json(&json!({
+        let input = AlertContent::from_json(&json!({
             "title": "CPU high", "description": "node-1 at 97%", "severity": "HIGH", "message_type": "ok",
             "incident_key": "cpu/node-1", "tags": ["prod", "db"], "samples": [{"cpu": 97}],
             "context": {"host": "node-1"}, "link": "https://grafana.example.com/d/1", "source": "prometheus",
@@ -321,7 +300,7 @@ mod tests {
 
     #[test]
     fn defaults_are_error_and_info() {
-        let input = AlertInput::from_json(&json!({"title": "x"})).unwrap();
+        let input = AlertContent::from_json(&json!({"title": "x"})).unwrap();
         assert_eq!(
             (input.severity, input.message_type),
             (Severity::Info, MessageType::Error)
@@ -353,7 +332,7 @@ mod tests {
             (json!([1]), ""),
         ];
         for (body, field) in cases {
-            let err = AlertInput::from_json(&body).unwrap_err();
+            let err = AlertContent::from_json(&body).unwrap_err();
             assert_eq!(err.field, field, "{body}: {err}");
         }
     }

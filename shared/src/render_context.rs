@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::alert::{Alert, MessageType, Severity};
+use crate::alert::{Alert, AlertContent, MessageType, Severity};
 use crate::template::{Catalogue, VarKind};
 
 /// The body an endpoint gets when it sets none: every field of the alert as JSON.
@@ -187,54 +187,63 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| json!(t.to_rfc3339())).unwrap_or(json!(""));
     let millis =
         |t: Option<DateTime<Utc>>| t.map(|t| json!(t.timestamp_millis())).unwrap_or(json!(""));
-    let samples = Value::Array(alert.samples.clone());
-    let tags = json!(alert.tags);
-    let context = Value::Object(alert.context.clone());
+    let samples = Value::Array(alert.content.samples.clone());
+    let tags = json!(alert.content.tags);
+    let context = Value::Object(alert.content.context.clone());
     let text = |t: &Option<String>| json!(t.as_deref().unwrap_or(""));
     let mut map = Map::with_capacity(VARIABLES.len());
     let mut put = |name: &str, value: Value| {
         map.insert(name.to_string(), value);
     };
-    put("alert_title", json!(alert.title));
-    put("alert_description", json!(alert.description));
-    put("alert_severity", json!(alert.severity.as_str()));
+    put("alert_title", json!(alert.content.title));
+    put("alert_description", json!(alert.content.description));
+    put("alert_severity", json!(alert.content.severity.as_str()));
     put("alert_event_id", json!(alert.id));
-    put("alert_definition_id", text(&alert.incident_key));
+    put("alert_definition_id", text(&alert.content.incident_key));
     put("alert_samples", samples.clone());
     put("alert_samples_json", samples);
     put("alert_tags", tags.clone());
     put("alert_tags_json", tags);
-    put("alert_timeframe_start", time(alert.timeframe_start));
-    put("alert_timeframe_end", time(alert.timeframe_end));
+    put("alert_timeframe_start", time(alert.content.timeframe_start));
+    put("alert_timeframe_end", time(alert.content.timeframe_end));
     put(
         "alert_timeframe_start_epoch_millis",
-        millis(alert.timeframe_start),
+        millis(alert.content.timeframe_start),
     );
     put(
         "alert_timeframe_end_epoch_millis",
-        millis(alert.timeframe_end),
+        millis(alert.content.timeframe_end),
     );
-    put("alert_app_url", text(&alert.link));
-    put("alert_event_html", json!(samples_html(&alert.samples)));
+    put("alert_app_url", text(&alert.content.link));
+    put(
+        "alert_event_html",
+        json!(samples_html(&alert.content.samples)),
+    );
     put("alert_event_image", json!(""));
     put(
         "alert_severity_img",
-        json!(alert.severity.as_str().to_ascii_uppercase()),
+        json!(alert.content.severity.as_str().to_ascii_uppercase()),
     );
     put("account_id", json!(alert.tenant));
     put("account_name", json!(alert.tenant));
-    put("alert_source", text(&alert.source));
+    put("alert_source", text(&alert.content.source));
     put("alert_received_at", json!(alert.received_at.to_rfc3339()));
     put("alert_context", context.clone());
     put("alert_context_json", context);
-    put("message_type", json!(alert.message_type.as_str()));
-    put("is_error", json!(alert.message_type == MessageType::Error));
+    put("message_type", json!(alert.content.message_type.as_str()));
+    put(
+        "is_error",
+        json!(alert.content.message_type == MessageType::Error),
+    );
     put(
         "is_reminder",
-        json!(alert.message_type == MessageType::Reminder),
+        json!(alert.content.message_type == MessageType::Reminder),
     );
-    put("is_ok", json!(alert.message_type == MessageType::Ok));
-    put("incident_key", text(&alert.incident_key));
+    put(
+        "is_ok",
+        json!(alert.content.message_type == MessageType::Ok),
+    );
+    put("incident_key", text(&alert.content.incident_key));
     put(
         "verification_token",
         json!(facts.verification_token.unwrap_or("")),
@@ -268,25 +277,27 @@ pub fn sample_alert(tenant: crate::ids::TenantId) -> Alert {
     Alert {
         id: crate::ids::AlertId::from("al_sample"),
         tenant,
-        title: "alertwire test alert".into(),
-        description: "A sample alert sent by \"Run the test\".".into(),
-        severity: Severity::High,
-        message_type: MessageType::Error,
-        incident_key: Some("sample/cpu-high".into()),
-        tags: vec!["test".into(), "alertwire".into()],
-        samples: vec![
-            json!({"host": "web-1", "cpu": 97.5}),
-            json!({"host": "web-2", "cpu": 91.0}),
-        ],
-        context: json!({"region": "eu-west-1", "runbook": "https://example.com/runbook"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        link: Some("https://example.com/alerts/sample".into()),
-        source: Some("alertwire".into()),
-        timeframe_start: Some(now - chrono::Duration::minutes(5)),
-        timeframe_end: Some(now),
         received_at: now,
+        content: AlertContent {
+            title: "alertwire test alert".into(),
+            description: "A sample alert sent by \"Run the test\".".into(),
+            severity: Severity::High,
+            message_type: MessageType::Error,
+            incident_key: Some("sample/cpu-high".into()),
+            tags: vec!["test".into(), "alertwire".into()],
+            samples: vec![
+                json!({"host": "web-1", "cpu": 97.5}),
+                json!({"host": "web-2", "cpu": 91.0}),
+            ],
+            context: json!({"region": "eu-west-1", "runbook": "https://example.com/runbook"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            link: Some("https://example.com/alerts/sample".into()),
+            source: Some("alertwire".into()),
+            timeframe_start: Some(now - chrono::Duration::minutes(5)),
+            timeframe_end: Some(now),
+        },
     }
 }
 
@@ -303,20 +314,20 @@ pub fn hostile_context() -> Value {
     // Ids and links are validated (ids are generated, tenants are names, links normalised URLs), so they
     // are hostile only within what validation lets through.
     let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"));
-    alert.title = HOSTILE.into();
-    alert.description = HOSTILE.into();
-    alert.incident_key = Some(HOSTILE.into());
-    alert.tags = vec![HOSTILE.into(), String::new()];
-    alert.samples = vec![json!({"message": HOSTILE}), json!(HOSTILE), json!([])];
-    alert.context = json!({"k": HOSTILE, "n": [HOSTILE]})
+    alert.content.title = HOSTILE.into();
+    alert.content.description = HOSTILE.into();
+    alert.content.incident_key = Some(HOSTILE.into());
+    alert.content.tags = vec![HOSTILE.into(), String::new()];
+    alert.content.samples = vec![json!({"message": HOSTILE}), json!(HOSTILE), json!([])];
+    alert.content.context = json!({"k": HOSTILE, "n": [HOSTILE]})
         .as_object()
         .cloned()
         .unwrap_or_default();
-    alert.link = url::Url::parse("https://example.com/a b/\"q\"?x=<y>&z='w'#f\\g")
+    alert.content.link = url::Url::parse("https://example.com/a b/\"q\"?x=<y>&z='w'#f\\g")
         .ok()
         .as_ref()
         .map(crate::alert::normalised_link);
-    alert.source = Some(HOSTILE.into());
+    alert.content.source = Some(HOSTILE.into());
     let facts = DeliveryFacts {
         verification_token: Some(HOSTILE),
         endpoint_name: HOSTILE,

@@ -42,7 +42,7 @@ pub fn build(
     alert: &Alert,
     facts: &RequestFacts<'_>,
 ) -> Result<Option<OutgoingRequest>, RenderError> {
-    let Some(route) = endpoint.route(alert.message_type) else {
+    let Some(route) = endpoint.route(alert.content.message_type) else {
         return Ok(None);
     };
     let config = &endpoint.endpoint;

@@ -23,15 +23,7 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = filter_from_query(&query, &["endpoint_id", "limit", "before"])?;
     filter.status = Some(DeliveryStatus::Dead);
-    page(
-        service
-            .ports()
-            .deliveries
-            .list_deliveries(&tenant, &filter)
-            .await,
-        &filter,
-        "dead_letters",
-    )
+    page(&service, &tenant, &filter, "dead_letters").await
 }
 
 /// Body: none or `{}` for all, `{"ids": [...]}`, or `{"endpoint_id": "..."}`.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::Tenant;
 use super::error::ApiError;
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::ids::{AlertId, DeliveryId, EndpointId};
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::service::Service;
 use crate::store::DeliveryFilter;
 
@@ -27,15 +27,7 @@ pub async fn list(
         &query,
         &["endpoint_id", "status", "alert_id", "limit", "before"],
     )?;
-    page(
-        service
-            .ports()
-            .deliveries
-            .list_deliveries(&tenant, &filter)
-            .await,
-        &filter,
-        "deliveries",
-    )
+    page(&service, &tenant, &filter, "deliveries").await
 }
 
 pub async fn read(
@@ -104,13 +96,19 @@ pub(super) fn filter_from_query(
     })
 }
 
-/// A page of deliveries with the cursor for the next one.
-pub(super) fn page(
-    result: Result<Vec<Delivery>, crate::store::StoreError>,
+/// A page of deliveries under `key`, with `next_before`, the cursor for the next page.
+pub(super) async fn page(
+    service: &Service,
+    tenant: &TenantId,
     filter: &DeliveryFilter,
     key: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let deliveries = result.map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
+    let deliveries = service
+        .ports()
+        .deliveries
+        .list_deliveries(tenant, filter)
+        .await
+        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
     let next = (deliveries.len() == filter.limit)
         .then(|| deliveries.last().map(|d| d.id.clone()))
         .flatten();

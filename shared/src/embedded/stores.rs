@@ -77,17 +77,11 @@ impl EndpointStore for Database {
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        let (tenant, id) = (tenant.0.clone(), id.0.clone());
-        self.run(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM endpoints WHERE tenant = ?1 AND id = ?2",
-                    [tenant, id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
-        })
+        self.document(
+            "SELECT doc FROM endpoints WHERE tenant = ?1 AND id = ?2",
+            tenant,
+            &id.0,
+        )
         .await
     }
 
@@ -211,15 +205,26 @@ impl AlertStore for Database {
         tenant: &TenantId,
         id: &AlertId,
     ) -> Result<Option<Alert>, StoreError> {
-        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.document(
+            "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2",
+            tenant,
+            &id.0,
+        )
+        .await
+    }
+}
+
+impl Database {
+    /// Reads the JSON document `sql` selects for a tenant and an id.
+    async fn document<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.to_string());
         self.run(move |c| {
-            let doc: Option<String> = c
-                .query_row(
-                    "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2",
-                    [tenant, id],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let doc: Option<String> = c.query_row(sql, [tenant, id], |r| r.get(0)).optional()?;
             Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
         })
         .await

@@ -103,7 +103,7 @@ impl Service {
             Ok(None) => {
                 let reason = format!(
                     "the endpoint sends nothing for `{}` messages",
-                    alert.message_type.as_str()
+                    alert.content.message_type.as_str()
                 );
                 finish(DeliveryStatus::Filtered, reason).await?;
                 return Ok(Disposition::Done);

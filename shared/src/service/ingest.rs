@@ -6,7 +6,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Service, ServiceError};
-use crate::alert::{Alert, AlertInput};
+use crate::alert::{Alert, AlertContent};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, Route};
 use crate::ids::{AlertId, DeliveryId, TenantId};
@@ -23,7 +23,7 @@ impl Service {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<AlertReceipt, ServiceError> {
-        let input = AlertInput::from_json(body)?;
+        let input = AlertContent::from_json(body)?;
         let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
         let now = Utc::now();
         let alert = input.into_alert(AlertId::generate(), tenant.clone(), now);
@@ -121,16 +121,16 @@ fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
             Some(reason) => format!("the endpoint is disabled: {reason}"),
             None => "the endpoint is disabled".to_string(),
         })
-    } else if alert.severity < endpoint.min_severity {
+    } else if alert.content.severity < endpoint.min_severity {
         Some(format!(
             "severity {} is below the endpoint's minimum {}",
-            alert.severity.as_str(),
+            alert.content.severity.as_str(),
             endpoint.min_severity.as_str()
         ))
-    } else if *endpoint.message_types.get(alert.message_type) == Route::Off {
+    } else if *endpoint.message_types.get(alert.content.message_type) == Route::Off {
         Some(format!(
             "the endpoint sends nothing for `{}` messages",
-            alert.message_type.as_str()
+            alert.content.message_type.as_str()
         ))
     } else {
         None
@@ -140,7 +140,7 @@ fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
         tenant: alert.tenant.clone(),
         alert_id: alert.id.clone(),
         endpoint_id: endpoint.id.clone(),
-        message_type: alert.message_type,
+        message_type: alert.content.message_type,
         status: if filtered_because.is_some() {
             DeliveryStatus::Filtered
         } else {

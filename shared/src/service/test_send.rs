@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::endpoints::scrub;
 use super::{Service, ServiceError};
-use crate::alert::AlertInput;
+use crate::alert::AlertContent;
 use crate::endpoint::CompiledEndpoint;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -56,7 +56,7 @@ impl Service {
     ) -> Result<TestSendReport, ServiceError> {
         let endpoint = self.get_endpoint(tenant, id).await?;
         let alert = match alert {
-            Some(body) => AlertInput::from_json(body)
+            Some(body) => AlertContent::from_json(body)
                 .map_err(|e| FieldError::new(e.kind, prefixed(&e.field), e.message))?
                 .into_alert(AlertId::from("al_test"), tenant.clone(), Utc::now()),
             None => render_context::sample_alert(tenant.clone()),
@@ -77,7 +77,7 @@ impl Service {
                     "message_type",
                     format!(
                         "the endpoint sends nothing for `{}` messages",
-                        alert.message_type.as_str()
+                        alert.content.message_type.as_str()
                     ),
                 )
             })?;
