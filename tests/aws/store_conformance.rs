@@ -1,1 +1,1544 @@
-//! The storage ports' conformance suite, run on SQLite and on DynamoDB (in progress).
+//! The storage ports' conformance suite: every case runs, with the same code, on the embedded SQLite
+//! store and on the DynamoDB store (against the emulator at `AWS_ENDPOINT_URL`, a fresh table per test),
+//! so the two adapters cannot drift apart. A few DynamoDB-only cases follow: expiry, the table itself,
+//! and unreadable items.
+//!
+//! Races are not tested here: moto serves requests on several threads without isolating them, so two
+//! concurrent conditional writes can both succeed on it (real DynamoDB evaluates a condition atomically
+//! with its write). Every condition is exercised sequentially instead: a stale version, another run, a
+//! finished delivery, a taken idempotency key.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alertwire_shared::alert::Alert;
+use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
+use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
+use alertwire_shared::embedded::Database;
+use alertwire_shared::endpoint::Endpoint;
+use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use alertwire_shared::store::{
+    AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
+    EndpointStore, RecordOutcome, StatusChange, StoreError,
+};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
+use serde_json::json;
+
+type Outcome = Result<(), StoreError>;
+
+/// The four ports of one store.
+#[derive(Clone)]
+struct Stores {
+    keys: Arc<dyn ApiKeyStore>,
+    endpoints: Arc<dyn EndpointStore>,
+    alerts: Arc<dyn AlertStore>,
+    deliveries: Arc<dyn DeliveryStore>,
+}
+
+impl Stores {
+    fn of<S>(store: S) -> Self
+    where
+        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+    {
+        Self {
+            keys: Arc::new(store.clone()),
+            endpoints: Arc::new(store.clone()),
+            alerts: Arc::new(store.clone()),
+            deliveries: Arc::new(store),
+        }
+    }
+}
+
+fn sqlite() -> Stores {
+    Stores::of(Database::in_memory().expect("an in-memory database opens"))
+}
+
+/// A client for the emulator. Panics without `AWS_ENDPOINT_URL`: these tests must never pass, or run
+/// against real AWS, by accident.
+async fn dynamodb_client() -> Client {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        !endpoint.is_empty(),
+        "AWS_ENDPOINT_URL is not set: the DynamoDB conformance tests need the moto emulator \
+         (tests/run.sh starts it; or run `moto_server -H 127.0.0.1 -p PORT` and set \
+         AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         AWS_REGION=us-east-1)"
+    );
+    Client::new(&load_sdk_config().await)
+}
+
+/// A fresh, uniquely named table for one test.
+async fn fresh_table(client: &Client, case: &str) -> String {
+    let unique = TenantId::generate().0.replace("tn_", "");
+    let table = format!("conformance-{case}-{unique}");
+    create_table(client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
+    table
+}
+
+async fn dynamodb(case: &str) -> Stores {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, case).await;
+    Stores::of(DynamoStore::new(client, table, DEFAULT_RECORD_TTL))
+}
+
+/// Stamps out one test per adapter for each case, so both always run the same cases.
+macro_rules! conformance {
+    ($($case:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(&super::sqlite()).await.expect("the store failed");
+                }
+            )+
+        }
+
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let stores = super::dynamodb(stringify!($case)).await;
+                    super::$case(&stores).await.expect("the store failed");
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    api_keys_find_their_tenant,
+    endpoints_are_created_read_replaced_and_deleted,
+    endpoints_are_tenant_scoped,
+    an_alert_is_recorded_with_its_deliveries,
+    an_idempotency_key_answers_with_the_first_receipt,
+    an_alert_to_many_endpoints_is_recorded_whole,
+    marking_an_unknown_alert_enqueued_changes_nothing,
+    deliveries_are_listed_newest_first_under_every_filter,
+    pages_follow_before_and_limit,
+    attempts_are_kept_in_order,
+    update_delivery_moves_only_a_pending_delivery_of_its_run,
+    start_resend_begins_a_new_run,
+    every_read_and_write_is_tenant_scoped,
+);
+
+// ---------------------------------------------------------------------------------------------------
+// Fixtures, built from their JSON form.
+
+/// A domain value from its JSON form.
+macro_rules! from_json {
+    ($($json:tt)+) => {
+        serde_json::from_value(json!($($json)+)).expect("a valid fixture")
+    };
+}
+
+const CREATED: &str = "2026-01-02T03:04:05.123456789Z";
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::from(name)
+}
+
+fn endpoint(tenant: &str, id: &str, version: u64, name: &str) -> Endpoint {
+    from_json!({
+        "id": id,
+        "tenant": tenant,
+        "name": name,
+        "url": "https://hooks.example.com/{{alert_severity}}",
+        "method": "POST",
+        "headers": [{"name": "Authorization", "value": "Bearer t0ken", "secret": true}],
+        "content_type": "application/json",
+        "body": "{\"text\": \"{{alert_title}}\"}",
+        "min_severity": "low",
+        "message_types": {
+            "error": {"mode": "default"},
+            "reminder": {"mode": "off"},
+            "ok": {"mode": "override", "method": "PUT", "url": null, "headers": null, "body": "ok"}
+        },
+        "secret": "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "verification_token": "token-1",
+        "enabled": true,
+        "disabled_reason": null,
+        "version": version,
+        "created_at": CREATED,
+        "updated_at": CREATED,
+    })
+}
+
+fn alert(tenant: &str, id: &str) -> Alert {
+    from_json!({
+        "id": id,
+        "tenant": tenant,
+        "title": format!("Disk almost full ({id})"),
+        "description": "db-1 at 97 %",
+        "severity": "high",
+        "message_type": "error",
+        "incident_key": "disk-db-1",
+        "tags": ["db", "prod"],
+        "samples": [{"line": "ERROR no space left"}],
+        "context": {"region": "eu-west-1", "quoted": "\"x\"\n"},
+        "link": "https://monitoring.example.com/a/1",
+        "source": "tests",
+        "timeframe_start": "2026-01-02T03:00:00Z",
+        "timeframe_end": null,
+        "received_at": CREATED,
+    })
+}
+
+fn delivery(tenant: &str, id: &str, alert: &str, endpoint: &str, status: &str) -> Delivery {
+    let reason = match status {
+        "filtered" => Some("below the endpoint's min_severity"),
+        "dead" => Some("10 attempts failed"),
+        _ => None,
+    };
+    from_json!({
+        "id": id,
+        "tenant": tenant,
+        "alert_id": alert,
+        "endpoint_id": endpoint,
+        "message_type": "error",
+        "status": status,
+        "status_reason": reason,
+        "run": 0,
+        "attempts": [],
+        "next_attempt_at": null,
+        "created_at": CREATED,
+        "updated_at": CREATED,
+    })
+}
+
+/// An attempt with a full 16 KiB response body, as large as an attempt gets.
+fn attempt(number: u32, run: u32, status_code: u16) -> Attempt {
+    from_json!({
+        "number": number,
+        "run": run,
+        "resend": run > 0,
+        "started_at": format!("2026-01-02T04:00:{:02}.5Z", number % 60),
+        "duration_ms": 120 + u64::from(number),
+        "status_code": status_code,
+        "response_headers": [["content-type", "text/plain"], ["x-attempt", number.to_string()]],
+        "response_body": format!("{number}:{}", "é".repeat(8 * 1024 - 4)),
+        "response_body_truncated": true,
+        "error_class": if status_code >= 300 { json!("non2xx") } else { json!(null) },
+        "error": null,
+    })
+}
+
+/// A fixed later time, typed where it is used (the tests do not depend on chrono themselves).
+macro_rules! later {
+    () => {
+        from_json!("2026-01-02T05:00:00Z")
+    };
+}
+
+fn change(status: DeliveryStatus) -> StatusChange<'static> {
+    StatusChange {
+        status,
+        reason: None,
+        next_attempt_at: None,
+    }
+}
+
+fn record<'a>(
+    alert: &'a Alert,
+    deliveries: &'a [Delivery],
+    idempotency: Option<(&'a str, &'a str)>,
+) -> AlertRecord<'a> {
+    AlertRecord {
+        alert,
+        deliveries,
+        idempotency,
+    }
+}
+
+fn receipt(alert: &Alert, deliveries: &[Delivery]) -> AlertReceipt {
+    AlertReceipt {
+        alert_id: alert.id.clone(),
+        deliveries: deliveries
+            .iter()
+            .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+            .collect(),
+    }
+}
+
+fn filter() -> DeliveryFilter {
+    DeliveryFilter {
+        limit: 1000,
+        ..DeliveryFilter::default()
+    }
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<&str> {
+    deliveries.iter().map(|d| d.id.as_str()).collect()
+}
+
+async fn get(stores: &Stores, tenant_name: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
+    stores
+        .deliveries
+        .get_delivery(&tenant(tenant_name), &DeliveryId::from(id))
+        .await
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The cases.
+
+async fn api_keys_find_their_tenant(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    assert!(!keys.has_keys().await?, "a new store has no keys");
+    keys.add_key(&tenant("acme"), "hash-a", "acme's pager")
+        .await?;
+    assert!(keys.has_keys().await?);
+    assert_eq!(keys.tenant_for_key("hash-a").await?, Some(tenant("acme")));
+    assert_eq!(keys.tenant_for_key("hash-unknown").await?, None);
+    assert_eq!(keys.tenant_for_key("").await?, None);
+
+    // A hash that exists keeps its tenant.
+    keys.add_key(&tenant("beta"), "hash-a", "again").await?;
+    assert_eq!(keys.tenant_for_key("hash-a").await?, Some(tenant("acme")));
+    keys.add_key(&tenant("beta"), "hash-b", "beta's").await?;
+    assert_eq!(keys.tenant_for_key("hash-b").await?, Some(tenant("beta")));
+    assert!(keys.has_keys().await?);
+    Ok(())
+}
+
+async fn endpoints_are_created_read_replaced_and_deleted(stores: &Stores) -> Outcome {
+    let endpoints = &stores.endpoints;
+    let acme = tenant("acme");
+    let first = endpoint("acme", "ep_01", 1, "first");
+    let second = endpoint("acme", "ep_02", 1, "second");
+    endpoints.insert_endpoint(&second).await?;
+    endpoints.insert_endpoint(&first).await?;
+    assert!(
+        endpoints.insert_endpoint(&second).await.is_err(),
+        "an id is inserted once"
+    );
+
+    assert_eq!(
+        endpoints.get_endpoint(&acme, &first.id).await?,
+        Some(first.clone())
+    );
+    assert_eq!(
+        endpoints.list_endpoints(&acme).await?,
+        vec![first.clone(), second.clone()],
+        "listed by id"
+    );
+
+    let mut renamed = first.clone();
+    renamed.name = "renamed".into();
+    renamed.version = 2;
+    assert!(endpoints.replace_endpoint(&renamed, 1).await?);
+    assert_eq!(
+        endpoints.get_endpoint(&acme, &first.id).await?,
+        Some(renamed.clone())
+    );
+
+    let mut stale = first.clone();
+    stale.name = "stale".into();
+    stale.version = 2;
+    assert!(
+        !endpoints.replace_endpoint(&stale, 1).await?,
+        "version 1 is no longer stored"
+    );
+    assert_eq!(
+        endpoints.get_endpoint(&acme, &first.id).await?,
+        Some(renamed.clone())
+    );
+
+    let missing = endpoint("acme", "ep_99", 2, "missing");
+    assert!(!endpoints.replace_endpoint(&missing, 1).await?);
+    assert_eq!(endpoints.get_endpoint(&acme, &missing.id).await?, None);
+
+    assert!(endpoints.delete_endpoint(&acme, &first.id).await?);
+    assert!(!endpoints.delete_endpoint(&acme, &first.id).await?);
+    assert_eq!(endpoints.get_endpoint(&acme, &first.id).await?, None);
+    assert_eq!(endpoints.list_endpoints(&acme).await?, vec![second]);
+    assert_eq!(endpoints.list_endpoints(&tenant("nobody")).await?, vec![]);
+    Ok(())
+}
+
+async fn endpoints_are_tenant_scoped(stores: &Stores) -> Outcome {
+    let endpoints = &stores.endpoints;
+    let (acme, beta) = (tenant("acme"), tenant("beta"));
+    let theirs = endpoint("acme", "ep_01", 1, "acme's");
+    endpoints.insert_endpoint(&theirs).await?;
+
+    assert_eq!(endpoints.get_endpoint(&beta, &theirs.id).await?, None);
+    assert_eq!(endpoints.list_endpoints(&beta).await?, vec![]);
+    let hijack = endpoint("beta", "ep_01", 2, "hijacked");
+    assert!(!endpoints.replace_endpoint(&hijack, 1).await?);
+    assert!(!endpoints.delete_endpoint(&beta, &theirs.id).await?);
+    assert_eq!(
+        endpoints.get_endpoint(&acme, &theirs.id).await?,
+        Some(theirs.clone())
+    );
+
+    // The same id in another tenant is another endpoint.
+    let own = endpoint("beta", "ep_01", 1, "beta's");
+    endpoints.insert_endpoint(&own).await?;
+    assert_eq!(endpoints.get_endpoint(&beta, &own.id).await?, Some(own));
+    assert_eq!(endpoints.list_endpoints(&acme).await?, vec![theirs]);
+
+    // A tenant name holding the key separator is just a name.
+    let tricky = tenant("acme#EP#ep_01");
+    assert_eq!(endpoints.list_endpoints(&tricky).await?, vec![]);
+    assert_eq!(
+        endpoints
+            .get_endpoint(&tricky, &EndpointId::from("ep_01"))
+            .await?,
+        None
+    );
+    Ok(())
+}
+
+async fn an_alert_is_recorded_with_its_deliveries(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let alert = alert("acme", "al_01");
+    let mut deliveries = vec![
+        delivery("acme", "msg_01", "al_01", "ep_01", "pending"),
+        delivery("acme", "msg_02", "al_01", "ep_02", "filtered"),
+        delivery("acme", "msg_03", "al_01", "ep_03", "pending"),
+    ];
+    // A delivery may arrive with an attempt already made.
+    deliveries[2].attempts.push(attempt(1, 0, 503));
+    assert_eq!(
+        stores
+            .alerts
+            .record_alert(record(&alert, &deliveries, None))
+            .await?,
+        RecordOutcome::Recorded
+    );
+
+    assert_eq!(
+        stores.alerts.get_alert(&acme, &alert.id).await?,
+        Some(alert.clone())
+    );
+    assert_eq!(
+        stores
+            .alerts
+            .get_alert(&acme, &AlertId::from("al_99"))
+            .await?,
+        None
+    );
+    for d in &deliveries {
+        assert_eq!(get(stores, "acme", d.id.as_str()).await?.as_ref(), Some(d));
+    }
+    assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    let listed = stores
+        .deliveries
+        .list_deliveries(
+            &acme,
+            &DeliveryFilter {
+                alert_id: Some(alert.id.clone()),
+                ..filter()
+            },
+        )
+        .await?;
+    let newest_first: Vec<Delivery> = deliveries.iter().rev().cloned().collect();
+    assert_eq!(listed, newest_first);
+    Ok(())
+}
+
+async fn an_idempotency_key_answers_with_the_first_receipt(stores: &Stores) -> Outcome {
+    let (acme, alerts) = (tenant("acme"), &stores.alerts);
+    let first = alert("acme", "al_01");
+    let first_deliveries = [
+        delivery("acme", "msg_01", "al_01", "ep_01", "pending"),
+        delivery("acme", "msg_02", "al_01", "ep_02", "pending"),
+    ];
+    let key = Some(("key-1", "hash-1"));
+    assert_eq!(
+        alerts
+            .record_alert(record(&first, &first_deliveries, key))
+            .await?,
+        RecordOutcome::Recorded
+    );
+
+    let second = alert("acme", "al_02");
+    let second_deliveries = [delivery("acme", "msg_03", "al_02", "ep_01", "pending")];
+    let expected = |enqueued| RecordOutcome::AlreadyRecorded {
+        receipt: receipt(&first, &first_deliveries),
+        request_hash: "hash-1".into(),
+        enqueued,
+    };
+    assert_eq!(
+        alerts
+            .record_alert(record(
+                &second,
+                &second_deliveries,
+                Some(("key-1", "hash-2"))
+            ))
+            .await?,
+        expected(false),
+        "the first request's receipt and hash, not yet enqueued"
+    );
+    assert_eq!(alerts.get_alert(&acme, &second.id).await?, None);
+    assert_eq!(get(stores, "acme", "msg_03").await?, None);
+
+    alerts.mark_enqueued(&acme, &first.id).await?;
+    assert_eq!(
+        alerts
+            .record_alert(record(&second, &second_deliveries, key))
+            .await?,
+        expected(true)
+    );
+
+    // Keys belong to a tenant.
+    let other = alert("beta", "al_02");
+    let other_deliveries = [delivery("beta", "msg_03", "al_02", "ep_01", "pending")];
+    assert_eq!(
+        alerts
+            .record_alert(record(&other, &other_deliveries, key))
+            .await?,
+        RecordOutcome::Recorded
+    );
+
+    // Without a key every request is recorded.
+    let third = alert("acme", "al_03");
+    let fourth = alert("acme", "al_04");
+    assert_eq!(
+        alerts.record_alert(record(&third, &[], None)).await?,
+        RecordOutcome::Recorded
+    );
+    assert_eq!(
+        alerts.record_alert(record(&fourth, &[], None)).await?,
+        RecordOutcome::Recorded
+    );
+    assert_eq!(alerts.get_alert(&acme, &fourth.id).await?, Some(fourth));
+    Ok(())
+}
+
+async fn an_alert_to_many_endpoints_is_recorded_whole(stores: &Stores) -> Outcome {
+    // More deliveries than one DynamoDB transaction can hold.
+    const FANOUT: usize = 230;
+    let acme = tenant("acme");
+    let make = |alert_id: &str, prefix: &str| -> Vec<Delivery> {
+        (0..FANOUT)
+            .map(|i| {
+                let status = if i % 7 == 0 { "filtered" } else { "pending" };
+                delivery(
+                    "acme",
+                    &format!("msg_{prefix}{i:04}"),
+                    alert_id,
+                    &format!("ep_{i:04}"),
+                    status,
+                )
+            })
+            .collect()
+    };
+    let first = alert("acme", "al_01");
+    let first_deliveries = make("al_01", "a");
+    assert_eq!(
+        stores
+            .alerts
+            .record_alert(record(&first, &first_deliveries, Some(("big", "h1"))))
+            .await?,
+        RecordOutcome::Recorded
+    );
+    let by_alert = DeliveryFilter {
+        alert_id: Some(first.id.clone()),
+        ..filter()
+    };
+    let listed = stores.deliveries.list_deliveries(&acme, &by_alert).await?;
+    let expected: Vec<Delivery> = first_deliveries.iter().rev().cloned().collect();
+    assert_eq!(listed, expected);
+    assert_eq!(
+        stores
+            .deliveries
+            .list_deliveries(&acme, &filter())
+            .await?
+            .len(),
+        FANOUT
+    );
+
+    // A retry with the same key, carrying other ids, gets the first receipt and writes nothing.
+    let retry = alert("acme", "al_02");
+    let retry_deliveries = make("al_02", "b");
+    assert_eq!(
+        stores
+            .alerts
+            .record_alert(record(&retry, &retry_deliveries, Some(("big", "h1"))))
+            .await?,
+        RecordOutcome::AlreadyRecorded {
+            receipt: receipt(&first, &first_deliveries),
+            request_hash: "h1".into(),
+            enqueued: false,
+        }
+    );
+    assert_eq!(stores.alerts.get_alert(&acme, &retry.id).await?, None);
+    assert_eq!(get(stores, "acme", "msg_b0000").await?, None);
+    assert_eq!(
+        stores
+            .deliveries
+            .list_deliveries(&acme, &filter())
+            .await?
+            .len(),
+        FANOUT
+    );
+
+    // And without a key, a second large alert is recorded beside the first.
+    assert_eq!(
+        stores
+            .alerts
+            .record_alert(record(&retry, &retry_deliveries, None))
+            .await?,
+        RecordOutcome::Recorded
+    );
+    let filtered_only = DeliveryFilter {
+        status: Some(DeliveryStatus::Filtered),
+        ..filter()
+    };
+    assert_eq!(
+        stores
+            .deliveries
+            .list_deliveries(&acme, &filtered_only)
+            .await?
+            .len(),
+        2 * FANOUT.div_ceil(7)
+    );
+    Ok(())
+}
+
+async fn marking_an_unknown_alert_enqueued_changes_nothing(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let unknown = AlertId::from("al_99");
+    stores.alerts.mark_enqueued(&acme, &unknown).await?;
+    assert_eq!(stores.alerts.get_alert(&acme, &unknown).await?, None);
+    assert_eq!(
+        stores.deliveries.list_deliveries(&acme, &filter()).await?,
+        vec![]
+    );
+    Ok(())
+}
+
+/// acme's deliveries: (id, alert, endpoint, status).
+const SPREAD: [(&str, &str, &str, &str); 8] = [
+    ("msg_01", "al_1", "ep_1", "pending"),
+    ("msg_02", "al_1", "ep_2", "delivered"),
+    ("msg_03", "al_2", "ep_1", "dead"),
+    ("msg_04", "al_2", "ep_2", "pending"),
+    ("msg_05", "al_3", "ep_1", "dead"),
+    ("msg_06", "al_3", "ep_2", "filtered"),
+    ("msg_07", "al_4", "ep_1", "delivered"),
+    ("msg_08", "al_4", "ep_3", "dead"),
+];
+
+/// Records [`SPREAD`] for acme, and for beta one delivery with the same alert and endpoint ids.
+async fn record_spread(stores: &Stores) -> Result<Vec<Delivery>, StoreError> {
+    let mut all = Vec::new();
+    for alert_id in ["al_1", "al_2", "al_3", "al_4"] {
+        let deliveries: Vec<Delivery> = SPREAD
+            .iter()
+            .filter(|(_, a, _, _)| *a == alert_id)
+            .map(|(id, a, e, s)| delivery("acme", id, a, e, s))
+            .collect();
+        stores
+            .alerts
+            .record_alert(record(&alert("acme", alert_id), &deliveries, None))
+            .await?;
+        all.extend(deliveries);
+    }
+    let beta = [delivery("beta", "msg_09", "al_1", "ep_1", "pending")];
+    stores
+        .alerts
+        .record_alert(record(&alert("beta", "al_1"), &beta, None))
+        .await?;
+    all.reverse();
+    Ok(all)
+}
+
+async fn deliveries_are_listed_newest_first_under_every_filter(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let newest_first = record_spread(stores).await?;
+    assert_eq!(
+        stores.deliveries.list_deliveries(&acme, &filter()).await?,
+        newest_first,
+        "everything, newest first"
+    );
+    let endpoints = [None, Some("ep_1"), Some("ep_2"), Some("ep_3"), Some("ep_9")];
+    let statuses = [
+        None,
+        Some(DeliveryStatus::Pending),
+        Some(DeliveryStatus::Delivered),
+        Some(DeliveryStatus::Dead),
+        Some(DeliveryStatus::Filtered),
+    ];
+    let alerts = [None, Some("al_1"), Some("al_3"), Some("al_4"), Some("al_9")];
+    let befores = [None, Some("msg_06"), Some("msg_01"), Some("msg_99")];
+    for endpoint in endpoints {
+        for status in statuses {
+            for alert in alerts {
+                for before in befores {
+                    let filter = DeliveryFilter {
+                        endpoint_id: endpoint.map(EndpointId::from),
+                        status,
+                        alert_id: alert.map(AlertId::from),
+                        before: before.map(DeliveryId::from),
+                        limit: 100,
+                    };
+                    let expected: Vec<&str> = newest_first
+                        .iter()
+                        .filter(|d| endpoint.is_none_or(|e| d.endpoint_id.as_str() == e))
+                        .filter(|d| status.is_none_or(|s| d.status == s))
+                        .filter(|d| alert.is_none_or(|a| d.alert_id.as_str() == a))
+                        .filter(|d| before.is_none_or(|b| d.id.as_str() < b))
+                        .map(|d| d.id.as_str())
+                        .collect();
+                    let listed = stores.deliveries.list_deliveries(&acme, &filter).await?;
+                    assert_eq!(ids(&listed), expected, "{filter:?}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn pages_follow_before_and_limit(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let mut newest_first = Vec::new();
+    for i in 0..11 {
+        let alert_id = format!("al_{i:02}");
+        let status = ["pending", "dead", "dead", "delivered"][i % 4];
+        let endpoint_id = if i % 3 == 0 { "ep_1" } else { "ep_2" };
+        let deliveries = [delivery(
+            "acme",
+            &format!("msg_{i:02}"),
+            &alert_id,
+            endpoint_id,
+            status,
+        )];
+        stores
+            .alerts
+            .record_alert(record(&alert("acme", &alert_id), &deliveries, None))
+            .await?;
+        newest_first.insert(0, deliveries[0].clone());
+    }
+    let filters = [
+        DeliveryFilter::default(),
+        DeliveryFilter {
+            status: Some(DeliveryStatus::Dead),
+            ..DeliveryFilter::default()
+        },
+        DeliveryFilter {
+            endpoint_id: Some(EndpointId::from("ep_2")),
+            ..DeliveryFilter::default()
+        },
+        DeliveryFilter {
+            endpoint_id: Some(EndpointId::from("ep_2")),
+            status: Some(DeliveryStatus::Dead),
+            ..DeliveryFilter::default()
+        },
+    ];
+    for base in filters {
+        for limit in [1, 2, 3, 5, 11, 20] {
+            let mut filter = DeliveryFilter {
+                limit,
+                ..base.clone()
+            };
+            let mut pages = Vec::new();
+            loop {
+                let page = stores.deliveries.list_deliveries(&acme, &filter).await?;
+                assert!(page.len() <= limit, "{filter:?}");
+                let Some(last) = page.last() else { break };
+                filter.before = Some(last.id.clone());
+                pages.push(page);
+            }
+            let expected: Vec<&Delivery> = newest_first
+                .iter()
+                .filter(|d| base.status.is_none_or(|s| d.status == s))
+                .filter(|d| {
+                    base.endpoint_id
+                        .as_ref()
+                        .is_none_or(|e| d.endpoint_id == *e)
+                })
+                .collect();
+            let seen: Vec<&Delivery> = pages.iter().flatten().collect();
+            assert_eq!(seen, expected, "{base:?} in pages of {limit}");
+            let (last, full) = pages
+                .split_last()
+                .map_or((0, &[][..]), |(l, f)| (l.len(), f));
+            assert!(full.iter().all(|p| p.len() == limit), "{base:?}");
+            assert!(last <= limit);
+        }
+    }
+    // A limit of 0 reads as 1.
+    let one = DeliveryFilter {
+        limit: 0,
+        ..DeliveryFilter::default()
+    };
+    assert_eq!(
+        ids(&stores.deliveries.list_deliveries(&acme, &one).await?),
+        vec!["msg_10"]
+    );
+    Ok(())
+}
+
+async fn attempts_are_kept_in_order(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
+    stores
+        .alerts
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            std::slice::from_ref(&d),
+            None,
+        ))
+        .await?;
+    let attempts = [attempt(1, 0, 500), attempt(2, 0, 429), attempt(3, 0, 200)];
+    let retry = StatusChange {
+        status: DeliveryStatus::Pending,
+        reason: Some("HTTP 500"),
+        next_attempt_at: Some(later!()),
+    };
+    let updates = [retry.clone(), retry, change(DeliveryStatus::Delivered)];
+    for (attempt, update) in attempts.iter().zip(updates) {
+        assert!(
+            stores
+                .deliveries
+                .update_delivery(&acme, &d.id, 0, Some(attempt), update)
+                .await?
+        );
+    }
+    let stored = get(stores, "acme", "msg_01")
+        .await?
+        .expect("the delivery is stored");
+    assert_eq!(stored.attempts, attempts);
+    assert_eq!(stored.status, DeliveryStatus::Delivered);
+    assert_eq!(stored.status_reason, None);
+    assert_eq!(stored.next_attempt_at, None);
+    assert_eq!(stored.run, 0);
+    assert_eq!(
+        (&stored.alert_id, &stored.endpoint_id, stored.created_at),
+        (&d.alert_id, &d.endpoint_id, d.created_at)
+    );
+    assert!(stored.updated_at > d.updated_at);
+
+    let listed = stores
+        .deliveries
+        .list_deliveries(
+            &acme,
+            &DeliveryFilter {
+                endpoint_id: Some(d.endpoint_id.clone()),
+                ..filter()
+            },
+        )
+        .await?;
+    assert_eq!(listed, vec![stored]);
+    Ok(())
+}
+
+async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Stores) -> Outcome {
+    let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
+    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
+    stores
+        .alerts
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            std::slice::from_ref(&d),
+            None,
+        ))
+        .await?;
+
+    let first = attempt(1, 0, 503);
+    assert!(
+        !deliveries
+            .update_delivery(&acme, &d.id, 1, Some(&first), change(DeliveryStatus::Dead))
+            .await?,
+        "run 1 has not started"
+    );
+    assert_eq!(get(stores, "acme", "msg_01").await?, Some(d.clone()));
+
+    let waiting = StatusChange {
+        status: DeliveryStatus::Pending,
+        reason: Some("HTTP 503"),
+        next_attempt_at: Some(later!()),
+    };
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 0, Some(&first), waiting)
+            .await?
+    );
+    let stored = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(stored.status, DeliveryStatus::Pending);
+    assert_eq!(stored.status_reason.as_deref(), Some("HTTP 503"));
+    assert_eq!(stored.next_attempt_at, Some(later!()));
+    assert_eq!(stored.attempts, vec![first.clone()]);
+
+    // A decision without an attempt.
+    let dead = StatusChange {
+        status: DeliveryStatus::Dead,
+        reason: Some("10 attempts failed"),
+        next_attempt_at: None,
+    };
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 0, None, dead)
+            .await?
+    );
+    let stored = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(stored.status, DeliveryStatus::Dead);
+    assert_eq!(stored.status_reason.as_deref(), Some("10 attempts failed"));
+    assert_eq!(stored.next_attempt_at, None);
+    assert_eq!(stored.attempts, vec![first.clone()]);
+
+    // Finished: nothing more is written.
+    assert!(
+        !deliveries
+            .update_delivery(
+                &acme,
+                &d.id,
+                0,
+                Some(&attempt(2, 0, 200)),
+                change(DeliveryStatus::Delivered)
+            )
+            .await?
+    );
+    assert_eq!(get(stores, "acme", "msg_01").await?, Some(stored.clone()));
+
+    let missing = DeliveryId::from("msg_99");
+    assert!(
+        !deliveries
+            .update_delivery(&acme, &missing, 0, None, change(DeliveryStatus::Dead))
+            .await?
+    );
+    assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    Ok(())
+}
+
+async fn start_resend_begins_a_new_run(stores: &Stores) -> Outcome {
+    let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
+    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
+    stores
+        .alerts
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            std::slice::from_ref(&d),
+            None,
+        ))
+        .await?;
+    let gone = StatusChange {
+        status: DeliveryStatus::Dead,
+        reason: Some("410 Gone"),
+        next_attempt_at: Some(later!()),
+    };
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 0, Some(&attempt(1, 0, 410)), gone)
+            .await?
+    );
+
+    assert_eq!(
+        deliveries
+            .start_resend(&acme, &d.id, Some(DeliveryStatus::Delivered))
+            .await?,
+        None,
+        "it is dead, not delivered"
+    );
+    assert_eq!(deliveries.start_resend(&acme, &d.id, None).await?, Some(1));
+    let stored = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(
+        (
+            stored.status,
+            stored.run,
+            stored.status_reason.as_deref(),
+            stored.next_attempt_at
+        ),
+        (DeliveryStatus::Pending, 1, None, None)
+    );
+    assert_eq!(
+        stored.attempts,
+        vec![attempt(1, 0, 410)],
+        "attempts are kept"
+    );
+
+    // The old run's worker can no longer write.
+    assert!(
+        !deliveries
+            .update_delivery(&acme, &d.id, 0, None, change(DeliveryStatus::Dead))
+            .await?
+    );
+    // Only a dead delivery is replayed.
+    assert_eq!(
+        deliveries
+            .start_resend(&acme, &d.id, Some(DeliveryStatus::Dead))
+            .await?,
+        None
+    );
+    assert_eq!(get(stores, "acme", "msg_01").await?, Some(stored));
+
+    let dead = StatusChange {
+        status: DeliveryStatus::Dead,
+        reason: Some("10 attempts failed"),
+        next_attempt_at: None,
+    };
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 1, Some(&attempt(1, 1, 500)), dead)
+            .await?
+    );
+    assert_eq!(
+        deliveries
+            .start_resend(&acme, &d.id, Some(DeliveryStatus::Dead))
+            .await?,
+        Some(2)
+    );
+    // A resend of a pending delivery also starts a new run.
+    assert_eq!(deliveries.start_resend(&acme, &d.id, None).await?, Some(3));
+    let stored = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!((stored.run, stored.attempts.len()), (3, 2));
+    assert!(
+        deliveries
+            .update_delivery(
+                &acme,
+                &d.id,
+                3,
+                Some(&attempt(1, 3, 200)),
+                change(DeliveryStatus::Delivered)
+            )
+            .await?
+    );
+
+    assert_eq!(
+        deliveries
+            .start_resend(&acme, &DeliveryId::from("msg_99"), None)
+            .await?,
+        None
+    );
+    assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    Ok(())
+}
+
+async fn every_read_and_write_is_tenant_scoped(stores: &Stores) -> Outcome {
+    let (acme, beta) = (tenant("acme"), tenant("beta"));
+    let theirs = alert("acme", "al_01");
+    let their_deliveries = [delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
+    stores
+        .alerts
+        .record_alert(record(&theirs, &their_deliveries, Some(("k", "h"))))
+        .await?;
+
+    assert_eq!(stores.alerts.get_alert(&beta, &theirs.id).await?, None);
+    assert_eq!(get(stores, "beta", "msg_01").await?, None);
+    let filters = [
+        filter(),
+        DeliveryFilter {
+            alert_id: Some(theirs.id.clone()),
+            ..filter()
+        },
+        DeliveryFilter {
+            endpoint_id: Some(EndpointId::from("ep_01")),
+            ..filter()
+        },
+        DeliveryFilter {
+            status: Some(DeliveryStatus::Pending),
+            ..filter()
+        },
+        DeliveryFilter {
+            endpoint_id: Some(EndpointId::from("ep_01")),
+            status: Some(DeliveryStatus::Pending),
+            ..filter()
+        },
+        DeliveryFilter {
+            before: Some(DeliveryId::from("msg_99")),
+            ..filter()
+        },
+    ];
+    for filter in &filters {
+        assert_eq!(
+            stores.deliveries.list_deliveries(&beta, filter).await?,
+            vec![],
+            "{filter:?}"
+        );
+    }
+    let id = &their_deliveries[0].id;
+    assert!(
+        !stores
+            .deliveries
+            .update_delivery(
+                &beta,
+                id,
+                0,
+                Some(&attempt(1, 0, 200)),
+                change(DeliveryStatus::Delivered)
+            )
+            .await?
+    );
+    assert_eq!(stores.deliveries.start_resend(&beta, id, None).await?, None);
+    stores.alerts.mark_enqueued(&beta, &theirs.id).await?;
+    assert_eq!(
+        get(stores, "acme", "msg_01").await?.as_ref(),
+        Some(&their_deliveries[0]),
+        "untouched by beta"
+    );
+    let replay = stores
+        .alerts
+        .record_alert(record(&alert("acme", "al_02"), &[], Some(("k", "h"))))
+        .await?;
+    assert!(
+        matches!(
+            replay,
+            RecordOutcome::AlreadyRecorded {
+                enqueued: false,
+                ..
+            }
+        ),
+        "beta cannot mark acme's alert enqueued: {replay:?}"
+    );
+
+    // beta may use the very same ids and key: its own records, apart from acme's.
+    let own = alert("beta", "al_01");
+    let own_deliveries = [delivery("beta", "msg_01", "al_01", "ep_01", "pending")];
+    assert_eq!(
+        stores
+            .alerts
+            .record_alert(record(&own, &own_deliveries, Some(("k", "h"))))
+            .await?,
+        RecordOutcome::Recorded
+    );
+    assert!(
+        stores
+            .deliveries
+            .update_delivery(&beta, id, 0, None, change(DeliveryStatus::Dead))
+            .await?
+    );
+    assert_eq!(
+        get(stores, "acme", "msg_01").await?.map(|d| d.status),
+        Some(DeliveryStatus::Pending)
+    );
+    assert_eq!(
+        stores.alerts.get_alert(&acme, &theirs.id).await?,
+        Some(theirs)
+    );
+    for filter in &filters[1..] {
+        assert_eq!(
+            ids(&stores.deliveries.list_deliveries(&acme, filter).await?),
+            if filter.status == Some(DeliveryStatus::Pending) || filter.status.is_none() {
+                vec!["msg_01"]
+            } else {
+                vec![]
+            },
+            "{filter:?}"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DynamoDB only.
+
+#[tokio::test]
+async fn dynamodb_expired_records_read_as_absent() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "expired").await;
+    let short = DynamoStore::new(client.clone(), table.clone(), Duration::ZERO);
+    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
+    let acme = tenant("acme");
+
+    // One lasting delivery, older than the expired ones.
+    let kept = alert("acme", "al_00");
+    let kept_delivery = [delivery("acme", "msg_00", "al_00", "ep_01", "pending")];
+    long.record_alert(record(&kept, &kept_delivery, None))
+        .await
+        .expect("recorded");
+
+    // Expired on arrival: the records exist in the table but read as absent.
+    let gone = alert("acme", "al_01");
+    let gone_deliveries = [
+        delivery("acme", "msg_01", "al_01", "ep_01", "pending"),
+        delivery("acme", "msg_02", "al_01", "ep_02", "dead"),
+    ];
+    let outcome = short
+        .record_alert(record(&gone, &gone_deliveries, Some(("k", "h1"))))
+        .await
+        .expect("recorded");
+    assert_eq!(outcome, RecordOutcome::Recorded);
+    for store in [&short, &long] {
+        assert_eq!(store.get_alert(&acme, &gone.id).await.expect("read"), None);
+        for d in &gone_deliveries {
+            assert_eq!(store.get_delivery(&acme, &d.id).await.expect("read"), None);
+        }
+        let filters = [
+            DeliveryFilter {
+                limit: 1,
+                ..filter()
+            },
+            DeliveryFilter {
+                alert_id: Some(gone.id.clone()),
+                ..filter()
+            },
+            DeliveryFilter {
+                status: Some(DeliveryStatus::Dead),
+                ..filter()
+            },
+            DeliveryFilter {
+                endpoint_id: Some(EndpointId::from("ep_02")),
+                ..filter()
+            },
+        ];
+        for filter in &filters {
+            let listed = store.list_deliveries(&acme, filter).await.expect("listed");
+            let expected = if filter.limit == 1 {
+                vec!["msg_00"]
+            } else {
+                vec![]
+            };
+            assert_eq!(ids(&listed), expected, "{filter:?}");
+        }
+        assert!(
+            !store
+                .update_delivery(
+                    &acme,
+                    &gone_deliveries[0].id,
+                    0,
+                    Some(&attempt(1, 0, 200)),
+                    change(DeliveryStatus::Delivered)
+                )
+                .await
+                .expect("answered")
+        );
+        assert_eq!(
+            store
+                .start_resend(&acme, &gone_deliveries[1].id, None)
+                .await
+                .expect("answered"),
+            None
+        );
+        store
+            .mark_enqueued(&acme, &gone.id)
+            .await
+            .expect("answered");
+    }
+
+    // An expired idempotency key is free again.
+    let again = alert("acme", "al_02");
+    let again_deliveries = [delivery("acme", "msg_03", "al_02", "ep_01", "pending")];
+    assert_eq!(
+        long.record_alert(record(&again, &again_deliveries, Some(("k", "h2"))))
+            .await
+            .expect("recorded"),
+        RecordOutcome::Recorded
+    );
+    assert_eq!(
+        long.record_alert(record(&gone, &gone_deliveries, Some(("k", "h3"))))
+            .await
+            .expect("answered"),
+        RecordOutcome::AlreadyRecorded {
+            receipt: receipt(&again, &again_deliveries),
+            request_hash: "h2".into(),
+            enqueued: false,
+        }
+    );
+
+    // Endpoints and keys never expire, whatever the store's TTL.
+    short
+        .insert_endpoint(&endpoint("acme", "ep_01", 1, "lasting"))
+        .await
+        .expect("inserted");
+    assert!(
+        short
+            .get_endpoint(&acme, &EndpointId::from("ep_01"))
+            .await
+            .expect("read")
+            .is_some()
+    );
+    short
+        .add_key(&acme, "hash-a", "lasting")
+        .await
+        .expect("added");
+    assert_eq!(
+        short.tenant_for_key("hash-a").await.expect("read"),
+        Some(acme.clone())
+    );
+    assert!(short.has_keys().await.expect("read"));
+}
+
+#[tokio::test]
+async fn dynamodb_records_carry_their_expiry() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "expiry").await;
+    let ttl = Duration::from_secs(3 * 24 * 3600);
+    let store = DynamoStore::new(client.clone(), table.clone(), ttl);
+    let acme = tenant("acme");
+    let before = epoch_now();
+    store
+        .insert_endpoint(&endpoint("acme", "ep_01", 1, "first"))
+        .await
+        .expect("inserted");
+    store.add_key(&acme, "hash-a", "key").await.expect("added");
+    let deliveries = [delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
+    store
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            &deliveries,
+            Some(("k", "h")),
+        ))
+        .await
+        .expect("recorded");
+    store
+        .update_delivery(
+            &acme,
+            &deliveries[0].id,
+            0,
+            Some(&attempt(1, 0, 500)),
+            change(DeliveryStatus::Pending),
+        )
+        .await
+        .expect("updated");
+    let after = epoch_now();
+
+    let scanned = client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the table scans");
+    let mut kinds = BTreeSet::new();
+    for item in scanned.items() {
+        let sk = item
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .expect("every item has a sort key");
+        let kind = sk.split('#').next().unwrap_or_default().to_string();
+        let expires_at = item
+            .get("expires_at")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok());
+        match kind.as_str() {
+            "AL" | "IDEM" | "DL" | "AT" => {
+                let expires_at = expires_at.expect("an expiring record has expires_at");
+                let ttl = ttl.as_secs();
+                assert!(
+                    (before + ttl..=after + ttl).contains(&expires_at),
+                    "{sk}: {expires_at}"
+                );
+            }
+            _ => assert_eq!(expires_at, None, "{sk} never expires"),
+        }
+        kinds.insert(kind);
+    }
+    let expected: BTreeSet<String> = ["AL", "IDEM", "DL", "AT", "EP", "KEY", "META"]
+        .map(String::from)
+        .into();
+    assert_eq!(kinds, expected);
+}
+
+#[tokio::test]
+async fn dynamodb_create_table_is_idempotent_and_enables_ttl() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "create").await;
+    DynamoStore::create_table(&client, &table)
+        .await
+        .expect("creating an existing table is fine");
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("TTL is described")
+        .time_to_live_description
+        .expect("a TTL description");
+    assert_eq!(ttl.time_to_live_status, Some(TimeToLiveStatus::Enabled));
+    assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
+
+    let described = client
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the table is described")
+        .table
+        .expect("a table description");
+    assert_eq!(
+        described
+            .billing_mode_summary
+            .as_ref()
+            .and_then(|b| b.billing_mode.clone()),
+        Some(BillingMode::PayPerRequest)
+    );
+    // The layout template.yaml must declare too: index name, its hash and range key attributes.
+    let indexes: BTreeSet<(String, Vec<String>)> = described
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            let keys = i
+                .key_schema()
+                .iter()
+                .map(|k| k.attribute_name.clone())
+                .collect();
+            (i.index_name.clone().unwrap_or_default(), keys)
+        })
+        .collect();
+    let expected: BTreeSet<(String, Vec<String>)> = [
+        ("by_endpoint", ["gsi1pk", "gsi1sk"]),
+        ("by_status", ["gsi2pk", "gsi2sk"]),
+        ("by_alert", ["gsi3pk", "gsi3sk"]),
+        ("by_endpoint_status", ["gsi4pk", "gsi4sk"]),
+    ]
+    .into_iter()
+    .map(|(name, keys)| (name.to_string(), keys.map(String::from).to_vec()))
+    .collect();
+    assert_eq!(indexes, expected);
+}
+
+#[tokio::test]
+async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "corrupt").await;
+    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let put = |sk: &str, extra: Vec<(&str, AttributeValue)>| {
+        let mut request = client
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S("T#acme".into()))
+            .item("sk", AttributeValue::S(sk.into()));
+        for (name, value) in extra {
+            request = request.item(name, value);
+        }
+        request.send()
+    };
+    put(
+        "DL#msg_01",
+        vec![
+            ("delivery_id", AttributeValue::S("msg_01".into())),
+            ("status", AttributeValue::N("7".into())),
+        ],
+    )
+    .await
+    .expect("written");
+    put(
+        "EP#ep_01",
+        vec![("doc", AttributeValue::S("{not json".into()))],
+    )
+    .await
+    .expect("written");
+    put("AL#al_01", vec![("doc", AttributeValue::Bool(true))])
+        .await
+        .expect("written");
+
+    let acme = tenant("acme");
+    let corrupt = |result: Result<_, StoreError>| matches!(result, Err(StoreError::Corrupt(_)));
+    assert!(corrupt(
+        store
+            .get_delivery(&acme, &DeliveryId::from("msg_01"))
+            .await
+            .map(|_| ())
+    ));
+    assert!(corrupt(
+        store.list_deliveries(&acme, &filter()).await.map(|_| ())
+    ));
+    assert!(corrupt(
+        store
+            .get_endpoint(&acme, &EndpointId::from("ep_01"))
+            .await
+            .map(|_| ())
+    ));
+    assert!(corrupt(store.list_endpoints(&acme).await.map(|_| ())));
+    assert!(corrupt(
+        store
+            .get_alert(&acme, &AlertId::from("al_01"))
+            .await
+            .map(|_| ())
+    ));
+}
+
+#[tokio::test]
+async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "interrupted").await;
+    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let acme = tenant("acme");
+    let first = alert("acme", "al_01");
+    let deliveries: Vec<Delivery> = (0..120)
+        .map(|i| {
+            delivery(
+                "acme",
+                &format!("msg_{i:04}"),
+                "al_01",
+                &format!("ep_{i:04}"),
+                "pending",
+            )
+        })
+        .collect();
+    store
+        .record_alert(record(&first, &deliveries, Some(("k", "h"))))
+        .await
+        .expect("recorded");
+
+    // Put the table back in the state a crash between commit and publishing leaves: the alert marked
+    // `publishing`, its first deliveries still `staged`.
+    let update = |sk: String, expression: &'static str| {
+        client
+            .update_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("T#acme".into()))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression(expression)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+    };
+    update("AL#al_01".into(), "SET publishing = :yes")
+        .await
+        .expect("marked");
+    for d in &deliveries[..30] {
+        update(format!("DL#{}", d.id), "SET staged = :yes")
+            .await
+            .expect("staged");
+    }
+    assert_eq!(
+        get_from(&store, &deliveries[0]).await,
+        None,
+        "staged reads as absent"
+    );
+    let listed = store
+        .list_deliveries(&acme, &filter())
+        .await
+        .expect("listed");
+    assert_eq!(listed.len(), 90, "staged deliveries are not listed");
+
+    // The retried request finishes publishing before it answers.
+    let retry = alert("acme", "al_02");
+    assert_eq!(
+        store
+            .record_alert(record(&retry, &[], Some(("k", "h"))))
+            .await
+            .expect("answered"),
+        RecordOutcome::AlreadyRecorded {
+            receipt: receipt(&first, &deliveries),
+            request_hash: "h".into(),
+            enqueued: false,
+        }
+    );
+    assert_eq!(
+        get_from(&store, &deliveries[0]).await.as_ref(),
+        Some(&deliveries[0])
+    );
+    let listed = store
+        .list_deliveries(&acme, &filter())
+        .await
+        .expect("listed");
+    assert_eq!(listed.len(), 120);
+    let alert_item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key("sk", AttributeValue::S("AL#al_01".into()))
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the alert is stored");
+    assert!(!alert_item.contains_key("publishing"), "publishing is done");
+}
+
+async fn get_from(store: &DynamoStore, d: &Delivery) -> Option<Delivery> {
+    store.get_delivery(&d.tenant, &d.id).await.expect("read")
+}
+
+fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,1 +1,0 @@
-//! The DynamoDB adapter of the storage ports (in progress).

@@ -1,0 +1,344 @@
+//! The alert port on DynamoDB: an alert, its idempotency record and its deliveries written as one
+//! transaction, or, past DynamoDB's 100 items per transaction, staged first and published after the alert
+//! commits.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+
+use super::deliveries::{STAGED, attempt_item, delivery_item};
+use super::item::{self, Item, n, s};
+use super::layout::{
+    EXPIRES_AT, PK, SK, alert_sk, attempt_sk, attempts_pk, delivery_sk, idempotency_sk, tenant_pk,
+};
+use super::{
+    DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, request_failed,
+};
+use crate::alert::Alert;
+use crate::delivery::Delivery;
+use crate::ids::{AlertId, DeliveryId, TenantId};
+use crate::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
+
+const DOC: &str = "doc";
+const RECEIPT: &str = "receipt";
+const ENQUEUED: &str = "enqueued";
+/// Set on an alert whose staged deliveries are not all published yet (see `record_alert`).
+const PUBLISHING: &str = "publishing";
+const ALERT_ID: &str = "alert_id";
+const REQUEST_HASH: &str = "request_hash";
+
+/// A put that only succeeds if no live item has that key: an expired item counts as absent, as it does
+/// on every read.
+fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk) OR #expires <= :now")
+        .expression_attribute_names("#pk", PK)
+        .expression_attribute_names("#expires", EXPIRES_AT)
+        .expression_attribute_values(":now", n(now_epoch()))
+        .build()
+        .map_err(DynamoError::Build)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The idempotency record, taken unless a live one holds the key.
+fn idempotency_item(
+    tenant: &TenantId,
+    alert_id: &AlertId,
+    (key, request_hash): (&str, &str),
+    expires_at: i64,
+) -> Item {
+    [
+        (PK.to_string(), s(tenant_pk(tenant))),
+        (SK.to_string(), s(idempotency_sk(key))),
+        (ALERT_ID.to_string(), s(alert_id.as_str())),
+        (REQUEST_HASH.to_string(), s(request_hash)),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+    ]
+    .into()
+}
+
+fn alert_item(
+    alert: &Alert,
+    receipt: &AlertReceipt,
+    expires_at: i64,
+    publishing: bool,
+) -> Result<Item, StoreError> {
+    let mut alert_item: Item = [
+        (PK.to_string(), s(tenant_pk(&alert.tenant))),
+        (SK.to_string(), s(alert_sk(&alert.id))),
+        (DOC.to_string(), item::json_value(alert)?),
+        (RECEIPT.to_string(), item::json_value(receipt)?),
+        (ENQUEUED.to_string(), AttributeValue::Bool(false)),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+    ]
+    .into();
+    if publishing {
+        alert_item.insert(PUBLISHING.to_string(), AttributeValue::Bool(true));
+    }
+    Ok(alert_item)
+}
+
+/// A delivery and its attempts (usually none yet) as items.
+fn delivery_items(
+    delivery: &Delivery,
+    expires_at: i64,
+    staged: bool,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = vec![delivery_item(delivery, expires_at, staged)?];
+    for (sequence, attempt) in (1..).zip(&delivery.attempts) {
+        items.push(attempt_item(
+            &delivery.tenant,
+            &delivery.id,
+            sequence,
+            attempt,
+            expires_at,
+        )?);
+    }
+    Ok(items)
+}
+
+/// The keys of a delivery's items, to remove them.
+fn delivery_keys(delivery: &Delivery) -> Vec<Item> {
+    let mut keys = vec![key(tenant_pk(&delivery.tenant), delivery_sk(&delivery.id))];
+    for sequence in 1..=delivery.attempts.len() as u64 {
+        keys.push(key(
+            attempts_pk(&delivery.tenant, &delivery.id),
+            attempt_sk(sequence),
+        ));
+    }
+    keys
+}
+
+impl DynamoStore {
+    /// The first request's outcome if the tenant's idempotency key is taken by a live record.
+    async fn find_recorded(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<RecordOutcome>, StoreError> {
+        let Some(idempotency) = self
+            .get_live(tenant_pk(tenant), idempotency_sk(key))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let alert_id = AlertId(item::string(&idempotency, ALERT_ID)?.to_string());
+        let request_hash = item::string(&idempotency, REQUEST_HASH)?.to_string();
+        let alert = self
+            .get_live(tenant_pk(tenant), alert_sk(&alert_id))
+            .await?
+            .ok_or(DynamoError::Inconsistent(
+                "an idempotency record names an alert that is missing",
+            ))?;
+        let receipt: AlertReceipt = item::json(&alert, RECEIPT)?;
+        if item::flag(&alert, PUBLISHING)? {
+            // The first request died while publishing: finish its work before answering.
+            let ids: Vec<DeliveryId> = receipt.deliveries.iter().map(|(d, _)| d.clone()).collect();
+            self.publish(tenant, &alert_id, &ids).await?;
+        }
+        Ok(Some(RecordOutcome::AlreadyRecorded {
+            receipt,
+            request_hash,
+            enqueued: item::flag(&alert, ENQUEUED)?,
+        }))
+    }
+
+    /// The outcome after the idempotency condition failed: the record that won.
+    async fn recorded_by_another(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<RecordOutcome, StoreError> {
+        self.find_recorded(tenant, key).await?.ok_or_else(|| {
+            DynamoError::Inconsistent("an idempotency record vanished while it was being read")
+                .into()
+        })
+    }
+
+    /// Makes staged deliveries visible, 100 per transaction, then clears the alert's `publishing` mark.
+    async fn publish(
+        &self,
+        tenant: &TenantId,
+        alert_id: &AlertId,
+        ids: &[DeliveryId],
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(TRANSACTION_LIMIT) {
+            let mut items = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(tenant_pk(tenant), delivery_sk(id))))
+                    .update_expression("REMOVE #staged")
+                    .condition_expression("attribute_exists(#pk)")
+                    .expression_attribute_names("#staged", STAGED)
+                    .expression_attribute_names("#pk", PK)
+                    .build()
+                    .map_err(DynamoError::Build)?;
+                items.push(TransactWriteItem::builder().update(update).build());
+            }
+            if let Transaction::ConditionFailed(_) = self.transact(items).await? {
+                return Err(DynamoError::Inconsistent(
+                    "a staged delivery vanished before it was published",
+                )
+                .into());
+            }
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), alert_sk(alert_id))))
+            .update_expression("REMOVE #publishing")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#publishing", PUBLISHING)
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Err(e)
+                if !e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(request_failed("UpdateItem", e).into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl AlertStore for DynamoStore {
+    /// Up to 100 items (the alert, the idempotency record, the deliveries and any attempts they carry)
+    /// are one transaction. A larger alert stages its first deliveries (written 100 per transaction,
+    /// but read as absent), then commits the idempotency record, the alert and the remaining deliveries
+    /// in one transaction, then publishes the staged ones. A crash before the commit leaves only
+    /// invisible staged items (removed by TTL); a crash after it leaves the alert marked `publishing`,
+    /// and the retried request with the same idempotency key finishes the publishing before it answers.
+    async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
+        let alert = record.alert;
+        let tenant = &alert.tenant;
+        let expires_at = self.expiry();
+        let receipt = AlertReceipt {
+            alert_id: alert.id.clone(),
+            deliveries: record
+                .deliveries
+                .iter()
+                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+                .collect(),
+        };
+        let size = |d: &Delivery| 1 + d.attempts.len();
+        let fixed = 1 + usize::from(record.idempotency.is_some());
+        let total = fixed + record.deliveries.iter().map(size).sum::<usize>();
+
+        // The deliveries that do not fit in the committing transaction are staged before it.
+        let mut split = record.deliveries.len();
+        if total > TRANSACTION_LIMIT {
+            if let Some((key, _)) = record.idempotency
+                && let Some(outcome) = self.find_recorded(tenant, key).await?
+            {
+                return Ok(outcome);
+            }
+            let mut room = TRANSACTION_LIMIT - fixed;
+            while split > 0 && size(&record.deliveries[split - 1]) <= room {
+                room -= size(&record.deliveries[split - 1]);
+                split -= 1;
+            }
+        }
+        let (staged, committed) = record.deliveries.split_at(split);
+        let mut staged_puts = Vec::new();
+        for delivery in staged {
+            for staged_item in delivery_items(delivery, expires_at, true)? {
+                staged_puts.push(put_new(&self.table, staged_item)?);
+            }
+        }
+        self.transact_in_chunks(staged_puts).await?;
+
+        let mut items = Vec::with_capacity(total.min(TRANSACTION_LIMIT));
+        if let Some(idempotency) = record.idempotency {
+            items.push(put_new(
+                &self.table,
+                idempotency_item(tenant, &alert.id, idempotency, expires_at),
+            )?);
+        }
+        items.push(put_new(
+            &self.table,
+            alert_item(alert, &receipt, expires_at, !staged.is_empty())?,
+        )?);
+        for delivery in committed {
+            for delivery_item in delivery_items(delivery, expires_at, false)? {
+                items.push(put_new(&self.table, delivery_item)?);
+            }
+        }
+        match self.transact(items).await? {
+            Transaction::Committed => {}
+            Transaction::ConditionFailed(failed) => {
+                // The idempotency record is the first item: if its key is taken, that decides.
+                let Some((key, _)) = record.idempotency.filter(|_| failed.contains(&0)) else {
+                    return Err(DynamoError::Inconsistent(
+                        "an alert or delivery with one of these ids exists already",
+                    )
+                    .into());
+                };
+                // Another request with this key won: drop what was staged for this one.
+                let mut deletes = Vec::new();
+                for stale_key in staged.iter().flat_map(delivery_keys) {
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(stale_key))
+                        .build()
+                        .map_err(DynamoError::Build)?;
+                    deletes.push(TransactWriteItem::builder().delete(delete).build());
+                }
+                if let Err(e) = self.transact_in_chunks(deletes).await {
+                    tracing::warn!(error = %e, "staged deliveries left for TTL to remove");
+                }
+                return self.recorded_by_another(tenant, key).await;
+            }
+        }
+        if !staged.is_empty() {
+            let ids: Vec<DeliveryId> = staged.iter().map(|d| d.id.clone()).collect();
+            self.publish(tenant, &alert.id, &ids).await?;
+        }
+        Ok(RecordOutcome::Recorded)
+    }
+
+    async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), alert_sk(alert_id))))
+            .update_expression("SET #enqueued = :true")
+            .condition_expression("attribute_exists(#pk) AND #expires > :now")
+            .expression_attribute_names("#enqueued", ENQUEUED)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", n(now_epoch()))
+            .send()
+            .await;
+        match result {
+            Err(e)
+                if !e
+                    .as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(request_failed("UpdateItem", e).into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn get_alert(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+    ) -> Result<Option<Alert>, StoreError> {
+        let Some(found) = self.get_live(tenant_pk(tenant), alert_sk(id)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(item::json(&found, DOC)?))
+    }
+}

@@ -1,0 +1,586 @@
+//! The delivery port on DynamoDB: delivery items in the tenant's partition (listed newest first from the
+//! table or from one of four sparse indexes), attempts as their own items in the delivery's partition,
+//! and status changes as conditional writes that hold only while the delivery is where the caller saw it.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use super::item::{self, Item, ItemError, n, s};
+use super::layout::{
+    ATTEMPT_PREFIX, BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_ID,
+    DELIVERY_INDEXES, DELIVERY_PREFIX, DeliveryIndex, EXPIRES_AT, PK, SK, alert_index_key,
+    attempt_sk, attempts_pk, delivery_sk, endpoint_index_key, endpoint_status_index_key,
+    status_index_key, tenant_pk,
+};
+use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed};
+use crate::alert::MessageType;
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
+
+const TENANT: &str = "tenant";
+const ALERT_ID: &str = "alert_id";
+const ENDPOINT_ID: &str = "endpoint_id";
+const MESSAGE_TYPE: &str = "message_type";
+const STATUS: &str = "status";
+const STATUS_REASON: &str = "status_reason";
+const RUN: &str = "run";
+const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
+const CREATED_AT: &str = "created_at";
+const UPDATED_AT: &str = "updated_at";
+/// How many attempts the delivery has: the sequence number of the next attempt item is one more.
+const ATTEMPT_COUNT: &str = "attempt_count";
+/// Set on the deliveries of a large alert while it is being written; such a delivery reads as absent.
+pub(super) const STAGED: &str = "staged";
+const DOC: &str = "doc";
+/// How many deliveries have their attempts read at the same time when listing.
+const ATTEMPT_READS_AT_ONCE: usize = 16;
+
+/// A delivery's item, without its attempts. `staged` marks it as not yet published.
+pub(super) fn delivery_item(
+    delivery: &Delivery,
+    expires_at: i64,
+    staged: bool,
+) -> Result<Item, StoreError> {
+    let tenant = &delivery.tenant;
+    let mut item: Item = [
+        (PK, s(tenant_pk(tenant))),
+        (SK, s(delivery_sk(&delivery.id))),
+        (DELIVERY_ID, s(delivery.id.as_str())),
+        (TENANT, s(tenant.as_str())),
+        (ALERT_ID, s(delivery.alert_id.as_str())),
+        (ENDPOINT_ID, s(delivery.endpoint_id.as_str())),
+        (MESSAGE_TYPE, s(delivery.message_type.as_str())),
+        (STATUS, s(delivery.status.as_str())),
+        (RUN, n(delivery.run)),
+        (CREATED_AT, item::time_value(&delivery.created_at)),
+        (UPDATED_AT, item::time_value(&delivery.updated_at)),
+        (ATTEMPT_COUNT, n(delivery.attempts.len())),
+        (EXPIRES_AT, n(expires_at)),
+        (
+            BY_ENDPOINT.key_attribute,
+            s(endpoint_index_key(tenant, &delivery.endpoint_id)),
+        ),
+        (
+            BY_STATUS.key_attribute,
+            s(status_index_key(tenant, delivery.status)),
+        ),
+        (
+            BY_ALERT.key_attribute,
+            s(alert_index_key(tenant, &delivery.alert_id)),
+        ),
+        (
+            BY_ENDPOINT_STATUS.key_attribute,
+            s(endpoint_status_index_key(
+                tenant,
+                &delivery.endpoint_id,
+                delivery.status,
+            )),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect();
+    for index in DELIVERY_INDEXES {
+        item.insert(index.sort_attribute.to_string(), s(delivery.id.as_str()));
+    }
+    if let Some(reason) = &delivery.status_reason {
+        item.insert(STATUS_REASON.to_string(), s(reason));
+    }
+    if let Some(next) = &delivery.next_attempt_at {
+        item.insert(NEXT_ATTEMPT_AT.to_string(), item::time_value(next));
+    }
+    if staged {
+        item.insert(STAGED.to_string(), AttributeValue::Bool(true));
+    }
+    Ok(item)
+}
+
+/// The item of a delivery's `sequence`-th attempt (from 1), expiring with the delivery.
+pub(super) fn attempt_item(
+    tenant: &TenantId,
+    id: &DeliveryId,
+    sequence: u64,
+    attempt: &Attempt,
+    expires_at: i64,
+) -> Result<Item, StoreError> {
+    Ok([
+        (PK.to_string(), s(attempts_pk(tenant, id))),
+        (SK.to_string(), s(attempt_sk(sequence))),
+        (DOC.to_string(), item::json_value(attempt)?),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+    ]
+    .into())
+}
+
+/// A delivery as stored, with what the conditional writes check.
+struct Stored {
+    delivery: Delivery,
+    attempt_count: u64,
+    expires_at: i64,
+}
+
+fn stored_from(found: &Item) -> Result<Stored, ItemError> {
+    let delivery = Delivery {
+        id: DeliveryId(item::string(found, DELIVERY_ID)?.to_string()),
+        tenant: TenantId(item::string(found, TENANT)?.to_string()),
+        alert_id: AlertId(item::string(found, ALERT_ID)?.to_string()),
+        endpoint_id: EndpointId(item::string(found, ENDPOINT_ID)?.to_string()),
+        message_type: item::named(found, MESSAGE_TYPE, MessageType::parse)?,
+        status: item::named(found, STATUS, DeliveryStatus::parse)?,
+        status_reason: item::optional_string(found, STATUS_REASON)?.map(str::to_string),
+        run: item::number(found, RUN)?,
+        attempts: Vec::new(),
+        next_attempt_at: item::optional_time(found, NEXT_ATTEMPT_AT)?,
+        created_at: item::time(found, CREATED_AT)?,
+        updated_at: item::time(found, UPDATED_AT)?,
+    };
+    Ok(Stored {
+        delivery,
+        attempt_count: item::number(found, ATTEMPT_COUNT)?,
+        expires_at: item::number(found, EXPIRES_AT)?,
+    })
+}
+
+/// Where a listing reads from: the most selective index the filter allows. Conditions the source does
+/// not cover are checked on each item (an alert has at most one delivery per endpoint, so that set is
+/// small).
+fn source(tenant: &TenantId, filter: &DeliveryFilter) -> Option<(DeliveryIndex, String)> {
+    match (&filter.alert_id, &filter.endpoint_id, filter.status) {
+        (Some(alert), _, _) => Some((BY_ALERT, alert_index_key(tenant, alert))),
+        (None, Some(endpoint), Some(status)) => Some((
+            BY_ENDPOINT_STATUS,
+            endpoint_status_index_key(tenant, endpoint, status),
+        )),
+        (None, Some(endpoint), None) => Some((BY_ENDPOINT, endpoint_index_key(tenant, endpoint))),
+        (None, None, Some(status)) => Some((BY_STATUS, status_index_key(tenant, status))),
+        (None, None, None) => None,
+    }
+}
+
+fn selected(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
+    filter
+        .endpoint_id
+        .as_ref()
+        .is_none_or(|e| *e == delivery.endpoint_id)
+        && filter.status.is_none_or(|s| s == delivery.status)
+        && filter
+            .alert_id
+            .as_ref()
+            .is_none_or(|a| *a == delivery.alert_id)
+        && filter.before.as_ref().is_none_or(|b| delivery.id < *b)
+}
+
+/// The parts of one conditional `UpdateItem` on a delivery, sent alone or inside a transaction.
+struct DeliveryWrite {
+    key: Item,
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl DeliveryWrite {
+    fn new(tenant: &TenantId, id: &DeliveryId) -> Self {
+        Self {
+            key: key(tenant_pk(tenant), delivery_sk(id)),
+            update: String::new(),
+            condition: String::new(),
+            names: HashMap::new(),
+            values: HashMap::new(),
+        }
+    }
+
+    fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names
+            .insert(placeholder.to_string(), attribute.to_string());
+        self
+    }
+
+    fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_string(), value);
+        self
+    }
+
+    /// The names and values every status change uses: the new status and the two index keys built
+    /// from it, and the time.
+    fn status_parts(self, stored: &Delivery, status: DeliveryStatus) -> Self {
+        let tenant = &stored.tenant;
+        self.name("#status", STATUS)
+            .name("#by_status", BY_STATUS.key_attribute)
+            .name("#by_endpoint_status", BY_ENDPOINT_STATUS.key_attribute)
+            .name("#updated", UPDATED_AT)
+            .name("#staged", STAGED)
+            .name("#expires", EXPIRES_AT)
+            .value(":status", s(status.as_str()))
+            .value(":by_status", s(status_index_key(tenant, status)))
+            .value(
+                ":by_endpoint_status",
+                s(endpoint_status_index_key(
+                    tenant,
+                    &stored.endpoint_id,
+                    status,
+                )),
+            )
+            .value(":updated", item::time_value(&Utc::now()))
+            .value(":now", n(now_epoch()))
+    }
+
+    fn into_update(self, table: &str) -> Result<Update, StoreError> {
+        Ok(Update::builder()
+            .table_name(table)
+            .set_key(Some(self.key))
+            .update_expression(self.update)
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+            .build()
+            .map_err(DynamoError::Build)?)
+    }
+
+    /// Sends it alone: false if the condition did not hold.
+    async fn send(self, store: &DynamoStore) -> Result<bool, StoreError> {
+        let result = store
+            .client
+            .update_item()
+            .table_name(&store.table)
+            .set_key(Some(self.key))
+            .update_expression(self.update)
+            .condition_expression(self.condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(request_failed("UpdateItem", e).into()),
+        }
+    }
+}
+
+/// The condition every write to an existing delivery carries: it is the one just read (same run, status
+/// and attempt count), published, and not expired.
+const UNCHANGED: &str = "#run = :run AND #status = :current AND #count = :count \
+                         AND attribute_not_exists(#staged) AND #expires > :now";
+
+impl DynamoStore {
+    /// The delivery item, strongly consistent; None if absent, expired or not yet published.
+    async fn read_stored(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Stored>, StoreError> {
+        let Some(found) = self.get_live(tenant_pk(tenant), delivery_sk(id)).await? else {
+            return Ok(None);
+        };
+        if item::flag(&found, STAGED)? {
+            return Ok(None);
+        }
+        Ok(Some(stored_from(&found)?))
+    }
+
+    /// A delivery's attempts, in the order they were recorded.
+    async fn attempts(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        self.query_prefix(attempts_pk(tenant, id), ATTEMPT_PREFIX)
+            .await?
+            .iter()
+            .map(|found| Ok(item::json(found, DOC)?))
+            .collect()
+    }
+
+    /// Fills in the attempts of each delivery, a few deliveries at a time.
+    async fn with_attempts(
+        &self,
+        mut deliveries: Vec<Delivery>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        for start in (0..deliveries.len()).step_by(ATTEMPT_READS_AT_ONCE) {
+            let mut reads = JoinSet::new();
+            for (index, delivery) in deliveries
+                .iter()
+                .enumerate()
+                .skip(start)
+                .take(ATTEMPT_READS_AT_ONCE)
+            {
+                let (store, tenant, id) =
+                    (self.clone(), delivery.tenant.clone(), delivery.id.clone());
+                reads.spawn(async move { (index, store.attempts(&tenant, &id).await) });
+            }
+            while let Some(read) = reads.join_next().await {
+                let (index, attempts) =
+                    read.map_err(|_| DynamoError::Inconsistent("an attempt read was lost"))?;
+                deliveries[index].attempts = attempts?;
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// One page of delivery items from the table or an index, newest first.
+    async fn delivery_page(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+        page_size: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false)
+            .limit(i32::try_from(page_size).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start);
+        query = match source(tenant, filter) {
+            Some((index, value)) => {
+                let query = query
+                    .index_name(index.name)
+                    .expression_attribute_names("#key", index.key_attribute)
+                    .expression_attribute_values(":key", s(value));
+                match &filter.before {
+                    Some(before) => query
+                        .key_condition_expression("#key = :key AND #id < :before")
+                        .expression_attribute_names("#id", index.sort_attribute)
+                        .expression_attribute_values(":before", s(before.as_str())),
+                    None => query.key_condition_expression("#key = :key"),
+                }
+            }
+            None => {
+                let query = query
+                    .consistent_read(true)
+                    .expression_attribute_names("#pk", PK)
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":pk", s(tenant_pk(tenant)));
+                match &filter.before {
+                    // BETWEEN is inclusive: the `before` delivery itself is dropped by `selected`.
+                    Some(before) => query
+                        .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                        .expression_attribute_values(":low", s(DELIVERY_PREFIX))
+                        .expression_attribute_values(":high", s(delivery_sk(before))),
+                    None => query
+                        .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                        .expression_attribute_values(":prefix", s(DELIVERY_PREFIX)),
+                }
+            }
+        };
+        let output = query.send().await.map_err(|e| request_failed("Query", e))?;
+        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for DynamoStore {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let Some(stored) = self.read_stored(tenant, id).await? else {
+            return Ok(None);
+        };
+        let mut delivery = stored.delivery;
+        delivery.attempts = self.attempts(tenant, id).await?;
+        Ok(Some(delivery))
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let limit = filter.limit.max(1);
+        let mut deliveries = Vec::new();
+        let mut start = None;
+        loop {
+            // One more than needed: the table's inclusive `before` bound may return that delivery.
+            let page_size = (limit - deliveries.len() + 1).min(1000);
+            let (items, next) = self.delivery_page(tenant, filter, page_size, start).await?;
+            let now = now_epoch();
+            for found in &items {
+                if !item::is_live(found, now)? || item::flag(found, STAGED)? {
+                    continue;
+                }
+                let delivery = stored_from(found)?.delivery;
+                if selected(&delivery, filter) {
+                    deliveries.push(delivery);
+                    if deliveries.len() == limit {
+                        return self.with_attempts(deliveries).await;
+                    }
+                }
+            }
+            start = next;
+            if start.is_none() {
+                return self.with_attempts(deliveries).await;
+            }
+        }
+    }
+
+    /// Reads the delivery, then writes the change (and the attempt, in the same transaction) on the
+    /// condition that it is still what was read. A lost race is read again.
+    async fn update_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..WRITE_TRIES {
+            let Some(stored) = self.read_stored(tenant, id).await? else {
+                return Ok(false);
+            };
+            let current = &stored.delivery;
+            if current.run != run || current.status != DeliveryStatus::Pending {
+                return Ok(false);
+            }
+            let mut set = vec![
+                "#status = :status",
+                "#by_status = :by_status",
+                "#by_endpoint_status = :by_endpoint_status",
+                "#updated = :updated",
+            ];
+            let mut remove = Vec::new();
+            let mut write = DeliveryWrite::new(tenant, id)
+                .status_parts(current, change.status)
+                .name("#run", RUN)
+                .name("#count", ATTEMPT_COUNT)
+                .name("#reason", STATUS_REASON)
+                .name("#next", NEXT_ATTEMPT_AT)
+                .value(":run", n(run))
+                .value(":current", s(DeliveryStatus::Pending.as_str()))
+                .value(":count", n(stored.attempt_count));
+            match change.reason {
+                Some(reason) => {
+                    set.push("#reason = :reason");
+                    write = write.value(":reason", s(reason));
+                }
+                None => remove.push("#reason"),
+            }
+            match change.next_attempt_at {
+                Some(next) => {
+                    set.push("#next = :next");
+                    write = write.value(":next", item::time_value(&next));
+                }
+                None => remove.push("#next"),
+            }
+            if attempt.is_some() {
+                set.push("#count = :new_count");
+                write = write.value(":new_count", n(stored.attempt_count + 1));
+            }
+            write.update = format!("SET {}", set.join(", "));
+            if !remove.is_empty() {
+                write
+                    .update
+                    .push_str(&format!(" REMOVE {}", remove.join(", ")));
+            }
+            write.condition = UNCHANGED.to_string();
+            let written = match attempt {
+                None => write.send(self).await?,
+                Some(attempt) => {
+                    let attempt_put = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(attempt_item(
+                            tenant,
+                            id,
+                            stored.attempt_count + 1,
+                            attempt,
+                            stored.expires_at,
+                        )?))
+                        .condition_expression("attribute_not_exists(#pk)")
+                        .expression_attribute_names("#pk", PK)
+                        .build()
+                        .map_err(DynamoError::Build)?;
+                    let items = vec![
+                        TransactWriteItem::builder()
+                            .update(write.into_update(&self.table)?)
+                            .build(),
+                        TransactWriteItem::builder().put(attempt_put).build(),
+                    ];
+                    matches!(self.transact(items).await?, Transaction::Committed)
+                }
+            };
+            if written {
+                return Ok(true);
+            }
+        }
+        Err(DynamoError::Contended("the delivery").into())
+    }
+
+    async fn start_resend(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Option<u32>, StoreError> {
+        for _ in 0..WRITE_TRIES {
+            let Some(stored) = self.read_stored(tenant, id).await? else {
+                return Ok(None);
+            };
+            let current = &stored.delivery;
+            if only_if.is_some_and(|wanted| wanted != current.status) {
+                return Ok(None);
+            }
+            let new_run = current.run.checked_add(1).ok_or(DynamoError::Inconsistent(
+                "a delivery ran out of run numbers",
+            ))?;
+            let mut write = DeliveryWrite::new(tenant, id)
+                .status_parts(current, DeliveryStatus::Pending)
+                .name("#run", RUN)
+                .name("#count", ATTEMPT_COUNT)
+                .name("#reason", STATUS_REASON)
+                .name("#next", NEXT_ATTEMPT_AT)
+                .value(":run", n(current.run))
+                .value(":new_run", n(new_run))
+                .value(":current", s(current.status.as_str()))
+                .value(":count", n(stored.attempt_count));
+            write.update = "SET #run = :new_run, #status = :status, #by_status = :by_status, \
+                            #by_endpoint_status = :by_endpoint_status, #updated = :updated \
+                            REMOVE #reason, #next"
+                .to_string();
+            write.condition = UNCHANGED.to_string();
+            if write.send(self).await? {
+                return Ok(Some(new_run));
+            }
+        }
+        Err(DynamoError::Contended("the delivery").into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_selective_source_serves_each_filter() {
+        let tenant = TenantId::from("t");
+        let mut filter = DeliveryFilter {
+            endpoint_id: Some(EndpointId::from("ep_1")),
+            status: Some(DeliveryStatus::Dead),
+            alert_id: Some(AlertId::from("al_1")),
+            ..DeliveryFilter::default()
+        };
+        let index = |f: &DeliveryFilter| source(&tenant, f).map(|(i, _)| i.name);
+        assert_eq!(index(&filter), Some("by_alert"));
+        filter.alert_id = None;
+        assert_eq!(index(&filter), Some("by_endpoint_status"));
+        filter.status = None;
+        assert_eq!(index(&filter), Some("by_endpoint"));
+        filter.endpoint_id = None;
+        filter.status = Some(DeliveryStatus::Pending);
+        assert_eq!(index(&filter), Some("by_status"));
+        filter.status = None;
+        assert_eq!(index(&filter), None);
+    }
+}

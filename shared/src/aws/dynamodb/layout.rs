@@ -1,0 +1,141 @@
+//! The single-table key layout: how each record's partition and sort keys, and the delivery index keys,
+//! are spelled. Every user-supplied part of a partition key is escaped so `#` only ever separates parts,
+//! which keeps one tenant's keys from ever spelling another tenant's. Sort keys hold ids unescaped after a
+//! fixed prefix, so they sort exactly as the ids do.
+
+use sha2::{Digest, Sha256};
+
+use crate::delivery::DeliveryStatus;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+
+/// Table attribute names shared by the adapter and the table definition.
+pub(super) const PK: &str = "pk";
+pub(super) const SK: &str = "sk";
+/// Epoch seconds after which a record is gone (the table's TTL attribute).
+pub(super) const EXPIRES_AT: &str = "expires_at";
+/// A delivery's id, as a plain attribute of its item.
+pub(super) const DELIVERY_ID: &str = "delivery_id";
+
+/// A delivery index: its name and key attributes. Every index sorts on the delivery id (held in its own
+/// sort-key attribute, so the attribute names can be overloaded by other item types later).
+pub(super) struct DeliveryIndex {
+    pub name: &'static str,
+    pub key_attribute: &'static str,
+    pub sort_attribute: &'static str,
+}
+
+pub(super) const BY_ENDPOINT: DeliveryIndex = DeliveryIndex {
+    name: "by_endpoint",
+    key_attribute: "gsi1pk",
+    sort_attribute: "gsi1sk",
+};
+pub(super) const BY_STATUS: DeliveryIndex = DeliveryIndex {
+    name: "by_status",
+    key_attribute: "gsi2pk",
+    sort_attribute: "gsi2sk",
+};
+pub(super) const BY_ALERT: DeliveryIndex = DeliveryIndex {
+    name: "by_alert",
+    key_attribute: "gsi3pk",
+    sort_attribute: "gsi3sk",
+};
+pub(super) const BY_ENDPOINT_STATUS: DeliveryIndex = DeliveryIndex {
+    name: "by_endpoint_status",
+    key_attribute: "gsi4pk",
+    sort_attribute: "gsi4sk",
+};
+pub(super) const DELIVERY_INDEXES: [DeliveryIndex; 4] =
+    [BY_ENDPOINT, BY_STATUS, BY_ALERT, BY_ENDPOINT_STATUS];
+
+/// The marker item whose presence means at least one API key exists.
+pub(super) const KEYS_MARKER_PK: &str = "META#KEYS";
+pub(super) const KEYS_MARKER_SK: &str = "META";
+pub(super) const API_KEY_SK: &str = "KEY";
+
+pub(super) const ENDPOINT_PREFIX: &str = "EP#";
+pub(super) const DELIVERY_PREFIX: &str = "DL#";
+pub(super) const ATTEMPT_PREFIX: &str = "AT#";
+
+/// Escapes `%` and `#` so a part can never contain the separator.
+fn part(text: &str) -> String {
+    text.replace('%', "%25").replace('#', "%23")
+}
+
+/// The partition of everything a tenant owns but attempts.
+pub(super) fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{}", part(tenant.as_str()))
+}
+
+pub(super) fn api_key_pk(key_hash: &str) -> String {
+    format!("KEY#{}", part(key_hash))
+}
+
+pub(super) fn endpoint_sk(id: &EndpointId) -> String {
+    format!("{ENDPOINT_PREFIX}{id}")
+}
+
+pub(super) fn alert_sk(id: &AlertId) -> String {
+    format!("AL#{id}")
+}
+
+/// Idempotency keys are caller-chosen text of any length: the sort key holds their SHA-256.
+pub(super) fn idempotency_sk(key: &str) -> String {
+    format!("IDEM#{:x}", Sha256::digest(key.as_bytes()))
+}
+
+pub(super) fn delivery_sk(id: &DeliveryId) -> String {
+    format!("{DELIVERY_PREFIX}{id}")
+}
+
+/// A delivery's attempts live in their own partition, so a tenant's partition holds only small items.
+pub(super) fn attempts_pk(tenant: &TenantId, id: &DeliveryId) -> String {
+    format!("{}#DL#{}", tenant_pk(tenant), part(id.as_str()))
+}
+
+/// Attempts sort in the order they were recorded.
+pub(super) fn attempt_sk(sequence: u64) -> String {
+    format!("{ATTEMPT_PREFIX}{sequence:010}")
+}
+
+pub(super) fn alert_index_key(tenant: &TenantId, alert: &AlertId) -> String {
+    format!("{}#AL#{}", tenant_pk(tenant), part(alert.as_str()))
+}
+
+pub(super) fn endpoint_index_key(tenant: &TenantId, endpoint: &EndpointId) -> String {
+    format!("{}#EP#{}", tenant_pk(tenant), part(endpoint.as_str()))
+}
+
+pub(super) fn status_index_key(tenant: &TenantId, status: DeliveryStatus) -> String {
+    format!("{}#ST#{}", tenant_pk(tenant), status.as_str())
+}
+
+pub(super) fn endpoint_status_index_key(
+    tenant: &TenantId,
+    endpoint: &EndpointId,
+    status: DeliveryStatus,
+) -> String {
+    format!(
+        "{}#ST#{}",
+        endpoint_index_key(tenant, endpoint),
+        status.as_str()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_cannot_spell_another_tenants_attempt_partition() {
+        let victim = attempts_pk(&TenantId::from("acme"), &DeliveryId::from("msg_1"));
+        let forged = tenant_pk(&TenantId::from("acme#DL#msg_1"));
+        assert_ne!(victim, forged);
+        assert_eq!(forged, "T#acme%23DL%23msg_1");
+    }
+
+    #[test]
+    fn generated_ids_keep_their_order_in_keys() {
+        let (a, b) = (DeliveryId::generate(), DeliveryId::generate());
+        assert_eq!(a < b, delivery_sk(&a) < delivery_sk(&b));
+    }
+}

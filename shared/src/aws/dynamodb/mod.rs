@@ -1,0 +1,229 @@
+//! The DynamoDB adapter of the storage ports: one table for API keys, endpoints, alerts, deliveries and
+//! attempts, behaving exactly as the embedded SQLite store does. The design (keys, indexes, conditional
+//! writes, expiry) is described in `docs/dynamodb.md`.
+//!
+//! - `layout`: how every key is spelled; `table`: creating the table ([`create_table`]).
+//! - `item`: typed attribute access and the expiry rule.
+//! - One module per port: `api_keys`, `endpoints`, `alerts`, `deliveries`.
+
+mod alerts;
+mod api_keys;
+mod deliveries;
+mod endpoints;
+mod item;
+mod layout;
+mod table;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use chrono::Utc;
+
+use crate::store::StoreError;
+use item::Item;
+use layout::{PK, SK};
+
+pub use table::create_table;
+
+/// How long alerts, deliveries and attempts are kept when nothing else is configured: 30 days.
+pub const DEFAULT_RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// DynamoDB's limit of items in one `TransactWriteItems`.
+const TRANSACTION_LIMIT: usize = 100;
+/// How often a write that lost a race is re-read and tried again before giving up.
+const WRITE_TRIES: usize = 8;
+
+/// The storage ports on one DynamoDB table (create it with [`create_table`]).
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    /// Alerts, their deliveries and attempts expire this long after the alert was accepted.
+    record_ttl: Duration,
+}
+
+impl DynamoStore {
+    /// A store on `table`. `record_ttl` is how long an alert and its deliveries stay readable
+    /// ([`DEFAULT_RECORD_TTL`] unless configured otherwise).
+    pub fn new(client: Client, table: String, record_ttl: Duration) -> Self {
+        Self {
+            client,
+            table,
+            record_ttl,
+        }
+    }
+
+    /// Creates the table; the same as [`create_table`].
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
+        create_table(client, table).await
+    }
+
+    /// The `expires_at` of a record written now.
+    fn expiry(&self) -> i64 {
+        let ttl = i64::try_from(self.record_ttl.as_secs()).unwrap_or(i64::MAX);
+        now_epoch().saturating_add(ttl)
+    }
+
+    /// One item by key, strongly consistent; None if absent or expired.
+    async fn get_live(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, AttributeValue::S(pk))
+            .key(SK, AttributeValue::S(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| request_failed("GetItem", e))?;
+        match output.item {
+            Some(item) if item::is_live(&item, now_epoch())? => Ok(Some(item)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Every live item of a partition whose sort key starts with `prefix`, in sort-key order.
+    async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| request_failed("Query", e))?;
+            let now = now_epoch();
+            for item in output.items.unwrap_or_default() {
+                if item::is_live(&item, now)? {
+                    items.push(item);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Runs one transaction. A transaction cancelled only by failed conditions is not an error: the
+    /// answer names the positions of the items whose condition failed.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
+        let mut conflicts = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(error) => error,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                error.as_service_error()
+            {
+                let codes: Vec<&str> = cancelled
+                    .cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code().unwrap_or("None"))
+                    .collect();
+                let failed: Vec<usize> = (0..codes.len())
+                    .filter(|&i| codes[i] == "ConditionalCheckFailed")
+                    .collect();
+                let only_conditions = codes
+                    .iter()
+                    .all(|c| matches!(*c, "None" | "ConditionalCheckFailed"));
+                if !failed.is_empty() && only_conditions {
+                    return Ok(Transaction::ConditionFailed(failed));
+                }
+                // Another transaction touched the same item at the same moment: try again shortly.
+                if codes.contains(&"TransactionConflict") && conflicts < WRITE_TRIES {
+                    conflicts += 1;
+                    tokio::time::sleep(Duration::from_millis(20 << conflicts)).await;
+                    continue;
+                }
+            }
+            return Err(request_failed("TransactWriteItems", error).into());
+        }
+    }
+
+    /// Writes items 100 per transaction, where a failed condition is an error: for writes that only
+    /// guard against an id written twice.
+    async fn transact_in_chunks(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        for chunk in items.chunks(TRANSACTION_LIMIT) {
+            if let Transaction::ConditionFailed(_) = self.transact(chunk.to_vec()).await? {
+                return Err(DynamoError::Inconsistent(
+                    "an alert or delivery with one of these ids exists already",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a transaction ended when it did not fail.
+enum Transaction {
+    Committed,
+    /// Cancelled: these items' conditions did not hold. Nothing was written.
+    ConditionFailed(Vec<usize>),
+}
+
+/// Failures of the adapter itself; all reach the ports as [`StoreError::Backend`].
+#[derive(Debug, thiserror::Error)]
+enum DynamoError {
+    #[error("DynamoDB {operation} failed: {detail}")]
+    Request {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error("a DynamoDB request could not be built: {0}")]
+    Build(#[from] BuildError),
+    #[error("{0} kept changing under concurrent writes; giving up")]
+    Contended(&'static str),
+    #[error("the stored records disagree: {0}")]
+    Inconsistent(&'static str),
+}
+
+impl From<DynamoError> for StoreError {
+    fn from(error: DynamoError) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}
+
+/// An SDK failure, with the whole chain of causes (service code and message included).
+fn request_failed<E: std::error::Error + 'static>(
+    operation: &'static str,
+    error: E,
+) -> DynamoError {
+    DynamoError::Request {
+        operation,
+        detail: DisplayErrorContext(error).to_string(),
+    }
+}
+
+fn now_epoch() -> i64 {
+    Utc::now().timestamp()
+}
+
+/// A table key as an item map.
+fn key(pk: String, sk: String) -> Item {
+    [
+        (PK.to_string(), AttributeValue::S(pk)),
+        (SK.to_string(), AttributeValue::S(sk)),
+    ]
+    .into()
+}
