@@ -1,0 +1,389 @@
+//! The deliver and replay functions' logic (`deliver_batch`, `replay_dlq`) against SQS on moto, with a
+//! real `Service` on the embedded store and real receivers on 127.0.0.1. The test stands in for the event
+//! source mapping: it receives from the delivery queue, calls `deliver_batch`, and deletes every record
+//! not reported as a batch item failure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
+use alertwire_shared::delivery::{Delivery, DeliveryStatus};
+use alertwire_shared::embedded::Database;
+use alertwire_shared::http_sender::HttpSender;
+use alertwire_shared::ids::{DeliveryId, EndpointId, TenantId};
+use alertwire_shared::queue::Task;
+use alertwire_shared::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use alertwire_shared::service::{Ports, Service};
+use alertwire_shared::store::DeliveryStore;
+use alertwire_tests::server::loopback_policy;
+use alertwire_tests::{Behaviour, Receiver};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::json;
+
+use super::backends::{Backend, Sqs};
+
+struct Rig {
+    sqs: Sqs,
+    database: Database,
+    service: Service,
+    tenant: TenantId,
+}
+
+impl Rig {
+    /// Fresh queues (30 s visibility timeout) and store; retries after `retry_delays`.
+    async fn new(test: &str, retry_delays: &str) -> Rig {
+        let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
+        let database = Database::in_memory().expect("an in-memory database");
+        let ports = Ports {
+            keys: Arc::new(database.clone()),
+            endpoints: Arc::new(database.clone()),
+            alerts: Arc::new(database.clone()),
+            deliveries: Arc::new(database.clone()),
+            queue: Arc::new(sqs.queue.clone()),
+        };
+        let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
+            .expect("an HTTP client");
+        let retry = RetryPolicy::parse(retry_delays).expect("retry delays");
+        Rig {
+            sqs,
+            database,
+            service: Service::new(ports, sender, retry),
+            tenant: TenantId::from("tn_sqs"),
+        }
+    }
+
+    async fn endpoint(&self, receiver: &Receiver) -> EndpointId {
+        let view = self
+            .service
+            .create_endpoint(
+                &self.tenant,
+                &json!({"name": "receiver", "url": receiver.url("/hooks")}),
+            )
+            .await
+            .expect("endpoint created");
+        EndpointId::from(view["id"].as_str().expect("an endpoint id"))
+    }
+
+    /// An alert, queued: its deliveries and their endpoints.
+    async fn alert(&self) -> Vec<(DeliveryId, EndpointId)> {
+        self.service
+            .accept_alert(&self.tenant, &json!({"title": "Disk almost full"}), None)
+            .await
+            .expect("alert accepted")
+            .deliveries
+    }
+
+    async fn delivery(&self, id: &DeliveryId) -> Delivery {
+        self.database
+            .get_delivery(&self.tenant, id)
+            .await
+            .expect("store")
+            .expect("the delivery exists")
+    }
+
+    /// One poll of the event source mapping: the records received, and those reported as failures (the
+    /// others are deleted).
+    async fn poll(&self) -> (Vec<BatchMessage>, Vec<String>) {
+        let records: Vec<BatchMessage> = self
+            .sqs
+            .receive_records()
+            .await
+            .into_iter()
+            .map(|m| BatchMessage {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .expect("the receive count was asked for"),
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect();
+        if records.is_empty() {
+            return (records, Vec::new());
+        }
+        let failed = deliver_batch(&self.service, &self.sqs.queue, records.clone()).await;
+        for record in records.iter().filter(|r| !failed.contains(&r.message_id)) {
+            self.sqs
+                .client
+                .delete_message()
+                .queue_url(self.sqs.queue.queue_url())
+                .receipt_handle(&record.receipt_handle)
+                .send()
+                .await
+                .expect("the mapping deletes a finished record");
+        }
+        (records, failed)
+    }
+
+    /// Polls until records come (panics after 10 s).
+    async fn poll_some(&self) -> (Vec<BatchMessage>, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (records, failed) = self.poll().await;
+            if !records.is_empty() {
+                return (records, failed);
+            }
+            assert!(Instant::now() < deadline, "no record within 10 s");
+        }
+    }
+
+    async fn dlq_depth(&self) -> usize {
+        self.sqs.depth(self.sqs.queue.dlq_url()).await
+    }
+
+    async fn queue_depth(&self) -> usize {
+        self.sqs.depth(self.sqs.queue.queue_url()).await
+    }
+}
+
+fn task_of(record: &BatchMessage) -> Option<Task> {
+    serde_json::from_str(&record.body).ok()
+}
+
+#[tokio::test]
+async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
+    let rig = Rig::new("redriven_and_replayed", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(500)).await;
+    rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+
+    for attempt in 1..=MAX_ATTEMPTS {
+        let (records, failed) = rig.poll_some().await;
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].receive_count, attempt);
+        assert_eq!(
+            failed,
+            vec![records[0].message_id.clone()],
+            "attempt {attempt} is reported for a retry"
+        );
+    }
+    let dead = rig.delivery(&delivery_id).await;
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(dead.attempts.len(), MAX_ATTEMPTS as usize);
+    assert_eq!(receiver.received().len(), MAX_ATTEMPTS as usize);
+
+    let (records, _) = rig.poll().await;
+    assert!(records.is_empty(), "the 11th receive finds the queue empty");
+    assert_eq!(rig.sqs.dead_letters().await, vec![delivery_id.clone()]);
+    assert_eq!(rig.queue_depth().await, 0);
+
+    receiver.set(Behaviour::status(200));
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 1);
+    assert_eq!(rig.dlq_depth().await, 0);
+    let resent = rig.delivery(&delivery_id).await;
+    assert_eq!((resent.status, resent.run), (DeliveryStatus::Pending, 1));
+
+    let (records, failed) = rig.poll_some().await;
+    assert_eq!(records[0].receive_count, 1, "the replay is a new message");
+    assert!(failed.is_empty());
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Delivered
+    );
+    let requests = receiver.received();
+    assert_eq!(requests.len(), MAX_ATTEMPTS as usize + 1);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("webhook-id") == Some(delivery_id.as_str())),
+        "every attempt and the replay carry the same webhook-id"
+    );
+    assert_eq!(rig.queue_depth().await, 0);
+
+    // A stale dead letter of the delivered delivery is removed without a resend; an unreadable one stays.
+    let stale = Task::DeliverV1 {
+        tenant: rig.tenant.clone(),
+        delivery_id: delivery_id.clone(),
+        run: 0,
+    };
+    for body in [
+        serde_json::to_string(&stale).expect("json"),
+        "garbage".into(),
+    ] {
+        rig.sqs
+            .client
+            .send_message()
+            .queue_url(rig.sqs.queue.dlq_url())
+            .message_body(body)
+            .send()
+            .await
+            .expect("a dead letter put by hand");
+    }
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 0);
+    assert_eq!(rig.sqs.dead_letters().await, vec![DeliveryId::from("?")]);
+    assert_eq!(rig.delivery(&delivery_id).await.run, 1);
+    assert_eq!(rig.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
+    let rig = Rig::new("gone_and_replayed_by_filter", "0ms").await;
+    let receiver_a = Receiver::start(Behaviour::status(410)).await;
+    let receiver_b = Receiver::start(Behaviour::status(410)).await;
+    let endpoint_a = rig.endpoint(&receiver_a).await;
+    rig.endpoint(&receiver_b).await;
+    let deliveries = rig.alert().await;
+    let id_of = |endpoint: &EndpointId| {
+        deliveries
+            .iter()
+            .find(|(_, e)| e == endpoint)
+            .map(|(d, _)| d.clone())
+            .expect("a delivery per endpoint")
+    };
+    let delivery_a = id_of(&endpoint_a);
+    let delivery_b = deliveries
+        .iter()
+        .map(|(d, _)| d.clone())
+        .find(|d| *d != delivery_a)
+        .expect("two deliveries");
+
+    let mut seen = 0;
+    while seen < 2 {
+        let (records, failed) = rig.poll_some().await;
+        assert!(
+            failed.is_empty(),
+            "a 410 is dead-lettered by hand, not reported"
+        );
+        seen += records.len();
+    }
+    for id in [&delivery_a, &delivery_b] {
+        let dead = rig.delivery(id).await;
+        assert_eq!(dead.status, DeliveryStatus::Dead);
+        assert_eq!(dead.attempts.len(), 1);
+    }
+    let mut dead_letters = rig.sqs.dead_letters().await;
+    dead_letters.sort();
+    let mut expected = vec![delivery_a.clone(), delivery_b.clone()];
+    expected.sort();
+    assert_eq!(dead_letters, expected);
+    assert_eq!(rig.queue_depth().await, 0);
+
+    let none = ReplayFilter::Ids(vec![DeliveryId::generate()]);
+    assert_eq!(
+        replay_dlq(&rig.service, &rig.sqs.queue, &none)
+            .await
+            .expect("replay"),
+        0
+    );
+    assert_eq!(rig.dlq_depth().await, 2);
+
+    receiver_a.set(Behaviour::status(200));
+    let by_endpoint = ReplayFilter::Endpoint(endpoint_a.clone());
+    assert_eq!(
+        replay_dlq(&rig.service, &rig.sqs.queue, &by_endpoint)
+            .await
+            .expect("replay"),
+        1
+    );
+    assert_eq!(rig.sqs.dead_letters().await, vec![delivery_b.clone()]);
+    let (_, failed) = rig.poll_some().await;
+    assert!(failed.is_empty());
+    assert_eq!(
+        rig.delivery(&delivery_a).await.status,
+        DeliveryStatus::Delivered
+    );
+
+    receiver_b.set(Behaviour::status(200));
+    let by_id = ReplayFilter::Ids(vec![delivery_b.clone()]);
+    assert_eq!(
+        replay_dlq(&rig.service, &rig.sqs.queue, &by_id)
+            .await
+            .expect("replay"),
+        1
+    );
+    assert_eq!(rig.dlq_depth().await, 0);
+    let (_, failed) = rig.poll_some().await;
+    assert!(failed.is_empty());
+    assert_eq!(
+        rig.delivery(&delivery_b).await.status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(receiver_a.received().len(), 2);
+    assert_eq!(receiver_b.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_retry_waits_its_delay_and_an_unreadable_record_is_dropped() {
+    let rig = Rig::new("retry_delay_and_unreadable", "2s").await;
+    let receiver = Receiver::scripted(vec![Behaviour::status(500)], Behaviour::status(200)).await;
+    rig.endpoint(&receiver).await;
+    rig.sqs.put_raw("not a task").await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+
+    let mut first_attempt_at = None;
+    let mut seen = 0;
+    while seen < 2 {
+        let (records, failed) = rig.poll_some().await;
+        for record in &records {
+            let listed = failed.contains(&record.message_id);
+            match task_of(record) {
+                Some(_) => {
+                    assert!(listed, "the failed attempt is reported for its retry");
+                    first_attempt_at = Some(Instant::now());
+                }
+                None => assert!(!listed, "an unreadable record is dropped"),
+            }
+        }
+        seen += records.len();
+    }
+    let first_attempt_at = first_attempt_at.expect("the alert's record came");
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Pending
+    );
+
+    let (records, failed) = rig.poll_some().await;
+    assert!(
+        first_attempt_at.elapsed() >= Duration::from_millis(1900),
+        "the retry came after {:?}, before its 2 s delay",
+        first_attempt_at.elapsed()
+    );
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].receive_count, 2);
+    assert!(failed.is_empty());
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(rig.queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn a_record_without_an_id_is_never_reported() {
+    let rig = Rig::new("record_without_an_id", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(500)).await;
+    rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+    let body = serde_json::to_string(&Task::DeliverV1 {
+        tenant: rig.tenant.clone(),
+        delivery_id: delivery_id.clone(),
+        run: 0,
+    })
+    .expect("json");
+    let record = |message_id: &str, receive_count| BatchMessage {
+        message_id: message_id.into(),
+        receipt_handle: "not-a-receipt-handle".into(),
+        body: body.clone(),
+        receive_count,
+    };
+
+    let failed = deliver_batch(&rig.service, &rig.sqs.queue, vec![record("", 1)]).await;
+    assert!(failed.is_empty(), "an empty id would fail the whole batch");
+    let failed = deliver_batch(&rig.service, &rig.sqs.queue, vec![record("m-2", 2)]).await;
+    assert_eq!(failed, vec!["m-2".to_string()]);
+    let failed = deliver_batch(&rig.service, &rig.sqs.queue, Vec::new()).await;
+    assert!(failed.is_empty());
+    let pending = rig.delivery(&delivery_id).await;
+    assert_eq!(pending.status, DeliveryStatus::Pending);
+    assert_eq!(pending.attempts.len(), 2);
+}
