@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Runs every check and test of alertwire: formatting, lints, unit tests and the end-to-end suite against
-# real HTTP receivers on 127.0.0.1. Installs what it needs by itself; needs only cargo on the PATH.
+# real HTTP receivers on 127.0.0.1. Installs what it needs by itself; needs only cargo and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
+log_dir="$root/target/test-logs"
+mkdir -p "$log_dir"
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# Adds up the `test result:` lines of cargo test output into the closing line.
+passed=0 failed=0
+count_results() {
+    local p f
+    p=$( (grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "$1" || true) | awk '{s+=$4} END {print s+0}')
+    f=$( (grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$1" || true) | awk '{s+=$6} END {print s+0}')
+    passed=$((passed + p)) failed=$((failed + f))
+}
 
 step "formatting"
 cargo fmt --all --check
@@ -15,5 +27,82 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (the durability test runs the real binary)"
 cargo build --workspace --bins --locked
 
-step "tests"
-cargo test --workspace --locked
+step "tests: unit and end-to-end on the embedded default"
+cargo test --workspace --locked 2>&1 | tee "$log_dir/embedded.log"
+count_results "$log_dir/embedded.log"
+
+step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
+venv="$root/.venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+export PATH="$venv/bin:$PATH"
+
+# The SAM CLI pins its own versions of boto3 and friends, so it gets a venv of its own.
+sam_venv="$root/.venv-sam"
+[ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
+"$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
+PATH="$PATH:$sam_venv/bin" bash tests/cfn_lint.sh
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 1 600); do
+        if python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; then return 0; fi
+        sleep 0.5
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+pids=()
+# Background services run in sessions of their own, so stopping one stops everything it started.
+cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+step "AWS emulator: moto_server on 127.0.0.1"
+moto_port=$(free_port)
+setsid moto_server -H 127.0.0.1 -p "$moto_port" > "$log_dir/moto.log" 2>&1 &
+pids+=($!)
+wait_port "$moto_port"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+step "Lambda functions under cargo lambda watch, against moto"
+# The settings template.yaml gives the functions, pointed at moto and opened to receivers on loopback.
+export ALERTWIRE_TABLE=alertwire-e2e
+export ALERTWIRE_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/alertwire-e2e"
+export ALERTWIRE_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/alertwire-e2e-dlq"
+# The bootstrap key events/api-post-alert.json sends.
+ALERTWIRE_API_KEY_SHA256=$(printf %s demo-key-0123456789abcdef | sha256sum | cut -d' ' -f1)
+export ALERTWIRE_API_KEY_SHA256 ALERTWIRE_ALLOW_TARGETS=127.0.0.0/8 ALERTWIRE_ALLOW_PORTS=any
+export ALERTWIRE_RETRY_DELAYS=0ms ALERTWIRE_HTTP_TIMEOUT=5
+# watch runs each function with `cargo run --bin <name>`: built here first, one package at a time as it
+# will, so the first invocations start at once. (cargo releases its lock while tests run.)
+for package in alertwire-api alertwire-deliver alertwire-replay; do
+    cargo build --locked -p "$package"
+done
+lambda_port=$(free_port)
+setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
+    > "$log_dir/cargo-lambda.log" 2>&1 &
+pids+=($!)
+wait_port "$lambda_port"
+export ALERTWIRE_LAMBDA_INVOKE="http://127.0.0.1:$lambda_port"
+
+step "tests: conformance suites (SQLite and moto) and the Lambda functions end to end"
+cargo test -p alertwire-tests --features aws --test aws --locked 2>&1 | tee "$log_dir/aws.log"
+count_results "$log_dir/aws.log"
+
+step "packages: cargo lambda build --release (x86_64 here; arm64 needs its std, see docs/aws.md)"
+cargo lambda build --release --locked --package alertwire-api --package alertwire-deliver --package alertwire-replay
+for function in api deliver replay; do
+    python3 - "$function" <<'PY'
+import io, sys, zipfile, pathlib
+name = sys.argv[1]
+binary = pathlib.Path("target/lambda") / name / "bootstrap"
+buffer = io.BytesIO()
+with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(binary, "bootstrap")
+print(f"package {name}: bootstrap {binary.stat().st_size / 1e6:.1f} MB, zipped {len(buffer.getvalue()) / 1e6:.1f} MB")
+PY
+done
+
+printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"
+[ "$failed" -eq 0 ]

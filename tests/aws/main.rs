@@ -2,5 +2,6 @@
 //! the conformance suites that hold the embedded and AWS adapters to the same behaviour, and the Lambda
 //! binaries run end to end under cargo-lambda.
 
+mod lambda_e2e;
 mod queue_conformance;
 mod store_conformance;

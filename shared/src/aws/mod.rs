@@ -5,6 +5,7 @@
 pub mod deliver_batch;
 pub mod dlq_replay;
 pub mod dynamodb;
+pub mod lambda_setup;
 mod sdk_config;
 pub mod sqs_queue;
 

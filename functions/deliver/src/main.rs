@@ -1,0 +1,55 @@
+//! The deliver function: attempts the deliveries of an SQS batch concurrently and reports the ones to
+//! retry as batch item failures.
+
+use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = LambdaSettings::from_env()?;
+    let deps = lambda_setup::build(&settings).await?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        handle(deps, event)
+    }))
+    .await
+}
+
+async fn handle(
+    deps: &LambdaDeps,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let messages = event
+        .payload
+        .records
+        .into_iter()
+        .map(batch_message)
+        .collect();
+    let failed = deliver_batch(&deps.service, &deps.queue, messages).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    Ok(response)
+}
+
+fn batch_message(record: SqsMessage) -> BatchMessage {
+    BatchMessage {
+        message_id: record.message_id.unwrap_or_default(),
+        receipt_handle: record.receipt_handle.unwrap_or_default(),
+        body: record.body.unwrap_or_default(),
+        receive_count: record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1),
+    }
+}

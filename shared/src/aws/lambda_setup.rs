@@ -1,0 +1,204 @@
+//! What every Lambda function builds once at cold start: settings from the environment set by
+//! `template.yaml`, the SDK clients, the DynamoDB store, the SQS queue and the service over them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::dynamodb::DynamoStore;
+use super::load_sdk_config;
+use super::sqs_queue::SqsQueue;
+use crate::http_sender::{DEFAULT_TIMEOUT, HttpSender};
+use crate::ids::TenantId;
+use crate::retry_policy::RetryPolicy;
+use crate::service::{Ports, Service};
+use crate::store::ApiKeyStore;
+use crate::target_policy::TargetPolicy;
+
+/// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
+pub const DEFAULT_TENANT: &str = "default";
+const DEFAULT_TTL_DAYS: u64 = 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("the environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("cannot register the bootstrap API key: {0}")]
+    Bootstrap(#[from] crate::store::StoreError),
+}
+
+/// Everything a function needs, read from the environment.
+#[derive(Debug, Clone)]
+pub struct LambdaSettings {
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub record_ttl: Duration,
+    pub retry: RetryPolicy,
+    pub http_timeout: Duration,
+    pub policy: TargetPolicy,
+    /// Hex SHA-256 of the bootstrap API key of the `default` tenant.
+    pub api_key_sha256: Option<String>,
+}
+
+impl LambdaSettings {
+    pub fn from_env() -> Result<Self, SetupError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SetupError> {
+        let required = |name: &'static str| lookup(name).ok_or(SetupError::Missing(name));
+        let invalid = |name: &'static str, reason: String| SetupError::Invalid { name, reason };
+        let ttl_days = match lookup("ALERTWIRE_DELIVERY_TTL_DAYS") {
+            None => DEFAULT_TTL_DAYS,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| {
+                    invalid(
+                        "ALERTWIRE_DELIVERY_TTL_DAYS",
+                        "a number of days from 1 to 3650".into(),
+                    )
+                })?,
+        };
+        let retry = match lookup("ALERTWIRE_RETRY_DELAYS") {
+            None => RetryPolicy::default(),
+            Some(text) => RetryPolicy::parse(&text)
+                .map_err(|e| invalid("ALERTWIRE_RETRY_DELAYS", e.to_string()))?,
+        };
+        let http_timeout = match lookup("ALERTWIRE_HTTP_TIMEOUT") {
+            None => DEFAULT_TIMEOUT,
+            Some(text) => text
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=300).contains(s))
+                .map(Duration::from_secs)
+                .ok_or_else(|| invalid("ALERTWIRE_HTTP_TIMEOUT", "seconds from 1 to 300".into()))?,
+        };
+        let mut policy = TargetPolicy::strict();
+        if let Some(text) = lookup("ALERTWIRE_ALLOW_TARGETS") {
+            let nets = TargetPolicy::parse_networks(&text)
+                .map_err(|e| invalid("ALERTWIRE_ALLOW_TARGETS", e.to_string()))?;
+            policy = policy.with_allowed_networks(nets);
+        }
+        if let Some(text) = lookup("ALERTWIRE_ALLOW_PORTS") {
+            let ports = TargetPolicy::parse_ports(&text)
+                .map_err(|e| invalid("ALERTWIRE_ALLOW_PORTS", e.to_string()))?;
+            policy = policy.with_allowed_ports(ports);
+        }
+        let api_key_sha256 = match lookup("ALERTWIRE_API_KEY_SHA256") {
+            None => None,
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(hex.to_ascii_lowercase())
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "ALERTWIRE_API_KEY_SHA256",
+                    "64 hex digits (sha256sum of the key)".into(),
+                ));
+            }
+        };
+        Ok(Self {
+            table: required("ALERTWIRE_TABLE")?,
+            queue_url: required("ALERTWIRE_QUEUE_URL")?,
+            dlq_url: required("ALERTWIRE_DLQ_URL")?,
+            record_ttl: Duration::from_secs(ttl_days * 86_400),
+            retry,
+            http_timeout,
+            policy,
+            api_key_sha256,
+        })
+    }
+}
+
+/// The service on DynamoDB and SQS, and the queue (the deliver and replay functions use it directly).
+pub struct LambdaDeps {
+    pub service: Arc<Service>,
+    pub queue: SqsQueue,
+}
+
+/// Builds the clients, adapters and service; registers the bootstrap API key if one is configured.
+pub async fn build(settings: &LambdaSettings) -> Result<LambdaDeps, SetupError> {
+    let sdk = load_sdk_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        settings.table.clone(),
+        settings.record_ttl,
+    );
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        settings.queue_url.clone(),
+        settings.dlq_url.clone(),
+    );
+    if let Some(hash) = &settings.api_key_sha256 {
+        store
+            .add_key(
+                &TenantId::from(DEFAULT_TENANT),
+                hash,
+                "ALERTWIRE_API_KEY_SHA256",
+            )
+            .await?;
+    }
+    let ports = Ports {
+        keys: Arc::new(store.clone()),
+        endpoints: Arc::new(store.clone()),
+        alerts: Arc::new(store.clone()),
+        deliveries: Arc::new(store),
+        queue: Arc::new(queue.clone()),
+    };
+    let sender = HttpSender::new(Arc::new(settings.policy.clone()), settings.http_timeout)?;
+    Ok(LambdaDeps {
+        service: Arc::new(Service::new(ports, sender, settings.retry.clone())),
+        queue,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("ALERTWIRE_TABLE", "t"),
+        ("ALERTWIRE_QUEUE_URL", "http://q"),
+        ("ALERTWIRE_DLQ_URL", "http://dlq"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_required_names_are_named() {
+        let settings = LambdaSettings::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!(settings.record_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(settings.http_timeout, DEFAULT_TIMEOUT);
+        let err = LambdaSettings::from_lookup(lookup(&BASE[..2])).unwrap_err();
+        assert!(err.to_string().contains("ALERTWIRE_DLQ_URL"));
+    }
+
+    #[test]
+    fn invalid_values_are_refused_by_name() {
+        for (name, value) in [
+            ("ALERTWIRE_DELIVERY_TTL_DAYS", "0"),
+            ("ALERTWIRE_HTTP_TIMEOUT", "ten"),
+            ("ALERTWIRE_RETRY_DELAYS", "soon"),
+            ("ALERTWIRE_API_KEY_SHA256", "abc"),
+            ("ALERTWIRE_ALLOW_PORTS", "http"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((name, value));
+            let err = LambdaSettings::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

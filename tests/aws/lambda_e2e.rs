@@ -1,0 +1,301 @@
+//! The Lambda binaries end to end: `cargo lambda watch` runs api, deliver and replay against moto
+//! (tests/run.sh starts both and sets the environment); this test plays API Gateway and the SQS event
+//! source mapping, and real receivers on 127.0.0.1 take the webhooks.
+
+use std::time::{Duration, Instant};
+
+use alertwire_shared::aws::dynamodb::DynamoStore;
+use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::aws::sqs_queue::SqsQueue;
+use alertwire_tests::standard_webhooks::verifies;
+use alertwire_tests::{Behaviour, Receiver, http_client};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run tests/run.sh, which starts moto and cargo lambda watch")
+    })
+}
+
+struct Lambdas {
+    invoke_base: String,
+    http: reqwest::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    dlq_url: String,
+}
+
+impl Lambdas {
+    async fn invoke(&self, function: &str, payload: &Value) -> Value {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.invoke_base
+        );
+        let response = self
+            .http
+            .post(url)
+            .json(payload)
+            .send()
+            .await
+            .expect("cargo lambda answers");
+        let status = response.status();
+        let body: Value = response.json().await.expect("a JSON answer");
+        assert!(status.is_success(), "{function} failed ({status}): {body}");
+        body
+    }
+
+    /// Calls the api function as API Gateway (HTTP API, payload 2.0) would; returns status and JSON body.
+    /// The event of events/api-post-alert.json carries the bootstrap key tests/run.sh configures.
+    async fn api(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut event = load_event("api-post-alert.json");
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["body"] = body.map_or(Value::Null, |b| json!(b.to_string()));
+        let answer = self.invoke("api", &event).await;
+        let status = answer["statusCode"].as_u64().expect("a status code") as u16;
+        let body = answer["body"]
+            .as_str()
+            .map_or(Value::Null, |b| serde_json::from_str(b).unwrap_or(json!(b)));
+        (status, body)
+    }
+
+    /// One round of the event source mapping: receive a batch, invoke deliver, delete what it did not
+    /// report as failed. Returns how many messages it handed over.
+    async fn event_source_round(&self) -> usize {
+        let received = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .expect("receive from moto");
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return 0;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .cloned()
+                    .unwrap_or_else(|| "1".into());
+                json!({
+                    "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                    "attributes": {"ApproximateReceiveCount": count}, "messageAttributes": {},
+                    "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:alertwire-e2e",
+                    "awsRegion": "us-east-1"
+                })
+            })
+            .collect();
+        let answer = self.invoke("deliver", &json!({ "Records": records })).await;
+        let failed: Vec<&str> = answer["batchItemFailures"]
+            .as_array()
+            .expect("a batch response")
+            .iter()
+            .map(|f| f["itemIdentifier"].as_str().expect("an identifier"))
+            .collect();
+        for m in &messages {
+            if !failed.contains(&m.message_id().unwrap_or_default()) {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        messages.len()
+    }
+
+    /// Plays the event source mapping until the queue stays empty.
+    async fn drain(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut idle_rounds = 0;
+        while idle_rounds < 3 {
+            assert!(Instant::now() < deadline, "the queue did not drain");
+            if self.event_source_round().await == 0 {
+                idle_rounds += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            } else {
+                idle_rounds = 0;
+            }
+        }
+    }
+
+    async fn dlq_depth(&self) -> u64 {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.dlq_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("queue attributes");
+        attributes
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                    .cloned()
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn load_event(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+async fn setup() -> Lambdas {
+    env("AWS_ENDPOINT_URL");
+    let sdk = load_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    DynamoStore::create_table(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &env("ALERTWIRE_TABLE"),
+    )
+    .await
+    .expect("table");
+    let (queue_url, dlq_url) =
+        SqsQueue::create_queues(&sqs, "alertwire-e2e", Duration::from_secs(60))
+            .await
+            .expect("queues");
+    assert_eq!(
+        (queue_url.as_str(), dlq_url.as_str()),
+        (
+            env("ALERTWIRE_QUEUE_URL").as_str(),
+            env("ALERTWIRE_DLQ_URL").as_str()
+        )
+    );
+    Lambdas {
+        invoke_base: env("ALERTWIRE_LAMBDA_INVOKE"),
+        // The first invocation of each function compiles it.
+        http: http_client(Duration::from_secs(900)),
+        sqs,
+        queue_url,
+        dlq_url,
+    }
+}
+
+#[tokio::test]
+async fn the_functions_deliver_retry_dead_letter_and_replay() {
+    let lambdas = setup().await;
+
+    // Every event in events/ invokes without error.
+    let health = lambdas
+        .invoke("api", &load_event("api-get-healthz.json"))
+        .await;
+    assert_eq!(health["statusCode"], 200, "{health}");
+    let empty = lambdas
+        .invoke("deliver", &load_event("deliver-sqs-batch.json"))
+        .await;
+    assert_eq!(
+        empty["batchItemFailures"],
+        json!([]),
+        "unknown deliveries are dropped, not retried"
+    );
+    for replay in ["replay-all.json", "replay-endpoint.json", "replay-ids.json"] {
+        let answer = lambdas.invoke("replay", &load_event(replay)).await;
+        assert_eq!(answer, json!({"replayed": 0}), "{replay}");
+    }
+
+    // An alert posted through the api function reaches a real receiver, signed and rendered.
+    let good = Receiver::start(Behaviour::status(200)).await;
+    let (status, endpoint) = lambdas
+        .api(
+            "POST",
+            "/v1/endpoints",
+            Some(&json!({"name": "good", "url": good.url("/hook"), "secret": "generate"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let secret = endpoint["secret"].as_str().unwrap().to_string();
+    let accepted = lambdas
+        .invoke("api", &load_event("api-post-alert.json"))
+        .await;
+    assert_eq!(accepted["statusCode"], 202, "{accepted}");
+    let receipt: Value = serde_json::from_str(accepted["body"].as_str().unwrap()).unwrap();
+    let delivery_id = receipt["deliveries"][0]["id"].as_str().unwrap().to_string();
+    lambdas.drain().await;
+    let request = &good.received()[0];
+    assert!(verifies(&secret, request), "the signature does not verify");
+    let sent_alert: Value =
+        serde_json::from_str(load_event("api-post-alert.json")["body"].as_str().unwrap()).unwrap();
+    assert_eq!(request.json()["title"], sent_alert["title"]);
+    let (_, delivery) = lambdas
+        .api("GET", &format!("/v1/deliveries/{delivery_id}"), None)
+        .await;
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    assert_eq!(
+        lambdas
+            .api("DELETE", &format!("/v1/endpoints/{endpoint_id}"), None)
+            .await
+            .0,
+        204
+    );
+
+    // An always-500 receiver: dead after exactly 10 attempts, the message in the DLQ by redrive.
+    let down = Receiver::start(Behaviour::status(500)).await;
+    let (status, endpoint) = lambdas
+        .api(
+            "POST",
+            "/v1/endpoints",
+            Some(&json!({"name": "down", "url": down.url("/down")})),
+        )
+        .await;
+    assert_eq!(status, 201, "{endpoint}");
+    let (status, receipt) = lambdas
+        .api("POST", "/v1/alerts", Some(&json!({"title": "will die"})))
+        .await;
+    assert_eq!(status, 202, "{receipt}");
+    let dead_id = receipt["deliveries"][0]["id"].as_str().unwrap().to_string();
+    lambdas.drain().await;
+    let (_, delivery) = lambdas
+        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
+        .await;
+    assert_eq!(delivery["status"], "dead", "{delivery}");
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 10);
+    assert_eq!(down.received().len(), 10);
+    assert_eq!(
+        lambdas.dlq_depth().await,
+        1,
+        "redrive put the message in the DLQ"
+    );
+
+    // The replay function puts it back; with the receiver fixed it is delivered, same webhook-id.
+    down.set(Behaviour::status(200));
+    let replayed = lambdas
+        .invoke("replay", &json!({"filter": {"ids": [dead_id]}}))
+        .await;
+    assert_eq!(replayed, json!({"replayed": 1}));
+    lambdas.drain().await;
+    let (_, delivery) = lambdas
+        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
+        .await;
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(
+        delivery["attempts"].as_array().unwrap().last().unwrap()["resend"],
+        true
+    );
+    let received = down.received();
+    assert_eq!(received.len(), 11);
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("webhook-id") == Some(dead_id.as_str()))
+    );
+    assert_eq!(lambdas.dlq_depth().await, 0);
+}
