@@ -10,9 +10,7 @@ use super::item::{self, Item, n, s};
 use super::layout::{
     EXPIRES_AT, PK, SK, alert_sk, attempt_sk, attempts_pk, delivery_sk, idempotency_sk, tenant_pk,
 };
-use super::{
-    DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, request_failed,
-};
+use super::{DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, written};
 use crate::alert::Alert;
 use crate::delivery::Delivery;
 use crate::ids::{AlertId, DeliveryId, TenantId};
@@ -195,16 +193,8 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Err(e)
-                if !e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(request_failed("UpdateItem", e).into())
-            }
-            _ => Ok(()),
-        }
+        // A missing (or expired) alert is left alone.
+        written("UpdateItem", result).map(|_| ())
     }
 }
 
@@ -319,16 +309,8 @@ impl AlertStore for DynamoStore {
             .expression_attribute_values(":now", n(now_epoch()))
             .send()
             .await;
-        match result {
-            Err(e)
-                if !e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(request_failed("UpdateItem", e).into())
-            }
-            _ => Ok(()),
-        }
+        // A missing (or expired) alert is left alone.
+        written("UpdateItem", result).map(|_| ())
     }
 
     async fn get_alert(

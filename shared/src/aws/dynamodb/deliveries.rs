@@ -16,7 +16,9 @@ use super::layout::{
     attempt_sk, attempts_pk, delivery_sk, endpoint_index_key, endpoint_status_index_key,
     status_index_key, tenant_pk,
 };
-use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed};
+use super::{
+    DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed, written,
+};
 use crate::alert::MessageType;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
@@ -255,16 +257,7 @@ impl DeliveryWrite {
             .set_expression_attribute_values(Some(self.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(request_failed("UpdateItem", e).into()),
-        }
+        written("UpdateItem", result)
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::item::{self, Item, n, s};
 use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
-use super::{DynamoStore, key, request_failed};
+use super::{DynamoStore, key, request_failed, written};
 use crate::endpoint::Endpoint;
 use crate::ids::{EndpointId, TenantId};
 use crate::store::{EndpointStore, StoreError};
@@ -77,16 +77,7 @@ impl EndpointStore for DynamoStore {
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(request_failed("PutItem", e).into()),
-        }
+        written("PutItem", result)
     }
 
     async fn delete_endpoint(
@@ -103,15 +94,6 @@ impl EndpointStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(request_failed("DeleteItem", e).into()),
-        }
+        written("DeleteItem", result)
     }
 }
