@@ -80,6 +80,20 @@ impl Attempt {
     pub fn succeeded(&self) -> bool {
         self.error_class.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
     }
+
+    /// Passes every text the receiver or the network produced through `scrub`, so an endpoint that
+    /// echoes its request (a secret header, a token in the URL) does not put a secret in a status.
+    pub fn scrub(&mut self, scrub: impl Fn(&str) -> String) {
+        for (_, value) in &mut self.response_headers {
+            *value = scrub(value);
+        }
+        for text in [&mut self.response_body, &mut self.error]
+            .into_iter()
+            .flatten()
+        {
+            *text = scrub(text);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::alert::{MessageType, Severity};
+use crate::endpoint_health::EndpointHealth;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
 use crate::render_context;
@@ -143,16 +144,34 @@ pub struct Endpoint {
     pub body: String,
     pub min_severity: Severity,
     pub message_types: MessageRoutes,
-    #[serde(with = "secret_text")]
     pub secret: Option<WebhookSecret>,
+    /// Replaced secrets that still sign beside `secret` until their grace period ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring_secrets: Vec<RetiringSecret>,
     pub verification_token: Option<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    /// Kept by the store beside the endpoint, not in it: a replace never overwrites it.
+    #[serde(skip)]
+    pub health: EndpointHealth,
     /// Increases with every replace; compiled templates are cached per version.
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that
+/// still verify with it go on working while they switch (Standard Webhooks sends both signatures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub secret: WebhookSecret,
+    pub until: DateTime<Utc>,
+}
+
+/// How long a replaced secret keeps signing when the request does not say.
+pub const DEFAULT_SECRET_GRACE: chrono::Duration = chrono::Duration::hours(24);
+/// The longest grace period a rotation may ask for.
+pub const MAX_SECRET_GRACE: chrono::Duration = chrono::Duration::days(7);
 
 /// One message type's effective request shape, templates compiled.
 #[derive(Debug, Clone)]
@@ -263,6 +282,14 @@ const FIELDS: &[&str] = &[
     "secret",
     "verification_token",
     "enabled",
+    // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "disabled_reason",
+    "retiring_secrets",
+    "health",
 ];
 const ROUTE_FIELDS: &[&str] = &["method", "url", "headers", "body"];
 
@@ -331,10 +358,21 @@ impl EndpointInput {
             body: self.body,
             min_severity: self.min_severity,
             message_types: self.message_types,
+            retiring_secrets: previous
+                .map(|p| p.retire_secret(self.secret.as_ref(), DEFAULT_SECRET_GRACE, now))
+                .unwrap_or_default(),
             secret: self.secret,
             verification_token: self.verification_token,
+            disabled_reason: match (self.enabled, previous) {
+                (true, _) => None,
+                (false, Some(p)) if !p.enabled => p.disabled_reason.clone(),
+                (false, _) => Some("disabled by the user".to_string()),
+            },
             enabled: self.enabled,
-            disabled_reason: None,
+            health: match previous {
+                Some(p) if p.enabled || !self.enabled => p.health.clone(),
+                _ => EndpointHealth::default(),
+            },
             version: previous.map_or(1, |p| p.version + 1),
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
@@ -609,6 +647,43 @@ fn secret(
     }
 }
 
+/// A request to rotate an endpoint's signing secret: `POST /v1/endpoints/{id}/rotate-secret` with
+/// `secret` (`"generate"`, the default, or a `whsec_` value) and `grace_period_seconds` (how long the old
+/// secret keeps signing; 24 h by default, at most 7 days, 0 to drop it at once).
+#[derive(Debug)]
+pub struct SecretRotation {
+    pub secret: WebhookSecret,
+    pub grace: chrono::Duration,
+}
+
+impl SecretRotation {
+    pub fn from_json(body: &Value) -> Result<Self, FieldError> {
+        let empty = json!({});
+        let body = if body.is_null() { &empty } else { body };
+        let reader = ObjectReader::new("", body, &["secret", "grace_period_seconds"])?;
+        let secret = match reader.string("secret", 200)? {
+            None | Some("generate") => WebhookSecret::generate(),
+            Some(text) => WebhookSecret::parse(text).map_err(|e| {
+                FieldError::invalid("secret", format!("`secret`: {e}, or use \"generate\""))
+            })?,
+        };
+        let max = MAX_SECRET_GRACE.num_seconds();
+        let grace = match reader.value("grace_period_seconds") {
+            None | Some(Value::Null) => DEFAULT_SECRET_GRACE,
+            Some(value) => match value.as_i64() {
+                Some(seconds) if (0..=max).contains(&seconds) => chrono::Duration::seconds(seconds),
+                _ => {
+                    return Err(FieldError::invalid(
+                        "grace_period_seconds",
+                        format!("`grace_period_seconds` must be a whole number from 0 to {max}"),
+                    ));
+                }
+            },
+        };
+        Ok(Self { secret, grace })
+    }
+}
+
 fn verification_token(
     reader: &ObjectReader<'_>,
     previous: Option<&Endpoint>,
@@ -687,17 +762,85 @@ impl Endpoint {
             },
             "secret": secret,
             "verification_token": self.verification_token.as_ref().map(|_| MASK),
+            "retiring_secrets": self.retiring_secrets.iter().map(|r| json!({
+                "secret": SECRET_MASK,
+                "until": r.until,
+            })).collect::<Vec<_>>(),
             "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
+            "health": self.health,
             "version": self.version,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })
     }
 
+    /// The secrets that sign a request sent at `now`: the current one first, then those still in their
+    /// grace period.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &WebhookSecret> {
+        let retiring = self
+            .retiring_secrets
+            .iter()
+            .filter(move |r| r.until > now)
+            .map(|r| &r.secret);
+        self.secret.iter().chain(retiring)
+    }
+
+    /// The retiring secrets after `new_secret` replaces the current one: the current one joins them for
+    /// `grace` unless it stays, and those whose grace ended, or that came back as `new_secret`, leave.
+    pub fn retire_secret(
+        &self,
+        new_secret: Option<&WebhookSecret>,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Vec<RetiringSecret> {
+        let replaced = self
+            .secret
+            .as_ref()
+            .filter(|current| Some(*current) != new_secret)
+            .map(|current| RetiringSecret {
+                secret: current.clone(),
+                until: now + grace,
+            });
+        self.retiring_secrets
+            .iter()
+            .filter(|r| r.until > now && Some(&r.secret) != new_secret)
+            .cloned()
+            .chain(replaced)
+            .collect()
+    }
+
+    /// This endpoint with `new_secret` in place of its secret, the old one signing beside it for `grace`.
+    pub fn with_rotated_secret(
+        &self,
+        new_secret: WebhookSecret,
+        grace: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Endpoint {
+        Endpoint {
+            retiring_secrets: self.retire_secret(Some(&new_secret), grace, now),
+            secret: Some(new_secret),
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+
+    /// `text` with every secret value of this endpoint replaced by the mask: for what a receiver echoes
+    /// back, error messages that quote a URL, and request echoes.
+    pub fn scrub(&self, text: &str) -> String {
+        self.secret_values()
+            .iter()
+            .filter(|secret| !secret.is_empty())
+            .fold(text.to_string(), |text, secret| {
+                text.replace(secret.as_str(), MASK)
+            })
+    }
+
     /// Every secret string this endpoint holds, for scrubbing echoes.
     pub fn secret_values(&self) -> Vec<String> {
         let mut values: Vec<String> = self.secret.iter().map(WebhookSecret::expose).collect();
+        values.extend(self.retiring_secrets.iter().map(|r| r.secret.expose()));
         values.extend(self.verification_token.iter().cloned());
         let overrides = [
             &self.message_types.error,
@@ -712,28 +855,5 @@ impl Endpoint {
             values.extend(headers.iter().filter(|h| h.secret).map(|h| h.value.clone()));
         }
         values
-    }
-}
-
-/// Stores the secret in its `whsec_` form.
-mod secret_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::signing::WebhookSecret;
-
-    pub fn serialize<S: Serializer>(
-        secret: &Option<WebhookSecret>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match secret {
-            Some(secret) => s.serialize_some(&secret.expose()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WebhookSecret>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|text| WebhookSecret::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }

@@ -20,6 +20,7 @@ pub mod aws;
 pub mod delivery;
 pub mod embedded;
 pub mod endpoint;
+pub mod endpoint_health;
 pub mod http_sender;
 pub mod ids;
 pub mod input_error;

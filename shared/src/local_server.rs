@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
+use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::HttpSender;
 use crate::local_worker::LocalWorker;
 use crate::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
@@ -27,6 +28,8 @@ pub struct LocalConfig {
     pub http_timeout: Duration,
     /// Deliveries attempted at once.
     pub concurrency: usize,
+    /// When an endpoint is disabled by itself.
+    pub health: HealthPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +82,9 @@ pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
         queue: Arc::new(queue.clone()),
     };
     let sender = HttpSender::new(Arc::new(config.policy.clone()), config.http_timeout)?;
-    let service = Arc::new(Service::new(ports, sender, config.retry.clone()));
+    let service = Arc::new(
+        Service::new(ports, sender, config.retry.clone()).with_health_policy(config.health),
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

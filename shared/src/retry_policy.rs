@@ -79,7 +79,8 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((when - now).to_std().unwrap_or(Duration::ZERO))
 }
 
-fn parse_duration(text: &str) -> Option<Duration> {
+/// `250ms`, `5s`, `10m`, `2h` or `5d`: the durations alertwire's settings take.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().ok()?;
@@ -88,6 +89,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "s" => Some(Duration::from_secs(n)),
         "m" => Some(Duration::from_secs(n * 60)),
         "h" => Some(Duration::from_secs(n * 3600)),
+        "d" => Some(Duration::from_secs(n * 86_400)),
         _ => None,
     }
 }
@@ -126,7 +128,11 @@ mod tests {
         assert_eq!(policy.delay_after(2, None), Duration::from_secs(2));
         assert_eq!(policy.delay_after(9, None), Duration::from_secs(3600));
         assert!(RetryPolicy::parse("100,2s").is_err());
-        assert!(RetryPolicy::parse("1d").is_err());
+        assert!(RetryPolicy::parse("1w").is_err());
+        assert_eq!(
+            RetryPolicy::parse("1d").unwrap().delay_after(1, None),
+            Duration::from_secs(86_400)
+        );
     }
 
     #[test]

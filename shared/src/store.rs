@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
+use crate::endpoint_health::EndpointHealth;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,24 @@ pub trait EndpointStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
+    /// Counts a failed attempt: the streak grows and `failing_since` is set if it was not. Returns the
+    /// health with this failure counted, or None if the endpoint is gone. Leaves the version alone.
+    async fn note_failure(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<EndpointHealth>, StoreError>;
+    /// A success (or a re-enable) ends the failure streak.
+    async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError>;
+    /// Disables an enabled endpoint, saying why, as a new version. False if it is gone or already off.
+    async fn disable_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// What `POST /v1/alerts` answered, kept so a retried POST with the same `Idempotency-Key` gets it again.

@@ -85,12 +85,13 @@ pub fn build(
     let timestamp = facts.now.timestamp();
     add("webhook-id", facts.delivery_id.to_string(), false);
     add("webhook-timestamp", timestamp.to_string(), false);
-    if let Some(secret) = &config.secret {
-        add(
-            "webhook-signature",
-            secret.sign(facts.delivery_id, timestamp, body.as_bytes()),
-            false,
-        );
+    // During a rotation every signing secret signs; receivers accept any one that verifies.
+    let signatures: Vec<String> = config
+        .signing_secrets(facts.now)
+        .map(|secret| secret.sign(facts.delivery_id, timestamp, body.as_bytes()))
+        .collect();
+    if !signatures.is_empty() {
+        add("webhook-signature", signatures.join(" "), false);
     }
     Ok(Some(OutgoingRequest {
         method: route.method,

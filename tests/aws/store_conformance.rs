@@ -18,6 +18,7 @@ use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
 use alertwire_shared::endpoint::Endpoint;
+use alertwire_shared::endpoint_health::EndpointHealth;
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
@@ -25,6 +26,7 @@ use alertwire_shared::store::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 type Outcome = Result<(), StoreError>;
@@ -114,6 +116,7 @@ conformance!(
     api_keys_find_their_tenant,
     endpoints_are_created_read_replaced_and_deleted,
     endpoints_are_tenant_scoped,
+    endpoint_health_is_kept_beside_the_endpoint,
     an_alert_is_recorded_with_its_deliveries,
     an_idempotency_key_answers_with_the_first_receipt,
     an_alert_to_many_endpoints_is_recorded_whole,
@@ -389,6 +392,104 @@ async fn endpoints_are_tenant_scoped(stores: &Stores) -> Outcome {
             .get_endpoint(&tricky, &EndpointId::from("ep_01"))
             .await?,
         None
+    );
+    Ok(())
+}
+
+async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome {
+    let endpoints = &stores.endpoints;
+    let (acme, beta) = (tenant("acme"), tenant("beta"));
+    let ep = endpoint("acme", "ep_01", 1, "flaky");
+    endpoints.insert_endpoint(&ep).await?;
+    let t1: DateTime<Utc> = CREATED.parse().expect("a time");
+    let t2 = t1 + chrono::Duration::seconds(90);
+
+    let first = endpoints.note_failure(&acme, &ep.id, t1).await?;
+    let second = endpoints.note_failure(&acme, &ep.id, t2).await?;
+    let expected = EndpointHealth {
+        failure_streak: 2,
+        failing_since: Some(t1),
+        last_failure_at: Some(t2),
+    };
+    assert_eq!(first.map(|h| h.failure_streak), Some(1));
+    assert_eq!(second.as_ref(), Some(&expected));
+    let read = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored");
+    assert_eq!(read.health, expected);
+    assert_eq!(endpoints.list_endpoints(&acme).await?[0].health, expected);
+
+    // A replace changes the settings, never the health beside them.
+    let mut renamed = read.clone();
+    renamed.name = "renamed".into();
+    renamed.version = 2;
+    renamed.health = EndpointHealth::default();
+    assert!(endpoints.replace_endpoint(&renamed, 1).await?);
+    let read = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored");
+    assert_eq!((read.name.as_str(), &read.health), ("renamed", &expected));
+
+    // Other tenants and missing endpoints: nothing counted, nothing created.
+    assert_eq!(endpoints.note_failure(&beta, &ep.id, t2).await?, None);
+    let missing = EndpointId::from("ep_99");
+    assert_eq!(endpoints.note_failure(&acme, &missing, t2).await?, None);
+    assert_eq!(endpoints.get_endpoint(&acme, &missing).await?, None);
+    assert!(!endpoints.disable_endpoint(&beta, &ep.id, "no", t2).await?);
+    assert!(
+        !endpoints
+            .disable_endpoint(&acme, &missing, "no", t2)
+            .await?
+    );
+
+    endpoints.clear_failures(&acme, &ep.id).await?;
+    let read = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored");
+    assert_eq!(read.health, EndpointHealth::default());
+    assert_eq!(
+        endpoints
+            .note_failure(&acme, &ep.id, t2)
+            .await?
+            .and_then(|h| h.failing_since),
+        Some(t2),
+        "a new streak starts at its first failure"
+    );
+
+    assert!(
+        endpoints
+            .disable_endpoint(&acme, &ep.id, "gone", t2)
+            .await?
+    );
+    let read = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored");
+    assert_eq!(
+        (read.enabled, read.disabled_reason.as_deref(), read.version),
+        (false, Some("gone"), 3)
+    );
+    assert_eq!(read.updated_at, t2);
+    assert!(
+        !endpoints
+            .disable_endpoint(&acme, &ep.id, "again", t2)
+            .await?,
+        "already disabled"
+    );
+
+    assert!(endpoints.delete_endpoint(&acme, &ep.id).await?);
+    assert_eq!(endpoints.note_failure(&acme, &ep.id, t2).await?, None);
+    endpoints.insert_endpoint(&ep).await?;
+    assert_eq!(
+        endpoints
+            .get_endpoint(&acme, &ep.id)
+            .await?
+            .map(|e| e.health),
+        Some(EndpointHealth::default()),
+        "a deleted endpoint's health goes with it"
     );
     Ok(())
 }

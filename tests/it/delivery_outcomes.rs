@@ -130,8 +130,9 @@ async fn always_500_is_dead_after_exactly_ten_attempts_and_replay_delivers_it_wi
 #[tokio::test]
 async fn replay_takes_ids_and_counts_only_dead_letters() {
     let server = TestServer::start().await;
-    let receiver = Receiver::start(Behaviour::status(410)).await;
-    endpoint_to(&server, &receiver, "/gone").await;
+    // Always 500: ten fast attempts each. (A 410 would disable the endpoint after the first.)
+    let receiver = Receiver::start(Behaviour::status(500)).await;
+    endpoint_to(&server, &receiver, "/failing").await;
     let a = one_delivery(&server).await;
     let b = one_delivery(&server).await;
     server.api.settled(&a, SETTLE).await;

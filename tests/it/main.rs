@@ -4,6 +4,9 @@
 mod bad_input;
 mod delivery_outcomes;
 mod durability;
+mod endpoint_health;
 mod routing;
+mod secret_rotation;
 mod signatures;
 mod templates;
+mod tenant_isolation;

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use alertwire_shared::endpoint_health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::local_server::{self, LocalConfig, LocalServer};
 use alertwire_shared::retry_policy::RetryPolicy;
@@ -36,6 +37,7 @@ impl TestServer {
             retry: RetryPolicy::parse(FAST_RETRIES).expect("valid delays"),
             http_timeout: Duration::from_secs(2),
             concurrency: 16,
+            health: HealthPolicy::default(),
         };
         adjust(&mut config);
         let server = local_server::start(config).await.expect("alertwire starts");

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Seconds an attempt may take, connect to last byte.
     #[arg(long, env = "ALERTWIRE_HTTP_TIMEOUT", default_value_t = 10)]
     pub http_timeout: u64,
+    /// How long every attempt to an endpoint may fail before it is disabled, e.g. `5d`, `12h`.
+    #[arg(long, env = "ALERTWIRE_DISABLE_AFTER", default_value = "5d")]
+    pub disable_after: String,
     /// Deliveries attempted at once.
     #[arg(long, env = "ALERTWIRE_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,

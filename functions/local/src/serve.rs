@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use alertwire_shared::endpoint_health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::local_server::{self, LocalConfig};
 use alertwire_shared::retry_policy::RetryPolicy;
@@ -26,6 +27,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         },
         http_timeout: Duration::from_secs(args.http_timeout.max(1)),
         concurrency: args.concurrency,
+        health: HealthPolicy::parse(&args.disable_after).map_err(|e| e.to_string())?,
     };
     let server = local_server::start(config)
         .await

@@ -75,3 +75,17 @@ pub async fn test_send(
         serde_json::to_value(report).map_err(|_| ApiError::internal())?,
     ))
 }
+
+/// The body is optional: `{"secret": "generate" | "whsec_…", "grace_period_seconds": 86400}`.
+pub async fn rotate_secret(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        service
+            .rotate_secret(&tenant, &EndpointId(id), &body.0)
+            .await?,
+    ))
+}

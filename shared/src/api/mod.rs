@@ -40,6 +40,10 @@ pub fn router(service: Arc<Service>) -> Router {
                 .delete(endpoints::delete),
         )
         .route("/v1/endpoints/{id}/test", post(endpoints::test_send))
+        .route(
+            "/v1/endpoints/{id}/rotate-secret",
+            post(endpoints::rotate_secret),
+        )
         .route("/v1/alerts", post(alerts::accept))
         .route("/v1/deliveries", get(deliveries::list))
         .route("/v1/deliveries/{id}", get(deliveries::read))

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::dynamodb::DynamoStore;
 use super::load_sdk_config;
 use super::sqs_queue::SqsQueue;
+use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::ids::TenantId;
 use crate::retry_policy::RetryPolicy;
@@ -38,6 +39,7 @@ pub struct LambdaSettings {
     pub dlq_url: String,
     pub record_ttl: Duration,
     pub retry: RetryPolicy,
+    pub health: HealthPolicy,
     pub http_timeout: Duration,
     pub policy: TargetPolicy,
     /// Hex SHA-256 of the bootstrap API key of the `default` tenant.
@@ -70,6 +72,11 @@ impl LambdaSettings {
             None => RetryPolicy::default(),
             Some(text) => RetryPolicy::parse(&text)
                 .map_err(|e| invalid("ALERTWIRE_RETRY_DELAYS", e.to_string()))?,
+        };
+        let health = match lookup("ALERTWIRE_DISABLE_AFTER") {
+            None => HealthPolicy::default(),
+            Some(text) => HealthPolicy::parse(&text)
+                .map_err(|e| invalid("ALERTWIRE_DISABLE_AFTER", e.to_string()))?,
         };
         let http_timeout = match lookup("ALERTWIRE_HTTP_TIMEOUT") {
             None => DEFAULT_TIMEOUT,
@@ -109,6 +116,7 @@ impl LambdaSettings {
             dlq_url: required("ALERTWIRE_DLQ_URL")?,
             record_ttl: Duration::from_secs(ttl_days * 86_400),
             retry,
+            health,
             http_timeout,
             policy,
             api_key_sha256,
@@ -153,7 +161,9 @@ pub async fn build(settings: &LambdaSettings) -> Result<LambdaDeps, SetupError> 
     };
     let sender = HttpSender::new(Arc::new(settings.policy.clone()), settings.http_timeout)?;
     Ok(LambdaDeps {
-        service: Arc::new(Service::new(ports, sender, settings.retry.clone())),
+        service: Arc::new(
+            Service::new(ports, sender, settings.retry.clone()).with_health_policy(settings.health),
+        ),
         queue,
     })
 }

@@ -14,6 +14,14 @@ CREATE TABLE IF NOT EXISTS endpoints (
     doc     TEXT NOT NULL,
     PRIMARY KEY (tenant, id)
 );
+CREATE TABLE IF NOT EXISTS endpoint_health (
+    tenant          TEXT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    failure_streak  INTEGER NOT NULL,
+    failing_since   TEXT NOT NULL,
+    last_failure_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, endpoint_id)
+);
 CREATE TABLE IF NOT EXISTS alerts (
     tenant          TEXT NOT NULL,
     id              TEXT NOT NULL,

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::{Service, ServiceError};
 use crate::delivery::{Attempt, DeliveryStatus, ErrorClass};
-use crate::ids::{DeliveryId, TenantId};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::queue::{ReceivedTask, Task};
 use crate::retry_policy::MAX_ATTEMPTS;
 use crate::store::StatusChange;
@@ -80,9 +80,14 @@ impl Service {
             return Ok(Disposition::Done);
         };
         if !endpoint.enabled {
-            finish(DeliveryStatus::Filtered, "the endpoint is disabled".into()).await?;
+            let reason = match &endpoint.disabled_reason {
+                Some(why) => format!("the endpoint is disabled: {why}"),
+                None => "the endpoint is disabled".to_string(),
+            };
+            finish(DeliveryStatus::Filtered, reason).await?;
             return Ok(Disposition::Done);
         }
+        let was_failing = endpoint.health.failure_streak > 0;
         let Some(alert) = self
             .ports
             .alerts
@@ -129,6 +134,9 @@ impl Service {
         attempt.number = number;
         attempt.run = run;
         attempt.resend = run > 0;
+        attempt.scrub(|text| compiled.endpoint.scrub(text));
+        self.track_health(tenant, &delivery.endpoint_id, &attempt, was_failing)
+            .await?;
         let (status, reason, disposition) = if attempt.succeeded() {
             (DeliveryStatus::Delivered, None, Disposition::Done)
         } else if attempt.status_code == Some(410) {
@@ -179,6 +187,36 @@ impl Service {
         } else {
             Disposition::Done
         })
+    }
+
+    /// Keeps the endpoint's failure streak, and disables the endpoint when the health policy says so.
+    /// Writes nothing for a success that follows a success.
+    async fn track_health(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        attempt: &Attempt,
+        was_failing: bool,
+    ) -> Result<(), ServiceError> {
+        let endpoints = &self.ports.endpoints;
+        if attempt.succeeded() {
+            if was_failing {
+                endpoints.clear_failures(tenant, endpoint_id).await?;
+            }
+            return Ok(());
+        }
+        let now = Utc::now();
+        let Some(health) = endpoints.note_failure(tenant, endpoint_id, now).await? else {
+            return Ok(());
+        };
+        if let Some(reason) = self.health.verdict(&health, attempt.status_code, now)
+            && endpoints
+                .disable_endpoint(tenant, endpoint_id, &reason, now)
+                .await?
+        {
+            tracing::warn!(endpoint = %endpoint_id, %reason, "endpoint disabled");
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

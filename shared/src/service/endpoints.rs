@@ -4,7 +4,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{Service, ServiceError};
-use crate::endpoint::{Endpoint, EndpointInput, MASK};
+use crate::endpoint::{Endpoint, EndpointInput, SecretRotation};
 use crate::ids::{EndpointId, TenantId};
 
 impl Service {
@@ -58,7 +58,35 @@ impl Service {
                 "the endpoint was changed by another request; read it again and retry".into(),
             ));
         }
+        if endpoint.enabled && !previous.enabled {
+            // Re-enabled by the user: the failures that disabled it are history.
+            self.ports.endpoints.clear_failures(tenant, id).await?;
+        }
         Ok(endpoint.to_view(secret_is_new))
+    }
+
+    /// Puts a new signing secret in place (generated unless `secret` is given) while the old one keeps
+    /// signing beside it for `grace`. Answers the view with the new secret shown this once.
+    pub async fn rotate_secret(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        body: &Value,
+    ) -> Result<Value, ServiceError> {
+        let request = SecretRotation::from_json(body)?;
+        let previous = self.get_endpoint(tenant, id).await?;
+        let rotated = previous.with_rotated_secret(request.secret, request.grace, Utc::now());
+        if !self
+            .ports
+            .endpoints
+            .replace_endpoint(&rotated, previous.version)
+            .await?
+        {
+            return Err(ServiceError::Conflict(
+                "the endpoint was changed by another request; read it again and retry".into(),
+            ));
+        }
+        Ok(rotated.to_view(true))
     }
 
     pub async fn delete_endpoint(
@@ -72,15 +100,4 @@ impl Service {
             Err(ServiceError::NotFound("endpoint"))
         }
     }
-}
-
-/// Replaces every secret value of `endpoint` in `text` with the mask.
-pub(super) fn scrub(endpoint: &Endpoint, text: &str) -> String {
-    endpoint
-        .secret_values()
-        .iter()
-        .filter(|secret| !secret.is_empty())
-        .fold(text.to_string(), |text, secret| {
-            text.replace(secret.as_str(), MASK)
-        })
 }

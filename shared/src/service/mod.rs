@@ -17,6 +17,7 @@ pub use resend::ReplaySelection;
 pub use test_send::TestSendReport;
 
 use crate::endpoint::{CompiledEndpoint, Endpoint};
+use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::HttpSender;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -38,6 +39,7 @@ pub struct Service {
     ports: Ports,
     sender: HttpSender,
     retry: RetryPolicy,
+    health: HealthPolicy,
     /// Compiled templates per endpoint version, so a template is parsed once, not per delivery.
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
 }
@@ -64,8 +66,15 @@ impl Service {
             ports,
             sender,
             retry,
+            health: HealthPolicy::default(),
             compiled: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// When endpoints are disabled by themselves (by default after 5 days of failures).
+    pub fn with_health_policy(mut self, health: HealthPolicy) -> Self {
+        self.health = health;
+        self
     }
 
     pub fn ports(&self) -> &Ports {

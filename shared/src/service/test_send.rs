@@ -5,7 +5,6 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::endpoints::scrub;
 use super::{Service, ServiceError};
 use crate::alert::AlertContent;
 use crate::endpoint::CompiledEndpoint;
@@ -82,12 +81,13 @@ impl Service {
                 )
             })?;
         let exchange = self.sender.send(&request).await;
-        let attempt = exchange.attempt;
+        let mut attempt = exchange.attempt;
+        attempt.scrub(|text| endpoint.scrub(text));
         let shown = ShownRequest {
             method: request.method.as_str(),
-            url: scrub(&endpoint, &request.url),
+            url: endpoint.scrub(&request.url),
             headers: request.shown_headers(),
-            body: scrub(&endpoint, &request.body),
+            body: endpoint.scrub(&request.body),
         };
         let response = attempt.status_code.map(|status| ShownResponse {
             status,

@@ -65,6 +65,27 @@ impl Rig {
         EndpointId::from(view["id"].as_str().expect("an endpoint id"))
     }
 
+    /// Re-enables an endpoint its 410 disabled, as a user does after fixing the receiver.
+    async fn re_enable(&self, id: &EndpointId, receiver: &Receiver) {
+        let gone = self
+            .service
+            .get_endpoint(&self.tenant, id)
+            .await
+            .expect("endpoint read");
+        assert!(
+            !gone.enabled && gone.disabled_reason.is_some_and(|r| r.contains("410 Gone")),
+            "a 410 disables the endpoint"
+        );
+        self.service
+            .replace_endpoint(
+                &self.tenant,
+                id,
+                &json!({"name": "receiver", "url": receiver.url("/hooks"), "enabled": true}),
+            )
+            .await
+            .expect("endpoint re-enabled");
+    }
+
     /// An alert, queued: its deliveries and their endpoints.
     async fn alert(&self) -> Vec<(DeliveryId, EndpointId)> {
         self.service
@@ -231,7 +252,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     let receiver_a = Receiver::start(Behaviour::status(410)).await;
     let receiver_b = Receiver::start(Behaviour::status(410)).await;
     let endpoint_a = rig.endpoint(&receiver_a).await;
-    rig.endpoint(&receiver_b).await;
+    let endpoint_b = rig.endpoint(&receiver_b).await;
     let deliveries = rig.alert().await;
     let id_of = |endpoint: &EndpointId| {
         deliveries
@@ -278,6 +299,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     assert_eq!(rig.dlq_depth().await, 2);
 
     receiver_a.set(Behaviour::status(200));
+    rig.re_enable(&endpoint_a, &receiver_a).await;
     let by_endpoint = ReplayFilter::Endpoint(endpoint_a.clone());
     assert_eq!(
         replay_dlq(&rig.service, &rig.sqs.queue, &by_endpoint)
@@ -294,6 +316,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     );
 
     receiver_b.set(Behaviour::status(200));
+    rig.re_enable(&endpoint_b, &receiver_b).await;
     let by_id = ReplayFilter::Ids(vec![delivery_b.clone()]);
     assert_eq!(
         replay_dlq(&rig.service, &rig.sqs.queue, &by_id)

@@ -1,17 +1,25 @@
 //! The endpoint port on DynamoDB: one item per endpoint in its tenant's partition, the endpoint as a JSON
-//! document, replaced only while its version is the one the caller read. Endpoints never expire.
+//! document, replaced only while its version is the one the caller read. Endpoints never expire. The
+//! endpoint's health lives in attributes of the same item beside the document, so a replace (which
+//! updates only the document and version) never overwrites it.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
 
-use super::item::{self, Item, n, s};
+use super::item::{self, Item, n, s, time_value};
 use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
-use super::{DynamoStore, key, request_failed, written};
+use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
 use crate::endpoint::Endpoint;
+use crate::endpoint_health::EndpointHealth;
 use crate::ids::{EndpointId, TenantId};
 use crate::store::{EndpointStore, StoreError};
 
 const DOC: &str = "doc";
 const VERSION: &str = "version";
+const FAILURE_STREAK: &str = "failure_streak";
+const FAILING_SINCE: &str = "failing_since";
+const LAST_FAILURE_AT: &str = "last_failure_at";
 
 fn endpoint_item(endpoint: &Endpoint) -> Result<Item, StoreError> {
     Ok([
@@ -24,7 +32,20 @@ fn endpoint_item(endpoint: &Endpoint) -> Result<Item, StoreError> {
 }
 
 fn endpoint_from(found: &Item) -> Result<Endpoint, StoreError> {
-    Ok(item::json(found, DOC)?)
+    let mut endpoint: Endpoint = item::json(found, DOC)?;
+    endpoint.health = health_from(found)?;
+    Ok(endpoint)
+}
+
+fn health_from(found: &Item) -> Result<EndpointHealth, StoreError> {
+    if !found.contains_key(FAILURE_STREAK) {
+        return Ok(EndpointHealth::default());
+    }
+    Ok(EndpointHealth {
+        failure_streak: item::number(found, FAILURE_STREAK)?,
+        failing_since: item::optional_time(found, FAILING_SINCE)?,
+        last_failure_at: item::optional_time(found, LAST_FAILURE_AT)?,
+    })
 }
 
 #[async_trait]
@@ -67,17 +88,25 @@ impl EndpointStore for DynamoStore {
         endpoint: &Endpoint,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
+        // Only the document and version: the health attributes beside them stay as they are.
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(endpoint_item(endpoint)?))
+            .set_key(Some(key(
+                tenant_pk(&endpoint.tenant),
+                endpoint_sk(&endpoint.id),
+            )))
+            .update_expression("SET #doc = :doc, #version = :version")
             .condition_expression("#version = :expected")
+            .expression_attribute_names("#doc", DOC)
             .expression_attribute_names("#version", VERSION)
+            .expression_attribute_values(":doc", item::json_value(endpoint)?)
+            .expression_attribute_values(":version", n(endpoint.version))
             .expression_attribute_values(":expected", n(expected_version))
             .send()
             .await;
-        written("PutItem", result)
+        written("UpdateItem", result)
     }
 
     async fn delete_endpoint(
@@ -95,5 +124,79 @@ impl EndpointStore for DynamoStore {
             .send()
             .await;
         written("DeleteItem", result)
+    }
+
+    async fn note_failure(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<EndpointHealth>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+            .update_expression(
+                "ADD #streak :one SET #since = if_not_exists(#since, :at), #last = :at",
+            )
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#streak", FAILURE_STREAK)
+            .expression_attribute_names("#since", FAILING_SINCE)
+            .expression_attribute_names("#last", LAST_FAILURE_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", time_value(&at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(health_from(&output.attributes.unwrap_or_default())?)),
+            Err(e) => written("UpdateItem", Err::<(), _>(e)).map(|_| None),
+        }
+    }
+
+    async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+            .update_expression("REMOVE #streak, #since, #last")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#streak", FAILURE_STREAK)
+            .expression_attribute_names("#since", FAILING_SINCE)
+            .expression_attribute_names("#last", LAST_FAILURE_AT)
+            .send()
+            .await;
+        written("UpdateItem", result).map(|_| ())
+    }
+
+    async fn disable_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Read, change, write back on the version read; a concurrent replace makes it read again.
+        for _ in 0..WRITE_TRIES {
+            let Some(mut endpoint) = self.get_endpoint(tenant, id).await? else {
+                return Ok(false);
+            };
+            if !endpoint.enabled {
+                return Ok(false);
+            }
+            let read_version = endpoint.version;
+            endpoint.enabled = false;
+            endpoint.disabled_reason = Some(reason.to_string());
+            endpoint.version += 1;
+            endpoint.updated_at = at;
+            if self.replace_endpoint(&endpoint, read_version).await? {
+                return Ok(true);
+            }
+        }
+        Err(DynamoError::Contended("an endpoint being disabled").into())
     }
 }

@@ -1,0 +1,201 @@
+//! Tenants are isolated on every route: another tenant's key gets 404 (or an empty list) for each of
+//! alpha's endpoints, deliveries and dead letters, and nothing of alpha's changes. The route table of
+//! the API is read from its source, so a route added later without a case here fails this test.
+
+use std::time::Duration;
+
+use alertwire_tests::{Behaviour, Receiver, TestServer};
+use serde_json::{Value, json};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Every route path the router declares, as written in `shared/src/api/mod.rs`.
+fn declared_routes() -> Vec<String> {
+    let source = include_str!("../../shared/src/api/mod.rs");
+    let mut routes = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find(".route(") {
+        rest = &rest[start + ".route(".len()..];
+        let quoted = rest.trim_start().strip_prefix('"').expect("a literal path");
+        let end = quoted.find('"').expect("a closing quote");
+        routes.push(quoted[..end].to_string());
+    }
+    assert!(
+        routes.len() >= 10,
+        "the route table was not found: {routes:?}"
+    );
+    routes
+}
+
+#[tokio::test]
+async fn another_tenants_key_finds_nothing_on_any_route() {
+    let server = TestServer::start().await;
+    let beta = server.tenant("beta").await;
+    let ok = Receiver::start(Behaviour::status(200)).await;
+    let failing = Receiver::start(Behaviour::status(500)).await;
+    let endpoint = server
+        .api
+        .create_endpoint(&json!({"name": "alpha's", "url": ok.url("/"), "secret": "generate"}))
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    let doomed = server
+        .api
+        .create_endpoint(&json!({"name": "alpha's failing", "url": failing.url("/")}))
+        .await;
+    let doomed_id = doomed["id"].as_str().unwrap().to_string();
+    let (_, receipt) = server
+        .api
+        .post("/v1/alerts", &json!({"title": "alpha only"}))
+        .await;
+    let alert_id = receipt["id"].as_str().unwrap().to_string();
+    let ids: Vec<String> = receipt["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut dead_id = None;
+    for id in &ids {
+        if server.api.settled(id, SETTLE).await["status"] == "dead" {
+            dead_id = Some(id.clone());
+        }
+    }
+    let (_, dead_letters) = server.api.get("/v1/dead-letters").await;
+    assert_eq!(
+        dead_letters["dead_letters"].as_array().map(Vec::len),
+        Some(1),
+        "alpha has one dead letter: {dead_letters}"
+    );
+    let before = alpha_state(&server, &endpoint_id).await;
+
+    let stolen = json!({"name": "stolen", "url": ok.url("/")});
+    let cases: Vec<(&str, String, Value, u16)> = vec![
+        ("GET", "/healthz".into(), Value::Null, 200),
+        (
+            "GET",
+            format!("/v1/endpoints/{endpoint_id}"),
+            Value::Null,
+            404,
+        ),
+        (
+            "PUT",
+            format!("/v1/endpoints/{endpoint_id}"),
+            stolen.clone(),
+            404,
+        ),
+        (
+            "DELETE",
+            format!("/v1/endpoints/{endpoint_id}"),
+            Value::Null,
+            404,
+        ),
+        (
+            "POST",
+            format!("/v1/endpoints/{endpoint_id}/test"),
+            Value::Null,
+            404,
+        ),
+        (
+            "POST",
+            format!("/v1/endpoints/{endpoint_id}/rotate-secret"),
+            Value::Null,
+            404,
+        ),
+        (
+            "GET",
+            format!("/v1/deliveries/{}", ids[0]),
+            Value::Null,
+            404,
+        ),
+        (
+            "POST",
+            format!("/v1/deliveries/{}/resend", ids[0]),
+            Value::Null,
+            404,
+        ),
+    ];
+    for (method, path, body, expected) in &cases {
+        let body = Some(body).filter(|b| !b.is_null());
+        let (status, answer) = beta.call(method, path, body).await;
+        assert_eq!(status, *expected, "{method} {path}: {answer}");
+    }
+    let empty_lists = [
+        ("/v1/endpoints", "endpoints"),
+        ("/v1/deliveries", "deliveries"),
+        (
+            &*format!("/v1/deliveries?endpoint_id={endpoint_id}"),
+            "deliveries",
+        ),
+        (
+            &*format!("/v1/deliveries?alert_id={alert_id}"),
+            "deliveries",
+        ),
+        ("/v1/dead-letters", "dead_letters"),
+        (
+            &*format!("/v1/dead-letters?endpoint_id={doomed_id}"),
+            "dead_letters",
+        ),
+    ];
+    for (path, field) in empty_lists {
+        let (status, list) = beta.get(path).await;
+        assert_eq!(
+            (status, &list[field]),
+            (200, &json!([])),
+            "GET {path}: {list}"
+        );
+    }
+    for selection in [
+        json!({}),
+        json!({"ids": [dead_id.clone().expect("a dead delivery")]}),
+        json!({"endpoint_id": doomed_id}),
+    ] {
+        let (status, replay) = beta.post("/v1/dead-letters/replay", &selection).await;
+        assert_eq!(
+            (status, &replay["replayed"]),
+            (200, &json!(0)),
+            "{selection}: {replay}"
+        );
+    }
+    // beta's alert reaches none of alpha's endpoints.
+    let (status, receipt) = beta.post("/v1/alerts", &json!({"title": "beta"})).await;
+    assert_eq!((status, &receipt["deliveries"]), (202, &json!([])));
+
+    assert_eq!(
+        alpha_state(&server, &endpoint_id).await,
+        before,
+        "nothing of alpha's changed"
+    );
+    assert_eq!(ok.received().len(), 1);
+
+    let tried: Vec<&str> = cases
+        .iter()
+        .map(|(_, path, _, _)| path.as_str())
+        .chain(empty_lists.iter().map(|(path, _)| *path))
+        .chain(["/v1/dead-letters/replay", "/v1/alerts"])
+        .collect();
+    for route in declared_routes() {
+        let pattern: Vec<&str> = route.split('/').collect();
+        let covered = tried.iter().any(|path| {
+            let path = path.split('?').next().unwrap();
+            let parts: Vec<&str> = path.split('/').collect();
+            parts.len() == pattern.len()
+                && parts
+                    .iter()
+                    .zip(&pattern)
+                    .all(|(part, want)| want.starts_with('{') || part == want)
+        });
+        assert!(covered, "the route {route} has no case in this test");
+    }
+}
+
+/// Everything alpha can read: its endpoints, deliveries and dead letters.
+async fn alpha_state(server: &TestServer, endpoint_id: &str) -> Value {
+    let (_, endpoint) = server
+        .api
+        .get(&format!("/v1/endpoints/{endpoint_id}"))
+        .await;
+    let (_, endpoints) = server.api.get("/v1/endpoints").await;
+    let (_, deliveries) = server.api.get("/v1/deliveries").await;
+    let (_, dead_letters) = server.api.get("/v1/dead-letters").await;
+    json!([endpoint, endpoints, deliveries, dead_letters])
+}
