@@ -2,6 +2,7 @@
 //! (and, for durability, the real binary killed and restarted).
 
 mod bad_input;
+mod cli;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;

@@ -25,6 +25,143 @@ pub enum Command {
     Keys(KeysCommand),
     /// A small webhook receiver for trying alertwire: prints each request and checks its signature.
     Listen(ListenArgs),
+    /// Endpoints of a running alertwire: list, show, create, test, delete.
+    Endpoints {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        command: EndpointsCommand,
+    },
+    /// Deliveries of a running alertwire: list with filters, show one with every attempt.
+    Deliveries {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+    /// Resend a delivery now (a new run of up to 10 attempts, same webhook-id).
+    Resend {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The delivery's id (`dl_…`).
+        id: String,
+    },
+    /// Dead letters of a running alertwire: list them, replay them.
+    #[command(name = "dead-letters")]
+    DeadLetters {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[command(subcommand)]
+        command: DeadLettersCommand,
+    },
+}
+
+/// Where the running alertwire is and how to call it.
+#[derive(Args, Clone)]
+pub struct RemoteArgs {
+    /// The API's base URL: `alertwire serve`'s address, or the API Gateway URL of the AWS stack.
+    #[arg(
+        long = "api-url",
+        env = "ALERTWIRE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub api_url: String,
+    /// An API key of the tenant to act for (required).
+    #[arg(long, env = "ALERTWIRE_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// Print the API's JSON answers instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub timeout: u64,
+}
+
+#[derive(Subcommand)]
+pub enum EndpointsCommand {
+    /// List endpoints with their state (enabled, failure streak, why disabled).
+    List,
+    /// Show one endpoint as JSON (secrets masked).
+    Show { id: String },
+    /// Create an endpoint from a JSON file (as `POST /v1/endpoints` takes it) and/or flags.
+    Create(EndpointCreateArgs),
+    /// "Run the test": send a sample alert now and show the request and the endpoint's answer.
+    Test { id: String },
+    /// Delete an endpoint.
+    Delete { id: String },
+}
+
+#[derive(Args)]
+pub struct EndpointCreateArgs {
+    /// A JSON file with the endpoint (`-` reads stdin); the flags below override its fields.
+    #[arg(long = "from-file")]
+    pub from_file: Option<PathBuf>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub url: Option<String>,
+    /// POST (default), PUT, PATCH, GET or DELETE.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// `generate` for a new signing secret, or a `whsec_…` value.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// Start from a preset's method, headers and body (e.g. slack, teams, pagerduty).
+    #[arg(long)]
+    pub preset: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List(DeliveryFilterArgs),
+    /// Show one delivery with every attempt: status code, error class, answer, duration.
+    Show { id: String },
+}
+
+#[derive(Args, Default)]
+pub struct DeliveryFilterArgs {
+    /// pending, delivered, dead or filtered.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only this endpoint's deliveries.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Only this alert's deliveries.
+    #[arg(long)]
+    pub alert: Option<String>,
+    /// The page after this delivery id (the `--before` printed under a full page).
+    #[arg(long)]
+    pub before: Option<String>,
+    /// At most this many (1 to 500; 50 by default).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Subcommand)]
+pub enum DeadLettersCommand {
+    /// List dead letters, newest first.
+    List {
+        /// Only this endpoint's dead letters.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// At most this many (1 to 500; 50 by default).
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Replay dead letters: each gets a new run of up to 10 attempts, with its webhook-id kept.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Only this endpoint's dead letters (default: all of them).
+    #[arg(long, conflicts_with = "ids")]
+    pub endpoint: Option<String>,
+    /// Only these deliveries (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    pub ids: Vec<String>,
 }
 
 #[derive(Args)]
