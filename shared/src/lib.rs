@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - The domain, plain Rust: [`alert`], [`endpoint`], [`delivery`], [`ids`], [`input_error`].
+//! - What other tools send: [`alert_sources`] (Alertmanager and Grafana payloads mapped to alerts).
 //! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
 //!   [`webhook_request`] (the request an attempt sends), [`signing`] (Standard Webhooks).
 //! - Delivery policy: [`retry_policy`] (backoff, `Retry-After`, attempt limit), [`target_policy`]
@@ -14,6 +15,7 @@
 //!   [`local_server`] (the embedded default wired together).
 
 pub mod alert;
+pub mod alert_sources;
 pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;

@@ -1,6 +1,7 @@
 //! alertwire end to end: real HTTP receivers on 127.0.0.1, alertwire in-process on the embedded store
 //! (and, for durability, the real binary killed and restarted).
 
+mod alert_sources;
 mod bad_input;
 mod delivery_outcomes;
 mod durability;
