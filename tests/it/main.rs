@@ -5,6 +5,7 @@ mod alert_sources;
 mod bad_input;
 mod delivery_outcomes;
 mod durability;
+mod presets;
 mod routing;
 mod signatures;
 mod templates;

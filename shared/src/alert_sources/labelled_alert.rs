@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::SourceAlert;
-use crate::alert::{AlertContent, MessageType, Severity};
+use crate::alert::{AlertContent, MessageType, Severity, shortened};
 use crate::input_error::FieldError;
 
 /// Longest title and description kept; longer annotations are cut (the context keeps them whole).
@@ -158,8 +158,8 @@ impl LabelledAlert {
         }
         // Through the API's own validation, so a source alert obeys exactly the rules of `POST /v1/alerts`.
         let ours = json!({
-            "title": cut(&title, MAX_TITLE_CHARS),
-            "description": cut(description, MAX_DESCRIPTION_CHARS),
+            "title": shortened(&title, MAX_TITLE_CHARS),
+            "description": shortened(description, MAX_DESCRIPTION_CHARS),
             "severity": severity(labels.get("severity")).as_str(),
             "message_type": message_type.as_str(),
             "incident_key": fingerprint,
@@ -222,16 +222,6 @@ fn is_web_url(text: &str) -> bool {
     url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-/// At most `max` characters, the last an ellipsis when cut.
-fn cut(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut kept: String = text.chars().take(max - 1).collect();
-    kept.push('…');
-    kept
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,11 +239,11 @@ mod tests {
     }
 
     #[test]
-    fn cutting_keeps_the_limit() {
+    fn a_long_title_is_cut_to_the_limit() {
         let long = "é".repeat(1_500);
-        let cut_text = cut(&long, MAX_TITLE_CHARS);
+        let cut_text = shortened(&long, MAX_TITLE_CHARS);
         assert_eq!(cut_text.chars().count(), MAX_TITLE_CHARS);
         assert!(cut_text.ends_with('…'));
-        assert_eq!(cut("short", 10), "short");
+        assert_eq!(shortened("short", 10), "short");
     }
 }
