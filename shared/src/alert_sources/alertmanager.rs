@@ -77,3 +77,51 @@ pub fn alerts_from_json(body: &Value) -> Result<Vec<SourceAlert>, FieldError> {
         .map(|(index, alert)| alert.into_source_alert(index, &envelope))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(alert: Value) -> Value {
+        json!({"version": "4", "status": "firing", "receiver": "r", "externalURL": "http://am.example.org:9093",
+               "alerts": [alert]})
+    }
+
+    #[test]
+    fn an_older_alert_without_fingerprint_gets_one_from_its_labels() {
+        let alert = json!({"status": "firing", "labels": {"alertname": "Up", "job": "node"},
+                           "startsAt": "2026-03-02T09:14:05Z", "generatorURL": ""});
+        let first = alerts_from_json(&minimal(alert.clone())).unwrap();
+        let again = alerts_from_json(&minimal(alert)).unwrap();
+        let key = first[0].content.incident_key.clone().unwrap();
+        assert_eq!(key.len(), 16);
+        assert_eq!(again[0].content.incident_key.as_deref(), Some(key.as_str()));
+        assert_eq!(first[0].idempotency_key, again[0].idempotency_key);
+        assert_eq!(
+            first[0].content.title, "Up",
+            "the alert name when there is no summary"
+        );
+        assert_eq!(
+            first[0].content.link.as_deref(),
+            Some("http://am.example.org:9093/"),
+            "externalURL when generatorURL is empty"
+        );
+    }
+
+    #[test]
+    fn firing_and_resolved_of_one_alert_have_different_idempotency_keys() {
+        let firing = json!({"status": "firing", "labels": {"alertname": "Up"}, "fingerprint": "ab12",
+                            "startsAt": "2026-03-02T09:14:05Z"});
+        let mut resolved = firing.clone();
+        resolved["status"] = json!("resolved");
+        resolved["endsAt"] = json!("2026-03-02T09:20:00Z");
+        let firing = alerts_from_json(&minimal(firing)).unwrap();
+        let resolved = alerts_from_json(&minimal(resolved)).unwrap();
+        assert_ne!(firing[0].idempotency_key, resolved[0].idempotency_key);
+        assert!(firing[0].idempotency_key.starts_with("alertmanager:"));
+        assert_eq!(
+            firing[0].content.incident_key,
+            resolved[0].content.incident_key
+        );
+    }
+}
