@@ -248,6 +248,16 @@ fn link(reader: &ObjectReader<'_>) -> Result<Option<String>, FieldError> {
     }
 }
 
+/// At most `max_chars` characters of `text`, the last an ellipsis when it was cut.
+pub fn shortened(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
 /// A link as stored: the URL's normal form with backslashes percent-encoded too.
 pub fn normalised_link(url: &url::Url) -> String {
     url.as_str().replace('\\', "%5C")

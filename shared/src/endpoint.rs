@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::alert::{MessageType, Severity};
 use crate::endpoint_health::EndpointHealth;
+use crate::endpoint_presets;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
 use crate::render_context;
@@ -296,12 +297,15 @@ const ROUTE_FIELDS: &[&str] = &["method", "url", "headers", "body"];
 impl EndpointInput {
     /// Validates a create or replace body. `previous` is the stored endpoint on replace: masked values sent
     /// back (`********`) keep what it holds. Templates must compile and name known variables, a JSON body
-    /// must stay valid JSON for hostile alert values, and every URL must pass the target policy.
+    /// must stay valid JSON for hostile alert values, and every URL must pass the target policy. A `preset`
+    /// is expanded first ([`endpoint_presets::expand`]), so its templates pass the same checks.
     pub fn from_json(
         body: &Value,
         previous: Option<&Endpoint>,
         policy: &TargetPolicy,
     ) -> Result<Self, FieldError> {
+        let expanded = endpoint_presets::expand(body, previous)?;
+        let body = &expanded;
         let reader = ObjectReader::new("", body, FIELDS)?;
         let content_type = match reader.string("content_type", 255)? {
             None => "application/json".to_string(),

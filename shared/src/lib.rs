@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - The domain, plain Rust: [`alert`], [`endpoint`], [`delivery`], [`ids`], [`input_error`].
+//! - What other tools send and where we send: [`alert_sources`] (Alertmanager and Grafana payloads mapped to
+//!   alerts) and [`endpoint_presets`] (Slack, Teams, PagerDuty, Opsgenie and Panther request formats).
 //! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
 //!   [`webhook_request`] (the request an attempt sends), [`signing`] (Standard Webhooks).
 //! - Delivery policy: [`retry_policy`] (backoff, `Retry-After`, attempt limit), [`target_policy`]
@@ -14,6 +16,7 @@
 //!   [`local_server`] (the embedded default wired together).
 
 pub mod alert;
+pub mod alert_sources;
 pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -21,6 +24,7 @@ pub mod delivery;
 pub mod embedded;
 pub mod endpoint;
 pub mod endpoint_health;
+pub mod endpoint_presets;
 pub mod http_sender;
 pub mod ids;
 pub mod input_error;

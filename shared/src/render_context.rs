@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::alert::{Alert, AlertContent, MessageType, Severity};
+use crate::alert::{Alert, AlertContent, MessageType, Severity, shortened};
 use crate::template::{Catalogue, VarKind};
 
 /// The body an endpoint gets when it sets none: every field of the alert as JSON.
@@ -29,19 +29,48 @@ pub const DEFAULT_JSON_BODY: &str = r#"{
   "attempt": {{attempt}}
 }"#;
 
+/// `alert_title_short` is at most this many characters: it fits Opsgenie's 130-character `message` and
+/// Slack's 150-character header with room for a prefix such as `Resolved: `.
+pub const SHORT_TITLE_CHARS: usize = 120;
+/// `alert_description_short` is at most this many characters: it fits a Slack section (3,000).
+pub const SHORT_DESCRIPTION_CHARS: usize = 2_000;
+
 /// Every variable, its kind and what it holds; the README's catalogue is this table.
 pub const VARIABLES: &[(&str, VarKind, &str)] = &[
     ("alert_title", VarKind::Value, "the alert's title"),
+    (
+        "alert_title_short",
+        VarKind::Value,
+        "the title cut to at most 120 characters (ending in `…` when cut), for services with short fields",
+    ),
     (
         "alert_description",
         VarKind::Value,
         "its description (may be empty)",
     ),
     (
+        "alert_description_short",
+        VarKind::Value,
+        "the description cut to at most 2,000 characters",
+    ),
+    (
         "alert_severity",
         VarKind::Value,
         "info, low, medium, high or critical",
     ),
+    (
+        "is_critical",
+        VarKind::Value,
+        "true when the severity is critical (for sections; likewise the four below)",
+    ),
+    ("is_high", VarKind::Value, "true when the severity is high"),
+    (
+        "is_medium",
+        VarKind::Value,
+        "true when the severity is medium",
+    ),
+    ("is_low", VarKind::Value, "true when the severity is low"),
+    ("is_info", VarKind::Value, "true when the severity is info"),
     ("alert_event_id", VarKind::Value, "the alert's id (al_…)"),
     (
         "alert_definition_id",
@@ -196,8 +225,25 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
         map.insert(name.to_string(), value);
     };
     put("alert_title", json!(alert.content.title));
+    put(
+        "alert_title_short",
+        json!(shortened(&alert.content.title, SHORT_TITLE_CHARS)),
+    );
     put("alert_description", json!(alert.content.description));
+    put(
+        "alert_description_short",
+        json!(shortened(
+            &alert.content.description,
+            SHORT_DESCRIPTION_CHARS
+        )),
+    );
     put("alert_severity", json!(alert.content.severity.as_str()));
+    for severity in Severity::ALL {
+        put(
+            &format!("is_{}", severity.as_str()),
+            json!(alert.content.severity == severity),
+        );
+    }
     put("alert_event_id", json!(alert.id));
     put("alert_definition_id", text(&alert.content.incident_key));
     put("alert_samples", samples.clone());

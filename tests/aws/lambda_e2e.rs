@@ -238,6 +238,35 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
         .api("GET", &format!("/v1/deliveries/{delivery_id}"), None)
         .await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");
+
+    // Alertmanager's payload through the api function on DynamoDB: one alert per entry, and the same
+    // notification again (Alertmanager's retry) gets the first receipt and duplicates nothing.
+    let notification: Value =
+        serde_json::from_str(include_str!("../fixtures/alertmanager/firing.json")).unwrap();
+    let (status, first) = lambdas
+        .api("POST", "/v1/alerts/alertmanager", Some(&notification))
+        .await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(first["alerts"].as_array().unwrap().len(), 2, "{first}");
+    let (status, again) = lambdas
+        .api("POST", "/v1/alerts/alertmanager", Some(&notification))
+        .await;
+    assert_eq!((status, &again), (202, &first));
+    lambdas.drain().await;
+    let received = good.received();
+    assert_eq!(
+        received.len(),
+        3,
+        "one earlier webhook and one per Alertmanager alert"
+    );
+    let mut incidents: Vec<String> = received[1..]
+        .iter()
+        .map(|r| r.json()["incident_key"].as_str().unwrap().to_string())
+        .collect();
+    incidents.sort();
+    assert_eq!(incidents, ["3f1c2a9b8d7e6f50", "a04d55e1c2b3f789"]);
+    assert!(received[1..].iter().all(|r| verifies(&secret, r)));
+
     let endpoint_id = endpoint["id"].as_str().unwrap();
     assert_eq!(
         lambdas

@@ -1,11 +1,13 @@
 //! alertwire end to end: real HTTP receivers on 127.0.0.1, alertwire in-process on the embedded store
 //! (and, for durability, the real binary killed and restarted).
 
+mod alert_sources;
 mod bad_input;
 mod cli;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
+mod presets;
 mod routing;
 mod secret_rotation;
 mod signatures;

@@ -156,9 +156,28 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             "{selection}: {replay}"
         );
     }
-    // beta's alert reaches none of alpha's endpoints.
+    // beta's alerts, in every format, reach none of alpha's endpoints.
     let (status, receipt) = beta.post("/v1/alerts", &json!({"title": "beta"})).await;
     assert_eq!((status, &receipt["deliveries"]), (202, &json!([])));
+    for (path, payload) in [
+        (
+            "/v1/alerts/alertmanager",
+            include_str!("../fixtures/alertmanager/firing.json"),
+        ),
+        (
+            "/v1/alerts/grafana",
+            include_str!("../fixtures/grafana/firing.json"),
+        ),
+    ] {
+        let payload: Value = serde_json::from_str(payload).expect("a fixture");
+        let (status, receipt) = beta.post(path, &payload).await;
+        assert_eq!(status, 202, "{path}: {receipt}");
+        let alerts = receipt["alerts"].as_array().expect("alerts");
+        assert!(!alerts.is_empty());
+        for alert in alerts {
+            assert_eq!(alert["deliveries"], json!([]), "{path}: {receipt}");
+        }
+    }
 
     assert_eq!(
         alpha_state(&server, &endpoint_id).await,
@@ -171,7 +190,12 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
         .iter()
         .map(|(_, path, _, _)| path.as_str())
         .chain(empty_lists.iter().map(|(path, _)| *path))
-        .chain(["/v1/dead-letters/replay", "/v1/alerts"])
+        .chain([
+            "/v1/dead-letters/replay",
+            "/v1/alerts",
+            "/v1/alerts/alertmanager",
+            "/v1/alerts/grafana",
+        ])
         .collect();
     for route in declared_routes() {
         let pattern: Vec<&str> = route.split('/').collect();

@@ -1,6 +1,7 @@
 //! The HTTP API as one axum router, served by the local process and (through lambda_http) by the api
 //! function alike. Handlers only translate HTTP to service calls and back.
 
+mod alert_sources;
 mod alerts;
 mod auth;
 mod dead_letters;
@@ -45,6 +46,11 @@ pub fn router(service: Arc<Service>) -> Router {
             post(endpoints::rotate_secret),
         )
         .route("/v1/alerts", post(alerts::accept))
+        .route(
+            "/v1/alerts/alertmanager",
+            post(alert_sources::from_alertmanager),
+        )
+        .route("/v1/alerts/grafana", post(alert_sources::from_grafana))
         .route("/v1/deliveries", get(deliveries::list))
         .route("/v1/deliveries/{id}", get(deliveries::read))
         .route("/v1/deliveries/{id}/resend", post(deliveries::resend))

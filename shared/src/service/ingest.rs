@@ -1,5 +1,6 @@
 //! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
-//! with its deliveries in one write, and enqueue one task per delivery before answering.
+//! with its deliveries in one write, and enqueue one task per delivery before answering. A source's
+//! notification (Alertmanager, Grafana) is accepted as its alerts, each so.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -7,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Service, ServiceError};
 use crate::alert::{Alert, AlertContent};
+use crate::alert_sources::SourceAlert;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, Route};
 use crate::ids::{AlertId, DeliveryId, TenantId};
@@ -25,15 +27,57 @@ impl Service {
     ) -> Result<AlertReceipt, ServiceError> {
         let input = AlertContent::from_json(body)?;
         let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
+        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        self.record_and_enqueue(
+            tenant,
+            input,
+            &endpoints,
+            idempotency_key.map(|k| (k, request_hash.as_str())),
+        )
+        .await
+    }
+
+    /// Accepts every alert of a source's notification (Alertmanager, Grafana), already validated as a whole,
+    /// one after the other, each under its derived idempotency key. The store writes one alert with its
+    /// deliveries atomically, not a batch; should this stop half-way (a crash, a store error answered 503),
+    /// the source retries the notification and the alerts already written answer with their first receipt,
+    /// so the retry completes the batch without duplicating any alert. The key stands for the alert's
+    /// identity, so a retry whose annotations changed meanwhile is not a conflict: the first version stays.
+    pub async fn accept_source_alerts(
+        &self,
+        tenant: &TenantId,
+        alerts: Vec<SourceAlert>,
+    ) -> Result<Vec<AlertReceipt>, ServiceError> {
+        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let mut receipts = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let key = alert.idempotency_key.as_str();
+            receipts.push(
+                self.record_and_enqueue(tenant, alert.content, &endpoints, Some((key, key)))
+                    .await?,
+            );
+        }
+        Ok(receipts)
+    }
+
+    /// Stores the alert with one delivery per endpoint and queues the pending ones; `idempotency` is the key
+    /// and the hash of what it stands for.
+    async fn record_and_enqueue(
+        &self,
+        tenant: &TenantId,
+        input: AlertContent,
+        endpoints: &[Endpoint],
+        idempotency: Option<(&str, &str)>,
+    ) -> Result<AlertReceipt, ServiceError> {
         let now = Utc::now();
         let alert = input.into_alert(AlertId::generate(), tenant.clone(), now);
-        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
         let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
         let record = AlertRecord {
             alert: &alert,
             deliveries: &deliveries,
-            idempotency: idempotency_key.map(|k| (k, request_hash.as_str())),
+            idempotency,
         };
+        let request_hash = idempotency.map(|(_, hash)| hash);
         match self.ports.alerts.record_alert(record).await? {
             RecordOutcome::Recorded => {
                 let tasks: Vec<Task> = deliveries
@@ -59,7 +103,7 @@ impl Service {
                 request_hash: first_hash,
                 enqueued,
             } => {
-                if first_hash != request_hash {
+                if request_hash != Some(first_hash.as_str()) {
                     return Err(ServiceError::Conflict(
                         "this Idempotency-Key was already used with a different request body"
                             .into(),

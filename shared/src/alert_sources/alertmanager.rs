@@ -1,0 +1,127 @@
+//! Prometheus Alertmanager's webhook payload (`webhook_configs`, payload version 4), as documented at
+//! <https://prometheus.io/docs/alerting/latest/configuration/#webhook_config> and defined by `Data` in
+//! prometheus/alertmanager `template/template.go`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::labelled_alert::{Envelope, LabelledAlert};
+use super::{SourceAlert, read_payload};
+use crate::input_error::FieldError;
+
+/// The payload version this reader understands.
+pub const PAYLOAD_VERSION: &str = "4";
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Notification {
+    version: String,
+    #[serde(default)]
+    group_key: Option<String>,
+    #[serde(default)]
+    truncated_alerts: Option<u64>,
+    status: String,
+    receiver: String,
+    #[serde(default)]
+    group_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    common_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    common_annotations: Option<BTreeMap<String, String>>,
+    #[serde(rename = "externalURL", default)]
+    external_url: Option<String>,
+    alerts: Vec<LabelledAlert>,
+}
+
+/// Every alert of the notification, or the first problem naming its field; nothing partial.
+pub fn alerts_from_json(body: &Value) -> Result<Vec<SourceAlert>, FieldError> {
+    let notification: Notification = read_payload(body)?;
+    if notification.version != PAYLOAD_VERSION {
+        return Err(FieldError::invalid(
+            "version",
+            format!(
+                "`version` is {:?}; alertwire reads Alertmanager's webhook payload version {PAYLOAD_VERSION}",
+                notification.version
+            ),
+        ));
+    }
+    if notification.alerts.is_empty() {
+        return Err(FieldError::invalid("alerts", "`alerts` is empty"));
+    }
+    let mut context = Map::new();
+    context.insert("receiver".into(), json!(notification.receiver));
+    context.insert("groupStatus".into(), json!(notification.status));
+    context.insert("groupKey".into(), json!(notification.group_key));
+    context.insert("groupLabels".into(), json!(notification.group_labels));
+    context.insert("commonLabels".into(), json!(notification.common_labels));
+    context.insert(
+        "commonAnnotations".into(),
+        json!(notification.common_annotations),
+    );
+    context.insert("externalURL".into(), json!(notification.external_url));
+    context.insert(
+        "truncatedAlerts".into(),
+        json!(notification.truncated_alerts.unwrap_or(0)),
+    );
+    let envelope = Envelope {
+        source: "alertmanager",
+        context,
+        fallback_link: notification.external_url,
+    };
+    notification
+        .alerts
+        .into_iter()
+        .enumerate()
+        .map(|(index, alert)| alert.into_source_alert(index, &envelope))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(alert: Value) -> Value {
+        json!({"version": "4", "status": "firing", "receiver": "r", "externalURL": "http://am.example.org:9093",
+               "alerts": [alert]})
+    }
+
+    #[test]
+    fn an_older_alert_without_fingerprint_gets_one_from_its_labels() {
+        let alert = json!({"status": "firing", "labels": {"alertname": "Up", "job": "node"},
+                           "startsAt": "2026-03-02T09:14:05Z", "generatorURL": ""});
+        let first = alerts_from_json(&minimal(alert.clone())).unwrap();
+        let again = alerts_from_json(&minimal(alert)).unwrap();
+        let key = first[0].content.incident_key.clone().unwrap();
+        assert_eq!(key.len(), 16);
+        assert_eq!(again[0].content.incident_key.as_deref(), Some(key.as_str()));
+        assert_eq!(first[0].idempotency_key, again[0].idempotency_key);
+        assert_eq!(
+            first[0].content.title, "Up",
+            "the alert name when there is no summary"
+        );
+        assert_eq!(
+            first[0].content.link.as_deref(),
+            Some("http://am.example.org:9093/"),
+            "externalURL when generatorURL is empty"
+        );
+    }
+
+    #[test]
+    fn firing_and_resolved_of_one_alert_have_different_idempotency_keys() {
+        let firing = json!({"status": "firing", "labels": {"alertname": "Up"}, "fingerprint": "ab12",
+                            "startsAt": "2026-03-02T09:14:05Z"});
+        let mut resolved = firing.clone();
+        resolved["status"] = json!("resolved");
+        resolved["endsAt"] = json!("2026-03-02T09:20:00Z");
+        let firing = alerts_from_json(&minimal(firing)).unwrap();
+        let resolved = alerts_from_json(&minimal(resolved)).unwrap();
+        assert_ne!(firing[0].idempotency_key, resolved[0].idempotency_key);
+        assert!(firing[0].idempotency_key.starts_with("alertmanager:"));
+        assert_eq!(
+            firing[0].content.incident_key,
+            resolved[0].content.incident_key
+        );
+    }
+}
