@@ -2,6 +2,7 @@
 //! (and, for durability, the real binary killed and restarted).
 
 mod bad_input;
+mod chaos;
 mod delivery_outcomes;
 mod durability;
 mod routing;
