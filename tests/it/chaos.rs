@@ -11,38 +11,19 @@ use std::time::{Duration, Instant};
 
 use alertwire_shared::delivery::{Attempt, DeliveryStatus};
 use alertwire_tests::ApiClient;
-use alertwire_tests::chaos_accounting::{
-    Accounting, CHAOS_BODY, ChaosRun, Numbering, Promised, Stored,
-};
-use alertwire_tests::chaos_receiver::{ChaosMix, ChaosReceiver, ChaosSettings};
+use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promised, Stored};
+use alertwire_tests::chaos_receiver::ChaosReceiver;
+use alertwire_tests::chaos_scenario::{self, ENDPOINTS, env_number};
 use alertwire_tests::serve_process::{ServeProcess, ServeSettings, free_port, wait_healthy};
 use alertwire_tests::server::scratch_dir;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const KEY: &str = "chaos-test-key-0123456789abcdef";
-const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
-/// The third endpoint takes only these (severity index ≥ 3); the others take every alert.
-const FILTERING_MIN_SEVERITY: usize = 3;
 const CONCURRENCY: usize = 32;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(1);
 const POSTERS: usize = 4;
-const DEFAULT_SEED: u64 = 20_261_123;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a number, got {text:?}")),
-        Err(_) => default,
-    }
-}
-
-struct Endpoint {
-    id: String,
-    filters_below: Option<usize>,
-}
 
 /// Posts alerts `first, first + step, …` below `count` until each is answered 202, retrying through
 /// crashes with the same Idempotency-Key; returns (alert number, receipt).
@@ -57,10 +38,7 @@ async fn post_alerts(
     let deadline = Instant::now() + within;
     let mut receipts = Vec::new();
     for i in (first..count).step_by(step) {
-        let alert = json!({
-            "title": format!("chaos alert {i}"),
-            "severity": SEVERITIES[i % SEVERITIES.len()],
-        });
+        let alert = chaos_scenario::alert(i);
         loop {
             assert!(Instant::now() < deadline, "alert {i} was never accepted");
             let answer = client
@@ -84,12 +62,12 @@ async fn post_alerts(
 }
 
 /// Every delivery of the endpoints, as the API lists them (all pages).
-async fn list_deliveries(api: &ApiClient, endpoints: &[Endpoint]) -> Vec<Stored> {
+async fn list_deliveries(api: &ApiClient, endpoints: &[String]) -> Vec<Stored> {
     let mut all = Vec::new();
     for endpoint in endpoints {
         let mut before: Option<String> = None;
         loop {
-            let mut path = format!("/v1/deliveries?endpoint_id={}&limit=500", endpoint.id);
+            let mut path = format!("/v1/deliveries?endpoint_id={endpoint}&limit=500");
             if let Some(before) = &before {
                 path.push_str(&format!("&before={before}"));
             }
@@ -114,7 +92,7 @@ async fn list_deliveries(api: &ApiClient, endpoints: &[Endpoint]) -> Vec<Stored>
 }
 
 /// Lists until no delivery is pending, or `within` passed; returns the last listing.
-async fn settled(api: &ApiClient, endpoints: &[Endpoint], within: Duration) -> Vec<Stored> {
+async fn settled(api: &ApiClient, endpoints: &[String], within: Duration) -> Vec<Stored> {
     let deadline = Instant::now() + within;
     loop {
         let stored = list_deliveries(api, endpoints).await;
@@ -133,15 +111,10 @@ async fn settled(api: &ApiClient, endpoints: &[Endpoint], within: Duration) -> V
 async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     let alerts = env_number("CHAOS_ALERTS", 200) as usize;
     let kills = env_number("CHAOS_KILLS", 5) as usize;
-    let seed = env_number("CHAOS_SEED", DEFAULT_SEED);
+    let seed = chaos_scenario::seed();
     let started = Instant::now();
-    let receiver = ChaosReceiver::start(ChaosSettings {
-        seed,
-        mix: ChaosMix::STANDARD,
-        slow: HTTP_TIMEOUT * 2,
-        retry_after_secs: 1,
-    })
-    .await;
+    let receiver =
+        ChaosReceiver::start(chaos_scenario::receiver_settings(seed, HTTP_TIMEOUT)).await;
     let data_dir = scratch_dir("chaos");
     let port = free_port();
     let settings = ServeSettings {
@@ -155,21 +128,11 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     wait_healthy(&api.base, Duration::from_secs(30)).await;
 
     let mut endpoints = Vec::new();
-    for n in 0..3 {
-        let filters_below = (n == 2).then_some(FILTERING_MIN_SEVERITY);
-        let mut body = json!({
-            "name": format!("chaos-{n}"),
-            "url": receiver.url(&format!("/chaos/{n}")),
-            "body": CHAOS_BODY,
-        });
-        if let Some(min) = filters_below {
-            body["min_severity"] = json!(SEVERITIES[min]);
-        }
-        let view = api.create_endpoint(&body).await;
-        endpoints.push(Endpoint {
-            id: view["id"].as_str().expect("an endpoint id").to_string(),
-            filters_below,
-        });
+    for n in 0..ENDPOINTS {
+        let view = api
+            .create_endpoint(&chaos_scenario::endpoint(&receiver, n))
+            .await;
+        endpoints.push(view["id"].as_str().expect("an endpoint id").to_string());
     }
 
     let posting_limit = Duration::from_secs(60 + alerts as u64 / 5);
@@ -202,19 +165,18 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     let mut promised = Vec::new();
     for (i, receipt) in &receipts {
         for delivery in receipt["deliveries"].as_array().expect("deliveries") {
-            let endpoint = endpoints
+            let n = endpoints
                 .iter()
-                .find(|e| delivery["endpoint_id"] == e.id.as_str())
+                .position(|e| delivery["endpoint_id"] == e.as_str())
                 .expect("a delivery to one of the endpoints");
             promised.push(Promised {
                 id: delivery["id"].as_str().expect("an id").to_string(),
-                filtered_by_rule: endpoint
-                    .filters_below
-                    .is_some_and(|min| i % SEVERITIES.len() < min),
+                filtered_by_rule: chaos_scenario::filtered_by_rule(n, *i),
             });
         }
     }
-    let stored = settled(&api, &endpoints, Duration::from_secs(90)).await;
+    let settle_limit = Duration::from_secs(60 + alerts as u64 / 5);
+    let stored = settled(&api, &endpoints, settle_limit).await;
     let received = receiver.received();
     let books = Accounting::of(&ChaosRun {
         alerts: receipts.len(),

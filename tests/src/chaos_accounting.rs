@@ -20,11 +20,6 @@ use alertwire_shared::retry_policy::MAX_ATTEMPTS;
 
 use crate::receiver::{Behaviour, Received};
 
-/// The body template of the chaos endpoints: nothing random in it, so the chaos receiver's draws repeat
-/// with the seed, and the attempt number so requests can be matched to recorded attempts.
-pub const CHAOS_BODY: &str =
-    r#"{"alert": "{{alert_title}}", "endpoint": "{{endpoint_name}}", "attempt": "{{attempt}}"}"#;
-
 /// A delivery the service promised when it accepted an alert.
 #[derive(Debug, Clone)]
 pub struct Promised {

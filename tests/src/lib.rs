@@ -5,6 +5,7 @@
 pub mod api_client;
 pub mod chaos_accounting;
 pub mod chaos_receiver;
+pub mod chaos_scenario;
 pub mod receiver;
 pub mod serve_process;
 pub mod server;
