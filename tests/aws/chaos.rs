@@ -43,7 +43,7 @@ use crate::serialized_writes::SerializedWrites;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longer than a batch can take (ten attempts at once, each within the HTTP timeout, and the store's
 /// writes), so a message is never in two batches at once.
-const VISIBILITY: Duration = Duration::from_secs(4);
+const VISIBILITY: Duration = Duration::from_secs(6);
 /// The chance that a batch is chosen to be killed, while kills remain to be made.
 const KILL_CHANCE: f64 = 0.4;
 /// Batches in flight at once, as concurrent invocations of the deliver function.
