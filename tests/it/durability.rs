@@ -2,64 +2,27 @@
 //! restarted on the same data directory, and every accepted alert is delivered.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use alertwire_tests::serve_process::{self, ServeProcess, ServeSettings, free_port};
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{ApiClient, Behaviour, Receiver, alertwire_binary};
+use alertwire_tests::{ApiClient, Behaviour, Receiver};
 use serde_json::json;
 
 const KEY: &str = "durability-test-key-0123456789";
 
-/// The running binary; killed when dropped, so a failing test leaves no process behind.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_binary(data_dir: &std::path::Path, port: u16) -> Running {
-    let child = Command::new(alertwire_binary())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("ALERTWIRE_API_KEY", KEY)
-        .env("ALERTWIRE_ALLOW_TARGETS", "127.0.0.0/8")
-        .env("ALERTWIRE_ALLOW_PORTS", "any")
-        .env("ALERTWIRE_RETRY_DELAYS", "50ms,100ms,200ms")
-        .env("ALERTWIRE_HTTP_TIMEOUT", "5")
-        .env("ALERTWIRE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("alertwire starts");
-    Running(child)
+fn start_binary(data_dir: &std::path::Path, port: u16) -> ServeProcess {
+    let settings = ServeSettings {
+        api_key: KEY.to_string(),
+        retry_delays: "50ms,100ms,200ms".to_string(),
+        http_timeout_secs: 5,
+        concurrency: 32,
+    };
+    ServeProcess::start(data_dir, port, &settings)
 }
 
 async fn wait_healthy(api: &ApiClient) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let client = alertwire_tests::http_client(Duration::from_secs(2));
-    while client
-        .get(format!("{}/healthz", api.base))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "alertwire did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    serve_process::wait_healthy(&api.base, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 mod alert_sources;
 mod bad_input;
+mod chaos;
 mod cli;
 mod delivery_outcomes;
 mod durability;

@@ -1,8 +1,13 @@
-//! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted
-//! behaviour, an in-process alertwire on the embedded store, and the path of the built binary.
+//! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted (or
+//! seeded random) behaviour, an in-process alertwire on the embedded store, the built binary as a child
+//! process, and the accounting of chaos runs.
 
 pub mod api_client;
+pub mod chaos_accounting;
+pub mod chaos_receiver;
+pub mod chaos_scenario;
 pub mod receiver;
+pub mod serve_process;
 pub mod server;
 pub mod standard_webhooks;
 

@@ -1,5 +1,6 @@
-//! A webhook receiver on 127.0.0.1 that answers each request by a script: a status (with headers),
-//! slowness beyond the sender's timeout, or a connection reset. It records everything it receives.
+//! A webhook receiver on 127.0.0.1 that answers each request by a script, or by a rule that looks at the
+//! request: a status (with headers), slowness beyond the sender's timeout, or a connection reset (before
+//! or in the middle of the answer). It records everything it receives and how it answered.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -17,11 +18,18 @@ pub enum Behaviour {
     Slow(Duration),
     /// Read the request, then reset the connection without answering.
     Reset,
+    /// Send the head of a 200 answer and part of its body, then reset the connection.
+    ResetMidResponse,
 }
 
 impl Behaviour {
     pub fn status(code: u16) -> Self {
         Behaviour::Status(code, Vec::new(), format!("{{\"answer\":{code}}}"))
+    }
+
+    /// Whether the sender got a complete 2XX answer (if it was still listening).
+    pub fn is_success(&self) -> bool {
+        matches!(self, Behaviour::Status(code, ..) if (200..300).contains(code))
     }
 }
 
@@ -33,7 +41,7 @@ pub struct Received {
     pub body: Vec<u8>,
     pub at: Instant,
     /// The behaviour used to answer it.
-    pub answered: String,
+    pub answer: Behaviour,
 }
 
 impl Received {
@@ -54,9 +62,17 @@ impl Received {
     }
 }
 
-struct Script {
-    queue: VecDeque<Behaviour>,
-    then: Behaviour,
+/// Decides the answer to a request from its path and body.
+pub type Rule = Arc<dyn Fn(&str, &[u8]) -> Behaviour + Send + Sync>;
+
+enum Script {
+    /// The first answers in order, then one answer for every later request.
+    Sequence {
+        queue: VecDeque<Behaviour>,
+        then: Behaviour,
+    },
+    /// Each answer decided by a rule.
+    Rule(Rule),
 }
 
 #[derive(Clone)]
@@ -74,15 +90,25 @@ impl Receiver {
 
     /// Answers the first requests by `first`, in order, and every later one with `then`.
     pub async fn scripted(first: Vec<Behaviour>, then: Behaviour) -> Receiver {
+        Self::serving(Script::Sequence {
+            queue: first.into(),
+            then,
+        })
+        .await
+    }
+
+    /// Answers each request as `rule` decides from its path and body.
+    pub async fn ruled(rule: Rule) -> Receiver {
+        Self::serving(Script::Rule(rule)).await
+    }
+
+    async fn serving(script: Script) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
         let receiver = Receiver {
             addr: listener.local_addr().expect("local address"),
-            script: Arc::new(Mutex::new(Script {
-                queue: first.into(),
-                then,
-            })),
+            script: Arc::new(Mutex::new(script)),
             received: Arc::new(Mutex::new(Vec::new())),
         };
         let serving = receiver.clone();
@@ -101,9 +127,10 @@ impl Receiver {
 
     /// From now on answer every request with `behaviour`.
     pub fn set(&self, behaviour: Behaviour) {
-        let mut script = self.script.lock().unwrap();
-        script.queue.clear();
-        script.then = behaviour;
+        *self.script.lock().unwrap() = Script::Sequence {
+            queue: VecDeque::new(),
+            then: behaviour,
+        };
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -127,12 +154,14 @@ impl Receiver {
         }
     }
 
-    fn next_behaviour(&self) -> Behaviour {
-        let mut script = self.script.lock().unwrap();
-        script
-            .queue
-            .pop_front()
-            .unwrap_or_else(|| script.then.clone())
+    fn next_behaviour(&self, path: &str, body: &[u8]) -> Behaviour {
+        let rule = match &mut *self.script.lock().unwrap() {
+            Script::Sequence { queue, then } => {
+                return queue.pop_front().unwrap_or_else(|| then.clone());
+            }
+            Script::Rule(rule) => rule.clone(),
+        };
+        rule(path, body)
     }
 
     async fn serve(&self, mut stream: TcpStream) {
@@ -140,14 +169,14 @@ impl Receiver {
         let Some((method, path, headers, body)) = read_request(&mut stream).await else {
             return;
         };
-        let behaviour = self.next_behaviour();
+        let behaviour = self.next_behaviour(&path, &body);
         self.received.lock().unwrap().push(Received {
             method,
             path,
             headers,
             body,
             at: Instant::now(),
-            answered: format!("{behaviour:?}"),
+            answer: behaviour.clone(),
         });
         match behaviour {
             Behaviour::Status(code, headers, body) => {
@@ -158,6 +187,20 @@ impl Receiver {
                 respond(&mut stream, 200, &[], "{\"slow\":true}").await;
             }
             Behaviour::Reset => {
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            }
+            Behaviour::ResetMidResponse => {
+                let body = "{\"cut\": \"this answer never ends\"}";
+                let head = format!(
+                    "HTTP/1.1 200 Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]).await;
+                let _ = stream.flush().await;
+                // Let the sender read the head before the reset arrives.
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 let _ = stream.set_zero_linger();
                 drop(stream);
             }

@@ -12,7 +12,8 @@ use crate::store::StoreError;
 /// What recovery found and repaired.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovered {
-    /// Leases of a previous process released (the receive is not counted: its attempt never finished).
+    /// Leases of a previous process released; each receive count set to the attempts recorded for the
+    /// task's run (an attempt cut short by the crash is not counted).
     pub released: usize,
     /// Pending deliveries that had no task (the process died between storing and enqueueing).
     pub requeued: usize,
@@ -26,9 +27,18 @@ impl Database {
         self.run(move |c| {
             let tx = c.transaction()?;
             let now = now_millis();
+            // A leased task's attempt may or may not have been recorded before the crash (the attempt is
+            // stored first, the task settled with the queue after). Its receive count becomes the number of
+            // attempts recorded for its run, so the next receive numbers the next attempt: an attempt that
+            // finished is not made again under its own number, one that did not is.
             let released = tx.execute(
                 "UPDATE queue SET visible_at = ?1, leased = 0, receipt = NULL,
-                        receive_count = MAX(receive_count - 1, 0)
+                        receive_count = CASE WHEN json_valid(body) THEN MIN(receive_count,
+                            (SELECT COUNT(*) FROM attempts a
+                             WHERE a.tenant = json_extract(queue.body, '$.tenant')
+                               AND a.delivery_id = queue.delivery_id
+                               AND json_extract(a.doc, '$.run') = json_extract(queue.body, '$.run')))
+                        ELSE MAX(receive_count - 1, 0) END
                  WHERE leased = 1",
                 [now],
             )?;
@@ -71,5 +81,87 @@ impl Database {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivery of run 0 with `recorded` attempts, and its task leased for attempt `receive_count`.
+    fn crashed_while_attempting(c: &rusqlite::Connection, recorded: u32, receive_count: u32) {
+        c.execute_batch(
+            "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, run,
+                                     created_at, updated_at)
+             VALUES ('t', 'msg_1', 'al_1', 'ep_1', 'error', 'pending', 0, '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        for number in 1..=recorded {
+            c.execute(
+                "INSERT INTO attempts (tenant, delivery_id, doc) VALUES ('t', 'msg_1', ?1)",
+                [format!(r#"{{"number": {number}, "run": 0}}"#)],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count, leased, receipt)
+             VALUES ('main', 'msg_1:0', 'msg_1', ?1, 0, ?2, 1, 'r-1')",
+            params![
+                r#"{"type": "deliver.v1", "tenant": "t", "delivery_id": "msg_1", "run": 0}"#,
+                receive_count
+            ],
+        )
+        .unwrap();
+    }
+
+    async fn receive_count_after_recovery(recorded: u32, receive_count: u32) -> u32 {
+        let database = Database::in_memory().unwrap();
+        database
+            .run(move |c| {
+                crashed_while_attempting(c, recorded, receive_count);
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let recovered = database.recover(10).await.unwrap();
+        assert_eq!(recovered.released, 1);
+        database
+            .run(|c| {
+                Ok(c.query_row(
+                    "SELECT receive_count FROM queue WHERE leased = 0 AND receipt IS NULL",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_attempt_cut_short_by_the_crash_is_made_again_under_its_number() {
+        assert_eq!(receive_count_after_recovery(2, 3).await, 2);
+    }
+
+    #[tokio::test]
+    async fn an_attempt_recorded_before_the_crash_is_not_made_again_under_its_number() {
+        assert_eq!(receive_count_after_recovery(3, 3).await, 3);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_task_is_released_too() {
+        let database = Database::in_memory().unwrap();
+        database
+            .run(|c| {
+                c.execute(
+                    "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count, leased, receipt)
+                     VALUES ('main', 'raw', '', 'not json', 0, 1, 1, 'r-1')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(database.recover(10).await.unwrap().released, 1);
     }
 }

@@ -9,7 +9,7 @@
 //! seconds (rounded up) where the embedded queue counts milliseconds; an SQS receive may return fewer
 //! messages than are visible.
 
-mod backends;
+pub(crate) mod backends;
 mod deliver_and_replay;
 
 use std::collections::HashSet;

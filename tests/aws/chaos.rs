@@ -1,0 +1,320 @@
+//! Nothing lost amid chaos on the AWS path, against moto: alerts are accepted by the service on the
+//! DynamoDB store and the SQS queue, the test plays the SQS event source mapping (receive a batch of up
+//! to ten, run the deliver function's batch logic, delete what it does not report as a failure), and the
+//! deliver "function" is killed mid-batch at random (seeded) moments: the batch runs in a tokio task that
+//! is aborted, which is what a Lambda crash looks like to SQS — no batch response, nothing deleted, every
+//! message back when its visibility ends. The receiver is the seeded chaos receiver; at the end the same
+//! accounting as on the embedded default is printed and must come out clean.
+//!
+//! moto does not isolate concurrent writes (see `serialized_writes`), and the run is built so that it
+//! never needs to: every write to the table takes its turn (reads and the HTTP attempts stay
+//! concurrent); the messages in flight are distinct deliveries (each delivery run has one message, and
+//! moto never hands out a message while it is invisible); and the queue's visibility timeout is longer
+//! than a batch can take, so no message is in two batches at once. Three batches run at a time, as three
+//! concurrent invocations would. Real DynamoDB isolates writes; there the delivery store's conditions
+//! are what makes concurrent batches safe.
+//!
+//! `CHAOS_AWS_ALERTS` (60), `CHAOS_AWS_KILLS` (5) and `CHAOS_SEED` size and seed it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
+use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::delivery::DeliveryStatus;
+use alertwire_shared::http_sender::HttpSender;
+use alertwire_shared::ids::{EndpointId, TenantId};
+use alertwire_shared::retry_policy::RetryPolicy;
+use alertwire_shared::service::{Ports, Service};
+use alertwire_shared::store::{AlertReceipt, DeliveryFilter, DeliveryStore};
+use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promised, Stored};
+use alertwire_tests::chaos_receiver::ChaosReceiver;
+use alertwire_tests::chaos_scenario::{self, ENDPOINTS, env_number};
+use alertwire_tests::server::loopback_policy;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::queue_conformance::backends::Sqs;
+use crate::serialized_writes::SerializedWrites;
+
+const HTTP_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longer than a batch can take (ten attempts at once, each within the HTTP timeout, and the store's
+/// writes), so a message is never in two batches at once.
+const VISIBILITY: Duration = Duration::from_secs(6);
+/// The chance that a batch is chosen to be killed, while kills remain to be made.
+const KILL_CHANCE: f64 = 0.4;
+/// Batches in flight at once, as concurrent invocations of the deliver function.
+const POLLERS: usize = 3;
+/// How long a killed batch's requests already on their way may take to land.
+const LAST_REQUESTS_LAND: Duration = Duration::from_millis(500);
+
+/// The kills of a run, shared by the pollers.
+struct Kills {
+    wanted: usize,
+    made: AtomicUsize,
+}
+
+impl Kills {
+    /// Takes one of the kills still to be made, if any.
+    fn claim(&self) -> bool {
+        self.made
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |made| {
+                (made < self.wanted).then_some(made + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a claimed kill: the batch ended before its moment came.
+    fn release(&self) {
+        self.made.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct Rig {
+    sqs: Sqs,
+    store: SerializedWrites<DynamoStore>,
+    service: Arc<Service>,
+    tenant: TenantId,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let sqs = Sqs::with_visibility("chaos", VISIBILITY).await;
+        let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+        let table = format!("chaos-{}", TenantId::generate().0.replace("tn_", ""));
+        create_table(&client, &table)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
+        let store = SerializedWrites::new(DynamoStore::new(client, table, DEFAULT_RECORD_TTL));
+        let ports = Ports {
+            keys: Arc::new(store.inner().clone()),
+            endpoints: Arc::new(store.inner().clone()),
+            alerts: Arc::new(store.clone()),
+            deliveries: Arc::new(store.clone()),
+            queue: Arc::new(sqs.queue.clone()),
+        };
+        let sender =
+            HttpSender::new(Arc::new(loopback_policy()), HTTP_TIMEOUT).expect("an HTTP client");
+        let retry = RetryPolicy::parse("0ms").expect("retry delays");
+        Rig {
+            sqs,
+            store,
+            service: Arc::new(Service::new(ports, sender, retry)),
+            tenant: TenantId::from("tn_chaos"),
+        }
+    }
+
+    /// One receive of the event source mapping: up to ten records with their receive counts.
+    async fn receive_batch(&self) -> Vec<BatchMessage> {
+        self.sqs
+            .receive_records()
+            .await
+            .into_iter()
+            .map(|m| BatchMessage {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .expect("the receive count was asked for"),
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// What the mapping does with a batch response: deletes every record not reported as failed.
+    async fn delete_finished(&self, records: &[BatchMessage], failed: &[String]) {
+        for record in records.iter().filter(|r| !failed.contains(&r.message_id)) {
+            self.sqs
+                .client
+                .delete_message()
+                .queue_url(self.sqs.queue.queue_url())
+                .receipt_handle(&record.receipt_handle)
+                .send()
+                .await
+                .expect("the mapping deletes a finished record");
+        }
+    }
+
+    /// Plays the event source mapping until nothing is pending once every alert is accepted (or the
+    /// deadline): each batch runs as its own task, and some, chosen by `moments`, are aborted at a random
+    /// moment while `kills` remain to be made.
+    async fn poll(
+        &self,
+        mut moments: StdRng,
+        accepted: &AtomicBool,
+        kills: &Kills,
+        deadline: Instant,
+    ) {
+        while Instant::now() < deadline {
+            let records = self.receive_batch().await;
+            if records.is_empty() {
+                if accepted.load(Ordering::SeqCst) && !self.any_pending().await {
+                    return;
+                }
+                continue;
+            }
+            let batch = {
+                let (service, queue, records) = (
+                    self.service.clone(),
+                    self.sqs.queue.clone(),
+                    records.clone(),
+                );
+                tokio::spawn(async move { deliver_batch(&service, &queue, records).await })
+            };
+            if moments.random_bool(KILL_CHANCE) && kills.claim() {
+                tokio::time::sleep(Duration::from_millis(moments.random_range(20..1200))).await;
+                if !batch.is_finished() {
+                    batch.abort();
+                    let _ = batch.await;
+                    tokio::time::sleep(LAST_REQUESTS_LAND).await;
+                    continue;
+                }
+                kills.release();
+            }
+            let failed = batch.await.expect("the batch ran to its end");
+            self.delete_finished(&records, &failed).await;
+        }
+    }
+
+    async fn any_pending(&self) -> bool {
+        let filter = DeliveryFilter {
+            status: Some(DeliveryStatus::Pending),
+            limit: 1,
+            ..DeliveryFilter::default()
+        };
+        !self
+            .store
+            .list_deliveries(&self.tenant, &filter)
+            .await
+            .expect("pending deliveries")
+            .is_empty()
+    }
+
+    async fn deliveries_of(&self, endpoints: &[EndpointId]) -> Vec<Stored> {
+        let mut all = Vec::new();
+        for endpoint in endpoints {
+            let filter = DeliveryFilter {
+                endpoint_id: Some(endpoint.clone()),
+                limit: 100_000,
+                ..DeliveryFilter::default()
+            };
+            let deliveries = self
+                .store
+                .list_deliveries(&self.tenant, &filter)
+                .await
+                .expect("the deliveries");
+            all.extend(deliveries.into_iter().map(|d| Stored {
+                id: d.id.0,
+                status: d.status,
+                attempts: d.attempts,
+            }));
+        }
+        all
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_accounted_for() {
+    let alerts = env_number("CHAOS_AWS_ALERTS", 60) as usize;
+    let kills_wanted = env_number("CHAOS_AWS_KILLS", 5) as usize;
+    let seed = chaos_scenario::seed();
+    let started = Instant::now();
+    let receiver =
+        ChaosReceiver::start(chaos_scenario::receiver_settings(seed, HTTP_TIMEOUT)).await;
+    let rig = Arc::new(Rig::new().await);
+    let mut endpoints = Vec::new();
+    for n in 0..ENDPOINTS {
+        let view = rig
+            .service
+            .create_endpoint(&rig.tenant, &chaos_scenario::endpoint(&receiver, n))
+            .await
+            .expect("an endpoint");
+        endpoints.push(EndpointId::from(view["id"].as_str().expect("an id")));
+    }
+
+    // Alerts arrive while batches are delivered (and killed).
+    let accepted = Arc::new(AtomicBool::new(false));
+    let accepting = {
+        let (service, tenant, accepted) =
+            (rig.service.clone(), rig.tenant.clone(), accepted.clone());
+        tokio::spawn(async move {
+            let mut receipts: Vec<(usize, AlertReceipt)> = Vec::new();
+            for i in 0..alerts {
+                let receipt = service
+                    .accept_alert(&tenant, &chaos_scenario::alert(i), None)
+                    .await
+                    .expect("the alert is accepted");
+                receipts.push((i, receipt));
+            }
+            accepted.store(true, Ordering::SeqCst);
+            receipts
+        })
+    };
+
+    let kills = Arc::new(Kills {
+        wanted: kills_wanted,
+        made: AtomicUsize::new(0),
+    });
+    let deadline = Instant::now() + Duration::from_secs(60 + alerts as u64 * 2);
+    let pollers: Vec<_> = (0..POLLERS as u64)
+        .map(|n| {
+            let (rig, accepted, kills) = (rig.clone(), accepted.clone(), kills.clone());
+            let moments = StdRng::seed_from_u64(seed.wrapping_add(n));
+            tokio::spawn(async move { rig.poll(moments, &accepted, &kills, deadline).await })
+        })
+        .collect();
+    for poller in pollers {
+        poller.await.expect("a poller");
+    }
+    let kills = kills.made.load(Ordering::SeqCst);
+
+    let receipts = accepting.await.expect("every alert accepted");
+    let mut promised = Vec::new();
+    for (i, receipt) in &receipts {
+        for (delivery, endpoint) in &receipt.deliveries {
+            let n = endpoints
+                .iter()
+                .position(|e| e == endpoint)
+                .expect("a delivery to one of the endpoints");
+            promised.push(Promised {
+                id: delivery.0.clone(),
+                filtered_by_rule: chaos_scenario::filtered_by_rule(n, *i),
+            });
+        }
+    }
+    let stored = rig.deliveries_of(&endpoints).await;
+    let received = receiver.received();
+    let books = Accounting::of(&ChaosRun {
+        alerts: receipts.len(),
+        promised: &promised,
+        stored: &stored,
+        received: &received,
+        kills,
+        numbering: Numbering::MaySkip,
+    });
+    println!(
+        "{}",
+        books.table(&format!(
+            "chaos on the AWS path (DynamoDB + SQS on moto, deliver batches aborted): seed {seed}, {:.1} s",
+            started.elapsed().as_secs_f64()
+        ))
+    );
+    assert_eq!(kills, kills_wanted, "the run ended before every kill");
+    assert_eq!(promised.len(), alerts * ENDPOINTS);
+    assert!(books.lost.is_empty(), "lost deliveries: {:#?}", books.lost);
+    assert!(
+        books.unaccounted.is_empty(),
+        "unaccounted: {:#?}",
+        books.unaccounted
+    );
+    assert_eq!(
+        books.delivered + books.dead + books.filtered,
+        promised.len()
+    );
+}
