@@ -4,7 +4,12 @@
 //! sections `{{#name}}…{{/name}}`, inverted sections `{{^name}}…{{/name}}`, comments `{{! … }}`, delimiter
 //! changes `{{=<% %>=}}`, the implicit iterator `{{.}}`, dotted names with context-stack lookup (a numeric
 //! segment indexes a list: `{{alert_samples.0.message}}`), and the standalone-line rules of the Mustache spec.
-//! Partials, template inheritance and lambdas are not supported; tags starting with `@` are reserved.
+//! Partials, template inheritance and lambdas are not supported.
+//!
+//! Beside it, the Uptrends syntax ([`uptrends`]): `{{@alert.description}}` names the context key
+//! `@alert.description` as it is written, escaped like `{{name}}` (and `{{{@name}}}`, `{{#@name}}` work too);
+//! `{{@JsonEncode({{@name}})}}`, `{{@UrlEncode(…)}}` and `{{@XmlEncode(…)}}` encode one variable explicitly. Both
+//! compile to the same nodes, so they mix freely in one template.
 //!
 //! Values: strings as they are, numbers and booleans as JSON text, null or missing as nothing, arrays and
 //! objects as compact JSON, then escaped. In a [`Escaping::Json`] template an array or object interpolated
@@ -20,6 +25,7 @@ mod lexer;
 mod parser;
 mod render;
 mod tree;
+mod uptrends;
 
 #[cfg(test)]
 mod tests;
