@@ -10,3 +10,4 @@ mod secret_rotation;
 mod signatures;
 mod templates;
 mod tenant_isolation;
+mod uptrends;
