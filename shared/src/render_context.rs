@@ -425,8 +425,34 @@ pub struct DeliveryFacts<'a> {
     pub verification_token: Option<&'a str>,
 }
 
-/// The template context for one attempt of one delivery.
+/// Which names a context holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// The Mustache names only: enough for templates that use no `@` name.
+    Mustache,
+    /// The Mustache and the Uptrends names.
+    MustacheAndUptrends,
+}
+
+impl Names {
+    /// What templates that use `@` names or not need.
+    pub fn for_templates(uses_at_names: bool) -> Names {
+        if uses_at_names {
+            Names::MustacheAndUptrends
+        } else {
+            Names::Mustache
+        }
+    }
+}
+
+/// The template context for one attempt of one delivery, with every name (see [`context_with`]).
 pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
+    context_with(alert, facts, Names::MustacheAndUptrends)
+}
+
+/// The template context for one attempt of one delivery, with the Uptrends names only if `names` asks for them:
+/// templates that use none do not pay for building them.
+pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> Value {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| json!(t.to_rfc3339())).unwrap_or(json!(""));
     let millis =
         |t: Option<DateTime<Utc>>| t.map(|t| json!(t.timestamp_millis())).unwrap_or(json!(""));
@@ -434,7 +460,11 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     let tags = json!(alert.content.tags);
     let context = Value::Object(alert.content.context.clone());
     let text = |t: &Option<String>| json!(t.as_deref().unwrap_or(""));
-    let mut map = Map::with_capacity(VARIABLES.len() + UPTRENDS_VARIABLES.len());
+    let capacity = match names {
+        Names::Mustache => VARIABLES.len(),
+        Names::MustacheAndUptrends => VARIABLES.len() + UPTRENDS_VARIABLES.len(),
+    };
+    let mut map = Map::with_capacity(capacity);
     let mut put = |name: &str, value: Value| {
         map.insert(name.to_string(), value);
     };
@@ -495,6 +525,18 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     put("attempt", json!(facts.attempt));
     put("endpoint_id", json!(facts.endpoint_id));
     put("endpoint_name", json!(facts.endpoint_name));
+    if names == Names::MustacheAndUptrends {
+        put_uptrends(&mut map, alert);
+    }
+    Value::Object(map)
+}
+
+/// Adds the Uptrends names to a context that holds the Mustache ones.
+fn put_uptrends(map: &mut Map<String, Value>, alert: &Alert) {
+    // Each time is formatted once, however many names show it.
+    let received = FormattedTime::new(alert.received_at);
+    let first_error =
+        FormattedTime::new(alert.content.timeframe_start.unwrap_or(alert.received_at));
     for (name, source, _) in UPTRENDS_VARIABLES {
         let value = match *source {
             UptrendsSource::Same(mustache) => map.get(mustache).cloned().unwrap_or(json!("")),
@@ -503,18 +545,37 @@ pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
             }
             UptrendsSource::Time(moment, format) => {
                 let time = match moment {
-                    Moment::Received => alert.received_at,
-                    Moment::FirstError => {
-                        alert.content.timeframe_start.unwrap_or(alert.received_at)
-                    }
+                    Moment::Received => &received,
+                    Moment::FirstError => &first_error,
                 };
-                json!(format.format(time))
+                json!(time.text(format))
             }
             UptrendsSource::Empty => json!(""),
         };
         map.insert((*name).to_owned(), value);
     }
-    Value::Object(map)
+}
+
+/// A time in both of Uptrends' formats.
+struct FormattedTime {
+    iso: String,
+    formatted: String,
+}
+
+impl FormattedTime {
+    fn new(time: DateTime<Utc>) -> FormattedTime {
+        FormattedTime {
+            iso: TimeFormat::Iso.format(time),
+            formatted: TimeFormat::Formatted.format(time),
+        }
+    }
+
+    fn text(&self, format: TimeFormat) -> &str {
+        match format {
+            TimeFormat::Iso => &self.iso,
+            TimeFormat::Formatted => &self.formatted,
+        }
+    }
 }
 
 /// `<ul><li>sample</li>…</ul>`, each sample as compact JSON, entity-escaped.
@@ -732,6 +793,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn mustache_only_contexts_leave_the_uptrends_names_out() {
+        let alert = alert(MessageType::Error);
+        let full = context(&alert, &sample_facts());
+        let mustache = context_with(&alert, &sample_facts(), Names::Mustache);
+        let mustache = mustache.as_object().unwrap();
+        assert_eq!(mustache.len(), VARIABLES.len());
+        for (name, value) in mustache {
+            assert_eq!(&full[name], value, "{name}");
+        }
+        assert_eq!(
+            full.as_object().unwrap().len(),
+            VARIABLES.len() + UPTRENDS_VARIABLES.len()
+        );
+        assert_eq!(Names::for_templates(false), Names::Mustache);
+        assert_eq!(Names::for_templates(true), Names::MustacheAndUptrends);
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct Template {
     nodes: Vec<Node>,
     /// Initial output capacity: the literal text plus room for values.
     capacity: usize,
+    /// Whether any tag names an `@` (Uptrends) variable.
+    uses_at_names: bool,
 }
 
 impl Template {
@@ -55,12 +57,19 @@ impl Template {
     pub fn compile(source: &str, escaping: Escaping) -> Result<Template, TemplateError> {
         let nodes = parser::parse(source)?;
         let literal = literal_len(&nodes);
+        let uses_at_names = uses_at_names(&nodes);
         Ok(Template {
             source: source.to_owned(),
             escaping,
             nodes,
             capacity: literal * 2 + 256,
+            uses_at_names,
         })
+    }
+
+    /// Whether the template names any `@` (Uptrends) variable, so that a context without them would do.
+    pub fn uses_at_names(&self) -> bool {
+        self.uses_at_names
     }
 
     pub fn escaping(&self) -> Escaping {
@@ -99,6 +108,17 @@ impl Template {
     pub fn check_json_output(&self, hostile: &Value) -> Result<(), TemplateError> {
         json_check::check(&self.source, &self.nodes, self.escaping, hostile)
     }
+}
+
+/// Whether any variable or section in `nodes` has an `@` name (bounded nesting keeps recursion shallow).
+fn uses_at_names(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| match node {
+        Node::Text { .. } => false,
+        Node::Var { path, .. } => path.name.starts_with('@'),
+        Node::Section { path, children, .. } => {
+            path.name.starts_with('@') || uses_at_names(children)
+        }
+    })
 }
 
 /// Total length of the literal text, counted once per node (bounded nesting keeps recursion shallow).

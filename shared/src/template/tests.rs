@@ -659,6 +659,22 @@ fn functions_take_the_text_of_any_value() {
 }
 
 #[test]
+fn templates_know_whether_they_use_uptrends_names() {
+    let uses = |source: &str| {
+        Template::compile(source, Escaping::Json)
+            .unwrap()
+            .uses_at_names()
+    };
+    assert!(!uses(LOGZIO_BODY));
+    assert!(uses("{{@alert.type}}"));
+    assert!(uses(
+        "{{#alert_tags}}{{#x}}{{@UrlEncode(@incident.key)}}{{/x}}{{/alert_tags}}"
+    ));
+    assert!(uses("{{^@incident.key}}none{{/@incident.key}}"));
+    assert!(!uses("{{@JsonEncode({{alert_title}})}}"));
+}
+
+#[test]
 fn both_syntaxes_mix_in_one_template() {
     let ctx = json!({"alert_tags": ["a", "b"], "@alert.type": "Ok", "alert_title": "T\"", "@incident.key": "k/1"});
     let body = r#"{"t": "{{@alert.type}}: {{alert_title}}", "k": "{{@UrlEncode({{@incident.key}})}}", "each": "{{#alert_tags}}{{.}}={{@alert.type}};{{/alert_tags}}", "ok": "{{#@alert.type}}yes{{/@alert.type}}"}"#;
