@@ -6,7 +6,7 @@
 //! segment indexes a list: `{{alert_samples.0.message}}`), and the standalone-line rules of the Mustache spec.
 //! Partials, template inheritance and lambdas are not supported.
 //!
-//! Beside it, the Uptrends syntax ([`uptrends`]): `{{@alert.description}}` names the context key
+//! Beside it, the Uptrends syntax (module `uptrends`): `{{@alert.description}}` names the context key
 //! `@alert.description` as it is written, escaped like `{{name}}` (and `{{{@name}}}`, `{{#@name}}` work too);
 //! `{{@JsonEncode({{@name}})}}`, `{{@UrlEncode(…)}}` and `{{@XmlEncode(…)}}` encode one variable explicitly. Both
 //! compile to the same nodes, so they mix freely in one template.
