@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
 use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
-use crate::render_context::{self, DeliveryFacts};
+use crate::render_context::{self, DeliveryFacts, Names};
 use crate::template::RenderError;
 
 /// Largest rendered body; a template that renders more fails that delivery with a clear error.
@@ -46,7 +46,7 @@ pub fn build(
         return Ok(None);
     };
     let config = &endpoint.endpoint;
-    let context = render_context::context(
+    let context = render_context::context_with(
         alert,
         &DeliveryFacts {
             delivery_id: facts.delivery_id,
@@ -55,6 +55,7 @@ pub fn build(
             endpoint_name: &config.name,
             verification_token: config.verification_token.as_deref(),
         },
+        Names::for_templates(route.url.uses_at_names() || route.body.uses_at_names()),
     );
     let url = route.url.render(&context, MAX_URL_BYTES)?;
     let body = if route.method.has_body() {

@@ -14,3 +14,4 @@ mod secret_rotation;
 mod signatures;
 mod templates;
 mod tenant_isolation;
+mod uptrends;

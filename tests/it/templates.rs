@@ -206,11 +206,29 @@ async fn text_bodies_are_sent_as_written() {
 
 #[test]
 fn the_readme_documents_every_variable() {
+    use alertwire_shared::render_context::{UPTRENDS_VARIABLES, UptrendsSource, VARIABLES};
     let readme = include_str!("../../README.md");
-    for (name, _, _) in alertwire_shared::render_context::VARIABLES {
+    for name in VARIABLES
+        .iter()
+        .map(|(name, _, _)| *name)
+        .chain(UPTRENDS_VARIABLES.iter().map(|(name, _, _)| *name))
+    {
         assert!(
             readme.contains(&format!("`{name}`")),
             "README's variable table lacks `{name}`"
         );
+    }
+    // Side by side: an Uptrends name that renders a Mustache variable sits on that variable's row.
+    for (name, source, _) in UPTRENDS_VARIABLES {
+        if let UptrendsSource::Same(mustache) = source {
+            let row = readme
+                .lines()
+                .find(|line| line.starts_with('|') && line.contains(&format!("`{name}`")))
+                .unwrap_or_else(|| panic!("no table row names `{name}`"));
+            assert!(
+                row.starts_with(&format!("| `{mustache}`")),
+                "`{name}` renders `{mustache}` but its README row is: {row}"
+            );
+        }
     }
 }

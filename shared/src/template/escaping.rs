@@ -81,6 +81,19 @@ static JSON_SPECIAL: [bool; 256] = {
     table
 };
 
+/// Bytes kept by Uptrends' `@UrlEncode` (as .NET's `HttpUtility.UrlEncode` did): letters, digits, `-_.!*'()`.
+static UPTRENDS_URL_KEEP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'_' | b'.' | b'!' | b'*' | b'\'' | b'(' | b')');
+        b += 1;
+    }
+    table
+};
+
 /// Bytes kept as they are in a URL component (RFC 3986 unreserved).
 static URL_KEEP: [bool; 256] = unreserved(false);
 /// Bytes kept as they are in a form value (unreserved and `*`).
@@ -224,6 +237,12 @@ fn escape_json(out: &mut String, value: &str) {
     push_run(out, value, run, bytes.len());
 }
 
+/// Uptrends' `@UrlEncode`: a space becomes `+`, letters, digits and `-_.!*'()` stay, every other byte is `%XX`
+/// (so `Ben & Jerry's` becomes `Ben+%26+Jerry's`, as Uptrends documents).
+pub(crate) fn escape_uptrends_url(out: &mut String, value: &str) {
+    escape_percent(out, value, &UPTRENDS_URL_KEEP, true);
+}
+
 fn escape_percent(out: &mut String, value: &str, keep: &[bool; 256], space_as_plus: bool) {
     let bytes = value.as_bytes();
     let mut run = 0;
@@ -322,6 +341,27 @@ mod tests {
             "a+b%2Bc*d%25e%26f%3Dg~"
         );
         assert_eq!(esc(Escaping::Form, "😀"), "%F0%9F%98%80");
+    }
+
+    #[test]
+    fn uptrends_url_encoding_matches_its_documentation() {
+        let mut out = String::new();
+        escape_uptrends_url(&mut out, "Ben & Jerry's");
+        assert_eq!(out, "Ben+%26+Jerry's");
+        out.clear();
+        escape_uptrends_url(&mut out, HOSTILE);
+        assert_eq!(
+            out,
+            "a%22b%5Cc%0Ad%3C%2Fscript%3E%F0%9F%98%80%E2%80%A8%E2%80%A9%00%26%3C%3E'+%2B%25*%7E%C3%A9%07%EF%BF%BE%EF%BF%BF%09%0D"
+        );
+        // A form or query decoder gets the value back.
+        let decoded: String = url::form_urlencoded::parse(format!("v={out}").as_bytes())
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(decoded, HOSTILE);
+        out.clear();
+        escape_uptrends_url(&mut out, "AZaz09-_.!*'()");
+        assert_eq!(out, "AZaz09-_.!*'()");
     }
 
     #[test]

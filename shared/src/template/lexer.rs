@@ -2,6 +2,7 @@
 
 use super::error::TemplateError;
 use super::tree::Span;
+use super::uptrends;
 
 /// What a tag does, from the sigil after its opening delimiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +27,10 @@ pub(crate) enum TagKind {
     Parent,
     /// `{{$ name}}` (template inheritance)
     Block,
-    /// `{{@ … }}`: reserved for functions and `@`-variables.
+    /// `{{@name}}`: an Uptrends variable.
     At,
+    /// `{{@Function(…)}}`: an Uptrends function call; the content is `Function(…)`, inner tags included.
+    Call,
 }
 
 impl TagKind {
@@ -49,7 +52,10 @@ impl TagKind {
 
     /// Whether a tag of this kind alone on its line removes the line (Mustache "standalone" rule).
     fn may_stand_alone(self) -> bool {
-        !matches!(self, TagKind::Escaped | TagKind::Raw | TagKind::At)
+        !matches!(
+            self,
+            TagKind::Escaped | TagKind::Raw | TagKind::At | TagKind::Call
+        )
     }
 }
 
@@ -58,11 +64,13 @@ impl TagKind {
 pub(crate) enum Token<'s> {
     /// Literal text starting at source byte `at`.
     Text { text: &'s str, at: usize },
-    /// A tag; `content` is what stands between the sigil and the closing delimiter, trimmed.
+    /// A tag; `content` is what stands between the sigil and the closing delimiter, trimmed; `delimiters` are
+    /// the opening and closing delimiters in force (a call's argument may be written as a tag).
     Tag {
         kind: TagKind,
         content: &'s str,
         span: Span,
+        delimiters: (&'s str, &'s str),
     },
 }
 
@@ -102,6 +110,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token<'_>>, TemplateError> {
         if !text.is_empty() {
             tokens.push(Token::Text { text, at: cursor });
         }
+        let in_force = (open, close);
         if kind == TagKind::Delimiters {
             (open, close) = new_delimiters(source, start, content)?;
         }
@@ -109,6 +118,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token<'_>>, TemplateError> {
             kind,
             content: content.trim(),
             span: Span { start, end },
+            delimiters: in_force,
         });
         cursor = next;
         at_line_start = next_at_line_start;
@@ -142,6 +152,23 @@ fn read_tag<'s>(
         }
     };
     let body = source.get(body_start..).unwrap_or_default();
+    if kind == TagKind::At {
+        let call = body.trim_start();
+        if let Some(opening) = uptrends::call_opening(call) {
+            let call_start = body_start + (body.len() - call.len());
+            let after_paren = call.get(opening..).unwrap_or_default();
+            let Some((paren, through_close)) = uptrends::call_end(after_paren, close) else {
+                let name = call.get(..opening).unwrap_or_default();
+                return Err(TemplateError::at(
+                    source,
+                    start,
+                    format!("unclosed function: `{open}@{name}` has no matching `){close}`"),
+                ));
+            };
+            let content = call.get(..opening + paren + 1).unwrap_or_default();
+            return Ok((TagKind::Call, content, call_start + opening + through_close));
+        }
+    }
     let Some(length) = body.find(&closer) else {
         let opener = if closer.len() > close.len() {
             format!("{open}{{")
@@ -240,10 +267,39 @@ mod tests {
                 "Close(s)",
                 "Comment(c)",
                 "Partial(p)",
-                "At(f(x))"
+                "Call(f(x))"
             ]
         );
         assert_eq!(kinds("{{ # s }}{{ @x }}"), ["Section(s)", "At(x)"]);
+    }
+
+    #[test]
+    fn uptrends_calls_span_their_inner_tags() {
+        assert_eq!(
+            kinds(r#"{"n": "{{@JsonEncode({{@monitor.notes}})}}", "t": "{{@alert.type}}"}"#),
+            [
+                r#"T({"n": ")"#,
+                "Call(JsonEncode({{@monitor.notes}}))",
+                r#"T(", "t": ")"#,
+                "At(alert.type)",
+                r#"T("})"#
+            ]
+        );
+        assert_eq!(
+            kinds("{{ @UrlEncode( @x ) }}{{@XmlEncode(y)}}\n"),
+            ["Call(UrlEncode( @x ))", "Call(XmlEncode(y))", "T(\n)"]
+        );
+        // Calls never stand alone, and follow changed delimiters.
+        assert_eq!(
+            kinds("{{=<% %>=}}\n<%@JsonEncode(<%@x%>)%>\n"),
+            ["Delimiters(<% %>=)", "Call(JsonEncode(<%@x%>))", "T(\n)"]
+        );
+        let err = tokenize("a\n {{@JsonEncode({{@x}}}").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 2));
+        assert_eq!(
+            err.message,
+            "unclosed function: `{{@JsonEncode(` has no matching `)}}`"
+        );
     }
 
     #[test]

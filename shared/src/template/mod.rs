@@ -4,7 +4,12 @@
 //! sections `{{#name}}…{{/name}}`, inverted sections `{{^name}}…{{/name}}`, comments `{{! … }}`, delimiter
 //! changes `{{=<% %>=}}`, the implicit iterator `{{.}}`, dotted names with context-stack lookup (a numeric
 //! segment indexes a list: `{{alert_samples.0.message}}`), and the standalone-line rules of the Mustache spec.
-//! Partials, template inheritance and lambdas are not supported; tags starting with `@` are reserved.
+//! Partials, template inheritance and lambdas are not supported.
+//!
+//! Beside it, the Uptrends syntax (module `uptrends`): `{{@alert.description}}` names the context key
+//! `@alert.description` as it is written, escaped like `{{name}}` (and `{{{@name}}}`, `{{#@name}}` work too);
+//! `{{@JsonEncode({{@name}})}}`, `{{@UrlEncode(…)}}` and `{{@XmlEncode(…)}}` encode one variable explicitly. Both
+//! compile to the same nodes, so they mix freely in one template.
 //!
 //! Values: strings as they are, numbers and booleans as JSON text, null or missing as nothing, arrays and
 //! objects as compact JSON, then escaped. In a [`Escaping::Json`] template an array or object interpolated
@@ -20,6 +25,7 @@ mod lexer;
 mod parser;
 mod render;
 mod tree;
+mod uptrends;
 
 #[cfg(test)]
 mod tests;
@@ -42,6 +48,8 @@ pub struct Template {
     nodes: Vec<Node>,
     /// Initial output capacity: the literal text plus room for values.
     capacity: usize,
+    /// Whether any tag names an `@` (Uptrends) variable.
+    uses_at_names: bool,
 }
 
 impl Template {
@@ -49,12 +57,19 @@ impl Template {
     pub fn compile(source: &str, escaping: Escaping) -> Result<Template, TemplateError> {
         let nodes = parser::parse(source)?;
         let literal = literal_len(&nodes);
+        let uses_at_names = uses_at_names(&nodes);
         Ok(Template {
             source: source.to_owned(),
             escaping,
             nodes,
             capacity: literal * 2 + 256,
+            uses_at_names,
         })
+    }
+
+    /// Whether the template names any `@` (Uptrends) variable, so that a context without them would do.
+    pub fn uses_at_names(&self) -> bool {
+        self.uses_at_names
     }
 
     pub fn escaping(&self) -> Escaping {
@@ -93,6 +108,17 @@ impl Template {
     pub fn check_json_output(&self, hostile: &Value) -> Result<(), TemplateError> {
         json_check::check(&self.source, &self.nodes, self.escaping, hostile)
     }
+}
+
+/// Whether any variable or section in `nodes` has an `@` name (bounded nesting keeps recursion shallow).
+fn uses_at_names(nodes: &[Node]) -> bool {
+    nodes.iter().any(|node| match node {
+        Node::Text { .. } => false,
+        Node::Var { path, .. } => path.name.starts_with('@'),
+        Node::Section { path, children, .. } => {
+            path.name.starts_with('@') || uses_at_names(children)
+        }
+    })
 }
 
 /// Total length of the literal text, counted once per node (bounded nesting keeps recursion shallow).

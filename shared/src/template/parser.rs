@@ -2,7 +2,8 @@
 
 use super::error::TemplateError;
 use super::lexer::{self, TagKind, Token};
-use super::tree::{self, Node, Path, Span};
+use super::tree::{self, Node, Output, Path, Span};
+use super::uptrends;
 
 /// Sections may be nested at most this deep.
 pub const MAX_SECTION_DEPTH: usize = 64;
@@ -19,7 +20,7 @@ pub(crate) fn parse(source: &str) -> Result<Vec<Node>, TemplateError> {
     let mut root = Vec::new();
     let mut open: Vec<OpenSection> = Vec::new();
     for token in lexer::tokenize(source)? {
-        let (kind, content, span) = match token {
+        let (kind, content, span, (open_delimiter, close_delimiter)) = match token {
             Token::Text { text, at } => {
                 let siblings = open.last_mut().map_or(&mut root, |s| &mut s.children);
                 siblings.push(Node::Text {
@@ -33,7 +34,8 @@ pub(crate) fn parse(source: &str) -> Result<Vec<Node>, TemplateError> {
                 kind,
                 content,
                 span,
-            } => (kind, content, span),
+                delimiters,
+            } => (kind, content, span, delimiters),
         };
         let fail = |message: String| TemplateError::at(source, span.start, message);
         let node = match kind {
@@ -42,10 +44,27 @@ pub(crate) fn parse(source: &str) -> Result<Vec<Node>, TemplateError> {
             TagKind::Parent | TagKind::Block => {
                 return Err(fail("template inheritance is not supported".to_owned()));
             }
-            TagKind::At => return Err(fail(format!("unknown tag `{}`", tag_text(source, span)))),
+            TagKind::At => Node::Var {
+                path: uptrends::variable(content).map_err(fail)?,
+                output: Output::Escaped,
+                span,
+            },
+            TagKind::Call => {
+                let (function, path) =
+                    uptrends::call(content, open_delimiter, close_delimiter).map_err(fail)?;
+                Node::Var {
+                    path,
+                    output: Output::Encoded(function),
+                    span,
+                }
+            }
             TagKind::Escaped | TagKind::Raw => Node::Var {
                 path: Path::parse(content).map_err(fail)?,
-                raw: kind == TagKind::Raw,
+                output: if kind == TagKind::Raw {
+                    Output::Raw
+                } else {
+                    Output::Escaped
+                },
                 span,
             },
             TagKind::Section | TagKind::Inverted => {
@@ -143,7 +162,13 @@ mod tests {
             panic!("expected an inverted section: {children:?}");
         };
         assert_eq!(&*path.name, "t.u");
-        assert!(matches!(inner.first(), Some(Node::Var { raw: false, .. })));
+        assert!(matches!(
+            inner.first(),
+            Some(Node::Var {
+                output: Output::Escaped,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -176,8 +201,17 @@ mod tests {
             (2, 1, "partials are not supported".into())
         );
         assert_eq!(
-            err("  {{@alert.description}}"),
-            (1, 3, "unknown tag `{{@alert.description}}`".into())
+            err("  {{@ }}"),
+            (1, 3, "empty variable name after `@`".into())
+        );
+        assert_eq!(
+            err("x\n  {{@Encode({{@alert.type}})}}"),
+            (
+                2,
+                3,
+                "unknown function `@Encode` (the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`)"
+                    .into()
+            )
         );
         assert_eq!(
             err("{{<p}}{{/p}}"),
@@ -194,6 +228,31 @@ mod tests {
         assert_eq!(
             err("{{a..b}}"),
             (1, 1, "invalid name `a..b`: empty part between dots".into())
+        );
+    }
+
+    #[test]
+    fn uptrends_tags_are_variables() {
+        let nodes =
+            parse("{{@alert.type}}{{{@incident.key}}}{{@UrlEncode({{alert_title}})}}").unwrap();
+        let vars: Vec<(&str, Output)> = nodes
+            .iter()
+            .filter_map(|node| match node {
+                Node::Var { path, output, .. } => Some((&*path.name, *output)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            vars,
+            [
+                ("@alert.type", Output::Escaped),
+                ("@incident.key", Output::Raw),
+                ("alert_title", Output::Encoded(uptrends::Function::Url))
+            ]
+        );
+        let nodes = parse("{{#@alert.type}}x{{/@alert.type}}").unwrap();
+        assert!(
+            matches!(nodes.first(), Some(Node::Section { path, .. }) if &*path.name == "@alert.type")
         );
     }
 

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::error::RenderError;
 use super::escaping::{Escaping, EscapingWriter};
-use super::tree::{self, JsonState, Node, Path, Span};
+use super::tree::{self, JsonState, Node, Output, Path, Span};
+use super::uptrends::Function;
 
 /// Work allowed for every render, on top of one step per byte of the output limit. A step is a node visited,
 /// a list item iterated or a context level searched.
@@ -60,6 +61,10 @@ struct Renderer<'t, T> {
     steps_left: usize,
     max_steps: usize,
     json: JsonState,
+    /// Reused by Uptrends functions: a non-string value's text, and a function's output before it is escaped
+    /// for the context. Empty (unallocated) until a function needs it.
+    text: String,
+    encoded: String,
     trace: &'t mut T,
 }
 
@@ -80,6 +85,8 @@ pub(crate) fn render<T: Trace>(
         steps_left: max_steps,
         max_steps,
         json: tree::JSON_OUTSIDE,
+        text: String::new(),
+        encoded: String::new(),
         trace,
     };
     let root = Frame {
@@ -108,13 +115,14 @@ impl<T: Trace> Renderer<'_, T> {
                         origin: Origin::Text { at: *at },
                     });
                 }
-                Node::Var { path, raw, span } => {
+                Node::Var { path, output, span } => {
                     let start = self.out.len();
                     if let Some(value) = self.lookup(frame, path)? {
-                        if path.name.ends_with("_json") {
-                            self.json_value(value);
-                        } else {
-                            self.value(value, *raw);
+                        match output {
+                            Output::Encoded(function) => self.encoded(value, *function),
+                            _ if path.name.ends_with("_json") => self.json_value(value),
+                            Output::Escaped => self.value(value, false),
+                            Output::Raw => self.value(value, true),
                         }
                     }
                     self.trace.record(Segment {
@@ -224,6 +232,36 @@ impl<T: Trace> Renderer<'_, T> {
         }
     }
 
+    /// Appends a value encoded by an Uptrends function: its text (as a plain `{{{name}}}` would write it, a list of
+    /// strings as `a, b`) encoded by the function, then escaped for the context unless the function is the
+    /// context's own encoding.
+    fn encoded(&mut self, value: &Value, function: Function) {
+        let start = self.out.len();
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let text_ref: &str = match value {
+            Value::String(s) => s,
+            other => {
+                write_text(&mut text, other);
+                &text
+            }
+        };
+        if function.is_native_to(self.escaping) {
+            function.encode_into(&mut self.out, text_ref);
+        } else {
+            let mut encoded = std::mem::take(&mut self.encoded);
+            encoded.clear();
+            function.encode_into(&mut encoded, text_ref);
+            self.escaping.escape_into(&mut self.out, &encoded);
+            self.encoded = encoded;
+        }
+        self.text = text;
+        // Like an escaped value, the output opens or closes no JSON string.
+        if self.json == tree::JSON_AFTER_BACKSLASH && self.out.len() > start {
+            self.json = tree::JSON_IN_STRING;
+        }
+    }
+
     /// Appends a `*_json` variable, which is raw JSON: compact JSON outside a JSON string; inside one (the
     /// Logz.io form `["{{alert_tags_json}}"]`), a list's items as JSON strings joined by `", "` without the
     /// outermost quotes, which the template supplies. Anything else inside a string is escaped JSON text.
@@ -284,6 +322,26 @@ impl<T: Trace> Renderer<'_, T> {
             found
                 .and_then(|value| segments.try_fold(value, |value, segment| child(value, segment))),
         )
+    }
+}
+
+/// The text of a non-string value as a raw interpolation writes it: null as nothing, booleans and numbers as
+/// JSON text, a non-empty list of strings as `a, b`, other lists and objects as compact JSON.
+fn write_text(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+            for (i, item) in items.iter().filter_map(Value::as_str).enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(item);
+            }
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 

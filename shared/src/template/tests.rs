@@ -352,8 +352,21 @@ fn compile_errors_have_exact_positions() {
         (1, 1, "partials are not supported".into())
     );
     assert_eq!(
-        compile_error("x\n {{@JsonEncode(alert_title)}}"),
-        (2, 2, "unknown tag `{{@JsonEncode(alert_title)}}`".into())
+        compile_error("x\n {{@JsonEncode(alert_title, x)}}"),
+        (
+            2,
+            2,
+            "`@JsonEncode` takes one variable, as in `{{@JsonEncode({{@alert.description}})}}`"
+                .into()
+        )
+    );
+    assert_eq!(
+        compile_error("{\n\t\"n\": \"{{@JsonEncode({{@monitor.notes}}\"\n}"),
+        (
+            2,
+            8,
+            "unclosed function: `{{@JsonEncode(` has no matching `)}}`".into()
+        )
     );
     assert_eq!(compile_error("{{=<%=}}"), (1, 1, "invalid delimiter tag: write it like `{{=<% %>=}}` (two delimiters without spaces or `=`)".into()));
     let deep = "{{#a}}".repeat(MAX_SECTION_DEPTH + 1);
@@ -517,4 +530,247 @@ fn nothing_panics_on_odd_input() {
             }
         }
     }
+}
+
+/// Uptrends' "message formatting" example: `@JsonEncode` writes JSON string content without quotes.
+#[test]
+fn uptrends_json_encode_matches_its_documentation() {
+    let ctx = json!({"@monitor.notes": "Monitor notes that include\na line break or \"a quote\""});
+    let body = r#"{ "Notes": "{{@JsonEncode({{@monitor.notes}})}}"}"#;
+    let expected = r#"{ "Notes": "Monitor notes that include\na line break or \"a quote\""}"#;
+    for escaping in [Escaping::Json, Escaping::Plain] {
+        assert_eq!(render(body, escaping, &ctx), expected, "{escaping:?}");
+    }
+}
+
+#[test]
+fn bare_uptrends_variables_escape_like_mustache_variables() {
+    let ctx = json!({"v": NASTY, "@alert.description": NASTY});
+    for escaping in [
+        Escaping::Json,
+        Escaping::Url,
+        Escaping::Form,
+        Escaping::Xml,
+        Escaping::Plain,
+    ] {
+        assert_eq!(
+            render(
+                "[{{@alert.description}}|{{{@alert.description}}}]",
+                escaping,
+                &ctx
+            ),
+            render("[{{v}}|{{{v}}}]", escaping, &ctx),
+            "{escaping:?}"
+        );
+    }
+}
+
+/// XML entities back to text (the five that XML escaping writes).
+fn xml_unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("v={text}").as_bytes())
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+fn json_string(content: &str) -> String {
+    serde_json::from_str(&format!("\"{content}\"")).unwrap()
+}
+
+#[test]
+fn functions_encode_once_in_their_own_context_and_layer_elsewhere() {
+    let ctx = json!({"v": NASTY});
+    let json = |source: &str, escaping| render(source, escaping, &ctx);
+
+    // In its own context a function is that context's escaping, applied once.
+    assert_eq!(
+        json("{{@JsonEncode(v)}}", Escaping::Json),
+        json("{{v}}", Escaping::Json)
+    );
+    assert_eq!(
+        json("{{@XmlEncode(v)}}", Escaping::Xml),
+        json("{{v}}", Escaping::Xml)
+    );
+    let url_encoded = json("{{@UrlEncode(v)}}", Escaping::Plain);
+    assert_eq!(percent_decode(&url_encoded), NASTY);
+    assert!(url_encoded.starts_with("He+said+%22hi%22+%5C+C%3A%5Cdir%0A%3C%2Fscript%3E"));
+    for escaping in [Escaping::Url, Escaping::Form, Escaping::Json] {
+        assert_eq!(
+            json("{{@UrlEncode(v)}}", escaping),
+            url_encoded,
+            "{escaping:?}"
+        );
+    }
+
+    // Elsewhere the function's output is escaped again for where it lands: decoding the context, then the
+    // function, gives the value back.
+    let json_in_xml = json("<n>{{@JsonEncode(v)}}</n>", Escaping::Xml);
+    let inner = json_in_xml
+        .strip_prefix("<n>")
+        .unwrap()
+        .strip_suffix("</n>")
+        .unwrap();
+    assert!(!inner.contains('<') && !inner.contains('"'), "{inner}");
+    assert_eq!(json_string(&xml_unescape(inner)), NASTY);
+
+    let json_in_url = json("https://x.test/?q={{@JsonEncode(v)}}", Escaping::Url);
+    let query = json_in_url.strip_prefix("https://x.test/?q=").unwrap();
+    assert_eq!(json_string(&percent_decode(query)), NASTY);
+
+    let xml_in_json = json(r#"{"x": "{{@XmlEncode(v)}}"}"#, Escaping::Json);
+    let parsed: serde_json::Value = serde_json::from_str(&xml_in_json).unwrap();
+    let mut xml_escaped = String::new();
+    Escaping::Xml.escape_into(&mut xml_escaped, NASTY);
+    assert_eq!(parsed["x"], xml_escaped.as_str());
+    // (XML 1.0 cannot hold U+0000: it is dropped, the rest comes back.)
+    assert_eq!(
+        xml_unescape(parsed["x"].as_str().unwrap()),
+        NASTY.replace('\0', "")
+    );
+
+    let url_in_xml = json("<a href=\"?q={{@UrlEncode(v)}}\"/>", Escaping::Xml);
+    assert!(url_in_xml.contains("+&apos;q&apos;+"), "{url_in_xml}");
+}
+
+#[test]
+fn functions_take_the_text_of_any_value() {
+    let ctx = json!({"n": 2.5, "b": true, "z": null, "l": ["a b", "c\"d"], "o": {"k": "<v>"}});
+    assert_eq!(
+        render(
+            "{{@UrlEncode(n)}}|{{@UrlEncode(b)}}|{{@UrlEncode(z)}}|{{@UrlEncode(missing)}}|{{@UrlEncode(l)}}|{{@XmlEncode(o)}}",
+            Escaping::Plain,
+            &ctx
+        ),
+        "2.5|true|||a+b%2C+c%22d|{&quot;k&quot;:&quot;&lt;v&gt;&quot;}"
+    );
+    // Inside a JSON body an object is text too, escaped: it stays a string, not JSON.
+    let out = render(r#"{"o": "{{@JsonEncode(o)}}"}"#, Escaping::Json, &ctx);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["o"],
+        r#"{"k":"<v>"}"#
+    );
+}
+
+#[test]
+fn templates_know_whether_they_use_uptrends_names() {
+    let uses = |source: &str| {
+        Template::compile(source, Escaping::Json)
+            .unwrap()
+            .uses_at_names()
+    };
+    assert!(!uses(LOGZIO_BODY));
+    assert!(uses("{{@alert.type}}"));
+    assert!(uses(
+        "{{#alert_tags}}{{#x}}{{@UrlEncode(@incident.key)}}{{/x}}{{/alert_tags}}"
+    ));
+    assert!(uses("{{^@incident.key}}none{{/@incident.key}}"));
+    assert!(!uses("{{@JsonEncode({{alert_title}})}}"));
+}
+
+#[test]
+fn both_syntaxes_mix_in_one_template() {
+    let ctx = json!({"alert_tags": ["a", "b"], "@alert.type": "Ok", "alert_title": "T\"", "@incident.key": "k/1"});
+    let body = r#"{"t": "{{@alert.type}}: {{alert_title}}", "k": "{{@UrlEncode({{@incident.key}})}}", "each": "{{#alert_tags}}{{.}}={{@alert.type}};{{/alert_tags}}", "ok": "{{#@alert.type}}yes{{/@alert.type}}"}"#;
+    let out = render(body, Escaping::Json, &ctx);
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        parsed,
+        json!({"t": "Ok: T\"", "k": "k%2F1", "each": "a=Ok;b=Ok;", "ok": "yes"})
+    );
+}
+
+fn uptrends_catalogue() -> Catalogue {
+    Catalogue::new(&[
+        ("alert_title", VarKind::Value),
+        ("@alert.description", VarKind::Value),
+        ("@alert.type", VarKind::Value),
+        ("@monitor.notes", VarKind::Value),
+    ])
+}
+
+#[test]
+fn unknown_uptrends_variables_are_reported_with_positions() {
+    let check = |source: &str| {
+        let template = Template::compile(source, Escaping::Json).unwrap();
+        let err = template.check_variables(&uptrends_catalogue()).unwrap_err();
+        (err.line, err.column, err.message)
+    };
+    assert_eq!(
+        check("{\n  \"d\": \"{{@alert.descripton}}\"\n}"),
+        (
+            2,
+            9,
+            "unknown variable `@alert.descripton` (did you mean `@alert.description`?)".into()
+        )
+    );
+    assert_eq!(
+        check("{\"a\": 1,\n\"n\": \"{{@JsonEncode({{@monitor.note}})}}\"}"),
+        (
+            2,
+            7,
+            "unknown variable `@monitor.note` (did you mean `@monitor.notes`?)".into()
+        )
+    );
+    assert_eq!(
+        check("{{@UrlEncode(@monitor.name)}}"),
+        (1, 1, "unknown variable `@monitor.name`".into())
+    );
+    // Known names pass, in every form.
+    let fine = Template::compile(
+        "{{@alert.type}}{{@JsonEncode({{@alert.description}})}}{{@XmlEncode(@monitor.notes)}}{{@UrlEncode(alert_title)}}",
+        Escaping::Json,
+    )
+    .unwrap();
+    assert_eq!(fine.check_variables(&uptrends_catalogue()), Ok(()));
+}
+
+#[test]
+fn json_check_covers_uptrends_tags() {
+    let hostile = json!({"alert_title": NASTY, "@alert.description": NASTY, "@alert.type": "Alert", "@monitor.notes": NASTY});
+    let body = r#"{
+  "description": "{{@alert.description}}",
+  "notes": "{{@JsonEncode({{@monitor.notes}})}}",
+  "xml": "<n>{{@XmlEncode({{@monitor.notes}})}}</n>",
+  "link": "https://x.test/?q={{@UrlEncode({{@alert.description}})}}",
+  "type": "{{@alert.type}}"
+}"#;
+    let template = Template::compile(body, Escaping::Json).unwrap();
+    template.check_variables(&uptrends_catalogue()).unwrap();
+    template.check_json_output(&hostile).unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(&template.render(&hostile, 1 << 20).unwrap()).unwrap();
+    assert_eq!(parsed["description"], NASTY);
+    assert_eq!(parsed["notes"], NASTY);
+    assert_eq!(
+        percent_decode(
+            parsed["link"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("https://x.test/?q=")
+                .unwrap()
+        ),
+        NASTY
+    );
+
+    // A function outside a JSON string cannot make a string: the check points at it.
+    let template = Template::compile(
+        "{\n  \"n\": {{@JsonEncode({{@monitor.notes}})}}\n}",
+        Escaping::Json,
+    )
+    .unwrap();
+    let err = template.check_json_output(&hostile).unwrap_err();
+    assert_eq!((err.line, err.column), (2, 8));
+    assert!(
+        err.message
+            .ends_with("(in `{{@JsonEncode({{@monitor.notes}})}}`)"),
+        "{}",
+        err.message
+    );
 }

@@ -1,5 +1,7 @@
 //! The compiled node tree: text runs, interpolations and sections with pre-split dotted names.
 
+use super::uptrends::Function;
+
 /// A variable name as written in a tag, split on dots once at compile time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Path {
@@ -11,6 +13,7 @@ pub(crate) struct Path {
 
 impl Path {
     /// Parses a tag name: `.` or dot-separated non-empty segments without whitespace or control characters.
+    /// An Uptrends name (`@alert.description`) is one segment, looked up as it is written.
     pub fn parse(name: &str) -> Result<Path, String> {
         if name.is_empty() {
             return Err("empty tag name".to_owned());
@@ -29,6 +32,15 @@ impl Path {
         let segments: Box<[Box<str>]> = name.split('.').map(Box::from).collect();
         if segments.iter().any(|s| s.is_empty()) {
             return Err(format!("invalid name `{name}`: empty part between dots"));
+        }
+        if name == "@" {
+            return Err("empty variable name after `@`".to_owned());
+        }
+        if name.starts_with('@') {
+            return Ok(Path {
+                name: name.into(),
+                segments: Box::new([name.into()]),
+            });
         }
         Ok(Path {
             name: name.into(),
@@ -74,6 +86,17 @@ pub(crate) fn json_state_after(mut state: JsonState, text: &str) -> JsonState {
     state
 }
 
+/// How an interpolated value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Escaped for the template's context.
+    Escaped,
+    /// As it is.
+    Raw,
+    /// Encoded by an Uptrends function, then escaped for the context unless the function is its own escaping.
+    Encoded(Function),
+}
+
 /// One node of a compiled template.
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
@@ -83,8 +106,13 @@ pub(crate) enum Node {
         at: usize,
         json: [JsonState; 3],
     },
-    /// `{{name}}` (escaped) or `{{{name}}}` / `{{& name}}` (raw).
-    Var { path: Path, raw: bool, span: Span },
+    /// `{{name}}` or `{{@name}}` (escaped for the template), `{{{name}}}` / `{{& name}}` (raw), or
+    /// `{{@JsonEncode(…)}}`-style (encoded by the function).
+    Var {
+        path: Path,
+        output: Output,
+        span: Span,
+    },
     /// `{{#name}}…{{/name}}`, or `{{^name}}…{{/name}}` when inverted.
     Section {
         path: Path,
@@ -103,6 +131,8 @@ mod tests {
         let p = Path::parse("a.b.c").unwrap();
         assert_eq!(p.segments.len(), 3);
         assert_eq!(p.head(), Some("a"));
+        let at = Path::parse("@alert.description").unwrap();
+        assert_eq!(at.head(), Some("@alert.description"));
         let dot = Path::parse(".").unwrap();
         assert!(dot.segments.is_empty());
         assert_eq!(dot.head(), None);
@@ -110,7 +140,9 @@ mod tests {
 
     #[test]
     fn bad_paths_are_rejected() {
-        for bad in ["", "a..b", ".a", "a.", "a b", "..", "a\u{0}"] {
+        for bad in [
+            "", "a..b", ".a", "a.", "a b", "..", "a\u{0}", "@a b", "@a.", "@",
+        ] {
             assert!(Path::parse(bad).is_err(), "{bad:?}");
         }
     }
