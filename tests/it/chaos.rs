@@ -123,6 +123,7 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         retry_delays: "20ms,40ms,80ms".to_string(),
         http_timeout_secs: HTTP_TIMEOUT.as_secs(),
         concurrency: CONCURRENCY,
+        log: Default::default(),
     };
     let mut process = ServeProcess::start(&data_dir, port, &settings);
     let api = ApiClient::new(process.base.clone(), KEY);

@@ -17,6 +17,7 @@ fn start_binary(data_dir: &std::path::Path, port: u16) -> ServeProcess {
         retry_delays: "50ms,100ms,200ms".to_string(),
         http_timeout_secs: 5,
         concurrency: 32,
+        log: Default::default(),
     };
     ServeProcess::start(data_dir, port, &settings)
 }

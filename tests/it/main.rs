@@ -11,6 +11,7 @@ mod endpoint_health;
 mod presets;
 mod routing;
 mod secret_rotation;
+mod secrets_never_shown;
 mod signatures;
 mod templates;
 mod tenant_isolation;

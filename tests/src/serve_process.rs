@@ -17,6 +17,24 @@ pub struct ServeSettings {
     /// Whole seconds (the binary's unit).
     pub http_timeout_secs: u64,
     pub concurrency: usize,
+    /// The `ALERTWIRE_LOG` filter, and a file to write the log to (else it goes to the test's stderr).
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub filter: String,
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Default for LogSettings {
+    /// Warnings and errors, on the test's stderr.
+    fn default() -> Self {
+        Self {
+            filter: "warn".into(),
+            file: None,
+        }
+    }
 }
 
 pub struct ServeProcess {
@@ -39,9 +57,17 @@ impl ServeProcess {
                 settings.http_timeout_secs.to_string(),
             )
             .env("ALERTWIRE_CONCURRENCY", settings.concurrency.to_string())
-            .env("ALERTWIRE_LOG", "warn")
+            .env("ALERTWIRE_LOG", &settings.log.filter)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match &settings.log.file {
+                None => Stdio::inherit(),
+                Some(path) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("the log file opens")
+                    .into(),
+            })
             .spawn()
             .expect("alertwire starts");
         ServeProcess {
