@@ -3,6 +3,7 @@
 //! functions. Built only with the `aws` feature.
 
 pub mod deliver_batch;
+pub mod dlq_reconcile;
 pub mod dlq_replay;
 pub mod dynamodb;
 pub mod lambda_setup;

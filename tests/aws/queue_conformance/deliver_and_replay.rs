@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::dlq_reconcile::reconcile_dlq;
 use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
@@ -409,4 +410,73 @@ async fn a_record_without_an_id_is_never_reported() {
     let pending = rig.delivery(&delivery_id).await;
     assert_eq!(pending.status, DeliveryStatus::Pending);
     assert_eq!(pending.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn a_tenth_receive_cut_short_is_reconciled_as_dead_and_replayable() {
+    let rig = Rig::new("tenth_receive_cut_short", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(500)).await;
+    rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+    for _ in 1..MAX_ATTEMPTS {
+        rig.poll_some().await;
+    }
+    // The tenth receive: the invocation dies before attempting (no batch response, nothing recorded).
+    let cut_short = loop {
+        let messages = rig.sqs.receive_records().await;
+        if let Some(message) = messages.into_iter().next() {
+            break message;
+        }
+    };
+    rig.sqs
+        .client
+        .change_message_visibility()
+        .queue_url(rig.sqs.queue.queue_url())
+        .receipt_handle(cut_short.receipt_handle.unwrap_or_default())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("visible again");
+    let (records, _) = rig.poll().await;
+    assert!(records.is_empty(), "the 11th receive redrives it instead");
+    assert_eq!(rig.sqs.dead_letters().await, vec![delivery_id.clone()]);
+    let stuck = rig.delivery(&delivery_id).await;
+    assert_eq!(
+        (stuck.status, stuck.attempts.len()),
+        (DeliveryStatus::Pending, MAX_ATTEMPTS as usize - 1),
+        "without the reconcile the store never learns of it"
+    );
+
+    let marked = reconcile_dlq(&rig.service, &rig.sqs.queue)
+        .await
+        .expect("reconcile");
+    assert_eq!(marked, 1);
+    let dead = rig.delivery(&delivery_id).await;
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert!(
+        dead.status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("9 attempts were recorded")),
+        "{:?}",
+        dead.status_reason
+    );
+    assert_eq!(rig.dlq_depth().await, 1, "the dead letter stays for replay");
+    assert_eq!(
+        reconcile_dlq(&rig.service, &rig.sqs.queue)
+            .await
+            .expect("reconcile"),
+        0,
+        "a second sweep finds nothing new"
+    );
+
+    receiver.set(Behaviour::status(200));
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 1);
+    rig.poll_some().await;
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Delivered
+    );
 }
