@@ -1,5 +1,7 @@
 //! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
-//! with its deliveries in one write, and enqueue one task per delivery before answering.
+//! with its deliveries in one write, and enqueue one task per delivery before answering. Counts accepted
+//! and refused alerts, and deliveries filtered at once. A repeat with the same Idempotency-Key is not
+//! counted again.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -10,6 +12,7 @@ use crate::alert::{Alert, AlertContent};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, Route};
 use crate::ids::{AlertId, DeliveryId, TenantId};
+use crate::operator_metrics::Refusal;
 use crate::queue::Task;
 use crate::store::{AlertReceipt, AlertRecord, RecordOutcome};
 
@@ -18,6 +21,25 @@ impl Service {
     /// request gets the first answer (and finishes its enqueueing if the first was interrupted); the same
     /// key with a different body is a conflict.
     pub async fn accept_alert(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<AlertReceipt, ServiceError> {
+        let accepted = self.record_alert(tenant, body, idempotency_key).await;
+        if let Err(e) = &accepted {
+            self.metrics.alert_refused(match e {
+                ServiceError::Input(_) => Refusal::Invalid,
+                ServiceError::Conflict(_) => Refusal::IdempotencyConflict,
+                ServiceError::NotFound(_) | ServiceError::Store(_) | ServiceError::Queue(_) => {
+                    Refusal::Unavailable
+                }
+            });
+        }
+        accepted
+    }
+
+    async fn record_alert(
         &self,
         tenant: &TenantId,
         body: &Value,
@@ -46,6 +68,13 @@ impl Service {
                     })
                     .collect();
                 self.enqueue(tenant, &alert.id, &tasks).await?;
+                self.metrics.alert_accepted(alert.content.message_type);
+                let filtered = deliveries
+                    .iter()
+                    .filter(|d| d.status == DeliveryStatus::Filtered)
+                    .count();
+                self.metrics
+                    .deliveries_finished(DeliveryStatus::Filtered, filtered as u64);
                 Ok(AlertReceipt {
                     alert_id: alert.id,
                     deliveries: deliveries
