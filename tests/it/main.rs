@@ -5,6 +5,7 @@ mod bad_input;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
+mod metrics;
 mod routing;
 mod secret_rotation;
 mod signatures;

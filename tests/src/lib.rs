@@ -1,12 +1,15 @@
 //! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted
-//! behaviour, an in-process alertwire on the embedded store, and the path of the built binary.
+//! behaviour, an in-process alertwire on the embedded store, a reader of its Prometheus metrics, and the
+//! path of the built binary.
 
 pub mod api_client;
+pub mod prometheus_text;
 pub mod receiver;
 pub mod server;
 pub mod standard_webhooks;
 
 pub use api_client::ApiClient;
+pub use prometheus_text::Exposition;
 pub use receiver::{Behaviour, Received, Receiver};
 pub use server::TestServer;
 
