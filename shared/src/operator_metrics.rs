@@ -2,14 +2,18 @@
 //! cases report. Recorded through the `metrics` facade into the recorder the process hands over
 //! (Prometheus text in the embedded process, CloudWatch Embedded Metric Format in the Lambdas).
 //!
-//! The recorder is held here rather than installed process-wide, so two services in one process (the
-//! in-process tests) keep separate figures. Every label has a small fixed set of values: no tenant,
+//! The embedded server hands over a recorder of its own rather than installing one process-wide, so two
+//! servers in one process (the in-process tests) keep separate figures; a Lambda function, one service
+//! per process, reports to the recorder installed process-wide. Every label has a small fixed set of values: no tenant,
 //! endpoint, URL, alert content or secret ever becomes a label.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::{Key, KeyName, Label, Level, Metadata, NoopRecorder, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, NoopRecorder, Recorder,
+    SharedString, Unit,
+};
 
 use crate::alert::MessageType;
 use crate::delivery::{DeliveryStatus, ErrorClass};
@@ -130,6 +134,12 @@ impl Metrics {
         Self::new(Arc::new(NoopRecorder))
     }
 
+    /// Reports to the recorder installed process-wide (`metrics::set_global_recorder`) at each event;
+    /// to nothing while none is.
+    pub fn process_wide() -> Self {
+        Self::new(Arc::new(ProcessWide))
+    }
+
     pub fn alert_accepted(&self, message_type: MessageType) {
         self.count(
             ALERTS_ACCEPTED,
@@ -206,6 +216,35 @@ impl Metrics {
         self.recorder
             .register_counter(&key(name, labels), &metadata())
             .increment(by);
+    }
+}
+
+/// The recorder installed process-wide, looked up at each call.
+struct ProcessWide;
+
+impl Recorder for ProcessWide {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_counter(key, unit, description));
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_gauge(key, unit, description));
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_histogram(key, unit, description));
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        metrics::with_recorder(|r| r.register_counter(key, metadata))
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        metrics::with_recorder(|r| r.register_gauge(key, metadata))
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        metrics::with_recorder(|r| r.register_histogram(key, metadata))
     }
 }
 
