@@ -21,7 +21,8 @@ pub use metrics_cloudwatch_embedded::lambda::service::{run, run_http};
 pub const NAMESPACE: &str = "alertwire";
 /// The EMF property holding the invocation's request id, to find the logs of a data point.
 const REQUEST_ID_PROPERTY: &str = "RequestId";
-/// The log filter when neither `ALERTWIRE_LOG` nor Lambda's `AWS_LAMBDA_LOG_LEVEL` says otherwise.
+/// The log filter when none of `ALERTWIRE_LOG`, Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by the function's
+/// `ApplicationLogLevel`) and `RUST_LOG` is set.
 const DEFAULT_LOG_FILTER: &str = "info";
 
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +41,9 @@ pub struct LambdaTelemetry {
 impl LambdaTelemetry {
     /// JSON logs and the EMF collector, once per cold start (before anything logs).
     pub fn init() -> Result<Self, TelemetryError> {
-        let filter = std::env::var("ALERTWIRE_LOG")
-            .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL"))
-            .ok()
+        let filter = ["ALERTWIRE_LOG", "AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"]
+            .into_iter()
+            .find_map(|name| std::env::var(name).ok())
             .and_then(|text| EnvFilter::try_new(text.to_ascii_lowercase()).ok())
             .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
         let _ = tracing::subscriber::set_global_default(json_logs(filter, std::io::stdout));
