@@ -58,6 +58,21 @@ pub enum ErrorClass {
     Render,
 }
 
+impl ErrorClass {
+    /// The name used in the API and as a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Redirect => "redirect",
+            Self::Non2xx => "non2xx",
+            Self::Blocked => "blocked",
+            Self::Render => "render",
+        }
+    }
+}
+
 /// One HTTP attempt and what came back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
@@ -117,5 +132,25 @@ pub struct Delivery {
 impl Delivery {
     pub fn is_final(&self) -> bool {
         self.status != DeliveryStatus::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorClass;
+
+    #[test]
+    fn error_class_names_are_the_ones_the_api_shows() {
+        for class in [
+            ErrorClass::Timeout,
+            ErrorClass::Connect,
+            ErrorClass::Tls,
+            ErrorClass::Redirect,
+            ErrorClass::Non2xx,
+            ErrorClass::Blocked,
+            ErrorClass::Render,
+        ] {
+            assert_eq!(serde_json::to_value(class).unwrap(), class.as_str());
+        }
     }
 }

@@ -11,9 +11,10 @@
 //! - Ports: [`store`] (storage traits) and [`queue`] (the SQS-like task queue trait).
 //! - Adapters: [`embedded`] (SQLite store and queue for one machine) and `aws` (DynamoDB and SQS, with the
 //!   `aws` feature).
-//! - Use cases over the ports: [`service`] (accept an alert, attempt a delivery, resend, replay, test-send).
-//! - Edges: [`api`] (the HTTP API as an axum router), [`local_worker`] (the embedded delivery loop) and
-//!   [`local_server`] (the embedded default wired together).
+//! - Use cases over the ports: [`service`] (accept an alert, attempt a delivery, resend, replay, test-send),
+//!   reporting to [`operator_metrics`].
+//! - Edges: [`api`] (the HTTP API as an axum router), [`local_worker`] (the embedded delivery loop),
+//!   [`prometheus_endpoint`] (`GET /metrics`) and [`local_server`] (the embedded default wired together).
 
 pub mod alert;
 pub mod alert_sources;
@@ -30,6 +31,8 @@ pub mod ids;
 pub mod input_error;
 pub mod local_server;
 pub mod local_worker;
+pub mod operator_metrics;
+pub mod prometheus_endpoint;
 pub mod queue;
 pub mod render_context;
 pub mod retry_policy;

@@ -1,5 +1,6 @@
 //! The embedded default wired together: the SQLite store and queue, recovery, the delivery worker and
-//! the HTTP API in one process. `alertwire serve` and the in-process tests start it the same way.
+//! the HTTP API (with `GET /metrics`) in one process. `alertwire serve` and the in-process tests start
+//! it the same way.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
 use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::HttpSender;
 use crate::local_worker::LocalWorker;
+use crate::prometheus_endpoint::PrometheusMetrics;
 use crate::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::service::{Ports, Service};
 use crate::target_policy::TargetPolicy;
@@ -54,6 +56,7 @@ pub struct LocalServer {
     shutdown: watch::Sender<bool>,
     api: JoinHandle<()>,
     worker: JoinHandle<()>,
+    metrics_upkeep: JoinHandle<()>,
 }
 
 /// Opens (and recovers) the store, then serves the API and runs the worker until `stop`.
@@ -82,8 +85,11 @@ pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
         queue: Arc::new(queue.clone()),
     };
     let sender = HttpSender::new(Arc::new(config.policy.clone()), config.http_timeout)?;
+    let prometheus = PrometheusMetrics::new();
     let service = Arc::new(
-        Service::new(ports, sender, config.retry.clone()).with_health_policy(config.health),
+        Service::new(ports, sender, config.retry.clone())
+            .with_health_policy(config.health)
+            .with_metrics(prometheus.metrics.clone()),
     );
     let listener = TcpListener::bind(config.listen)
         .await
@@ -97,10 +103,12 @@ pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
     })?;
     let (shutdown, watcher) = watch::channel(false);
     let worker = tokio::spawn(
-        LocalWorker::new(service.clone(), queue, config.concurrency).run(watcher.clone()),
+        LocalWorker::new(service.clone(), queue.clone(), config.concurrency).run(watcher.clone()),
     );
-    let app =
-        crate::api::router(service.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let metrics_upkeep = tokio::spawn(prometheus.clone().upkeep(watcher.clone()));
+    let app = crate::api::router(service.clone())
+        .merge(prometheus.router(queue))
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     let mut api_watcher = watcher;
     let api = tokio::spawn(async move {
         let stopped = async move {
@@ -120,6 +128,7 @@ pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
         shutdown,
         api,
         worker,
+        metrics_upkeep,
     })
 }
 
@@ -129,5 +138,6 @@ impl LocalServer {
         let _ = self.shutdown.send(true);
         let _ = self.api.await;
         let _ = self.worker.await;
+        let _ = self.metrics_upkeep.await;
     }
 }

@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::prometheus_text::Exposition;
+
 #[derive(Clone)]
 pub struct ApiClient {
     pub base: String,
@@ -74,6 +76,30 @@ impl ApiClient {
                 .unwrap_or_else(|_| panic!("alertwire answered non-JSON ({status}): {text}"))
         };
         (status, body)
+    }
+
+    /// `GET /metrics` as a Prometheus scrape does: no API key. Panics unless 200 with the text format.
+    pub async fn scrape_metrics(&self) -> Exposition {
+        let response = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("alertwire answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let text = response.text().await.expect("a body");
+        assert_eq!(status, 200, "GET /metrics: {text}");
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "GET /metrics content type: {content_type}"
+        );
+        Exposition::parse(&text)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

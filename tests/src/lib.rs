@@ -1,17 +1,19 @@
 //! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted (or
 //! seeded random) behaviour, an in-process alertwire on the embedded store, the built binary as a child
-//! process, and the accounting of chaos runs.
+//! process, a reader of its Prometheus metrics, and the accounting of chaos runs.
 
 pub mod api_client;
 pub mod chaos_accounting;
 pub mod chaos_receiver;
 pub mod chaos_scenario;
+pub mod prometheus_text;
 pub mod receiver;
 pub mod serve_process;
 pub mod server;
 pub mod standard_webhooks;
 
 pub use api_client::ApiClient;
+pub use prometheus_text::Exposition;
 pub use receiver::{Behaviour, Received, Receiver};
 pub use server::TestServer;
 

@@ -1,14 +1,15 @@
 //! The api function: alertwire's HTTP API behind API Gateway, the same router the local server serves,
-//! on DynamoDB and SQS.
+//! on DynamoDB and SQS; JSON logs, and metrics as CloudWatch EMF lines after each invocation.
 
 use alertwire_shared::api;
 use alertwire_shared::aws::lambda_setup::{self, LambdaSettings};
+use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
 use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings).await?;
-    lambda_http::run(api::router(deps.service)).await
+    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
+    lambda_telemetry::run_http(telemetry.collector(), api::router(deps.service)).await
 }

@@ -1,20 +1,22 @@
 //! The deliver function: attempts the deliveries of an SQS batch concurrently and reports the ones to
-//! retry as batch item failures.
+//! retry as batch item failures; JSON logs, and metrics as CloudWatch EMF lines after each batch.
 
 use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
 use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
+use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings).await?;
+    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
     let deps = &deps;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        handle(deps, event)
-    }))
+    lambda_telemetry::run(
+        telemetry.collector(),
+        service_fn(move |event: LambdaEvent<SqsEvent>| handle(deps, event)),
+    )
     .await
 }
 

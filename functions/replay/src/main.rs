@@ -1,8 +1,10 @@
 //! The replay function, invoked by hand: moves dead letters back to the delivery queue as manual
-//! resends — all of them, those of one endpoint, or the given delivery ids.
+//! resends — all of them, those of one endpoint, or the given delivery ids. JSON logs, and the replay
+//! count as a CloudWatch EMF line.
 
 use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
 use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
+use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
 use alertwire_shared::ids::{DeliveryId, EndpointId};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
@@ -25,13 +27,14 @@ enum FilterRequest {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings).await?;
+    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
     let deps = &deps;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        handle(deps, event)
-    }))
+    lambda_telemetry::run(
+        telemetry.collector(),
+        service_fn(move |event: LambdaEvent<Value>| handle(deps, event)),
+    )
     .await
 }
 

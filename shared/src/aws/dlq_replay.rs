@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::sqs_queue::{DeadLetter, DeadLetterJudge, SqsQueue, Verdict};
 use crate::delivery::DeliveryStatus;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::operator_metrics::ResendKind;
 use crate::queue::{Task, TaskQueue};
 use crate::service::{Service, ServiceError};
 
@@ -114,6 +115,9 @@ impl DeadLetterJudge for Replayer<'_> {
             run,
         };
         self.queue.send_batch(&[task]).await?;
+        self.service
+            .metrics()
+            .resends_started(ResendKind::Replay, 1);
         tracing::info!(delivery = %delivery_id, run, "replayed a dead letter");
         self.replayed.insert(key);
         Ok(Verdict::Remove)

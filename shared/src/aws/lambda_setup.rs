@@ -10,6 +10,7 @@ use super::sqs_queue::SqsQueue;
 use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::ids::TenantId;
+use crate::operator_metrics::Metrics;
 use crate::retry_policy::RetryPolicy;
 use crate::service::{Ports, Service};
 use crate::store::ApiKeyStore;
@@ -130,8 +131,9 @@ pub struct LambdaDeps {
     pub queue: SqsQueue,
 }
 
-/// Builds the clients, adapters and service; registers the bootstrap API key if one is configured.
-pub async fn build(settings: &LambdaSettings) -> Result<LambdaDeps, SetupError> {
+/// Builds the clients, adapters and service reporting to `metrics`; registers the bootstrap API key if
+/// one is configured.
+pub async fn build(settings: &LambdaSettings, metrics: Metrics) -> Result<LambdaDeps, SetupError> {
     let sdk = load_sdk_config().await;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
@@ -162,7 +164,9 @@ pub async fn build(settings: &LambdaSettings) -> Result<LambdaDeps, SetupError> 
     let sender = HttpSender::new(Arc::new(settings.policy.clone()), settings.http_timeout)?;
     Ok(LambdaDeps {
         service: Arc::new(
-            Service::new(ports, sender, settings.retry.clone()).with_health_policy(settings.health),
+            Service::new(ports, sender, settings.retry.clone())
+                .with_health_policy(settings.health)
+                .with_metrics(metrics),
         ),
         queue,
     })

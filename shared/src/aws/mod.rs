@@ -1,12 +1,13 @@
 //! The AWS adapters of the storage and queue ports: DynamoDB for keys, endpoints, alerts and deliveries,
-//! SQS for the task queue and its dead-letter queue, and the batch handling of the deliver and replay
-//! functions. Built only with the `aws` feature.
+//! SQS for the task queue and its dead-letter queue, the batch handling of the deliver and replay
+//! functions, and what the functions log and report as metrics. Built only with the `aws` feature.
 
 pub mod deliver_batch;
 pub mod dlq_reconcile;
 pub mod dlq_replay;
 pub mod dynamodb;
 pub mod lambda_setup;
+pub mod lambda_telemetry;
 mod sdk_config;
 pub mod sqs_queue;
 

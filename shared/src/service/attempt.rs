@@ -1,5 +1,6 @@
 //! One delivery attempt for one received task: load, render, send, record, and decide what the queue
-//! does with the task next. The same code runs in the embedded worker and the deliver Lambda.
+//! does with the task next. The same code runs in the embedded worker and the deliver Lambda. Counts and
+//! times every attempt, and counts each delivery once when its final status is recorded.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use chrono::Utc;
 use super::{Service, ServiceError};
 use crate::delivery::{Attempt, DeliveryStatus, ErrorClass};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::operator_metrics::AttemptOutcome;
 use crate::queue::{ReceivedTask, Task};
 use crate::retry_policy::MAX_ATTEMPTS;
 use crate::store::StatusChange;
@@ -57,10 +59,15 @@ impl Service {
                 reason: Some(&reason),
                 next_attempt_at: None,
             };
-            self.ports
+            let recorded = self
+                .ports
                 .deliveries
                 .update_delivery(tenant, delivery_id, run, None, change)
-                .await
+                .await?;
+            if recorded {
+                self.metrics.deliveries_finished(status, 1);
+            }
+            Ok::<bool, ServiceError>(recorded)
         };
         if number > MAX_ATTEMPTS {
             finish(
@@ -116,16 +123,22 @@ impl Service {
             Err(e) => {
                 let attempt =
                     failed_without_sending(number, run, ErrorClass::Render, e.to_string());
-                self.record(
-                    tenant,
-                    delivery_id,
-                    run,
-                    &attempt,
-                    DeliveryStatus::Dead,
-                    Some("the body could not be rendered"),
-                    None,
-                )
-                .await?;
+                self.metrics
+                    .attempt_finished(AttemptOutcome::Dead, attempt.error_class, None);
+                let recorded = self
+                    .record(
+                        tenant,
+                        delivery_id,
+                        run,
+                        &attempt,
+                        DeliveryStatus::Dead,
+                        Some("the body could not be rendered"),
+                        None,
+                    )
+                    .await?;
+                if recorded {
+                    self.metrics.deliveries_finished(DeliveryStatus::Dead, 1);
+                }
                 return Ok(Disposition::DeadLetter);
             }
         };
@@ -155,6 +168,16 @@ impl Service {
             let delay = self.retry.delay_after(number, exchange.retry_after);
             (DeliveryStatus::Pending, None, Disposition::RetryIn(delay))
         };
+        let outcome = match status {
+            DeliveryStatus::Delivered => AttemptOutcome::Delivered,
+            DeliveryStatus::Pending => AttemptOutcome::Retry,
+            DeliveryStatus::Dead | DeliveryStatus::Filtered => AttemptOutcome::Dead,
+        };
+        self.metrics.attempt_finished(
+            outcome,
+            attempt.error_class,
+            Some(Duration::from_millis(attempt.duration_ms)),
+        );
         let next_attempt_at = match disposition {
             Disposition::RetryIn(delay) => chrono::Duration::from_std(delay)
                 .ok()
@@ -172,6 +195,14 @@ impl Service {
                 next_attempt_at,
             )
             .await?;
+        if recorded {
+            self.metrics.deliveries_finished(status, 1);
+            if status == DeliveryStatus::Delivered
+                && let Ok(latency) = (Utc::now() - alert.received_at).to_std()
+            {
+                self.metrics.delivered_after(latency);
+            }
+        }
         tracing::info!(
             delivery = %delivery_id,
             attempt = number,
@@ -214,6 +245,7 @@ impl Service {
                 .disable_endpoint(tenant, endpoint_id, &reason, now)
                 .await?
         {
+            self.metrics.endpoint_disabled();
             tracing::warn!(endpoint = %endpoint_id, %reason, "endpoint disabled");
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
 //! with its deliveries in one write, and enqueue one task per delivery before answering. A source's
-//! notification (Alertmanager, Grafana) is accepted as its alerts, each so.
+//! notification (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted and refused
+//! alerts, and deliveries filtered at once; a repeat with the same Idempotency-Key is not counted again.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -12,6 +13,7 @@ use crate::alert_sources::SourceAlert;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, Route};
 use crate::ids::{AlertId, DeliveryId, TenantId};
+use crate::operator_metrics::Refusal;
 use crate::queue::Task;
 use crate::store::{AlertReceipt, AlertRecord, RecordOutcome};
 
@@ -20,6 +22,25 @@ impl Service {
     /// request gets the first answer (and finishes its enqueueing if the first was interrupted); the same
     /// key with a different body is a conflict.
     pub async fn accept_alert(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<AlertReceipt, ServiceError> {
+        let accepted = self.record_alert(tenant, body, idempotency_key).await;
+        if let Err(e) = &accepted {
+            self.metrics.alert_refused(match e {
+                ServiceError::Input(_) => Refusal::Invalid,
+                ServiceError::Conflict(_) => Refusal::IdempotencyConflict,
+                ServiceError::NotFound(_) | ServiceError::Store(_) | ServiceError::Queue(_) => {
+                    Refusal::Unavailable
+                }
+            });
+        }
+        accepted
+    }
+
+    async fn record_alert(
         &self,
         tenant: &TenantId,
         body: &Value,
@@ -90,6 +111,13 @@ impl Service {
                     })
                     .collect();
                 self.enqueue(tenant, &alert.id, &tasks).await?;
+                self.metrics.alert_accepted(alert.content.message_type);
+                let filtered = deliveries
+                    .iter()
+                    .filter(|d| d.status == DeliveryStatus::Filtered)
+                    .count();
+                self.metrics
+                    .deliveries_finished(DeliveryStatus::Filtered, filtered as u64);
                 Ok(AlertReceipt {
                     alert_id: alert.id,
                     deliveries: deliveries

@@ -21,6 +21,7 @@ use crate::endpoint_health::HealthPolicy;
 use crate::http_sender::HttpSender;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::FieldError;
+use crate::operator_metrics::Metrics;
 use crate::queue::{QueueError, TaskQueue};
 use crate::retry_policy::RetryPolicy;
 use crate::store::{AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, StoreError};
@@ -40,6 +41,7 @@ pub struct Service {
     sender: HttpSender,
     retry: RetryPolicy,
     health: HealthPolicy,
+    metrics: Metrics,
     /// Compiled templates per endpoint version, so a template is parsed once, not per delivery.
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
 }
@@ -67,6 +69,7 @@ impl Service {
             sender,
             retry,
             health: HealthPolicy::default(),
+            metrics: Metrics::disabled(),
             compiled: Mutex::new(HashMap::new()),
         }
     }
@@ -75,6 +78,16 @@ impl Service {
     pub fn with_health_policy(mut self, health: HealthPolicy) -> Self {
         self.health = health;
         self
+    }
+
+    /// Where the use cases report what they did (by default, nowhere).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn ports(&self) -> &Ports {

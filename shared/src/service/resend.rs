@@ -4,6 +4,7 @@
 use super::{Service, ServiceError};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::operator_metrics::ResendKind;
 use crate::queue::Task;
 use crate::store::DeliveryFilter;
 
@@ -31,6 +32,7 @@ impl Service {
             .await?
             .ok_or(ServiceError::NotFound("delivery"))?;
         self.requeue(tenant, &[(id.clone(), run)]).await?;
+        self.metrics.resends_started(ResendKind::Resend, 1);
         self.ports
             .deliveries
             .get_delivery(tenant, id)
@@ -95,6 +97,8 @@ impl Service {
             }
         }
         self.requeue(tenant, &started).await?;
+        self.metrics
+            .resends_started(ResendKind::Replay, started.len());
         Ok(started.len())
     }
 

@@ -1,0 +1,322 @@
+//! The metrics operators watch: their names, kinds, units and labels, and one method per event the use
+//! cases report. Recorded through the `metrics` facade into the recorder the process hands over
+//! (Prometheus text in the embedded process, CloudWatch Embedded Metric Format in the Lambdas).
+//!
+//! The embedded server hands over a recorder of its own rather than installing one process-wide, so two
+//! servers in one process (the in-process tests) keep separate figures; a Lambda function, one service
+//! per process, reports to the recorder installed process-wide. Every label has a small fixed set of values: no tenant,
+//! endpoint, URL, alert content or secret ever becomes a label.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{
+    Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata, NoopRecorder, Recorder,
+    SharedString, Unit,
+};
+
+use crate::alert::MessageType;
+use crate::delivery::{DeliveryStatus, ErrorClass};
+
+/// Alerts accepted (answered 202 and queued), by `message_type`.
+pub const ALERTS_ACCEPTED: &str = "alertwire_alerts_accepted_total";
+/// Alerts refused by the use case, by `reason`.
+pub const ALERTS_REFUSED: &str = "alertwire_alerts_refused_total";
+/// Delivery attempts, by `outcome` and `error_class`.
+pub const ATTEMPTS: &str = "alertwire_attempts_total";
+/// How long an attempt's HTTP exchange took, by `outcome`.
+pub const ATTEMPT_DURATION: &str = "alertwire_attempt_duration_seconds";
+/// From the alert's acceptance to the attempt that delivered it.
+pub const DELIVERY_LATENCY: &str = "alertwire_delivery_latency_seconds";
+/// Deliveries that reached a final status, by `status`.
+pub const DELIVERIES_FINISHED: &str = "alertwire_deliveries_finished_total";
+/// Manual resends and dead-letter replays started, by `kind`.
+pub const RESENDS: &str = "alertwire_resends_total";
+/// Endpoints disabled by the health policy.
+pub const ENDPOINTS_DISABLED: &str = "alertwire_endpoints_disabled_total";
+/// Tasks on the embedded delivery queue (waiting for their time or being attempted).
+pub const QUEUE_DEPTH: &str = "alertwire_queue_depth";
+/// Tasks on the embedded dead-letter queue.
+pub const DEAD_LETTERS: &str = "alertwire_dead_letters";
+
+/// Attempt durations: 5 ms to the longest HTTP timeout (300 s).
+pub const ATTEMPT_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+/// End-to-end latencies: 10 ms to a day (the retry schedule spans about 4 h 17 min; a replay may come
+/// later still).
+pub const DELIVERY_LATENCY_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
+    86400.0,
+];
+
+/// What an attempt led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// Acknowledged with a 2XX.
+    Delivered,
+    /// Failed; another attempt is scheduled.
+    Retry,
+    /// Failed for good: the last attempt, a 410 Gone, or a body that cannot be rendered.
+    Dead,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry => "retry",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+/// Why the use case refused an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A field is missing or wrong (422).
+    Invalid,
+    /// The Idempotency-Key was used before with another body (409).
+    IdempotencyConflict,
+    /// The store or the queue failed (500).
+    Unavailable,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// How a new run of a delivery was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResendKind {
+    /// `POST /v1/deliveries/{id}/resend`.
+    Resend,
+    /// A dead letter replayed (the API's replay or the replay function).
+    Replay,
+}
+
+impl ResendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resend => "resend",
+            Self::Replay => "replay",
+        }
+    }
+}
+
+/// The recorder the use cases report to; cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<dyn Recorder + Send + Sync>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Reports to `recorder`, and describes every metric to it first (help texts and units).
+    pub fn new(recorder: Arc<dyn Recorder + Send + Sync>) -> Self {
+        describe(recorder.as_ref());
+        Self { recorder }
+    }
+
+    /// Records nothing.
+    pub fn disabled() -> Self {
+        Self::new(Arc::new(NoopRecorder))
+    }
+
+    /// Reports to the recorder installed process-wide (`metrics::set_global_recorder`) at each event;
+    /// to nothing while none is.
+    pub fn process_wide() -> Self {
+        Self::new(Arc::new(ProcessWide))
+    }
+
+    pub fn alert_accepted(&self, message_type: MessageType) {
+        self.count(
+            ALERTS_ACCEPTED,
+            &[("message_type", message_type.as_str())],
+            1,
+        );
+    }
+
+    pub fn alert_refused(&self, reason: Refusal) {
+        self.count(ALERTS_REFUSED, &[("reason", reason.as_str())], 1);
+    }
+
+    /// One attempt; `exchange` is how long its HTTP exchange took (`None` when nothing was sent).
+    pub fn attempt_finished(
+        &self,
+        outcome: AttemptOutcome,
+        error_class: Option<ErrorClass>,
+        exchange: Option<Duration>,
+    ) {
+        let class = error_class.map_or("none", ErrorClass::as_str);
+        self.count(
+            ATTEMPTS,
+            &[("outcome", outcome.as_str()), ("error_class", class)],
+            1,
+        );
+        if let Some(took) = exchange {
+            self.recorder
+                .register_histogram(
+                    &key(ATTEMPT_DURATION, &[("outcome", outcome.as_str())]),
+                    &metadata(),
+                )
+                .record(took.as_secs_f64());
+        }
+    }
+
+    /// `count` deliveries reached `status`; a pending status is not final and is not counted.
+    pub fn deliveries_finished(&self, status: DeliveryStatus, count: u64) {
+        if status != DeliveryStatus::Pending && count > 0 {
+            self.count(DELIVERIES_FINISHED, &[("status", status.as_str())], count);
+        }
+    }
+
+    /// A delivery was acknowledged `latency` after its alert was accepted.
+    pub fn delivered_after(&self, latency: Duration) {
+        self.recorder
+            .register_histogram(&key(DELIVERY_LATENCY, &[]), &metadata())
+            .record(latency.as_secs_f64());
+    }
+
+    pub fn resends_started(&self, kind: ResendKind, count: usize) {
+        if count > 0 {
+            self.count(
+                RESENDS,
+                &[("kind", kind.as_str())],
+                u64::try_from(count).unwrap_or(u64::MAX),
+            );
+        }
+    }
+
+    pub fn endpoint_disabled(&self) {
+        self.count(ENDPOINTS_DISABLED, &[], 1);
+    }
+
+    /// The embedded queue's current depth, refreshed before each scrape.
+    pub fn queue_depth(&self, waiting: u64, dead: u64) {
+        for (name, value) in [(QUEUE_DEPTH, waiting), (DEAD_LETTERS, dead)] {
+            self.recorder
+                .register_gauge(&key(name, &[]), &metadata())
+                .set(value as f64);
+        }
+    }
+
+    fn count(&self, name: &'static str, labels: &[(&'static str, &'static str)], by: u64) {
+        self.recorder
+            .register_counter(&key(name, labels), &metadata())
+            .increment(by);
+    }
+}
+
+/// The recorder installed process-wide, looked up at each call.
+struct ProcessWide;
+
+impl Recorder for ProcessWide {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_counter(key, unit, description));
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_gauge(key, unit, description));
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        metrics::with_recorder(|r| r.describe_histogram(key, unit, description));
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        metrics::with_recorder(|r| r.register_counter(key, metadata))
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        metrics::with_recorder(|r| r.register_gauge(key, metadata))
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        metrics::with_recorder(|r| r.register_histogram(key, metadata))
+    }
+}
+
+fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
+    Key::from_parts(
+        name,
+        labels
+            .iter()
+            .map(|(k, v)| Label::from_static_parts(k, v))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn metadata() -> Metadata<'static> {
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()))
+}
+
+/// Every metric with its kind, unit and help text.
+fn describe(recorder: &dyn Recorder) {
+    let counters = [
+        (
+            ALERTS_ACCEPTED,
+            "Alerts accepted and queued, by message type.",
+        ),
+        (ALERTS_REFUSED, "Alerts refused by the intake, by reason."),
+        (
+            ATTEMPTS,
+            "Delivery attempts, by what they led to and why they failed.",
+        ),
+        (
+            DELIVERIES_FINISHED,
+            "Deliveries that reached a final status.",
+        ),
+        (RESENDS, "Manual resends and dead-letter replays started."),
+        (
+            ENDPOINTS_DISABLED,
+            "Endpoints disabled by the health policy.",
+        ),
+    ];
+    for (name, help) in counters {
+        recorder.describe_counter(
+            KeyName::from_const_str(name),
+            Some(Unit::Count),
+            SharedString::const_str(help),
+        );
+    }
+    let histograms = [
+        (
+            ATTEMPT_DURATION,
+            "How long an attempt's HTTP exchange took.",
+        ),
+        (
+            DELIVERY_LATENCY,
+            "From an alert's acceptance to the attempt that delivered it.",
+        ),
+    ];
+    for (name, help) in histograms {
+        recorder.describe_histogram(
+            KeyName::from_const_str(name),
+            Some(Unit::Seconds),
+            SharedString::const_str(help),
+        );
+    }
+    let gauges = [
+        (QUEUE_DEPTH, "Tasks on the embedded delivery queue."),
+        (DEAD_LETTERS, "Tasks on the embedded dead-letter queue."),
+    ];
+    for (name, help) in gauges {
+        recorder.describe_gauge(
+            KeyName::from_const_str(name),
+            Some(Unit::Count),
+            SharedString::const_str(help),
+        );
+    }
+}
