@@ -420,20 +420,43 @@ impl DeliveryStore for Database {
         id: &DeliveryId,
         only_if: Option<DeliveryStatus>,
     ) -> Result<Option<u32>, StoreError> {
-        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let started = self
+            .start_resends(tenant, std::slice::from_ref(id), only_if)
+            .await?;
+        Ok(started.into_iter().next().map(|(_, run)| run))
+    }
+
+    /// One transaction for all of them: a replay of many dead letters commits (and syncs) once.
+    async fn start_resends(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
+        let (tenant, ids) = (tenant.0.clone(), ids.to_vec());
         let only_if = only_if.map(DeliveryStatus::as_str);
         self.run(move |c| {
-            let run = c
-                .query_row(
+            let tx = c.transaction()?;
+            let now = Utc::now().to_rfc3339();
+            let mut started = Vec::with_capacity(ids.len());
+            {
+                let mut resend = tx.prepare_cached(
                     "UPDATE deliveries SET run = run + 1, status = 'pending', status_reason = NULL,
                             next_attempt_at = NULL, updated_at = ?1
                      WHERE tenant = ?2 AND id = ?3 AND (?4 IS NULL OR status = ?4)
                      RETURNING run",
-                    params![Utc::now().to_rfc3339(), tenant, id, only_if],
-                    |r| r.get::<_, u32>(0),
-                )
-                .optional()?;
-            Ok(run)
+                )?;
+                for id in ids {
+                    let run = resend
+                        .query_row(params![now, tenant, id.0, only_if], |r| r.get::<_, u32>(0))
+                        .optional()?;
+                    if let Some(run) = run {
+                        started.push((id, run));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(started)
         })
         .await
     }
