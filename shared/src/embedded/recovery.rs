@@ -24,7 +24,7 @@ impl Database {
     /// Run once at start, before serving, by the only process that holds the data directory's lock.
     pub async fn recover(&self, max_attempts: u32) -> Result<Recovered, StoreError> {
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let now = now_millis();
             let released = tx.execute(
                 "UPDATE queue SET visible_at = ?1, leased = 0, receipt = NULL,

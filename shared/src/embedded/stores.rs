@@ -157,7 +157,7 @@ impl AlertStore for Database {
             .map(|(k, h)| (k.to_string(), h.to_string()));
         let deliveries = record.deliveries.to_vec();
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
                 let existing = tx
                     .query_row(
@@ -396,7 +396,7 @@ impl DeliveryStore for Database {
         let reason = change.reason.map(str::to_string);
         let next = change.next_attempt_at.map(|t| t.to_rfc3339());
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let changed = tx.execute(
                 "UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
                  WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'",
@@ -436,7 +436,7 @@ impl DeliveryStore for Database {
         let (tenant, ids) = (tenant.0.clone(), ids.to_vec());
         let only_if = only_if.map(DeliveryStatus::as_str);
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let now = Utc::now().to_rfc3339();
             let mut started = Vec::with_capacity(ids.len());
             {
