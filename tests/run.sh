@@ -31,6 +31,13 @@ step "tests: unit and end-to-end on the embedded default"
 cargo test --workspace --locked 2>&1 | tee "$log_dir/embedded.log"
 count_results "$log_dir/embedded.log"
 
+step "benchmark smoke run: every scenario with small sizes, so the benchmark cannot rot"
+# Fails only if a scenario cannot run, not when a goal is missed; the figures of a debug build on a busy
+# machine mean little. The real run: docs/performance.md.
+bench_started=$(date +%s)
+cargo run --locked -p alertwire-bench -- --quick 2>&1 | tee "$log_dir/bench-quick.log"
+echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
+
 step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -154,4 +154,21 @@ pub trait DeliveryStore: Send + Sync {
         id: &DeliveryId,
         only_if: Option<DeliveryStatus>,
     ) -> Result<Option<u32>, StoreError>;
+    /// [`start_resend`](Self::start_resend) for each of `ids`: the new runs of those that exist (and are
+    /// in `only_if`), in the order given. A store that can do it in one write overrides this one-by-one
+    /// default.
+    async fn start_resends(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
+        let mut started = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(run) = self.start_resend(tenant, id, only_if).await? {
+                started.push((id.clone(), run));
+            }
+        }
+        Ok(started)
+    }
 }

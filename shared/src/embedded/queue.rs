@@ -102,7 +102,7 @@ impl TaskQueue for EmbeddedQueue {
             .map_err(|e| QueueError::Backend(e.to_string()))?;
         self.database
             .run(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let now = now_millis();
                 {
                     let mut insert = tx.prepare_cached(
@@ -125,7 +125,7 @@ impl TaskQueue for EmbeddedQueue {
         let settings = self.settings;
         self.database
             .run(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let now = now_millis();
                 // SQS semantics: a message received max_receives times is redriven instead of received again.
                 tx.execute(
@@ -215,7 +215,7 @@ impl TaskQueue for EmbeddedQueue {
         let ids: Vec<String> = delivery_ids.iter().map(|d| d.0.clone()).collect();
         self.database
             .run(move |c| {
-                let tx = c.transaction()?;
+                let tx = c.savepoint()?;
                 let mut removed = 0;
                 {
                     let mut delete = tx.prepare_cached(

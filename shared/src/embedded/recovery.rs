@@ -25,7 +25,7 @@ impl Database {
     /// Run once at start, before serving, by the only process that holds the data directory's lock.
     pub async fn recover(&self, max_attempts: u32) -> Result<Recovered, StoreError> {
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let now = now_millis();
             // A leased task's attempt may or may not have been recorded before the crash (the attempt is
             // stored first, the task settled with the queue after). Its receive count becomes the number of

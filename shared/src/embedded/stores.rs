@@ -134,7 +134,7 @@ impl EndpointStore for Database {
     ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
                 [&tenant, &id],
@@ -157,7 +157,7 @@ impl EndpointStore for Database {
     ) -> Result<Option<EndpointHealth>, StoreError> {
         let (tenant, id, at) = (tenant.0.clone(), id.0.clone(), at.to_rfc3339());
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)",
                 [&tenant, &id],
@@ -202,7 +202,7 @@ impl EndpointStore for Database {
     ) -> Result<bool, StoreError> {
         let (tenant, id, reason) = (tenant.0.clone(), id.0.clone(), reason.to_string());
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let Some(doc) = tx
                 .query_row(
                     "SELECT doc FROM endpoints WHERE tenant = ?1 AND id = ?2",
@@ -295,7 +295,7 @@ impl AlertStore for Database {
             .map(|(k, h)| (k.to_string(), h.to_string()));
         let deliveries = record.deliveries.to_vec();
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
                 let existing = tx
                     .query_row(
@@ -534,7 +534,7 @@ impl DeliveryStore for Database {
         let reason = change.reason.map(str::to_string);
         let next = change.next_attempt_at.map(|t| t.to_rfc3339());
         self.run(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             let changed = tx.execute(
                 "UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
                  WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'",
@@ -558,20 +558,43 @@ impl DeliveryStore for Database {
         id: &DeliveryId,
         only_if: Option<DeliveryStatus>,
     ) -> Result<Option<u32>, StoreError> {
-        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let started = self
+            .start_resends(tenant, std::slice::from_ref(id), only_if)
+            .await?;
+        Ok(started.into_iter().next().map(|(_, run)| run))
+    }
+
+    /// One transaction for all of them: a replay of many dead letters commits (and syncs) once.
+    async fn start_resends(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
+        let (tenant, ids) = (tenant.0.clone(), ids.to_vec());
         let only_if = only_if.map(DeliveryStatus::as_str);
         self.run(move |c| {
-            let run = c
-                .query_row(
+            let tx = c.savepoint()?;
+            let now = Utc::now().to_rfc3339();
+            let mut started = Vec::with_capacity(ids.len());
+            {
+                let mut resend = tx.prepare_cached(
                     "UPDATE deliveries SET run = run + 1, status = 'pending', status_reason = NULL,
                             next_attempt_at = NULL, updated_at = ?1
                      WHERE tenant = ?2 AND id = ?3 AND (?4 IS NULL OR status = ?4)
                      RETURNING run",
-                    params![Utc::now().to_rfc3339(), tenant, id, only_if],
-                    |r| r.get::<_, u32>(0),
-                )
-                .optional()?;
-            Ok(run)
+                )?;
+                for id in ids {
+                    let run = resend
+                        .query_row(params![now, tenant, id.0, only_if], |r| r.get::<_, u32>(0))
+                        .optional()?;
+                    if let Some(run) = run {
+                        started.push((id, run));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(started)
         })
         .await
     }

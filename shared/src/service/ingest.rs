@@ -151,9 +151,8 @@ impl Service {
         alert_id: &AlertId,
         tasks: &[Task],
     ) -> Result<(), ServiceError> {
-        for chunk in tasks.chunks(10) {
-            self.ports.queue.send_batch(chunk).await?;
-        }
+        // The queue port takes any number of tasks (SQS in batches of ten, SQLite in one transaction).
+        self.ports.queue.send_batch(tasks).await?;
         self.ports.alerts.mark_enqueued(tenant, alert_id).await?;
         Ok(())
     }

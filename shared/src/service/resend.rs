@@ -85,17 +85,12 @@ impl Service {
         tenant: &TenantId,
         ids: impl Iterator<Item = DeliveryId>,
     ) -> Result<usize, ServiceError> {
-        let mut started = Vec::new();
-        for id in ids {
-            if let Some(run) = self
-                .ports
-                .deliveries
-                .start_resend(tenant, &id, Some(DeliveryStatus::Dead))
-                .await?
-            {
-                started.push((id, run));
-            }
-        }
+        let ids: Vec<DeliveryId> = ids.collect();
+        let started = self
+            .ports
+            .deliveries
+            .start_resends(tenant, &ids, Some(DeliveryStatus::Dead))
+            .await?;
         self.requeue(tenant, &started).await?;
         self.metrics
             .resends_started(ResendKind::Replay, started.len());
@@ -118,9 +113,7 @@ impl Service {
                 run: *run,
             })
             .collect();
-        for chunk in tasks.chunks(10) {
-            self.ports.queue.send_batch(chunk).await?;
-        }
+        self.ports.queue.send_batch(&tasks).await?;
         Ok(())
     }
 }

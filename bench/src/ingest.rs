@@ -1,0 +1,141 @@
+//! Ingest: alerts accepted per second through `POST /v1/alerts` of a real `alertwire serve` (the alert, its
+//! delivery and its queued task durably committed before the 202), with p50/p99 latency. The baseline: a
+//! bare axum handler answering 202, in a child process on 127.0.0.1 like the subject. The subject has one
+//! endpoint, so every alert queues one task; its worker delivers them meanwhile, as in production.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::load::{self, LoadResult, Request, Until};
+use crate::receiver::CountingReceiver;
+use crate::serve_process::ServeProcess;
+use crate::stats::{Figure, ratio};
+use crate::table::Row;
+use crate::{BenchError, Settings, block_on};
+
+const CONCURRENCY: usize = 16;
+const P99_GOAL_MS: f64 = 5.0;
+
+/// The bare 202 server, killed when dropped.
+struct Bare202(Child, String);
+
+impl Bare202 {
+    async fn start() -> Result<Self, BenchError> {
+        let port = crate::free_port()?;
+        let child =
+            Command::new(std::env::current_exe().map_err(|e| BenchError::Setup(e.to_string()))?)
+                .args([crate::bare_202::COMMAND, &format!("127.0.0.1:{port}")])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| BenchError::Setup(format!("cannot start the bare 202 server: {e}")))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err(BenchError::Setup(
+                    "the bare 202 server does not listen".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Self(child, base))
+    }
+}
+
+impl Drop for Bare202 {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn request(base: &str) -> Request {
+    Request {
+        url: format!("{base}/v1/alerts"),
+        body: axum::body::Bytes::from_static(
+            br#"{"title": "CPU above 90 % on web-1", "severity": "high", "tags": ["web", "prod"], "samples": [{"host": "web-1", "cpu": 97.5}]}"#,
+        ),
+        headers: vec![
+            ("content-type", "application/json".into()),
+            ServeProcess::auth_header(),
+        ],
+        expect: 202,
+    }
+}
+
+pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
+    block_on(async {
+        let client = load::client();
+        let receiver = CountingReceiver::start()
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let server = ServeProcess::start(
+            &crate::sibling_binary("alertwire")?,
+            crate::scratch_dir("ingest"),
+        )
+        .await?;
+        server.create_endpoint("ingest", &receiver.url()).await?;
+        let bare = Bare202::start().await?;
+        let (subject_request, bare_request) = (request(&server.base), request(&bare.1));
+        let duration = Duration::from_millis(if settings.quick { 300 } else { 3000 });
+        // Warm both up (connections, caches) before measuring.
+        load::run(&client, &bare_request, CONCURRENCY, Until::Count(50)).await?;
+        load::run(&client, &subject_request, CONCURRENCY, Until::Count(50)).await?;
+        let mut bare_rate = Figure::new("req/s");
+        let mut rate = Figure::new("alerts/s");
+        let (mut bare_p99, mut p50, mut p99) =
+            (Figure::new("ms"), Figure::new("ms"), Figure::new("ms"));
+        for _ in 0..settings.runs {
+            let b: LoadResult = load::run(
+                &client,
+                &bare_request,
+                CONCURRENCY,
+                Until::Elapsed(duration),
+            )
+            .await?;
+            bare_rate.push(b.per_second());
+            bare_p99.push(b.percentile_ms(99.0));
+            let s = load::run(
+                &client,
+                &subject_request,
+                CONCURRENCY,
+                Until::Elapsed(duration),
+            )
+            .await?;
+            rate.push(s.per_second());
+            p50.push(s.percentile_ms(50.0));
+            p99.push(s.percentile_ms(99.0));
+        }
+        let r = ratio(&rate, &bare_rate);
+        let p99_median = p99.median();
+        notes.push(format!(
+            "ingest: {CONCURRENCY} closed-loop clients (in-repo load generator, in the bench process) for {} ms a run; p50 {} ms [{}–{}].",
+            duration.as_millis(),
+            crate::stats::number(p50.median()),
+            crate::stats::number(p50.min()),
+            crate::stats::number(p50.max())
+        ));
+        Ok(vec![
+            Row {
+                scenario: "ingest: accepted alerts/s, `POST /v1/alerts`, durable queueing".into(),
+                figure: rate,
+                baseline: Some(bare_rate),
+                ratio: Some(r),
+                goal: "≥ 0.5×".into(),
+                met: Some(r >= 0.5),
+            },
+            Row {
+                scenario: "ingest: p99 latency".into(),
+                ratio: Some(ratio(&p99, &bare_p99)),
+                figure: p99,
+                baseline: Some(bare_p99),
+                goal: format!("p99 ≤ {P99_GOAL_MS} ms"),
+                met: Some(p99_median <= P99_GOAL_MS),
+            },
+        ])
+    })
+}
