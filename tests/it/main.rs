@@ -6,4 +6,5 @@ mod delivery_outcomes;
 mod durability;
 mod routing;
 mod signatures;
+mod ssrf;
 mod templates;
