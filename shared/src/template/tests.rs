@@ -436,15 +436,16 @@ fn json_check_passes_raw_json_values() {
     }
 }
 
-/// Found by the `template` fuzz target: the check judges JSON grammar (RFC 8259), not the number range a
-/// particular parser supports. A number such as `44444e44444224` can only come from the template's own literal
-/// text (alert values land inside strings or as JSON serde_json produced), so the check accepts it, as it does
-/// `1e400`; serde_json would refuse both as out of range.
+/// Found by the `template` fuzz target: the check judges JSON grammar (RFC 8259), not what one parser makes of
+/// it. A number such as `44444e44444224` can only come from the template's own literal text (alert values land
+/// inside strings or as JSON serde_json produced), so the check accepts it, as it does `1e400`; a
+/// `serde_json::Value` would refuse both as out of range, and refuses serde_json's private RawValue key too.
 #[test]
 fn json_check_judges_grammar_not_number_range() {
     for source in [
         "\t44444e44444224",
         "{\"n\": 1e400, \"t\": \"{{alert_title}}\"}",
+        "{\"$serde_json::private::RawValue\": 1, \"t\": \"{{alert_title}}\"}",
     ] {
         let template = Template::compile(source, Escaping::Json).unwrap();
         assert_eq!(template.check_json_output(&hostile()), Ok(()), "{source}");
