@@ -31,6 +31,9 @@ step "tests: unit and end-to-end on the embedded default"
 cargo test --workspace --locked 2>&1 | tee "$log_dir/embedded.log"
 count_results "$log_dir/embedded.log"
 
+step "fuzz smoke: the template engine and the alert parser, 20 s each (tests/fuzz.sh runs them longer)"
+bash tests/fuzz.sh 20
+
 step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
