@@ -38,6 +38,9 @@ bench_started=$(date +%s)
 cargo run --locked -p alertwire-bench -- --quick 2>&1 | tee "$log_dir/bench-quick.log"
 echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
 
+step "fuzz smoke: the template engine and the alert parser, 20 s each (tests/fuzz.sh runs them longer)"
+bash tests/fuzz.sh 20
+
 step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

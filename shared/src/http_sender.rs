@@ -14,7 +14,7 @@ use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY};
 use crate::endpoint::HttpMethod;
 use crate::retry_policy::parse_retry_after;
 use crate::target_policy::{
-    HostResolver, PolicyResolver, SystemResolver, TargetError, TargetPolicy,
+    HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
 };
 use crate::webhook_request::OutgoingRequest;
 
@@ -53,14 +53,11 @@ impl HttpSender {
             // Another part of the process may have installed one already; either is fine.
             let _ = rustls::crypto::ring::default_provider().install_default();
         });
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let client = guarded_client_builder(policy.clone(), resolver)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
-            .no_proxy()
-            .dns_resolver(Arc::new(PolicyResolver::new(policy.clone(), resolver)))
             .build()?;
         Ok(Self {
             client,

@@ -18,7 +18,7 @@ use crate::local_worker::LocalWorker;
 use crate::prometheus_endpoint::PrometheusMetrics;
 use crate::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::service::{Ports, Service};
-use crate::target_policy::TargetPolicy;
+use crate::target_policy::{HostResolver, SystemResolver, TargetPolicy};
 
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
@@ -61,6 +61,14 @@ pub struct LocalServer {
 
 /// Opens (and recovers) the store, then serves the API and runs the worker until `stop`.
 pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
+    start_with_resolver(config, Arc::new(SystemResolver)).await
+}
+
+/// As [`start`], with deliveries resolving host names through `resolver` (tests simulate DNS answers with it).
+pub async fn start_with_resolver(
+    config: LocalConfig,
+    resolver: Arc<dyn HostResolver>,
+) -> Result<LocalServer, StartError> {
     let database = match &config.data_dir {
         Some(dir) => Database::open(dir, true)?,
         None => Database::in_memory()?,
@@ -84,7 +92,11 @@ pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
         deliveries: Arc::new(database.clone()),
         queue: Arc::new(queue.clone()),
     };
-    let sender = HttpSender::new(Arc::new(config.policy.clone()), config.http_timeout)?;
+    let sender = HttpSender::with_resolver(
+        Arc::new(config.policy.clone()),
+        config.http_timeout,
+        resolver,
+    )?;
     let prometheus = PrometheusMetrics::new();
     let service = Arc::new(
         Service::new(ports, sender, config.retry.clone())

@@ -14,6 +14,7 @@ mod routing;
 mod secret_rotation;
 mod secrets_never_shown;
 mod signatures;
+mod ssrf;
 mod templates;
 mod tenant_isolation;
 mod uptrends;

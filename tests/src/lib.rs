@@ -8,14 +8,18 @@ pub mod chaos_receiver;
 pub mod chaos_scenario;
 pub mod prometheus_text;
 pub mod receiver;
+pub mod scripted_dns;
 pub mod serve_process;
 pub mod server;
 pub mod standard_webhooks;
+pub mod tripwire;
 
 pub use api_client::ApiClient;
 pub use prometheus_text::Exposition;
 pub use receiver::{Behaviour, Received, Receiver};
+pub use scripted_dns::ScriptedDns;
 pub use server::TestServer;
+pub use tripwire::Tripwire;
 
 /// A plain HTTP client for tests (reqwest is built without a default TLS provider, so one is installed).
 pub fn http_client(timeout: std::time::Duration) -> reqwest::Client {

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertwire_shared::endpoint_health::HealthPolicy;
@@ -10,7 +11,7 @@ use alertwire_shared::local_server::{self, LocalConfig, LocalServer};
 use alertwire_shared::retry_policy::RetryPolicy;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
 use alertwire_shared::store::ApiKeyStore;
-use alertwire_shared::target_policy::{PortAllowance, TargetPolicy};
+use alertwire_shared::target_policy::{HostResolver, PortAllowance, SystemResolver, TargetPolicy};
 
 use crate::ApiClient;
 
@@ -29,7 +30,20 @@ impl TestServer {
         Self::with(|_| {}).await
     }
 
+    /// The default target policy, as `alertwire serve` runs without `--allow-target`/`--allow-port`.
+    pub async fn strict() -> TestServer {
+        Self::with(|c| c.policy = TargetPolicy::strict()).await
+    }
+
     pub async fn with(adjust: impl FnOnce(&mut LocalConfig)) -> TestServer {
+        Self::with_resolver(adjust, Arc::new(SystemResolver)).await
+    }
+
+    /// With deliveries resolving names through `resolver` (a [`crate::ScriptedDns`] in tests).
+    pub async fn with_resolver(
+        adjust: impl FnOnce(&mut LocalConfig),
+        resolver: Arc<dyn HostResolver>,
+    ) -> TestServer {
         let mut config = LocalConfig {
             data_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -40,7 +54,9 @@ impl TestServer {
             health: HealthPolicy::default(),
         };
         adjust(&mut config);
-        let server = local_server::start(config).await.expect("alertwire starts");
+        let server = local_server::start_with_resolver(config, resolver)
+            .await
+            .expect("alertwire starts");
         let key = Self::add_key(&server, "alpha").await;
         let api = ApiClient::new(format!("http://{}", server.addr), key);
         TestServer { server, api }

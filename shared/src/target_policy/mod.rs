@@ -9,10 +9,10 @@
 //!   to with [`TargetPolicy::check_ip`] and refuses the whole answer if any one of them is refused, so a name that
 //!   resolved to a public address when saved and to 127.0.0.1 now (DNS rebinding) is not dialled.
 //!
-//! `reqwest` does **not** call the DNS resolver when a URL's host is an IP literal, and redirects are followed by
-//! `reqwest` itself. So the sending code must (1) call `check_url` right before every send, not only at save time,
-//! and (2) build its client with [`guarded_client_builder`] (or apply [`redirect_policy`], [`PolicyResolver`] and
-//! `no_proxy()` itself) so every redirect hop is checked and no proxy resolves names behind the guard's back.
+//! `reqwest` does **not** call the DNS resolver when a URL's host is an IP literal. So the sending code must
+//! (1) call `check_url` right before every send, not only at save time, and (2) build its client with
+//! [`guarded_client_builder`], which never follows a redirect (a `Location` could name any address) and uses no
+//! proxy (a proxy would resolve names behind the guard's back).
 
 mod address_class;
 mod client;
@@ -29,7 +29,7 @@ use ipnet::IpNet;
 use url::{Host, Url};
 
 pub use address_class::{AddressClass, AddressRefusal, Embedding, classify};
-pub use client::{DEFAULT_MAX_REDIRECTS, guarded_client_builder, redirect_policy};
+pub use client::guarded_client_builder;
 pub use host_name::NameClass;
 pub use resolver::{HostResolver, PolicyResolver, ResolveFuture, SystemResolver};
 
@@ -108,8 +108,6 @@ pub enum TargetError {
         host: String,
         refusal: AddressRefusal,
     },
-    #[error("more than {limit} redirects")]
-    TooManyRedirects { limit: usize },
     #[error(
         "`{input}` is not a network: write an address or a CIDR range, e.g. 127.0.0.0/8,::1/128"
     )]

@@ -44,8 +44,8 @@ impl HostResolver for SystemResolver {
 /// refused address and why.
 ///
 /// `reqwest` does not call a DNS resolver when a URL's host is an IP literal, nor when a proxy is used: call
-/// [`TargetPolicy::check_url`] right before every send, and build the client with `no_proxy()` and
-/// [`redirect_policy`](super::redirect_policy) — [`guarded_client_builder`](super::guarded_client_builder) does both.
+/// [`TargetPolicy::check_url`] right before every send, and build the client with `no_proxy()` and no redirects —
+/// [`guarded_client_builder`](super::guarded_client_builder) does both.
 pub struct PolicyResolver {
     policy: Arc<TargetPolicy>,
     inner: Arc<dyn HostResolver>,

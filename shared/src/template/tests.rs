@@ -449,6 +449,24 @@ fn json_check_passes_raw_json_values() {
     }
 }
 
+/// Found by the `template` fuzz target: the check judges JSON grammar (RFC 8259), not what one parser makes of
+/// it. A number such as `44444e44444224` can only come from the template's own literal text (alert values land
+/// inside strings or as JSON serde_json produced), so the check accepts it, as it does `1e400`; a
+/// `serde_json::Value` would refuse both as out of range, and refuses serde_json's private RawValue key too.
+#[test]
+fn json_check_judges_grammar_not_number_range() {
+    for source in [
+        "\t44444e44444224",
+        "{\"n\": 1e400, \"t\": \"{{alert_title}}\"}",
+        "{\"$serde_json::private::RawValue\": 1, \"t\": \"{{alert_title}}\"}",
+    ] {
+        let template = Template::compile(source, Escaping::Json).unwrap();
+        assert_eq!(template.check_json_output(&hostile()), Ok(()), "{source}");
+    }
+    let template = Template::compile("{\"n\": 1e400x}", Escaping::Json).unwrap();
+    assert!(template.check_json_output(&hostile()).is_err());
+}
+
 #[test]
 fn json_check_catches_trailing_commas_from_lists() {
     let source = "{\"n\": [\n  {{#alert_tags}}\n  \"{{.}}\",\n  {{/alert_tags}}\n]}";
