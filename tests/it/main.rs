@@ -8,6 +8,7 @@ mod cli;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
+mod openapi;
 mod presets;
 mod routing;
 mod secret_rotation;
