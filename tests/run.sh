@@ -31,7 +31,7 @@ step "tests: unit and end-to-end on the embedded default"
 cargo test --workspace --locked 2>&1 | tee "$log_dir/embedded.log"
 count_results "$log_dir/embedded.log"
 
-step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
+step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
@@ -42,6 +42,10 @@ sam_venv="$root/.venv-sam"
 [ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
 "$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
 PATH="$PATH:$sam_venv/bin" bash tests/cfn_lint.sh
+
+step "API: schemathesis against alertwire serve and its /openapi.json (own network namespace, loopback only)"
+bash tests/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/alertwire" "$venv/bin/schemathesis" 2>&1 \
+    | tee "$log_dir/schemathesis.log"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {
