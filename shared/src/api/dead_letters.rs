@@ -77,7 +77,8 @@ fn selection(body: &Value) -> Result<ReplaySelection, FieldError> {
         return Ok(ReplaySelection::All);
     }
     let reader = ObjectReader::new("", body, &["ids", "endpoint_id"])?;
-    if reader.has("ids") && reader.has("endpoint_id") {
+    // `null` reads as absent here as everywhere else, so `{"ids": [...], "endpoint_id": null}` is `ids`.
+    if reader.value("ids").is_some() && reader.value("endpoint_id").is_some() {
         return Err(FieldError::invalid(
             "ids",
             "give either `ids` or `endpoint_id`, not both",
@@ -109,4 +110,23 @@ fn selection(body: &Value) -> Result<ReplaySelection, FieldError> {
         })
         .collect::<Result<_, _>>()
         .map(ReplaySelection::Ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_beside_the_other_selector_reads_as_absent() {
+        assert_eq!(
+            selection(&json!({"ids": ["msg_1"], "endpoint_id": null})).unwrap(),
+            ReplaySelection::Ids(vec![DeliveryId("msg_1".into())])
+        );
+        assert_eq!(
+            selection(&json!({"ids": null, "endpoint_id": "ep_1"})).unwrap(),
+            ReplaySelection::Endpoint(EndpointId("ep_1".into()))
+        );
+        let both = selection(&json!({"ids": [], "endpoint_id": "ep_1"})).unwrap_err();
+        assert_eq!(both.field, "ids");
+    }
 }
