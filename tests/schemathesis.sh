@@ -49,7 +49,7 @@ start=$(date +%s)
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples "$examples" \
     --seed "$seed" \
-    --request-timeout 10 \
+    --request-timeout 30 \
     --generation-database none \
     --no-color \
     --report junit --report-junit-path "$log_dir/schemathesis.xml"

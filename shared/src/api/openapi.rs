@@ -85,8 +85,10 @@ pub struct Health {
     "link": "https://monitoring.example.com/hosts/db-1",
     "source": "monitoring"
 }))]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AlertInput {
-    #[schema(max_length = 1000)]
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub title: String,
     #[schema(max_length = 65536)]
     pub description: Option<String>,
@@ -107,9 +109,17 @@ pub struct AlertInput {
     pub link: Option<String>,
     #[schema(max_length = 2048)]
     pub source: Option<String>,
-    pub timeframe_start: Option<DateTime<Utc>>,
+    pub timeframe_start: Option<TimestampInput>,
     /// Not before `timeframe_start`.
-    pub timeframe_end: Option<DateTime<Utc>>,
+    pub timeframe_end: Option<TimestampInput>,
+}
+
+/// An RFC 3339 time, or epoch milliseconds.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+pub enum TimestampInput {
+    Rfc3339(DateTime<Utc>),
+    EpochMillis(i64),
 }
 
 /// What an accepted alert became: one delivery per endpoint of the tenant.
@@ -247,11 +257,13 @@ pub struct GrafanaNotification {
     "message_types": {"reminder": null},
     "secret": "generate"
 }))]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointInput {
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// A URL template; every URL it renders must pass the target policy.
-    #[schema(max_length = 4096)]
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
     pub url: String,
     /// Fills method, URL (where the service has one), headers, content type and body.
     pub preset: Option<EndpointPreset>,
@@ -269,16 +281,33 @@ pub struct EndpointInput {
     pub min_severity: Option<Severity>,
     pub message_types: Option<MessageRoutesInput>,
     /// `generate`, or a `whsec_` secret; none: requests are not signed.
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^(generate|\*{8}|whsec_\*{8}|whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?))$"
+    )]
     pub secret: Option<String>,
     #[schema(max_length = 1024)]
     pub verification_token: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// Accepted and ignored, like the other read-only fields of a read view sent back.
+    pub id: Option<Value>,
+    /// Accepted and ignored.
+    pub version: Option<Value>,
+    /// Accepted and ignored.
+    pub created_at: Option<Value>,
+    /// Accepted and ignored.
+    pub updated_at: Option<Value>,
+    /// Accepted and ignored.
+    pub disabled_reason: Option<Value>,
+    /// Accepted and ignored.
+    pub retiring_secrets: Option<Value>,
+    /// Accepted and ignored.
+    pub health: Option<Value>,
 }
 
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EndpointPreset {
     Slack,
     Teams,
@@ -297,20 +326,23 @@ pub enum HeaderInput {
 }
 
 #[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderValueInput {
     pub value: String,
     pub secret: Option<bool>,
 }
 
 /// Per message type: absent for the endpoint's defaults, `null` to send nothing, an object to override.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageRoutesInput {
     pub error: Option<RouteInput>,
     pub reminder: Option<RouteInput>,
     pub ok: Option<RouteInput>,
 }
 
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RouteInput {
     pub method: Option<HttpMethod>,
     #[schema(max_length = 4096)]
@@ -380,10 +412,14 @@ pub struct EndpointList {
 }
 
 /// The optional body of `POST /v1/endpoints/{id}/rotate-secret`.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SecretRotationInput {
     /// `generate` (the default) or a `whsec_` secret.
-    #[schema(max_length = 200)]
+    #[schema(
+        max_length = 200,
+        pattern = r"^(generate|whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?))$"
+    )]
     pub secret: Option<String>,
     /// How long the old secret keeps signing; default 86400 (24 h).
     #[schema(minimum = 0, maximum = 604800)]
@@ -422,7 +458,8 @@ pub struct DeadLetterPage {
 }
 
 /// The optional body of `POST /v1/dead-letters/replay`: none or `{}` for all, else `ids` or `endpoint_id`.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReplayInput {
     #[schema(max_items = 10000)]
     pub ids: Option<Vec<String>>,
