@@ -41,7 +41,7 @@ echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
 step "fuzz smoke: the template engine and the alert parser, 20 s each (tests/fuzz.sh runs them longer)"
 bash tests/fuzz.sh 20
 
-step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
+step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
@@ -52,6 +52,10 @@ sam_venv="$root/.venv-sam"
 [ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
 "$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
 PATH="$PATH:$sam_venv/bin" bash tests/cfn_lint.sh
+
+step "API: schemathesis against alertwire serve and its /openapi.json (own network namespace, loopback only)"
+bash tests/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/alertwire" "$venv/bin/schemathesis" 2>&1 \
+    | tee "$log_dir/schemathesis.log"
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {

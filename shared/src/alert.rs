@@ -9,7 +9,18 @@ use crate::input_error::{FieldError, ObjectReader, check_text};
 
 /// How bad it is. Ordered, so an endpoint can ask for `high` and above.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -49,7 +60,9 @@ impl Severity {
 }
 
 /// Why the alert is being sent: a problem, a reminder that it is still there, or that it is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     #[default]

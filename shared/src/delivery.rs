@@ -9,7 +9,7 @@ use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 /// Largest response body kept per attempt.
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Queued or waiting for its next attempt.
@@ -40,7 +40,7 @@ impl DeliveryStatus {
 }
 
 /// Why an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// No complete answer within the timeout.
@@ -74,7 +74,7 @@ impl ErrorClass {
 }
 
 /// One HTTP attempt and what came back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based within its run.
     pub number: u32,
@@ -84,6 +84,7 @@ pub struct Attempt {
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
     pub status_code: Option<u16>,
+    /// `[name, value]` pairs in the order received.
     pub response_headers: Vec<(String, String)>,
     pub response_body: Option<String>,
     pub response_body_truncated: bool,

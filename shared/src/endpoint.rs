@@ -47,7 +47,7 @@ const MAX_HEADERS: usize = 50;
 const MAX_HEADER_VALUE: usize = 8 * 1024;
 const MAX_URL: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Post,

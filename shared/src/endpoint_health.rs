@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// How an endpoint's recent attempts went. The store writes it only when it changes: on a failure, and on
 /// the first success after failures.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointHealth {
     /// Failed attempts since the last success.
     pub failure_streak: u32,

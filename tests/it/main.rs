@@ -9,6 +9,7 @@ mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
 mod metrics;
+mod openapi;
 mod presets;
 mod routing;
 mod secret_rotation;

@@ -15,6 +15,22 @@ use crate::alert_sources::{SourceAlert, alertmanager, grafana};
 use crate::input_error::FieldError;
 use crate::service::Service;
 
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/alertmanager",
+    operation_id = "accept_alertmanager_notification",
+    tag = "alerts",
+    request_body(content = super::openapi::AlertmanagerNotification, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Every alert accepted and queued", body = super::openapi::SourceReceipts),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn from_alertmanager(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -23,6 +39,22 @@ pub async fn from_alertmanager(
     accept(&service, &tenant, body, alertmanager::alerts_from_json).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/grafana",
+    operation_id = "accept_grafana_notification",
+    tag = "alerts",
+    request_body(content = super::openapi::GrafanaNotification, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Every alert accepted and queued", body = super::openapi::SourceReceipts),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn from_grafana(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,

@@ -14,6 +14,29 @@ use crate::service::Service;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+#[utoipa::path(
+    post,
+    path = "/v1/alerts",
+    operation_id = "accept_alert",
+    tag = "alerts",
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Accept the alert once per key: a repeat answers the first receipt", pattern = "^[!-~]{1,255}$")),
+    request_body(content = super::openapi::AlertInput, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted and queued", body = super::openapi::AlertReceiptView,
+            links(
+                ("read_delivery" = (operation_id = "read_delivery", parameters(("id" = "$response.body#/deliveries/0/id")))),
+                ("resend_delivery" = (operation_id = "resend_delivery", parameters(("id" = "$response.body#/deliveries/0/id")))),
+            )
+        ),
+        (status = 400, description = "The body is not JSON or missing, or the Idempotency-Key header is invalid", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used for another alert", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn accept(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,

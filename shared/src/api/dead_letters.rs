@@ -16,6 +16,23 @@ use crate::ids::{DeliveryId, EndpointId};
 use crate::input_error::{FieldError, ObjectReader};
 use crate::service::{ReplaySelection, Service};
 
+#[utoipa::path(
+    get,
+    path = "/v1/dead-letters",
+    operation_id = "list_dead_letters",
+    tag = "dead-letters",
+    params(
+        ("endpoint_id" = Option<String>, Query, nullable = false, description = "Only this endpoint's"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size; default 50"),
+        ("before" = Option<String>, Query, nullable = false, description = "The `next_before` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of dead letters, newest first", body = super::openapi::DeadLetterPage),
+        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -27,6 +44,22 @@ pub async fn list(
 }
 
 /// Body: none or `{}` for all, `{"ids": [...]}`, or `{"endpoint_id": "..."}`.
+#[utoipa::path(
+    post,
+    path = "/v1/dead-letters/replay",
+    operation_id = "replay_dead_letters",
+    tag = "dead-letters",
+    request_body(content = Option<super::openapi::ReplayInput>, description = "Which dead letters: none or `{}` for all", content_type = "application/json"),
+    responses(
+        (status = 200, description = "How many dead letters were queued again", body = super::openapi::ReplayReport),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn replay(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -44,7 +77,8 @@ fn selection(body: &Value) -> Result<ReplaySelection, FieldError> {
         return Ok(ReplaySelection::All);
     }
     let reader = ObjectReader::new("", body, &["ids", "endpoint_id"])?;
-    if reader.has("ids") && reader.has("endpoint_id") {
+    // `null` reads as absent here as everywhere else, so `{"ids": [...], "endpoint_id": null}` is `ids`.
+    if reader.value("ids").is_some() && reader.value("endpoint_id").is_some() {
         return Err(FieldError::invalid(
             "ids",
             "give either `ids` or `endpoint_id`, not both",
@@ -76,4 +110,23 @@ fn selection(body: &Value) -> Result<ReplaySelection, FieldError> {
         })
         .collect::<Result<_, _>>()
         .map(ReplaySelection::Ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_beside_the_other_selector_reads_as_absent() {
+        assert_eq!(
+            selection(&json!({"ids": ["msg_1"], "endpoint_id": null})).unwrap(),
+            ReplaySelection::Ids(vec![DeliveryId("msg_1".into())])
+        );
+        assert_eq!(
+            selection(&json!({"ids": null, "endpoint_id": "ep_1"})).unwrap(),
+            ReplaySelection::Endpoint(EndpointId("ep_1".into()))
+        );
+        let both = selection(&json!({"ids": [], "endpoint_id": "ep_1"})).unwrap_err();
+        assert_eq!(both.field, "ids");
+    }
 }

@@ -18,6 +18,25 @@ use crate::store::DeliveryFilter;
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries",
+    operation_id = "list_deliveries",
+    tag = "deliveries",
+    params(
+        ("endpoint_id" = Option<String>, Query, nullable = false, description = "Only this endpoint's"),
+        ("status" = Option<crate::delivery::DeliveryStatus>, Query, nullable = false, description = "Only deliveries in this status"),
+        ("alert_id" = Option<String>, Query, nullable = false, description = "Only this alert's"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size; default 50"),
+        ("before" = Option<String>, Query, nullable = false, description = "The `next_before` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries, newest first", body = super::openapi::DeliveryPage),
+        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -30,6 +49,19 @@ pub async fn list(
     page(&service, &tenant, &filter, "deliveries").await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/deliveries/{id}",
+    operation_id = "read_delivery",
+    tag = "deliveries",
+    params(("id" = String, Path, description = "The delivery id")),
+    responses(
+        (status = 200, description = "The delivery with every attempt", body = super::openapi::DeliveryView),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such delivery", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn read(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -45,6 +77,19 @@ pub async fn read(
     Ok(Json(view(&delivery)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/{id}/resend",
+    operation_id = "resend_delivery",
+    tag = "deliveries",
+    params(("id" = String, Path, description = "The delivery id")),
+    responses(
+        (status = 202, description = "Queued for a new run of attempts", body = super::openapi::DeliveryView),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such delivery", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn resend(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,

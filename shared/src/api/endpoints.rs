@@ -13,6 +13,30 @@ use super::json_body::JsonBody;
 use crate::ids::EndpointId;
 use crate::service::Service;
 
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints",
+    operation_id = "create_endpoint",
+    tag = "endpoints",
+    request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; a new signing secret is shown this once", body = super::openapi::EndpointView,
+            links(
+                ("read" = (operation_id = "read_endpoint", parameters(("id" = "$response.body#/id")))),
+                ("replace" = (operation_id = "replace_endpoint", parameters(("id" = "$response.body#/id")))),
+                ("delete" = (operation_id = "delete_endpoint", parameters(("id" = "$response.body#/id")))),
+                ("test" = (operation_id = "test_endpoint", parameters(("id" = "$response.body#/id")))),
+                ("rotate_secret" = (operation_id = "rotate_endpoint_secret", parameters(("id" = "$response.body#/id")))),
+            )
+        ),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn create(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -22,6 +46,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints",
+    operation_id = "list_endpoints",
+    tag = "endpoints",
+    responses(
+        (status = 200, description = "Every endpoint of the tenant", body = super::openapi::EndpointList),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -31,6 +66,19 @@ pub async fn list(
     Ok(Json(json!({ "endpoints": views })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{id}",
+    operation_id = "read_endpoint",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint", body = super::openapi::EndpointView),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn read(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -40,6 +88,25 @@ pub async fn read(
     Ok(Json(endpoint.to_view(false)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/endpoints/{id}",
+    operation_id = "replace_endpoint",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced; a new signing secret is shown this once", body = super::openapi::EndpointView),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
+        (status = 409, description = "Changed by another request meanwhile", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn replace(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -53,6 +120,19 @@ pub async fn replace(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/endpoints/{id}",
+    operation_id = "delete_endpoint",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn delete(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -63,6 +143,24 @@ pub async fn delete(
 }
 
 /// The body is optional: an alert to send instead of the sample.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/test",
+    operation_id = "test_endpoint",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    request_body(content = Option<super::openapi::AlertInput>, description = "An alert to send instead of the sample", content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was sent and what the endpoint answered (or why nothing came back); nothing is stored", body = crate::service::TestSendReport),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn test_send(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
@@ -77,6 +175,25 @@ pub async fn test_send(
 }
 
 /// The body is optional: `{"secret": "generate" | "whsec_…", "grace_period_seconds": 86400}`.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/rotate-secret",
+    operation_id = "rotate_endpoint_secret",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    request_body(content = Option<super::openapi::SecretRotationInput>, description = "The new secret and the old one's grace period", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Rotated; the new secret is shown this once", body = super::openapi::EndpointView),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
+        (status = 409, description = "Changed by another request meanwhile", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
 pub async fn rotate_secret(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,

@@ -1,5 +1,7 @@
 //! The HTTP API as one axum router, served by the local process and (through lambda_http) by the api
-//! function alike. Handlers only translate HTTP to service calls and back.
+//! function alike. Handlers only translate HTTP to service calls and back. The routes are registered with
+//! their `#[utoipa::path]` documentation, so the OpenAPI document served at `GET /openapi.json` lists
+//! exactly the routes the router has.
 
 mod alert_sources;
 mod alerts;
@@ -9,12 +11,17 @@ mod deliveries;
 mod endpoints;
 mod error;
 mod json_body;
+pub mod openapi;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::Tenant;
 pub use error::ApiError;
@@ -25,39 +32,72 @@ use crate::service::Service;
 pub const MAX_REQUEST_BODY: usize = 256 * 1024;
 
 pub fn router(service: Arc<Service>) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .route(
-            "/v1/endpoints",
-            post(endpoints::create).get(endpoints::list),
-        )
-        .route(
-            "/v1/endpoints/{id}",
-            get(endpoints::read)
-                .put(endpoints::replace)
-                .delete(endpoints::delete),
-        )
-        .route("/v1/endpoints/{id}/test", post(endpoints::test_send))
-        .route(
-            "/v1/endpoints/{id}/rotate-secret",
-            post(endpoints::rotate_secret),
-        )
-        .route("/v1/alerts", post(alerts::accept))
-        .route(
-            "/v1/alerts/alertmanager",
-            post(alert_sources::from_alertmanager),
-        )
-        .route("/v1/alerts/grafana", post(alert_sources::from_grafana))
-        .route("/v1/deliveries", get(deliveries::list))
-        .route("/v1/deliveries/{id}", get(deliveries::read))
-        .route("/v1/deliveries/{id}/resend", post(deliveries::resend))
-        .route("/v1/dead-letters", get(dead_letters::list))
-        .route("/v1/dead-letters/replay", post(dead_letters::replay))
+    let (router, _) = documented_routes().split_for_parts();
+    router
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .with_state(service)
+}
+
+/// The OpenAPI document of [`router`], as pretty-printed JSON with a final newline: what
+/// `GET /openapi.json` answers and what the repository's `openapi.json` holds.
+pub fn openapi_json() -> &'static str {
+    static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+        let document = documented_routes().into_openapi();
+        let mut text = document
+            .to_pretty_json()
+            .expect("the OpenAPI document serializes");
+        text.push('\n');
+        text
+    });
+    &DOCUMENT
+}
+
+fn documented_routes() -> OpenApiRouter<Arc<Service>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi_document))
+        .routes(routes!(endpoints::create, endpoints::list))
+        .routes(routes!(
+            endpoints::read,
+            endpoints::replace,
+            endpoints::delete
+        ))
+        .routes(routes!(endpoints::test_send))
+        .routes(routes!(endpoints::rotate_secret))
+        .routes(routes!(alerts::accept))
+        .routes(routes!(alert_sources::from_alertmanager))
+        .routes(routes!(alert_sources::from_grafana))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::read))
+        .routes(routes!(deliveries::resend))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::replay))
+}
+
+/// Whether the process is up; needs no API key.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "The process is up", body = openapi::Health))
+)]
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+/// This OpenAPI document; needs no API key.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi_document",
+    tag = "service",
+    security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", content_type = "application/json", body = Object))
+)]
+async fn openapi_document() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], openapi_json())
 }

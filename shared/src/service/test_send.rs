@@ -13,7 +13,7 @@ use crate::input_error::FieldError;
 use crate::render_context;
 use crate::webhook_request::{self, RequestFacts};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestSendReport {
     /// True when the endpoint answered 2XX.
     pub ok: bool,
@@ -22,24 +22,27 @@ pub struct TestSendReport {
     pub error: Option<ShownError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShownRequest {
+    #[schema(value_type = crate::endpoint::HttpMethod)]
     pub method: &'static str,
     pub url: String,
+    /// `[name, value]` pairs as sent or received; secret values masked.
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShownResponse {
     pub status: u16,
+    /// `[name, value]` pairs as sent or received; secret values masked.
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub body_truncated: bool,
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShownError {
     pub class: crate::delivery::ErrorClass,
     pub message: String,

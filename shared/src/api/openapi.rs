@@ -1,0 +1,523 @@
+//! The API's OpenAPI 3.1 document: its top level (title, bearer security, tags) and the schemas of the
+//! request and response bodies that have no domain type of their own, because the handlers read bodies by
+//! hand from JSON and answer with views built by `json!`. Each schema here says what that code reads or
+//! writes; the paths come from the `#[utoipa::path]` of each handler, gathered by the router.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::alert::{MessageType, Severity};
+use crate::delivery::{Attempt, DeliveryStatus};
+use crate::endpoint::HttpMethod;
+use crate::endpoint_health::EndpointHealth;
+
+/// The name of the bearer security scheme, as `security` refers to it.
+const API_KEY: &str = "api_key";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "alertwire",
+        description = "Alert ingestion, per-endpoint webhook templates, signed delivery with retries, resend and dead-letter replay."
+    ),
+    modifiers(&BearerApiKey),
+    security(("api_key" = [])),
+    tags(
+        (name = "alerts", description = "Alerts in: our own format, Alertmanager and Grafana notifications"),
+        (name = "endpoints", description = "Where alerts go and how each request is shaped"),
+        (name = "deliveries", description = "Each alert on its way to each endpoint, with every attempt"),
+        (name = "dead-letters", description = "Deliveries whose attempts all failed, and their replay"),
+        (name = "service", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `Authorization: Bearer <API key>` on every `/v1` route.
+struct BearerApiKey;
+
+impl Modify for BearerApiKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every error: `{"error": {"code", "message", "field"}}`.
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, e.g. `invalid_field`, `not_found`, `unauthorized`.
+    pub code: String,
+    /// For a person; never contains a secret.
+    pub message: String,
+    /// The JSON path, header or query parameter concerned; `""` for the body as a whole.
+    pub field: Option<String>,
+}
+
+/// `GET /healthz`.
+#[derive(ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// The body of `POST /v1/alerts` and of a test send. Only `title` is required.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "title": "Disk almost full on db-1",
+    "description": "/var is 93% full",
+    "severity": "high",
+    "message_type": "error",
+    "incident_key": "db-1-disk-var",
+    "tags": ["db", "disk"],
+    "context": {"host": "db-1", "used_percent": 93},
+    "link": "https://monitoring.example.com/hosts/db-1",
+    "source": "monitoring"
+}))]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertInput {
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
+    pub title: String,
+    #[schema(max_length = 65536)]
+    pub description: Option<String>,
+    /// Default `info`.
+    pub severity: Option<Severity>,
+    /// Default `error`.
+    pub message_type: Option<MessageType>,
+    /// Ties the error, reminders and ok of one incident together.
+    #[schema(max_length = 2048)]
+    pub incident_key: Option<String>,
+    #[schema(max_items = 100, value_type = Option<Vec<String>>)]
+    pub tags: Option<Vec<String>>,
+    pub samples: Option<Vec<Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<serde_json::Map<String, Value>>,
+    /// An http(s) URL.
+    #[schema(max_length = 2048)]
+    pub link: Option<String>,
+    #[schema(max_length = 2048)]
+    pub source: Option<String>,
+    pub timeframe_start: Option<TimestampInput>,
+    /// Not before `timeframe_start`.
+    pub timeframe_end: Option<TimestampInput>,
+}
+
+/// An RFC 3339 time, or epoch milliseconds.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+pub enum TimestampInput {
+    Rfc3339(DateTime<Utc>),
+    EpochMillis(i64),
+}
+
+/// What an accepted alert became: one delivery per endpoint of the tenant.
+#[derive(ToSchema)]
+pub struct AlertReceiptView {
+    pub id: String,
+    pub deliveries: Vec<DeliveryRef>,
+}
+
+#[derive(ToSchema)]
+pub struct DeliveryRef {
+    pub id: String,
+    pub endpoint_id: String,
+}
+
+/// The answer to a source notification: one receipt per entry of its `alerts[]`, in order.
+#[derive(ToSchema)]
+pub struct SourceReceipts {
+    pub alerts: Vec<AlertReceiptView>,
+}
+
+/// One entry of a notification's `alerts[]`, as Alertmanager and Grafana send it.
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+pub struct LabelledAlertInput {
+    pub status: LabelledAlertStatus,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub annotations: Option<BTreeMap<String, String>>,
+    pub startsAt: DateTime<Utc>,
+    pub endsAt: Option<DateTime<Utc>>,
+    pub generatorURL: Option<String>,
+    pub fingerprint: Option<String>,
+    /// Grafana only.
+    pub silenceURL: Option<String>,
+    /// Grafana only.
+    pub dashboardURL: Option<String>,
+    /// Grafana only.
+    pub panelURL: Option<String>,
+    /// Grafana only.
+    pub imageURL: Option<String>,
+    /// Grafana only.
+    #[schema(value_type = Option<Object>)]
+    pub values: Option<serde_json::Map<String, Value>>,
+    /// Grafana only.
+    pub valueString: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum LabelledAlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// Alertmanager's webhook payload, version 4.
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+#[schema(example = json!({
+    "version": "4",
+    "groupKey": "{}:{alertname=\"HighLatency\"}",
+    "status": "firing",
+    "receiver": "alertwire",
+    "externalURL": "https://alertmanager.example.com",
+    "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
+        "startsAt": "2026-03-02T09:14:05Z",
+        "generatorURL": "https://prometheus.example.com/graph",
+        "fingerprint": "a1b2c3d4e5f60718"
+    }]
+}))]
+pub struct AlertmanagerNotification {
+    #[schema(pattern = "^4$")]
+    pub version: String,
+    pub groupKey: Option<String>,
+    pub truncatedAlerts: Option<u64>,
+    pub status: String,
+    pub receiver: String,
+    pub groupLabels: Option<BTreeMap<String, String>>,
+    pub commonLabels: Option<BTreeMap<String, String>>,
+    pub commonAnnotations: Option<BTreeMap<String, String>>,
+    pub externalURL: Option<String>,
+    #[schema(min_items = 1)]
+    pub alerts: Vec<LabelledAlertInput>,
+}
+
+/// Grafana's webhook payload, version 1.
+#[derive(ToSchema)]
+#[allow(non_snake_case)]
+#[schema(example = json!({
+    "version": "1",
+    "status": "firing",
+    "receiver": "alertwire",
+    "orgId": 1,
+    "title": "[FIRING:1] HighLatency",
+    "externalURL": "https://grafana.example.com/",
+    "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
+        "startsAt": "2026-03-02T09:14:05Z",
+        "generatorURL": "https://prometheus.example.com/graph",
+        "fingerprint": "a1b2c3d4e5f60718"
+    }]
+}))]
+pub struct GrafanaNotification {
+    #[schema(pattern = "^1$")]
+    pub version: String,
+    pub groupKey: Option<String>,
+    pub truncatedAlerts: Option<u64>,
+    pub status: String,
+    pub receiver: String,
+    pub orgId: Option<i64>,
+    pub title: Option<String>,
+    pub state: Option<String>,
+    pub groupLabels: Option<BTreeMap<String, String>>,
+    pub commonLabels: Option<BTreeMap<String, String>>,
+    pub commonAnnotations: Option<BTreeMap<String, String>>,
+    pub externalURL: Option<String>,
+    #[schema(min_items = 1)]
+    pub alerts: Vec<LabelledAlertInput>,
+}
+
+/// The body of `POST /v1/endpoints` and `PUT /v1/endpoints/{id}`. `name` and `url` are required unless a
+/// `preset` gives the URL. `url` and `body` are Mustache templates. `********` sent back for a masked value
+/// keeps the stored one. A read view may be sent back as it is: its other fields are ignored.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "name": "Ops webhook",
+    "url": "https://hooks.example.com/alertwire",
+    "method": "POST",
+    "headers": {"X-Team": "ops", "Authorization": {"value": "Bearer abc123", "secret": true}},
+    "min_severity": "medium",
+    "message_types": {"reminder": null},
+    "secret": "generate"
+}))]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointInput {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub name: String,
+    /// A URL template; every URL it renders must pass the target policy.
+    #[schema(min_length = 1, max_length = 4096, pattern = r"\S")]
+    pub url: String,
+    /// Fills method, URL (where the service has one), headers, content type and body.
+    pub preset: Option<EndpointPreset>,
+    /// Default `POST`.
+    pub method: Option<HttpMethod>,
+    /// Header name to value, or to `{"value", "secret"}`; at most 50.
+    pub headers: Option<BTreeMap<String, HeaderInput>>,
+    /// Default `application/json`.
+    #[schema(max_length = 255)]
+    pub content_type: Option<String>,
+    /// A body template; default: the alert as JSON.
+    #[schema(max_length = 65536)]
+    pub body: Option<String>,
+    /// Default `info`.
+    pub min_severity: Option<Severity>,
+    pub message_types: Option<MessageRoutesInput>,
+    /// `generate`, or a `whsec_` secret; none: requests are not signed.
+    #[schema(
+        max_length = 200,
+        pattern = r"^(generate|\*{8}|whsec_\*{8}|whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?))$"
+    )]
+    pub secret: Option<String>,
+    #[schema(max_length = 1024)]
+    pub verification_token: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Accepted and ignored, like the other read-only fields of a read view sent back.
+    pub id: Option<Value>,
+    /// Accepted and ignored.
+    pub version: Option<Value>,
+    /// Accepted and ignored.
+    pub created_at: Option<Value>,
+    /// Accepted and ignored.
+    pub updated_at: Option<Value>,
+    /// Accepted and ignored.
+    pub disabled_reason: Option<Value>,
+    /// Accepted and ignored.
+    pub retiring_secrets: Option<Value>,
+    /// Accepted and ignored.
+    pub health: Option<Value>,
+}
+
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointPreset {
+    Slack,
+    Teams,
+    Pagerduty,
+    Opsgenie,
+    Panther,
+}
+
+/// A header's value; secret unless said otherwise for `Authorization`, `X-Api-Key`, `Cookie` and
+/// `Proxy-Authorization`.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+pub enum HeaderInput {
+    Value(String),
+    Detailed(HeaderValueInput),
+}
+
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValueInput {
+    pub value: String,
+    pub secret: Option<bool>,
+}
+
+/// Per message type: absent for the endpoint's defaults, `null` to send nothing, an object to override.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRoutesInput {
+    pub error: Option<RouteInput>,
+    pub reminder: Option<RouteInput>,
+    pub ok: Option<RouteInput>,
+}
+
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteInput {
+    pub method: Option<HttpMethod>,
+    #[schema(max_length = 4096)]
+    pub url: Option<String>,
+    pub headers: Option<BTreeMap<String, HeaderInput>>,
+    #[schema(max_length = 65536)]
+    pub body: Option<String>,
+}
+
+/// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
+/// secrets), except the new signing secret in the answer that created or set it.
+#[derive(ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub headers: BTreeMap<String, HeaderView>,
+    pub content_type: String,
+    pub body: String,
+    pub min_severity: Severity,
+    pub message_types: MessageRoutesView,
+    pub secret: Option<String>,
+    pub verification_token: Option<String>,
+    pub retiring_secrets: Vec<RetiringSecretView>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub health: EndpointHealth,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(ToSchema)]
+pub struct HeaderView {
+    pub value: String,
+    pub secret: bool,
+}
+
+/// Per message type: `{}` for the defaults, `null` when switched off, else what is overridden.
+#[derive(ToSchema)]
+pub struct MessageRoutesView {
+    pub error: Option<RouteView>,
+    pub reminder: Option<RouteView>,
+    pub ok: Option<RouteView>,
+}
+
+#[derive(ToSchema)]
+pub struct RouteView {
+    pub method: Option<HttpMethod>,
+    pub url: Option<String>,
+    pub headers: Option<BTreeMap<String, HeaderView>>,
+    pub body: Option<String>,
+}
+
+/// A replaced signing secret that still signs until `until`.
+#[derive(ToSchema)]
+pub struct RetiringSecretView {
+    /// Always masked.
+    pub secret: String,
+    pub until: DateTime<Utc>,
+}
+
+#[derive(ToSchema)]
+pub struct EndpointList {
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// The optional body of `POST /v1/endpoints/{id}/rotate-secret`.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRotationInput {
+    /// `generate` (the default) or a `whsec_` secret.
+    #[schema(
+        max_length = 200,
+        pattern = r"^(generate|whsec_((?:[A-Za-z0-9+/]{4}){8,20}(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?|(?:[A-Za-z0-9+/]{4}){21}(?:[A-Za-z0-9+/][AQgw]==)?))$"
+    )]
+    pub secret: Option<String>,
+    /// How long the old secret keeps signing; default 86400 (24 h).
+    #[schema(minimum = 0, maximum = 604800)]
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// A delivery as the API shows it, with every attempt of every run.
+#[derive(ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub alert_id: String,
+    pub endpoint_id: String,
+    pub message_type: MessageType,
+    pub status: DeliveryStatus,
+    pub status_reason: Option<String>,
+    pub run: u32,
+    pub attempt_count: u64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A page of deliveries, newest first; `next_before` is the `before` of the next page.
+#[derive(ToSchema)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<DeliveryView>,
+    pub next_before: Option<String>,
+}
+
+/// A page of dead letters, newest first; `next_before` is the `before` of the next page.
+#[derive(ToSchema)]
+pub struct DeadLetterPage {
+    pub dead_letters: Vec<DeliveryView>,
+    pub next_before: Option<String>,
+}
+
+/// The optional body of `POST /v1/dead-letters/replay`: none or `{}` for all, else `ids` or `endpoint_id`.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayInput {
+    #[schema(max_items = 10000)]
+    pub ids: Option<Vec<String>>,
+    #[schema(max_length = 200)]
+    pub endpoint_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ReplayReport {
+    pub replayed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The repository's `openapi.json` is the document the code generates. To bring it up to date after a
+    /// change to the API: `UPDATE_OPENAPI=1 cargo test -p alertwire-shared committed_openapi_json`.
+    #[test]
+    fn committed_openapi_json_is_what_the_code_generates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json");
+        let generated = super::super::openapi_json();
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, generated).expect("openapi.json is writable");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if committed != generated {
+            let first_difference = committed
+                .lines()
+                .zip(generated.lines())
+                .position(|(a, b)| a != b)
+                .map_or_else(
+                    || "one is a prefix of the other".to_string(),
+                    |i| format!("first at line {}", i + 1),
+                );
+            panic!(
+                "openapi.json differs from the document the code generates ({first_difference}); \
+                 regenerate it with `UPDATE_OPENAPI=1 cargo test -p alertwire-shared committed_openapi_json` \
+                 and commit it"
+            );
+        }
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_with_bearer_security() {
+        let document: serde_json::Value =
+            serde_json::from_str(super::super::openapi_json()).expect("valid JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        assert_eq!(
+            document["components"]["securitySchemes"]["api_key"]["scheme"],
+            "bearer"
+        );
+        assert_eq!(document["security"][0]["api_key"], serde_json::json!([]));
+        assert_eq!(
+            document["paths"]["/healthz"]["get"]["security"],
+            serde_json::json!([{}]),
+            "the health check needs no key"
+        );
+    }
+}
