@@ -1,4 +1,5 @@
-//! `/v1/endpoints`: create, list, read, replace, delete, and "Run the test".
+//! `/v1/endpoints`: create, list, read, replace, delete, "Run the test" (saved or not), validating an
+//! unsaved definition, and the catalogue an editor shows beside it.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::Tenant;
 use super::error::ApiError;
 use super::json_body::JsonBody;
 use crate::ids::EndpointId;
+use crate::input_error::{FieldError, ObjectReader};
 use crate::service::Service;
 
 pub async fn create(
@@ -88,4 +90,37 @@ pub async fn rotate_secret(
             .rotate_secret(&tenant, &EndpointId(id), &body.0)
             .await?,
     ))
+}
+
+/// `{"endpoint": {…definition…}, "alert": {…optional…}}`: "Run the test" before saving.
+pub async fn test_send_definition(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.required()?;
+    let reader = ObjectReader::new("", &request, &["endpoint", "alert"])?;
+    let definition = reader
+        .value("endpoint")
+        .ok_or_else(|| FieldError::missing("endpoint"))?;
+    let report = service
+        .test_send_definition(&tenant, definition, reader.value("alert"))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
+    ))
+}
+
+/// Validates an unsaved definition as creating it would: 200 `{"valid": true}` or the usual 422.
+pub async fn validate(
+    State(service): State<Arc<Service>>,
+    Tenant(_): Tenant,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    service.validate_endpoint(&body.required()?)?;
+    Ok(Json(json!({"valid": true})))
+}
+
+pub async fn catalogue(State(service): State<Arc<Service>>, Tenant(_): Tenant) -> Json<Value> {
+    Json(service.catalogue())
 }

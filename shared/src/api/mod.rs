@@ -40,11 +40,14 @@ pub fn router(service: Arc<Service>) -> Router {
                 .put(endpoints::replace)
                 .delete(endpoints::delete),
         )
+        .route("/v1/endpoints/validate", post(endpoints::validate))
+        .route("/v1/endpoints/test", post(endpoints::test_send_definition))
         .route("/v1/endpoints/{id}/test", post(endpoints::test_send))
         .route(
             "/v1/endpoints/{id}/rotate-secret",
             post(endpoints::rotate_secret),
         )
+        .route("/v1/catalogue", get(endpoints::catalogue))
         .route("/v1/alerts", post(alerts::accept))
         .route(
             "/v1/alerts/alertmanager",
