@@ -1,11 +1,12 @@
 //! The API the web console needs beside the CRUD: validating an unsaved endpoint definition as the user
-//! types (template errors with line and column), "Run the test" before saving, and the catalogue as data.
+//! types (template errors with line and column), "Run the test" before saving, the catalogue as data, and
+//! the console's own files served with a strict Content-Security-Policy.
 
 use std::time::Duration;
 
 use alertwire_shared::endpoint_presets::Preset;
 use alertwire_shared::render_context::{UPTRENDS_VARIABLES, VARIABLES};
-use alertwire_tests::{Behaviour, Receiver, TestServer};
+use alertwire_tests::{Behaviour, Receiver, TestServer, http_client};
 use serde_json::json;
 
 #[tokio::test]
@@ -279,4 +280,65 @@ async fn the_catalogue_lists_every_variable_and_preset() {
             .await;
         assert_eq!(status, 200, "{variable}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn the_console_is_served_with_a_strict_content_security_policy() {
+    let server = TestServer::start().await;
+    let http = http_client(Duration::from_secs(10));
+    let base = &server.api.base;
+    let index = http.get(format!("{base}/console/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe"), "{csp}");
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = index.text().await.unwrap();
+    assert!(!html.contains("<script>"), "no inline script");
+    // Every module the page loads, and every module they import, is served as JavaScript.
+    let mut pending: Vec<String> = vec!["main.js".into()];
+    let mut seen = Vec::new();
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        let response = http
+            .get(format!("{base}/console/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{name}"
+        );
+        let source = response.text().await.unwrap();
+        for line in source.lines().filter(|l| l.starts_with("import ")) {
+            let module = line
+                .split("\"./")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next());
+            pending.extend(module.map(str::to_string));
+        }
+        seen.push(name);
+    }
+    assert!(seen.len() > 3, "{seen:?}");
+
+    let missing = http
+        .get(format!("{base}/console/nothing.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }

@@ -4,6 +4,7 @@
 mod alert_sources;
 mod alerts;
 mod auth;
+mod console;
 mod dead_letters;
 mod deliveries;
 mod endpoints;
@@ -30,6 +31,9 @@ pub fn router(service: Arc<Service>) -> Router {
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/console", get(console::redirect_to_index))
+        .route("/console/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .route(
             "/v1/endpoints",
             post(endpoints::create).get(endpoints::list),
