@@ -23,6 +23,7 @@ cargo fmt --all --check
 
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p alertwire-tests --all-targets --features browser --locked -- -D warnings
 
 step "build (the durability test runs the real binary)"
 cargo build --workspace --bins --locked
@@ -30,6 +31,18 @@ cargo build --workspace --bins --locked
 step "tests: unit and end-to-end on the embedded default"
 cargo test --workspace --locked 2>&1 | tee "$log_dir/embedded.log"
 count_results "$log_dir/embedded.log"
+
+step "browser: Debian's chromium and chromedriver, installed when missing"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    as_root=""
+    [ "$(id -u)" -eq 0 ] || as_root="sudo"
+    $as_root apt-get update
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+fi
+
+step "tests: the web console in a real browser (screenshots in target/debug/console-screenshots)"
+cargo test -p alertwire-tests --features browser --test browser --locked 2>&1 | tee "$log_dir/browser.log"
+count_results "$log_dir/browser.log"
 
 step "tools: moto, cfn-lint and cargo-lambda in the project-local venv"
 venv="$root/.venv"
