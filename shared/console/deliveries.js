@@ -38,7 +38,7 @@ export async function deliveriesScreen(id, query) {
         String(d.attempt_count),
         el("a", { href: `#/deliveries/${d.id}`, class: "open-delivery" }, "Attempts and resend"),
       ])));
-    announce(`${shown.length} deliveries shown`);
+    announce(`${shown.length} ${shown.length === 1 ? "delivery" : "deliveries"} shown`);
   }
   for (const select of [endpoint, status, period]) select.addEventListener("change", load);
   show(
