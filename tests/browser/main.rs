@@ -277,3 +277,61 @@ fn update_readme_screenshots() {
             .unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_is_usable_from_the_keyboard() {
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-keyboard-profile"),
+        screenshot_dir().join("keyboard"),
+        1280,
+        900,
+    )
+    .await;
+    browser.goto(&console).await;
+    browser
+        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
+        .await;
+    browser.text_containing("main h2", "Endpoints").await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+
+    // The message-type tabs follow the arrow keys, as tabs do.
+    let error_tab = browser.element("#tab-error").await;
+    error_tab.send_keys("\u{E014}").await.expect("ArrowRight");
+    let state = browser
+        .script(
+            "return {focused: document.activeElement.id,
+                     selected: document.querySelector('[role=tab][aria-selected=true]').id,
+                     panelShown: !document.getElementById('panel-reminder').hidden,
+                     errorHidden: document.getElementById('panel-error').hidden};",
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!({"focused": "tab-reminder", "selected": "tab-reminder", "panelShown": true, "errorHidden": true})
+    );
+
+    // Tab moves focus through the controls, and the focused one is outlined.
+    browser
+        .element("#f-name")
+        .await
+        .click()
+        .await
+        .expect("focus");
+    browser
+        .element("#f-name")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab");
+    let focused = browser
+        .script(
+            "const e = document.activeElement;
+             return {id: e.id, outline: getComputedStyle(e).outlineStyle};",
+        )
+        .await;
+    assert_eq!(focused["id"], "f-method", "{focused}");
+    assert_ne!(focused["outline"], "none", "{focused}");
+    browser.close().await;
+}
