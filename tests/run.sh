@@ -23,6 +23,7 @@ cargo fmt --all --check
 
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p alertwire-tests --all-targets --features browser --locked -- -D warnings
 
 step "build (the durability test runs the real binary)"
 cargo build --workspace --bins --locked
@@ -40,6 +41,18 @@ echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
 
 step "fuzz smoke: the template engine and the alert parser, 20 s each (tests/fuzz.sh runs them longer)"
 bash tests/fuzz.sh 20
+
+step "browser: Debian's chromium and chromedriver, installed when missing"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    as_root=""
+    [ "$(id -u)" -eq 0 ] || as_root="sudo"
+    $as_root apt-get update
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+fi
+
+step "tests: the web console in a real browser (screenshots in target/debug/console-screenshots)"
+cargo test -p alertwire-tests --features browser --test browser --locked 2>&1 | tee "$log_dir/browser.log"
+count_results "$log_dir/browser.log"
 
 step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv"
 venv="$root/.venv"

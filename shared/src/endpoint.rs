@@ -233,13 +233,7 @@ fn compile_route(
         None => ("body".to_string(), endpoint.body.clone()),
     };
     let compile = |field: &str, source: &str, escaping| {
-        Template::compile(source, escaping).map_err(|e| {
-            FieldError::new(
-                FieldErrorKind::Template,
-                field,
-                format!("template error at {e}"),
-            )
-        })
+        Template::compile(source, escaping).map_err(|e| FieldError::template(field, &e))
     };
     Ok(Some(CompiledRoute {
         method: overrides.method.unwrap_or(endpoint.method),
@@ -401,13 +395,8 @@ impl EndpointInput {
                 continue;
             };
             let (url_field, body_field) = route_fields(&self.message_types, message_type);
-            let template_error = |field: &str, e: crate::template::TemplateError| {
-                FieldError::new(
-                    FieldErrorKind::Template,
-                    field,
-                    format!("template error at {e}"),
-                )
-            };
+            let template_error =
+                |field: &str, e: crate::template::TemplateError| FieldError::template(field, &e);
             route
                 .url
                 .check_variables(catalogue)

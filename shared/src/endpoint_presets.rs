@@ -58,6 +58,22 @@ impl Preset {
             .find(|p| p.as_str().eq_ignore_ascii_case(text))
     }
 
+    /// The service's name as people write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Slack => "Slack",
+            Self::Teams => "Microsoft Teams",
+            Self::PagerDuty => "PagerDuty",
+            Self::Opsgenie => "Opsgenie",
+            Self::Panther => "Panther",
+        }
+    }
+
+    /// The fields the preset fills before the user gives a URL or credential (what an editor shows).
+    pub fn default_fields(self) -> Map<String, Value> {
+        self.fields(None, None)
+    }
+
     /// The service's own URL, when it has one the same for everybody.
     fn default_url(self) -> Option<&'static str> {
         match self {

@@ -8,6 +8,15 @@ pub struct FieldError {
     pub field: String,
     pub kind: FieldErrorKind,
     pub message: String,
+    /// Where in a template the problem is, for template errors.
+    pub position: Option<TextPosition>,
+}
+
+/// A 1-based line and column (in chars) in a field's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TextPosition {
+    pub line: usize,
+    pub column: usize,
 }
 
 /// The broad reason a field was rejected; the API maps it to an error code.
@@ -42,6 +51,22 @@ impl FieldError {
             field: field.into(),
             kind,
             message: message.into(),
+            position: None,
+        }
+    }
+
+    /// A template error in `field`, located where the template engine found it.
+    pub fn template(field: impl Into<String>, error: &crate::template::TemplateError) -> Self {
+        Self {
+            position: Some(TextPosition {
+                line: error.line,
+                column: error.column,
+            }),
+            ..Self::new(
+                FieldErrorKind::Template,
+                field,
+                format!("template error at {error}"),
+            )
         }
     }
 }

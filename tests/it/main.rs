@@ -5,6 +5,7 @@ mod alert_sources;
 mod bad_input;
 mod chaos;
 mod cli;
+mod console_api;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;

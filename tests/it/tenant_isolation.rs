@@ -68,6 +68,7 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
     );
     let before = alpha_state(&server, &endpoint_id).await;
 
+    let betas_receiver = Receiver::start(Behaviour::status(200)).await;
     let stolen = json!({"name": "stolen", "url": ok.url("/")});
     let cases: Vec<(&str, String, Value, u16)> = vec![
         ("GET", "/healthz".into(), Value::Null, 200),
@@ -102,6 +103,15 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             Value::Null,
             404,
         ),
+        // Stateless for any tenant: the catalogue, and checking or testing a definition beta gives.
+        ("GET", "/v1/catalogue".into(), Value::Null, 200),
+        ("POST", "/v1/endpoints/validate".into(), stolen.clone(), 200),
+        (
+            "POST",
+            "/v1/endpoints/test".into(),
+            json!({"endpoint": {"name": "beta's draft", "url": betas_receiver.url("/")}}),
+            200,
+        ),
         (
             "GET",
             format!("/v1/deliveries/{}", ids[0]),
@@ -119,6 +129,24 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
         let body = Some(body).filter(|b| !b.is_null());
         let (status, answer) = beta.call(method, path, body).await;
         assert_eq!(status, *expected, "{method} {path}: {answer}");
+    }
+    // The console's files are public and the same for everyone: they hold no tenant's data.
+    let console_files = ["/console", "/console/", "/console/main.js"];
+    let http = alertwire_tests::http_client(std::time::Duration::from_secs(10));
+    for path in console_files {
+        let response = http
+            .get(format!("{}{path}", server.api.base))
+            .bearer_auth(&beta.key)
+            .send()
+            .await
+            .expect("an answer");
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "GET {path}: {}",
+            response.status()
+        );
+        let text = response.text().await.expect("a body");
+        assert!(!text.contains(&endpoint_id), "GET {path}");
     }
     let empty_lists = [
         ("/v1/endpoints", "endpoints"),
@@ -186,11 +214,17 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
         "nothing of alpha's changed"
     );
     assert_eq!(ok.received().len(), 1);
+    assert_eq!(
+        betas_receiver.received().len(),
+        1,
+        "beta's test went to beta's URL"
+    );
 
     let tried: Vec<&str> = cases
         .iter()
         .map(|(_, path, _, _)| path.as_str())
         .chain(empty_lists.iter().map(|(path, _)| *path))
+        .chain(console_files)
         .chain([
             "/v1/dead-letters/replay",
             "/v1/alerts",

@@ -3,6 +3,7 @@
 //! process, a reader of its Prometheus metrics, and the accounting of chaos runs.
 
 pub mod api_client;
+pub mod browser;
 pub mod chaos_accounting;
 pub mod chaos_receiver;
 pub mod chaos_scenario;

@@ -1,4 +1,5 @@
-//! `/v1/endpoints`: create, list, read, replace, delete, and "Run the test".
+//! `/v1/endpoints`: create, list, read, replace, delete, "Run the test" (saved or not), validating an
+//! unsaved definition, and the catalogue an editor shows beside it.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use super::Tenant;
 use super::error::ApiError;
 use super::json_body::JsonBody;
 use crate::ids::EndpointId;
+use crate::input_error::{FieldError, ObjectReader};
 use crate::service::Service;
 
 #[utoipa::path(
@@ -205,4 +207,80 @@ pub async fn rotate_secret(
             .rotate_secret(&tenant, &EndpointId(id), &body.0)
             .await?,
     ))
+}
+
+/// `{"endpoint": {…definition…}, "alert": {…optional…}}`: "Run the test" before saving.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/test",
+    operation_id = "test_unsaved_endpoint",
+    tag = "endpoints",
+    request_body(content = super::openapi::UnsavedEndpointTest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "What was sent and what the endpoint answered (or why nothing came back); nothing is stored", body = crate::service::TestSendReport),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn test_send_definition(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.required()?;
+    let reader = ObjectReader::new("", &request, &["endpoint", "alert"])?;
+    let definition = reader
+        .value("endpoint")
+        .ok_or_else(|| FieldError::missing("endpoint"))?;
+    let report = service
+        .test_send_definition(&tenant, definition, reader.value("alert"))
+        .await?;
+    Ok(Json(
+        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
+    ))
+}
+
+/// Validates an unsaved definition as creating it would: 200 `{"valid": true}` or the usual 422.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/validate",
+    operation_id = "validate_endpoint",
+    tag = "endpoints",
+    request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The definition would be accepted; nothing is stored", body = super::openapi::Validity),
+        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
+        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
+        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
+        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn validate(
+    State(service): State<Arc<Service>>,
+    Tenant(_): Tenant,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    service.validate_endpoint(&body.required()?)?;
+    Ok(Json(json!({"valid": true})))
+}
+
+/// The template variables (both syntaxes) and the presets, as data for editors.
+#[utoipa::path(
+    get,
+    path = "/v1/catalogue",
+    operation_id = "catalogue",
+    tag = "endpoints",
+    responses(
+        (status = 200, description = "Variables with descriptions and the text to insert, the default body, the presets", content_type = "application/json", body = Object),
+        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+    )
+)]
+pub async fn catalogue(State(service): State<Arc<Service>>, Tenant(_): Tenant) -> Json<Value> {
+    Json(service.catalogue())
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::input_error::{FieldError, FieldErrorKind};
+use crate::input_error::{FieldError, FieldErrorKind, TextPosition};
 use crate::service::ServiceError;
 
 #[derive(Debug)]
@@ -15,6 +15,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Line and column in the field's template, for template errors.
+    pub position: Option<TextPosition>,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            position: None,
         }
     }
 
@@ -80,7 +83,10 @@ impl From<FieldError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "target_not_allowed")
             }
         };
-        ApiError::new(status, code, e.message).with_field(e.field)
+        ApiError {
+            position: e.position,
+            ..ApiError::new(status, code, e.message).with_field(e.field)
+        }
     }
 }
 
@@ -106,8 +112,12 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({"error": {"code": self.code, "message": self.message, "field": self.field}});
+        let mut error = json!({"code": self.code, "message": self.message, "field": self.field});
+        if let Some(position) = self.position {
+            error["line"] = json!(position.line);
+            error["column"] = json!(position.column);
+        }
+        let body = json!({ "error": error });
         (self.status, Json(body)).into_response()
     }
 }

@@ -1,11 +1,12 @@
 //! The HTTP API as one axum router, served by the local process and (through lambda_http) by the api
 //! function alike. Handlers only translate HTTP to service calls and back. The routes are registered with
 //! their `#[utoipa::path]` documentation, so the OpenAPI document served at `GET /openapi.json` lists
-//! exactly the routes the router has.
+//! exactly the API routes the router has; the console's static files under `/console/` are not API.
 
 mod alert_sources;
 mod alerts;
 mod auth;
+mod console;
 mod dead_letters;
 mod deliveries;
 mod endpoints;
@@ -19,6 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,6 +36,9 @@ pub const MAX_REQUEST_BODY: usize = 256 * 1024;
 pub fn router(service: Arc<Service>) -> Router {
     let (router, _) = documented_routes().split_for_parts();
     router
+        .route("/console", get(console::redirect_to_index))
+        .route("/console/", get(console::index))
+        .route("/console/{file}", get(console::asset))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY))
@@ -64,7 +69,10 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
             endpoints::replace,
             endpoints::delete
         ))
+        .routes(routes!(endpoints::validate))
+        .routes(routes!(endpoints::test_send_definition))
         .routes(routes!(endpoints::test_send))
+        .routes(routes!(endpoints::catalogue))
         .routes(routes!(endpoints::rotate_secret))
         .routes(routes!(alerts::accept))
         .routes(routes!(alert_sources::from_alertmanager))

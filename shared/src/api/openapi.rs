@@ -521,3 +521,17 @@ mod tests {
         );
     }
 }
+
+/// "Run the test" before saving: an endpoint definition as `POST /v1/endpoints` takes it, and optionally an
+/// alert to send instead of the sample.
+#[derive(ToSchema)]
+pub struct UnsavedEndpointTest {
+    pub endpoint: EndpointInput,
+    pub alert: Option<AlertInput>,
+}
+
+/// The answer of `POST /v1/endpoints/validate` when the definition is accepted.
+#[derive(ToSchema)]
+pub struct Validity {
+    pub valid: bool,
+}

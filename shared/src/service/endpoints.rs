@@ -21,6 +21,13 @@ impl Service {
         Ok(endpoint.to_view(true))
     }
 
+    /// Checks an unsaved endpoint definition exactly as creating it would, storing nothing: the console
+    /// calls it as the user types.
+    pub fn validate_endpoint(&self, body: &Value) -> Result<(), ServiceError> {
+        EndpointInput::from_json(body, None, self.sender.policy())?;
+        Ok(())
+    }
+
     pub async fn get_endpoint(
         &self,
         tenant: &TenantId,

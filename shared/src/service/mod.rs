@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod attempt;
+mod catalogue;
 mod endpoints;
 mod ingest;
 mod resend;

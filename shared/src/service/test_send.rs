@@ -1,5 +1,6 @@
 //! "Run the test": render a sample (or given) alert for an endpoint, send it now, and show exactly what
-//! was sent and what the endpoint answered. Nothing is stored.
+//! was sent and what the endpoint answered. Works on a stored endpoint or on an unsaved definition (the
+//! console's "Run the test" before saving), validated exactly as saving it would be. Nothing is stored.
 
 use chrono::Utc;
 use serde::Serialize;
@@ -7,7 +8,7 @@ use serde_json::Value;
 
 use super::{Service, ServiceError};
 use crate::alert::AlertContent;
-use crate::endpoint::CompiledEndpoint;
+use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
 use crate::render_context;
@@ -50,6 +51,7 @@ pub struct ShownError {
 }
 
 impl Service {
+    /// Tests a stored endpoint.
     pub async fn test_send(
         &self,
         tenant: &TenantId,
@@ -57,9 +59,41 @@ impl Service {
         alert: Option<&Value>,
     ) -> Result<TestSendReport, ServiceError> {
         let endpoint = self.get_endpoint(tenant, id).await?;
+        self.test_send_to(tenant, endpoint, alert).await
+    }
+
+    /// Tests an unsaved endpoint definition (the body `POST /v1/endpoints` takes); fields it rejects are
+    /// named under `endpoint.`.
+    pub async fn test_send_definition(
+        &self,
+        tenant: &TenantId,
+        definition: &Value,
+        alert: Option<&Value>,
+    ) -> Result<TestSendReport, ServiceError> {
+        let input =
+            EndpointInput::from_json(definition, None, self.sender.policy()).map_err(|e| {
+                FieldError {
+                    field: prefixed("endpoint", &e.field),
+                    ..e
+                }
+            })?;
+        let endpoint =
+            input.into_endpoint(EndpointId::generate(), tenant.clone(), None, Utc::now());
+        self.test_send_to(tenant, endpoint, alert).await
+    }
+
+    async fn test_send_to(
+        &self,
+        tenant: &TenantId,
+        endpoint: Endpoint,
+        alert: Option<&Value>,
+    ) -> Result<TestSendReport, ServiceError> {
         let alert = match alert {
             Some(body) => AlertContent::from_json(body)
-                .map_err(|e| FieldError::new(e.kind, prefixed(&e.field), e.message))?
+                .map_err(|e| FieldError {
+                    field: prefixed("alert", &e.field),
+                    ..e
+                })?
                 .into_alert(AlertId::from("al_test"), tenant.clone(), Utc::now()),
             None => render_context::sample_alert(tenant.clone()),
         };
@@ -113,10 +147,11 @@ impl Service {
     }
 }
 
-fn prefixed(field: &str) -> String {
+/// `field` of a nested object, as a path from the request body.
+fn prefixed(object: &str, field: &str) -> String {
     if field.is_empty() {
-        "alert".into()
+        object.into()
     } else {
-        format!("alert.{field}")
+        format!("{object}.{field}")
     }
 }

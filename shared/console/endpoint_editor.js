@@ -1,0 +1,335 @@
+// The endpoint editor: every field of an endpoint, the template checked by the API as you type (errors
+// with line and column), the variable catalogue to insert from, presets, signing secret and "Run the test"
+// before saving (the exact request sent and the endpoint's answer).
+
+import { ApiFailure, get, post, put } from "./api.js";
+import { announce, el, messageBox, setMessage, show } from "./dom.js";
+import { healthText, stateText } from "./endpoints.js";
+
+const MASK = "********";
+const SECRET_MASK = "whsec_********";
+const TYPES = [["error", "Error"], ["reminder", "Reminder"], ["ok", "Ok"]];
+const SEVERITIES = ["info", "low", "medium", "high", "critical"];
+const METHODS = ["POST", "PUT", "PATCH", "GET", "DELETE"];
+
+export async function endpointEditor(id) {
+  const [catalogue, saved] = await Promise.all([
+    get("/v1/catalogue"),
+    id ? get(`/v1/endpoints/${encodeURIComponent(id)}`) : null,
+  ]);
+  const endpoint = saved ?? { method: "POST", content_type: "application/json", body: catalogue.default_body,
+    min_severity: "info", headers: {}, message_types: { error: {}, reminder: {}, ok: {} }, enabled: true };
+  let preset = null;
+
+  const field = (name, label, input) => [el("label", { for: `f-${name}` }, label), input];
+  const name = el("input", { id: "f-name", type: "text", value: endpoint.name ?? "", required: true });
+  const url = el("input", { id: "f-url", type: "text", value: endpoint.url ?? "", required: true,
+    inputmode: "url", placeholder: "https://…" });
+  const method = el("select", { id: "f-method" }, METHODS.map((m) => el("option", { value: m }, m)));
+  method.value = endpoint.method;
+  const contentType = el("input", { id: "f-content-type", type: "text", value: endpoint.content_type });
+  const severity = el("select", { id: "f-min-severity" },
+    SEVERITIES.map((s) => el("option", { value: s }, s)));
+  severity.value = endpoint.min_severity;
+  const enabled = el("input", { id: "f-enabled", type: "checkbox", checked: endpoint.enabled });
+  const body = el("textarea", { id: "f-body", spellcheck: "false", "aria-describedby": "template-error" });
+  body.value = endpoint.body ?? "";
+  const templateError = messageBox("template-error");
+
+  // Presets fill the fields in the service's format; the preset name is sent too, so a credential
+  // given as the verification token lands where the service wants it.
+  const presetPicker = el("select", { id: "f-preset" }, el("option", { value: "" }, "None"),
+    catalogue.presets.map((p) => el("option", { value: p.name }, p.title)));
+  presetPicker.addEventListener("change", () => {
+    const chosen = catalogue.presets.find((p) => p.name === presetPicker.value);
+    preset = chosen ? chosen.name : null;
+    if (!chosen) return;
+    const f = chosen.fields;
+    if (f.method) method.value = f.method;
+    if (f.url) url.value = f.url;
+    if (f.content_type) contentType.value = f.content_type;
+    if (f.body) body.value = f.body;
+    for (const [type] of TYPES) {
+      overrides[type].body.value = f.message_types?.[type]?.body ?? "";
+    }
+    announce(`${chosen.title} preset applied`);
+    scheduleValidation();
+  });
+
+  // Headers: one row each; secret values come back masked and are kept unless retyped.
+  const headerRows = el("div", { id: "headers" });
+  const addHeader = (headerName = "", value = "", secret = false) => {
+    const n = headerRows.children.length;
+    const row = el("div", { class: "row header-row" },
+      el("div", {}, el("label", { for: `h-name-${n}` }, "Header name"),
+        el("input", { id: `h-name-${n}`, type: "text", value: headerName, class: "h-name" })),
+      el("div", {}, el("label", { for: `h-value-${n}` }, "Value"),
+        el("input", { id: `h-value-${n}`, type: secret ? "password" : "text", value, class: "h-value" })),
+      el("label", { class: "inline" },
+        el("input", { type: "checkbox", class: "h-secret", checked: secret }), "Secret"),
+      el("button", { type: "button", onclick: () => { row.remove(); scheduleValidation(); } }, "Remove"));
+    headerRows.append(row);
+  };
+  for (const [headerName, spec] of Object.entries(endpoint.headers ?? {})) {
+    addHeader(headerName, spec.value, spec.secret);
+  }
+
+  // Per message type: on or off, and a body of its own (empty: the main body).
+  const overrides = {};
+  const tabs = el("div", { role: "tablist", "aria-label": "Message types" });
+  const panels = [];
+  for (const [type, title] of TYPES) {
+    const route = endpoint.message_types?.[type];
+    const on = el("input", { id: `t-${type}-on`, type: "checkbox", checked: route !== null });
+    const typeBody = el("textarea", { id: `t-${type}-body`, spellcheck: "false" });
+    typeBody.value = route?.body ?? "";
+    overrides[type] = { on, body: typeBody, rest: route ?? {} };
+    const tab = el("button", { type: "button", role: "tab", id: `tab-${type}`,
+      "aria-controls": `panel-${type}`, "aria-selected": type === "error" ? "true" : "false",
+      tabindex: type === "error" ? "0" : "-1" }, title);
+    const panel = el("div", { role: "tabpanel", id: `panel-${type}`, "aria-labelledby": `tab-${type}`,
+      hidden: type !== "error" },
+      el("label", { class: "inline" }, on, `Send ${title} messages`),
+      el("label", { for: `t-${type}-body` }, `Body for ${title} messages (empty: the body above)`),
+      typeBody);
+    tab.addEventListener("click", () => selectTab(type));
+    tab.addEventListener("keydown", (event) => {
+      const i = TYPES.findIndex(([t]) => t === type);
+      const step = { ArrowRight: 1, ArrowLeft: TYPES.length - 1 }[event.key];
+      if (step) { const next = TYPES[(i + step) % TYPES.length][0]; selectTab(next); document.getElementById(`tab-${next}`).focus(); }
+    });
+    tabs.append(tab);
+    panels.push(panel);
+  }
+  function selectTab(type) {
+    for (const [t] of TYPES) {
+      const selected = t === type;
+      document.getElementById(`tab-${t}`).setAttribute("aria-selected", String(selected));
+      document.getElementById(`tab-${t}`).tabIndex = selected ? 0 : -1;
+      document.getElementById(`panel-${t}`).hidden = !selected;
+    }
+  }
+
+  // Signing secret and verification token: stored values are masked and kept unless changed.
+  const secretChoice = el("select", { id: "f-secret" },
+    saved?.secret ? el("option", { value: "keep" }, "Keep the current secret") : null,
+    el("option", { value: "none" }, "Do not sign"),
+    el("option", { value: "generate" }, "Generate a new secret"));
+  secretChoice.value = saved?.secret ? "keep" : "generate";
+  const token = el("input", { id: "f-token", type: "password", autocomplete: "off",
+    value: saved?.verification_token ?? "" });
+  const secretShown = el("div", { id: "secret-once", "aria-live": "polite" });
+
+  // The catalogue: click a variable to insert it where the cursor is in the body being edited.
+  let lastTemplate = body;
+  for (const area of [body, ...TYPES.map(([t]) => overrides[t].body)]) {
+    area.addEventListener("focus", () => { lastTemplate = area; });
+  }
+  const insert = (text) => {
+    const area = lastTemplate;
+    const at = area.selectionStart ?? area.value.length;
+    area.value = area.value.slice(0, at) + text + area.value.slice(area.selectionEnd ?? at);
+    area.focus();
+    area.selectionStart = area.selectionEnd = at + text.length;
+    scheduleValidation();
+  };
+  const variableList = (variables) => el("ul", {}, variables.map((v) =>
+    el("li", {}, el("button", { type: "button", onclick: () => insert(v.insert),
+      "aria-label": `Insert ${v.name}` }, v.insert), el("p", {}, v.description))));
+  const catalogueBox = el("aside", { class: "catalogue", "aria-labelledby": "catalogue-title" },
+    el("h3", { id: "catalogue-title" }, "Variables"),
+    el("p", {}, "Select one to insert it at the cursor."),
+    variableList(catalogue.variables),
+    el("h3", {}, "Uptrends names"),
+    variableList(catalogue.uptrends_variables));
+
+  function definition() {
+    const headers = {};
+    for (const row of headerRows.querySelectorAll(".header-row")) {
+      const headerName = row.querySelector(".h-name").value.trim();
+      if (headerName) headers[headerName] = { value: row.querySelector(".h-value").value,
+        secret: row.querySelector(".h-secret").checked };
+    }
+    const messageTypes = {};
+    for (const [type] of TYPES) {
+      const { on, body: typeBody, rest } = overrides[type];
+      if (!on.checked) { messageTypes[type] = null; continue; }
+      const route = { ...rest };
+      if (typeBody.value.trim()) route.body = typeBody.value; else delete route.body;
+      messageTypes[type] = route;
+    }
+    const result = { name: name.value, url: url.value, method: method.value, headers,
+      content_type: contentType.value, body: body.value, min_severity: severity.value,
+      message_types: messageTypes, enabled: enabled.checked };
+    if (preset) result.preset = preset;
+    if (secretChoice.value === "generate") result.secret = "generate";
+    else if (secretChoice.value === "keep") result.secret = SECRET_MASK;
+    if (token.value) result.verification_token = token.value;
+    return result;
+  }
+
+  const maskedValues = (def) => Object.values(def.headers).some((h) => h.value === MASK)
+    || def.verification_token === MASK;
+
+  function describeError(e) {
+    if (!(e instanceof ApiFailure)) return e.message;
+    const where = e.line ? ` (line ${e.line}, column ${e.column})` : "";
+    return e.field ? `${e.field}${where}: ${e.message}` : e.message;
+  }
+
+  // As you type: the same validation the API runs on save, without saving.
+  let timer;
+  let generation = 0;
+  function scheduleValidation() {
+    clearTimeout(timer);
+    timer = setTimeout(validate, 300);
+  }
+  async function validate() {
+    const mine = ++generation;
+    const def = definition();
+    if (!def.name.trim() || !def.url.trim()) { setMessage(templateError, "error", ""); return; }
+    if (def.secret === SECRET_MASK) def.secret = "generate";
+    try {
+      await post("/v1/endpoints/validate", withoutMaskedValues(def));
+      if (mine === generation) setMessage(templateError, "ok", "The template is valid.");
+    } catch (e) {
+      if (mine === generation) setMessage(templateError, "error", describeError(e));
+    }
+  }
+  const withoutMaskedValues = (def) => {
+    const copy = structuredClone(def);
+    for (const [headerName, spec] of Object.entries(copy.headers)) {
+      if (spec.value === MASK) copy.headers[headerName] = { value: "masked", secret: true };
+    }
+    if (copy.verification_token === MASK) copy.verification_token = "masked";
+    return copy;
+  };
+  for (const input of [name, url, method, contentType, severity, body,
+    ...TYPES.flatMap(([t]) => [overrides[t].on, overrides[t].body])]) {
+    input.addEventListener("input", scheduleValidation);
+  }
+  headerRows.addEventListener("input", scheduleValidation);
+
+  // "Run the test": the exact request sent and the answer, before saving.
+  const testResult = el("section", { id: "test-result", "aria-live": "polite", "aria-labelledby": "test-title" });
+  const testMessage = messageBox("test-message");
+  async function runTest() {
+    setMessage(testMessage, "ok", "Sending the test…");
+    testResult.replaceChildren();
+    const def = definition();
+    let report;
+    try {
+      if (saved && maskedValues(def) && !dirty()) {
+        report = await post(`/v1/endpoints/${encodeURIComponent(saved.id)}/test`, {});
+      } else if (maskedValues(def)) {
+        setMessage(testMessage, "error",
+          "Secret values are masked: save first to test with them, or type them again.");
+        return;
+      } else {
+        if (def.secret === SECRET_MASK) def.secret = "generate";
+        report = await post("/v1/endpoints/test", { endpoint: def });
+      }
+    } catch (e) {
+      setMessage(testMessage, "error", describeError(e));
+      return;
+    }
+    showReport(report);
+  }
+  function showReport(report) {
+    if (report.ok) {
+      setMessage(testMessage, "ok", `Test delivered: the endpoint answered ${report.response.status}.`);
+    } else if (report.response) {
+      setMessage(testMessage, "error", `The endpoint answered ${report.response.status}, not a success (2XX).`);
+    } else {
+      setMessage(testMessage, "error",
+        `The endpoint could not be reached (${report.error.class}): ${report.error.message}`);
+    }
+    const headerText = (headers) => headers.map(([n, v]) => `${n}: ${v}`).join("\n");
+    testResult.replaceChildren(
+      el("h3", { id: "test-title" }, "Request sent"),
+      el("pre", { id: "test-request" }, `${report.request.method} ${report.request.url}\n${headerText(report.request.headers)}\n\n${report.request.body}`),
+      el("h3", {}, "Answer"),
+      report.response
+        ? el("div", { id: "test-response" },
+          el("dl", { class: "facts" },
+            el("dt", {}, "Status"), el("dd", { id: "test-status" }, String(report.response.status)),
+            el("dt", {}, "Time"), el("dd", {}, `${report.response.duration_ms} ms`)),
+          el("pre", {}, headerText(report.response.headers)),
+          el("pre", { id: "test-response-body" }, report.response.body + (report.response.body_truncated ? "\n[truncated]" : "")))
+        : el("p", { id: "test-response" }, `No answer after ${report.error.duration_ms} ms: ${report.error.message}`));
+  }
+
+  const saveMessage = messageBox("save-message");
+  const loaded = JSON.stringify(definition());
+  const dirty = () => JSON.stringify(definition()) !== loaded;
+  async function save(event) {
+    event.preventDefault();
+    const def = definition();
+    try {
+      const view = saved
+        ? await put(`/v1/endpoints/${encodeURIComponent(saved.id)}`, def)
+        : await post("/v1/endpoints", def);
+      if (view.secret && view.secret !== SECRET_MASK) {
+        revealSecret(view.secret);
+      }
+      setMessage(saveMessage, "ok", `Saved “${view.name}”.`);
+      announce(`Saved ${view.name}`);
+      if (!saved) history.replaceState(null, "", `#/endpoints/${view.id}`);
+    } catch (e) {
+      setMessage(saveMessage, "error", describeError(e));
+    }
+  }
+  function revealSecret(secret) {
+    secretShown.replaceChildren(el("div", { class: "message ok" },
+      el("p", {}, "The signing secret, shown this once: copy it to the receiver now."),
+      el("p", { class: "secret-once", id: "secret-value" }, secret)));
+  }
+  async function rotate() {
+    try {
+      const view = await post(`/v1/endpoints/${encodeURIComponent(saved.id)}/rotate-secret`, {});
+      revealSecret(view.secret);
+      announce("Secret rotated; the old one keeps signing during its grace period");
+    } catch (e) {
+      setMessage(saveMessage, "error", describeError(e));
+    }
+  }
+
+  const form = el("form", { id: "endpoint-form", "aria-labelledby": "editor-title", onsubmit: save },
+    el("h2", { id: "editor-title" }, saved ? `Endpoint “${saved.name}”` : "New endpoint"),
+    saved ? el("p", {}, el("span", { class: "state" }, stateText(saved)), ". ", healthText(saved)) : null,
+    el("div", { class: "row" },
+      el("div", {}, ...field("preset", "Preset", presetPicker)),
+      el("div", {}, ...field("name", "Name", name))),
+    el("div", { class: "row" },
+      el("div", {}, ...field("method", "Method", method)),
+      el("div", {}, ...field("url", "URL", url))),
+    el("div", { class: "row" },
+      el("div", {}, ...field("content-type", "Content type", contentType)),
+      el("div", {}, ...field("min-severity", "Send alerts from this severity up", severity))),
+    el("label", { class: "inline" }, enabled, "Enabled"),
+    el("h3", {}, "Headers"),
+    headerRows,
+    el("button", { type: "button", onclick: () => addHeader() }, "Add a header"),
+    el("h3", {}, "Body template"),
+    el("div", { class: "editor" },
+      el("div", {},
+        el("label", { for: "f-body" }, "Body"),
+        body,
+        templateError,
+        tabs, panels),
+      catalogueBox),
+    el("h3", {}, "Signing"),
+    el("div", { class: "row" },
+      el("div", {}, ...field("secret", "Signing secret (Standard Webhooks)", secretChoice)),
+      el("div", {}, ...field("token", "Verification token", token)),
+      saved?.secret ? el("button", { type: "button", id: "rotate-secret", onclick: rotate }, "Rotate the secret") : null),
+    secretShown,
+    el("div", { class: "actions" },
+      el("button", { type: "button", id: "run-test", onclick: runTest }, "Run the test"),
+      el("button", { type: "submit", class: "primary", id: "save" }, "Save")),
+    testMessage,
+    saveMessage,
+    testResult);
+  show(form);
+  if (body.value) scheduleValidation();
+}

@@ -1,0 +1,337 @@
+//! The web console in a real browser (Debian's chromium through chromedriver): sign in (a wrong key first),
+//! create an endpoint (a template error first, then "Run the test" against a receiver on 127.0.0.1),
+//! an unreachable endpoint's test, an alert that fails until it is dead, its attempts timeline, and its
+//! replay from the dead letters screen until it is delivered. Screenshots of each screen go to
+//! `<target>/<profile>/console-screenshots/`; with `UPDATE_SCREENSHOTS=1` they are also copied to
+//! `docs/screenshots/` for the README.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alertwire_tests::browser::{Browser, free_port};
+use alertwire_tests::server::scratch_dir;
+use alertwire_tests::{Behaviour, Receiver, TestServer};
+use serde_json::json;
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// The screens whose screenshots the README shows.
+const README_SCREENS: &[&str] = &[
+    "sign-in",
+    "template-error",
+    "endpoint-editor",
+    "endpoints",
+    "deliveries",
+    "delivery-attempts",
+    "dead-letters",
+];
+
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>")
+        .join("console-screenshots")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_flow_from_sign_in_to_a_replayed_dead_letter() {
+    let server = TestServer::start().await;
+    let healthy = Receiver::start(Behaviour::status(200)).await;
+    let failing = Receiver::start(Behaviour::status(500)).await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-profile"),
+        screenshot_dir(),
+        1280,
+        1400,
+    )
+    .await;
+
+    // Sign in: a wrong key is refused with a clear message, the right one (typed, Enter) is accepted.
+    browser.goto(&console).await;
+    browser.fill("#api-key", "aw_wrong_key").await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser
+        .text_containing("#sign-in-message", "That API key was not accepted")
+        .await;
+    browser.screenshot("sign-in").await;
+    browser
+        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
+        .await;
+    browser.text_containing("main h2", "Endpoints").await;
+    let url = browser.client.current_url().await.unwrap();
+    assert!(
+        !url.as_str().contains(&server.api.key),
+        "the key is never in the address: {url}"
+    );
+
+    // A new endpoint: a template error shows its line and column as you type.
+    browser.click("#new-endpoint").await;
+    browser.fill("#f-name", "ops receiver").await;
+    browser.fill("#f-url", &healthy.url("/hook")).await;
+    browser
+        .fill("#f-body", "{\n  \"title\": \"{{#alert_title}}\"\n}")
+        .await;
+    let shown = browser
+        .text_containing("#template-error", "line 2, column")
+        .await;
+    assert!(shown.starts_with("body (line 2, column"), "{shown}");
+    browser
+        .script("document.getElementById('f-body').scrollIntoView();")
+        .await;
+    browser.screenshot("template-error").await;
+    browser
+        .fill(
+            "#f-body",
+            "{\"title\": \"{{alert_title}}\", \"severity\": \"{{alert_severity}}\"}",
+        )
+        .await;
+    browser
+        .text_containing("#template-error", "The template is valid.")
+        .await;
+
+    // "Run the test" sends the sample to the receiver and shows its answer, before anything is saved.
+    browser.click("#run-test").await;
+    browser
+        .text_containing("#test-message", "Test delivered: the endpoint answered 200")
+        .await;
+    browser
+        .text_containing("#test-response-body", "{\"answer\":200}")
+        .await;
+    let request = browser.text_containing("#test-request", "POST ").await;
+    let received = healthy.wait_for(1, SETTLE).await;
+    assert!(
+        request.contains(&received[0].body_text()),
+        "the screen shows the body the receiver got: {request}"
+    );
+    let (_, endpoints) = server.api.get("/v1/endpoints").await;
+    assert_eq!(
+        endpoints["endpoints"],
+        json!([]),
+        "nothing saved by the test"
+    );
+    browser
+        .script("document.getElementById('run-test').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-editor").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    browser.text_containing("#secret-value", "whsec_").await;
+
+    // An unreachable endpoint's test says so.
+    browser.click("nav a[href='#/endpoints']").await;
+    browser.text_containing("main table", "ops receiver").await;
+    browser.click("#new-endpoint").await;
+    browser.fill("#f-name", "nobody home").await;
+    browser
+        .fill("#f-url", &format!("http://127.0.0.1:{}/", free_port()))
+        .await;
+    browser.click("#run-test").await;
+    let message = browser
+        .text_containing("#test-message", "could not be reached")
+        .await;
+    assert!(message.contains("(connect)"), "{message}");
+
+    // The failing endpoint (made through the API): an alert to it dies after its attempts.
+    server
+        .api
+        .create_endpoint(&json!({"name": "flaky receiver", "url": failing.url("/in")}))
+        .await;
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser
+        .text_containing("main table", "flaky receiver")
+        .await;
+    let ids = server
+        .api
+        .send_alert(&json!({"title": "db-7 disk full", "severity": "high"}))
+        .await;
+    for id in &ids {
+        server.api.settled(id, SETTLE).await;
+    }
+    browser
+        .refresh_until(
+            "#refresh",
+            "main table",
+            "Failing: 10 failed attempts in a row",
+            SETTLE,
+        )
+        .await;
+    browser.screenshot("endpoints").await;
+
+    browser.click("nav a[href='#/deliveries']").await;
+    browser
+        .refresh_until("#refresh", "#deliveries", "dead", SETTLE)
+        .await;
+    browser.text_containing("#deliveries", "delivered").await;
+    browser.screenshot("deliveries").await;
+    browser.select("#filter-status", "dead").await;
+    browser
+        .text_containing("#deliveries", "flaky receiver")
+        .await;
+    let rows = browser
+        .client
+        .find_all(fantoccini::Locator::Css("#deliveries tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the filter shows the dead delivery only");
+    browser.click("#deliveries a.open-delivery").await;
+    browser.text_containing("#delivery-status", "dead").await;
+    let timeline = browser.text_containing("#attempts", "Attempt 10").await;
+    assert_eq!(
+        timeline.matches("Failed: answered 500").count()
+            + timeline.matches("Failed (non2xx): answered 500").count(),
+        10,
+        "{timeline}"
+    );
+    assert!(timeline.contains("{\"answer\":500}"), "{timeline}");
+    browser.screenshot("delivery-attempts").await;
+
+    // The receiver recovers; replay every dead letter from the console.
+    failing.set(Behaviour::status(200));
+    browser.click("nav a[href='#/dead-letters']").await;
+    browser.click("#select-all").await;
+    browser.screenshot("dead-letters").await;
+    browser.click("#replay").await;
+    browser
+        .text_containing("#replay-message", "Replayed 1 of 1")
+        .await;
+    let got = failing.wait_for(11, SETTLE).await;
+    assert!(got[10].answer.is_success(), "the replay was answered 200");
+    browser.goto(&format!("{console}#/deliveries")).await;
+    browser
+        .refresh_until("#refresh", "#deliveries", "delivered", SETTLE)
+        .await;
+    let (_, dead) = server.api.get("/v1/dead-letters").await;
+    assert_eq!(dead["dead_letters"], json!([]), "{dead}");
+    browser.goto(&format!("{console}#/dead-letters")).await;
+    browser
+        .text_containing("#no-dead-letters", "No dead letters.")
+        .await;
+
+    browser.close().await;
+    update_readme_screenshots();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_screens_fit_a_390_pixel_wide_window() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    server
+        .api
+        .create_endpoint(&json!({
+            "name": "a receiver with a long address",
+            "url": receiver.url("/a/very/long/path/that/would/overflow/a/narrow/screen/if/it/did/not/wrap"),
+        }))
+        .await;
+    let ids = server.api.send_alert(&json!({"title": "narrow"})).await;
+    server.api.settled(&ids[0], SETTLE).await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-narrow-profile"),
+        screenshot_dir().join("narrow"),
+        390,
+        844,
+    )
+    .await;
+    browser.goto(&console).await;
+    browser.element("#api-key").await;
+    let width = browser.script("return window.innerWidth;").await;
+    assert_eq!(width, json!(390), "the window is a phone's width");
+    let (fits, sizes) = browser.fits_the_width().await;
+    browser.screenshot("sign-in").await;
+    assert!(fits, "sign-in scrolls sideways at 390 px: {sizes}");
+    browser
+        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
+        .await;
+    browser.text_containing("main h2", "Endpoints").await;
+    let screens = [
+        ("endpoints", "#/endpoints".to_string()),
+        ("endpoint-editor", "#/endpoints/new".into()),
+        ("deliveries", "#/deliveries".into()),
+        ("delivery-attempts", format!("#/deliveries/{}", ids[0])),
+        ("dead-letters", "#/dead-letters".into()),
+    ];
+    for (name, fragment) in screens {
+        browser.goto(&format!("{console}{fragment}")).await;
+        browser.element("main h2").await;
+        // Let the screen's data arrive and lay out.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (fits, sizes) = browser.fits_the_width().await;
+        browser.screenshot(name).await;
+        assert!(fits, "{name} scrolls sideways at 390 px: {sizes}");
+    }
+    browser.close().await;
+}
+
+/// With `UPDATE_SCREENSHOTS=1`, copies one screenshot of each main screen into `docs/screenshots/`.
+fn update_readme_screenshots() {
+    if std::env::var("UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&docs).expect("docs/screenshots");
+    for name in README_SCREENS {
+        let file = format!("{name}.png");
+        std::fs::copy(screenshot_dir().join(&file), docs.join(&file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_is_usable_from_the_keyboard() {
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-keyboard-profile"),
+        screenshot_dir().join("keyboard"),
+        1280,
+        900,
+    )
+    .await;
+    browser.goto(&console).await;
+    browser
+        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
+        .await;
+    browser.text_containing("main h2", "Endpoints").await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+
+    // The message-type tabs follow the arrow keys, as tabs do.
+    let error_tab = browser.element("#tab-error").await;
+    error_tab.send_keys("\u{E014}").await.expect("ArrowRight");
+    let state = browser
+        .script(
+            "return {focused: document.activeElement.id,
+                     selected: document.querySelector('[role=tab][aria-selected=true]').id,
+                     panelShown: !document.getElementById('panel-reminder').hidden,
+                     errorHidden: document.getElementById('panel-error').hidden};",
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!({"focused": "tab-reminder", "selected": "tab-reminder", "panelShown": true, "errorHidden": true})
+    );
+
+    // Tab moves focus through the controls, and the focused one is outlined.
+    browser
+        .element("#f-name")
+        .await
+        .click()
+        .await
+        .expect("focus");
+    browser
+        .element("#f-name")
+        .await
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab");
+    let focused = browser
+        .script(
+            "const e = document.activeElement;
+             return {id: e.id, outline: getComputedStyle(e).outlineStyle};",
+        )
+        .await;
+    assert_eq!(focused["id"], "f-method", "{focused}");
+    assert_ne!(focused["outline"], "none", "{focused}");
+    browser.close().await;
+}
