@@ -1,7 +1,8 @@
 //! The replay function, invoked by hand: moves dead letters back to the delivery queue as manual
-//! resends — all of them, those of one endpoint, or the given delivery ids. JSON logs, and the replay
-//! count as a CloudWatch EMF line.
+//! resends — all of them, those of one endpoint, or the given delivery ids. On a schedule it reconciles
+//! the dead-letter queue with the store instead. JSON logs, and the replay count as a CloudWatch EMF line.
 
+use alertwire_shared::aws::dlq_reconcile::reconcile_dlq;
 use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
 use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
 use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
@@ -10,11 +11,26 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// A replay, or the schedule's `{"reconcile": true}`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Request {
+    Replay(ReplayRequest),
+    Reconcile(ReconcileRequest),
+}
+
 /// `{"filter": "all"}`, `{"filter": {"endpoint_id": "ep_…"}}` or `{"filter": {"ids": ["msg_…"]}}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReplayRequest {
     filter: FilterRequest,
+}
+
+/// Marks dead the deliveries SQS dead-lettered while the store still said pending.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileRequest {
+    reconcile: bool,
 }
 
 #[derive(Deserialize)]
@@ -39,8 +55,17 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn handle(deps: &LambdaDeps, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let request: ReplayRequest = serde_json::from_value(event.payload)
-        .map_err(|e| format!("the payload must be {{\"filter\": \"all\" | {{\"endpoint_id\": …}} | {{\"ids\": […]}}}}: {e}"))?;
+    let request = match serde_json::from_value(event.payload) {
+        Ok(Request::Replay(request)) => request,
+        Ok(Request::Reconcile(ReconcileRequest { reconcile: true })) => {
+            let marked = reconcile_dlq(&deps.service, &deps.queue).await?;
+            return Ok(json!({ "marked_dead": marked }));
+        }
+        Ok(Request::Reconcile(_)) => return Ok(json!({ "marked_dead": 0 })),
+        Err(_) => {
+            return Err("the payload must be {\"filter\": \"all\" | {\"endpoint_id\": …} | {\"ids\": […]}} or {\"reconcile\": true}".into());
+        }
+    };
     let filter = match request.filter {
         FilterRequest::All => ReplayFilter::All,
         FilterRequest::EndpointId(id) => ReplayFilter::Endpoint(EndpointId(id)),
