@@ -54,20 +54,8 @@ impl Service {
         }
         let number = received.receive_count;
         let finish = |status, reason: String| async move {
-            let change = StatusChange {
-                status,
-                reason: Some(&reason),
-                next_attempt_at: None,
-            };
-            let recorded = self
-                .ports
-                .deliveries
-                .update_delivery(tenant, delivery_id, run, None, change)
-                .await?;
-            if recorded {
-                self.metrics.deliveries_finished(status, 1);
-            }
-            Ok::<bool, ServiceError>(recorded)
+            self.record(tenant, delivery_id, run, None, status, Some(&reason), None)
+                .await
         };
         if number > MAX_ATTEMPTS {
             finish(
@@ -125,20 +113,16 @@ impl Service {
                     failed_without_sending(number, run, ErrorClass::Render, e.to_string());
                 self.metrics
                     .attempt_finished(AttemptOutcome::Dead, attempt.error_class, None);
-                let recorded = self
-                    .record(
-                        tenant,
-                        delivery_id,
-                        run,
-                        &attempt,
-                        DeliveryStatus::Dead,
-                        Some("the body could not be rendered"),
-                        None,
-                    )
-                    .await?;
-                if recorded {
-                    self.metrics.deliveries_finished(DeliveryStatus::Dead, 1);
-                }
+                self.record(
+                    tenant,
+                    delivery_id,
+                    run,
+                    Some(&attempt),
+                    DeliveryStatus::Dead,
+                    Some("the body could not be rendered"),
+                    None,
+                )
+                .await?;
                 return Ok(Disposition::DeadLetter);
             }
         };
@@ -189,19 +173,17 @@ impl Service {
                 tenant,
                 delivery_id,
                 run,
-                &attempt,
+                Some(&attempt),
                 status,
                 reason.as_deref(),
                 next_attempt_at,
             )
             .await?;
-        if recorded {
-            self.metrics.deliveries_finished(status, 1);
-            if status == DeliveryStatus::Delivered
-                && let Ok(latency) = (Utc::now() - alert.received_at).to_std()
-            {
-                self.metrics.delivered_after(latency);
-            }
+        if recorded
+            && status == DeliveryStatus::Delivered
+            && let Ok(latency) = (Utc::now() - alert.received_at).to_std()
+        {
+            self.metrics.delivered_after(latency);
         }
         tracing::info!(
             delivery = %delivery_id,
@@ -252,12 +234,14 @@ impl Service {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// Records the attempt (if any) and the new status in `run`, and counts the delivery as finished when
+    /// that status is final. False, writing and counting nothing, if the run is no longer current.
     async fn record(
         &self,
         tenant: &TenantId,
         id: &DeliveryId,
         run: u32,
-        attempt: &Attempt,
+        attempt: Option<&Attempt>,
         status: DeliveryStatus,
         reason: Option<&str>,
         next_attempt_at: Option<chrono::DateTime<Utc>>,
@@ -267,11 +251,15 @@ impl Service {
             reason,
             next_attempt_at,
         };
-        Ok(self
+        let recorded = self
             .ports
             .deliveries
-            .update_delivery(tenant, id, run, Some(attempt), change)
-            .await?)
+            .update_delivery(tenant, id, run, attempt, change)
+            .await?;
+        if recorded {
+            self.metrics.deliveries_finished(status, 1);
+        }
+        Ok(recorded)
     }
 }
 
