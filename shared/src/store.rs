@@ -9,6 +9,7 @@ use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
 use crate::endpoint_health::EndpointHealth;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::queue::Task;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,11 +82,17 @@ pub struct AlertRecord<'a> {
     pub deliveries: &'a [Delivery],
     /// The caller's key and a hash of the request it came with.
     pub idempotency: Option<(&'a str, &'a str)>,
+    /// The tasks that queue its pending deliveries. A store that keeps the queue in its own database (the
+    /// embedded one) writes them in the same transaction; one that does not (DynamoDB beside SQS) leaves
+    /// them to the caller.
+    pub tasks: &'a [Task],
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
-    Recorded,
+    /// Written; `enqueued` says whether the record's tasks were queued with it, so the alert is already
+    /// marked enqueued.
+    Recorded { enqueued: bool },
     /// The idempotency key was seen before: this is the first request's receipt, the hash of its body,
     /// and whether its deliveries reached the queue.
     AlreadyRecorded {

@@ -2,15 +2,18 @@
 //! pragmas, schema, and group commit: one thread owns the connection and runs the work of concurrent
 //! callers in one transaction, answering each of them only once that transaction is committed (and, with
 //! `synchronous=FULL`, synced). Each caller's work runs in a savepoint of its own, so one that fails is
-//! rolled back alone; a failed commit fails every caller of the batch.
+//! rolled back alone; a failed commit fails every caller of the batch. Reads that need no transaction of
+//! their own go to a few read-only connections instead (WAL lets them read beside the writer), so a read
+//! never waits for another caller's commit and sync.
 
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::Connection;
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::schema::SCHEMA;
 use crate::store::StoreError;
@@ -22,10 +25,16 @@ type Unit = Box<dyn FnOnce(&mut Connection) -> Completion + Send>;
 
 /// Most units of work committed together.
 const MAX_BATCH: usize = 256;
+/// Read-only connections beside the writer.
+const READERS: usize = 4;
 
 #[derive(Clone)]
 pub struct Database {
     units: mpsc::Sender<Unit>,
+    /// None for an in-memory database, whose reads go through the writer (it has no file to share).
+    readers: Option<Arc<Readers>>,
+    /// Notified when tasks are queued, by the queue or by the store writing an alert with its tasks.
+    queue_wakeup: Arc<Notify>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
 }
@@ -67,8 +76,11 @@ impl Database {
         } else {
             None
         };
-        let connection = Connection::open(dir.join("alertwire.db"))?;
-        Self::prepare(connection, lock)
+        let path = dir.join("alertwire.db");
+        let mut database = Self::prepare(Connection::open(&path)?, lock)?;
+        // Opened after the writer has set WAL mode and created the schema.
+        database.readers = Some(Arc::new(Readers::open(&path)?));
+        Ok(database)
     }
 
     /// A private in-memory database, for tests.
@@ -88,7 +100,32 @@ impl Database {
             .name("alertwire-sqlite".into())
             .spawn(move || commit_in_groups(connection, queue))
             .map_err(OpenError::Thread)?;
-        Ok(Self { units, _lock: lock })
+        Ok(Self {
+            units,
+            readers: None,
+            queue_wakeup: Arc::new(Notify::new()),
+            _lock: lock,
+        })
+    }
+
+    /// Notified whenever tasks are queued, so a worker need not poll hard.
+    pub fn queue_wakeup(&self) -> Arc<Notify> {
+        self.queue_wakeup.clone()
+    }
+
+    /// Runs a read with a read-only connection on a blocking thread, in a read transaction of its own: its
+    /// statements see one snapshot, which holds every commit answered so far.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(readers) = self.readers.clone() else {
+            return self.run(move |c| work(c)).await;
+        };
+        tokio::task::spawn_blocking(move || readers.with_connection(work))
+            .await
+            .map_err(|e| StoreError::Backend(format!("the database read stopped: {e}")))?
     }
 
     /// Runs `work` with the connection on the database thread, inside a transaction it may share with
@@ -115,6 +152,51 @@ impl Database {
         answer
             .await
             .map_err(|_| StoreError::Backend("the database thread has stopped".into()))?
+    }
+}
+
+/// The read-only connections, each used by one read at a time.
+struct Readers {
+    connections: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Readers {
+    fn open(path: &Path) -> Result<Self, OpenError> {
+        let connections = (0..READERS)
+            .map(|_| {
+                let connection = Connection::open(path)?;
+                connection.pragma_update(None, "query_only", "ON")?;
+                connection.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(connection))
+            })
+            .collect::<Result<_, OpenError>>()?;
+        Ok(Self {
+            connections,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `work` on a free connection, or waits for the next one in turn.
+    fn with_connection<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let count = self.connections.len();
+        let free = (0..count).find_map(|i| self.connections[(start + i) % count].try_lock().ok());
+        let connection = match free {
+            Some(connection) => connection,
+            // A read that panicked leaves its connection as it was: nothing to repair.
+            None => self.connections[start % count]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        };
+        let snapshot = connection.unchecked_transaction()?;
+        let result = work(&snapshot);
+        // Ending a read transaction cannot lose anything; a failure to end it surfaces on the next begin.
+        let _ = snapshot.finish();
+        result
     }
 }
 

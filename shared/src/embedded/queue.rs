@@ -26,28 +26,24 @@ pub struct QueueSettings {
 pub struct EmbeddedQueue {
     database: Database,
     settings: QueueSettings,
-    wakeup: Arc<Notify>,
 }
 
 impl EmbeddedQueue {
     pub fn new(database: Database, settings: QueueSettings) -> Self {
-        Self {
-            database,
-            settings,
-            wakeup: Arc::new(Notify::new()),
-        }
+        Self { database, settings }
     }
 
-    /// Notified whenever tasks become visible by being sent, so a worker need not poll hard.
+    /// Notified whenever tasks become visible by being sent (here or with an alert by the store), so a
+    /// worker need not poll hard.
     pub fn wakeup(&self) -> Arc<Notify> {
-        self.wakeup.clone()
+        self.database.queue_wakeup()
     }
 
     /// Milliseconds until the next delayed task becomes visible, if any is waiting.
     pub async fn next_visible_in(&self) -> Result<Option<Duration>, QueueError> {
         let next: Option<i64> = self
             .database
-            .run(|c| {
+            .read(|c| {
                 Ok(c.query_row(
                     "SELECT MIN(visible_at) FROM queue WHERE queue = 'main'",
                     [],
@@ -62,7 +58,7 @@ impl EmbeddedQueue {
     /// Tasks waiting in the main queue and in the dead-letter queue.
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         self.database
-            .run(|c| {
+            .read(|c| {
                 Ok(c.query_row(
                     "SELECT COALESCE(SUM(queue = 'main'), 0), COALESCE(SUM(queue = 'dead'), 0) FROM queue",
                     [],
@@ -78,6 +74,35 @@ pub(super) fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// A task as the row that queues it: dedup key, delivery id and body.
+pub(super) type TaskRow = (String, String, String);
+
+pub(super) fn task_rows(tasks: &[Task]) -> Result<Vec<TaskRow>, serde_json::Error> {
+    tasks
+        .iter()
+        .map(|t| {
+            Ok((
+                t.dedup_key(),
+                t.delivery_id().0.clone(),
+                serde_json::to_string(t)?,
+            ))
+        })
+        .collect()
+}
+
+/// Queues the tasks, visible now; a task already queued for the same delivery run is not doubled. The
+/// caller notifies [`Database::queue_wakeup`] once its write is committed.
+pub(super) fn insert_tasks(c: &rusqlite::Connection, rows: &[TaskRow]) -> Result<(), StoreError> {
+    let now = now_millis();
+    let mut insert = c.prepare_cached(
+        "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at) VALUES ('main', ?1, ?2, ?3, ?4)",
+    )?;
+    for (dedup, delivery_id, body) in rows {
+        insert.execute(params![dedup, delivery_id, body, now])?;
+    }
+    Ok(())
+}
+
 fn backend(e: StoreError) -> QueueError {
     QueueError::Backend(e.to_string())
 }
@@ -89,35 +114,17 @@ fn millis(d: Duration) -> i64 {
 #[async_trait]
 impl TaskQueue for EmbeddedQueue {
     async fn send_batch(&self, tasks: &[Task]) -> Result<(), QueueError> {
-        let rows = tasks
-            .iter()
-            .map(|t| {
-                Ok((
-                    t.dedup_key(),
-                    t.delivery_id().0.clone(),
-                    serde_json::to_string(t)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, serde_json::Error>>()
-            .map_err(|e| QueueError::Backend(e.to_string()))?;
+        let rows = task_rows(tasks).map_err(|e| QueueError::Backend(e.to_string()))?;
         self.database
             .run(move |c| {
                 let tx = c.savepoint()?;
-                let now = now_millis();
-                {
-                    let mut insert = tx.prepare_cached(
-                        "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at) VALUES ('main', ?1, ?2, ?3, ?4)",
-                    )?;
-                    for (dedup, delivery_id, body) in &rows {
-                        insert.execute(params![dedup, delivery_id, body, now])?;
-                    }
-                }
+                insert_tasks(&tx, &rows)?;
                 tx.commit()?;
                 Ok(())
             })
             .await
             .map_err(backend)?;
-        self.wakeup.notify_one();
+        self.wakeup().notify_one();
         Ok(())
     }
 
@@ -191,7 +198,7 @@ impl TaskQueue for EmbeddedQueue {
             .await
             .map_err(backend)?;
         if delay.is_zero() {
-            self.wakeup.notify_one();
+            self.wakeup().notify_one();
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::Database;
+use super::queue::{insert_tasks, task_rows};
 use crate::alert::{Alert, MessageType};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
@@ -19,7 +20,7 @@ use crate::store::{
 impl ApiKeyStore for Database {
     async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
         let key_hash = key_hash.to_string();
-        self.run(move |c| {
+        self.read(move |c| {
             Ok(c.query_row(
                 "SELECT tenant FROM api_keys WHERE key_hash = ?1",
                 [key_hash],
@@ -49,7 +50,7 @@ impl ApiKeyStore for Database {
     }
 
     async fn has_keys(&self) -> Result<bool, StoreError> {
-        self.run(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM api_keys)", [], |r| r.get(0))?))
+        self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM api_keys)", [], |r| r.get(0))?))
             .await
     }
 }
@@ -79,7 +80,7 @@ impl EndpointStore for Database {
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
             ))?
@@ -92,7 +93,7 @@ impl EndpointStore for Database {
 
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
         let tenant = tenant.0.clone();
-        self.run(move |c| {
+        self.read(move |c| {
             let mut statement = c.prepare_cached(&format!(
                 "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 ORDER BY e.id"
             ))?;
@@ -294,7 +295,9 @@ impl AlertStore for Database {
             .idempotency
             .map(|(k, h)| (k.to_string(), h.to_string()));
         let deliveries = record.deliveries.to_vec();
-        self.run(move |c| {
+        let tasks = task_rows(record.tasks)?;
+        let queued = !tasks.is_empty();
+        let outcome = self.run(move |c| {
             let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
                 let existing = tx
@@ -313,17 +316,23 @@ impl AlertStore for Database {
                 }
             }
             let (key, hash) = idempotency.unzip();
+            // The queue is in this database: the alert, its deliveries and their tasks are one write.
             tx.execute(
-                "INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
                 params![tenant, alert_id, alert_doc, receipt_doc, key, hash],
             )?;
             for delivery in &deliveries {
                 insert_delivery(&tx, delivery)?;
             }
+            insert_tasks(&tx, &tasks)?;
             tx.commit()?;
-            Ok(RecordOutcome::Recorded)
+            Ok(RecordOutcome::Recorded { enqueued: true })
         })
-        .await
+        .await?;
+        if queued && matches!(outcome, RecordOutcome::Recorded { .. }) {
+            self.queue_wakeup().notify_one();
+        }
+        Ok(outcome)
     }
 
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
@@ -361,7 +370,7 @@ impl Database {
         id: &str,
     ) -> Result<Option<T>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.to_string());
-        self.run(move |c| {
+        self.read(move |c| {
             let doc: Option<String> = c.query_row(sql, [tenant, id], |r| r.get(0)).optional()?;
             Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
         })
@@ -467,7 +476,7 @@ impl DeliveryStore for Database {
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
-        self.run(move |c| {
+        self.read(move |c| {
             let sql =
                 format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
             let Some(mut delivery) = c
@@ -489,7 +498,7 @@ impl DeliveryStore for Database {
     ) -> Result<Vec<Delivery>, StoreError> {
         let tenant = tenant.0.clone();
         let filter = filter.clone();
-        self.run(move |c| {
+        self.read(move |c| {
             let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?");
             let mut args: Vec<String> = vec![tenant];
             let clauses = [
@@ -597,5 +606,118 @@ impl DeliveryStore for Database {
             Ok(started)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::embedded::{EmbeddedQueue, QueueSettings};
+    use crate::queue::{Task, TaskQueue};
+    use crate::store::{AlertRecord, AlertStore};
+
+    /// A database in a scratch directory, so reads go through the read-only connections.
+    fn on_disk(name: &str) -> (Database, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "alertwire-stores-{name}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        (Database::open(&dir, false).expect("opened"), dir)
+    }
+
+    fn alert_with_delivery(id: &str) -> (Alert, Delivery) {
+        let alert = crate::alert::AlertContent::from_json(&json!({"title": "disk full"}))
+            .expect("a valid alert")
+            .into_alert(AlertId::from(id), TenantId::from("acme"), Utc::now());
+        let delivery = Delivery {
+            id: DeliveryId::from(format!("msg_{id}").as_str()),
+            tenant: alert.tenant.clone(),
+            alert_id: alert.id.clone(),
+            endpoint_id: EndpointId::from("ep_1"),
+            message_type: MessageType::Error,
+            status: DeliveryStatus::Pending,
+            status_reason: None,
+            run: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created_at: alert.received_at,
+            updated_at: alert.received_at,
+        };
+        (alert, delivery)
+    }
+
+    fn task_for(delivery: &Delivery) -> Task {
+        Task::DeliverV1 {
+            tenant: delivery.tenant.clone(),
+            delivery_id: delivery.id.clone(),
+            run: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_is_written_with_its_tasks_in_one_transaction() {
+        let (database, dir) = on_disk("outbox");
+        let queue = EmbeddedQueue::new(
+            database.clone(),
+            QueueSettings {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 10,
+            },
+        );
+        let (alert, delivery) = alert_with_delivery("al_1");
+        let tasks = [task_for(&delivery)];
+        let outcome = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&delivery),
+                idempotency: None,
+                tasks: &tasks,
+            })
+            .await
+            .expect("recorded");
+        assert_eq!(outcome, RecordOutcome::Recorded { enqueued: true });
+        // The worker is woken, the task is on the queue and the alert is read back (by a reader).
+        tokio::time::timeout(Duration::from_secs(1), queue.wakeup().notified())
+            .await
+            .expect("the worker is woken");
+        let received = queue.receive(10).await.expect("received");
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].task, Some(tasks[0].clone()));
+        assert_eq!(
+            database
+                .get_alert(&alert.tenant, &alert.id)
+                .await
+                .expect("read"),
+            Some(alert.clone())
+        );
+
+        // A write that fails half-way (the alert id is taken) leaves no task of its own behind.
+        let (_, other) = alert_with_delivery("al_2");
+        let failed = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&other),
+                idempotency: None,
+                tasks: &[task_for(&other)],
+            })
+            .await;
+        assert!(
+            failed.is_err(),
+            "a second alert with the same id is refused"
+        );
+        assert_eq!(queue.depth().await.expect("depth"), (1, 0));
+        assert_eq!(
+            database
+                .get_delivery(&other.tenant, &other.id)
+                .await
+                .expect("read"),
+            None
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

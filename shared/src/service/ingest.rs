@@ -1,5 +1,6 @@
 //! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
-//! with its deliveries in one write, and enqueue one task per delivery before answering. A source's
+//! with its deliveries in one write, and enqueue one task per delivery before answering (in that same
+//! write where the store holds the queue). A source's
 //! notification (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted and refused
 //! alerts, and deliveries filtered at once; a repeat with the same Idempotency-Key is not counted again.
 
@@ -93,24 +94,27 @@ impl Service {
         let now = Utc::now();
         let alert = input.into_alert(AlertId::generate(), tenant.clone(), now);
         let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
+        let tasks: Vec<Task> = deliveries
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .map(|d| Task::DeliverV1 {
+                tenant: tenant.clone(),
+                delivery_id: d.id.clone(),
+                run: 0,
+            })
+            .collect();
         let record = AlertRecord {
             alert: &alert,
             deliveries: &deliveries,
             idempotency,
+            tasks: &tasks,
         };
         let request_hash = idempotency.map(|(_, hash)| hash);
         match self.ports.alerts.record_alert(record).await? {
-            RecordOutcome::Recorded => {
-                let tasks: Vec<Task> = deliveries
-                    .iter()
-                    .filter(|d| d.status == DeliveryStatus::Pending)
-                    .map(|d| Task::DeliverV1 {
-                        tenant: tenant.clone(),
-                        delivery_id: d.id.clone(),
-                        run: 0,
-                    })
-                    .collect();
-                self.enqueue(tenant, &alert.id, &tasks).await?;
+            RecordOutcome::Recorded { enqueued } => {
+                if !enqueued {
+                    self.enqueue(tenant, &alert.id, &tasks).await?;
+                }
                 self.metrics.alert_accepted(alert.content.message_type);
                 let filtered = deliveries
                     .iter()

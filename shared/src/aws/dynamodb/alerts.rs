@@ -291,7 +291,7 @@ impl AlertStore for DynamoStore {
             let ids: Vec<DeliveryId> = staged.iter().map(|d| d.id.clone()).collect();
             self.publish(tenant, &alert.id, &ids).await?;
         }
-        Ok(RecordOutcome::Recorded)
+        Ok(RecordOutcome::Recorded { enqueued: false })
     }
 
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
