@@ -69,6 +69,13 @@ pub async fn start_with_resolver(
     config: LocalConfig,
     resolver: Arc<dyn HostResolver>,
 ) -> Result<LocalServer, StartError> {
+    let database = open_database(&config).await?;
+    start_on(database, config, resolver).await
+}
+
+/// Opens the store of `config` (taking the data directory's serving lock) and recovers it after an unclean
+/// stop, for a caller that prepares it (the first API key) before [`start_on`] answers any request.
+pub async fn open_database(config: &LocalConfig) -> Result<Database, StartError> {
     let database = match &config.data_dir {
         Some(dir) => Database::open(dir, true)?,
         None => Database::in_memory()?,
@@ -77,6 +84,23 @@ pub async fn start_with_resolver(
     if recovered != Default::default() {
         tracing::info!(?recovered, "recovered after an unclean stop");
     }
+    Ok(database)
+}
+
+/// Serves the API and runs the worker on a database from [`open_database`], resolving host names with
+/// the system resolver.
+pub async fn start_on_database(
+    database: Database,
+    config: LocalConfig,
+) -> Result<LocalServer, StartError> {
+    start_on(database, config, Arc::new(SystemResolver)).await
+}
+
+async fn start_on(
+    database: Database,
+    config: LocalConfig,
+    resolver: Arc<dyn HostResolver>,
+) -> Result<LocalServer, StartError> {
     let queue = EmbeddedQueue::new(
         database.clone(),
         QueueSettings {

@@ -29,10 +29,14 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         health: HealthPolicy::parse(&args.disable_after).map_err(|e| e.to_string())?,
     };
-    let server = local_server::start(config)
+    let database = local_server::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
-    first_key(&server.database).await?;
+    // Before the API answers, so a client that sees it up can use the key at once.
+    first_key(&database).await?;
+    let server = local_server::start_on_database(database, config)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(addr = %server.addr, data_dir = %args.data_dir.display(), "alertwire is serving");
     shutdown_signal().await;
     tracing::info!("stopping: finishing attempts in flight");
