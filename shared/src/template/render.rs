@@ -65,6 +65,8 @@ struct Renderer<'t, T> {
     /// for the context. Empty (unallocated) until a function needs it.
     text: String,
     encoded: String,
+    /// Reused for an array or object written as escaped JSON text. Empty until one is.
+    json_text: Vec<u8>,
     trace: &'t mut T,
 }
 
@@ -87,6 +89,7 @@ pub(crate) fn render<T: Trace>(
         json: tree::JSON_OUTSIDE,
         text: String::new(),
         encoded: String::new(),
+        json_text: Vec::new(),
         trace,
     };
     let root = Frame {
@@ -215,11 +218,20 @@ impl<T: Trace> Renderer<'_, T> {
             }
             Value::Array(_) | Value::Object(_) => {
                 let as_json = escaping == Escaping::Json && self.json == tree::JSON_OUTSIDE;
-                let mut writer = EscapingWriter {
-                    out: &mut self.out,
-                    escaping: if as_json { Escaping::Plain } else { escaping },
-                };
-                let _ = write!(writer, "{value}");
+                if as_json || escaping == Escaping::Plain {
+                    let _ = write!(self.out, "{value}");
+                } else {
+                    // Written whole first, then escaped in one pass: far cheaper than escaping the many
+                    // small pieces serde_json writes one by one.
+                    let mut json = std::mem::take(&mut self.json_text);
+                    json.clear();
+                    if serde_json::to_writer(&mut json, value).is_ok()
+                        && let Ok(text) = std::str::from_utf8(&json)
+                    {
+                        escaping.escape_into(&mut self.out, text);
+                    }
+                    self.json_text = json;
+                }
             }
         }
         if self.escaping == Escaping::Json {
