@@ -47,12 +47,19 @@ fn main() -> std::process::ExitCode {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: bench [--quick]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)"
+            "usage: bench [--quick] [--only <word>]\n  --quick        small sizes and 3 runs per scenario (the CI smoke run)\n  --only <word>  only the scenarios whose name contains <word> (e.g. ingest, render, Lambda)"
         );
         return std::process::ExitCode::SUCCESS;
     }
     let quick = args.iter().any(|a| a == "--quick");
-    if let Some(other) = args.iter().find(|a| *a != "--quick") {
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
+    if let Some(other) = args
+        .iter()
+        .find(|a| *a != "--quick" && *a != "--only" && Some(*a) != only.as_ref())
+    {
         eprintln!("bench: unknown argument {other}");
         return std::process::ExitCode::FAILURE;
     }
@@ -78,7 +85,11 @@ fn main() -> std::process::ExitCode {
         ("Lambda init", |s, n| lambda::init(s, n)),
         ("Lambda package", |s, n| lambda::package(s, n)),
     ];
-    for (name, scenario) in scenarios {
+    let chosen = scenarios.into_iter().filter(|(name, _)| {
+        only.as_ref()
+            .is_none_or(|word| name.contains(word.as_str()))
+    });
+    for (name, scenario) in chosen {
         eprintln!("bench: {name}…");
         let _guard = runtime.enter();
         match scenario(settings, &mut notes) {
