@@ -44,11 +44,10 @@ impl EmbeddedQueue {
         let next: Option<i64> = self
             .database
             .read(|c| {
-                Ok(c.query_row(
-                    "SELECT MIN(visible_at) FROM queue WHERE queue = 'main'",
-                    [],
-                    |r| r.get(0),
-                )?)
+                Ok(
+                    c.prepare_cached("SELECT MIN(visible_at) FROM queue WHERE queue = 'main'")?
+                        .query_row([], |r| r.get(0))?,
+                )
             })
             .await
             .map_err(backend)?;
@@ -59,8 +58,7 @@ impl EmbeddedQueue {
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         self.database
             .read(|c| {
-                Ok(c.query_row(
-                    "SELECT COALESCE(SUM(queue = 'main'), 0), COALESCE(SUM(queue = 'dead'), 0) FROM queue",
+                Ok(c.prepare_cached("SELECT COALESCE(SUM(queue = 'main'), 0), COALESCE(SUM(queue = 'dead'), 0) FROM queue")?.query_row(
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?)
@@ -135,9 +133,8 @@ impl TaskQueue for EmbeddedQueue {
                 let tx = c.savepoint()?;
                 let now = now_millis();
                 // SQS semantics: a message received max_receives times is redriven instead of received again.
-                tx.execute(
-                    "UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL
-                     WHERE queue = 'main' AND visible_at <= ?1 AND receive_count >= ?2",
+                tx.prepare_cached("UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL
+                     WHERE queue = 'main' AND visible_at <= ?1 AND receive_count >= ?2")?.execute(
                     params![now, settings.max_receives],
                 )?;
                 let ready: Vec<(i64, String, u32)> = tx
@@ -175,10 +172,8 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = receipt.to_string();
         self.database
             .run(move |c| {
-                c.execute(
-                    "DELETE FROM queue WHERE receipt = ?1 AND queue = 'main'",
-                    [receipt],
-                )?;
+                c.prepare_cached("DELETE FROM queue WHERE receipt = ?1 AND queue = 'main'")?
+                    .execute([receipt])?;
                 Ok(())
             })
             .await
@@ -189,8 +184,7 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = receipt.to_string();
         self.database
             .run(move |c| {
-                c.execute(
-                    "UPDATE queue SET visible_at = ?1, leased = 0 WHERE receipt = ?2 AND queue = 'main'",
+                c.prepare_cached("UPDATE queue SET visible_at = ?1, leased = 0 WHERE receipt = ?2 AND queue = 'main'")?.execute(
                     params![now_millis() + millis(delay), receipt],
                 )?;
                 Ok(())
@@ -207,11 +201,11 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = received.receipt.clone();
         self.database
             .run(move |c| {
-                c.execute(
+                c.prepare_cached(
                     "UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL, visible_at = ?1
                      WHERE receipt = ?2 AND queue = 'main'",
-                    params![now_millis(), receipt],
-                )?;
+                )?
+                .execute(params![now_millis(), receipt])?;
                 Ok(())
             })
             .await

@@ -21,13 +21,12 @@ impl ApiKeyStore for Database {
     async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
         let key_hash = key_hash.to_string();
         self.read(move |c| {
-            Ok(c.query_row(
-                "SELECT tenant FROM api_keys WHERE key_hash = ?1",
-                [key_hash],
-                |r| r.get::<_, String>(0),
+            Ok(
+                c.prepare_cached("SELECT tenant FROM api_keys WHERE key_hash = ?1")?
+                    .query_row([key_hash], |r| r.get::<_, String>(0))
+                    .optional()?
+                    .map(TenantId),
             )
-            .optional()?
-            .map(TenantId))
         })
         .await
     }
@@ -40,8 +39,7 @@ impl ApiKeyStore for Database {
     ) -> Result<(), StoreError> {
         let (tenant, key_hash, label) = (tenant.0.clone(), key_hash.to_string(), label.to_string());
         self.run(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO api_keys (key_hash, tenant, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+            c.prepare_cached("INSERT OR IGNORE INTO api_keys (key_hash, tenant, label, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
                 params![key_hash, tenant, label, Utc::now().to_rfc3339()],
             )?;
             Ok(())
@@ -50,8 +48,11 @@ impl ApiKeyStore for Database {
     }
 
     async fn has_keys(&self) -> Result<bool, StoreError> {
-        self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM api_keys)", [], |r| r.get(0))?))
-            .await
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys)")?
+                .query_row([], |r| r.get(0))?)
+        })
+        .await
     }
 }
 
@@ -65,10 +66,10 @@ impl EndpointStore for Database {
             endpoint.version,
         );
         self.run(move |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO endpoints (tenant, id, version, doc) VALUES (?1, ?2, ?3, ?4)",
-                params![tenant, id, version, doc],
-            )?;
+            )?
+            .execute(params![tenant, id, version, doc])?;
             Ok(())
         })
         .await
@@ -119,8 +120,7 @@ impl EndpointStore for Database {
             endpoint.version,
         );
         self.run(move |c| {
-            let changed = c.execute(
-                "UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4 AND version = ?5",
+            let changed = c.prepare_cached("UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4 AND version = ?5")?.execute(
                 params![version, doc, tenant, id, expected_version],
             )?;
             Ok(changed == 1)
@@ -136,14 +136,14 @@ impl EndpointStore for Database {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
             let tx = c.savepoint()?;
-            tx.execute(
+            tx.prepare_cached(
                 "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
-                [&tenant, &id],
-            )?;
-            let deleted = tx.execute(
-                "DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2",
-                [&tenant, &id],
-            )? == 1;
+            )?
+            .execute([&tenant, &id])?;
+            let deleted = tx
+                .prepare_cached("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")?
+                .execute([&tenant, &id])?
+                == 1;
             tx.commit()?;
             Ok(deleted)
         })
@@ -159,20 +159,18 @@ impl EndpointStore for Database {
         let (tenant, id, at) = (tenant.0.clone(), id.0.clone(), at.to_rfc3339());
         self.run(move |c| {
             let tx = c.savepoint()?;
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)",
+            let exists: bool = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)")?.query_row(
                 [&tenant, &id],
                 |r| r.get(0),
             )?;
             if !exists {
                 return Ok(None);
             }
-            let health = tx.query_row(
-                "INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
+            let health = tx.prepare_cached("INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
                  VALUES (?1, ?2, 1, ?3, ?3)
                  ON CONFLICT (tenant, endpoint_id) DO UPDATE
                    SET failure_streak = failure_streak + 1, last_failure_at = excluded.last_failure_at
-                 RETURNING failure_streak, failing_since, last_failure_at",
+                 RETURNING failure_streak, failing_since, last_failure_at")?.query_row(
                 [&tenant, &id, &at],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
@@ -185,10 +183,8 @@ impl EndpointStore for Database {
     async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
-                [tenant, id],
-            )?;
+            c.prepare_cached("DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2")?
+                .execute([tenant, id])?;
             Ok(())
         })
         .await
@@ -222,15 +218,15 @@ impl EndpointStore for Database {
             endpoint.disabled_reason = Some(reason);
             endpoint.version += 1;
             endpoint.updated_at = at;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4",
-                params![
-                    endpoint.version,
-                    serde_json::to_string(&endpoint)?,
-                    tenant,
-                    id
-                ],
-            )?;
+            )?
+            .execute(params![
+                endpoint.version,
+                serde_json::to_string(&endpoint)?,
+                tenant,
+                id
+            ])?;
             tx.commit()?;
             Ok(true)
         })
@@ -317,8 +313,7 @@ impl AlertStore for Database {
             }
             let (key, hash) = idempotency.unzip();
             // The queue is in this database: the alert, its deliveries and their tasks are one write.
-            tx.execute(
-                "INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
+            tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)")?.execute(
                 params![tenant, alert_id, alert_doc, receipt_doc, key, hash],
             )?;
             for delivery in &deliveries {
@@ -338,10 +333,8 @@ impl AlertStore for Database {
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
         let (tenant, id) = (tenant.0.clone(), alert_id.0.clone());
         self.run(move |c| {
-            c.execute(
-                "UPDATE alerts SET enqueued = 1 WHERE tenant = ?1 AND id = ?2",
-                [tenant, id],
-            )?;
+            c.prepare_cached("UPDATE alerts SET enqueued = 1 WHERE tenant = ?1 AND id = ?2")?
+                .execute([tenant, id])?;
             Ok(())
         })
         .await
@@ -371,7 +364,10 @@ impl Database {
     ) -> Result<Option<T>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.to_string());
         self.read(move |c| {
-            let doc: Option<String> = c.query_row(sql, [tenant, id], |r| r.get(0)).optional()?;
+            let doc: Option<String> = c
+                .prepare_cached(sql)?
+                .query_row([tenant, id], |r| r.get(0))
+                .optional()?;
             Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
         })
         .await
@@ -544,9 +540,8 @@ impl DeliveryStore for Database {
         let next = change.next_attempt_at.map(|t| t.to_rfc3339());
         self.run(move |c| {
             let tx = c.savepoint()?;
-            let changed = tx.execute(
-                "UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
-                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'",
+            let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
                 params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
             )?;
             if changed == 0 {
