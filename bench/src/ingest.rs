@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::load::{self, LoadResult, Request, Until};
+use crate::process_cpu::cpu_seconds;
 use crate::receiver::CountingReceiver;
 use crate::serve_process::ServeProcess;
 use crate::stats::{Figure, ratio};
@@ -67,6 +68,11 @@ fn request(base: &str) -> Request {
     }
 }
 
+/// Microseconds of CPU per request.
+fn micros_per(cpu_seconds: f64, requests: u64) -> f64 {
+    cpu_seconds * 1e6 / requests.max(1) as f64
+}
+
 pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
     block_on(async {
         let client = load::client();
@@ -89,7 +95,9 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         let mut rate = Figure::new("alerts/s");
         let (mut bare_p99, mut p50, mut p99) =
             (Figure::new("ms"), Figure::new("ms"), Figure::new("ms"));
+        let (mut bare_cpu, mut cpu) = (Figure::new("µs"), Figure::new("µs"));
         for _ in 0..settings.runs {
+            let bare_before = cpu_seconds(bare.0.id())?;
             let b: LoadResult = load::run(
                 &client,
                 &bare_request,
@@ -97,8 +105,10 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 Until::Elapsed(duration),
             )
             .await?;
+            bare_cpu.push(micros_per(cpu_seconds(bare.0.id())? - bare_before, b.sent));
             bare_rate.push(b.per_second());
             bare_p99.push(b.percentile_ms(99.0));
+            let before = cpu_seconds(server.pid())?;
             let s = load::run(
                 &client,
                 &subject_request,
@@ -106,6 +116,8 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 Until::Elapsed(duration),
             )
             .await?;
+            // Read at once: the worker goes on delivering the last alerts, which this leaves out.
+            cpu.push(micros_per(cpu_seconds(server.pid())? - before, s.sent));
             rate.push(s.per_second());
             p50.push(s.percentile_ms(50.0));
             p99.push(s.percentile_ms(99.0));
@@ -127,6 +139,14 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 ratio: Some(r),
                 goal: "≥ 0.5×".into(),
                 met: Some(r >= 0.5),
+            },
+            Row {
+                scenario: "ingest: CPU time per accepted alert (the server process, its worker delivering meanwhile)".into(),
+                ratio: Some(ratio(&cpu, &bare_cpu)),
+                figure: cpu,
+                baseline: Some(bare_cpu),
+                goal: "– (reported: what a request costs, whatever the load)".into(),
+                met: None,
             },
             Row {
                 scenario: "ingest: p99 latency".into(),

@@ -9,6 +9,7 @@ mod e2e;
 mod ingest;
 mod lambda;
 mod load;
+mod process_cpu;
 mod receiver;
 mod render;
 mod replay;

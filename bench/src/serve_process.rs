@@ -121,6 +121,10 @@ impl ServeProcess {
         ))
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident set size so far (VmHWM), in MB.
     pub fn peak_rss_mb(&self) -> Result<f64, BenchError> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
