@@ -47,14 +47,28 @@ fn main() -> std::process::ExitCode {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: bench [--quick]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)"
+            "usage: bench [--quick] [--only <scenario>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)"
         );
         return std::process::ExitCode::SUCCESS;
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    if let Some(other) = args.iter().find(|a| *a != "--quick") {
-        eprintln!("bench: unknown argument {other}");
-        return std::process::ExitCode::FAILURE;
+    let mut quick = false;
+    let mut only = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => match rest.next() {
+                Some(name) => only = Some(name.to_lowercase()),
+                None => {
+                    eprintln!("bench: --only needs a scenario name");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            other => {
+                eprintln!("bench: unknown argument {other}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
     }
     let settings = Settings {
         quick,
@@ -79,6 +93,12 @@ fn main() -> std::process::ExitCode {
         ("Lambda package", |s, n| lambda::package(s, n)),
     ];
     for (name, scenario) in scenarios {
+        if only
+            .as_deref()
+            .is_some_and(|wanted| !name.to_lowercase().contains(wanted))
+        {
+            continue;
+        }
         eprintln!("bench: {name}…");
         let _guard = runtime.enter();
         match scenario(settings, &mut notes) {
