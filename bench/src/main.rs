@@ -48,21 +48,28 @@ fn main() -> std::process::ExitCode {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: bench [--quick] [--only <word>]\n  --quick        small sizes and 3 runs per scenario (the CI smoke run)\n  --only <word>  only the scenarios whose name contains <word> (e.g. ingest, render, Lambda)"
+            "usage: bench [--quick] [--only <scenario>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)"
         );
         return std::process::ExitCode::SUCCESS;
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1).cloned());
-    if let Some(other) = args
-        .iter()
-        .find(|a| *a != "--quick" && *a != "--only" && Some(*a) != only.as_ref())
-    {
-        eprintln!("bench: unknown argument {other}");
-        return std::process::ExitCode::FAILURE;
+    let mut quick = false;
+    let mut only = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--only" => match rest.next() {
+                Some(name) => only = Some(name.to_lowercase()),
+                None => {
+                    eprintln!("bench: --only needs a scenario name");
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
+            other => {
+                eprintln!("bench: unknown argument {other}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
     }
     let settings = Settings {
         quick,
@@ -86,11 +93,13 @@ fn main() -> std::process::ExitCode {
         ("Lambda init", |s, n| lambda::init(s, n)),
         ("Lambda package", |s, n| lambda::package(s, n)),
     ];
-    let chosen = scenarios.into_iter().filter(|(name, _)| {
-        only.as_ref()
-            .is_none_or(|word| name.contains(word.as_str()))
-    });
-    for (name, scenario) in chosen {
+    for (name, scenario) in scenarios {
+        if only
+            .as_deref()
+            .is_some_and(|wanted| !name.to_lowercase().contains(wanted))
+        {
+            continue;
+        }
         eprintln!("bench: {name}…");
         let _guard = runtime.enter();
         match scenario(settings, &mut notes) {

@@ -16,6 +16,7 @@ use crate::retry_policy::parse_retry_after;
 use crate::target_policy::{
     HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
 };
+use crate::trusted_roots::TrustedRoots;
 use crate::webhook_request::OutgoingRequest;
 
 /// Default time for the whole exchange, connect to last byte read.
@@ -37,23 +38,48 @@ pub struct Exchange {
     pub retry_after: Option<Duration>,
 }
 
+/// Makes ring the process's rustls crypto provider, once (reqwest is built without one).
+pub(crate) fn install_crypto_provider() {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // Another part of the process may have installed one already; either is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl HttpSender {
+    /// Trusting the machine's certificate store for HTTPS endpoints.
     pub fn new(policy: Arc<TargetPolicy>, timeout: Duration) -> Result<Self, reqwest::Error> {
-        Self::with_resolver(policy, timeout, Arc::new(SystemResolver))
+        Self::with_trusted_roots(policy, timeout, TrustedRoots::System)
     }
 
-    /// With a chosen name resolver (tests simulate DNS answers with it).
+    /// Trusting `roots` for HTTPS endpoints (the Lambda functions use the compiled-in set).
+    pub fn with_trusted_roots(
+        policy: Arc<TargetPolicy>,
+        timeout: Duration,
+        roots: TrustedRoots,
+    ) -> Result<Self, reqwest::Error> {
+        Self::build(policy, timeout, Arc::new(SystemResolver), roots)
+    }
+
+    /// With a chosen name resolver (tests simulate DNS answers with it), trusting the machine's store.
     pub fn with_resolver(
         policy: Arc<TargetPolicy>,
         timeout: Duration,
         resolver: Arc<dyn HostResolver>,
     ) -> Result<Self, reqwest::Error> {
-        static PROVIDER: Once = Once::new();
-        PROVIDER.call_once(|| {
-            // Another part of the process may have installed one already; either is fine.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        let client = guarded_client_builder(policy.clone(), resolver)
+        Self::build(policy, timeout, resolver, TrustedRoots::System)
+    }
+
+    fn build(
+        policy: Arc<TargetPolicy>,
+        timeout: Duration,
+        resolver: Arc<dyn HostResolver>,
+        roots: TrustedRoots,
+    ) -> Result<Self, reqwest::Error> {
+        install_crypto_provider();
+        let client = roots
+            .apply(guarded_client_builder(policy.clone(), resolver))?
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(30))

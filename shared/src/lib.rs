@@ -7,7 +7,8 @@
 //! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
 //!   [`webhook_request`] (the request an attempt sends), [`signing`] (Standard Webhooks).
 //! - Delivery policy: [`retry_policy`] (backoff, `Retry-After`, attempt limit), [`target_policy`]
-//!   (which addresses may be dialled), [`http_sender`] (the one place that talks HTTP to endpoints).
+//!   (which addresses may be dialled), [`http_sender`] (the one place that talks HTTP to endpoints),
+//!   [`trusted_roots`] (which CAs its HTTPS trusts).
 //! - Ports: [`store`] (storage traits) and [`queue`] (the SQS-like task queue trait).
 //! - Adapters: `embedded` (SQLite store and queue for one machine, with the default `embedded` feature) and `aws` (DynamoDB and SQS, with the
 //!   `aws` feature).
@@ -46,4 +47,5 @@ pub mod signing;
 pub mod store;
 pub mod target_policy;
 pub mod template;
+pub mod trusted_roots;
 pub mod webhook_request;

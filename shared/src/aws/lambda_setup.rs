@@ -15,6 +15,7 @@ use crate::retry_policy::RetryPolicy;
 use crate::service::{Ports, Service};
 use crate::store::ApiKeyStore;
 use crate::target_policy::TargetPolicy;
+use crate::trusted_roots::TrustedRoots;
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -161,7 +162,12 @@ pub async fn build(settings: &LambdaSettings, metrics: Metrics) -> Result<Lambda
         deliveries: Arc::new(store),
         queue: Arc::new(queue.clone()),
     };
-    let sender = HttpSender::new(Arc::new(settings.policy.clone()), settings.http_timeout)?;
+    // Compiled-in roots: no trust store to read and parse during the cold start.
+    let sender = HttpSender::with_trusted_roots(
+        Arc::new(settings.policy.clone()),
+        settings.http_timeout,
+        TrustedRoots::CompiledIn,
+    )?;
     Ok(LambdaDeps {
         service: Arc::new(
             Service::new(ports, sender, settings.retry.clone())
