@@ -83,15 +83,15 @@ pub struct AlertRecord<'a> {
     /// The caller's key and a hash of the request it came with.
     pub idempotency: Option<(&'a str, &'a str)>,
     /// The tasks that queue its pending deliveries. A store that keeps the queue in its own database (the
-    /// embedded one) writes them in the same transaction; one that does not (DynamoDB beside SQS) leaves
-    /// them to the caller.
+    /// embedded one, once an `EmbeddedQueue` works on it) writes them in the same transaction; one that
+    /// does not (DynamoDB beside SQS, or the embedded store beside SQS) leaves them to the caller.
     pub tasks: &'a [Task],
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordOutcome {
-    /// Written; `enqueued` says whether the record's tasks were queued with it, so the alert is already
-    /// marked enqueued.
+    /// Written; `enqueued` says whether the record's tasks were queued with it (and the alert marked
+    /// enqueued). False when there were none to queue, as for any store that does not hold the queue.
     Recorded { enqueued: bool },
     /// The idempotency key was seen before: this is the first request's receipt, the hash of its body,
     /// and whether its deliveries reached the queue.

@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::Connection;
@@ -34,6 +35,9 @@ pub struct Database {
     readers: Option<Arc<Readers>>,
     /// Notified when tasks are queued, by the queue or by the store writing an alert with its tasks.
     queue_wakeup: Arc<Notify>,
+    /// Whether an [`EmbeddedQueue`](super::EmbeddedQueue) works on this database, so the store may queue
+    /// an alert's tasks in the alert's own transaction. Not when the store serves beside another queue.
+    queue_attached: Arc<AtomicBool>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
 }
@@ -106,6 +110,7 @@ impl Database {
             units,
             readers: None,
             queue_wakeup: Arc::new(Notify::new()),
+            queue_attached: Arc::new(AtomicBool::new(false)),
             _lock: lock,
         })
     }
@@ -113,6 +118,16 @@ impl Database {
     /// Notified whenever tasks are queued, so a worker need not poll hard.
     pub fn queue_wakeup(&self) -> Arc<Notify> {
         self.queue_wakeup.clone()
+    }
+
+    /// Marks this database as holding the task queue (done by [`EmbeddedQueue::new`](super::EmbeddedQueue)).
+    pub(super) fn attach_queue(&self) {
+        self.queue_attached.store(true, Ordering::Release);
+    }
+
+    /// Whether the task queue is in this database.
+    pub(super) fn holds_queue(&self) -> bool {
+        self.queue_attached.load(Ordering::Acquire)
     }
 
     /// Runs a read with a read-only connection on a reader thread, in a read transaction of its own: its

@@ -30,6 +30,7 @@ pub struct EmbeddedQueue {
 
 impl EmbeddedQueue {
     pub fn new(database: Database, settings: QueueSettings) -> Self {
+        database.attach_queue();
         Self { database, settings }
     }
 

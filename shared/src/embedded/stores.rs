@@ -291,7 +291,12 @@ impl AlertStore for Database {
             .idempotency
             .map(|(k, h)| (k.to_string(), h.to_string()));
         let deliveries = record.deliveries.to_vec();
-        let tasks = task_rows(record.tasks)?;
+        // The tasks go in with the alert only where the queue is in this database and there are any.
+        let tasks = if self.holds_queue() {
+            task_rows(record.tasks)?
+        } else {
+            Vec::new()
+        };
         let queued = !tasks.is_empty();
         let outcome = self.run(move |c| {
             let tx = c.savepoint()?;
@@ -312,16 +317,16 @@ impl AlertStore for Database {
                 }
             }
             let (key, hash) = idempotency.unzip();
-            // The queue is in this database: the alert, its deliveries and their tasks are one write.
-            tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)")?.execute(
-                params![tenant, alert_id, alert_doc, receipt_doc, key, hash],
+            // With the queue in this database, the alert, its deliveries and their tasks are one write.
+            tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
+                params![tenant, alert_id, alert_doc, receipt_doc, key, hash, queued],
             )?;
             for delivery in &deliveries {
                 insert_delivery(&tx, delivery)?;
             }
             insert_tasks(&tx, &tasks)?;
             tx.commit()?;
-            Ok(RecordOutcome::Recorded { enqueued: true })
+            Ok(RecordOutcome::Recorded { enqueued: queued })
         })
         .await?;
         if queued && matches!(outcome, RecordOutcome::Recorded { .. }) {
@@ -714,5 +719,27 @@ mod tests {
             None
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn beside_another_queue_the_tasks_are_left_to_the_caller() {
+        // No EmbeddedQueue works on this database (the store could serve beside SQS).
+        let database = Database::in_memory().expect("opened");
+        let (alert, delivery) = alert_with_delivery("al_1");
+        let outcome = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&delivery),
+                idempotency: None,
+                tasks: &[task_for(&delivery)],
+            })
+            .await
+            .expect("recorded");
+        assert_eq!(outcome, RecordOutcome::Recorded { enqueued: false });
+        let queued: i64 = database
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))?))
+            .await
+            .expect("counted");
+        assert_eq!(queued, 0);
     }
 }
