@@ -9,6 +9,7 @@ mod console_api;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
+mod first_start;
 mod metrics;
 mod openapi;
 mod presets;
