@@ -25,6 +25,8 @@ type Unit = Box<dyn FnOnce(&mut Connection) -> Completion + Send>;
 
 /// Most units of work committed together.
 const MAX_BATCH: usize = 256;
+/// How long a connection waits for a lock another connection holds (recovery, `alertwire keys create`).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Read-only connections (and their threads) beside the writer.
 const READERS: usize = 2;
 
@@ -99,7 +101,7 @@ impl Database {
         // Each caller's savepoint inside a group's transaction keeps the pages it changes in a statement
         // journal; in memory, not in a temporary file opened and unlinked for every group.
         connection.pragma_update(None, "temp_store", "MEMORY")?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.execute_batch(SCHEMA)?;
         let (units, queue) = mpsc::channel();
         std::thread::Builder::new()
@@ -186,7 +188,7 @@ impl Readers {
         for n in 0..READERS {
             let connection = Connection::open(path)?;
             connection.pragma_update(None, "query_only", "ON")?;
-            connection.busy_timeout(std::time::Duration::from_secs(5))?;
+            connection.busy_timeout(BUSY_TIMEOUT)?;
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("alertwire-read-{n}"))

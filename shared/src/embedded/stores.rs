@@ -329,7 +329,7 @@ impl AlertStore for Database {
             Ok(RecordOutcome::Recorded { enqueued: queued })
         })
         .await?;
-        if queued && matches!(outcome, RecordOutcome::Recorded { .. }) {
+        if outcome == (RecordOutcome::Recorded { enqueued: true }) {
             self.queue_wakeup().notify_one();
         }
         Ok(outcome)
