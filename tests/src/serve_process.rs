@@ -76,6 +76,11 @@ impl ServeProcess {
         }
     }
 
+    /// Whether the process has ended (for instance because another listener took its port first).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// SIGKILL, then reap: the data directory's lock is free when this returns.
     pub fn kill(mut self) {
         self.stop();
