@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
-use alertwire_shared::http_sender::HttpSender;
 use alertwire_shared::ids::{DeliveryId, TenantId};
-use alertwire_shared::queue::Task;
-use alertwire_shared::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use alertwire_shared::outbound::sender::HttpSender;
+use alertwire_shared::outbound::target_policy::TargetPolicy;
+use alertwire_shared::ports::queue::Task;
 use alertwire_shared::service::{Ports, ReplaySelection, Service};
-use alertwire_shared::target_policy::TargetPolicy;
 use rusqlite::params;
 
 use crate::stats::{Figure, ratio};

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use alertwire_shared::signing::WebhookSecret;
+use alertwire_shared::webhook::signing::WebhookSecret;
 
 use crate::Settings;
 use crate::render::nanos_per_call;

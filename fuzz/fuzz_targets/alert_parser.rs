@@ -10,7 +10,7 @@ use alertwire_shared::alert::AlertContent;
 use alertwire_shared::ids::{AlertId, TenantId};
 use alertwire_shared::render_context::{self, DeliveryFacts};
 use alertwire_shared::template::{Escaping, Template};
-use alertwire_shared::webhook_request::MAX_BODY_BYTES;
+use alertwire_shared::webhook::request::MAX_BODY_BYTES;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

@@ -1,22 +1,25 @@
 //! alertwire's shared crate: everything but the thin `main`s.
 //!
 //! # Layout
-//! - The domain, plain Rust: [`alert`], [`endpoint`], [`delivery`], [`ids`], [`input_error`].
-//! - What other tools send and where we send: [`alert_sources`] (Alertmanager and Grafana payloads mapped to
-//!   alerts) and [`endpoint_presets`] (Slack, Teams, PagerDuty, Opsgenie and Panther request formats).
+//! Follow an alert from the edge inwards: [`api`] takes it, [`service`] decides, the [`ports`] keep it,
+//! and an adapter (`embedded` or `aws`) does the storing and queueing.
+//! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`].
+//! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
+//!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
+//! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`) and the retry
+//!   policy (`delivery::retry_policy`).
+//! - What other tools send: [`alert_sources`] (Alertmanager and Grafana payloads mapped to alerts).
 //! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
-//!   [`webhook_request`] (the request an attempt sends), [`signing`] (Standard Webhooks).
-//! - Delivery policy: [`retry_policy`] (backoff, `Retry-After`, attempt limit), [`target_policy`]
-//!   (which addresses may be dialled), [`http_sender`] (the one place that talks HTTP to endpoints),
-//!   [`trusted_roots`] (which CAs its HTTPS trusts).
-//! - Ports: [`store`] (storage traits) and [`queue`] (the SQS-like task queue trait).
-//! - Adapters: `embedded` (SQLite store and queue for one machine, with the default `embedded` feature) and `aws` (DynamoDB and SQS, with the
-//!   `aws` feature).
-//! - Use cases over the ports: [`service`] (accept an alert, attempt a delivery, resend, replay, test-send),
-//!   reporting to [`operator_metrics`].
-//! - Edges: [`api`] (the HTTP API as an axum router), and with the `embedded` feature `local_worker` (the
-//!   embedded delivery loop), `prometheus_endpoint` (`GET /metrics`) and `local_server` (the embedded
-//!   default wired together).
+//!   [`webhook`] (the request an attempt sends, and its Standard Webhooks signature).
+//! - [`outbound`]: the one place that talks HTTP to endpoints (`outbound::sender`), which addresses it
+//!   may dial (`outbound::target_policy`) and which CAs its HTTPS trusts (`outbound::trusted_roots`).
+//! - [`ports`]: the storage traits (`ports::store`) and the SQS-like task queue trait (`ports::queue`).
+//! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, resend, replay
+//!   dead letters, test-send, authenticate), reporting to [`metrics`].
+//! - [`api`]: the HTTP API as an axum router.
+//! - Adapters: `embedded` (the SQLite store and queue, the delivery worker, `GET /metrics` and the
+//!   one-process server wired together, with the default `embedded` feature) and `aws` (DynamoDB, SQS
+//!   and the Lambda functions' set-up, with the `aws` feature).
 
 pub mod alert;
 pub mod alert_sources;
@@ -27,25 +30,12 @@ pub mod delivery;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod endpoint;
-pub mod endpoint_health;
-pub mod endpoint_presets;
-pub mod http_sender;
 pub mod ids;
 pub mod input_error;
-#[cfg(feature = "embedded")]
-pub mod local_server;
-#[cfg(feature = "embedded")]
-pub mod local_worker;
-pub mod operator_metrics;
-#[cfg(feature = "embedded")]
-pub mod prometheus_endpoint;
-pub mod queue;
+pub mod metrics;
+pub mod outbound;
+pub mod ports;
 pub mod render_context;
-pub mod retry_policy;
 pub mod service;
-pub mod signing;
-pub mod store;
-pub mod target_policy;
 pub mod template;
-pub mod trusted_roots;
-pub mod webhook_request;
+pub mod webhook;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use alertwire_shared::aws::dynamodb::DynamoStore;
 use alertwire_shared::aws::load_sdk_config;
-use alertwire_shared::aws::sqs_queue::SqsQueue;
+use alertwire_shared::aws::sqs::queue::SqsQueue;
 use alertwire_tests::standard_webhooks::verifies;
 use alertwire_tests::{Behaviour, Receiver, http_client};
 use aws_sdk_sqs::types::MessageSystemAttributeName;

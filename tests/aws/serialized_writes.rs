@@ -8,7 +8,7 @@ use std::sync::Arc;
 use alertwire_shared::alert::Alert;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::ids::{AlertId, DeliveryId, TenantId};
-use alertwire_shared::store::{
+use alertwire_shared::ports::store::{
     AlertRecord, AlertStore, DeliveryFilter, DeliveryStore, RecordOutcome, StatusChange, StoreError,
 };
 use async_trait::async_trait;

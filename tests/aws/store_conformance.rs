@@ -18,9 +18,9 @@ use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
 use alertwire_shared::endpoint::Endpoint;
-use alertwire_shared::endpoint_health::EndpointHealth;
+use alertwire_shared::endpoint::health::EndpointHealth;
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
-use alertwire_shared::store::{
+use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
     EndpointStore, RecordOutcome, StatusChange, StoreError,
 };

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use alertwire_shared::endpoint_presets::Preset;
+use alertwire_shared::endpoint::presets::Preset;
 use alertwire_shared::render_context::{UPTRENDS_VARIABLES, VARIABLES};
 use alertwire_tests::{Behaviour, Receiver, TestServer, http_client};
 use serde_json::json;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use alertwire_shared::endpoint_health::HealthPolicy;
+use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
 
@@ -79,7 +79,8 @@ async fn gone_disables_the_endpoint_and_its_next_alerts_are_filtered() {
 async fn an_endpoint_failing_for_the_whole_period_is_disabled() {
     let server = TestServer::with(|config| {
         config.health = HealthPolicy::parse("1s").unwrap();
-        config.retry = alertwire_shared::retry_policy::RetryPolicy::parse("300ms").unwrap();
+        config.retry =
+            alertwire_shared::delivery::retry_policy::RetryPolicy::parse("300ms").unwrap();
     })
     .await;
     let receiver = Receiver::start(Behaviour::status(503)).await;

@@ -461,7 +461,7 @@ async fn preset_mistakes_name_the_field() {
 #[test]
 fn every_preset_has_a_test_here() {
     let this_file = include_str!("presets.rs");
-    for preset in alertwire_shared::endpoint_presets::Preset::ALL {
+    for preset in alertwire_shared::endpoint::presets::Preset::ALL {
         assert!(
             this_file.contains(&format!("\"preset\": \"{}\"", preset.as_str())),
             "no test renders the {} preset",

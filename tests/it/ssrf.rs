@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertwire_shared::target_policy::{PortAllowance, TargetPolicy};
+use alertwire_shared::outbound::target_policy::{PortAllowance, TargetPolicy};
 use alertwire_tests::{ApiClient, Behaviour, Receiver, ScriptedDns, TestServer, Tripwire};
 use serde_json::{Value, json};
 

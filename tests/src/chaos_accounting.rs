@@ -15,8 +15,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
+use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
 use alertwire_shared::delivery::{Attempt, DeliveryStatus, ErrorClass};
-use alertwire_shared::retry_policy::MAX_ATTEMPTS;
 
 use crate::receiver::{Behaviour, Received};
 

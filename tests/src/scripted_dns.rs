@@ -6,7 +6,7 @@ use std::io;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use alertwire_shared::target_policy::{HostResolver, ResolveFuture};
+use alertwire_shared::outbound::target_policy::{HostResolver, ResolveFuture};
 
 #[derive(Clone, Default)]
 pub struct ScriptedDns {

@@ -5,18 +5,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertwire_shared::endpoint_health::HealthPolicy;
+use alertwire_shared::delivery::retry_policy::RetryPolicy;
+use alertwire_shared::embedded::server::{self, EmbeddedServer, ServerConfig};
+use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
-use alertwire_shared::local_server::{self, LocalConfig, LocalServer};
-use alertwire_shared::retry_policy::RetryPolicy;
+use alertwire_shared::outbound::target_policy::{
+    HostResolver, PortAllowance, SystemResolver, TargetPolicy,
+};
+use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
-use alertwire_shared::store::ApiKeyStore;
-use alertwire_shared::target_policy::{HostResolver, PortAllowance, SystemResolver, TargetPolicy};
 
 use crate::ApiClient;
 
 pub struct TestServer {
-    pub server: LocalServer,
+    pub server: EmbeddedServer,
     /// A client for tenant `alpha`.
     pub api: ApiClient,
 }
@@ -35,16 +37,16 @@ impl TestServer {
         Self::with(|c| c.policy = TargetPolicy::strict()).await
     }
 
-    pub async fn with(adjust: impl FnOnce(&mut LocalConfig)) -> TestServer {
+    pub async fn with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         Self::with_resolver(adjust, Arc::new(SystemResolver)).await
     }
 
     /// With deliveries resolving names through `resolver` (a [`crate::ScriptedDns`] in tests).
     pub async fn with_resolver(
-        adjust: impl FnOnce(&mut LocalConfig),
+        adjust: impl FnOnce(&mut ServerConfig),
         resolver: Arc<dyn HostResolver>,
     ) -> TestServer {
-        let mut config = LocalConfig {
+        let mut config = ServerConfig {
             data_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             policy: loopback_policy(),
@@ -54,7 +56,7 @@ impl TestServer {
             health: HealthPolicy::default(),
         };
         adjust(&mut config);
-        let server = local_server::start_with_resolver(config, resolver)
+        let server = server::start_with_resolver(config, resolver)
             .await
             .expect("alertwire starts");
         let key = Self::add_key(&server, "alpha").await;
@@ -63,7 +65,7 @@ impl TestServer {
     }
 
     /// A new API key for `tenant`.
-    pub async fn add_key(server: &LocalServer, tenant: &str) -> String {
+    pub async fn add_key(server: &EmbeddedServer, tenant: &str) -> String {
         let key = generate_api_key();
         server
             .database

@@ -2,14 +2,14 @@
 //! on DynamoDB and SQS; JSON logs, and metrics as CloudWatch EMF lines after each invocation.
 
 use alertwire_shared::api;
-use alertwire_shared::aws::lambda_setup::{self, LambdaSettings};
-use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
+use alertwire_shared::aws::lambda::setup::{self, LambdaSettings};
+use alertwire_shared::aws::lambda::telemetry::{self, LambdaTelemetry};
 use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
-    lambda_telemetry::run_http(telemetry.collector(), api::router(deps.service)).await
+    let deps = setup::build(&settings, telemetry.metrics()).await?;
+    telemetry::run_http(telemetry.collector(), api::router(deps.service)).await
 }

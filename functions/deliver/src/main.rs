@@ -1,9 +1,9 @@
 //! The deliver function: attempts the deliveries of an SQS batch concurrently and reports the ones to
 //! retry as batch item failures; JSON logs, and metrics as CloudWatch EMF lines after each batch.
 
-use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
-use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
-use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
+use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::lambda::setup::{self, LambdaDeps, LambdaSettings};
+use alertwire_shared::aws::lambda::telemetry::{self, LambdaTelemetry};
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -11,9 +11,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
+    let deps = setup::build(&settings, telemetry.metrics()).await?;
     let deps = &deps;
-    lambda_telemetry::run(
+    telemetry::run(
         telemetry.collector(),
         service_fn(move |event: LambdaEvent<SqsEvent>| handle(deps, event)),
     )

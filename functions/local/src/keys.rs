@@ -2,8 +2,8 @@
 
 use alertwire_shared::embedded::Database;
 use alertwire_shared::ids::TenantId;
+use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
-use alertwire_shared::store::ApiKeyStore;
 
 use crate::cli::KeysCreateArgs;
 

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use alertwire_shared::signing::WebhookSecret;
+use alertwire_shared::webhook::signing::WebhookSecret;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use alertwire_shared::endpoint_health::HealthPolicy;
+use alertwire_shared::delivery::retry_policy::RetryPolicy;
+use alertwire_shared::embedded::server::{self, ServerConfig};
+use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
-use alertwire_shared::local_server::{self, LocalConfig};
-use alertwire_shared::retry_policy::RetryPolicy;
+use alertwire_shared::outbound::target_policy::{PortAllowance, TargetPolicy};
+use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
-use alertwire_shared::store::ApiKeyStore;
-use alertwire_shared::target_policy::{PortAllowance, TargetPolicy};
 
 use crate::cli::ServeArgs;
 
@@ -17,7 +17,7 @@ use crate::cli::ServeArgs;
 const DEFAULT_TENANT: &str = "default";
 
 pub async fn run(args: ServeArgs) -> Result<(), String> {
-    let config = LocalConfig {
+    let config = ServerConfig {
         data_dir: Some(args.data_dir.clone()),
         listen: args.listen,
         policy: policy(&args)?,
@@ -29,12 +29,12 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         health: HealthPolicy::parse(&args.disable_after).map_err(|e| e.to_string())?,
     };
-    let database = local_server::open_database(&config)
+    let database = server::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
     // Before the API answers, so a client that sees it up can use the key at once.
     first_key(&database).await?;
-    let server = local_server::start_on_database(database, config)
+    let server = server::start_on_database(database, config)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(addr = %server.addr, data_dir = %args.data_dir.display(), "alertwire is serving");

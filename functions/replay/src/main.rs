@@ -2,10 +2,10 @@
 //! resends — all of them, those of one endpoint, or the given delivery ids. On a schedule it reconciles
 //! the dead-letter queue with the store instead. JSON logs, and the replay count as a CloudWatch EMF line.
 
-use alertwire_shared::aws::dlq_reconcile::reconcile_dlq;
-use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
-use alertwire_shared::aws::lambda_setup::{self, LambdaDeps, LambdaSettings};
-use alertwire_shared::aws::lambda_telemetry::{self, LambdaTelemetry};
+use alertwire_shared::aws::lambda::setup::{self, LambdaDeps, LambdaSettings};
+use alertwire_shared::aws::lambda::telemetry::{self, LambdaTelemetry};
+use alertwire_shared::aws::sqs::dlq_reconcile::reconcile_dlq;
+use alertwire_shared::aws::sqs::dlq_replay::{ReplayFilter, replay_dlq};
 use alertwire_shared::ids::{DeliveryId, EndpointId};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
@@ -45,9 +45,9 @@ enum FilterRequest {
 async fn main() -> Result<(), Error> {
     let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = lambda_setup::build(&settings, telemetry.metrics()).await?;
+    let deps = setup::build(&settings, telemetry.metrics()).await?;
     let deps = &deps;
-    lambda_telemetry::run(
+    telemetry::run(
         telemetry.collector(),
         service_fn(move |event: LambdaEvent<Value>| handle(deps, event)),
     )

@@ -12,8 +12,8 @@ use super::Tenant;
 use super::error::ApiError;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::ports::store::DeliveryFilter;
 use crate::service::Service;
-use crate::store::DeliveryFilter;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;

@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::alert::{MessageType, Severity};
 use crate::delivery::{Attempt, DeliveryStatus};
 use crate::endpoint::HttpMethod;
-use crate::endpoint_health::EndpointHealth;
+use crate::endpoint::health::EndpointHealth;
 
 /// The name of the bearer security scheme, as `security` refers to it.
 const API_KEY: &str = "api_key";

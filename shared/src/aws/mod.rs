@@ -2,13 +2,9 @@
 //! SQS for the task queue and its dead-letter queue, the batch handling of the deliver and replay
 //! functions, and what the functions log and report as metrics. Built only with the `aws` feature.
 
-pub mod deliver_batch;
-pub mod dlq_reconcile;
-pub mod dlq_replay;
 pub mod dynamodb;
-pub mod lambda_setup;
-pub mod lambda_telemetry;
+pub mod lambda;
 mod sdk_config;
-pub mod sqs_queue;
+pub mod sqs;
 
 pub use sdk_config::load_sdk_config;

@@ -16,7 +16,7 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
 use super::schema::SCHEMA;
-use crate::store::StoreError;
+use crate::ports::store::StoreError;
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
 type Completion = Box<dyn FnOnce(Option<&str>) + Send>;

@@ -2,10 +2,13 @@
 //! queue, so `alertwire serve` needs nothing but its data directory.
 
 mod database;
+pub mod prometheus;
 mod queue;
 mod recovery;
 mod schema;
-mod stores;
+pub mod server;
+mod store;
+pub mod worker;
 
 pub use database::{Database, OpenError};
 pub use queue::{EmbeddedQueue, QueueSettings};

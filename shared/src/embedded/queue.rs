@@ -10,8 +10,8 @@ use tokio::sync::Notify;
 
 use super::Database;
 use crate::ids::DeliveryId;
-use crate::queue::{QueueError, ReceivedTask, Task, TaskQueue};
-use crate::store::StoreError;
+use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
+use crate::ports::store::StoreError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct QueueSettings {

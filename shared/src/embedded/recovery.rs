@@ -6,8 +6,8 @@ use rusqlite::params;
 
 use super::Database;
 use super::queue::now_millis;
-use crate::queue::Task;
-use crate::store::StoreError;
+use crate::ports::queue::Task;
+use crate::ports::store::StoreError;
 
 /// What recovery found and repaired.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -7,13 +7,14 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::{Service, ServiceError};
+use crate::delivery::retry_policy::MAX_ATTEMPTS;
 use crate::delivery::{Attempt, DeliveryStatus, ErrorClass};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::operator_metrics::AttemptOutcome;
-use crate::queue::{ReceivedTask, Task};
-use crate::retry_policy::MAX_ATTEMPTS;
-use crate::store::StatusChange;
-use crate::webhook_request::{self, RequestFacts};
+use crate::metrics::AttemptOutcome;
+use crate::ports::queue::{ReceivedTask, Task};
+use crate::ports::store::StatusChange;
+use crate::webhook;
+use crate::webhook::request::RequestFacts;
 
 /// What the queue should do with the task after the attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl Service {
             attempt: number,
             now: Utc::now(),
         };
-        let request = match webhook_request::build(&compiled, &alert, &facts) {
+        let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,
             Ok(None) => {
                 let reason = format!(

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::Service;
-use crate::endpoint_presets::Preset;
+use crate::endpoint::presets::Preset;
 use crate::render_context::{DEFAULT_JSON_BODY, UPTRENDS_VARIABLES, VARIABLES};
 use crate::template::VarKind;
 

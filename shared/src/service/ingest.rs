@@ -14,9 +14,9 @@ use crate::alert_sources::SourceAlert;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, Route};
 use crate::ids::{AlertId, DeliveryId, TenantId};
-use crate::operator_metrics::Refusal;
-use crate::queue::Task;
-use crate::store::{AlertReceipt, AlertRecord, RecordOutcome};
+use crate::metrics::Refusal;
+use crate::ports::queue::Task;
+use crate::ports::store::{AlertReceipt, AlertRecord, RecordOutcome};
 
 impl Service {
     /// Returns once every pending delivery is on the queue. With `idempotency_key`, a repeat of the same

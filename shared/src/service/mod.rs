@@ -17,15 +17,15 @@ pub use attempt::Disposition;
 pub use resend::ReplaySelection;
 pub use test_send::TestSendReport;
 
+use crate::delivery::retry_policy::RetryPolicy;
+use crate::endpoint::health::HealthPolicy;
 use crate::endpoint::{CompiledEndpoint, Endpoint};
-use crate::endpoint_health::HealthPolicy;
-use crate::http_sender::HttpSender;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::FieldError;
-use crate::operator_metrics::Metrics;
-use crate::queue::{QueueError, TaskQueue};
-use crate::retry_policy::RetryPolicy;
-use crate::store::{AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, StoreError};
+use crate::metrics::Metrics;
+use crate::outbound::sender::HttpSender;
+use crate::ports::queue::{QueueError, TaskQueue};
+use crate::ports::store::{AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, StoreError};
 
 /// The adapters a service runs on, chosen once at start-up.
 #[derive(Clone)]

@@ -4,9 +4,9 @@
 use super::{Service, ServiceError};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::operator_metrics::ResendKind;
-use crate::queue::Task;
-use crate::store::DeliveryFilter;
+use crate::metrics::ResendKind;
+use crate::ports::queue::Task;
+use crate::ports::store::DeliveryFilter;
 
 /// Which dead letters a replay takes.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,8 @@ use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
 use crate::render_context;
-use crate::webhook_request::{self, RequestFacts};
+use crate::webhook;
+use crate::webhook::request::RequestFacts;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestSendReport {
@@ -104,7 +105,7 @@ impl Service {
             attempt: 1,
             now: Utc::now(),
         };
-        let request = webhook_request::build(&compiled, &alert, &facts)
+        let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {
                 FieldError::invalid("body", format!("the body could not be rendered: {e}"))
             })?

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use alertwire_shared::aws::load_sdk_config;
-use alertwire_shared::aws::sqs_queue::SqsQueue;
+use alertwire_shared::aws::sqs::queue::SqsQueue;
+use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
 use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
 use alertwire_shared::ids::DeliveryId;
-use alertwire_shared::queue::{Task, TaskQueue};
-use alertwire_shared::retry_policy::MAX_ATTEMPTS;
+use alertwire_shared::ports::queue::{Task, TaskQueue};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 /// What a conformance test needs from a backend besides the port itself.

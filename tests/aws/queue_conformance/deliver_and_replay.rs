@@ -6,17 +6,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertwire_shared::aws::deliver_batch::{BatchMessage, deliver_batch};
-use alertwire_shared::aws::dlq_reconcile::reconcile_dlq;
-use alertwire_shared::aws::dlq_replay::{ReplayFilter, replay_dlq};
+use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::sqs::dlq_reconcile::reconcile_dlq;
+use alertwire_shared::aws::sqs::dlq_replay::{ReplayFilter, replay_dlq};
+use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
-use alertwire_shared::http_sender::HttpSender;
 use alertwire_shared::ids::{DeliveryId, EndpointId, TenantId};
-use alertwire_shared::queue::Task;
-use alertwire_shared::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use alertwire_shared::outbound::sender::HttpSender;
+use alertwire_shared::ports::queue::Task;
+use alertwire_shared::ports::store::DeliveryStore;
 use alertwire_shared::service::{Ports, Service};
-use alertwire_shared::store::DeliveryStore;
 use alertwire_tests::server::loopback_policy;
 use alertwire_tests::{Behaviour, Receiver};
 use aws_sdk_sqs::types::MessageSystemAttributeName;

@@ -16,9 +16,9 @@ use std::collections::HashSet;
 use std::slice;
 use std::time::{Duration, Instant};
 
+use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
 use alertwire_shared::ids::{DeliveryId, TenantId};
-use alertwire_shared::queue::{ReceivedTask, Task, TaskQueue};
-use alertwire_shared::retry_policy::MAX_ATTEMPTS;
+use alertwire_shared::ports::queue::{ReceivedTask, Task, TaskQueue};
 use backends::Backend;
 
 macro_rules! conformance {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use alertwire_shared::webhook_request::MAX_BODY_BYTES;
+use alertwire_shared::webhook::request::MAX_BODY_BYTES;
 use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::json;
 

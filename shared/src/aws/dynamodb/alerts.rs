@@ -14,7 +14,7 @@ use super::{DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_e
 use crate::alert::Alert;
 use crate::delivery::Delivery;
 use crate::ids::{AlertId, DeliveryId, TenantId};
-use crate::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
+use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
 
 const DOC: &str = "doc";
 const RECEIPT: &str = "receipt";

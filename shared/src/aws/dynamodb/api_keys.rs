@@ -9,7 +9,7 @@ use super::item::{self, s};
 use super::layout::{API_KEY_SK, KEYS_MARKER_PK, KEYS_MARKER_SK, PK, SK, api_key_pk};
 use super::{DynamoError, DynamoStore, Transaction};
 use crate::ids::TenantId;
-use crate::store::{ApiKeyStore, StoreError};
+use crate::ports::store::{ApiKeyStore, StoreError};
 
 const TENANT: &str = "tenant";
 

@@ -22,7 +22,7 @@ use super::{
 use crate::alert::MessageType;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
-use crate::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
+use crate::ports::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
 
 const TENANT: &str = "tenant";
 const ALERT_ID: &str = "alert_id";

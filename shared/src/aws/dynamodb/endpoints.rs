@@ -11,9 +11,9 @@ use super::item::{self, Item, n, s, time_value};
 use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
 use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
 use crate::endpoint::Endpoint;
-use crate::endpoint_health::EndpointHealth;
+use crate::endpoint::health::EndpointHealth;
 use crate::ids::{EndpointId, TenantId};
-use crate::store::{EndpointStore, StoreError};
+use crate::ports::store::{EndpointStore, StoreError};
 
 const DOC: &str = "doc";
 const VERSION: &str = "version";

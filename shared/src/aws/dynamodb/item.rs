@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::layout::EXPIRES_AT;
-use crate::store::StoreError;
+use crate::ports::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 

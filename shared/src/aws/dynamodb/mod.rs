@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::Utc;
 
-use crate::store::StoreError;
+use crate::ports::store::StoreError;
 use item::Item;
 use layout::{PK, SK};
 

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::layout::{DELIVERY_INDEXES, EXPIRES_AT, PK, SK};
 use super::{DynamoError, request_failed};
-use crate::store::StoreError;
+use crate::ports::store::StoreError;
 
 /// How long to wait for a new table to become active.
 const ACTIVE_WAIT: Duration = Duration::from_secs(300);

@@ -18,7 +18,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
 use crate::embedded::EmbeddedQueue;
-use crate::operator_metrics::{
+use crate::metrics::{
     ATTEMPT_DURATION, ATTEMPT_DURATION_BUCKETS, DELIVERY_LATENCY, DELIVERY_LATENCY_BUCKETS, Metrics,
 };
 

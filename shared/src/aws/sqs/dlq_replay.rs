@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 
-use super::sqs_queue::{DeadLetter, DeadLetterJudge, SqsQueue, Verdict};
+use crate::aws::sqs::queue::{DeadLetter, DeadLetterJudge, SqsQueue, Verdict};
 use crate::delivery::DeliveryStatus;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::operator_metrics::ResendKind;
-use crate::queue::{Task, TaskQueue};
+use crate::metrics::ResendKind;
+use crate::ports::queue::{Task, TaskQueue};
 use crate::service::{Service, ServiceError};
 
 /// Which dead letters a replay takes.

@@ -11,17 +11,17 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use crate::embedded::prometheus::PrometheusMetrics;
+use crate::embedded::worker::DeliveryWorker;
 use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
-use crate::endpoint_health::HealthPolicy;
-use crate::http_sender::HttpSender;
-use crate::local_worker::LocalWorker;
-use crate::prometheus_endpoint::PrometheusMetrics;
-use crate::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use crate::endpoint::health::HealthPolicy;
+use crate::outbound::sender::HttpSender;
+use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetPolicy};
 use crate::service::{Ports, Service};
-use crate::target_policy::{HostResolver, SystemResolver, TargetPolicy};
 
 #[derive(Debug, Clone)]
-pub struct LocalConfig {
+pub struct ServerConfig {
     /// `None`: a private in-memory database (tests only; nothing survives).
     pub data_dir: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -39,7 +39,7 @@ pub enum StartError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("recovery failed: {0}")]
-    Recovery(#[from] crate::store::StoreError),
+    Recovery(#[from] crate::ports::store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -49,7 +49,7 @@ pub enum StartError {
     Client(#[from] reqwest::Error),
 }
 
-pub struct LocalServer {
+pub struct EmbeddedServer {
     pub addr: SocketAddr,
     pub database: Database,
     pub service: Arc<Service>,
@@ -60,22 +60,22 @@ pub struct LocalServer {
 }
 
 /// Opens (and recovers) the store, then serves the API and runs the worker until `stop`.
-pub async fn start(config: LocalConfig) -> Result<LocalServer, StartError> {
+pub async fn start(config: ServerConfig) -> Result<EmbeddedServer, StartError> {
     start_with_resolver(config, Arc::new(SystemResolver)).await
 }
 
 /// As [`start`], with deliveries resolving host names through `resolver` (tests simulate DNS answers with it).
 pub async fn start_with_resolver(
-    config: LocalConfig,
+    config: ServerConfig,
     resolver: Arc<dyn HostResolver>,
-) -> Result<LocalServer, StartError> {
+) -> Result<EmbeddedServer, StartError> {
     let database = open_database(&config).await?;
     start_on(database, config, resolver).await
 }
 
 /// Opens the store of `config` (taking the data directory's serving lock) and recovers it after an unclean
 /// stop, for a caller that prepares it (the first API key) before [`start_on`] answers any request.
-pub async fn open_database(config: &LocalConfig) -> Result<Database, StartError> {
+pub async fn open_database(config: &ServerConfig) -> Result<Database, StartError> {
     let database = match &config.data_dir {
         Some(dir) => Database::open(dir, true)?,
         None => Database::in_memory()?,
@@ -91,16 +91,16 @@ pub async fn open_database(config: &LocalConfig) -> Result<Database, StartError>
 /// the system resolver.
 pub async fn start_on_database(
     database: Database,
-    config: LocalConfig,
-) -> Result<LocalServer, StartError> {
+    config: ServerConfig,
+) -> Result<EmbeddedServer, StartError> {
     start_on(database, config, Arc::new(SystemResolver)).await
 }
 
 async fn start_on(
     database: Database,
-    config: LocalConfig,
+    config: ServerConfig,
     resolver: Arc<dyn HostResolver>,
-) -> Result<LocalServer, StartError> {
+) -> Result<EmbeddedServer, StartError> {
     let queue = EmbeddedQueue::new(
         database.clone(),
         QueueSettings {
@@ -139,7 +139,8 @@ async fn start_on(
     })?;
     let (shutdown, watcher) = watch::channel(false);
     let worker = tokio::spawn(
-        LocalWorker::new(service.clone(), queue.clone(), config.concurrency).run(watcher.clone()),
+        DeliveryWorker::new(service.clone(), queue.clone(), config.concurrency)
+            .run(watcher.clone()),
     );
     let metrics_upkeep = tokio::spawn(prometheus.clone().upkeep(watcher.clone()));
     let app = crate::api::router(service.clone())
@@ -157,7 +158,7 @@ async fn start_on(
             tracing::error!(error = %e, "the API server stopped");
         }
     });
-    Ok(LocalServer {
+    Ok(EmbeddedServer {
         addr,
         database,
         service,
@@ -168,7 +169,7 @@ async fn start_on(
     })
 }
 
-impl LocalServer {
+impl EmbeddedServer {
     /// Stops accepting requests, lets attempts in flight finish, and returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);

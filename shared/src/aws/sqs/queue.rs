@@ -18,9 +18,9 @@ use aws_sdk_sqs::types::{
     QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
+use crate::delivery::retry_policy::MAX_ATTEMPTS;
 use crate::ids::DeliveryId;
-use crate::queue::{QueueError, ReceivedTask, Task, TaskQueue};
-use crate::retry_policy::MAX_ATTEMPTS;
+use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 
 /// The most messages one SQS batch call (send, receive, change visibility) takes.
 pub const SQS_BATCH_LIMIT: usize = 10;

@@ -4,18 +4,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::dynamodb::DynamoStore;
-use super::load_sdk_config;
-use super::sqs_queue::SqsQueue;
-use crate::endpoint_health::HealthPolicy;
-use crate::http_sender::{DEFAULT_TIMEOUT, HttpSender};
+use crate::aws::dynamodb::DynamoStore;
+use crate::aws::load_sdk_config;
+use crate::aws::sqs::queue::SqsQueue;
+use crate::delivery::retry_policy::RetryPolicy;
+use crate::endpoint::health::HealthPolicy;
 use crate::ids::TenantId;
-use crate::operator_metrics::Metrics;
-use crate::retry_policy::RetryPolicy;
+use crate::metrics::Metrics;
+use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
+use crate::outbound::target_policy::TargetPolicy;
+use crate::outbound::trusted_roots::TrustedRoots;
+use crate::ports::store::ApiKeyStore;
 use crate::service::{Ports, Service};
-use crate::store::ApiKeyStore;
-use crate::target_policy::TargetPolicy;
-use crate::trusted_roots::TrustedRoots;
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -30,7 +30,7 @@ pub enum SetupError {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error("cannot register the bootstrap API key: {0}")]
-    Bootstrap(#[from] crate::store::StoreError),
+    Bootstrap(#[from] crate::ports::store::StoreError),
 }
 
 /// Everything a function needs, read from the environment.

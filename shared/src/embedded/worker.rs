@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 use crate::embedded::EmbeddedQueue;
-use crate::queue::{ReceivedTask, TaskQueue};
+use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::service::{Disposition, Service};
 
 /// Longest sleep between looks at the queue when nothing wakes the worker.
@@ -15,13 +15,13 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Delay before a task whose attempt hit a store or queue error is tried again.
 const FAULT_DELAY: Duration = Duration::from_secs(5);
 
-pub struct LocalWorker {
+pub struct DeliveryWorker {
     service: Arc<Service>,
     queue: EmbeddedQueue,
     concurrency: usize,
 }
 
-impl LocalWorker {
+impl DeliveryWorker {
     pub fn new(service: Arc<Service>, queue: EmbeddedQueue, concurrency: usize) -> Self {
         Self {
             service,

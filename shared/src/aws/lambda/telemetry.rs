@@ -13,7 +13,7 @@ use metrics_cloudwatch_embedded::{Builder, Collector};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::operator_metrics::Metrics;
+use crate::metrics::Metrics;
 
 pub use metrics_cloudwatch_embedded::lambda::service::{run, run_http};
 
@@ -97,9 +97,7 @@ mod tests {
     use super::*;
     use crate::alert::MessageType;
     use crate::delivery::{DeliveryStatus, ErrorClass};
-    use crate::operator_metrics::{
-        ATTEMPT_DURATION, ATTEMPTS, AttemptOutcome, DELIVERIES_FINISHED,
-    };
+    use crate::metrics::{ATTEMPT_DURATION, ATTEMPTS, AttemptOutcome, DELIVERIES_FINISHED};
 
     fn flushed(telemetry: &LambdaTelemetry) -> Vec<Value> {
         let mut out = Vec::new();

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
-use crate::endpoint_health::EndpointHealth;
+use crate::endpoint::health::EndpointHealth;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
-use crate::queue::Task;
+use crate::ports::queue::Task;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

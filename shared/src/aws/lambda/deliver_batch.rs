@@ -4,9 +4,9 @@
 
 use futures_util::future::join_all;
 
-use super::sqs_queue::{SqsQueue, read_task};
-use crate::queue::{ReceivedTask, TaskQueue};
-use crate::retry_policy::MAX_ATTEMPTS;
+use crate::aws::sqs::queue::{SqsQueue, read_task};
+use crate::delivery::retry_policy::MAX_ATTEMPTS;
+use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::service::{Disposition, Service};
 
 /// One SQS record of the batch, as the event source mapping hands it over.

@@ -1,23 +1,25 @@
-//! The endpoint: where a tenant's alerts go, how the request is shaped per message type, and which alerts
-//! it wants. Validation of its JSON form lives here too, so nothing invalid is ever stored.
+//! Validation of an endpoint's JSON input (create, replace, validate, rotate the secret): every field
+//! checked and named in its error, masked values resolved against the stored endpoint, templates compiled
+//! and probed with hostile values, URLs checked against the target policy.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::alert::{MessageType, Severity};
-use crate::endpoint_health::EndpointHealth;
-use crate::endpoint_presets;
+use crate::endpoint::health::EndpointHealth;
+use crate::endpoint::presets;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
+use crate::outbound::target_policy::TargetPolicy;
 use crate::render_context;
-use crate::signing::WebhookSecret;
-use crate::target_policy::TargetPolicy;
-use crate::template::{Escaping, Template};
+use crate::template::Escaping;
+use crate::webhook::signing::WebhookSecret;
 
-/// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
-pub const MASK: &str = "********";
-const SECRET_MASK: &str = "whsec_********";
+use super::{
+    CompiledEndpoint, DEFAULT_SECRET_GRACE, Endpoint, HeaderSpec, HttpMethod, MASK,
+    MAX_SECRET_GRACE, MessageRoutes, Route, RouteOverride, SECRET_MASK,
+};
+
 /// Header names that hold credentials unless the user says otherwise.
 const SECRET_BY_DEFAULT: &[&str] = &[
     "authorization",
@@ -46,208 +48,6 @@ const MAX_TEMPLATE: usize = 64 * 1024;
 const MAX_HEADERS: usize = 50;
 const MAX_HEADER_VALUE: usize = 8 * 1024;
 const MAX_URL: usize = 4096;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Post,
-    Put,
-    Patch,
-    Get,
-    Delete,
-}
-
-impl HttpMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Post => "POST",
-            Self::Put => "PUT",
-            Self::Patch => "PATCH",
-            Self::Get => "GET",
-            Self::Delete => "DELETE",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Post, Self::Put, Self::Patch, Self::Get, Self::Delete]
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(text))
-    }
-
-    /// Whether the request carries the rendered body.
-    pub fn has_body(self) -> bool {
-        self != Self::Get
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeaderSpec {
-    pub name: String,
-    pub value: String,
-    /// Masked in every API answer and log.
-    pub secret: bool,
-}
-
-/// How one message type differs from the endpoint's defaults; `None` inherits.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct RouteOverride {
-    pub method: Option<HttpMethod>,
-    pub url: Option<String>,
-    pub headers: Option<Vec<HeaderSpec>>,
-    pub body: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "lowercase")]
-pub enum Route {
-    /// Send with the endpoint's own method, URL, headers and body.
-    #[default]
-    Default,
-    /// Send nothing for this message type (the delivery is `filtered`).
-    Off,
-    Override(RouteOverride),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct MessageRoutes {
-    pub error: Route,
-    pub reminder: Route,
-    pub ok: Route,
-}
-
-impl MessageRoutes {
-    pub fn get(&self, message_type: MessageType) -> &Route {
-        match message_type {
-            MessageType::Error => &self.error,
-            MessageType::Reminder => &self.reminder,
-            MessageType::Ok => &self.ok,
-        }
-    }
-
-    fn get_mut(&mut self, message_type: MessageType) -> &mut Route {
-        match message_type {
-            MessageType::Error => &mut self.error,
-            MessageType::Reminder => &mut self.reminder,
-            MessageType::Ok => &mut self.ok,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Endpoint {
-    pub id: EndpointId,
-    pub tenant: TenantId,
-    pub name: String,
-    pub url: String,
-    pub method: HttpMethod,
-    pub headers: Vec<HeaderSpec>,
-    pub content_type: String,
-    pub body: String,
-    pub min_severity: Severity,
-    pub message_types: MessageRoutes,
-    pub secret: Option<WebhookSecret>,
-    /// Replaced secrets that still sign beside `secret` until their grace period ends.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retiring_secrets: Vec<RetiringSecret>,
-    pub verification_token: Option<String>,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-    /// Kept by the store beside the endpoint, not in it: a replace never overwrites it.
-    #[serde(skip)]
-    pub health: EndpointHealth,
-    /// Increases with every replace; compiled templates are cached per version.
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that
-/// still verify with it go on working while they switch (Standard Webhooks sends both signatures).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetiringSecret {
-    pub secret: WebhookSecret,
-    pub until: DateTime<Utc>,
-}
-
-/// How long a replaced secret keeps signing when the request does not say.
-pub const DEFAULT_SECRET_GRACE: chrono::Duration = chrono::Duration::hours(24);
-/// The longest grace period a rotation may ask for.
-pub const MAX_SECRET_GRACE: chrono::Duration = chrono::Duration::days(7);
-
-/// One message type's effective request shape, templates compiled.
-#[derive(Debug, Clone)]
-pub struct CompiledRoute {
-    pub method: HttpMethod,
-    pub url: Template,
-    pub headers: Vec<HeaderSpec>,
-    pub body: Template,
-}
-
-/// An endpoint with every route compiled once, for rendering many deliveries.
-#[derive(Debug, Clone)]
-pub struct CompiledEndpoint {
-    pub endpoint: Endpoint,
-    routes: [Option<CompiledRoute>; 3],
-}
-
-impl CompiledEndpoint {
-    pub fn compile(endpoint: Endpoint) -> Result<Self, FieldError> {
-        let route_for = |t: MessageType| compile_route(&endpoint, t);
-        let routes = [
-            route_for(MessageType::Error)?,
-            route_for(MessageType::Reminder)?,
-            route_for(MessageType::Ok)?,
-        ];
-        Ok(Self { endpoint, routes })
-    }
-
-    /// `None` when the message type is switched off.
-    pub fn route(&self, message_type: MessageType) -> Option<&CompiledRoute> {
-        let index = match message_type {
-            MessageType::Error => 0,
-            MessageType::Reminder => 1,
-            MessageType::Ok => 2,
-        };
-        self.routes[index].as_ref()
-    }
-}
-
-fn compile_route(
-    endpoint: &Endpoint,
-    message_type: MessageType,
-) -> Result<Option<CompiledRoute>, FieldError> {
-    let (prefix, overrides) = match endpoint.message_types.get(message_type) {
-        Route::Off => return Ok(None),
-        Route::Default => (String::new(), RouteOverride::default()),
-        Route::Override(o) => (
-            format!("message_types.{}.", message_type.as_str()),
-            o.clone(),
-        ),
-    };
-    let (url_field, url) = match overrides.url {
-        Some(url) => (format!("{prefix}url"), url),
-        None => ("url".to_string(), endpoint.url.clone()),
-    };
-    let (body_field, body) = match overrides.body {
-        Some(body) => (format!("{prefix}body"), body),
-        None => ("body".to_string(), endpoint.body.clone()),
-    };
-    let compile = |field: &str, source: &str, escaping| {
-        Template::compile(source, escaping).map_err(|e| FieldError::template(field, &e))
-    };
-    Ok(Some(CompiledRoute {
-        method: overrides.method.unwrap_or(endpoint.method),
-        url: compile(&url_field, &url, Escaping::Url)?,
-        headers: overrides
-            .headers
-            .unwrap_or_else(|| endpoint.headers.clone()),
-        body: compile(
-            &body_field,
-            &body,
-            Escaping::for_content_type(&endpoint.content_type),
-        )?,
-    }))
-}
 
 /// The parts of an endpoint a user sets; see `POST /v1/endpoints`.
 #[derive(Debug, Clone)]
@@ -292,13 +92,13 @@ impl EndpointInput {
     /// Validates a create or replace body. `previous` is the stored endpoint on replace: masked values sent
     /// back (`********`) keep what it holds. Templates must compile and name known variables, a JSON body
     /// must stay valid JSON for hostile alert values, and every URL must pass the target policy. A `preset`
-    /// is expanded first ([`endpoint_presets::expand`]), so its templates pass the same checks.
+    /// is expanded first ([`presets::expand`]), so its templates pass the same checks.
     pub fn from_json(
         body: &Value,
         previous: Option<&Endpoint>,
         policy: &TargetPolicy,
     ) -> Result<Self, FieldError> {
-        let expanded = endpoint_presets::expand(body, previous)?;
+        let expanded = presets::expand(body, previous)?;
         let body = &expanded;
         let reader = ObjectReader::new("", body, FIELDS)?;
         let content_type = match reader.string("content_type", 255)? {
@@ -697,156 +497,5 @@ fn verification_token(
             "`verification_token` must not contain control characters",
         )),
         Some(text) => Ok(Some(text.to_string())),
-    }
-}
-
-impl Endpoint {
-    /// The API form. Secrets, the verification token and secret header values are masked unless
-    /// `reveal_secret` (only in the answer that created or set the secret).
-    pub fn to_view(&self, reveal_secret: bool) -> Value {
-        let header_view = |headers: &[HeaderSpec]| {
-            let mut map = Map::new();
-            for h in headers {
-                let value = if h.secret { MASK } else { h.value.as_str() };
-                map.insert(h.name.clone(), json!({"value": value, "secret": h.secret}));
-            }
-            Value::Object(map)
-        };
-        let route_view = |route: &Route| match route {
-            Route::Off => Value::Null,
-            Route::Default => json!({}),
-            Route::Override(o) => {
-                let mut map = Map::new();
-                if let Some(m) = o.method {
-                    map.insert("method".into(), json!(m.as_str()));
-                }
-                if let Some(u) = &o.url {
-                    map.insert("url".into(), json!(u));
-                }
-                if let Some(h) = &o.headers {
-                    map.insert("headers".into(), header_view(h));
-                }
-                if let Some(b) = &o.body {
-                    map.insert("body".into(), json!(b));
-                }
-                Value::Object(map)
-            }
-        };
-        let secret = self.secret.as_ref().map(|s| {
-            if reveal_secret {
-                s.expose()
-            } else {
-                SECRET_MASK.to_string()
-            }
-        });
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "url": self.url,
-            "method": self.method.as_str(),
-            "headers": header_view(&self.headers),
-            "content_type": self.content_type,
-            "body": self.body,
-            "min_severity": self.min_severity,
-            "message_types": {
-                "error": route_view(&self.message_types.error),
-                "reminder": route_view(&self.message_types.reminder),
-                "ok": route_view(&self.message_types.ok),
-            },
-            "secret": secret,
-            "verification_token": self.verification_token.as_ref().map(|_| MASK),
-            "retiring_secrets": self.retiring_secrets.iter().map(|r| json!({
-                "secret": SECRET_MASK,
-                "until": r.until,
-            })).collect::<Vec<_>>(),
-            "enabled": self.enabled,
-            "disabled_reason": self.disabled_reason,
-            "health": self.health,
-            "version": self.version,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
-
-    /// The secrets that sign a request sent at `now`: the current one first, then those still in their
-    /// grace period.
-    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &WebhookSecret> {
-        let retiring = self
-            .retiring_secrets
-            .iter()
-            .filter(move |r| r.until > now)
-            .map(|r| &r.secret);
-        self.secret.iter().chain(retiring)
-    }
-
-    /// The retiring secrets after `new_secret` replaces the current one: the current one joins them for
-    /// `grace` unless it stays, and those whose grace ended, or that came back as `new_secret`, leave.
-    pub fn retire_secret(
-        &self,
-        new_secret: Option<&WebhookSecret>,
-        grace: chrono::Duration,
-        now: DateTime<Utc>,
-    ) -> Vec<RetiringSecret> {
-        let replaced = self
-            .secret
-            .as_ref()
-            .filter(|current| Some(*current) != new_secret)
-            .map(|current| RetiringSecret {
-                secret: current.clone(),
-                until: now + grace,
-            });
-        self.retiring_secrets
-            .iter()
-            .filter(|r| r.until > now && Some(&r.secret) != new_secret)
-            .cloned()
-            .chain(replaced)
-            .collect()
-    }
-
-    /// This endpoint with `new_secret` in place of its secret, the old one signing beside it for `grace`.
-    pub fn with_rotated_secret(
-        &self,
-        new_secret: WebhookSecret,
-        grace: chrono::Duration,
-        now: DateTime<Utc>,
-    ) -> Endpoint {
-        Endpoint {
-            retiring_secrets: self.retire_secret(Some(&new_secret), grace, now),
-            secret: Some(new_secret),
-            version: self.version + 1,
-            updated_at: now,
-            ..self.clone()
-        }
-    }
-
-    /// `text` with every secret value of this endpoint replaced by the mask: for what a receiver echoes
-    /// back, error messages that quote a URL, and request echoes.
-    pub fn scrub(&self, text: &str) -> String {
-        self.secret_values()
-            .iter()
-            .filter(|secret| !secret.is_empty())
-            .fold(text.to_string(), |text, secret| {
-                text.replace(secret.as_str(), MASK)
-            })
-    }
-
-    /// Every secret string this endpoint holds, for scrubbing echoes.
-    pub fn secret_values(&self) -> Vec<String> {
-        let mut values: Vec<String> = self.secret.iter().map(WebhookSecret::expose).collect();
-        values.extend(self.retiring_secrets.iter().map(|r| r.secret.expose()));
-        values.extend(self.verification_token.iter().cloned());
-        let overrides = [
-            &self.message_types.error,
-            &self.message_types.reminder,
-            &self.message_types.ok,
-        ];
-        let override_headers = overrides.into_iter().filter_map(|r| match r {
-            Route::Override(o) => o.headers.as_deref(),
-            _ => None,
-        });
-        for headers in std::iter::once(self.headers.as_slice()).chain(override_headers) {
-            values.extend(headers.iter().filter(|h| h.secret).map(|h| h.value.clone()));
-        }
-        values
     }
 }

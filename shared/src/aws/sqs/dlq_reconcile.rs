@@ -7,12 +7,12 @@
 
 use async_trait::async_trait;
 
-use super::sqs_queue::{DeadLetter, DeadLetterJudge, SqsQueue, Verdict};
+use crate::aws::sqs::queue::{DeadLetter, DeadLetterJudge, SqsQueue, Verdict};
 use crate::delivery::DeliveryStatus;
-use crate::queue::Task;
-use crate::retry_policy::MAX_ATTEMPTS;
+use crate::delivery::retry_policy::MAX_ATTEMPTS;
+use crate::ports::queue::Task;
+use crate::ports::store::StatusChange;
 use crate::service::{Service, ServiceError};
-use crate::store::StatusChange;
 
 /// Sweeps the dead-letter queue once; returns how many pending deliveries it marked dead.
 pub async fn reconcile_dlq(service: &Service, queue: &SqsQueue) -> Result<usize, ServiceError> {

@@ -40,7 +40,7 @@ pub struct PeriodError(String);
 impl HealthPolicy {
     /// Parses `ALERTWIRE_DISABLE_AFTER`, e.g. `5d`, `12h`, `2s`.
     pub fn parse(text: &str) -> Result<Self, PeriodError> {
-        crate::retry_policy::parse_duration(text.trim())
+        crate::delivery::retry_policy::parse_duration(text.trim())
             .filter(|d| !d.is_zero())
             .map(|disable_after| Self { disable_after })
             .ok_or_else(|| PeriodError(text.to_string()))

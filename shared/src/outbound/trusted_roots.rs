@@ -59,7 +59,7 @@ mod tests {
             let builder = roots
                 .apply(reqwest::Client::builder())
                 .expect("roots apply");
-            crate::http_sender::install_crypto_provider();
+            crate::outbound::sender::install_crypto_provider();
             builder.build().expect("a client");
         }
     }

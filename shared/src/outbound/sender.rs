@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+use crate::delivery::retry_policy::parse_retry_after;
 use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY};
 use crate::endpoint::HttpMethod;
-use crate::retry_policy::parse_retry_after;
-use crate::target_policy::{
+use crate::outbound::target_policy::{
     HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
 };
-use crate::trusted_roots::TrustedRoots;
-use crate::webhook_request::OutgoingRequest;
+use crate::outbound::trusted_roots::TrustedRoots;
+use crate::webhook::request::OutgoingRequest;
 
 /// Default time for the whole exchange, connect to last byte read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

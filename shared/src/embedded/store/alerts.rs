@@ -1,0 +1,240 @@
+//! Alerts on SQLite: an alert, its deliveries and (when the queue shares the database) their tasks in one
+//! transaction.
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::deliveries::insert_delivery;
+use crate::alert::Alert;
+use crate::embedded::Database;
+use crate::embedded::queue::{insert_tasks, task_rows};
+use crate::ids::{AlertId, TenantId};
+use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
+
+#[async_trait]
+impl AlertStore for Database {
+    async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
+        let alert_doc = serde_json::to_string(record.alert)?;
+        let receipt = AlertReceipt {
+            alert_id: record.alert.id.clone(),
+            deliveries: record
+                .deliveries
+                .iter()
+                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+                .collect(),
+        };
+        let receipt_doc = serde_json::to_string(&receipt)?;
+        let tenant = record.alert.tenant.0.clone();
+        let alert_id = record.alert.id.0.clone();
+        let idempotency = record
+            .idempotency
+            .map(|(k, h)| (k.to_string(), h.to_string()));
+        let deliveries = record.deliveries.to_vec();
+        // The tasks go in with the alert only where the queue is in this database and there are any.
+        let tasks = if self.holds_queue() {
+            task_rows(record.tasks)?
+        } else {
+            Vec::new()
+        };
+        let queued = !tasks.is_empty();
+        let outcome = self.run(move |c| {
+            let tx = c.savepoint()?;
+            if let Some((key, _)) = &idempotency {
+                let existing = tx
+                    .query_row(
+                        "SELECT receipt, request_hash, enqueued FROM alerts WHERE tenant = ?1 AND idempotency_key = ?2",
+                        [&tenant, key],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?)),
+                    )
+                    .optional()?;
+                if let Some((receipt, request_hash, enqueued)) = existing {
+                    return Ok(RecordOutcome::AlreadyRecorded {
+                        receipt: serde_json::from_str(&receipt)?,
+                        request_hash: request_hash.unwrap_or_default(),
+                        enqueued,
+                    });
+                }
+            }
+            let (key, hash) = idempotency.unzip();
+            // With the queue in this database, the alert, its deliveries and their tasks are one write.
+            tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
+                params![tenant, alert_id, alert_doc, receipt_doc, key, hash, queued],
+            )?;
+            for delivery in &deliveries {
+                insert_delivery(&tx, delivery)?;
+            }
+            insert_tasks(&tx, &tasks)?;
+            tx.commit()?;
+            Ok(RecordOutcome::Recorded { enqueued: queued })
+        })
+        .await?;
+        if outcome == (RecordOutcome::Recorded { enqueued: true }) {
+            self.queue_wakeup().notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
+        let (tenant, id) = (tenant.0.clone(), alert_id.0.clone());
+        self.run(move |c| {
+            c.prepare_cached("UPDATE alerts SET enqueued = 1 WHERE tenant = ?1 AND id = ?2")?
+                .execute([tenant, id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_alert(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+    ) -> Result<Option<Alert>, StoreError> {
+        self.document(
+            "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2",
+            tenant,
+            &id.0,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::alert::MessageType;
+    use crate::delivery::{Delivery, DeliveryStatus};
+    use chrono::Utc;
+
+    use crate::embedded::{EmbeddedQueue, QueueSettings};
+    use crate::ids::{DeliveryId, EndpointId};
+    use crate::ports::queue::{Task, TaskQueue};
+    use crate::ports::store::DeliveryStore;
+    use crate::ports::store::{AlertRecord, AlertStore};
+
+    /// A database in a scratch directory, so reads go through the read-only connections.
+    fn on_disk(name: &str) -> (Database, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "alertwire-stores-{name}-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        (Database::open(&dir, false).expect("opened"), dir)
+    }
+
+    fn alert_with_delivery(id: &str) -> (Alert, Delivery) {
+        let alert = crate::alert::AlertContent::from_json(&json!({"title": "disk full"}))
+            .expect("a valid alert")
+            .into_alert(AlertId::from(id), TenantId::from("acme"), Utc::now());
+        let delivery = Delivery {
+            id: DeliveryId::from(format!("msg_{id}").as_str()),
+            tenant: alert.tenant.clone(),
+            alert_id: alert.id.clone(),
+            endpoint_id: EndpointId::from("ep_1"),
+            message_type: MessageType::Error,
+            status: DeliveryStatus::Pending,
+            status_reason: None,
+            run: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created_at: alert.received_at,
+            updated_at: alert.received_at,
+        };
+        (alert, delivery)
+    }
+
+    fn task_for(delivery: &Delivery) -> Task {
+        Task::DeliverV1 {
+            tenant: delivery.tenant.clone(),
+            delivery_id: delivery.id.clone(),
+            run: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_is_written_with_its_tasks_in_one_transaction() {
+        let (database, dir) = on_disk("outbox");
+        let queue = EmbeddedQueue::new(
+            database.clone(),
+            QueueSettings {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 10,
+            },
+        );
+        let (alert, delivery) = alert_with_delivery("al_1");
+        let tasks = [task_for(&delivery)];
+        let outcome = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&delivery),
+                idempotency: None,
+                tasks: &tasks,
+            })
+            .await
+            .expect("recorded");
+        assert_eq!(outcome, RecordOutcome::Recorded { enqueued: true });
+        // The worker is woken, the task is on the queue and the alert is read back (by a reader).
+        tokio::time::timeout(Duration::from_secs(1), queue.wakeup().notified())
+            .await
+            .expect("the worker is woken");
+        let received = queue.receive(10).await.expect("received");
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].task, Some(tasks[0].clone()));
+        assert_eq!(
+            database
+                .get_alert(&alert.tenant, &alert.id)
+                .await
+                .expect("read"),
+            Some(alert.clone())
+        );
+
+        // A write that fails half-way (the alert id is taken) leaves no task of its own behind.
+        let (_, other) = alert_with_delivery("al_2");
+        let failed = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&other),
+                idempotency: None,
+                tasks: &[task_for(&other)],
+            })
+            .await;
+        assert!(
+            failed.is_err(),
+            "a second alert with the same id is refused"
+        );
+        assert_eq!(queue.depth().await.expect("depth"), (1, 0));
+        assert_eq!(
+            database
+                .get_delivery(&other.tenant, &other.id)
+                .await
+                .expect("read"),
+            None
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn beside_another_queue_the_tasks_are_left_to_the_caller() {
+        // No EmbeddedQueue works on this database (the store could serve beside SQS).
+        let database = Database::in_memory().expect("opened");
+        let (alert, delivery) = alert_with_delivery("al_1");
+        let outcome = database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&delivery),
+                idempotency: None,
+                tasks: &[task_for(&delivery)],
+            })
+            .await
+            .expect("recorded");
+        assert_eq!(outcome, RecordOutcome::Recorded { enqueued: false });
+        let queued: i64 = database
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))?))
+            .await
+            .expect("counted");
+        assert_eq!(queued, 0);
+    }
+}

@@ -1,0 +1,241 @@
+//! Deliveries and their attempts on SQLite: status changes conditioned on the current run, keyset pages.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row, params};
+
+use crate::alert::MessageType;
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::embedded::Database;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::ports::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
+
+pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run,
+                                 next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        d.tenant.0,
+        d.id.0,
+        d.alert_id.0,
+        d.endpoint_id.0,
+        d.message_type.as_str(),
+        d.status.as_str(),
+        d.status_reason,
+        d.run,
+        d.next_attempt_at.map(|t| t.to_rfc3339()),
+        d.created_at.to_rfc3339(),
+        d.updated_at.to_rfc3339(),
+    ])?;
+    for attempt in &d.attempts {
+        insert_attempt(c, &d.tenant, &d.id, attempt)?;
+    }
+    Ok(())
+}
+
+pub(super) fn insert_attempt(
+    c: &rusqlite::Connection,
+    tenant: &TenantId,
+    id: &DeliveryId,
+    attempt: &Attempt,
+) -> Result<(), StoreError> {
+    c.prepare_cached("INSERT INTO attempts (tenant, delivery_id, doc) VALUES (?1, ?2, ?3)")?
+        .execute(params![tenant.0, id.0, serde_json::to_string(attempt)?])?;
+    Ok(())
+}
+
+const DELIVERY_COLUMNS: &str = "tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, \
+                                next_attempt_at, created_at, updated_at";
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let text: String = row.get(i)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+    };
+    let unreadable = |i: usize| {
+        rusqlite::Error::InvalidColumnType(i, "enum".into(), rusqlite::types::Type::Text)
+    };
+    let message_type =
+        MessageType::parse(&row.get::<_, String>(4)?).ok_or_else(|| unreadable(4))?;
+    let status = DeliveryStatus::parse(&row.get::<_, String>(5)?).ok_or_else(|| unreadable(5))?;
+    let next: Option<String> = row.get(8)?;
+    Ok(Delivery {
+        tenant: TenantId(row.get(0)?),
+        id: DeliveryId(row.get(1)?),
+        alert_id: AlertId(row.get(2)?),
+        endpoint_id: EndpointId(row.get(3)?),
+        message_type,
+        status,
+        status_reason: row.get(6)?,
+        run: row.get(7)?,
+        next_attempt_at: next
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)),
+        attempts: Vec::new(),
+        created_at: time(9)?,
+        updated_at: time(10)?,
+    })
+}
+
+fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<(), StoreError> {
+    let mut statement = c.prepare_cached(
+        "SELECT doc FROM attempts WHERE tenant = ?1 AND delivery_id = ?2 ORDER BY seq",
+    )?;
+    let docs = statement.query_map([&delivery.tenant.0, &delivery.id.0], |r| {
+        r.get::<_, String>(0)
+    })?;
+    for doc in docs {
+        delivery.attempts.push(serde_json::from_str(&doc?)?);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl DeliveryStore for Database {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        self.read(move |c| {
+            let sql =
+                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
+            let Some(mut delivery) = c
+                .query_row(&sql, [tenant, id], delivery_from_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            load_attempts(c, &mut delivery)?;
+            Ok(Some(delivery))
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let tenant = tenant.0.clone();
+        let filter = filter.clone();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?");
+            let mut args: Vec<String> = vec![tenant];
+            let clauses = [
+                ("endpoint_id", filter.endpoint_id.map(|e| e.0)),
+                ("status", filter.status.map(|s| s.as_str().to_string())),
+                ("alert_id", filter.alert_id.map(|a| a.0)),
+            ];
+            for (column, value) in clauses {
+                if let Some(value) = value {
+                    sql.push_str(&format!(" AND {column} = ?"));
+                    args.push(value);
+                }
+            }
+            if let Some(before) = filter.before {
+                sql.push_str(" AND id < ?");
+                args.push(before.0);
+            }
+            sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.max(1)));
+            let mut statement = c.prepare(&sql)?;
+            let rows =
+                statement.query_map(rusqlite::params_from_iter(args.iter()), delivery_from_row)?;
+            let mut deliveries = rows.collect::<Result<Vec<_>, _>>()?;
+            for delivery in &mut deliveries {
+                load_attempts(c, delivery)?;
+            }
+            Ok(deliveries)
+        })
+        .await
+    }
+
+    async fn update_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        let attempt = attempt.cloned();
+        let status = change.status.as_str();
+        let reason = change.reason.map(str::to_string);
+        let next = change.next_attempt_at.map(|t| t.to_rfc3339());
+        self.run(move |c| {
+            let tx = c.savepoint()?;
+            let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
+                params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
+            )?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            if let Some(attempt) = &attempt {
+                insert_attempt(&tx, &tenant, &id, attempt)?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn start_resend(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Option<u32>, StoreError> {
+        let started = self
+            .start_resends(tenant, std::slice::from_ref(id), only_if)
+            .await?;
+        Ok(started.into_iter().next().map(|(_, run)| run))
+    }
+
+    /// One transaction for all of them: a replay of many dead letters commits (and syncs) once.
+    async fn start_resends(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
+        let (tenant, ids) = (tenant.0.clone(), ids.to_vec());
+        let only_if = only_if.map(DeliveryStatus::as_str);
+        self.run(move |c| {
+            let tx = c.savepoint()?;
+            let now = Utc::now().to_rfc3339();
+            let mut started = Vec::with_capacity(ids.len());
+            {
+                let mut resend = tx.prepare_cached(
+                    "UPDATE deliveries SET run = run + 1, status = 'pending', status_reason = NULL,
+                            next_attempt_at = NULL, updated_at = ?1
+                     WHERE tenant = ?2 AND id = ?3 AND (?4 IS NULL OR status = ?4)
+                     RETURNING run",
+                )?;
+                for id in ids {
+                    let run = resend
+                        .query_row(params![now, tenant, id.0, only_if], |r| r.get::<_, u32>(0))
+                        .optional()?;
+                    if let Some(run) = run {
+                        started.push((id, run));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(started)
+        })
+        .await
+    }
+}

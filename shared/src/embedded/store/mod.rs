@@ -1,0 +1,32 @@
+//! The storage ports on SQLite: keys, endpoints, alerts and deliveries with their attempts, one file each.
+
+mod alerts;
+mod api_keys;
+mod deliveries;
+mod endpoints;
+
+use rusqlite::OptionalExtension;
+
+use crate::embedded::Database;
+use crate::ids::TenantId;
+use crate::ports::store::StoreError;
+
+impl Database {
+    /// Reads the JSON document `sql` selects for a tenant and an id.
+    pub(super) async fn document<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.to_string());
+        self.read(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached(sql)?
+                .query_row([tenant, id], |r| r.get(0))
+                .optional()?;
+            Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
+        })
+        .await
+    }
+}

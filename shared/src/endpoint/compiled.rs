@@ -1,0 +1,82 @@
+//! An endpoint with its templates compiled once per version, for rendering many deliveries.
+
+use crate::alert::MessageType;
+use crate::input_error::FieldError;
+use crate::template::{Escaping, Template};
+
+use super::{Endpoint, HeaderSpec, HttpMethod, Route, RouteOverride};
+
+/// One message type's effective request shape, templates compiled.
+#[derive(Debug, Clone)]
+pub struct CompiledRoute {
+    pub method: HttpMethod,
+    pub url: Template,
+    pub headers: Vec<HeaderSpec>,
+    pub body: Template,
+}
+
+/// An endpoint with every route compiled once, for rendering many deliveries.
+#[derive(Debug, Clone)]
+pub struct CompiledEndpoint {
+    pub endpoint: Endpoint,
+    routes: [Option<CompiledRoute>; 3],
+}
+
+impl CompiledEndpoint {
+    pub fn compile(endpoint: Endpoint) -> Result<Self, FieldError> {
+        let route_for = |t: MessageType| compile_route(&endpoint, t);
+        let routes = [
+            route_for(MessageType::Error)?,
+            route_for(MessageType::Reminder)?,
+            route_for(MessageType::Ok)?,
+        ];
+        Ok(Self { endpoint, routes })
+    }
+
+    /// `None` when the message type is switched off.
+    pub fn route(&self, message_type: MessageType) -> Option<&CompiledRoute> {
+        let index = match message_type {
+            MessageType::Error => 0,
+            MessageType::Reminder => 1,
+            MessageType::Ok => 2,
+        };
+        self.routes[index].as_ref()
+    }
+}
+
+fn compile_route(
+    endpoint: &Endpoint,
+    message_type: MessageType,
+) -> Result<Option<CompiledRoute>, FieldError> {
+    let (prefix, overrides) = match endpoint.message_types.get(message_type) {
+        Route::Off => return Ok(None),
+        Route::Default => (String::new(), RouteOverride::default()),
+        Route::Override(o) => (
+            format!("message_types.{}.", message_type.as_str()),
+            o.clone(),
+        ),
+    };
+    let (url_field, url) = match overrides.url {
+        Some(url) => (format!("{prefix}url"), url),
+        None => ("url".to_string(), endpoint.url.clone()),
+    };
+    let (body_field, body) = match overrides.body {
+        Some(body) => (format!("{prefix}body"), body),
+        None => ("body".to_string(), endpoint.body.clone()),
+    };
+    let compile = |field: &str, source: &str, escaping| {
+        Template::compile(source, escaping).map_err(|e| FieldError::template(field, &e))
+    };
+    Ok(Some(CompiledRoute {
+        method: overrides.method.unwrap_or(endpoint.method),
+        url: compile(&url_field, &url, Escaping::Url)?,
+        headers: overrides
+            .headers
+            .unwrap_or_else(|| endpoint.headers.clone()),
+        body: compile(
+            &body_field,
+            &body,
+            Escaping::for_content_type(&endpoint.content_type),
+        )?,
+    }))
+}

@@ -1,0 +1,151 @@
+//! The endpoint: where a tenant's alerts go, how the request is shaped per message type, and which alerts
+//! it wants. Its JSON input is validated in [`input`], so nothing invalid is ever stored.
+
+mod compiled;
+pub mod health;
+mod input;
+pub mod presets;
+mod secrets;
+mod view;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{MessageType, Severity};
+use crate::endpoint::health::EndpointHealth;
+use crate::ids::{EndpointId, TenantId};
+use crate::webhook::signing::WebhookSecret;
+
+pub use compiled::{CompiledEndpoint, CompiledRoute};
+pub use input::{EndpointInput, SecretRotation};
+
+/// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
+pub const MASK: &str = "********";
+const SECRET_MASK: &str = "whsec_********";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Post,
+    Put,
+    Patch,
+    Get,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Get => "GET",
+            Self::Delete => "DELETE",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Post, Self::Put, Self::Patch, Self::Get, Self::Delete]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// Whether the request carries the rendered body.
+    pub fn has_body(self) -> bool {
+        self != Self::Get
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderSpec {
+    pub name: String,
+    pub value: String,
+    /// Masked in every API answer and log.
+    pub secret: bool,
+}
+
+/// How one message type differs from the endpoint's defaults; `None` inherits.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RouteOverride {
+    pub method: Option<HttpMethod>,
+    pub url: Option<String>,
+    pub headers: Option<Vec<HeaderSpec>>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum Route {
+    /// Send with the endpoint's own method, URL, headers and body.
+    #[default]
+    Default,
+    /// Send nothing for this message type (the delivery is `filtered`).
+    Off,
+    Override(RouteOverride),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageRoutes {
+    pub error: Route,
+    pub reminder: Route,
+    pub ok: Route,
+}
+
+impl MessageRoutes {
+    pub fn get(&self, message_type: MessageType) -> &Route {
+        match message_type {
+            MessageType::Error => &self.error,
+            MessageType::Reminder => &self.reminder,
+            MessageType::Ok => &self.ok,
+        }
+    }
+
+    fn get_mut(&mut self, message_type: MessageType) -> &mut Route {
+        match message_type {
+            MessageType::Error => &mut self.error,
+            MessageType::Reminder => &mut self.reminder,
+            MessageType::Ok => &mut self.ok,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub tenant: TenantId,
+    pub name: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub headers: Vec<HeaderSpec>,
+    pub content_type: String,
+    pub body: String,
+    pub min_severity: Severity,
+    pub message_types: MessageRoutes,
+    pub secret: Option<WebhookSecret>,
+    /// Replaced secrets that still sign beside `secret` until their grace period ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retiring_secrets: Vec<RetiringSecret>,
+    pub verification_token: Option<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    /// Kept by the store beside the endpoint, not in it: a replace never overwrites it.
+    #[serde(skip)]
+    pub health: EndpointHealth,
+    /// Increases with every replace; compiled templates are cached per version.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that
+/// still verify with it go on working while they switch (Standard Webhooks sends both signatures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub secret: WebhookSecret,
+    pub until: DateTime<Utc>,
+}
+
+/// How long a replaced secret keeps signing when the request does not say.
+pub const DEFAULT_SECRET_GRACE: chrono::Duration = chrono::Duration::hours(24);
+/// The longest grace period a rotation may ask for.
+pub const MAX_SECRET_GRACE: chrono::Duration = chrono::Duration::days(7);

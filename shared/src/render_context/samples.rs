@@ -1,0 +1,84 @@
+//! The sample alert "Run the test" sends, and the ordinary and hostile contexts a template is checked
+//! against before it is saved.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::alert::{Alert, AlertContent, MessageType, Severity};
+
+use super::{DeliveryFacts, context};
+
+/// The alert "Run the test" sends when the caller gives none.
+pub fn sample_alert(tenant: crate::ids::TenantId) -> Alert {
+    let now = Utc::now();
+    Alert {
+        id: crate::ids::AlertId::from("al_sample"),
+        tenant,
+        received_at: now,
+        content: AlertContent {
+            title: "alertwire test alert".into(),
+            description: "A sample alert sent by \"Run the test\".".into(),
+            severity: Severity::High,
+            message_type: MessageType::Error,
+            incident_key: Some("sample/cpu-high".into()),
+            tags: vec!["test".into(), "alertwire".into()],
+            samples: vec![
+                json!({"host": "web-1", "cpu": 97.5}),
+                json!({"host": "web-2", "cpu": 91.0}),
+            ],
+            context: json!({"region": "eu-west-1", "runbook": "https://example.com/runbook"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            link: Some("https://example.com/alerts/sample".into()),
+            source: Some("alertwire".into()),
+            timeframe_start: Some(now - chrono::Duration::minutes(5)),
+            timeframe_end: Some(now),
+        },
+    }
+}
+
+/// A context of ordinary values, used to render an endpoint's URL at save time.
+pub fn sample_context() -> Value {
+    let alert = sample_alert(crate::ids::TenantId::from("tn_sample"));
+    context(&alert, &sample_facts())
+}
+
+/// A context whose every string is as hostile as we can make it, to prove a JSON body stays JSON.
+pub fn hostile_context() -> Value {
+    const HOSTILE: &str =
+        "q\"uote \\back\\slash\nnew\r\tline </script> \u{2028}\u{2029} é 💥 ' & <x> {{x}} \u{1}";
+    // Ids and links are validated (ids are generated, tenants are names, links normalised URLs), so they
+    // are hostile only within what validation lets through.
+    let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"));
+    alert.content.title = HOSTILE.into();
+    alert.content.description = HOSTILE.into();
+    alert.content.incident_key = Some(HOSTILE.into());
+    alert.content.tags = vec![HOSTILE.into(), String::new()];
+    alert.content.samples = vec![json!({"message": HOSTILE}), json!(HOSTILE), json!([])];
+    alert.content.context = json!({"k": HOSTILE, "n": [HOSTILE]})
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    alert.content.link = url::Url::parse("https://example.com/a b/\"q\"?x=<y>&z='w'#f\\g")
+        .ok()
+        .as_ref()
+        .map(crate::alert::normalised_link);
+    alert.content.source = Some(HOSTILE.into());
+    let facts = DeliveryFacts {
+        verification_token: Some(HOSTILE),
+        endpoint_name: HOSTILE,
+        ..sample_facts()
+    };
+    context(&alert, &facts)
+}
+
+pub(super) fn sample_facts() -> DeliveryFacts<'static> {
+    DeliveryFacts {
+        delivery_id: "msg_sample",
+        attempt: 1,
+        endpoint_id: "ep_sample",
+        endpoint_name: "sample endpoint",
+        verification_token: Some("sample-token"),
+    }
+}

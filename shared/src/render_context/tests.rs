@@ -1,0 +1,172 @@
+//! The variables' values, checked against the catalogue and the sample alerts.
+
+use super::samples::sample_facts;
+use super::*;
+use crate::template::VarKind;
+use chrono::TimeZone;
+
+fn alert(message_type: MessageType) -> Alert {
+    let mut alert = sample_alert(crate::ids::TenantId::from("acme"));
+    alert.id = crate::ids::AlertId::from("al_1");
+    alert.received_at = Utc.with_ymd_and_hms(2026, 11, 23, 22, 5, 7).unwrap();
+    alert.content.title = "Disk \"full\"".into();
+    alert.content.description = "db-1\nat 97%".into();
+    alert.content.message_type = message_type;
+    alert.content.incident_key = Some("db/primary".into());
+    alert.content.link = Some("https://app.example.com/a/1".into());
+    alert.content.timeframe_start = Some(Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap());
+    alert
+}
+
+fn uptrends_context(alert: &Alert) -> Value {
+    context(alert, &sample_facts())
+}
+
+/// Every name of Uptrends' "Alerting system variables" table (but `@CustomField(…)`, a function).
+const DOCUMENTED: &[&str] = &[
+    "@account.accountId",
+    "@alert.alertGuid",
+    "@alert.checkpointName",
+    "@alert.description",
+    "@alert.downtimeDuration",
+    "@alert.errorTypeId",
+    "@alert.failureMessage",
+    "@alert.firstError",
+    "@alert.firstErrorCheckId",
+    "@alert.firstErrorCheckUrl",
+    "@alert.firstErrorDescription",
+    "@alert.firstErrorFormatted",
+    "@alert.firstErrorUtc",
+    "@alert.firstErrorUtcFormatted",
+    "@alert.numberOfConsecutiveErrors",
+    "@alert.resolvedIpAddress",
+    "@alert.responseHeaders",
+    "@alert.responseBody",
+    "@alert.serverIpv4",
+    "@alert.serverIpv6",
+    "@alert.sslValidUntil",
+    "@alert.timestamp",
+    "@alert.timestampFormatted",
+    "@alert.timestampUtc",
+    "@alert.timestampUtcFormatted",
+    "@alert.type",
+    "@alertDefinition.guid",
+    "@alertDefinition.name",
+    "@escalationLevel.id",
+    "@escalationLevel.message",
+    "@incident.key",
+    "@monitor.dashboardUrl",
+    "@monitor.editUrl",
+    "@monitor.monitorGuid",
+    "@monitor.name",
+    "@monitor.notes",
+    "@monitor.type",
+    "@monitor.url",
+];
+
+#[test]
+fn every_documented_uptrends_variable_is_known_once() {
+    let names: Vec<&str> = UPTRENDS_VARIABLES
+        .iter()
+        .map(|(name, _, _)| *name)
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), names.len(), "a name is listed twice");
+    let mut documented = DOCUMENTED.to_vec();
+    documented.sort_unstable();
+    assert_eq!(sorted, documented);
+    for name in DOCUMENTED {
+        assert_eq!(catalogue().kind(name), Some(VarKind::Value), "{name}");
+    }
+    for (name, source, _) in UPTRENDS_VARIABLES {
+        if let UptrendsSource::Same(mustache) = source {
+            assert!(catalogue().contains(mustache), "{name} → {mustache}");
+        }
+    }
+}
+
+#[test]
+fn uptrends_variables_render_the_alert() {
+    let ctx = uptrends_context(&alert(MessageType::Error));
+    let expected = [
+        ("@account.accountId", "acme"),
+        ("@alert.alertGuid", "al_1"),
+        ("@alert.description", "db-1\nat 97%"),
+        ("@alert.firstErrorDescription", "db-1\nat 97%"),
+        ("@alert.type", "Alert"),
+        ("@alert.timestamp", "2026-11-23T22:05:07"),
+        ("@alert.timestampUtc", "2026-11-23T22:05:07"),
+        ("@alert.timestampFormatted", "11/23/2026 10:05 PM"),
+        ("@alert.timestampUtcFormatted", "11/23/2026 10:05 PM"),
+        ("@alert.firstError", "2026-11-03T09:00:00"),
+        ("@alert.firstErrorUtc", "2026-11-03T09:00:00"),
+        ("@alert.firstErrorFormatted", "11/3/2026 9:00 AM"),
+        ("@alert.firstErrorUtcFormatted", "11/3/2026 9:00 AM"),
+        ("@alert.firstErrorCheckUrl", "https://app.example.com/a/1"),
+        ("@monitor.dashboardUrl", "https://app.example.com/a/1"),
+        ("@alertDefinition.guid", "db/primary"),
+        ("@alertDefinition.name", "Disk \"full\""),
+        ("@monitor.name", "Disk \"full\""),
+        ("@incident.key", "db/primary"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(ctx[name], value, "{name}");
+    }
+    for (name, source, _) in UPTRENDS_VARIABLES {
+        if *source == UptrendsSource::Empty {
+            assert_eq!(ctx[*name], "", "{name}");
+        } else {
+            assert!(
+                expected.iter().any(|(known, _)| known == name),
+                "{name} has no expected value in this test"
+            );
+        }
+    }
+}
+
+#[test]
+fn mustache_only_contexts_leave_the_uptrends_names_out() {
+    let alert = alert(MessageType::Error);
+    let full = context(&alert, &sample_facts());
+    let mustache = context_with(&alert, &sample_facts(), Names::Mustache);
+    let mustache = mustache.as_object().unwrap();
+    assert_eq!(mustache.len(), VARIABLES.len());
+    for (name, value) in mustache {
+        assert_eq!(&full[name], value, "{name}");
+    }
+    assert_eq!(
+        full.as_object().unwrap().len(),
+        VARIABLES.len() + UPTRENDS_VARIABLES.len()
+    );
+    assert_eq!(Names::for_templates(false), Names::Mustache);
+    assert_eq!(Names::for_templates(true), Names::MustacheAndUptrends);
+}
+
+#[test]
+fn alert_type_follows_the_message_type() {
+    for (message_type, expected) in [
+        (MessageType::Error, "Alert"),
+        (MessageType::Ok, "Ok"),
+        (MessageType::Reminder, "Reminder"),
+    ] {
+        assert_eq!(
+            uptrends_context(&alert(message_type))["@alert.type"],
+            expected
+        );
+    }
+}
+
+#[test]
+fn first_error_falls_back_to_the_acceptance_time_and_links_to_empty() {
+    let mut bare = alert(MessageType::Ok);
+    bare.content.timeframe_start = None;
+    bare.content.link = None;
+    bare.content.incident_key = None;
+    let ctx = uptrends_context(&bare);
+    assert_eq!(ctx["@alert.firstError"], "2026-11-23T22:05:07");
+    assert_eq!(ctx["@alert.firstErrorFormatted"], "11/23/2026 10:05 PM");
+    assert_eq!(ctx["@monitor.dashboardUrl"], "");
+    assert_eq!(ctx["@incident.key"], "");
+}
