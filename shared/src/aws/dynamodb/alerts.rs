@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::deliveries::{STAGED, attempt_item, delivery_item};
+use super::delivery_items::{STAGED, attempt_item, delivery_item};
 use super::item::{self, Item, n, s};
 use super::layout::{
     EXPIRES_AT, PK, SK, alert_sk, attempt_sk, attempts_pk, delivery_sk, idempotency_sk, tenant_pk,

@@ -2,151 +2,27 @@
 //! table or from one of four sparse indexes), attempts as their own items in the delivery's partition,
 //! and status changes as conditional writes that hold only while the delivery is where the caller saw it.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use chrono::Utc;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use tokio::task::JoinSet;
 
-use super::item::{self, Item, ItemError, n, s};
+use super::delivery_items::{
+    ATTEMPT_COUNT, DOC, DeliveryWrite, NEXT_ATTEMPT_AT, RUN, STAGED, STATUS_REASON, Stored,
+    attempt_item, stored_from,
+};
+use super::item::{self, Item, n, s};
 use super::layout::{
-    ATTEMPT_PREFIX, BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_ID,
-    DELIVERY_INDEXES, DELIVERY_PREFIX, DeliveryIndex, EXPIRES_AT, PK, SK, alert_index_key,
-    attempt_sk, attempts_pk, delivery_sk, endpoint_index_key, endpoint_status_index_key,
-    status_index_key, tenant_pk,
+    ATTEMPT_PREFIX, BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_PREFIX,
+    DeliveryIndex, PK, SK, alert_index_key, attempts_pk, delivery_sk, endpoint_index_key,
+    endpoint_status_index_key, status_index_key, tenant_pk,
 };
-use super::{
-    DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed, written,
-};
-use crate::alert::MessageType;
+use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, now_epoch, request_failed};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
-use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::ids::{DeliveryId, TenantId};
 use crate::ports::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
 
-const TENANT: &str = "tenant";
-const ALERT_ID: &str = "alert_id";
-const ENDPOINT_ID: &str = "endpoint_id";
-const MESSAGE_TYPE: &str = "message_type";
-const STATUS: &str = "status";
-const STATUS_REASON: &str = "status_reason";
-const RUN: &str = "run";
-const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
-const CREATED_AT: &str = "created_at";
-const UPDATED_AT: &str = "updated_at";
-/// How many attempts the delivery has: the sequence number of the next attempt item is one more.
-const ATTEMPT_COUNT: &str = "attempt_count";
-/// Set on the deliveries of a large alert while it is being written; such a delivery reads as absent.
-pub(super) const STAGED: &str = "staged";
-const DOC: &str = "doc";
 /// How many deliveries have their attempts read at the same time when listing.
 const ATTEMPT_READS_AT_ONCE: usize = 16;
-
-/// A delivery's item, without its attempts. `staged` marks it as not yet published.
-pub(super) fn delivery_item(
-    delivery: &Delivery,
-    expires_at: i64,
-    staged: bool,
-) -> Result<Item, StoreError> {
-    let tenant = &delivery.tenant;
-    let mut item: Item = [
-        (PK, s(tenant_pk(tenant))),
-        (SK, s(delivery_sk(&delivery.id))),
-        (DELIVERY_ID, s(delivery.id.as_str())),
-        (TENANT, s(tenant.as_str())),
-        (ALERT_ID, s(delivery.alert_id.as_str())),
-        (ENDPOINT_ID, s(delivery.endpoint_id.as_str())),
-        (MESSAGE_TYPE, s(delivery.message_type.as_str())),
-        (STATUS, s(delivery.status.as_str())),
-        (RUN, n(delivery.run)),
-        (CREATED_AT, item::time_value(&delivery.created_at)),
-        (UPDATED_AT, item::time_value(&delivery.updated_at)),
-        (ATTEMPT_COUNT, n(delivery.attempts.len())),
-        (EXPIRES_AT, n(expires_at)),
-        (
-            BY_ENDPOINT.key_attribute,
-            s(endpoint_index_key(tenant, &delivery.endpoint_id)),
-        ),
-        (
-            BY_STATUS.key_attribute,
-            s(status_index_key(tenant, delivery.status)),
-        ),
-        (
-            BY_ALERT.key_attribute,
-            s(alert_index_key(tenant, &delivery.alert_id)),
-        ),
-        (
-            BY_ENDPOINT_STATUS.key_attribute,
-            s(endpoint_status_index_key(
-                tenant,
-                &delivery.endpoint_id,
-                delivery.status,
-            )),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value))
-    .collect();
-    for index in DELIVERY_INDEXES {
-        item.insert(index.sort_attribute.to_string(), s(delivery.id.as_str()));
-    }
-    if let Some(reason) = &delivery.status_reason {
-        item.insert(STATUS_REASON.to_string(), s(reason));
-    }
-    if let Some(next) = &delivery.next_attempt_at {
-        item.insert(NEXT_ATTEMPT_AT.to_string(), item::time_value(next));
-    }
-    if staged {
-        item.insert(STAGED.to_string(), AttributeValue::Bool(true));
-    }
-    Ok(item)
-}
-
-/// The item of a delivery's `sequence`-th attempt (from 1), expiring with the delivery.
-pub(super) fn attempt_item(
-    tenant: &TenantId,
-    id: &DeliveryId,
-    sequence: u64,
-    attempt: &Attempt,
-    expires_at: i64,
-) -> Result<Item, StoreError> {
-    Ok([
-        (PK.to_string(), s(attempts_pk(tenant, id))),
-        (SK.to_string(), s(attempt_sk(sequence))),
-        (DOC.to_string(), item::json_value(attempt)?),
-        (EXPIRES_AT.to_string(), n(expires_at)),
-    ]
-    .into())
-}
-
-/// A delivery as stored, with what the conditional writes check.
-struct Stored {
-    delivery: Delivery,
-    attempt_count: u64,
-    expires_at: i64,
-}
-
-fn stored_from(found: &Item) -> Result<Stored, ItemError> {
-    let delivery = Delivery {
-        id: DeliveryId(item::string(found, DELIVERY_ID)?.to_string()),
-        tenant: TenantId(item::string(found, TENANT)?.to_string()),
-        alert_id: AlertId(item::string(found, ALERT_ID)?.to_string()),
-        endpoint_id: EndpointId(item::string(found, ENDPOINT_ID)?.to_string()),
-        message_type: item::named(found, MESSAGE_TYPE, MessageType::parse)?,
-        status: item::named(found, STATUS, DeliveryStatus::parse)?,
-        status_reason: item::optional_string(found, STATUS_REASON)?.map(str::to_string),
-        run: item::number(found, RUN)?,
-        attempts: Vec::new(),
-        next_attempt_at: item::optional_time(found, NEXT_ATTEMPT_AT)?,
-        created_at: item::time(found, CREATED_AT)?,
-        updated_at: item::time(found, UPDATED_AT)?,
-    };
-    Ok(Stored {
-        delivery,
-        attempt_count: item::number(found, ATTEMPT_COUNT)?,
-        expires_at: item::number(found, EXPIRES_AT)?,
-    })
-}
 
 /// Where a listing reads from: the most selective index the filter allows. Conditions the source does
 /// not cover are checked on each item (an alert has at most one delivery per endpoint, so that set is
@@ -175,90 +51,6 @@ fn selected(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
             .as_ref()
             .is_none_or(|a| *a == delivery.alert_id)
         && filter.before.as_ref().is_none_or(|b| delivery.id < *b)
-}
-
-/// The parts of one conditional `UpdateItem` on a delivery, sent alone or inside a transaction.
-struct DeliveryWrite {
-    key: Item,
-    update: String,
-    condition: String,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl DeliveryWrite {
-    fn new(tenant: &TenantId, id: &DeliveryId) -> Self {
-        Self {
-            key: key(tenant_pk(tenant), delivery_sk(id)),
-            update: String::new(),
-            condition: String::new(),
-            names: HashMap::new(),
-            values: HashMap::new(),
-        }
-    }
-
-    fn name(mut self, placeholder: &str, attribute: &str) -> Self {
-        self.names
-            .insert(placeholder.to_string(), attribute.to_string());
-        self
-    }
-
-    fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
-        self.values.insert(placeholder.to_string(), value);
-        self
-    }
-
-    /// The names and values every status change uses: the new status and the two index keys built
-    /// from it, and the time.
-    fn status_parts(self, stored: &Delivery, status: DeliveryStatus) -> Self {
-        let tenant = &stored.tenant;
-        self.name("#status", STATUS)
-            .name("#by_status", BY_STATUS.key_attribute)
-            .name("#by_endpoint_status", BY_ENDPOINT_STATUS.key_attribute)
-            .name("#updated", UPDATED_AT)
-            .name("#staged", STAGED)
-            .name("#expires", EXPIRES_AT)
-            .value(":status", s(status.as_str()))
-            .value(":by_status", s(status_index_key(tenant, status)))
-            .value(
-                ":by_endpoint_status",
-                s(endpoint_status_index_key(
-                    tenant,
-                    &stored.endpoint_id,
-                    status,
-                )),
-            )
-            .value(":updated", item::time_value(&Utc::now()))
-            .value(":now", n(now_epoch()))
-    }
-
-    fn into_update(self, table: &str) -> Result<Update, StoreError> {
-        Ok(Update::builder()
-            .table_name(table)
-            .set_key(Some(self.key))
-            .update_expression(self.update)
-            .condition_expression(self.condition)
-            .set_expression_attribute_names(Some(self.names))
-            .set_expression_attribute_values(Some(self.values))
-            .build()
-            .map_err(DynamoError::Build)?)
-    }
-
-    /// Sends it alone: false if the condition did not hold.
-    async fn send(self, store: &DynamoStore) -> Result<bool, StoreError> {
-        let result = store
-            .client
-            .update_item()
-            .table_name(&store.table)
-            .set_key(Some(self.key))
-            .update_expression(self.update)
-            .condition_expression(self.condition)
-            .set_expression_attribute_names(Some(self.names))
-            .set_expression_attribute_values(Some(self.values))
-            .send()
-            .await;
-        written("UpdateItem", result)
-    }
 }
 
 /// The condition every write to an existing delivery carries: it is the one just read (same run, status
@@ -554,6 +346,7 @@ impl DeliveryStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{AlertId, EndpointId};
 
     #[test]
     fn the_most_selective_source_serves_each_filter() {

@@ -4,11 +4,13 @@
 //!
 //! - `layout`: how every key is spelled; `table`: creating the table ([`create_table`]).
 //! - `item`: typed attribute access and the expiry rule.
-//! - One module per port: `api_keys`, `endpoints`, `alerts`, `deliveries`.
+//! - One module per port: `api_keys`, `endpoints`, `alerts`, `deliveries` (its item shapes in
+//!   `delivery_items`).
 
 mod alerts;
 mod api_keys;
 mod deliveries;
+mod delivery_items;
 mod endpoints;
 mod item;
 mod layout;
