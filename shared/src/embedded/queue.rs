@@ -55,14 +55,16 @@ impl EmbeddedQueue {
         Ok(next.map(|at| Duration::from_millis(u64::try_from(at - now_millis()).unwrap_or(0))))
     }
 
-    /// Tasks waiting in the main queue and in the dead-letter queue.
+    /// Tasks waiting in the main queue and in the dead-letter queue, from counters the schema's triggers
+    /// keep: two key lookups, whatever the backlog.
     pub async fn depth(&self) -> Result<(u64, u64), QueueError> {
         self.database
             .read(|c| {
-                Ok(c.prepare_cached("SELECT COALESCE(SUM(queue = 'main'), 0), COALESCE(SUM(queue = 'dead'), 0) FROM queue")?.query_row(
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?)
+                Ok(c.prepare_cached(
+                    "SELECT (SELECT tasks FROM queue_depth WHERE queue = 'main'),
+                                (SELECT tasks FROM queue_depth WHERE queue = 'dead')",
+                )?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?)
             })
             .await
             .map_err(backend)
@@ -133,33 +135,50 @@ impl TaskQueue for EmbeddedQueue {
             .run(move |c| {
                 let tx = c.savepoint()?;
                 let now = now_millis();
-                // SQS semantics: a message received max_receives times is redriven instead of received again.
-                tx.prepare_cached("UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL
-                     WHERE queue = 'main' AND visible_at <= ?1 AND receive_count >= ?2")?.execute(
-                    params![now, settings.max_receives],
-                )?;
-                let ready: Vec<(i64, String, u32)> = tx
-                    .prepare_cached(
+                let lease_until = now + millis(settings.visibility_timeout).max(1);
+                let mut received = Vec::with_capacity(max);
+                {
+                    // The first ready rows in index order, and only those: the cost of a receive never
+                    // grows with the backlog behind them.
+                    let mut ready = tx.prepare_cached(
                         "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
                          ORDER BY visible_at, seq LIMIT ?2",
-                    )?
-                    .query_map(params![now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<Result<_, _>>()?;
-                let lease_until = now + millis(settings.visibility_timeout);
-                let mut received = Vec::with_capacity(ready.len());
-                {
+                    )?;
+                    // SQS semantics: a message received max_receives times is redriven instead of received
+                    // again. Judged here, on the rows about to be handed out.
+                    let mut redrive = tx.prepare_cached(
+                        "UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL WHERE seq = ?1",
+                    )?;
                     let mut lease = tx.prepare_cached(
                         "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?1, leased = 1, receipt = ?2
                          WHERE seq = ?3",
                     )?;
-                    for (seq, body, count) in ready {
-                        let receipt = format!("{seq}-{}", uuid::Uuid::new_v4().simple());
-                        lease.execute(params![lease_until, receipt, seq])?;
-                        received.push(ReceivedTask {
-                            task: serde_json::from_str(&body).ok(),
-                            receipt,
-                            receive_count: count + 1,
-                        });
+                    while received.len() < max {
+                        let wanted = (max - received.len()) as i64;
+                        let rows: Vec<(i64, String, u32)> = ready
+                            .query_map(params![now, wanted], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                            .collect::<Result<_, _>>()?;
+                        let exhausted = (rows.len() as i64) < wanted;
+                        let mut redriven = 0;
+                        for (seq, body, count) in rows {
+                            if count >= settings.max_receives {
+                                redrive.execute([seq])?;
+                                redriven += 1;
+                                continue;
+                            }
+                            let receipt = format!("{seq}-{}", uuid::Uuid::new_v4().simple());
+                            lease.execute(params![lease_until, receipt, seq])?;
+                            received.push(ReceivedTask {
+                                task: serde_json::from_str(&body).ok(),
+                                receipt,
+                                receive_count: count + 1,
+                            });
+                        }
+                        // Leased rows are no longer ready; redriven ones left the main queue. Look again only
+                        // when some rows were redriven and more may be waiting.
+                        if exhausted || redriven == 0 {
+                            break;
+                        }
                     }
                 }
                 tx.commit()?;
@@ -232,5 +251,184 @@ impl TaskQueue for EmbeddedQueue {
             })
             .await
             .map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+
+    const SETTINGS: QueueSettings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+
+    fn task(n: usize) -> Task {
+        Task::DeliverV1 {
+            tenant: TenantId::from("acme"),
+            delivery_id: DeliveryId::from(format!("msg_{n}").as_str()),
+            run: 0,
+        }
+    }
+
+    fn queue() -> EmbeddedQueue {
+        EmbeddedQueue::new(Database::in_memory().expect("opened"), SETTINGS)
+    }
+
+    /// Makes every leased task visible again, as if each lease had run out.
+    async fn expire_leases(queue: &EmbeddedQueue) {
+        queue
+            .database
+            .run(|c| {
+                c.execute(
+                    "UPDATE queue SET visible_at = 0, leased = 0, receipt = NULL",
+                    [],
+                )?;
+                Ok(())
+            })
+            .await
+            .expect("updated");
+    }
+
+    #[tokio::test]
+    async fn the_depth_follows_every_queue_operation() {
+        let queue = queue();
+        let tasks: Vec<Task> = (0..5).map(task).collect();
+        queue.send_batch(&tasks).await.expect("sent");
+        queue.send_batch(&tasks[..2]).await.expect("sent again");
+        assert_eq!(
+            queue.depth().await.unwrap(),
+            (5, 0),
+            "doubles are not counted"
+        );
+
+        let received = queue.receive(3).await.expect("received");
+        queue.delete(&received[0].receipt).await.expect("deleted");
+        queue
+            .dead_letter(&received[1])
+            .await
+            .expect("dead-lettered");
+        queue
+            .retry_later(&received[2].receipt, Duration::ZERO)
+            .await
+            .expect("released");
+        assert_eq!(queue.depth().await.unwrap(), (3, 1));
+
+        let removed = queue
+            .remove_dead_letters(&[task(0).delivery_id().clone(), task(1).delivery_id().clone()])
+            .await
+            .expect("removed");
+        assert_eq!(removed, 1);
+        assert_eq!(queue.depth().await.unwrap(), (3, 0));
+    }
+
+    #[tokio::test]
+    async fn a_task_received_too_often_is_redriven_when_it_would_be_handed_out() {
+        let queue = queue();
+        queue.send_batch(&[task(0)]).await.expect("sent");
+        for _ in 0..SETTINGS.max_receives {
+            assert_eq!(queue.receive(10).await.unwrap().len(), 1);
+            expire_leases(&queue).await;
+        }
+        queue.send_batch(&[task(1), task(2)]).await.expect("sent");
+
+        // The worn-out task stands first: it is moved to the dead-letter queue, and the receive fills
+        // its batch from the tasks behind it.
+        let received = queue.receive(2).await.expect("received");
+        let ids: Vec<_> = received
+            .iter()
+            .map(|r| r.task.as_ref().unwrap().delivery_id().clone())
+            .collect();
+        assert_eq!(
+            ids,
+            [task(1).delivery_id().clone(), task(2).delivery_id().clone()]
+        );
+        assert_eq!(queue.depth().await.unwrap(), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_the_depth_counters_is_counted_once_at_open() {
+        let dir = std::env::temp_dir().join(format!(
+            "alertwire-queue-depth-{}-{}",
+            std::process::id(),
+            now_millis()
+        ));
+        {
+            let queue = EmbeddedQueue::new(Database::open(&dir, false).unwrap(), SETTINGS);
+            queue
+                .send_batch(&[task(0), task(1), task(2)])
+                .await
+                .unwrap();
+            let received = queue.receive(1).await.unwrap();
+            queue.dead_letter(&received[0]).await.unwrap();
+            // What a file written by the release before the counters looks like.
+            queue
+                .database
+                .run(|c| {
+                    c.execute_batch(
+                        "DROP TRIGGER queue_depth_on_insert; DROP TRIGGER queue_depth_on_delete;
+                         DROP TRIGGER queue_depth_on_move; DROP TABLE queue_depth;",
+                    )?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        let reopened = EmbeddedQueue::new(Database::open(&dir, false).unwrap(), SETTINGS);
+        assert_eq!(reopened.depth().await.unwrap(), (2, 1));
+        reopened.send_batch(&[task(3)]).await.unwrap();
+        assert_eq!(reopened.depth().await.unwrap(), (3, 1));
+        drop(reopened);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The plans of the statements a receive and a depth read run: each reads a bounded number of rows,
+    /// whatever the backlog.
+    #[tokio::test]
+    async fn receive_and_depth_never_walk_the_backlog() {
+        let queue = queue();
+        let plans = queue
+            .database
+            .run(|c| {
+                let plan = |sql: &str| -> rusqlite::Result<String> {
+                    let mut statement = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                    let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+                    let rows: Vec<String> = statement
+                        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?
+                        .collect::<Result<_, _>>()?;
+                    Ok(rows.join("; "))
+                };
+                Ok([
+                    plan(
+                        "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
+                         ORDER BY visible_at, seq LIMIT ?2",
+                    )?,
+                    plan("SELECT (SELECT tasks FROM queue_depth WHERE queue = 'main')")?,
+                    plan("SELECT MIN(visible_at) FROM queue WHERE queue = 'main'")?,
+                    plan("UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL WHERE seq = ?1")?,
+                ])
+            })
+            .await
+            .expect("planned");
+        // In index order with a LIMIT and no sort: it stops after the rows it hands out.
+        assert!(
+            plans[0].contains("USING INDEX queue_ready (queue=? AND visible_at<?)")
+                && !plans[0].contains("TEMP B-TREE"),
+            "{}",
+            plans[0]
+        );
+        assert!(
+            plans[1].contains("USING PRIMARY KEY (queue=?)"),
+            "{}",
+            plans[1]
+        );
+        assert!(!plans[2].contains("SCAN"), "{}", plans[2]);
+        // The redrive touches the one row it judged, not every ready row.
+        assert!(
+            plans[3].contains("INTEGER PRIMARY KEY (rowid=?)"),
+            "{}",
+            plans[3]
+        );
     }
 }

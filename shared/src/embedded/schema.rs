@@ -71,4 +71,28 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 CREATE INDEX IF NOT EXISTS queue_ready ON queue (queue, visible_at, seq);
 CREATE INDEX IF NOT EXISTS queue_by_delivery ON queue (delivery_id);
+-- How many tasks each queue holds, kept by triggers, so that reading the depth never walks the queue.
+-- Counted once, when the table is new (a file from before it has tasks already); later opens skip the
+-- count, since the constant NOT EXISTS term is false.
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS queue_depth (
+    queue TEXT PRIMARY KEY CHECK (queue IN ('main', 'dead')),
+    tasks INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO queue_depth (queue, tasks)
+    SELECT 'main', COUNT(*) FROM queue WHERE queue = 'main' AND NOT EXISTS (SELECT 1 FROM queue_depth)
+    UNION ALL
+    SELECT 'dead', COUNT(*) FROM queue WHERE queue = 'dead' AND NOT EXISTS (SELECT 1 FROM queue_depth);
+CREATE TRIGGER IF NOT EXISTS queue_depth_on_insert AFTER INSERT ON queue BEGIN
+    UPDATE queue_depth SET tasks = tasks + 1 WHERE queue = NEW.queue;
+END;
+CREATE TRIGGER IF NOT EXISTS queue_depth_on_delete AFTER DELETE ON queue BEGIN
+    UPDATE queue_depth SET tasks = tasks - 1 WHERE queue = OLD.queue;
+END;
+CREATE TRIGGER IF NOT EXISTS queue_depth_on_move AFTER UPDATE OF queue ON queue
+    WHEN OLD.queue <> NEW.queue BEGIN
+    UPDATE queue_depth SET tasks = tasks - 1 WHERE queue = OLD.queue;
+    UPDATE queue_depth SET tasks = tasks + 1 WHERE queue = NEW.queue;
+END;
+COMMIT;
 "#;
