@@ -14,6 +14,17 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to stderr: `text` for people, `json` (one object a line) for log
+    /// shippers. Colours only when stderr is a terminal. Levels: `ALERTWIRE_LOG` (default `info`; `debug`
+    /// adds a line per attempt).
+    #[arg(long, env = "ALERTWIRE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]

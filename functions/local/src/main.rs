@@ -5,6 +5,7 @@
 mod cli;
 mod keys;
 mod listen;
+mod logging;
 mod remote;
 mod serve;
 
@@ -12,14 +13,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ALERTWIRE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let result = match cli::Cli::parse().command {
+    let cli = cli::Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
         cli::Command::Serve(args) => serve::run(args).await,
         cli::Command::Keys(cli::KeysCommand::Create(args)) => keys::create(args).await,
         cli::Command::Listen(args) => listen::run(args).await,
