@@ -3,6 +3,8 @@
 
 mod database;
 pub mod prometheus;
+#[cfg(test)]
+mod query_plans;
 mod queue;
 mod recovery;
 mod schema;

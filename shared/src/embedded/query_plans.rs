@@ -1,0 +1,294 @@
+//! The query-plan check: every statement that the hot paths run (ingest, receive, settle, attempt record,
+//! delivery read, list page) is recorded while they run, then planned with `EXPLAIN QUERY PLAN`. None may
+//! scan a table that grows with the backlog or the history, and a range search must stop after a bounded
+//! number of rows (index order and a `LIMIT`, no sort of everything it found).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::Utc;
+use rusqlite::trace::{TraceEvent, TraceEventCodes};
+use serde_json::json;
+
+use super::{Database, EmbeddedQueue, QueueSettings};
+use crate::alert::{AlertContent, MessageType};
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::EndpointInput;
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::outbound::target_policy::TargetPolicy;
+use crate::ports::queue::{Task, TaskQueue};
+use crate::ports::store::{
+    AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, EndpointStore,
+    StatusChange,
+};
+
+/// Tables whose rows grow with alerts, deliveries or the backlog. A scan of any of them is a defect.
+const GROWING_TABLES: &[&str] = &[
+    "alerts",
+    "deliveries",
+    "attempts",
+    "queue",
+    "endpoints",
+    "endpoint_health",
+    "api_keys",
+];
+
+static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+fn record(event: TraceEvent<'_>) {
+    if let TraceEvent::Stmt(statement, _) = event {
+        let sql = statement.sql().into_owned();
+        // Trigger bodies are reported as comments; their statements are planned with the one that fired.
+        if !sql.trim_start().starts_with("--") {
+            STATEMENTS.lock().unwrap().insert(sql);
+        }
+    }
+}
+
+/// Runs the hot paths once each on `database`, through the ports as the service calls them.
+async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
+    let tenant = TenantId::from("acme");
+    database.add_key(&tenant, "hash-1", "key").await.unwrap();
+    let input = EndpointInput::from_json(
+        &json!({"name": "hook", "url": "https://example.com/hook"}),
+        None,
+        &TargetPolicy::default(),
+    )
+    .unwrap();
+    let endpoint = input.into_endpoint(EndpointId::from("ep_1"), tenant.clone(), None, Utc::now());
+    database.insert_endpoint(&endpoint).await.unwrap();
+
+    // Ingest: authenticate, read the endpoints, write the alert, its delivery and its task.
+    assert!(database.tenant_for_key("hash-1").await.unwrap().is_some());
+    database.list_endpoints(&tenant).await.unwrap();
+    for n in 0..3 {
+        let alert = AlertContent::from_json(&json!({"title": "disk full"}))
+            .unwrap()
+            .into_alert(
+                AlertId::from(format!("al_{n}").as_str()),
+                tenant.clone(),
+                Utc::now(),
+            );
+        let delivery = Delivery {
+            id: DeliveryId::from(format!("msg_{n}").as_str()),
+            tenant: tenant.clone(),
+            alert_id: alert.id.clone(),
+            endpoint_id: endpoint.id.clone(),
+            message_type: MessageType::Error,
+            status: DeliveryStatus::Pending,
+            status_reason: None,
+            run: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created_at: alert.received_at,
+            updated_at: alert.received_at,
+        };
+        let tasks = [Task::DeliverV1 {
+            tenant: tenant.clone(),
+            delivery_id: delivery.id.clone(),
+            run: 0,
+        }];
+        let key = format!("idem-{n}");
+        database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: std::slice::from_ref(&delivery),
+                idempotency: Some((key.as_str(), "request-hash")),
+                tasks: &tasks,
+            })
+            .await
+            .unwrap();
+    }
+
+    // The worker: receive, read, send (not here), record the attempt, settle the task each way.
+    let received = queue.receive(3).await.unwrap();
+    assert_eq!(received.len(), 3);
+    for (n, task) in received.iter().enumerate() {
+        let Some(Task::DeliverV1 { delivery_id, .. }) = &task.task else {
+            panic!("a task")
+        };
+        let delivery = database.get_delivery(&tenant, delivery_id).await.unwrap();
+        let alert_id = delivery.unwrap().alert_id;
+        database.get_alert(&tenant, &alert_id).await.unwrap();
+        database.get_endpoint(&tenant, &endpoint.id).await.unwrap();
+        let attempt = Attempt {
+            number: 1,
+            run: 0,
+            resend: false,
+            started_at: Utc::now(),
+            duration_ms: 3,
+            status_code: Some(if n == 0 { 200 } else { 500 }),
+            response_headers: Vec::new(),
+            response_body: None,
+            response_body_truncated: false,
+            error_class: None,
+            error: None,
+        };
+        let status = if n == 0 {
+            DeliveryStatus::Delivered
+        } else {
+            DeliveryStatus::Pending
+        };
+        let change = StatusChange {
+            status,
+            reason: None,
+            next_attempt_at: None,
+        };
+        database
+            .update_delivery(&tenant, delivery_id, 0, Some(&attempt), change)
+            .await
+            .unwrap();
+        database
+            .note_failure(&tenant, &endpoint.id, Utc::now())
+            .await
+            .unwrap();
+        database
+            .clear_failures(&tenant, &endpoint.id)
+            .await
+            .unwrap();
+        match n {
+            0 => queue.delete(&task.receipt).await.unwrap(),
+            1 => queue
+                .retry_later(&task.receipt, Duration::from_secs(1))
+                .await
+                .unwrap(),
+            _ => queue.dead_letter(task).await.unwrap(),
+        }
+    }
+    queue.next_visible_in().await.unwrap();
+    queue.depth().await.unwrap();
+
+    // The API's reads: a delivery, and list pages with each filter and a keyset cursor.
+    let filters = [
+        DeliveryFilter::default(),
+        DeliveryFilter {
+            endpoint_id: Some(endpoint.id.clone()),
+            ..Default::default()
+        },
+        DeliveryFilter {
+            status: Some(DeliveryStatus::Pending),
+            ..Default::default()
+        },
+        DeliveryFilter {
+            endpoint_id: Some(endpoint.id.clone()),
+            status: Some(DeliveryStatus::Dead),
+            ..Default::default()
+        },
+        DeliveryFilter {
+            alert_id: Some(AlertId::from("al_1")),
+            ..Default::default()
+        },
+    ];
+    for filter in filters {
+        for before in [None, Some(DeliveryId::from("msg_2"))] {
+            let filter = DeliveryFilter {
+                before,
+                limit: 50,
+                ..filter.clone()
+            };
+            database.list_deliveries(&tenant, &filter).await.unwrap();
+        }
+    }
+}
+
+/// `EXPLAIN QUERY PLAN` of one statement, its parameters bound to NULL: the plan's detail lines.
+fn plan(c: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Vec<String>> {
+    let mut statement = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+    statement
+        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))?
+        .collect()
+}
+
+/// What is wrong with a plan, if anything.
+fn defect(sql: &str, plan: &[String]) -> Option<String> {
+    for line in plan {
+        let mut words = line.split_whitespace();
+        let (Some(operation), Some(table)) = (words.next(), words.next()) else {
+            continue;
+        };
+        if !GROWING_TABLES.contains(&table) {
+            continue;
+        }
+        if operation == "SCAN" {
+            return Some(format!("scans `{table}`: {line}"));
+        }
+        let ranged = line.contains('<') || line.contains('>');
+        if operation == "SEARCH" && ranged {
+            let bounded = sql.to_ascii_uppercase().contains("LIMIT")
+                && !plan.iter().any(|l| l.contains("TEMP B-TREE"));
+            if !bounded {
+                return Some(format!(
+                    "searches a range of `{table}` with no bound on the rows it reads: {line}"
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn no_hot_path_statement_walks_a_growing_table() {
+    let database = Database::in_memory().unwrap();
+    let queue = EmbeddedQueue::new(
+        database.clone(),
+        QueueSettings {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: 10,
+        },
+    );
+    database
+        .run(|c| {
+            c.trace_v2(TraceEventCodes::SQLITE_TRACE_STMT, Some(record));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    run_hot_paths(&database, &queue).await;
+    let statements: Vec<String> = STATEMENTS.lock().unwrap().iter().cloned().collect();
+    assert!(
+        statements.len() >= 15,
+        "the trace saw only {} statements",
+        statements.len()
+    );
+    let defects = database
+        .run(move |c| {
+            let mut defects = Vec::new();
+            for sql in &statements {
+                let detail = plan(c, sql)?;
+                if let Some(defect) = defect(sql, &detail) {
+                    defects.push(format!("{defect}\n    in: {}", sql.trim()));
+                }
+            }
+            Ok(defects)
+        })
+        .await
+        .unwrap();
+    assert!(defects.is_empty(), "{}", defects.join("\n"));
+}
+
+#[test]
+fn the_check_finds_what_it_must() {
+    let scan = ["SCAN deliveries".to_string()];
+    assert!(defect("SELECT * FROM deliveries", &scan).is_some());
+    let range = ["SEARCH queue USING INDEX queue_ready (queue=? AND visible_at<?)".to_string()];
+    assert!(
+        defect(
+            "UPDATE queue SET queue = 'dead' WHERE visible_at <= ?1",
+            &range
+        )
+        .is_some()
+    );
+    assert!(
+        defect(
+            "SELECT seq FROM queue WHERE visible_at <= ?1 LIMIT ?2",
+            &range
+        )
+        .is_none()
+    );
+    let sorted = [range[0].clone(), "USE TEMP B-TREE FOR ORDER BY".to_string()];
+    assert!(defect("SELECT seq FROM queue ORDER BY seq LIMIT 1", &sorted).is_some());
+    let lookup = ["SEARCH queue USING INTEGER PRIMARY KEY (rowid=?)".to_string()];
+    assert!(defect("UPDATE queue SET leased = 1 WHERE seq = ?1", &lookup).is_none());
+}
