@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use serde_json::json;
 
 use crate::load::{self, Request, Until};
+use crate::process_cpu::cpu_seconds;
 use crate::receiver::CountingReceiver;
 use crate::serve_process::ServeProcess;
 use crate::stats::{Figure, ratio};
@@ -23,7 +24,7 @@ const POSTING_CONCURRENCY: usize = 16;
 const SETTLE_LIMIT: Duration = Duration::from_secs(300);
 const PEAK_RSS_GOAL_MB: f64 = 60.0;
 
-fn alert_body() -> Bytes {
+pub(crate) fn alert_body() -> Bytes {
     Bytes::from(
         json!({
             "title": "Disk almost full on db-1",
@@ -39,21 +40,27 @@ fn alert_body() -> Bytes {
     )
 }
 
-struct SubjectRun {
-    deliveries_per_second: f64,
+pub(crate) struct SubjectRun {
+    pub(crate) deliveries_per_second: f64,
+    /// CPU time of the server process per delivery, from before the first alert to the last delivery.
+    pub(crate) cpu_micros_per_delivery: f64,
     idle_rss_mb: f64,
     peak_rss_mb: f64,
 }
 
-/// One subject run on a fresh `alertwire serve`: `alerts` alerts to `endpoints` endpoints.
-async fn subject(
+/// One subject run on a fresh `alertwire serve` logging at `log_level`: `alerts` alerts to `endpoints`
+/// endpoints.
+pub(crate) async fn subject(
     client: &reqwest::Client,
     receiver: &CountingReceiver,
     endpoints: usize,
     alerts: u64,
+    log_level: &str,
 ) -> Result<SubjectRun, BenchError> {
     let binary = crate::sibling_binary("alertwire")?;
-    let server = ServeProcess::start(&binary, crate::scratch_dir("e2e")).await?;
+    let data_dir = crate::scratch_dir("e2e");
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let server = ServeProcess::open(&binary, data_dir, log_level).await?;
     for i in 0..endpoints {
         server
             .create_endpoint(&format!("bench {i}"), &receiver.url())
@@ -70,6 +77,7 @@ async fn subject(
         ],
         expect: 202,
     };
+    let cpu_before = cpu_seconds(server.pid())?;
     let start = Instant::now();
     load::run(client, &request, POSTING_CONCURRENCY, Until::Count(alerts)).await?;
     while receiver.count() < expected {
@@ -88,6 +96,7 @@ async fn subject(
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let elapsed = start.elapsed();
+    let cpu = cpu_seconds(server.pid())? - cpu_before;
     if receiver.count() != expected {
         return Err(BenchError::Unexpected(format!(
             "{} deliveries arrived, expected {expected}",
@@ -96,6 +105,7 @@ async fn subject(
     }
     Ok(SubjectRun {
         deliveries_per_second: (alerts * endpoints as u64) as f64 / elapsed.as_secs_f64(),
+        cpu_micros_per_delivery: cpu * 1e6 / (alerts * endpoints as u64).max(1) as f64,
         idle_rss_mb,
         peak_rss_mb: server.peak_rss_mb()?,
     })
@@ -125,7 +135,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             .await
             .map_err(|e| BenchError::Setup(e.to_string()))?;
         // A first delivery gives the rendered, signed body the baseline sends.
-        subject(&client, &receiver, 1, 10).await?;
+        subject(&client, &receiver, 1, 10, "warn").await?;
         let body = receiver
             .first_body()
             .ok_or_else(|| BenchError::Unexpected("the receiver got no body".into()))?;
@@ -141,7 +151,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 raw.push(
                     baseline(&client, &receiver, body.clone(), alerts * endpoints as u64).await?,
                 );
-                let run = subject(&client, &receiver, endpoints, alerts).await?;
+                let run = subject(&client, &receiver, endpoints, alerts, "warn").await?;
                 alertwire.push(run.deliveries_per_second);
                 idle.push(run.idle_rss_mb);
                 peak.push(run.peak_rss_mb);

@@ -4,11 +4,13 @@
 //! medians. `--quick` runs every scenario with small sizes in seconds (the CI smoke run). The process
 //! exits non-zero only if a scenario fails to run, not when a goal is missed.
 
+mod backlog;
 mod bare_202;
 mod e2e;
 mod ingest;
 mod lambda;
 mod load;
+mod logging;
 mod process_cpu;
 mod receiver;
 mod render;
@@ -84,8 +86,12 @@ fn main() -> std::process::ExitCode {
     let mut failures = Vec::new();
     let mut notes = Vec::new();
     type Scenario = fn(Settings, &mut Vec<String>) -> Result<Vec<table::Row>, BenchError>;
-    let scenarios: [(&str, Scenario); 7] = [
+    let scenarios: [(&str, Scenario); 9] = [
         ("end-to-end deliveries and memory", |s, n| e2e::run(s, n)),
+        ("backlog drain and ingest beside it", |s, n| {
+            backlog::run(s, n)
+        }),
+        ("logging cost", |s, n| logging::run(s, n)),
         ("ingest", |s, n| ingest::run(s, n)),
         ("template render", |s, _| Ok(render::run(s))),
         ("signing", |s, _| Ok(signing::run(s))),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::BenchError;
 
-const API_KEY: &str = "bench-key-0123456789abcdef";
+pub const API_KEY: &str = "bench-key-0123456789abcdef";
 
 pub struct ServeProcess {
     child: Child,
@@ -19,9 +19,20 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts `binary serve` on a free port and waits until `/healthz` answers.
+    /// Starts `binary serve` on a free port with a fresh data directory and waits until `/healthz`
+    /// answers.
     pub async fn start(binary: &Path, data_dir: PathBuf) -> Result<Self, BenchError> {
         let _ = std::fs::remove_dir_all(&data_dir);
+        Self::open(binary, data_dir, "warn").await
+    }
+
+    /// Starts `binary serve` on the data directory as it is, logging at `log_level` (to nowhere: what is
+    /// measured is what producing the lines costs), and waits until `/healthz` answers.
+    pub async fn open(
+        binary: &Path,
+        data_dir: PathBuf,
+        log_level: &str,
+    ) -> Result<Self, BenchError> {
         let port = crate::free_port()?;
         let child = Command::new(binary)
             .arg("serve")
@@ -30,7 +41,7 @@ impl ServeProcess {
             .arg(&data_dir)
             .args(["--allow-target", "127.0.0.1/32", "--allow-port", "any"])
             .env("ALERTWIRE_API_KEY", API_KEY)
-            .env("ALERTWIRE_LOG", "warn")
+            .env("ALERTWIRE_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -121,6 +132,13 @@ impl ServeProcess {
         ))
     }
 
+    /// Stops the process and keeps its data directory, for a start on it again.
+    pub fn stop_keeping_data(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::take(&mut self.data_dir)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -148,6 +166,8 @@ impl Drop for ServeProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.data_dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }

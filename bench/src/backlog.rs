@@ -1,0 +1,273 @@
+//! Backlogs: how fast `alertwire serve` drains the tasks an outage left queued, and how fast it accepts new
+//! alerts meanwhile. Each backlog (n alerts, one delivery and one task each) is written through the store
+//! while the server is stopped, as when an endpoint comes back after an outage; then the server starts on
+//! it and delivers. The drain rate is n over the time from the start to the last delivery, start-up
+//! included. Its baseline is the steady-state end-to-end rate of the same run (alerts posted while they
+//! are delivered, from an empty queue). Ingest while the largest backlog drains is set beside ingest on an
+//! empty queue, in the same run.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use alertwire_shared::alert::AlertContent;
+use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
+use alertwire_shared::delivery::{Delivery, DeliveryStatus};
+use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
+use alertwire_shared::ids::{AlertId, DeliveryId};
+use alertwire_shared::ports::queue::Task;
+use alertwire_shared::ports::store::{AlertRecord, AlertStore, ApiKeyStore, EndpointStore};
+use alertwire_shared::service::hash_api_key;
+use tokio::task::JoinSet;
+
+use crate::load::{self, Request, Until};
+use crate::receiver::CountingReceiver;
+use crate::serve_process::{API_KEY, ServeProcess};
+use crate::stats::{Figure, ratio};
+use crate::table::Row;
+use crate::{BenchError, Settings, block_on};
+
+/// Clients posting alerts at once, as in the ingest and end-to-end scenarios.
+const POSTING_CONCURRENCY: usize = 16;
+/// Alerts written into the store at once while seeding (the store commits them in groups).
+const SEEDING_CONCURRENCY: usize = 256;
+const DRAIN_LIMIT: Duration = Duration::from_secs(900);
+const GOAL: f64 = 0.8;
+
+fn store_error(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Store(e.to_string())
+}
+
+/// Writes `alerts` alerts to the only endpoint of the stopped server's data directory, each with its
+/// delivery and its task, through the store's own `record_alert`.
+async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
+    let database = Database::open(data_dir, false).map_err(store_error)?;
+    // Attached, so the store queues each alert's task in the alert's own transaction, as `serve` does.
+    let _queue = EmbeddedQueue::new(
+        database.clone(),
+        QueueSettings {
+            visibility_timeout: Duration::from_secs(60),
+            max_receives: MAX_ATTEMPTS,
+        },
+    );
+    let tenant = database
+        .tenant_for_key(&hash_api_key(API_KEY))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| BenchError::Setup("the bench key is not stored".into()))?;
+    let endpoint = database
+        .list_endpoints(&tenant)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| BenchError::Setup("the backlog's endpoint is not stored".into()))?;
+    let body: serde_json::Value = serde_json::from_slice(&crate::e2e::alert_body())
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
+    let content = AlertContent::from_json(&body).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let mut writes = JoinSet::new();
+    for _ in 0..alerts {
+        while writes.len() >= SEEDING_CONCURRENCY {
+            if let Some(written) = writes.join_next().await {
+                written.map_err(store_error)??;
+            }
+        }
+        let (database, tenant) = (database.clone(), tenant.clone());
+        let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
+        writes.spawn(async move {
+            let alert = content.into_alert(AlertId::generate(), tenant.clone(), chrono::Utc::now());
+            let delivery = Delivery {
+                id: DeliveryId::generate(),
+                tenant: tenant.clone(),
+                alert_id: alert.id.clone(),
+                endpoint_id,
+                message_type: alert.content.message_type,
+                status: DeliveryStatus::Pending,
+                status_reason: None,
+                run: 0,
+                attempts: Vec::new(),
+                next_attempt_at: None,
+                created_at: alert.received_at,
+                updated_at: alert.received_at,
+            };
+            let tasks = [Task::DeliverV1 {
+                tenant,
+                delivery_id: delivery.id.clone(),
+                run: 0,
+            }];
+            database
+                .record_alert(AlertRecord {
+                    alert: &alert,
+                    deliveries: std::slice::from_ref(&delivery),
+                    idempotency: None,
+                    tasks: &tasks,
+                })
+                .await
+                .map(|_| ())
+                .map_err(store_error)
+        });
+    }
+    while let Some(written) = writes.join_next().await {
+        written.map_err(store_error)??;
+    }
+    Ok(())
+}
+
+/// A stopped server's data directory holding a backlog of `alerts` for `receiver`.
+async fn backlog(
+    receiver: &CountingReceiver,
+    alerts: usize,
+) -> Result<std::path::PathBuf, BenchError> {
+    let binary = crate::sibling_binary("alertwire")?;
+    let server = ServeProcess::start(&binary, crate::scratch_dir("backlog")).await?;
+    server.create_endpoint("backlog", &receiver.url()).await?;
+    let data_dir = server.stop_keeping_data();
+    seed(&data_dir, alerts).await?;
+    Ok(data_dir)
+}
+
+/// Waits until `receiver` has seen `expected` requests and nothing is pending.
+async fn delivered(
+    server: &ServeProcess,
+    receiver: &CountingReceiver,
+    expected: u64,
+    since: Instant,
+) -> Result<(), BenchError> {
+    while receiver.count() < expected || server.has_pending().await? {
+        if since.elapsed() > DRAIN_LIMIT {
+            return Err(BenchError::Unexpected(format!(
+                "the backlog did not drain: {} of {expected} deliveries arrived",
+                receiver.count()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(if receiver.count() < expected {
+            5
+        } else {
+            50
+        }))
+        .await;
+    }
+    if receiver.count() != expected {
+        return Err(BenchError::Unexpected(format!(
+            "{} deliveries arrived, expected {expected}",
+            receiver.count()
+        )));
+    }
+    Ok(())
+}
+
+/// Deliveries per second while `serve` drains a backlog of `alerts`, start-up included.
+async fn drain(receiver: &CountingReceiver, alerts: usize) -> Result<f64, BenchError> {
+    let data_dir = backlog(receiver, alerts).await?;
+    let expected = receiver.count() + alerts as u64;
+    let start = Instant::now();
+    let server = ServeProcess::open(&crate::sibling_binary("alertwire")?, data_dir, "warn").await?;
+    delivered(&server, receiver, expected, start).await?;
+    Ok(alerts as f64 / start.elapsed().as_secs_f64())
+}
+
+fn ingest_request(server: &ServeProcess) -> Request {
+    Request {
+        url: format!("{}/v1/alerts", server.base),
+        body: crate::e2e::alert_body(),
+        headers: vec![
+            ("content-type", "application/json".into()),
+            ServeProcess::auth_header(),
+        ],
+        expect: 202,
+    }
+}
+
+/// Alerts accepted per second for `duration` by a server that holds a backlog of `alerts` (0: an empty
+/// queue), its worker delivering meanwhile.
+async fn ingest_beside(
+    client: &reqwest::Client,
+    receiver: &CountingReceiver,
+    alerts: usize,
+    duration: Duration,
+) -> Result<f64, BenchError> {
+    let binary = crate::sibling_binary("alertwire")?;
+    let server = if alerts == 0 {
+        let server = ServeProcess::start(&binary, crate::scratch_dir("backlog")).await?;
+        server.create_endpoint("backlog", &receiver.url()).await?;
+        server
+    } else {
+        let data_dir = backlog(receiver, alerts).await?;
+        ServeProcess::open(&binary, data_dir, "warn").await?
+    };
+    let request = ingest_request(&server);
+    let result = load::run(
+        client,
+        &request,
+        POSTING_CONCURRENCY,
+        Until::Elapsed(duration),
+    )
+    .await?;
+    Ok(result.per_second())
+}
+
+pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
+    block_on(async {
+        let client = load::client();
+        let receiver = CountingReceiver::start()
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let (small, large) = if settings.quick {
+            (500, 2_000)
+        } else {
+            (10_000, 100_000)
+        };
+        let steady_alerts: u64 = if settings.quick { 200 } else { 3_000 };
+        let duration = Duration::from_millis(if settings.quick { 300 } else { 3_000 });
+        // The largest backlog takes minutes to write and drain: three runs of it are enough.
+        let large_runs = settings.runs.min(3);
+        let mut steady = Figure::new("deliveries/s");
+        let mut drains = [Figure::new("deliveries/s"), Figure::new("deliveries/s")];
+        for run in 0..settings.runs {
+            steady.push(
+                crate::e2e::subject(&client, &receiver, 1, steady_alerts, "warn")
+                    .await?
+                    .deliveries_per_second,
+            );
+            drains[0].push(drain(&receiver, small).await?);
+            if run < large_runs {
+                drains[1].push(drain(&receiver, large).await?);
+            }
+        }
+        let mut rows = Vec::new();
+        for (figure, size) in drains.into_iter().zip([small, large]) {
+            let r = ratio(&figure, &steady);
+            rows.push(Row {
+                scenario: format!(
+                    "backlog: drain of {size} queued alerts after an outage, deliveries/s (÷ steady-state end-to-end)"
+                ),
+                figure,
+                baseline: Some(steady.clone()),
+                ratio: Some(r),
+                goal: format!("≥ {GOAL}×"),
+                met: Some(r >= GOAL),
+            });
+        }
+        let mut empty = Figure::new("alerts/s");
+        let mut beside = Figure::new("alerts/s");
+        for _ in 0..large_runs {
+            empty.push(ingest_beside(&client, &receiver, 0, duration).await?);
+            beside.push(ingest_beside(&client, &receiver, large, duration).await?);
+        }
+        let r = ratio(&beside, &empty);
+        rows.push(Row {
+            scenario: format!(
+                "backlog: ingest while {large} queued alerts drain, alerts/s (÷ ingest on an empty queue)"
+            ),
+            figure: beside,
+            baseline: Some(empty),
+            ratio: Some(r),
+            goal: format!("≥ {GOAL}×"),
+            met: Some(r >= GOAL),
+        });
+        notes.push(format!(
+            "backlog: each backlog is written through the store (`record_alert`, {SEEDING_CONCURRENCY} at once) while `serve` is stopped, then `serve` starts on it; the drain is timed from that start to the last delivery. Steady state: {steady_alerts} alerts posted by {POSTING_CONCURRENCY} clients to a fresh `serve`. Ingest: {POSTING_CONCURRENCY} clients for {} ms, right after the start on the backlog.",
+            duration.as_millis()
+        ));
+        Ok(rows)
+    })
+}
