@@ -1,7 +1,8 @@
 //! The queue port's conformance suite: the same test functions, each given a `&dyn TaskQueue` and its
 //! backend's side door ([`backends::Backend`]), stamped out for the embedded SQLite queue
-//! (`queue_conformance::embedded::*`) and for SQS on moto (`queue_conformance::sqs::*`); plus the deliver
-//! and replay logic of the Lambdas against moto ([`deliver_and_replay`]).
+//! (`queue_conformance::embedded::*`, always) and for SQS on moto (`queue_conformance::sqs::*`, with the
+//! `aws` feature); plus, with `aws` too, the deliver and replay logic of the Lambdas against moto
+//! (`deliver_and_replay`).
 //!
 //! Only behaviour both backends share is asserted. Known differences, deliberately not tested: the
 //! embedded queue keeps one message per `Task::dedup_key()` (sending the same task twice keeps one) while
@@ -10,6 +11,7 @@
 //! messages than are visible.
 
 pub(crate) mod backends;
+#[cfg(feature = "aws")]
 mod deliver_and_replay;
 
 use std::collections::HashSet;
@@ -34,6 +36,7 @@ macro_rules! conformance {
             )*
         }
 
+        #[cfg(feature = "aws")]
         mod sqs {
             use super::backends::{Backend, Sqs};
             $(
