@@ -245,6 +245,20 @@ fn ids(deliveries: &[Delivery]) -> Vec<&str> {
     deliveries.iter().map(|d| d.id.as_str()).collect()
 }
 
+/// Records acme's alert `al_01` with one pending delivery, `msg_01` to `ep_01`, and returns that delivery.
+async fn record_one_pending(stores: &Stores) -> Result<Delivery, StoreError> {
+    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
+    stores
+        .alerts
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            std::slice::from_ref(&d),
+            None,
+        ))
+        .await?;
+    Ok(d)
+}
+
 async fn get(stores: &Stores, tenant_name: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
     stores
         .deliveries
@@ -845,15 +859,7 @@ async fn pages_follow_before_and_limit(stores: &Stores) -> Outcome {
 
 async fn attempts_are_kept_in_order(stores: &Stores) -> Outcome {
     let acme = tenant("acme");
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
     let attempts = [attempt(1, 0, 500), attempt(2, 0, 429), attempt(3, 0, 200)];
     let retry = StatusChange {
         status: DeliveryStatus::Pending,
@@ -899,15 +905,7 @@ async fn attempts_are_kept_in_order(stores: &Stores) -> Outcome {
 
 async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Stores) -> Outcome {
     let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
 
     let first = attempt(1, 0, 503);
     assert!(
@@ -977,15 +975,7 @@ async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Store
 
 async fn start_resend_begins_a_new_run(stores: &Stores) -> Outcome {
     let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
     let gone = StatusChange {
         status: DeliveryStatus::Dead,
         reason: Some("410 Gone"),
