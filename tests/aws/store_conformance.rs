@@ -1,20 +1,17 @@
 //! The storage ports' conformance suite: every case runs, with the same code, on the embedded SQLite
-//! store and on the DynamoDB store (against the emulator at `AWS_ENDPOINT_URL`, a fresh table per test),
-//! so the two adapters cannot drift apart. A few DynamoDB-only cases follow: expiry, the table itself,
-//! and unreadable items.
+//! store (`store_conformance::sqlite::*`, always) and on the DynamoDB store (`store_conformance::dynamodb::*`,
+//! with the `aws` feature, against the emulator at `AWS_ENDPOINT_URL`, a fresh table per test), so the two
+//! adapters cannot drift apart. The DynamoDB-only cases (expiry, the table itself, unreadable items) are in
+//! `emulator`, with the DynamoDB half's set-up.
 //!
 //! Races are not tested here: moto serves requests on several threads without isolating them, so two
 //! concurrent conditional writes can both succeed on it (real DynamoDB evaluates a condition atomically
 //! with its write). Every condition is exercised sequentially instead: a stale version, another run, a
 //! finished delivery, a taken idempotency key.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use alertwire_shared::alert::Alert;
-use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
-use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
 use alertwire_shared::endpoint::Endpoint;
@@ -24,8 +21,6 @@ use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
     EndpointStore, RecordOutcome, StatusChange, StoreError,
 };
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -58,36 +53,6 @@ fn sqlite() -> Stores {
     Stores::of(Database::in_memory().expect("an in-memory database opens"))
 }
 
-/// A client for the emulator. Panics without `AWS_ENDPOINT_URL`: these tests must never pass, or run
-/// against real AWS, by accident.
-async fn dynamodb_client() -> Client {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    assert!(
-        !endpoint.is_empty(),
-        "AWS_ENDPOINT_URL is not set: the DynamoDB conformance tests need the moto emulator \
-         (tests/run.sh starts it; or run `moto_server -H 127.0.0.1 -p PORT` and set \
-         AWS_ENDPOINT_URL=http://127.0.0.1:PORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-         AWS_REGION=us-east-1)"
-    );
-    Client::new(&load_sdk_config().await)
-}
-
-/// A fresh, uniquely named table for one test.
-async fn fresh_table(client: &Client, case: &str) -> String {
-    let unique = TenantId::generate().0.replace("tn_", "");
-    let table = format!("conformance-{case}-{unique}");
-    create_table(client, &table)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-    table
-}
-
-async fn dynamodb(case: &str) -> Stores {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, case).await;
-    Stores::of(DynamoStore::new(client, table, DEFAULT_RECORD_TTL))
-}
-
 /// Stamps out one test per adapter for each case, so both always run the same cases.
 macro_rules! conformance {
     ($($case:ident),+ $(,)?) => {
@@ -100,11 +65,12 @@ macro_rules! conformance {
             )+
         }
 
+        #[cfg(feature = "aws")]
         mod dynamodb {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let stores = super::dynamodb(stringify!($case)).await;
+                    let stores = super::emulator::fresh_stores(stringify!($case)).await;
                     super::$case(&stores).await.expect("the store failed");
                 }
             )+
@@ -277,6 +243,20 @@ fn filter() -> DeliveryFilter {
 
 fn ids(deliveries: &[Delivery]) -> Vec<&str> {
     deliveries.iter().map(|d| d.id.as_str()).collect()
+}
+
+/// Records acme's alert `al_01` with one pending delivery, `msg_01` to `ep_01`, and returns that delivery.
+async fn record_one_pending(stores: &Stores) -> Result<Delivery, StoreError> {
+    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
+    stores
+        .alerts
+        .record_alert(record(
+            &alert("acme", "al_01"),
+            std::slice::from_ref(&d),
+            None,
+        ))
+        .await?;
+    Ok(d)
 }
 
 async fn get(stores: &Stores, tenant_name: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
@@ -879,15 +859,7 @@ async fn pages_follow_before_and_limit(stores: &Stores) -> Outcome {
 
 async fn attempts_are_kept_in_order(stores: &Stores) -> Outcome {
     let acme = tenant("acme");
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
     let attempts = [attempt(1, 0, 500), attempt(2, 0, 429), attempt(3, 0, 200)];
     let retry = StatusChange {
         status: DeliveryStatus::Pending,
@@ -933,15 +905,7 @@ async fn attempts_are_kept_in_order(stores: &Stores) -> Outcome {
 
 async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Stores) -> Outcome {
     let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
 
     let first = attempt(1, 0, 503);
     assert!(
@@ -1011,15 +975,7 @@ async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Store
 
 async fn start_resend_begins_a_new_run(stores: &Stores) -> Outcome {
     let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
-    let d = delivery("acme", "msg_01", "al_01", "ep_01", "pending");
-    stores
-        .alerts
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            std::slice::from_ref(&d),
-            None,
-        ))
-        .await?;
+    let d = record_one_pending(stores).await?;
     let gone = StatusChange {
         status: DeliveryStatus::Dead,
         reason: Some("410 Gone"),
@@ -1227,420 +1183,5 @@ async fn every_read_and_write_is_tenant_scoped(stores: &Stores) -> Outcome {
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------------
-// DynamoDB only.
-
-#[tokio::test]
-async fn dynamodb_expired_records_read_as_absent() {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, "expired").await;
-    let short = DynamoStore::new(client.clone(), table.clone(), Duration::ZERO);
-    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
-    let acme = tenant("acme");
-
-    // One lasting delivery, older than the expired ones.
-    let kept = alert("acme", "al_00");
-    let kept_delivery = [delivery("acme", "msg_00", "al_00", "ep_01", "pending")];
-    long.record_alert(record(&kept, &kept_delivery, None))
-        .await
-        .expect("recorded");
-
-    // Expired on arrival: the records exist in the table but read as absent.
-    let gone = alert("acme", "al_01");
-    let gone_deliveries = [
-        delivery("acme", "msg_01", "al_01", "ep_01", "pending"),
-        delivery("acme", "msg_02", "al_01", "ep_02", "dead"),
-    ];
-    let outcome = short
-        .record_alert(record(&gone, &gone_deliveries, Some(("k", "h1"))))
-        .await
-        .expect("recorded");
-    assert!(matches!(outcome, RecordOutcome::Recorded { .. }));
-    for store in [&short, &long] {
-        assert_eq!(store.get_alert(&acme, &gone.id).await.expect("read"), None);
-        for d in &gone_deliveries {
-            assert_eq!(store.get_delivery(&acme, &d.id).await.expect("read"), None);
-        }
-        let filters = [
-            DeliveryFilter {
-                limit: 1,
-                ..filter()
-            },
-            DeliveryFilter {
-                alert_id: Some(gone.id.clone()),
-                ..filter()
-            },
-            DeliveryFilter {
-                status: Some(DeliveryStatus::Dead),
-                ..filter()
-            },
-            DeliveryFilter {
-                endpoint_id: Some(EndpointId::from("ep_02")),
-                ..filter()
-            },
-        ];
-        for filter in &filters {
-            let listed = store.list_deliveries(&acme, filter).await.expect("listed");
-            let expected = if filter.limit == 1 {
-                vec!["msg_00"]
-            } else {
-                vec![]
-            };
-            assert_eq!(ids(&listed), expected, "{filter:?}");
-        }
-        assert!(
-            !store
-                .update_delivery(
-                    &acme,
-                    &gone_deliveries[0].id,
-                    0,
-                    Some(&attempt(1, 0, 200)),
-                    change(DeliveryStatus::Delivered)
-                )
-                .await
-                .expect("answered")
-        );
-        assert_eq!(
-            store
-                .start_resend(&acme, &gone_deliveries[1].id, None)
-                .await
-                .expect("answered"),
-            None
-        );
-        store
-            .mark_enqueued(&acme, &gone.id)
-            .await
-            .expect("answered");
-    }
-
-    // An expired idempotency key is free again.
-    let again = alert("acme", "al_02");
-    let again_deliveries = [delivery("acme", "msg_03", "al_02", "ep_01", "pending")];
-    assert!(matches!(
-        long.record_alert(record(&again, &again_deliveries, Some(("k", "h2"))))
-            .await
-            .expect("recorded"),
-        RecordOutcome::Recorded { .. }
-    ));
-    assert_eq!(
-        long.record_alert(record(&gone, &gone_deliveries, Some(("k", "h3"))))
-            .await
-            .expect("answered"),
-        RecordOutcome::AlreadyRecorded {
-            receipt: receipt(&again, &again_deliveries),
-            request_hash: "h2".into(),
-            enqueued: false,
-        }
-    );
-
-    // Endpoints and keys never expire, whatever the store's TTL.
-    short
-        .insert_endpoint(&endpoint("acme", "ep_01", 1, "lasting"))
-        .await
-        .expect("inserted");
-    assert!(
-        short
-            .get_endpoint(&acme, &EndpointId::from("ep_01"))
-            .await
-            .expect("read")
-            .is_some()
-    );
-    short
-        .add_key(&acme, "hash-a", "lasting")
-        .await
-        .expect("added");
-    assert_eq!(
-        short.tenant_for_key("hash-a").await.expect("read"),
-        Some(acme.clone())
-    );
-    assert!(short.has_keys().await.expect("read"));
-}
-
-#[tokio::test]
-async fn dynamodb_records_carry_their_expiry() {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, "expiry").await;
-    let ttl = Duration::from_secs(3 * 24 * 3600);
-    let store = DynamoStore::new(client.clone(), table.clone(), ttl);
-    let acme = tenant("acme");
-    let before = epoch_now();
-    store
-        .insert_endpoint(&endpoint("acme", "ep_01", 1, "first"))
-        .await
-        .expect("inserted");
-    store.add_key(&acme, "hash-a", "key").await.expect("added");
-    let deliveries = [delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
-    store
-        .record_alert(record(
-            &alert("acme", "al_01"),
-            &deliveries,
-            Some(("k", "h")),
-        ))
-        .await
-        .expect("recorded");
-    store
-        .update_delivery(
-            &acme,
-            &deliveries[0].id,
-            0,
-            Some(&attempt(1, 0, 500)),
-            change(DeliveryStatus::Pending),
-        )
-        .await
-        .expect("updated");
-    let after = epoch_now();
-
-    let scanned = client
-        .scan()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("the table scans");
-    let mut kinds = BTreeSet::new();
-    for item in scanned.items() {
-        let sk = item
-            .get("sk")
-            .and_then(|v| v.as_s().ok())
-            .expect("every item has a sort key");
-        let kind = sk.split('#').next().unwrap_or_default().to_string();
-        let expires_at = item
-            .get("expires_at")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<u64>().ok());
-        match kind.as_str() {
-            "AL" | "IDEM" | "DL" | "AT" => {
-                let expires_at = expires_at.expect("an expiring record has expires_at");
-                let ttl = ttl.as_secs();
-                assert!(
-                    (before + ttl..=after + ttl).contains(&expires_at),
-                    "{sk}: {expires_at}"
-                );
-            }
-            _ => assert_eq!(expires_at, None, "{sk} never expires"),
-        }
-        kinds.insert(kind);
-    }
-    let expected: BTreeSet<String> = ["AL", "IDEM", "DL", "AT", "EP", "KEY", "META"]
-        .map(String::from)
-        .into();
-    assert_eq!(kinds, expected);
-}
-
-#[tokio::test]
-async fn dynamodb_create_table_is_idempotent_and_enables_ttl() {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, "create").await;
-    DynamoStore::create_table(&client, &table)
-        .await
-        .expect("creating an existing table is fine");
-
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("TTL is described")
-        .time_to_live_description
-        .expect("a TTL description");
-    assert_eq!(ttl.time_to_live_status, Some(TimeToLiveStatus::Enabled));
-    assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
-
-    let described = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .expect("the table is described")
-        .table
-        .expect("a table description");
-    assert_eq!(
-        described
-            .billing_mode_summary
-            .as_ref()
-            .and_then(|b| b.billing_mode.clone()),
-        Some(BillingMode::PayPerRequest)
-    );
-    // The layout template.yaml must declare too: index name, its hash and range key attributes.
-    let indexes: BTreeSet<(String, Vec<String>)> = described
-        .global_secondary_indexes()
-        .iter()
-        .map(|i| {
-            let keys = i
-                .key_schema()
-                .iter()
-                .map(|k| k.attribute_name.clone())
-                .collect();
-            (i.index_name.clone().unwrap_or_default(), keys)
-        })
-        .collect();
-    let expected: BTreeSet<(String, Vec<String>)> = [
-        ("by_endpoint", ["gsi1pk", "gsi1sk"]),
-        ("by_status", ["gsi2pk", "gsi2sk"]),
-        ("by_alert", ["gsi3pk", "gsi3sk"]),
-        ("by_endpoint_status", ["gsi4pk", "gsi4sk"]),
-    ]
-    .into_iter()
-    .map(|(name, keys)| (name.to_string(), keys.map(String::from).to_vec()))
-    .collect();
-    assert_eq!(indexes, expected);
-}
-
-#[tokio::test]
-async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, "corrupt").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
-    let put = |sk: &str, extra: Vec<(&str, AttributeValue)>| {
-        let mut request = client
-            .put_item()
-            .table_name(&table)
-            .item("pk", AttributeValue::S("T#acme".into()))
-            .item("sk", AttributeValue::S(sk.into()));
-        for (name, value) in extra {
-            request = request.item(name, value);
-        }
-        request.send()
-    };
-    put(
-        "DL#msg_01",
-        vec![
-            ("delivery_id", AttributeValue::S("msg_01".into())),
-            ("status", AttributeValue::N("7".into())),
-        ],
-    )
-    .await
-    .expect("written");
-    put(
-        "EP#ep_01",
-        vec![("doc", AttributeValue::S("{not json".into()))],
-    )
-    .await
-    .expect("written");
-    put("AL#al_01", vec![("doc", AttributeValue::Bool(true))])
-        .await
-        .expect("written");
-
-    let acme = tenant("acme");
-    let corrupt = |result: Result<_, StoreError>| matches!(result, Err(StoreError::Corrupt(_)));
-    assert!(corrupt(
-        store
-            .get_delivery(&acme, &DeliveryId::from("msg_01"))
-            .await
-            .map(|_| ())
-    ));
-    assert!(corrupt(
-        store.list_deliveries(&acme, &filter()).await.map(|_| ())
-    ));
-    assert!(corrupt(
-        store
-            .get_endpoint(&acme, &EndpointId::from("ep_01"))
-            .await
-            .map(|_| ())
-    ));
-    assert!(corrupt(store.list_endpoints(&acme).await.map(|_| ())));
-    assert!(corrupt(
-        store
-            .get_alert(&acme, &AlertId::from("al_01"))
-            .await
-            .map(|_| ())
-    ));
-}
-
-#[tokio::test]
-async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
-    let client = dynamodb_client().await;
-    let table = fresh_table(&client, "interrupted").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
-    let acme = tenant("acme");
-    let first = alert("acme", "al_01");
-    let deliveries: Vec<Delivery> = (0..120)
-        .map(|i| {
-            delivery(
-                "acme",
-                &format!("msg_{i:04}"),
-                "al_01",
-                &format!("ep_{i:04}"),
-                "pending",
-            )
-        })
-        .collect();
-    store
-        .record_alert(record(&first, &deliveries, Some(("k", "h"))))
-        .await
-        .expect("recorded");
-
-    // Put the table back in the state a crash between commit and publishing leaves: the alert marked
-    // `publishing`, its first deliveries still `staged`.
-    let update = |sk: String, expression: &'static str| {
-        client
-            .update_item()
-            .table_name(&table)
-            .key("pk", AttributeValue::S("T#acme".into()))
-            .key("sk", AttributeValue::S(sk))
-            .update_expression(expression)
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
-            .send()
-    };
-    update("AL#al_01".into(), "SET publishing = :yes")
-        .await
-        .expect("marked");
-    for d in &deliveries[..30] {
-        update(format!("DL#{}", d.id), "SET staged = :yes")
-            .await
-            .expect("staged");
-    }
-    assert_eq!(
-        get_from(&store, &deliveries[0]).await,
-        None,
-        "staged reads as absent"
-    );
-    let listed = store
-        .list_deliveries(&acme, &filter())
-        .await
-        .expect("listed");
-    assert_eq!(listed.len(), 90, "staged deliveries are not listed");
-
-    // The retried request finishes publishing before it answers.
-    let retry = alert("acme", "al_02");
-    assert_eq!(
-        store
-            .record_alert(record(&retry, &[], Some(("k", "h"))))
-            .await
-            .expect("answered"),
-        RecordOutcome::AlreadyRecorded {
-            receipt: receipt(&first, &deliveries),
-            request_hash: "h".into(),
-            enqueued: false,
-        }
-    );
-    assert_eq!(
-        get_from(&store, &deliveries[0]).await.as_ref(),
-        Some(&deliveries[0])
-    );
-    let listed = store
-        .list_deliveries(&acme, &filter())
-        .await
-        .expect("listed");
-    assert_eq!(listed.len(), 120);
-    let alert_item = client
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S("T#acme".into()))
-        .key("sk", AttributeValue::S("AL#al_01".into()))
-        .send()
-        .await
-        .expect("read")
-        .item
-        .expect("the alert is stored");
-    assert!(!alert_item.contains_key("publishing"), "publishing is done");
-}
-
-async fn get_from(store: &DynamoStore, d: &Delivery) -> Option<Delivery> {
-    store.get_delivery(&d.tenant, &d.id).await.expect("read")
-}
-
-fn epoch_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+#[cfg(feature = "aws")]
+mod emulator;

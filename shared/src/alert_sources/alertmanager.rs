@@ -2,84 +2,34 @@
 //! <https://prometheus.io/docs/alerting/latest/configuration/#webhook_config> and defined by `Data` in
 //! prometheus/alertmanager `template/template.go`.
 
-use std::collections::BTreeMap;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
-
-use super::labelled_alert::{Envelope, LabelledAlert};
-use super::{SourceAlert, read_payload};
+use super::SourceAlert;
+use super::notification::{Notification, Source};
 use crate::input_error::FieldError;
 
 /// The payload version this reader understands.
 pub const PAYLOAD_VERSION: &str = "4";
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Notification {
-    version: String,
-    #[serde(default)]
-    group_key: Option<String>,
-    #[serde(default)]
-    truncated_alerts: Option<u64>,
-    status: String,
-    receiver: String,
-    #[serde(default)]
-    group_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    common_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    common_annotations: Option<BTreeMap<String, String>>,
-    #[serde(rename = "externalURL", default)]
-    external_url: Option<String>,
-    alerts: Vec<LabelledAlert>,
-}
+const ALERTMANAGER: Source = Source {
+    key: "alertmanager",
+    name: "Alertmanager",
+    payload_version: PAYLOAD_VERSION,
+};
 
 /// Every alert of the notification, or the first problem naming its field; nothing partial.
 pub fn alerts_from_json(body: &Value) -> Result<Vec<SourceAlert>, FieldError> {
-    let notification: Notification = read_payload(body)?;
-    if notification.version != PAYLOAD_VERSION {
-        return Err(FieldError::invalid(
-            "version",
-            format!(
-                "`version` is {:?}; alertwire reads Alertmanager's webhook payload version {PAYLOAD_VERSION}",
-                notification.version
-            ),
-        ));
-    }
-    if notification.alerts.is_empty() {
-        return Err(FieldError::invalid("alerts", "`alerts` is empty"));
-    }
-    let mut context = Map::new();
-    context.insert("receiver".into(), json!(notification.receiver));
-    context.insert("groupStatus".into(), json!(notification.status));
-    context.insert("groupKey".into(), json!(notification.group_key));
-    context.insert("groupLabels".into(), json!(notification.group_labels));
-    context.insert("commonLabels".into(), json!(notification.common_labels));
-    context.insert(
-        "commonAnnotations".into(),
-        json!(notification.common_annotations),
-    );
-    context.insert("externalURL".into(), json!(notification.external_url));
-    context.insert(
-        "truncatedAlerts".into(),
-        json!(notification.truncated_alerts.unwrap_or(0)),
-    );
-    let envelope = Envelope {
-        source: "alertmanager",
-        context,
-        fallback_link: notification.external_url,
-    };
-    notification
-        .alerts
-        .into_iter()
-        .enumerate()
-        .map(|(index, alert)| alert.into_source_alert(index, &envelope))
-        .collect()
+    // Grafana's `orgId`, `title` and `state` are not Alertmanager's: skipped unread, whatever they hold.
+    let notification = Notification::<IgnoredAny, IgnoredAny>::read(body, &ALERTMANAGER)?;
+    let context = notification.group_context();
+    notification.into_source_alerts(&ALERTMANAGER, context)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn minimal(alert: Value) -> Value {

@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod grafana;
 mod labelled_alert;
+mod notification;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;

@@ -59,12 +59,8 @@ pub struct EmbeddedServer {
     metrics_upkeep: JoinHandle<()>,
 }
 
-/// Opens (and recovers) the store, then serves the API and runs the worker until `stop`.
-pub async fn start(config: ServerConfig) -> Result<EmbeddedServer, StartError> {
-    start_with_resolver(config, Arc::new(SystemResolver)).await
-}
-
-/// As [`start`], with deliveries resolving host names through `resolver` (tests simulate DNS answers with it).
+/// Opens (and recovers) the store, then serves the API and runs the worker until `stop`, with
+/// deliveries resolving host names through `resolver` (tests simulate DNS answers with it).
 pub async fn start_with_resolver(
     config: ServerConfig,
     resolver: Arc<dyn HostResolver>,

@@ -27,7 +27,6 @@ const MAX_RESPONSE_HEADERS: usize = 64;
 pub struct HttpSender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
-    timeout: Duration,
 }
 
 /// The outcome of one exchange, before it is numbered as an attempt.
@@ -85,19 +84,11 @@ impl HttpSender {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self {
-            client,
-            policy,
-            timeout,
-        })
+        Ok(Self { client, policy })
     }
 
     pub fn policy(&self) -> &TargetPolicy {
         &self.policy
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     /// Sends `request`; never fails, every problem is described in the attempt.

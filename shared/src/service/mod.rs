@@ -95,10 +95,6 @@ impl Service {
         &self.ports
     }
 
-    pub fn sender(&self) -> &HttpSender {
-        &self.sender
-    }
-
     /// The endpoint with its templates compiled, from the cache when the version matches.
     fn compiled(&self, endpoint: Endpoint) -> Result<Arc<CompiledEndpoint>, FieldError> {
         let key = (endpoint.tenant.clone(), endpoint.id.clone());

@@ -409,30 +409,29 @@ fn unknown_variables_are_reported_with_positions() {
 fn json_check_catches_unquoted_strings() {
     let source = "{\n  \"id\": 1,\n  \"x\": {{alert_title}}\n}";
     let template = Template::compile(source, Escaping::Json).unwrap();
-    let err = template.check_json_output(&hostile()).unwrap_err();
-    assert_eq!((err.line, err.column), (3, 8));
-    assert_eq!(
-        err.message,
-        "the body is not valid JSON when rendered with a sample alert: expected value (in `{{alert_title}}`)"
-    );
-    // A value that starts like JSON fails just after it.
-    let err = template
-        .check_json_output(&json!({"alert_title": "1 \"quoted\""}))
-        .unwrap_err();
-    assert_eq!((err.line, err.column), (3, 8));
-    assert_eq!(
-        err.message,
-        "the body is not valid JSON when rendered with a sample alert: expected `,` or `}` (in `{{alert_title}}`)"
-    );
-    // An empty value fails on the text after it.
-    let err = template
-        .check_json_output(&json!({"alert_title": ""}))
-        .unwrap_err();
-    assert_eq!((err.line, err.column), (4, 1));
-    assert_eq!(
-        err.message,
-        "the body is not valid JSON when rendered with a sample alert: expected value (after `{{alert_title}}`)"
-    );
+    let cases = [
+        (hostile(), (3, 8), "expected value (in `{{alert_title}}`)"),
+        // A value that starts like JSON fails just after it.
+        (
+            json!({"alert_title": "1 \"quoted\""}),
+            (3, 8),
+            "expected `,` or `}` (in `{{alert_title}}`)",
+        ),
+        // An empty value fails on the text after it.
+        (
+            json!({"alert_title": ""}),
+            (4, 1),
+            "expected value (after `{{alert_title}}`)",
+        ),
+    ];
+    for (context, at, problem) in cases {
+        let err = template.check_json_output(&context).unwrap_err();
+        assert_eq!((err.line, err.column), at, "{context}");
+        assert_eq!(
+            err.message,
+            format!("the body is not valid JSON when rendered with a sample alert: {problem}")
+        );
+    }
 }
 
 #[test]

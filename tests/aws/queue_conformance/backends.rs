@@ -1,16 +1,18 @@
 //! The two queue backends the conformance suite runs on, each with the side door a test needs beyond the
 //! port: the embedded queue on an in-memory SQLite database, and SQS on the moto emulator with fresh
-//! queues per test. Both are looked into only here, never faked.
+//! queues per test (with the `aws` feature only). Both are looked into only here, never faked.
 
+#[cfg(feature = "aws")]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use alertwire_shared::aws::load_sdk_config;
-use alertwire_shared::aws::sqs::queue::SqsQueue;
+#[cfg(feature = "aws")]
+use alertwire_shared::aws::{load_sdk_config, sqs::queue::SqsQueue};
 use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
 use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
 use alertwire_shared::ids::DeliveryId;
 use alertwire_shared::ports::queue::{Task, TaskQueue};
+#[cfg(feature = "aws")]
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 
 /// What a conformance test needs from a backend besides the port itself.
@@ -92,13 +94,16 @@ impl Backend for Embedded {
     }
 }
 
+#[cfg(feature = "aws")]
 pub struct Sqs {
     pub client: aws_sdk_sqs::Client,
     pub queue: SqsQueue,
 }
 
+#[cfg(feature = "aws")]
 static QUEUE_SERIAL: AtomicU32 = AtomicU32::new(0);
 
+#[cfg(feature = "aws")]
 impl Sqs {
     pub const VISIBILITY: Duration = Duration::from_secs(3);
 
@@ -209,6 +214,7 @@ impl Sqs {
     }
 }
 
+#[cfg(feature = "aws")]
 impl Backend for Sqs {
     fn queue(&self) -> &dyn TaskQueue {
         &self.queue

@@ -1,7 +1,8 @@
 //! The queue port's conformance suite: the same test functions, each given a `&dyn TaskQueue` and its
 //! backend's side door ([`backends::Backend`]), stamped out for the embedded SQLite queue
-//! (`queue_conformance::embedded::*`) and for SQS on moto (`queue_conformance::sqs::*`); plus the deliver
-//! and replay logic of the Lambdas against moto ([`deliver_and_replay`]).
+//! (`queue_conformance::embedded::*`, always) and for SQS on moto (`queue_conformance::sqs::*`, with the
+//! `aws` feature); plus, with `aws` too, the deliver and replay logic of the Lambdas against moto
+//! (`deliver_and_replay`).
 //!
 //! Only behaviour both backends share is asserted. Known differences, deliberately not tested: the
 //! embedded queue keeps one message per `Task::dedup_key()` (sending the same task twice keeps one) while
@@ -10,6 +11,7 @@
 //! messages than are visible.
 
 pub(crate) mod backends;
+#[cfg(feature = "aws")]
 mod deliver_and_replay;
 
 use std::collections::HashSet;
@@ -34,6 +36,7 @@ macro_rules! conformance {
             )*
         }
 
+        #[cfg(feature = "aws")]
         mod sqs {
             use super::backends::{Backend, Sqs};
             $(
@@ -68,6 +71,16 @@ fn task() -> Task {
         delivery_id: DeliveryId::generate(),
         run: 0,
     }
+}
+
+/// Sends one new task and returns it.
+async fn send_one(queue: &dyn TaskQueue) -> Task {
+    let sent = task();
+    queue
+        .send_batch(slice::from_ref(&sent))
+        .await
+        .expect("send");
+    sent
 }
 
 /// Receives until something comes, or nothing within `within`.
@@ -108,11 +121,7 @@ async fn a_sent_task_is_received_once_with_receive_count_one(
     queue: &dyn TaskQueue,
     _: &impl Backend,
 ) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     let received = receive_one(queue).await;
     assert_eq!(received.task, Some(sent));
     assert_eq!(received.receive_count, 1);
@@ -123,11 +132,7 @@ async fn a_leased_task_is_invisible_until_retry_later_zero(
     queue: &dyn TaskQueue,
     _: &impl Backend,
 ) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     let first = receive_one(queue).await;
     assert!(
         queue.receive(10).await.expect("receive").is_empty(),
@@ -146,11 +151,7 @@ async fn a_leased_task_comes_back_after_the_visibility_timeout(
     queue: &dyn TaskQueue,
     backend: &impl Backend,
 ) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     let leased_at = Instant::now();
     receive_one(queue).await;
     assert!(queue.receive(10).await.expect("receive").is_empty());
@@ -166,7 +167,7 @@ async fn a_leased_task_comes_back_after_the_visibility_timeout(
 }
 
 async fn the_receive_count_counts_every_receive(queue: &dyn TaskQueue, _: &impl Backend) {
-    queue.send_batch(&[task()]).await.expect("send");
+    send_one(queue).await;
     for expected in 1..=4 {
         let received = receive_one(queue).await;
         assert_eq!(received.receive_count, expected);
@@ -178,7 +179,7 @@ async fn the_receive_count_counts_every_receive(queue: &dyn TaskQueue, _: &impl 
 }
 
 async fn a_deleted_task_never_comes_back(queue: &dyn TaskQueue, backend: &impl Backend) {
-    queue.send_batch(&[task()]).await.expect("send");
+    send_one(queue).await;
     let received = receive_one(queue).await;
     queue.delete(&received.receipt).await.expect("delete");
     tokio::time::sleep(backend.visibility_timeout()).await;
@@ -192,11 +193,7 @@ async fn a_deleted_task_never_comes_back(queue: &dyn TaskQueue, backend: &impl B
 }
 
 async fn retry_later_delays_the_task(queue: &dyn TaskQueue, backend: &impl Backend) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     let received = receive_one(queue).await;
     let delay = backend.short_delay();
     let delayed_at = Instant::now();
@@ -222,11 +219,7 @@ async fn after_ten_receives_the_next_receive_moves_the_task_to_the_dead_letter_q
     queue: &dyn TaskQueue,
     backend: &impl Backend,
 ) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     for expected in 1..=MAX_ATTEMPTS {
         let received = receive_one(queue).await;
         assert_eq!(received.receive_count, expected);
@@ -248,11 +241,7 @@ async fn after_ten_receives_the_next_receive_moves_the_task_to_the_dead_letter_q
 }
 
 async fn dead_letter_moves_the_task_at_once(queue: &dyn TaskQueue, backend: &impl Backend) {
-    let sent = task();
-    queue
-        .send_batch(slice::from_ref(&sent))
-        .await
-        .expect("send");
+    let sent = send_one(queue).await;
     let received = receive_one(queue).await;
     queue.dead_letter(&received).await.expect("dead_letter");
     assert_eq!(
@@ -280,11 +269,7 @@ async fn remove_dead_letters_removes_only_the_given_deliveries(
     for received in receive_n(queue, 3, Duration::from_secs(10)).await {
         queue.dead_letter(&received).await.expect("dead_letter");
     }
-    let waiting = task();
-    queue
-        .send_batch(slice::from_ref(&waiting))
-        .await
-        .expect("send");
+    let waiting = send_one(queue).await;
 
     let ids = |tasks: &[&Task]| -> Vec<DeliveryId> {
         tasks.iter().map(|t| t.delivery_id().clone()).collect()
