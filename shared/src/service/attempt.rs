@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::{Service, ServiceError};
 use crate::alert::Alert;
 pub use crate::delivery::decide::Disposition;
@@ -105,7 +103,7 @@ impl Service {
         let facts = RequestFacts {
             delivery_id: task.delivery_id.as_str(),
             attempt: number,
-            now: Utc::now(),
+            now: self.clock.now(),
         };
         let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,
@@ -137,7 +135,7 @@ impl Service {
             .await?;
         if recorded
             && decision == Decision::Delivered
-            && let Ok(latency) = (Utc::now() - alert.received_at).to_std()
+            && let Ok(latency) = (self.clock.now() - alert.received_at).to_std()
         {
             self.metrics.delivered_after(latency);
         }
@@ -168,7 +166,7 @@ impl Service {
         let attempt = Attempt {
             error_class: Some(ErrorClass::Render),
             error: Some(error.to_string()),
-            ..Attempt::unsent(Utc::now()).numbered(number, task.run)
+            ..Attempt::unsent(self.clock.now()).numbered(number, task.run)
         };
         self.metrics
             .attempt_finished(AttemptOutcome::Dead, attempt.error_class, None);
@@ -209,7 +207,7 @@ impl Service {
             }
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let Some(health) = endpoints.note_failure(tenant, endpoint_id, now).await? else {
             return Ok(());
         };
@@ -238,7 +236,7 @@ impl Service {
         let change = StatusChange {
             status,
             reason: reason.as_deref(),
-            next_attempt_at: decision.next_attempt_at(Utc::now()),
+            next_attempt_at: decision.next_attempt_at(self.clock.now()),
         };
         let recorded = self
             .ports
@@ -260,5 +258,115 @@ fn attempt_outcome(decision: &Decision) -> AttemptOutcome {
         Decision::Dead { .. } | Decision::Gone { .. } | Decision::Filtered(_) => {
             AttemptOutcome::Dead
         }
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::service::in_memory::{monday_morning, service};
+
+    /// A local port nothing listens on: every attempt to it fails at once with `connect`.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn task(tenant: &TenantId, delivery_id: &DeliveryId, number: u32) -> ReceivedTask {
+        ReceivedTask {
+            task: Some(Task::DeliverV1 {
+                tenant: tenant.clone(),
+                delivery_id: delivery_id.clone(),
+                run: 0,
+            }),
+            receipt: format!("receipt-{number}"),
+            receive_count: number,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_failing_for_five_days_is_disabled_on_the_clock_not_the_wall() {
+        let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+        let service = service(clock.clone());
+        let tenant = TenantId::from("acme");
+        let url = format!("http://127.0.0.1:{}/hook", closed_port());
+        let view = service
+            .create_endpoint(&tenant, &json!({"name": "down", "url": url}))
+            .await
+            .unwrap();
+        let endpoint_id = EndpointId::from(view["id"].as_str().unwrap());
+        let receipt = service
+            .accept_alert(&tenant, &json!({"title": "cpu high"}), None)
+            .await
+            .unwrap();
+        let (delivery_id, _) = &receipt.deliveries[0];
+        let stored = |service: &Service| {
+            let (tenant, endpoint_id) = (tenant.clone(), endpoint_id.clone());
+            let ports = service.ports.clone();
+            async move {
+                ports
+                    .endpoints
+                    .get_endpoint(&tenant, &endpoint_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+
+        // GIVEN the first attempt fails on Monday morning
+        let first = service
+            .attempt_delivery(&task(&tenant, delivery_id, 1))
+            .await
+            .unwrap();
+        // THEN it is retried 5 s later by the clock, and the alert was received at the clock's time
+        assert_eq!(first, Disposition::RetryIn(Duration::from_secs(5)));
+        let delivery = service
+            .ports
+            .deliveries
+            .get_delivery(&tenant, delivery_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            delivery.next_attempt_at,
+            Some(monday_morning() + chrono::Duration::seconds(5))
+        );
+        let alert = service
+            .ports
+            .alerts
+            .get_alert(&tenant, &receipt.alert_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alert.received_at, monday_morning());
+        let health = stored(&service).await.health;
+        assert_eq!(health.failing_since, Some(monday_morning()));
+
+        // WHEN it still fails a minute short of five days later THEN the endpoint stays enabled
+        clock.advance(chrono::Duration::days(5) - chrono::Duration::minutes(1));
+        service
+            .attempt_delivery(&task(&tenant, delivery_id, 2))
+            .await
+            .unwrap();
+        assert!(stored(&service).await.enabled);
+
+        // WHEN it fails once the five days are over THEN alertwire disables it, saying since when
+        clock.advance(chrono::Duration::minutes(1));
+        service
+            .attempt_delivery(&task(&tenant, delivery_id, 3))
+            .await
+            .unwrap();
+        let endpoint = stored(&service).await;
+        assert!(!endpoint.enabled);
+        assert_eq!(
+            endpoint.disabled_reason.as_deref(),
+            Some("every attempt failed since 2026-01-05T09:00:00+00:00 (3 failures in a row)")
+        );
+        assert_eq!(clock.now(), monday_morning() + chrono::Duration::days(5));
     }
 }

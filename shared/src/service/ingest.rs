@@ -4,7 +4,6 @@
 //! notification (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted and refused
 //! alerts, and deliveries filtered at once; a repeat with the same Idempotency-Key is not counted again.
 
-use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -92,7 +91,7 @@ impl Service {
         endpoints: &[Endpoint],
         idempotency: Option<(&str, &str)>,
     ) -> Result<AlertReceipt, ServiceError> {
-        let alert = input.into_alert(AlertId::generate(), tenant.clone(), Utc::now());
+        let alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
         let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
         let tasks: Vec<Task> = deliveries
             .iter()

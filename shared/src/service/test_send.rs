@@ -2,7 +2,6 @@
 //! was sent and what the endpoint answered. Works on a stored endpoint or on an unsaved definition (the
 //! console's "Run the test" before saving), validated exactly as saving it would be. Nothing is stored.
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -78,8 +77,12 @@ impl Service {
                     ..e
                 }
             })?;
-        let endpoint =
-            input.into_endpoint(EndpointId::generate(), tenant.clone(), None, Utc::now());
+        let endpoint = input.into_endpoint(
+            EndpointId::generate(),
+            tenant.clone(),
+            None,
+            self.clock.now(),
+        );
         self.test_send_to(tenant, endpoint, alert).await
     }
 
@@ -89,21 +92,22 @@ impl Service {
         endpoint: Endpoint,
         alert: Option<&Value>,
     ) -> Result<TestSendReport, ServiceError> {
+        let now = self.clock.now();
         let alert = match alert {
             Some(body) => AlertContent::from_json(body)
                 .map_err(|e| FieldError {
                     field: prefixed("alert", &e.field),
                     ..e
                 })?
-                .into_alert(AlertId::from("al_test"), tenant.clone(), Utc::now()),
-            None => render_context::sample_alert(tenant.clone()),
+                .into_alert(AlertId::from("al_test"), tenant.clone(), now),
+            None => render_context::sample_alert(tenant.clone(), now),
         };
         let compiled = CompiledEndpoint::compile(endpoint.clone())?;
         let delivery_id = DeliveryId::generate();
         let facts = RequestFacts {
             delivery_id: delivery_id.as_str(),
             attempt: 1,
-            now: Utc::now(),
+            now,
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {
