@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{Service, ServiceError};
 use crate::alert::AlertContent;
+use crate::delivery::decide::FilterReason;
 use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -114,13 +115,8 @@ impl Service {
                 FieldError::invalid("body", format!("the body could not be rendered: {e}"))
             })?
             .ok_or_else(|| {
-                FieldError::invalid(
-                    "message_type",
-                    format!(
-                        "the endpoint sends nothing for `{}` messages",
-                        alert.content.message_type.as_str()
-                    ),
-                )
+                let filter = FilterReason::MessageTypeOff(alert.content.message_type);
+                FieldError::invalid("message_type", filter.reason())
             })?;
         let exchange = self.sender.send(&request).await;
         let mut attempt = exchange.attempt;
