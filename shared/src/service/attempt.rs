@@ -34,6 +34,8 @@ struct Record<'a> {
 }
 
 impl Service {
+    /// Handles one received task: attempt number `receive_count` of its delivery run, unless the checks of
+    /// [`decide`] settle the delivery first; answers what the queue does with the task.
     pub async fn attempt_delivery(
         &self,
         received: &ReceivedTask,
