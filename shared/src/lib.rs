@@ -3,7 +3,8 @@
 //! # Layout
 //! Follow an alert from the edge inwards: [`api`] takes it, [`service`] decides, the [`ports`] keep it,
 //! and an adapter (`embedded` or `aws`) does the storing and queueing.
-//! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`].
+//! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], and the [`clock`] the service
+//!   reads the time from (domain rules are given `now`).
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
 //! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`) and the retry
@@ -26,6 +27,7 @@ pub mod alert_sources;
 pub mod api;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod clock;
 pub mod delivery;
 #[cfg(feature = "embedded")]
 pub mod embedded;

@@ -1,5 +1,6 @@
 //! A delivery: one alert on its way to one endpoint, its status, and the record of every attempt.
 
+pub mod decide;
 pub mod retry_policy;
 
 use chrono::{DateTime, Utc};
@@ -95,6 +96,34 @@ pub struct Attempt {
 }
 
 impl Attempt {
+    /// An attempt begun at `started_at` that has sent nothing and heard nothing yet: the sender fills in
+    /// what comes back, the service its number.
+    pub fn unsent(started_at: DateTime<Utc>) -> Self {
+        Self {
+            number: 0,
+            run: 0,
+            resend: false,
+            started_at,
+            duration_ms: 0,
+            status_code: None,
+            response_headers: Vec::new(),
+            response_body: None,
+            response_body_truncated: false,
+            error_class: None,
+            error: None,
+        }
+    }
+
+    /// This attempt as number `number` of run `run`: a resend unless it is the original run.
+    pub fn numbered(self, number: u32, run: u32) -> Self {
+        Self {
+            number,
+            run,
+            resend: run > 0,
+            ..self
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.error_class.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
     }

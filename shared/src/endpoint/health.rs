@@ -76,6 +76,13 @@ impl HealthPolicy {
 mod tests {
     use super::*;
 
+    /// A fixed time: the rule reads no clock.
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-01-05T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
     fn failing(for_secs: i64, now: DateTime<Utc>) -> EndpointHealth {
         EndpointHealth {
             failure_streak: 7,
@@ -86,14 +93,14 @@ mod tests {
 
     #[test]
     fn gone_disables_at_once() {
-        let now = Utc::now();
+        let now = now();
         let verdict = HealthPolicy::default().verdict(&EndpointHealth::default(), Some(410), now);
         assert!(verdict.unwrap().contains("410 Gone"));
     }
 
     #[test]
     fn failures_disable_only_after_the_period() {
-        let now = Utc::now();
+        let now = now();
         let policy = HealthPolicy::default();
         assert_eq!(
             policy.verdict(&failing(5 * 86_400 - 60, now), Some(500), now),

@@ -95,19 +95,7 @@ impl HttpSender {
     pub async fn send(&self, request: &OutgoingRequest) -> Exchange {
         let started_at = Utc::now();
         let clock = Instant::now();
-        let mut attempt = Attempt {
-            number: 0,
-            run: 0,
-            resend: false,
-            started_at,
-            duration_ms: 0,
-            status_code: None,
-            response_headers: Vec::new(),
-            response_body: None,
-            response_body_truncated: false,
-            error_class: None,
-            error: None,
-        };
+        let mut attempt = Attempt::unsent(started_at);
         let mut retry_after = None;
         if let Err((class, message)) = self.exchange(request, &mut attempt, &mut retry_after).await
         {

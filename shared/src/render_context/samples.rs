@@ -1,16 +1,15 @@
 //! The sample alert "Run the test" sends, and the ordinary and hostile contexts a template is checked
 //! against before it is saved.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, AlertContent, MessageType, Severity};
 
 use super::{DeliveryFacts, context};
 
-/// The alert "Run the test" sends when the caller gives none.
-pub fn sample_alert(tenant: crate::ids::TenantId) -> Alert {
-    let now = Utc::now();
+/// The alert "Run the test" sends at `now` when the caller gives none.
+pub fn sample_alert(tenant: crate::ids::TenantId, now: DateTime<Utc>) -> Alert {
     Alert {
         id: crate::ids::AlertId::from("al_sample"),
         tenant,
@@ -40,7 +39,7 @@ pub fn sample_alert(tenant: crate::ids::TenantId) -> Alert {
 
 /// A context of ordinary values, used to render an endpoint's URL at save time.
 pub fn sample_context() -> Value {
-    let alert = sample_alert(crate::ids::TenantId::from("tn_sample"));
+    let alert = sample_alert(crate::ids::TenantId::from("tn_sample"), Utc::now());
     context(&alert, &sample_facts())
 }
 
@@ -50,7 +49,7 @@ pub fn hostile_context() -> Value {
         "q\"uote \\back\\slash\nnew\r\tline </script> \u{2028}\u{2029} é 💥 ' & <x> {{x}} \u{1}";
     // Ids and links are validated (ids are generated, tenants are names, links normalised URLs), so they
     // are hostile only within what validation lets through.
-    let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"));
+    let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"), Utc::now());
     alert.content.title = HOSTILE.into();
     alert.content.description = HOSTILE.into();
     alert.content.incident_key = Some(HOSTILE.into());

@@ -6,7 +6,7 @@ use crate::template::VarKind;
 use chrono::TimeZone;
 
 fn alert(message_type: MessageType) -> Alert {
-    let mut alert = sample_alert(crate::ids::TenantId::from("acme"));
+    let mut alert = sample_alert(crate::ids::TenantId::from("acme"), chrono::Utc::now());
     alert.id = crate::ids::AlertId::from("al_1");
     alert.received_at = Utc.with_ymd_and_hms(2026, 11, 23, 22, 5, 7).unwrap();
     alert.content.title = "Disk \"full\"".into();

@@ -1,33 +1,41 @@
 //! One delivery attempt for one received task: load, render, send, record, and decide what the queue
 //! does with the task next. The same code runs in the embedded worker and the deliver Lambda. Counts and
-//! times every attempt, and counts each delivery once when its final status is recorded.
+//! times every attempt, and counts each delivery once when its final status is recorded. What each
+//! outcome means is decided in [`crate::delivery::decide`]; this file only orchestrates.
 
 use std::time::Duration;
 
-use chrono::Utc;
-
 use super::{Service, ServiceError};
-use crate::delivery::retry_policy::MAX_ATTEMPTS;
-use crate::delivery::{Attempt, DeliveryStatus, ErrorClass};
+use crate::alert::Alert;
+pub use crate::delivery::decide::Disposition;
+use crate::delivery::decide::{self, Decision, FilterReason};
+use crate::delivery::{Attempt, Delivery, ErrorClass};
+use crate::endpoint::Endpoint;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::AttemptOutcome;
 use crate::ports::queue::{ReceivedTask, Task};
 use crate::ports::store::StatusChange;
+use crate::template::RenderError;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
 
-/// What the queue should do with the task after the attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disposition {
-    /// Finished (delivered, filtered, stale or unreadable): delete the task.
-    Done,
-    /// Failed, to be tried again: make the task visible after this delay.
-    RetryIn(Duration),
-    /// Failed for good: move the task to the dead-letter queue.
-    DeadLetter,
+/// The delivery run a task is for.
+struct TaskRun<'a> {
+    tenant: &'a TenantId,
+    delivery_id: &'a DeliveryId,
+    run: u32,
+}
+
+/// What one task led to, as the store records it.
+struct Record<'a> {
+    task: &'a TaskRun<'a>,
+    attempt: Option<&'a Attempt>,
+    decision: &'a Decision,
 }
 
 impl Service {
+    /// Handles one received task: attempt number `receive_count` of its delivery run, unless the checks of
+    /// [`decide`] settle the delivery first; answers what the queue does with the task.
     pub async fn attempt_delivery(
         &self,
         received: &ReceivedTask,
@@ -41,7 +49,12 @@ impl Service {
             tracing::warn!(receipt = %received.receipt, "dropping a task that could not be read");
             return Ok(Disposition::Done);
         };
-        let (tenant, delivery_id, run) = (tenant, delivery_id, *run);
+        let task = TaskRun {
+            tenant,
+            delivery_id,
+            run: *run,
+        };
+        let number = received.receive_count;
         let Some(delivery) = self
             .ports
             .deliveries
@@ -50,157 +63,134 @@ impl Service {
         else {
             return Ok(Disposition::Done);
         };
-        if delivery.run != run || delivery.is_final() {
+        if !decide::is_current(&delivery, task.run) {
             return Ok(Disposition::Done);
         }
-        let number = received.receive_count;
-        let finish = |status, reason: String| async move {
-            self.record(tenant, delivery_id, run, None, status, Some(&reason), None)
-                .await
-        };
-        if number > MAX_ATTEMPTS {
-            finish(
-                DeliveryStatus::Dead,
-                format!("all {MAX_ATTEMPTS} attempts failed"),
-            )
-            .await?;
-            return Ok(Disposition::DeadLetter);
+        if let Some(decision) = decide::past_attempt_limit(number) {
+            return self.settle_unsent(&task, None, decision).await;
         }
-        let Some(endpoint) = self
+        let endpoint = self
             .ports
             .endpoints
             .get_endpoint(tenant, &delivery.endpoint_id)
-            .await?
-        else {
-            finish(DeliveryStatus::Dead, "the endpoint was deleted".into()).await?;
-            return Ok(Disposition::Done);
+            .await?;
+        let endpoint = match decide::sendable_endpoint(endpoint) {
+            Ok(endpoint) => endpoint,
+            Err(decision) => return self.settle_unsent(&task, None, decision).await,
         };
-        if !endpoint.enabled {
-            let reason = match &endpoint.disabled_reason {
-                Some(why) => format!("the endpoint is disabled: {why}"),
-                None => "the endpoint is disabled".to_string(),
-            };
-            finish(DeliveryStatus::Filtered, reason).await?;
-            return Ok(Disposition::Done);
-        }
-        let was_failing = endpoint.health.failure_streak > 0;
-        let Some(alert) = self
+        let alert = self
             .ports
             .alerts
             .get_alert(tenant, &delivery.alert_id)
-            .await?
-        else {
-            finish(DeliveryStatus::Dead, "the alert is no longer stored".into()).await?;
-            return Ok(Disposition::Done);
+            .await?;
+        let alert = match decide::sendable_alert(&endpoint, alert) {
+            Ok(alert) => alert,
+            Err(decision) => return self.settle_unsent(&task, None, decision).await,
         };
+        self.attempt(&task, number, &delivery, endpoint, alert)
+            .await
+    }
+
+    /// Renders, sends and records attempt `number`, keeping the endpoint's health.
+    async fn attempt(
+        &self,
+        task: &TaskRun<'_>,
+        number: u32,
+        delivery: &Delivery,
+        endpoint: Endpoint,
+        alert: Alert,
+    ) -> Result<Disposition, ServiceError> {
+        let was_failing = endpoint.health.failure_streak > 0;
         let compiled = self.compiled(endpoint)?;
         let facts = RequestFacts {
-            delivery_id: delivery_id.as_str(),
+            delivery_id: task.delivery_id.as_str(),
             attempt: number,
-            now: Utc::now(),
+            now: self.clock.now(),
         };
         let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,
             Ok(None) => {
-                let reason = format!(
-                    "the endpoint sends nothing for `{}` messages",
-                    alert.content.message_type.as_str()
-                );
-                finish(DeliveryStatus::Filtered, reason).await?;
-                return Ok(Disposition::Done);
+                let filter = FilterReason::MessageTypeOff(alert.content.message_type);
+                return self
+                    .settle_unsent(task, None, Decision::Filtered(filter))
+                    .await;
             }
-            Err(e) => {
-                let attempt =
-                    failed_without_sending(number, run, ErrorClass::Render, e.to_string());
-                self.metrics
-                    .attempt_finished(AttemptOutcome::Dead, attempt.error_class, None);
-                self.record(
-                    tenant,
-                    delivery_id,
-                    run,
-                    Some(&attempt),
-                    DeliveryStatus::Dead,
-                    Some("the body could not be rendered"),
-                    None,
-                )
-                .await?;
-                return Ok(Disposition::DeadLetter);
-            }
+            Err(e) => return self.settle_unrenderable(task, number, &e).await,
         };
         let exchange = self.sender.send(&request).await;
-        let mut attempt = exchange.attempt;
-        attempt.number = number;
-        attempt.run = run;
-        attempt.resend = run > 0;
+        let mut attempt = exchange.attempt.numbered(number, task.run);
         attempt.scrub(|text| compiled.endpoint.scrub(text));
-        self.track_health(tenant, &delivery.endpoint_id, &attempt, was_failing)
+        self.track_health(task.tenant, &delivery.endpoint_id, &attempt, was_failing)
             .await?;
-        let (status, reason, disposition) = if attempt.succeeded() {
-            (DeliveryStatus::Delivered, None, Disposition::Done)
-        } else if attempt.status_code == Some(410) {
-            (
-                DeliveryStatus::Dead,
-                Some("the endpoint answered 410 Gone".to_string()),
-                Disposition::DeadLetter,
-            )
-        } else if number >= MAX_ATTEMPTS {
-            (
-                DeliveryStatus::Dead,
-                Some(format!("all {MAX_ATTEMPTS} attempts failed")),
-                Disposition::DeadLetter,
-            )
-        } else {
-            let delay = self.retry.delay_after(number, exchange.retry_after);
-            (DeliveryStatus::Pending, None, Disposition::RetryIn(delay))
-        };
-        let outcome = match status {
-            DeliveryStatus::Delivered => AttemptOutcome::Delivered,
-            DeliveryStatus::Pending => AttemptOutcome::Retry,
-            DeliveryStatus::Dead | DeliveryStatus::Filtered => AttemptOutcome::Dead,
-        };
+        let decision = decide::outcome(&attempt, exchange.retry_after, &self.retry);
         self.metrics.attempt_finished(
-            outcome,
+            attempt_outcome(&decision),
             attempt.error_class,
             Some(Duration::from_millis(attempt.duration_ms)),
         );
-        let next_attempt_at = match disposition {
-            Disposition::RetryIn(delay) => chrono::Duration::from_std(delay)
-                .ok()
-                .map(|d| Utc::now() + d),
-            _ => None,
-        };
         let recorded = self
-            .record(
-                tenant,
-                delivery_id,
-                run,
-                Some(&attempt),
-                status,
-                reason.as_deref(),
-                next_attempt_at,
-            )
+            .record(Record {
+                task,
+                attempt: Some(&attempt),
+                decision: &decision,
+            })
             .await?;
         if recorded
-            && status == DeliveryStatus::Delivered
-            && let Ok(latency) = (Utc::now() - alert.received_at).to_std()
+            && decision == Decision::Delivered
+            && let Ok(latency) = (self.clock.now() - alert.received_at).to_std()
         {
             self.metrics.delivered_after(latency);
         }
         tracing::info!(
-            delivery = %delivery_id,
+            delivery = %task.delivery_id,
             attempt = number,
-            run,
+            run = task.run,
             status = attempt.status_code,
             error = ?attempt.error_class,
-            outcome = status.as_str(),
+            outcome = decision.status().as_str(),
             "attempt finished"
         );
         // A resend started a new run while this attempt was in flight: the old run's task just ends.
         Ok(if recorded {
-            disposition
+            decision.disposition()
         } else {
             Disposition::Done
         })
+    }
+
+    /// The body could not be rendered: records the failed attempt, which sent nothing, and the delivery dead.
+    async fn settle_unrenderable(
+        &self,
+        task: &TaskRun<'_>,
+        number: u32,
+        error: &RenderError,
+    ) -> Result<Disposition, ServiceError> {
+        let attempt = Attempt {
+            error_class: Some(ErrorClass::Render),
+            error: Some(error.to_string()),
+            ..Attempt::unsent(self.clock.now()).numbered(number, task.run)
+        };
+        self.metrics
+            .attempt_finished(AttemptOutcome::Dead, attempt.error_class, None);
+        self.settle_unsent(task, Some(&attempt), decide::unrenderable())
+            .await
+    }
+
+    /// Records a decision reached without sending, and answers what the queue does with the task. Unlike a
+    /// sent attempt's, the disposition stands even when a newer run took over meanwhile.
+    async fn settle_unsent(
+        &self,
+        task: &TaskRun<'_>,
+        attempt: Option<&Attempt>,
+        decision: Decision,
+    ) -> Result<Disposition, ServiceError> {
+        self.record(Record {
+            task,
+            attempt,
+            decision: &decision,
+        })
+        .await?;
+        Ok(decision.disposition())
     }
 
     /// Keeps the endpoint's failure streak, and disables the endpoint when the health policy says so.
@@ -219,7 +209,7 @@ impl Service {
             }
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         let Some(health) = endpoints.note_failure(tenant, endpoint_id, now).await? else {
             return Ok(());
         };
@@ -234,28 +224,26 @@ impl Service {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    /// Records the attempt (if any) and the new status in `run`, and counts the delivery as finished when
-    /// that status is final. False, writing and counting nothing, if the run is no longer current.
-    async fn record(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-        run: u32,
-        attempt: Option<&Attempt>,
-        status: DeliveryStatus,
-        reason: Option<&str>,
-        next_attempt_at: Option<chrono::DateTime<Utc>>,
-    ) -> Result<bool, ServiceError> {
+    /// Records the attempt (if any) and the decided status in the task's run, and counts the delivery as
+    /// finished when that status is final. False, writing and counting nothing, if the run is no longer
+    /// current.
+    async fn record(&self, record: Record<'_>) -> Result<bool, ServiceError> {
+        let Record {
+            task,
+            attempt,
+            decision,
+        } = record;
+        let status = decision.status();
+        let reason = decision.reason();
         let change = StatusChange {
             status,
-            reason,
-            next_attempt_at,
+            reason: reason.as_deref(),
+            next_attempt_at: decision.next_attempt_at(self.clock.now()),
         };
         let recorded = self
             .ports
             .deliveries
-            .update_delivery(tenant, id, run, attempt, change)
+            .update_delivery(task.tenant, task.delivery_id, task.run, attempt, change)
             .await?;
         if recorded {
             self.metrics.deliveries_finished(status, 1);
@@ -264,18 +252,123 @@ impl Service {
     }
 }
 
-fn failed_without_sending(number: u32, run: u32, class: ErrorClass, error: String) -> Attempt {
-    Attempt {
-        number,
-        run,
-        resend: run > 0,
-        started_at: Utc::now(),
-        duration_ms: 0,
-        status_code: None,
-        response_headers: Vec::new(),
-        response_body: None,
-        response_body_truncated: false,
-        error_class: Some(class),
-        error: Some(error),
+/// The attempts metric's `outcome` label for a sent (or unrenderable) attempt.
+fn attempt_outcome(decision: &Decision) -> AttemptOutcome {
+    match decision {
+        Decision::Delivered => AttemptOutcome::Delivered,
+        Decision::Retry { .. } => AttemptOutcome::Retry,
+        Decision::Dead { .. } | Decision::Gone { .. } | Decision::Filtered(_) => {
+            AttemptOutcome::Dead
+        }
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::service::in_memory::{monday_morning, service};
+
+    /// A local port nothing listens on: every attempt to it fails at once with `connect`.
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn task(tenant: &TenantId, delivery_id: &DeliveryId, number: u32) -> ReceivedTask {
+        ReceivedTask {
+            task: Some(Task::DeliverV1 {
+                tenant: tenant.clone(),
+                delivery_id: delivery_id.clone(),
+                run: 0,
+            }),
+            receipt: format!("receipt-{number}"),
+            receive_count: number,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_failing_for_five_days_is_disabled_on_the_clock_not_the_wall() {
+        let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+        let service = service(clock.clone());
+        let tenant = TenantId::from("acme");
+        let url = format!("http://127.0.0.1:{}/hook", closed_port());
+        let view = service
+            .create_endpoint(&tenant, &json!({"name": "down", "url": url}))
+            .await
+            .unwrap();
+        let endpoint_id = EndpointId::from(view["id"].as_str().unwrap());
+        let receipt = service
+            .accept_alert(&tenant, &json!({"title": "cpu high"}), None)
+            .await
+            .unwrap();
+        let (delivery_id, _) = &receipt.deliveries[0];
+        let stored = |service: &Service| {
+            let (tenant, endpoint_id) = (tenant.clone(), endpoint_id.clone());
+            let ports = service.ports.clone();
+            async move {
+                ports
+                    .endpoints
+                    .get_endpoint(&tenant, &endpoint_id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+
+        // GIVEN the first attempt fails on Monday morning
+        let first = service
+            .attempt_delivery(&task(&tenant, delivery_id, 1))
+            .await
+            .unwrap();
+        // THEN it is retried 5 s later by the clock, and the alert was received at the clock's time
+        assert_eq!(first, Disposition::RetryIn(Duration::from_secs(5)));
+        let delivery = service
+            .ports
+            .deliveries
+            .get_delivery(&tenant, delivery_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            delivery.next_attempt_at,
+            Some(monday_morning() + chrono::Duration::seconds(5))
+        );
+        let alert = service
+            .ports
+            .alerts
+            .get_alert(&tenant, &receipt.alert_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alert.received_at, monday_morning());
+        let health = stored(&service).await.health;
+        assert_eq!(health.failing_since, Some(monday_morning()));
+
+        // WHEN it still fails a minute short of five days later THEN the endpoint stays enabled
+        clock.advance(chrono::Duration::days(5) - chrono::Duration::minutes(1));
+        service
+            .attempt_delivery(&task(&tenant, delivery_id, 2))
+            .await
+            .unwrap();
+        assert!(stored(&service).await.enabled);
+
+        // WHEN it fails once the five days are over THEN alertwire disables it, saying since when
+        clock.advance(chrono::Duration::minutes(1));
+        service
+            .attempt_delivery(&task(&tenant, delivery_id, 3))
+            .await
+            .unwrap();
+        let endpoint = stored(&service).await;
+        assert!(!endpoint.enabled);
+        assert_eq!(
+            endpoint.disabled_reason.as_deref(),
+            Some("every attempt failed since 2026-01-05T09:00:00+00:00 (3 failures in a row)")
+        );
+        assert_eq!(clock.now(), monday_morning() + chrono::Duration::days(5));
     }
 }

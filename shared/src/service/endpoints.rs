@@ -1,6 +1,5 @@
 //! Creating, reading, replacing and deleting endpoints.
 
-use chrono::Utc;
 use serde_json::Value;
 
 use super::{Service, ServiceError};
@@ -15,8 +14,12 @@ impl Service {
         body: &Value,
     ) -> Result<Value, ServiceError> {
         let input = EndpointInput::from_json(body, None, self.sender.policy())?;
-        let endpoint =
-            input.into_endpoint(EndpointId::generate(), tenant.clone(), None, Utc::now());
+        let endpoint = input.into_endpoint(
+            EndpointId::generate(),
+            tenant.clone(),
+            None,
+            self.clock.now(),
+        );
         self.ports.endpoints.insert_endpoint(&endpoint).await?;
         Ok(endpoint.to_view(true))
     }
@@ -54,7 +57,12 @@ impl Service {
         let previous = self.get_endpoint(tenant, id).await?;
         let input = EndpointInput::from_json(body, Some(&previous), self.sender.policy())?;
         let secret_is_new = input.secret.is_some() && input.secret != previous.secret;
-        let endpoint = input.into_endpoint(id.clone(), tenant.clone(), Some(&previous), Utc::now());
+        let endpoint = input.into_endpoint(
+            id.clone(),
+            tenant.clone(),
+            Some(&previous),
+            self.clock.now(),
+        );
         if !self
             .ports
             .endpoints
@@ -82,7 +90,7 @@ impl Service {
     ) -> Result<Value, ServiceError> {
         let request = SecretRotation::from_json(body)?;
         let previous = self.get_endpoint(tenant, id).await?;
-        let rotated = previous.with_rotated_secret(request.secret, request.grace, Utc::now());
+        let rotated = previous.with_rotated_secret(request.secret, request.grace, self.clock.now());
         if !self
             .ports
             .endpoints
@@ -106,5 +114,47 @@ impl Service {
         } else {
             Err(ServiceError::NotFound("endpoint"))
         }
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::service::in_memory::{monday_morning, service};
+
+    #[tokio::test]
+    async fn a_rotated_out_secret_signs_until_its_grace_ends_on_the_clock() {
+        let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+        let service = service(clock.clone());
+        let tenant = TenantId::from("acme");
+        let body =
+            json!({"name": "signed", "url": "http://127.0.0.1:9/hook", "secret": "generate"});
+        let view = service.create_endpoint(&tenant, &body).await.unwrap();
+        let id = EndpointId::from(view["id"].as_str().unwrap());
+
+        // GIVEN a rotation on Monday morning with an hour of grace
+        service
+            .rotate_secret(&tenant, &id, &json!({"grace_period_seconds": 3600}))
+            .await
+            .unwrap();
+        let endpoint = service.get_endpoint(&tenant, &id).await.unwrap();
+        assert_eq!(
+            endpoint.retiring_secrets[0].until,
+            monday_morning() + chrono::Duration::hours(1)
+        );
+
+        // WHEN a minute of the grace is left THEN both secrets sign
+        clock.advance(chrono::Duration::minutes(59));
+        assert_eq!(endpoint.signing_secrets(clock.now()).count(), 2);
+
+        // WHEN the hour is over THEN only the new secret signs
+        clock.advance(chrono::Duration::minutes(1));
+        let signing: Vec<_> = endpoint.signing_secrets(clock.now()).collect();
+        assert_eq!(signing, vec![endpoint.secret.as_ref().unwrap()]);
     }
 }

@@ -4,15 +4,15 @@
 //! notification (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted and refused
 //! alerts, and deliveries filtered at once; a repeat with the same Idempotency-Key is not counted again.
 
-use chrono::Utc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Service, ServiceError};
 use crate::alert::{Alert, AlertContent};
 use crate::alert_sources::SourceAlert;
+use crate::delivery::decide::filter_reason;
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::endpoint::{Endpoint, Route};
+use crate::endpoint::Endpoint;
 use crate::ids::{AlertId, DeliveryId, TenantId};
 use crate::metrics::Refusal;
 use crate::ports::queue::Task;
@@ -91,8 +91,7 @@ impl Service {
         endpoints: &[Endpoint],
         idempotency: Option<(&str, &str)>,
     ) -> Result<AlertReceipt, ServiceError> {
-        let now = Utc::now();
-        let alert = input.into_alert(AlertId::generate(), tenant.clone(), now);
+        let alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
         let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
         let tasks: Vec<Task> = deliveries
             .iter()
@@ -191,25 +190,7 @@ impl Service {
 
 /// A pending delivery, or a filtered one saying why it will not be sent.
 fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
-    let filtered_because = if !endpoint.enabled {
-        Some(match &endpoint.disabled_reason {
-            Some(reason) => format!("the endpoint is disabled: {reason}"),
-            None => "the endpoint is disabled".to_string(),
-        })
-    } else if alert.content.severity < endpoint.min_severity {
-        Some(format!(
-            "severity {} is below the endpoint's minimum {}",
-            alert.content.severity.as_str(),
-            endpoint.min_severity.as_str()
-        ))
-    } else if *endpoint.message_types.get(alert.content.message_type) == Route::Off {
-        Some(format!(
-            "the endpoint sends nothing for `{}` messages",
-            alert.content.message_type.as_str()
-        ))
-    } else {
-        None
-    };
+    let filtered_because = filter_reason(endpoint, alert).map(|filter| filter.reason());
     Delivery {
         id: DeliveryId::generate(),
         tenant: alert.tenant.clone(),

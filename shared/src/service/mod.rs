@@ -5,6 +5,8 @@ mod api_keys;
 mod attempt;
 mod catalogue;
 mod endpoints;
+#[cfg(all(test, feature = "embedded"))]
+mod in_memory;
 mod ingest;
 mod resend;
 mod test_send;
@@ -17,6 +19,7 @@ pub use attempt::Disposition;
 pub use resend::ReplaySelection;
 pub use test_send::TestSendReport;
 
+use crate::clock::{Clock, SystemClock};
 use crate::delivery::retry_policy::RetryPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::endpoint::{CompiledEndpoint, Endpoint};
@@ -43,6 +46,8 @@ pub struct Service {
     retry: RetryPolicy,
     health: HealthPolicy,
     metrics: Metrics,
+    /// Where the use cases read the time; domain rules are given it.
+    clock: Arc<dyn Clock>,
     /// Compiled templates per endpoint version, so a template is parsed once, not per delivery.
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
 }
@@ -71,6 +76,7 @@ impl Service {
             retry,
             health: HealthPolicy::default(),
             metrics: Metrics::disabled(),
+            clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
         }
     }
@@ -84,6 +90,12 @@ impl Service {
     /// Where the use cases report what they did (by default, nowhere).
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Where the use cases read the time (by default, the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -2,12 +2,12 @@
 //! was sent and what the endpoint answered. Works on a stored endpoint or on an unsaved definition (the
 //! console's "Run the test" before saving), validated exactly as saving it would be. Nothing is stored.
 
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::{Service, ServiceError};
 use crate::alert::AlertContent;
+use crate::delivery::decide::FilterReason;
 use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -78,8 +78,12 @@ impl Service {
                     ..e
                 }
             })?;
-        let endpoint =
-            input.into_endpoint(EndpointId::generate(), tenant.clone(), None, Utc::now());
+        let endpoint = input.into_endpoint(
+            EndpointId::generate(),
+            tenant.clone(),
+            None,
+            self.clock.now(),
+        );
         self.test_send_to(tenant, endpoint, alert).await
     }
 
@@ -89,34 +93,30 @@ impl Service {
         endpoint: Endpoint,
         alert: Option<&Value>,
     ) -> Result<TestSendReport, ServiceError> {
+        let now = self.clock.now();
         let alert = match alert {
             Some(body) => AlertContent::from_json(body)
                 .map_err(|e| FieldError {
                     field: prefixed("alert", &e.field),
                     ..e
                 })?
-                .into_alert(AlertId::from("al_test"), tenant.clone(), Utc::now()),
-            None => render_context::sample_alert(tenant.clone()),
+                .into_alert(AlertId::from("al_test"), tenant.clone(), now),
+            None => render_context::sample_alert(tenant.clone(), now),
         };
         let compiled = CompiledEndpoint::compile(endpoint.clone())?;
         let delivery_id = DeliveryId::generate();
         let facts = RequestFacts {
             delivery_id: delivery_id.as_str(),
             attempt: 1,
-            now: Utc::now(),
+            now,
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {
                 FieldError::invalid("body", format!("the body could not be rendered: {e}"))
             })?
             .ok_or_else(|| {
-                FieldError::invalid(
-                    "message_type",
-                    format!(
-                        "the endpoint sends nothing for `{}` messages",
-                        alert.content.message_type.as_str()
-                    ),
-                )
+                let filter = FilterReason::MessageTypeOff(alert.content.message_type);
+                FieldError::invalid("message_type", filter.reason())
             })?;
         let exchange = self.sender.send(&request).await;
         let mut attempt = exchange.attempt;
