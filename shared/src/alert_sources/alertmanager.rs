@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::labelled_alert::{Envelope, LabelledAlert};
 use super::{SourceAlert, read_payload};
@@ -14,9 +15,26 @@ use crate::input_error::FieldError;
 /// The payload version this reader understands.
 pub const PAYLOAD_VERSION: &str = "4";
 
-#[derive(Debug, Deserialize)]
+/// Alertmanager's webhook payload, version 4.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Notification {
+#[schema(as = AlertmanagerNotification, example = json!({
+    "version": "4",
+    "groupKey": "{}:{alertname=\"HighLatency\"}",
+    "status": "firing",
+    "receiver": "alertwire",
+    "externalURL": "https://alertmanager.example.com",
+    "alerts": [{
+        "status": "firing",
+        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
+        "startsAt": "2026-03-02T09:14:05Z",
+        "generatorURL": "https://prometheus.example.com/graph",
+        "fingerprint": "a1b2c3d4e5f60718"
+    }]
+}))]
+pub struct Notification {
+    #[schema(pattern = "^4$")]
     version: String,
     #[serde(default)]
     group_key: Option<String>,
@@ -32,6 +50,7 @@ struct Notification {
     common_annotations: Option<BTreeMap<String, String>>,
     #[serde(rename = "externalURL", default)]
     external_url: Option<String>,
+    #[schema(min_items = 1)]
     alerts: Vec<LabelledAlert>,
 }
 
