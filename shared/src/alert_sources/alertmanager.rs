@@ -24,14 +24,7 @@ pub const PAYLOAD_VERSION: &str = "4";
     "status": "firing",
     "receiver": "alertwire",
     "externalURL": "https://alertmanager.example.com",
-    "alerts": [{
-        "status": "firing",
-        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
-        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
-        "startsAt": "2026-03-02T09:14:05Z",
-        "generatorURL": "https://prometheus.example.com/graph",
-        "fingerprint": "a1b2c3d4e5f60718"
-    }]
+    "alerts": [LabelledAlert::example()]
 }))]
 pub struct Notification {
     #[schema(pattern = "^4$")]

@@ -89,6 +89,18 @@ pub struct Envelope {
 }
 
 impl LabelledAlert {
+    /// The entry the OpenAPI examples of both sources' payloads show.
+    pub(super) fn example() -> Value {
+        json!({
+            "status": "firing",
+            "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+            "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
+            "startsAt": "2026-03-02T09:14:05Z",
+            "generatorURL": "https://prometheus.example.com/graph",
+            "fingerprint": "a1b2c3d4e5f60718"
+        })
+    }
+
     /// Maps `alerts[index]`; errors name that path.
     pub fn into_source_alert(
         self,
