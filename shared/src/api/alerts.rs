@@ -28,11 +28,10 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
                 ("resend_delivery" = (operation_id = "resend_delivery", parameters(("id" = "$response.body#/deliveries/0/id")))),
             )
         ),
+        super::error::JsonBodyErrors,
+        // After the set, so it replaces the set's 400: the header is read too.
         (status = 400, description = "The body is not JSON or missing, or the Idempotency-Key header is invalid", body = super::views::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::views::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::views::ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for another alert", body = super::views::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::views::ErrorBody),
         super::error::KeyErrors,
     )
 )]

@@ -29,7 +29,7 @@ use crate::service::{ReplaySelection, Service};
     ),
     responses(
         (status = 200, description = "A page of dead letters, newest first", body = super::views::DeadLetterPage),
-        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::views::ErrorBody),
+        super::error::QueryErrors,
         super::error::KeyErrors,
     )
 )]

@@ -32,7 +32,7 @@ const MAX_LIMIT: usize = 500;
     ),
     responses(
         (status = 200, description = "A page of deliveries, newest first", body = super::views::DeliveryPage),
-        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::views::ErrorBody),
+        super::error::QueryErrors,
         super::error::KeyErrors,
     )
 )]
@@ -60,7 +60,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The delivery id")),
     responses(
         (status = 200, description = "The delivery with every attempt", body = super::views::DeliveryView),
-        (status = 404, description = "No such delivery", body = super::views::ErrorBody),
+        super::error::DeliveryErrors,
         super::error::KeyErrors,
     )
 )]
@@ -87,7 +87,7 @@ pub async fn read(
     params(("id" = String, Path, description = "The delivery id")),
     responses(
         (status = 202, description = "Queued for a new run of attempts", body = super::views::DeliveryView),
-        (status = 404, description = "No such delivery", body = super::views::ErrorBody),
+        super::error::DeliveryErrors,
         super::error::KeyErrors,
     )
 )]

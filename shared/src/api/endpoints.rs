@@ -14,7 +14,7 @@ use super::json_body::JsonBody;
 use super::views::{EndpointList, EndpointView, Validity};
 use crate::ids::EndpointId;
 use crate::input_error::{FieldError, ObjectReader};
-use crate::service::Service;
+use crate::service::{Service, TestSendReport};
 
 #[utoipa::path(
     post,
@@ -76,7 +76,7 @@ pub async fn list(
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 200, description = "The endpoint", body = super::views::EndpointView),
-        (status = 404, description = "No such endpoint", body = super::views::ErrorBody),
+        super::error::EndpointErrors,
         super::error::KeyErrors,
     )
 )]
@@ -98,8 +98,7 @@ pub async fn read(
     request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Replaced; a new signing secret is shown this once", body = super::views::EndpointView),
-        (status = 404, description = "No such endpoint", body = super::views::ErrorBody),
-        (status = 409, description = "Changed by another request meanwhile", body = super::views::ErrorBody),
+        super::error::EndpointChangeErrors,
         super::error::JsonBodyErrors,
         super::error::KeyErrors,
     )
@@ -128,7 +127,7 @@ pub async fn replace(
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such endpoint", body = super::views::ErrorBody),
+        super::error::EndpointErrors,
         super::error::KeyErrors,
     )
 )]
@@ -151,7 +150,7 @@ pub async fn delete(
     request_body(content = Option<super::openapi::AlertInput>, description = "An alert to send instead of the sample", content_type = "application/json"),
     responses(
         (status = 200, description = "What was sent and what the endpoint answered (or why nothing came back); nothing is stored", body = crate::service::TestSendReport),
-        (status = 404, description = "No such endpoint", body = super::views::ErrorBody),
+        super::error::EndpointErrors,
         super::error::JsonBodyErrors,
         super::error::KeyErrors,
     )
@@ -161,12 +160,10 @@ pub async fn test_send(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestSendReport>, ApiError> {
     let alert = Some(&body.0).filter(|v| !v.is_null());
     let report = service.test_send(&tenant, &EndpointId(id), alert).await?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(report))
 }
 
 /// The body is optional: `{"secret": "generate" | "whsec_…", "grace_period_seconds": 86400}`.
@@ -179,8 +176,7 @@ pub async fn test_send(
     request_body(content = Option<super::openapi::SecretRotationInput>, description = "The new secret and the old one's grace period", content_type = "application/json"),
     responses(
         (status = 200, description = "Rotated; the new secret is shown this once", body = super::views::EndpointView),
-        (status = 404, description = "No such endpoint", body = super::views::ErrorBody),
-        (status = 409, description = "Changed by another request meanwhile", body = super::views::ErrorBody),
+        super::error::EndpointChangeErrors,
         super::error::JsonBodyErrors,
         super::error::KeyErrors,
     )
@@ -214,7 +210,7 @@ pub async fn test_send_definition(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestSendReport>, ApiError> {
     let request = body.required()?;
     let reader = ObjectReader::new("", &request, &["endpoint", "alert"])?;
     let definition = reader
@@ -223,9 +219,7 @@ pub async fn test_send_definition(
     let report = service
         .test_send_definition(&tenant, definition, reader.value("alert"))
         .await?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(report))
 }
 
 /// Validates an unsaved definition as creating it would: 200 `{"valid": true}` or the usual 422.

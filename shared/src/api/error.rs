@@ -43,6 +43,45 @@ pub enum JsonBodyErrors {
     InvalidField(ErrorBody),
 }
 
+/// The error answer of a route that reads the deliveries' list filters from its query.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum QueryErrors {
+    /// An unknown or invalid query parameter; `field` names it
+    #[response(status = 400)]
+    InvalidQuery(ErrorBody),
+}
+
+/// The error answers of a route on one endpoint, `/v1/endpoints/{id}…`.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum EndpointErrors {
+    /// No such endpoint
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The error answers of a route that changes a stored endpoint, which must not have changed meanwhile.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum EndpointChangeErrors {
+    /// No such endpoint
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Changed by another request meanwhile
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
+/// The error answer of a route on one delivery, `/v1/deliveries/{id}…`.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum DeliveryErrors {
+    /// No such delivery
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
