@@ -17,7 +17,7 @@
 //! - [`ports`]: the storage traits (`ports::store`) and the SQS-like task queue trait (`ports::queue`).
 //! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, resend, replay
 //!   dead letters, test-send, authenticate), reporting to [`metrics`].
-//! - [`api`]: the HTTP API as an axum router.
+//! - [`api`]: the HTTP API as an axum router, answering with typed views (`api::views`).
 //! - Adapters: `embedded` (the SQLite store and queue, the delivery worker, `GET /metrics` and the
 //!   one-process server wired together, with the default `embedded` feature) and `aws` (DynamoDB, SQS
 //!   and the Lambda functions' set-up, with the `aws` feature).

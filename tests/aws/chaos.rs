@@ -230,12 +230,12 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
     let rig = Arc::new(Rig::new().await);
     let mut endpoints = Vec::new();
     for n in 0..ENDPOINTS {
-        let view = rig
+        let endpoint = rig
             .service
             .create_endpoint(&rig.tenant, &chaos_scenario::endpoint(&receiver, n))
             .await
             .expect("an endpoint");
-        endpoints.push(EndpointId::from(view["id"].as_str().expect("an id")));
+        endpoints.push(endpoint.id);
     }
 
     // Alerts arrive while batches are delivered (and killed).

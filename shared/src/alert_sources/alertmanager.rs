@@ -2,11 +2,15 @@
 //! <https://prometheus.io/docs/alerting/latest/configuration/#webhook_config> and defined by `Data` in
 //! prometheus/alertmanager `template/template.go`.
 
-use serde::de::IgnoredAny;
-use serde_json::Value;
+use std::collections::BTreeMap;
 
-use super::SourceAlert;
-use super::notification::{Notification, Source};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::labelled_alert::LabelledAlert;
+use super::notification::{Group, Source, into_source_alerts};
+use super::{SourceAlert, read_payload};
 use crate::input_error::FieldError;
 
 /// The payload version this reader understands.
@@ -18,12 +22,67 @@ const ALERTMANAGER: Source = Source {
     payload_version: PAYLOAD_VERSION,
 };
 
+/// Alertmanager's webhook payload, version 4.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = AlertmanagerNotification, example = json!({
+    "version": "4",
+    "groupKey": "{}:{alertname=\"HighLatency\"}",
+    "status": "firing",
+    "receiver": "alertwire",
+    "externalURL": "https://alertmanager.example.com",
+    "alerts": [LabelledAlert::example()]
+}))]
+pub struct Notification {
+    #[schema(pattern = "^4$")]
+    version: String,
+    #[serde(default)]
+    group_key: Option<String>,
+    #[serde(default)]
+    truncated_alerts: Option<u64>,
+    status: String,
+    receiver: String,
+    #[serde(default)]
+    group_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    common_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    common_annotations: Option<BTreeMap<String, String>>,
+    #[serde(rename = "externalURL", default)]
+    external_url: Option<String>,
+    #[schema(min_items = 1)]
+    alerts: Vec<LabelledAlert>,
+}
+
+impl Notification {
+    fn group(&self) -> Group<'_> {
+        Group {
+            version: &self.version,
+            group_key: self.group_key.as_deref(),
+            truncated_alerts: self.truncated_alerts,
+            status: &self.status,
+            receiver: &self.receiver,
+            group_labels: self.group_labels.as_ref(),
+            common_labels: self.common_labels.as_ref(),
+            common_annotations: self.common_annotations.as_ref(),
+            external_url: self.external_url.as_deref(),
+            alerts: &self.alerts,
+        }
+    }
+}
+
 /// Every alert of the notification, or the first problem naming its field; nothing partial.
 pub fn alerts_from_json(body: &Value) -> Result<Vec<SourceAlert>, FieldError> {
-    // Grafana's `orgId`, `title` and `state` are not Alertmanager's: skipped unread, whatever they hold.
-    let notification = Notification::<IgnoredAny, IgnoredAny>::read(body, &ALERTMANAGER)?;
-    let context = notification.group_context();
-    notification.into_source_alerts(&ALERTMANAGER, context)
+    let notification: Notification = read_payload(body)?;
+    let group = notification.group();
+    group.check(&ALERTMANAGER)?;
+    let context = group.context();
+    into_source_alerts(
+        notification.alerts,
+        &ALERTMANAGER,
+        context,
+        notification.external_url,
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::SourceAlert;
 use crate::alert::{AlertContent, MessageType, Severity, shortened};
@@ -21,8 +22,9 @@ const MAX_DESCRIPTION_CHARS: usize = 65_536;
 const MAX_TAGS: usize = 100;
 const MAX_TAG_CHARS: usize = 256;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = LabelledAlertStatus)]
 pub enum AlertStatus {
     Firing,
     Resolved,
@@ -37,8 +39,10 @@ impl AlertStatus {
     }
 }
 
-/// An entry of `alerts[]`. Alertmanager documents the first seven fields; Grafana adds the optional rest.
-#[derive(Debug, Clone, Deserialize)]
+/// One entry of a notification's `alerts[]`, as Alertmanager and Grafana send it.
+// Alertmanager documents the first seven fields; Grafana adds the optional rest.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(as = LabelledAlertInput)]
 pub struct LabelledAlert {
     status: AlertStatus,
     #[serde(default)]
@@ -53,16 +57,23 @@ pub struct LabelledAlert {
     generator_url: Option<String>,
     #[serde(default)]
     fingerprint: Option<String>,
+    /// Grafana only.
     #[serde(rename = "silenceURL", default)]
     silence_url: Option<String>,
+    /// Grafana only.
     #[serde(rename = "dashboardURL", default)]
     dashboard_url: Option<String>,
+    /// Grafana only.
     #[serde(rename = "panelURL", default)]
     panel_url: Option<String>,
+    /// Grafana only.
     #[serde(rename = "imageURL", default)]
     image_url: Option<String>,
+    /// Grafana only.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     values: Option<Map<String, Value>>,
+    /// Grafana only.
     #[serde(rename = "valueString", default)]
     value_string: Option<String>,
 }
@@ -78,6 +89,18 @@ pub struct Envelope {
 }
 
 impl LabelledAlert {
+    /// The entry the OpenAPI examples of both sources' payloads show.
+    pub(super) fn example() -> Value {
+        json!({
+            "status": "firing",
+            "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
+            "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
+            "startsAt": "2026-03-02T09:14:05Z",
+            "generatorURL": "https://prometheus.example.com/graph",
+            "fingerprint": "a1b2c3d4e5f60718"
+        })
+    }
+
     /// Maps `alerts[index]`; errors name that path.
     pub fn into_source_alert(
         self,

@@ -1,15 +1,14 @@
-//! One notification as Alertmanager and Grafana both send it: the group-level fields around `alerts[]`,
-//! read and checked (payload version, at least one alert), then every alert mapped with the group's fields
-//! in its context.
+//! What Alertmanager and Grafana notifications share: the group-level fields around `alerts[]`, the checks
+//! (payload version, at least one alert), the group context every alert carries, and the mapping of each
+//! alert. Each source's own payload type (with its schema) lives in its module and lends its group fields
+//! here as a [`Group`].
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::SourceAlert;
 use super::labelled_alert::{Envelope, LabelledAlert};
-use super::{SourceAlert, read_payload};
 use crate::input_error::FieldError;
 
 /// Which source a notification comes from.
@@ -22,60 +21,40 @@ pub struct Source {
     pub payload_version: &'static str,
 }
 
-/// Alertmanager's `Data`, plus the three group fields Grafana adds (`orgId`, `title`, `state`). Alertmanager
-/// reads those as `IgnoredAny`, skipping them unread like any other field it does not know; Grafana reads
-/// them as `i64` and `String`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Notification<OrgId, Text> {
-    version: String,
-    #[serde(default)]
-    group_key: Option<String>,
-    #[serde(default)]
-    truncated_alerts: Option<u64>,
-    status: String,
-    receiver: String,
-    #[serde(default)]
-    pub org_id: Option<OrgId>,
-    #[serde(default)]
-    pub title: Option<Text>,
-    #[serde(default)]
-    pub state: Option<Text>,
-    #[serde(default)]
-    group_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    common_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    common_annotations: Option<BTreeMap<String, String>>,
-    #[serde(rename = "externalURL", default)]
-    external_url: Option<String>,
-    alerts: Vec<LabelledAlert>,
+/// The group-level fields both sources send (Alertmanager's `Data`), borrowed from a notification.
+pub struct Group<'a> {
+    pub version: &'a str,
+    pub group_key: Option<&'a str>,
+    pub truncated_alerts: Option<u64>,
+    pub status: &'a str,
+    pub receiver: &'a str,
+    pub group_labels: Option<&'a BTreeMap<String, String>>,
+    pub common_labels: Option<&'a BTreeMap<String, String>>,
+    pub common_annotations: Option<&'a BTreeMap<String, String>>,
+    pub external_url: Option<&'a str>,
+    pub alerts: &'a [LabelledAlert],
 }
 
-impl<OrgId, Text> Notification<OrgId, Text>
-where
-    Self: DeserializeOwned,
-{
-    /// Reads `body` as a notification of `source`: its version the one understood, `alerts` not empty.
-    pub fn read(body: &Value, source: &Source) -> Result<Self, FieldError> {
-        let notification: Self = read_payload(body)?;
-        if notification.version != source.payload_version {
+impl Group<'_> {
+    /// The version is the one understood and `alerts` is not empty.
+    pub fn check(&self, source: &Source) -> Result<(), FieldError> {
+        if self.version != source.payload_version {
             return Err(FieldError::invalid(
                 "version",
                 format!(
                     "`version` is {:?}; alertwire reads {}'s webhook payload version {}",
-                    notification.version, source.name, source.payload_version
+                    self.version, source.name, source.payload_version
                 ),
             ));
         }
-        if notification.alerts.is_empty() {
+        if self.alerts.is_empty() {
             return Err(FieldError::invalid("alerts", "`alerts` is empty"));
         }
-        Ok(notification)
+        Ok(())
     }
 
-    /// The group-level fields both sources send, under their own names, for every alert's context.
-    pub fn group_context(&self) -> Map<String, Value> {
+    /// The group-level fields, under their own names, for every alert's context.
+    pub fn context(&self) -> Map<String, Value> {
         let mut context = Map::new();
         context.insert("receiver".into(), json!(self.receiver));
         context.insert("groupStatus".into(), json!(self.status));
@@ -90,25 +69,25 @@ where
         );
         context
     }
+}
 
-    /// Every alert mapped with `context` (see [`Self::group_context`]), or the first problem naming its
-    /// field; nothing partial.
-    pub fn into_source_alerts(
-        self,
-        source: &Source,
-        context: Map<String, Value>,
-    ) -> Result<Vec<SourceAlert>, FieldError> {
-        let envelope = Envelope {
-            source: source.key,
-            context,
-            fallback_link: self.external_url,
-        };
-        self.alerts
-            .into_iter()
-            .enumerate()
-            .map(|(index, alert)| alert.into_source_alert(index, &envelope))
-            .collect()
-    }
+/// Every alert mapped with `context`, or the first problem naming its field; nothing partial.
+pub fn into_source_alerts(
+    alerts: Vec<LabelledAlert>,
+    source: &Source,
+    context: Map<String, Value>,
+    external_url: Option<String>,
+) -> Result<Vec<SourceAlert>, FieldError> {
+    let envelope = Envelope {
+        source: source.key,
+        context,
+        fallback_link: external_url,
+    };
+    alerts
+        .into_iter()
+        .enumerate()
+        .map(|(index, alert)| alert.into_source_alert(index, &envelope))
+        .collect()
 }
 
 #[cfg(test)]

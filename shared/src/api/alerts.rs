@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
 
 use super::Tenant;
 use super::error::ApiError;
 use super::json_body::JsonBody;
+use super::views::AlertReceiptView;
 use crate::service::Service;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -22,19 +22,17 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Accept the alert once per key: a repeat answers the first receipt", pattern = "^[!-~]{1,255}$")),
     request_body(content = super::openapi::AlertInput, content_type = "application/json"),
     responses(
-        (status = 202, description = "Accepted and queued", body = super::openapi::AlertReceiptView,
+        (status = 202, description = "Accepted and queued", body = super::views::AlertReceiptView,
             links(
                 ("read_delivery" = (operation_id = "read_delivery", parameters(("id" = "$response.body#/deliveries/0/id")))),
                 ("resend_delivery" = (operation_id = "resend_delivery", parameters(("id" = "$response.body#/deliveries/0/id")))),
             )
         ),
-        (status = 400, description = "The body is not JSON or missing, or the Idempotency-Key header is invalid", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for another alert", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        super::error::JsonBodyErrors,
+        // After the set, so it replaces the set's 400: the header is read too.
+        (status = 400, description = "The body is not JSON or missing, or the Idempotency-Key header is invalid", body = super::views::ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used for another alert", body = super::views::ErrorBody),
+        super::error::KeyErrors,
     )
 )]
 pub async fn accept(
@@ -42,7 +40,7 @@ pub async fn accept(
     Tenant(tenant): Tenant,
     headers: HeaderMap,
     body: JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AlertReceiptView>), ApiError> {
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => Some(
@@ -63,13 +61,5 @@ pub async fn accept(
     let receipt = service
         .accept_alert(&tenant, &body.required()?, idempotency_key)
         .await?;
-    let deliveries: Vec<Value> = receipt
-        .deliveries
-        .iter()
-        .map(|(id, endpoint_id)| json!({"id": id, "endpoint_id": endpoint_id}))
-        .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"id": receipt.alert_id, "deliveries": deliveries})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(AlertReceiptView::from(&receipt))))
 }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Tenant;
 use super::deliveries::{filter_from_query, page};
 use super::error::ApiError;
 use super::json_body::JsonBody;
+use super::views::{DeadLetterPage, ReplayReport};
 use crate::delivery::DeliveryStatus;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::input_error::{FieldError, ObjectReader};
@@ -27,20 +28,23 @@ use crate::service::{ReplaySelection, Service};
         ("before" = Option<String>, Query, nullable = false, description = "The `next_before` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of dead letters, newest first", body = super::openapi::DeadLetterPage),
-        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of dead letters, newest first", body = super::views::DeadLetterPage),
+        super::error::QueryErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeadLetterPage>, ApiError> {
     let mut filter = filter_from_query(&query, &["endpoint_id", "limit", "before"])?;
     filter.status = Some(DeliveryStatus::Dead);
-    page(&service, &tenant, &filter, "dead_letters").await
+    let (dead_letters, next_before) = page(&service, &tenant, &filter).await?;
+    Ok(Json(DeadLetterPage {
+        dead_letters,
+        next_before,
+    }))
 }
 
 /// Body: none or `{}` for all, `{"ids": [...]}`, or `{"endpoint_id": "..."}`.
@@ -51,23 +55,21 @@ pub async fn list(
     tag = "dead-letters",
     request_body(content = Option<super::openapi::ReplayInput>, description = "Which dead letters: none or `{}` for all", content_type = "application/json"),
     responses(
-        (status = 200, description = "How many dead letters were queued again", body = super::openapi::ReplayReport),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "How many dead letters were queued again", body = super::views::ReplayReport),
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn replay(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReplayReport>, ApiError> {
     let selection = selection(&body.0)?;
     let replayed = service.replay_dead_letters(&tenant, &selection).await?;
-    Ok(Json(json!({ "replayed": replayed })))
+    Ok(Json(ReplayReport {
+        replayed: replayed as u64,
+    }))
 }
 
 const MAX_IDS: usize = 10_000;
@@ -115,6 +117,7 @@ fn selection(body: &Value) -> Result<ReplaySelection, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_null_beside_the_other_selector_reads_as_absent() {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::Tenant;
 use super::error::ApiError;
-use crate::delivery::{Delivery, DeliveryStatus};
+use super::views::{DeliveryPage, DeliveryView};
+use crate::delivery::DeliveryStatus;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::DeliveryFilter;
 use crate::service::Service;
@@ -31,22 +31,25 @@ const MAX_LIMIT: usize = 500;
         ("before" = Option<String>, Query, nullable = false, description = "The `next_before` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of deliveries, newest first", body = super::openapi::DeliveryPage),
-        (status = 400, description = "An unknown or invalid query parameter; `field` names it", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "A page of deliveries, newest first", body = super::views::DeliveryPage),
+        super::error::QueryErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryPage>, ApiError> {
     let filter = filter_from_query(
         &query,
         &["endpoint_id", "status", "alert_id", "limit", "before"],
     )?;
-    page(&service, &tenant, &filter, "deliveries").await
+    let (deliveries, next_before) = page(&service, &tenant, &filter).await?;
+    Ok(Json(DeliveryPage {
+        deliveries,
+        next_before,
+    }))
 }
 
 #[utoipa::path(
@@ -56,17 +59,16 @@ pub async fn list(
     tag = "deliveries",
     params(("id" = String, Path, description = "The delivery id")),
     responses(
-        (status = 200, description = "The delivery with every attempt", body = super::openapi::DeliveryView),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such delivery", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "The delivery with every attempt", body = super::views::DeliveryView),
+        super::error::DeliveryErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn read(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryView>, ApiError> {
     let delivery = service
         .ports()
         .deliveries
@@ -74,7 +76,7 @@ pub async fn read(
         .await
         .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
-    Ok(Json(view(&delivery)))
+    Ok(Json(DeliveryView::from(&delivery)))
 }
 
 #[utoipa::path(
@@ -84,19 +86,18 @@ pub async fn read(
     tag = "deliveries",
     params(("id" = String, Path, description = "The delivery id")),
     responses(
-        (status = 202, description = "Queued for a new run of attempts", body = super::openapi::DeliveryView),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such delivery", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 202, description = "Queued for a new run of attempts", body = super::views::DeliveryView),
+        super::error::DeliveryErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn resend(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
     let delivery = service.resend(&tenant, &DeliveryId(id)).await?;
-    Ok((StatusCode::ACCEPTED, Json(view(&delivery))))
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&delivery))))
 }
 
 /// Reads the shared list filters; any other query parameter is an error naming it.
@@ -141,39 +142,23 @@ pub(super) fn filter_from_query(
     })
 }
 
-/// A page of deliveries under `key`, with `next_before`, the cursor for the next page.
+/// A page of deliveries, with the cursor for the next page when this one is full.
 pub(super) async fn page(
     service: &Service,
     tenant: &TenantId,
     filter: &DeliveryFilter,
-    key: &str,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(Vec<DeliveryView>, Option<String>), ApiError> {
     let deliveries = service
         .ports()
         .deliveries
         .list_deliveries(tenant, filter)
         .await
         .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
-    let next = (deliveries.len() == filter.limit)
-        .then(|| deliveries.last().map(|d| d.id.clone()))
+    let next_before = (deliveries.len() == filter.limit)
+        .then(|| deliveries.last().map(|d| d.id.to_string()))
         .flatten();
-    let views: Vec<Value> = deliveries.iter().map(view).collect();
-    Ok(Json(json!({ key: views, "next_before": next })))
-}
-
-pub(super) fn view(delivery: &Delivery) -> Value {
-    json!({
-        "id": delivery.id,
-        "alert_id": delivery.alert_id,
-        "endpoint_id": delivery.endpoint_id,
-        "message_type": delivery.message_type,
-        "status": delivery.status,
-        "status_reason": delivery.status_reason,
-        "run": delivery.run,
-        "attempt_count": delivery.attempts.len(),
-        "next_attempt_at": delivery.next_attempt_at,
-        "created_at": delivery.created_at,
-        "updated_at": delivery.updated_at,
-        "attempts": delivery.attempts,
-    })
+    Ok((
+        deliveries.iter().map(DeliveryView::from).collect(),
+        next_before,
+    ))
 }

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Tenant;
 use super::error::ApiError;
 use super::json_body::JsonBody;
+use super::views::{EndpointList, EndpointView, Validity};
 use crate::ids::EndpointId;
 use crate::input_error::{FieldError, ObjectReader};
-use crate::service::Service;
+use crate::service::{Service, TestSendReport};
 
 #[utoipa::path(
     post,
@@ -22,7 +23,7 @@ use crate::service::Service;
     tag = "endpoints",
     request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created; a new signing secret is shown this once", body = super::openapi::EndpointView,
+        (status = 201, description = "Created; a new signing secret is shown this once", body = super::views::EndpointView,
             links(
                 ("read" = (operation_id = "read_endpoint", parameters(("id" = "$response.body#/id")))),
                 ("replace" = (operation_id = "replace_endpoint", parameters(("id" = "$response.body#/id")))),
@@ -31,21 +32,20 @@ use crate::service::Service;
                 ("rotate_secret" = (operation_id = "rotate_endpoint_secret", parameters(("id" = "$response.body#/id")))),
             )
         ),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn create(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     body: JsonBody,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let view = service.create_endpoint(&tenant, &body.required()?).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
+    let endpoint = service.create_endpoint(&tenant, &body.required()?).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EndpointView::revealing_secret(&endpoint)),
+    ))
 }
 
 #[utoipa::path(
@@ -54,18 +54,18 @@ pub async fn create(
     operation_id = "list_endpoints",
     tag = "endpoints",
     responses(
-        (status = 200, description = "Every endpoint of the tenant", body = super::openapi::EndpointList),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "Every endpoint of the tenant", body = super::views::EndpointList),
+        super::error::KeyErrors,
     )
 )]
 pub async fn list(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointList>, ApiError> {
     let endpoints = service.list_endpoints(&tenant).await?;
-    let views: Vec<Value> = endpoints.iter().map(|e| e.to_view(false)).collect();
-    Ok(Json(json!({ "endpoints": views })))
+    Ok(Json(EndpointList {
+        endpoints: endpoints.iter().map(EndpointView::from).collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -75,19 +75,18 @@ pub async fn list(
     tag = "endpoints",
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
-        (status = 200, description = "The endpoint", body = super::openapi::EndpointView),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "The endpoint", body = super::views::EndpointView),
+        super::error::EndpointErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn read(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EndpointView>, ApiError> {
     let endpoint = service.get_endpoint(&tenant, &EndpointId(id)).await?;
-    Ok(Json(endpoint.to_view(false)))
+    Ok(Json(EndpointView::from(&endpoint)))
 }
 
 #[utoipa::path(
@@ -98,15 +97,10 @@ pub async fn read(
     params(("id" = String, Path, description = "The endpoint id")),
     request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
     responses(
-        (status = 200, description = "Replaced; a new signing secret is shown this once", body = super::openapi::EndpointView),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
-        (status = 409, description = "Changed by another request meanwhile", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "Replaced; a new signing secret is shown this once", body = super::views::EndpointView),
+        super::error::EndpointChangeErrors,
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn replace(
@@ -114,12 +108,15 @@ pub async fn replace(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        service
-            .replace_endpoint(&tenant, &EndpointId(id), &body.required()?)
-            .await?,
-    ))
+) -> Result<Json<EndpointView>, ApiError> {
+    let replaced = service
+        .replace_endpoint(&tenant, &EndpointId(id), &body.required()?)
+        .await?;
+    Ok(Json(if replaced.secret_is_new {
+        EndpointView::revealing_secret(&replaced.endpoint)
+    } else {
+        EndpointView::from(&replaced.endpoint)
+    }))
 }
 
 #[utoipa::path(
@@ -130,9 +127,8 @@ pub async fn replace(
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        super::error::EndpointErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn delete(
@@ -154,13 +150,9 @@ pub async fn delete(
     request_body(content = Option<super::openapi::AlertInput>, description = "An alert to send instead of the sample", content_type = "application/json"),
     responses(
         (status = 200, description = "What was sent and what the endpoint answered (or why nothing came back); nothing is stored", body = crate::service::TestSendReport),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        super::error::EndpointErrors,
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn test_send(
@@ -168,12 +160,10 @@ pub async fn test_send(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestSendReport>, ApiError> {
     let alert = Some(&body.0).filter(|v| !v.is_null());
     let report = service.test_send(&tenant, &EndpointId(id), alert).await?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(report))
 }
 
 /// The body is optional: `{"secret": "generate" | "whsec_…", "grace_period_seconds": 86400}`.
@@ -185,15 +175,10 @@ pub async fn test_send(
     params(("id" = String, Path, description = "The endpoint id")),
     request_body(content = Option<super::openapi::SecretRotationInput>, description = "The new secret and the old one's grace period", content_type = "application/json"),
     responses(
-        (status = 200, description = "Rotated; the new secret is shown this once", body = super::openapi::EndpointView),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such endpoint", body = super::openapi::ErrorBody),
-        (status = 409, description = "Changed by another request meanwhile", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "Rotated; the new secret is shown this once", body = super::views::EndpointView),
+        super::error::EndpointChangeErrors,
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn rotate_secret(
@@ -201,12 +186,11 @@ pub async fn rotate_secret(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        service
-            .rotate_secret(&tenant, &EndpointId(id), &body.0)
-            .await?,
-    ))
+) -> Result<Json<EndpointView>, ApiError> {
+    let rotated = service
+        .rotate_secret(&tenant, &EndpointId(id), &body.0)
+        .await?;
+    Ok(Json(EndpointView::revealing_secret(&rotated)))
 }
 
 /// `{"endpoint": {…definition…}, "alert": {…optional…}}`: "Run the test" before saving.
@@ -218,19 +202,15 @@ pub async fn rotate_secret(
     request_body(content = super::openapi::UnsavedEndpointTest, content_type = "application/json"),
     responses(
         (status = 200, description = "What was sent and what the endpoint answered (or why nothing came back); nothing is stored", body = crate::service::TestSendReport),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn test_send_definition(
     State(service): State<Arc<Service>>,
     Tenant(tenant): Tenant,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestSendReport>, ApiError> {
     let request = body.required()?;
     let reader = ObjectReader::new("", &request, &["endpoint", "alert"])?;
     let definition = reader
@@ -239,9 +219,7 @@ pub async fn test_send_definition(
     let report = service
         .test_send_definition(&tenant, definition, reader.value("alert"))
         .await?;
-    Ok(Json(
-        serde_json::to_value(report).map_err(|_| ApiError::internal())?,
-    ))
+    Ok(Json(report))
 }
 
 /// Validates an unsaved definition as creating it would: 200 `{"valid": true}` or the usual 422.
@@ -252,22 +230,18 @@ pub async fn test_send_definition(
     tag = "endpoints",
     request_body(content = super::openapi::EndpointInput, content_type = "application/json"),
     responses(
-        (status = 200, description = "The definition would be accepted; nothing is stored", body = super::openapi::Validity),
-        (status = 400, description = "The body is not JSON, or is missing where required", body = super::openapi::ErrorBody),
-        (status = 413, description = "The body is larger than 256 KiB", body = super::openapi::ErrorBody),
-        (status = 415, description = "The body is not application/json", body = super::openapi::ErrorBody),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
-        (status = 422, description = "A field is missing, unknown or invalid; `field` names it", body = super::openapi::ErrorBody),
-        (status = 503, description = "The store or queue failed; safe to retry", body = super::openapi::ErrorBody),
+        (status = 200, description = "The definition would be accepted; nothing is stored", body = super::views::Validity),
+        super::error::JsonBodyErrors,
+        super::error::KeyErrors,
     )
 )]
 pub async fn validate(
     State(service): State<Arc<Service>>,
     Tenant(_): Tenant,
     body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Validity>, ApiError> {
     service.validate_endpoint(&body.required()?)?;
-    Ok(Json(json!({"valid": true})))
+    Ok(Json(Validity { valid: true }))
 }
 
 /// The template variables (both syntaxes) and the presets, as data for editors.
@@ -278,7 +252,7 @@ pub async fn validate(
     tag = "endpoints",
     responses(
         (status = 200, description = "Variables with descriptions and the text to insert, the default body, the presets", content_type = "application/json", body = Object),
-        (status = 401, description = "No valid API key", body = super::openapi::ErrorBody),
+        super::error::KeyErrors,
     )
 )]
 pub async fn catalogue(State(service): State<Arc<Service>>, Tenant(_): Tenant) -> Json<Value> {

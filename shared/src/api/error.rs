@@ -1,13 +1,86 @@
-//! The API's error answer: `{"error": {"code", "message", "field"}}` with a fitting status. Internal
-//! errors are logged and answered with a generic message, never their text.
+//! The API's error answer: `{"error": {"code", "message", "field"}}` with a fitting status, and the sets
+//! of error answers the routes document. Internal errors are logged and answered with a generic message,
+//! never their text.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use utoipa::IntoResponses;
 
+use super::views::{ErrorBody, ErrorDetail};
 use crate::input_error::{FieldError, FieldErrorKind, TextPosition};
 use crate::service::ServiceError;
+
+/// The error answers of every `/v1` route: its API key is checked first, against the store. Like
+/// [`JsonBodyErrors`], a list for the OpenAPI document; the answers themselves are [`ApiError`]s.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum KeyErrors {
+    /// No valid API key
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The store or queue failed; safe to retry
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The error answers of a route that reads a JSON body, as [`JsonBody`](super::json_body::JsonBody) and
+/// the field-by-field reading of it give them.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum JsonBodyErrors {
+    /// The body is not JSON, or is missing where required
+    #[response(status = 400)]
+    NotJson(ErrorBody),
+    /// The body is larger than 256 KiB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not application/json
+    #[response(status = 415)]
+    NotJsonMediaType(ErrorBody),
+    /// A field is missing, unknown or invalid; `field` names it
+    #[response(status = 422)]
+    InvalidField(ErrorBody),
+}
+
+/// The error answer of a route that reads the deliveries' list filters from its query.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum QueryErrors {
+    /// An unknown or invalid query parameter; `field` names it
+    #[response(status = 400)]
+    InvalidQuery(ErrorBody),
+}
+
+/// The error answers of a route on one endpoint, `/v1/endpoints/{id}…`.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum EndpointErrors {
+    /// No such endpoint
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The error answers of a route that changes a stored endpoint, which must not have changed meanwhile.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum EndpointChangeErrors {
+    /// No such endpoint
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Changed by another request meanwhile
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
+/// The error answer of a route on one delivery, `/v1/deliveries/{id}…`.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum DeliveryErrors {
+    /// No such delivery
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -112,12 +185,9 @@ impl From<ServiceError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message, "field": self.field});
-        if let Some(position) = self.position {
-            error["line"] = json!(position.line);
-            error["column"] = json!(position.column);
-        }
-        let body = json!({ "error": error });
+        let body = ErrorBody {
+            error: ErrorDetail::new(self.code, self.message, self.field, self.position),
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -13,6 +13,7 @@ mod endpoints;
 mod error;
 mod json_body;
 pub mod openapi;
+pub mod views;
 
 use std::sync::{Arc, LazyLock};
 
@@ -91,10 +92,12 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
     operation_id = "health",
     tag = "service",
     security(()),
-    responses((status = 200, description = "The process is up", body = openapi::Health))
+    responses((status = 200, description = "The process is up", body = views::Health))
 )]
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"status": "ok"}))
+async fn health() -> axum::Json<views::Health> {
+    axum::Json(views::Health {
+        status: "ok".into(),
+    })
 }
 
 /// This OpenAPI document; needs no API key.

@@ -1,7 +1,8 @@
 //! The API's OpenAPI 3.1 document: its top level (title, bearer security, tags) and the schemas of the
-//! request and response bodies that have no domain type of their own, because the handlers read bodies by
-//! hand from JSON and answer with views built by `json!`. Each schema here says what that code reads or
-//! writes; the paths come from the `#[utoipa::path]` of each handler, gathered by the router.
+//! request bodies, which the handlers read by hand from JSON so that an error names the field (the sources'
+//! notifications are read by their mappers' own types, which document themselves). Each schema here says
+//! what that code reads. The response schemas are the [`views`](super::views) the handlers answer with;
+//! the paths come from the `#[utoipa::path]` of each handler, gathered by the router.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +12,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::alert::{MessageType, Severity};
-use crate::delivery::{Attempt, DeliveryStatus};
 use crate::endpoint::HttpMethod;
-use crate::endpoint::health::EndpointHealth;
 
 /// The name of the bearer security scheme, as `security` refers to it.
 const API_KEY: &str = "api_key";
@@ -25,6 +24,7 @@ const API_KEY: &str = "api_key";
         description = "Alert ingestion, per-endpoint webhook templates, signed delivery with retries, resend and dead-letter replay."
     ),
     modifiers(&BearerApiKey),
+    components(schemas(super::views::ErrorBody)),
     security(("api_key" = [])),
     tags(
         (name = "alerts", description = "Alerts in: our own format, Alertmanager and Grafana notifications"),
@@ -47,29 +47,6 @@ impl Modify for BearerApiKey {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
-}
-
-/// Every error: `{"error": {"code", "message", "field"}}`.
-#[derive(ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(ToSchema)]
-pub struct ErrorDetail {
-    /// Machine-readable, e.g. `invalid_field`, `not_found`, `unauthorized`.
-    pub code: String,
-    /// For a person; never contains a secret.
-    pub message: String,
-    /// The JSON path, header or query parameter concerned; `""` for the body as a whole.
-    pub field: Option<String>,
-}
-
-/// `GET /healthz`.
-#[derive(ToSchema)]
-pub struct Health {
-    #[schema(example = "ok")]
-    pub status: String,
 }
 
 /// The body of `POST /v1/alerts` and of a test send. Only `title` is required.
@@ -120,128 +97,6 @@ pub struct AlertInput {
 pub enum TimestampInput {
     Rfc3339(DateTime<Utc>),
     EpochMillis(i64),
-}
-
-/// What an accepted alert became: one delivery per endpoint of the tenant.
-#[derive(ToSchema)]
-pub struct AlertReceiptView {
-    pub id: String,
-    pub deliveries: Vec<DeliveryRef>,
-}
-
-#[derive(ToSchema)]
-pub struct DeliveryRef {
-    pub id: String,
-    pub endpoint_id: String,
-}
-
-/// The answer to a source notification: one receipt per entry of its `alerts[]`, in order.
-#[derive(ToSchema)]
-pub struct SourceReceipts {
-    pub alerts: Vec<AlertReceiptView>,
-}
-
-/// One entry of a notification's `alerts[]`, as Alertmanager and Grafana send it.
-#[derive(ToSchema)]
-#[allow(non_snake_case)]
-pub struct LabelledAlertInput {
-    pub status: LabelledAlertStatus,
-    pub labels: Option<BTreeMap<String, String>>,
-    pub annotations: Option<BTreeMap<String, String>>,
-    pub startsAt: DateTime<Utc>,
-    pub endsAt: Option<DateTime<Utc>>,
-    pub generatorURL: Option<String>,
-    pub fingerprint: Option<String>,
-    /// Grafana only.
-    pub silenceURL: Option<String>,
-    /// Grafana only.
-    pub dashboardURL: Option<String>,
-    /// Grafana only.
-    pub panelURL: Option<String>,
-    /// Grafana only.
-    pub imageURL: Option<String>,
-    /// Grafana only.
-    #[schema(value_type = Option<Object>)]
-    pub values: Option<serde_json::Map<String, Value>>,
-    /// Grafana only.
-    pub valueString: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum LabelledAlertStatus {
-    Firing,
-    Resolved,
-}
-
-/// Alertmanager's webhook payload, version 4.
-#[derive(ToSchema)]
-#[allow(non_snake_case)]
-#[schema(example = json!({
-    "version": "4",
-    "groupKey": "{}:{alertname=\"HighLatency\"}",
-    "status": "firing",
-    "receiver": "alertwire",
-    "externalURL": "https://alertmanager.example.com",
-    "alerts": [{
-        "status": "firing",
-        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
-        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
-        "startsAt": "2026-03-02T09:14:05Z",
-        "generatorURL": "https://prometheus.example.com/graph",
-        "fingerprint": "a1b2c3d4e5f60718"
-    }]
-}))]
-pub struct AlertmanagerNotification {
-    #[schema(pattern = "^4$")]
-    pub version: String,
-    pub groupKey: Option<String>,
-    pub truncatedAlerts: Option<u64>,
-    pub status: String,
-    pub receiver: String,
-    pub groupLabels: Option<BTreeMap<String, String>>,
-    pub commonLabels: Option<BTreeMap<String, String>>,
-    pub commonAnnotations: Option<BTreeMap<String, String>>,
-    pub externalURL: Option<String>,
-    #[schema(min_items = 1)]
-    pub alerts: Vec<LabelledAlertInput>,
-}
-
-/// Grafana's webhook payload, version 1.
-#[derive(ToSchema)]
-#[allow(non_snake_case)]
-#[schema(example = json!({
-    "version": "1",
-    "status": "firing",
-    "receiver": "alertwire",
-    "orgId": 1,
-    "title": "[FIRING:1] HighLatency",
-    "externalURL": "https://grafana.example.com/",
-    "alerts": [{
-        "status": "firing",
-        "labels": {"alertname": "HighLatency", "severity": "critical", "job": "api"},
-        "annotations": {"summary": "p99 latency over 2 s", "description": "api p99 is 2.4 s"},
-        "startsAt": "2026-03-02T09:14:05Z",
-        "generatorURL": "https://prometheus.example.com/graph",
-        "fingerprint": "a1b2c3d4e5f60718"
-    }]
-}))]
-pub struct GrafanaNotification {
-    #[schema(pattern = "^1$")]
-    pub version: String,
-    pub groupKey: Option<String>,
-    pub truncatedAlerts: Option<u64>,
-    pub status: String,
-    pub receiver: String,
-    pub orgId: Option<i64>,
-    pub title: Option<String>,
-    pub state: Option<String>,
-    pub groupLabels: Option<BTreeMap<String, String>>,
-    pub commonLabels: Option<BTreeMap<String, String>>,
-    pub commonAnnotations: Option<BTreeMap<String, String>>,
-    pub externalURL: Option<String>,
-    #[schema(min_items = 1)]
-    pub alerts: Vec<LabelledAlertInput>,
 }
 
 /// The body of `POST /v1/endpoints` and `PUT /v1/endpoints/{id}`. `name` and `url` are required unless a
@@ -352,65 +207,6 @@ pub struct RouteInput {
     pub body: Option<String>,
 }
 
-/// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
-/// secrets), except the new signing secret in the answer that created or set it.
-#[derive(ToSchema)]
-pub struct EndpointView {
-    pub id: String,
-    pub name: String,
-    pub url: String,
-    pub method: HttpMethod,
-    pub headers: BTreeMap<String, HeaderView>,
-    pub content_type: String,
-    pub body: String,
-    pub min_severity: Severity,
-    pub message_types: MessageRoutesView,
-    pub secret: Option<String>,
-    pub verification_token: Option<String>,
-    pub retiring_secrets: Vec<RetiringSecretView>,
-    pub enabled: bool,
-    pub disabled_reason: Option<String>,
-    pub health: EndpointHealth,
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(ToSchema)]
-pub struct HeaderView {
-    pub value: String,
-    pub secret: bool,
-}
-
-/// Per message type: `{}` for the defaults, `null` when switched off, else what is overridden.
-#[derive(ToSchema)]
-pub struct MessageRoutesView {
-    pub error: Option<RouteView>,
-    pub reminder: Option<RouteView>,
-    pub ok: Option<RouteView>,
-}
-
-#[derive(ToSchema)]
-pub struct RouteView {
-    pub method: Option<HttpMethod>,
-    pub url: Option<String>,
-    pub headers: Option<BTreeMap<String, HeaderView>>,
-    pub body: Option<String>,
-}
-
-/// A replaced signing secret that still signs until `until`.
-#[derive(ToSchema)]
-pub struct RetiringSecretView {
-    /// Always masked.
-    pub secret: String,
-    pub until: DateTime<Utc>,
-}
-
-#[derive(ToSchema)]
-pub struct EndpointList {
-    pub endpoints: Vec<EndpointView>,
-}
-
 /// The optional body of `POST /v1/endpoints/{id}/rotate-secret`.
 #[derive(ToSchema, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -426,37 +222,6 @@ pub struct SecretRotationInput {
     pub grace_period_seconds: Option<i64>,
 }
 
-/// A delivery as the API shows it, with every attempt of every run.
-#[derive(ToSchema)]
-pub struct DeliveryView {
-    pub id: String,
-    pub alert_id: String,
-    pub endpoint_id: String,
-    pub message_type: MessageType,
-    pub status: DeliveryStatus,
-    pub status_reason: Option<String>,
-    pub run: u32,
-    pub attempt_count: u64,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub attempts: Vec<Attempt>,
-}
-
-/// A page of deliveries, newest first; `next_before` is the `before` of the next page.
-#[derive(ToSchema)]
-pub struct DeliveryPage {
-    pub deliveries: Vec<DeliveryView>,
-    pub next_before: Option<String>,
-}
-
-/// A page of dead letters, newest first; `next_before` is the `before` of the next page.
-#[derive(ToSchema)]
-pub struct DeadLetterPage {
-    pub dead_letters: Vec<DeliveryView>,
-    pub next_before: Option<String>,
-}
-
 /// The optional body of `POST /v1/dead-letters/replay`: none or `{}` for all, else `ids` or `endpoint_id`.
 #[derive(ToSchema, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -465,11 +230,6 @@ pub struct ReplayInput {
     pub ids: Option<Vec<String>>,
     #[schema(max_length = 200)]
     pub endpoint_id: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct ReplayReport {
-    pub replayed: u64,
 }
 
 #[cfg(test)]
@@ -528,10 +288,4 @@ mod tests {
 pub struct UnsavedEndpointTest {
     pub endpoint: EndpointInput,
     pub alert: Option<AlertInput>,
-}
-
-/// The answer of `POST /v1/endpoints/validate` when the definition is accepted.
-#[derive(ToSchema)]
-pub struct Validity {
-    pub valid: bool,
 }

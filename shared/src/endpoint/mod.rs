@@ -6,7 +6,6 @@ pub mod health;
 mod input;
 pub mod presets;
 mod secrets;
-mod view;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,8 @@ pub use input::{EndpointInput, SecretRotation};
 
 /// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
 pub const MASK: &str = "********";
-const SECRET_MASK: &str = "whsec_********";
+/// What the API shows in place of a signing secret; sent back, it keeps the stored one too.
+pub const SECRET_MASK: &str = "whsec_********";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]

@@ -297,11 +297,11 @@ mod tests {
         let service = service(clock.clone());
         let tenant = TenantId::from("acme");
         let url = format!("http://127.0.0.1:{}/hook", closed_port());
-        let view = service
+        let endpoint_id = service
             .create_endpoint(&tenant, &json!({"name": "down", "url": url}))
             .await
-            .unwrap();
-        let endpoint_id = EndpointId::from(view["id"].as_str().unwrap());
+            .unwrap()
+            .id;
         let receipt = service
             .accept_alert(&tenant, &json!({"title": "cpu high"}), None)
             .await

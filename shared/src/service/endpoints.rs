@@ -6,13 +6,20 @@ use super::{Service, ServiceError};
 use crate::endpoint::{Endpoint, EndpointInput, SecretRotation};
 use crate::ids::{EndpointId, TenantId};
 
+/// An endpoint as a replace left it, and whether the replace set a new signing secret (which its answer
+/// shows this once).
+pub struct ReplacedEndpoint {
+    pub endpoint: Endpoint,
+    pub secret_is_new: bool,
+}
+
 impl Service {
-    /// Validates and stores a new endpoint; answers its view with the secret shown this once.
+    /// Validates and stores a new endpoint. Its answer shows the secret this once.
     pub async fn create_endpoint(
         &self,
         tenant: &TenantId,
         body: &Value,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Endpoint, ServiceError> {
         let input = EndpointInput::from_json(body, None, self.sender.policy())?;
         let endpoint = input.into_endpoint(
             EndpointId::generate(),
@@ -21,7 +28,7 @@ impl Service {
             self.clock.now(),
         );
         self.ports.endpoints.insert_endpoint(&endpoint).await?;
-        Ok(endpoint.to_view(true))
+        Ok(endpoint)
     }
 
     /// Checks an unsaved endpoint definition exactly as creating it would, storing nothing: the console
@@ -53,7 +60,7 @@ impl Service {
         tenant: &TenantId,
         id: &EndpointId,
         body: &Value,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<ReplacedEndpoint, ServiceError> {
         let previous = self.get_endpoint(tenant, id).await?;
         let input = EndpointInput::from_json(body, Some(&previous), self.sender.policy())?;
         let secret_is_new = input.secret.is_some() && input.secret != previous.secret;
@@ -77,17 +84,20 @@ impl Service {
             // Re-enabled by the user: the failures that disabled it are history.
             self.ports.endpoints.clear_failures(tenant, id).await?;
         }
-        Ok(endpoint.to_view(secret_is_new))
+        Ok(ReplacedEndpoint {
+            endpoint,
+            secret_is_new,
+        })
     }
 
     /// Puts a new signing secret in place (generated unless `secret` is given) while the old one keeps
-    /// signing beside it for `grace`. Answers the view with the new secret shown this once.
+    /// signing beside it for `grace`. Its answer shows the new secret this once.
     pub async fn rotate_secret(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
         body: &Value,
-    ) -> Result<Value, ServiceError> {
+    ) -> Result<Endpoint, ServiceError> {
         let request = SecretRotation::from_json(body)?;
         let previous = self.get_endpoint(tenant, id).await?;
         let rotated = previous.with_rotated_secret(request.secret, request.grace, self.clock.now());
@@ -101,7 +111,7 @@ impl Service {
                 "the endpoint was changed by another request; read it again and retry".into(),
             ));
         }
-        Ok(rotated.to_view(true))
+        Ok(rotated)
     }
 
     pub async fn delete_endpoint(
@@ -134,8 +144,7 @@ mod tests {
         let tenant = TenantId::from("acme");
         let body =
             json!({"name": "signed", "url": "http://127.0.0.1:9/hook", "secret": "generate"});
-        let view = service.create_endpoint(&tenant, &body).await.unwrap();
-        let id = EndpointId::from(view["id"].as_str().unwrap());
+        let id = service.create_endpoint(&tenant, &body).await.unwrap().id;
 
         // GIVEN a rotation on Monday morning with an hour of grace
         service

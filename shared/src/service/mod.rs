@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 pub use api_keys::{generate_api_key, hash_api_key};
 pub use attempt::Disposition;
+pub use endpoints::ReplacedEndpoint;
 pub use resend::ReplaySelection;
 pub use test_send::TestSendReport;
 

@@ -55,15 +55,14 @@ impl Rig {
     }
 
     async fn endpoint(&self, receiver: &Receiver) -> EndpointId {
-        let view = self
-            .service
+        self.service
             .create_endpoint(
                 &self.tenant,
                 &json!({"name": "receiver", "url": receiver.url("/hooks")}),
             )
             .await
-            .expect("endpoint created");
-        EndpointId::from(view["id"].as_str().expect("an endpoint id"))
+            .expect("endpoint created")
+            .id
     }
 
     /// Re-enables an endpoint its 410 disabled, as a user does after fixing the receiver.

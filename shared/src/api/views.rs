@@ -1,0 +1,433 @@
+//! What the API answers: one typed view per response body, serialized as the answer and documented from the
+//! same type, so the OpenAPI document cannot drift from the JSON. Views are built from the domain with
+//! `From`; masking secrets is done here, as the API shows an endpoint, not by the domain.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::alert::{MessageType, Severity};
+use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::health::EndpointHealth;
+use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
+use crate::input_error::TextPosition;
+use crate::ports::store::AlertReceipt;
+
+/// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
+/// secrets), except the new signing secret in the answer that created or set it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+    pub method: HttpMethod,
+    pub headers: BTreeMap<String, HeaderView>,
+    pub content_type: String,
+    pub body: String,
+    pub min_severity: Severity,
+    pub message_types: MessageRoutesView,
+    pub secret: Option<String>,
+    pub verification_token: Option<String>,
+    pub retiring_secrets: Vec<RetiringSecretView>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub health: EndpointHealth,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EndpointView {
+    /// The one answer that shows the signing secret: the one that created or set it.
+    pub fn revealing_secret(endpoint: &Endpoint) -> Self {
+        Self {
+            secret: endpoint.secret.as_ref().map(|s| s.expose()),
+            ..Self::from(endpoint)
+        }
+    }
+}
+
+/// Every other answer: every secret value masked.
+impl From<&Endpoint> for EndpointView {
+    fn from(endpoint: &Endpoint) -> Self {
+        Self {
+            id: endpoint.id.to_string(),
+            name: endpoint.name.clone(),
+            url: endpoint.url.clone(),
+            method: endpoint.method,
+            headers: header_views(&endpoint.headers),
+            content_type: endpoint.content_type.clone(),
+            body: endpoint.body.clone(),
+            min_severity: endpoint.min_severity,
+            message_types: MessageRoutesView {
+                error: route_view(&endpoint.message_types.error),
+                reminder: route_view(&endpoint.message_types.reminder),
+                ok: route_view(&endpoint.message_types.ok),
+            },
+            secret: endpoint.secret.as_ref().map(|_| SECRET_MASK.to_string()),
+            verification_token: endpoint.verification_token.as_ref().map(|_| MASK.into()),
+            retiring_secrets: endpoint
+                .retiring_secrets
+                .iter()
+                .map(|r| RetiringSecretView {
+                    secret: SECRET_MASK.to_string(),
+                    until: r.until,
+                })
+                .collect(),
+            enabled: endpoint.enabled,
+            disabled_reason: endpoint.disabled_reason.clone(),
+            health: endpoint.health.clone(),
+            version: endpoint.version,
+            created_at: endpoint.created_at,
+            updated_at: endpoint.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeaderView {
+    pub value: String,
+    pub secret: bool,
+}
+
+/// By name; a secret value is masked. Of two headers with one name, the later shows.
+fn header_views(headers: &[HeaderSpec]) -> BTreeMap<String, HeaderView> {
+    headers
+        .iter()
+        .map(|h| {
+            let value = if h.secret { MASK } else { h.value.as_str() };
+            let view = HeaderView {
+                value: value.to_string(),
+                secret: h.secret,
+            };
+            (h.name.clone(), view)
+        })
+        .collect()
+}
+
+/// Per message type: `{}` for the defaults, `null` when switched off, else what is overridden.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageRoutesView {
+    pub error: Option<RouteView>,
+    pub reminder: Option<RouteView>,
+    pub ok: Option<RouteView>,
+}
+
+// What one message type overrides; a field it does not override is absent, never `null`.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct RouteView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub method: Option<HttpMethod>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub headers: Option<BTreeMap<String, HeaderView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub body: Option<String>,
+}
+
+/// `None` (shown as `null`) when the message type is switched off.
+fn route_view(route: &Route) -> Option<RouteView> {
+    match route {
+        Route::Off => None,
+        Route::Default => Some(RouteView::default()),
+        Route::Override(RouteOverride {
+            method,
+            url,
+            headers,
+            body,
+        }) => Some(RouteView {
+            method: *method,
+            url: url.clone(),
+            headers: headers.as_deref().map(header_views),
+            body: body.clone(),
+        }),
+    }
+}
+
+/// A replaced signing secret that still signs until `until`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetiringSecretView {
+    /// Always masked.
+    pub secret: String,
+    pub until: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointList {
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// A delivery as the API shows it, with every attempt of every run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub alert_id: String,
+    pub endpoint_id: String,
+    pub message_type: MessageType,
+    pub status: DeliveryStatus,
+    pub status_reason: Option<String>,
+    pub run: u32,
+    pub attempt_count: u64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(delivery: &Delivery) -> Self {
+        Self {
+            id: delivery.id.to_string(),
+            alert_id: delivery.alert_id.to_string(),
+            endpoint_id: delivery.endpoint_id.to_string(),
+            message_type: delivery.message_type,
+            status: delivery.status,
+            status_reason: delivery.status_reason.clone(),
+            run: delivery.run,
+            attempt_count: delivery.attempts.len() as u64,
+            next_attempt_at: delivery.next_attempt_at,
+            created_at: delivery.created_at,
+            updated_at: delivery.updated_at,
+            attempts: delivery.attempts.clone(),
+        }
+    }
+}
+
+/// A page of deliveries, newest first; `next_before` is the `before` of the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<DeliveryView>,
+    pub next_before: Option<String>,
+}
+
+/// A page of dead letters, newest first; `next_before` is the `before` of the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterPage {
+    pub dead_letters: Vec<DeliveryView>,
+    pub next_before: Option<String>,
+}
+
+/// What an accepted alert became: one delivery per endpoint of the tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertReceiptView {
+    pub id: String,
+    pub deliveries: Vec<DeliveryRef>,
+}
+
+impl From<&AlertReceipt> for AlertReceiptView {
+    fn from(receipt: &AlertReceipt) -> Self {
+        Self {
+            id: receipt.alert_id.to_string(),
+            deliveries: receipt
+                .deliveries
+                .iter()
+                .map(|(id, endpoint_id)| DeliveryRef {
+                    id: id.to_string(),
+                    endpoint_id: endpoint_id.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryRef {
+    pub id: String,
+    pub endpoint_id: String,
+}
+
+/// The answer to a source notification: one receipt per entry of its `alerts[]`, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceReceipts {
+    pub alerts: Vec<AlertReceiptView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayReport {
+    pub replayed: u64,
+}
+
+/// The answer of `POST /v1/endpoints/validate` when the definition is accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Validity {
+    pub valid: bool,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Every error: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, e.g. `invalid_field`, `not_found`, `unauthorized`.
+    pub code: String,
+    /// For a person; never contains a secret.
+    pub message: String,
+    /// The JSON path, header or query parameter concerned; `""` for the body as a whole.
+    pub field: Option<String>,
+    /// For a template error: the line in the field's template, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub line: Option<usize>,
+    /// For a template error: the column (in characters) in that line, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub column: Option<usize>,
+}
+
+impl ErrorDetail {
+    pub fn new(
+        code: &str,
+        message: String,
+        field: Option<String>,
+        position: Option<TextPosition>,
+    ) -> Self {
+        Self {
+            code: code.to_string(),
+            message,
+            field,
+            line: position.map(|p| p.line),
+            column: position.map(|p| p.column),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoint::{MessageRoutes, RetiringSecret};
+    use crate::ids::{EndpointId, TenantId};
+    use crate::webhook::signing::WebhookSecret;
+    use serde_json::json;
+
+    fn endpoint() -> Endpoint {
+        let at = "2026-03-02T09:14:05Z".parse().unwrap();
+        let header = |name: &str, value: &str, secret| HeaderSpec {
+            name: name.into(),
+            value: value.into(),
+            secret,
+        };
+        Endpoint {
+            id: EndpointId::from("ep_1"),
+            tenant: TenantId::from("tn_1"),
+            name: "ops".into(),
+            url: "https://hooks.example.com/{{alert.id}}".into(),
+            method: HttpMethod::Post,
+            headers: vec![
+                header("X-Team", "ops", false),
+                header("Authorization", "Bearer t", true),
+            ],
+            content_type: "application/json".into(),
+            body: "{}".into(),
+            min_severity: Severity::Medium,
+            message_types: MessageRoutes {
+                error: Route::Default,
+                reminder: Route::Off,
+                ok: Route::Override(RouteOverride {
+                    method: Some(HttpMethod::Put),
+                    url: None,
+                    headers: Some(vec![header("X-Key", "k", true)]),
+                    body: None,
+                }),
+            },
+            secret: Some(WebhookSecret::generate()),
+            retiring_secrets: vec![RetiringSecret {
+                secret: WebhookSecret::generate(),
+                until: at,
+            }],
+            verification_token: Some("token".into()),
+            enabled: true,
+            disabled_reason: None,
+            health: EndpointHealth::default(),
+            version: 3,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn an_endpoint_shows_every_field_with_secrets_masked() {
+        let view = serde_json::to_value(EndpointView::from(&endpoint())).unwrap();
+        assert_eq!(
+            view,
+            json!({
+                "id": "ep_1",
+                "name": "ops",
+                "url": "https://hooks.example.com/{{alert.id}}",
+                "method": "POST",
+                "headers": {
+                    "Authorization": {"value": "********", "secret": true},
+                    "X-Team": {"value": "ops", "secret": false},
+                },
+                "content_type": "application/json",
+                "body": "{}",
+                "min_severity": "medium",
+                "message_types": {
+                    "error": {},
+                    "reminder": null,
+                    "ok": {"method": "PUT", "headers": {"X-Key": {"value": "********", "secret": true}}},
+                },
+                "secret": "whsec_********",
+                "verification_token": "********",
+                "retiring_secrets": [{"secret": "whsec_********", "until": "2026-03-02T09:14:05Z"}],
+                "enabled": true,
+                "disabled_reason": null,
+                "health": {"failure_streak": 0, "failing_since": null, "last_failure_at": null},
+                "version": 3,
+                "created_at": "2026-03-02T09:14:05Z",
+                "updated_at": "2026-03-02T09:14:05Z",
+            })
+        );
+    }
+
+    #[test]
+    fn only_the_revealing_answer_shows_the_signing_secret() {
+        let endpoint = endpoint();
+        let view = EndpointView::revealing_secret(&endpoint);
+        let secret = endpoint.secret.as_ref().unwrap().expose();
+        assert_eq!(view.secret.as_deref(), Some(secret.as_str()));
+        assert_eq!(view.retiring_secrets[0].secret, SECRET_MASK);
+        assert_eq!(view.verification_token.as_deref(), Some(MASK));
+        let unsigned = Endpoint {
+            secret: None,
+            ..endpoint
+        };
+        assert_eq!(EndpointView::revealing_secret(&unsigned).secret, None);
+    }
+
+    #[test]
+    fn an_error_has_a_position_only_when_it_has_one() {
+        let plain = ErrorDetail::new("not_found", "endpoint not found".into(), None, None);
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({"code": "not_found", "message": "endpoint not found", "field": null})
+        );
+        let position = Some(TextPosition { line: 2, column: 7 });
+        let placed = ErrorDetail::new(
+            "invalid_template",
+            "m".into(),
+            Some("body".into()),
+            position,
+        );
+        assert_eq!(
+            serde_json::to_value(&placed).unwrap(),
+            json!({"code": "invalid_template", "message": "m", "field": "body", "line": 2, "column": 7})
+        );
+    }
+}
