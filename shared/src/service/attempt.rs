@@ -9,7 +9,7 @@ use super::{Service, ServiceError};
 use crate::alert::Alert;
 pub use crate::delivery::decide::Disposition;
 use crate::delivery::decide::{self, Decision, FilterReason};
-use crate::delivery::{Attempt, Delivery, ErrorClass};
+use crate::delivery::{Attempt, Delivery, DeliveryStatus, ErrorClass};
 use crate::endpoint::Endpoint;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::AttemptOutcome;
@@ -141,7 +141,8 @@ impl Service {
         {
             self.metrics.delivered_after(latency);
         }
-        tracing::info!(
+        // One line per attempt is for debugging; INFO carries the state changes (below and in `record`).
+        tracing::debug!(
             delivery = %task.delivery_id,
             attempt = number,
             run = task.run,
@@ -206,8 +207,17 @@ impl Service {
         if attempt.succeeded() {
             if was_failing {
                 endpoints.clear_failures(tenant, endpoint_id).await?;
+                tracing::info!(endpoint = %endpoint_id, "endpoint recovered");
             }
             return Ok(());
+        }
+        if !was_failing {
+            tracing::info!(
+                endpoint = %endpoint_id,
+                status = attempt.status_code,
+                error = ?attempt.error_class,
+                "endpoint failing"
+            );
         }
         let now = self.clock.now();
         let Some(health) = endpoints.note_failure(tenant, endpoint_id, now).await? else {
@@ -247,6 +257,9 @@ impl Service {
             .await?;
         if recorded {
             self.metrics.deliveries_finished(status, 1);
+            if status == DeliveryStatus::Dead {
+                tracing::info!(delivery = %task.delivery_id, run = task.run, reason = reason.as_deref(), "delivery dead");
+            }
         }
         Ok(recorded)
     }
