@@ -68,11 +68,8 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let delivery = service
-        .ports()
-        .deliveries
         .get_delivery(&tenant, &DeliveryId(id))
-        .await
-        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+        .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
     Ok(Json(view(&delivery)))
 }
@@ -148,12 +145,7 @@ pub(super) async fn page(
     filter: &DeliveryFilter,
     key: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let deliveries = service
-        .ports()
-        .deliveries
-        .list_deliveries(tenant, filter)
-        .await
-        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
+    let deliveries = service.list_deliveries(tenant, filter).await?;
     let next = (deliveries.len() == filter.limit)
         .then(|| deliveries.last().map(|d| d.id.clone()))
         .flatten();

@@ -1,9 +1,13 @@
 //! The use cases, written once over the ports so the embedded process and the Lambdas behave alike:
-//! managing endpoints, accepting alerts, attempting deliveries, resending, replaying and test-sending.
+//! managing endpoints, accepting alerts, attempting deliveries, reading and resending them, judging dead
+//! letters, test-sending and authenticating. Callers outside this module go through these calls, never
+//! through the ports.
 
-mod api_keys;
 mod attempt;
+mod auth;
 mod catalogue;
+mod dead_letters;
+mod deliveries;
 mod endpoints;
 mod ingest;
 mod resend;
@@ -12,9 +16,9 @@ mod test_send;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use api_keys::{generate_api_key, hash_api_key};
 pub use attempt::Disposition;
-pub use resend::ReplaySelection;
+pub use auth::{generate_api_key, hash_api_key};
+pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use test_send::TestSendReport;
 
 use crate::delivery::retry_policy::RetryPolicy;
@@ -89,10 +93,6 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    pub fn ports(&self) -> &Ports {
-        &self.ports
     }
 
     pub fn sender(&self) -> &HttpSender {
