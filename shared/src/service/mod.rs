@@ -41,6 +41,23 @@ pub struct Ports {
     pub queue: Arc<dyn TaskQueue>,
 }
 
+impl Ports {
+    /// Every store port on `store`, one adapter that is all four stores (the embedded database, the
+    /// DynamoDB table), and `queue`.
+    pub fn on_one_store<S>(store: S, queue: Arc<dyn TaskQueue>) -> Ports
+    where
+        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+    {
+        Ports {
+            keys: Arc::new(store.clone()),
+            endpoints: Arc::new(store.clone()),
+            alerts: Arc::new(store.clone()),
+            deliveries: Arc::new(store),
+            queue,
+        }
+    }
+}
+
 pub struct Service {
     ports: Ports,
     sender: HttpSender,

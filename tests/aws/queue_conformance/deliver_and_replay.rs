@@ -35,13 +35,7 @@ impl Rig {
     async fn new(test: &str, retry_delays: &str) -> Rig {
         let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
         let database = Database::in_memory().expect("an in-memory database");
-        let ports = Ports {
-            keys: Arc::new(database.clone()),
-            endpoints: Arc::new(database.clone()),
-            alerts: Arc::new(database.clone()),
-            deliveries: Arc::new(database.clone()),
-            queue: Arc::new(sqs.queue.clone()),
-        };
+        let ports = Ports::on_one_store(database.clone(), Arc::new(sqs.queue.clone()));
         let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
             .expect("an HTTP client");
         let retry = RetryPolicy::parse(retry_delays).expect("retry delays");

@@ -181,22 +181,17 @@ pub async fn api_service(
             )
             .await?;
     }
-    let ports = Ports {
-        keys: Arc::new(store.clone()),
-        endpoints: Arc::new(store.clone()),
-        alerts: Arc::new(store.clone()),
-        deliveries: Arc::new(store.clone()),
-        queue: Arc::new(adapters.queue.clone()),
-    };
+    let ports = Ports::on_one_store(store.clone(), Arc::new(adapters.queue.clone()));
     Ok(Arc::new(service(settings, ports, metrics)?))
 }
 
 /// The deliver function's service: endpoints (read, and their health written), alerts (read) and
 /// deliveries (read, attempts recorded), and the sender; no API keys.
 ///
-/// Needs: DynamoDB `GetItem` and `UpdateItem` (and what the store's updates use); on the delivery queue
-/// `ChangeMessageVisibility` and `DeleteMessage` (beside what its event source mapping needs); SQS
-/// `SendMessage` to the dead-letter queue (a delivery dead before its last attempt).
+/// Needs: DynamoDB `GetItem`, `Query` and `UpdateItem` (and what recording an attempt uses), no key
+/// writes; on the delivery queue `ChangeMessageVisibility` and `DeleteMessage` (beside what its event
+/// source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
+/// attempt).
 pub fn deliver_service(
     settings: &LambdaSettings,
     adapters: &Adapters,
@@ -216,9 +211,9 @@ pub fn deliver_service(
 /// The replay function's service: the deliveries only (read, resends started, reconciled ones marked
 /// dead); the sweep drives the queues itself.
 ///
-/// Needs: DynamoDB `GetItem` and `UpdateItem` (and what the store's resends use) on deliveries; on the
-/// dead-letter queue `ReceiveMessage`, `DeleteMessage` and `ChangeMessageVisibility`; SQS `SendMessage`
-/// to the delivery queue. No key, endpoint or alert access.
+/// Needs: DynamoDB `GetItem` and `Query` (a delivery and its attempts) and `UpdateItem`; no `PutItem`.
+/// On the dead-letter queue `ReceiveMessage`, `DeleteMessage` and `ChangeMessageVisibility`; SQS
+/// `SendMessage` to the delivery queue. No key, endpoint or alert access.
 pub fn replay_service(
     settings: &LambdaSettings,
     adapters: &Adapters,

@@ -131,13 +131,7 @@ mod on_the_embedded_store {
                     max_receives: MAX_ATTEMPTS,
                 },
             );
-            let ports = Ports {
-                keys: Arc::new(database.clone()),
-                endpoints: Arc::new(database.clone()),
-                alerts: Arc::new(database.clone()),
-                deliveries: Arc::new(database),
-                queue: Arc::new(queue),
-            };
+            let ports = Ports::on_one_store(database, Arc::new(queue));
             let sender = HttpSender::new(Arc::new(TargetPolicy::strict()), Duration::from_secs(5))
                 .expect("an HTTP client");
             let recorder = PrometheusBuilder::new().build_recorder();
