@@ -67,13 +67,7 @@ async fn seeded_service(n: usize) -> Result<(Service, std::path::PathBuf), Bench
             max_receives: MAX_ATTEMPTS,
         },
     );
-    let ports = Ports {
-        keys: Arc::new(database.clone()),
-        endpoints: Arc::new(database.clone()),
-        alerts: Arc::new(database.clone()),
-        deliveries: Arc::new(database.clone()),
-        queue: Arc::new(queue),
-    };
+    let ports = Ports::on_one_store(database, Arc::new(queue));
     let sender = HttpSender::new(Arc::new(TargetPolicy::strict()), Duration::from_secs(10))
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     Ok((Service::new(ports, sender, RetryPolicy::default()), dir))

@@ -15,12 +15,14 @@
 //! - [`outbound`]: the one place that talks HTTP to endpoints (`outbound::sender`), which addresses it
 //!   may dial (`outbound::target_policy`) and which CAs its HTTPS trusts (`outbound::trusted_roots`).
 //! - [`ports`]: the storage traits (`ports::store`) and the SQS-like task queue trait (`ports::queue`).
-//! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, resend, replay
-//!   dead letters, test-send, authenticate), reporting to [`metrics`].
+//! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, read and resend
+//!   deliveries, judge dead letters for a replay or a reconcile (`service::dead_letters`), test-send,
+//!   authenticate), reporting to [`metrics`]. Nothing outside it reaches the ports.
 //! - [`api`]: the HTTP API as an axum router, answering with typed views (`api::views`).
 //! - Adapters: `embedded` (the SQLite store and queue, the delivery worker, `GET /metrics` and the
-//!   one-process server wired together, with the default `embedded` feature) and `aws` (DynamoDB, SQS
-//!   and the Lambda functions' set-up, with the `aws` feature).
+//!   one-process server wired together, with the default `embedded` feature) and `aws` (DynamoDB; SQS,
+//!   the task queue and the dead-letter sweep that drives the service's judgement; and the Lambda
+//!   functions' set-up, each function given only the ports it uses, with the `aws` feature).
 
 pub mod alert;
 pub mod alert_sources;

@@ -210,6 +210,10 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
         let answer = lambdas.invoke("replay", &load_event(replay)).await;
         assert_eq!(answer, json!({"replayed": 0}), "{replay}");
     }
+    let reconciled = lambdas
+        .invoke("replay", &load_event("replay-reconcile.json"))
+        .await;
+    assert_eq!(reconciled, json!({"marked_dead": 0}));
 
     // An alert posted through the api function reaches a real receiver, signed and rendered.
     let good = Receiver::start(Behaviour::status(200)).await;

@@ -2,8 +2,10 @@
 //! retry as batch item failures; JSON logs, and metrics as CloudWatch EMF lines after each batch.
 
 use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
-use alertwire_shared::aws::lambda::setup::{self, LambdaDeps, LambdaSettings};
+use alertwire_shared::aws::lambda::setup::{self, Adapters, LambdaSettings};
 use alertwire_shared::aws::lambda::telemetry::{self, LambdaTelemetry};
+use alertwire_shared::aws::sqs::queue::SqsQueue;
+use alertwire_shared::service::Service;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 
@@ -11,17 +13,19 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     let telemetry = LambdaTelemetry::init()?;
     let settings = LambdaSettings::from_env()?;
-    let deps = setup::build(&settings, telemetry.metrics()).await?;
-    let deps = &deps;
+    let adapters = Adapters::connect(&settings).await;
+    let service = setup::deliver_service(&settings, &adapters, telemetry.metrics())?;
+    let (service, queue) = (&service, &adapters.queue);
     telemetry::run(
         telemetry.collector(),
-        service_fn(move |event: LambdaEvent<SqsEvent>| handle(deps, event)),
+        service_fn(move |event: LambdaEvent<SqsEvent>| handle(service, queue, event)),
     )
     .await
 }
 
 async fn handle(
-    deps: &LambdaDeps,
+    service: &Service,
+    queue: &SqsQueue,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let messages = event
@@ -30,7 +34,7 @@ async fn handle(
         .into_iter()
         .map(batch_message)
         .collect();
-    let failed = deliver_batch(&deps.service, &deps.queue, messages).await;
+    let failed = deliver_batch(service, queue, messages).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()

@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::ids::TenantId;
-use crate::service::{Service, hash_api_key};
+use crate::service::Service;
 
 /// The authenticated tenant of a request.
 pub struct Tenant(pub TenantId);
@@ -37,12 +37,7 @@ impl FromRequestParts<Arc<Service>> for Tenant {
                 ApiError::unauthorized("the Authorization header must be `Bearer <key>`")
                     .with_field("Authorization")
             })?;
-        match service
-            .ports()
-            .keys
-            .tenant_for_key(&hash_api_key(key))
-            .await
-        {
+        match service.authenticate(key).await {
             Ok(Some(tenant)) => Ok(Tenant(tenant)),
             Ok(None) => {
                 Err(ApiError::unauthorized("the API key is not valid").with_field("Authorization"))

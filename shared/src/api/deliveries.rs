@@ -70,11 +70,8 @@ pub async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryView>, ApiError> {
     let delivery = service
-        .ports()
-        .deliveries
         .get_delivery(&tenant, &DeliveryId(id))
-        .await
-        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?
+        .await?
         .ok_or_else(|| ApiError::not_found("delivery"))?;
     Ok(Json(DeliveryView::from(&delivery)))
 }
@@ -148,12 +145,7 @@ pub(super) async fn page(
     tenant: &TenantId,
     filter: &DeliveryFilter,
 ) -> Result<(Vec<DeliveryView>, Option<String>), ApiError> {
-    let deliveries = service
-        .ports()
-        .deliveries
-        .list_deliveries(tenant, filter)
-        .await
-        .map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
+    let deliveries = service.list_deliveries(tenant, filter).await?;
     let next_before = (deliveries.len() == filter.limit)
         .then(|| deliveries.last().map(|d| d.id.to_string()))
         .flatten();

@@ -105,13 +105,7 @@ async fn start_on(
             max_receives: MAX_ATTEMPTS,
         },
     );
-    let ports = Ports {
-        keys: Arc::new(database.clone()),
-        endpoints: Arc::new(database.clone()),
-        alerts: Arc::new(database.clone()),
-        deliveries: Arc::new(database.clone()),
-        queue: Arc::new(queue.clone()),
-    };
+    let ports = Ports::on_one_store(database.clone(), Arc::new(queue.clone()));
     let sender = HttpSender::with_resolver(
         Arc::new(config.policy.clone()),
         config.http_timeout,

@@ -1,9 +1,13 @@
 //! The use cases, written once over the ports so the embedded process and the Lambdas behave alike:
-//! managing endpoints, accepting alerts, attempting deliveries, resending, replaying and test-sending.
+//! managing endpoints, accepting alerts, attempting deliveries, reading and resending them, judging dead
+//! letters, test-sending and authenticating. Callers outside this module go through these calls, never
+//! through the ports.
 
-mod api_keys;
 mod attempt;
+mod auth;
 mod catalogue;
+mod dead_letters;
+mod deliveries;
 mod endpoints;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
@@ -14,10 +18,10 @@ mod test_send;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use api_keys::{generate_api_key, hash_api_key};
 pub use attempt::Disposition;
+pub use auth::{generate_api_key, hash_api_key};
+pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoints::ReplacedEndpoint;
-pub use resend::ReplaySelection;
 pub use test_send::TestSendReport;
 
 use crate::clock::{Clock, SystemClock};
@@ -39,6 +43,23 @@ pub struct Ports {
     pub alerts: Arc<dyn AlertStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub queue: Arc<dyn TaskQueue>,
+}
+
+impl Ports {
+    /// Every store port on `store`, one adapter that is all four stores (the embedded database, the
+    /// DynamoDB table), and `queue`.
+    pub fn on_one_store<S>(store: S, queue: Arc<dyn TaskQueue>) -> Ports
+    where
+        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+    {
+        Ports {
+            keys: Arc::new(store.clone()),
+            endpoints: Arc::new(store.clone()),
+            alerts: Arc::new(store.clone()),
+            deliveries: Arc::new(store),
+            queue,
+        }
+    }
 }
 
 pub struct Service {
@@ -102,10 +123,6 @@ impl Service {
 
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    pub fn ports(&self) -> &Ports {
-        &self.ports
     }
 
     /// The endpoint with its templates compiled, from the cache when the version matches.

@@ -1,20 +1,12 @@
 //! Manual resends: one delivery at a time, or every matching dead letter at once (replay). Both start a
 //! fresh run of attempts with the same webhook-id.
 
-use super::{Service, ServiceError};
+use super::{ReplaySelection, Service, ServiceError};
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::ids::{DeliveryId, TenantId};
 use crate::metrics::ResendKind;
 use crate::ports::queue::Task;
 use crate::ports::store::DeliveryFilter;
-
-/// Which dead letters a replay takes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReplaySelection {
-    All,
-    Ids(Vec<DeliveryId>),
-    Endpoint(EndpointId),
-}
 
 const REPLAY_PAGE: usize = 500;
 

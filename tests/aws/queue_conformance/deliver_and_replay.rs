@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
-use alertwire_shared::aws::sqs::dlq_reconcile::reconcile_dlq;
-use alertwire_shared::aws::sqs::dlq_replay::{ReplayFilter, replay_dlq};
+use alertwire_shared::aws::sqs::dead_letter_sweep::{reconcile_dlq, replay_dlq};
 use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
@@ -16,7 +15,7 @@ use alertwire_shared::ids::{DeliveryId, EndpointId, TenantId};
 use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::queue::Task;
 use alertwire_shared::ports::store::DeliveryStore;
-use alertwire_shared::service::{Ports, Service};
+use alertwire_shared::service::{Ports, ReplaySelection, Service};
 use alertwire_tests::server::loopback_policy;
 use alertwire_tests::{Behaviour, Receiver};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -36,13 +35,7 @@ impl Rig {
     async fn new(test: &str, retry_delays: &str) -> Rig {
         let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
         let database = Database::in_memory().expect("an in-memory database");
-        let ports = Ports {
-            keys: Arc::new(database.clone()),
-            endpoints: Arc::new(database.clone()),
-            alerts: Arc::new(database.clone()),
-            deliveries: Arc::new(database.clone()),
-            queue: Arc::new(sqs.queue.clone()),
-        };
+        let ports = Ports::on_one_store(database.clone(), Arc::new(sqs.queue.clone()));
         let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
             .expect("an HTTP client");
         let retry = RetryPolicy::parse(retry_delays).expect("retry delays");
@@ -193,7 +186,7 @@ async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
     assert_eq!(rig.queue_depth().await, 0);
 
     receiver.set(Behaviour::status(200));
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
         .await
         .expect("replay");
     assert_eq!(replayed, 1);
@@ -237,7 +230,7 @@ async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
             .await
             .expect("a dead letter put by hand");
     }
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
         .await
         .expect("replay");
     assert_eq!(replayed, 0);
@@ -289,7 +282,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     assert_eq!(dead_letters, expected);
     assert_eq!(rig.queue_depth().await, 0);
 
-    let none = ReplayFilter::Ids(vec![DeliveryId::generate()]);
+    let none = ReplaySelection::Ids(vec![DeliveryId::generate()]);
     assert_eq!(
         replay_dlq(&rig.service, &rig.sqs.queue, &none)
             .await
@@ -300,7 +293,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
 
     receiver_a.set(Behaviour::status(200));
     rig.re_enable(&endpoint_a, &receiver_a).await;
-    let by_endpoint = ReplayFilter::Endpoint(endpoint_a.clone());
+    let by_endpoint = ReplaySelection::Endpoint(endpoint_a.clone());
     assert_eq!(
         replay_dlq(&rig.service, &rig.sqs.queue, &by_endpoint)
             .await
@@ -317,7 +310,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
 
     receiver_b.set(Behaviour::status(200));
     rig.re_enable(&endpoint_b, &receiver_b).await;
-    let by_id = ReplayFilter::Ids(vec![delivery_b.clone()]);
+    let by_id = ReplaySelection::Ids(vec![delivery_b.clone()]);
     assert_eq!(
         replay_dlq(&rig.service, &rig.sqs.queue, &by_id)
             .await
@@ -469,7 +462,7 @@ async fn a_tenth_receive_cut_short_is_reconciled_as_dead_and_replayable() {
     );
 
     receiver.set(Behaviour::status(200));
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplayFilter::All)
+    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
         .await
         .expect("replay");
     assert_eq!(replayed, 1);

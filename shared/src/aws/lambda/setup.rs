@@ -1,20 +1,28 @@
-//! What every Lambda function builds once at cold start: settings from the environment set by
-//! `template.yaml`, the SDK clients, the DynamoDB store, the SQS queue and the service over them.
+//! What the Lambda functions build once at cold start: settings from the environment set by
+//! `template.yaml`, the SDK clients and adapters, and for each function a service given only the ports
+//! that function uses (which is also what its IAM role must allow).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::alert::Alert;
 use crate::aws::dynamodb::DynamoStore;
 use crate::aws::load_sdk_config;
 use crate::aws::sqs::queue::SqsQueue;
 use crate::delivery::retry_policy::RetryPolicy;
-use crate::endpoint::health::HealthPolicy;
-use crate::ids::TenantId;
+use crate::endpoint::Endpoint;
+use crate::endpoint::health::{EndpointHealth, HealthPolicy};
+use crate::ids::{AlertId, EndpointId, TenantId};
 use crate::metrics::Metrics;
 use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
-use crate::ports::store::ApiKeyStore;
+use crate::ports::store::{
+    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, StoreError,
+};
 use crate::service::{Ports, Service};
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
@@ -126,26 +134,44 @@ impl LambdaSettings {
     }
 }
 
-/// The service on DynamoDB and SQS, and the queue (the deliver and replay functions use it directly).
-pub struct LambdaDeps {
-    pub service: Arc<Service>,
+/// The SDK clients and the adapters over them, built once at cold start. A function hands its service
+/// only the ports it uses (see [`api_service`], [`deliver_service`] and [`replay_service`]).
+#[derive(Clone, Debug)]
+pub struct Adapters {
+    pub store: DynamoStore,
     pub queue: SqsQueue,
 }
 
-/// Builds the clients, adapters and service reporting to `metrics`; registers the bootstrap API key if
-/// one is configured.
-pub async fn build(settings: &LambdaSettings, metrics: Metrics) -> Result<LambdaDeps, SetupError> {
-    let sdk = load_sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        settings.table.clone(),
-        settings.record_ttl,
-    );
-    let queue = SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        settings.queue_url.clone(),
-        settings.dlq_url.clone(),
-    );
+impl Adapters {
+    pub async fn connect(settings: &LambdaSettings) -> Self {
+        let sdk = load_sdk_config().await;
+        Self {
+            store: DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                settings.table.clone(),
+                settings.record_ttl,
+            ),
+            queue: SqsQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                settings.queue_url.clone(),
+                settings.dlq_url.clone(),
+            ),
+        }
+    }
+}
+
+/// The api function's service: every port (the whole HTTP API) and the sender (test sends). Registers
+/// the bootstrap API key first, if one is configured: the only function that writes keys.
+///
+/// Needs: DynamoDB reads and writes of keys, endpoints, alerts and deliveries; SQS `SendMessage` to the
+/// delivery queue; on the dead-letter queue `ReceiveMessage`, `DeleteMessage` and
+/// `ChangeMessageVisibility` (a resend or replay removes the deliveries' old dead letters).
+pub async fn api_service(
+    settings: &LambdaSettings,
+    adapters: &Adapters,
+    metrics: Metrics,
+) -> Result<Arc<Service>, SetupError> {
+    let store = &adapters.store;
     if let Some(hash) = &settings.api_key_sha256 {
         store
             .add_key(
@@ -155,27 +181,150 @@ pub async fn build(settings: &LambdaSettings, metrics: Metrics) -> Result<Lambda
             )
             .await?;
     }
+    let ports = Ports::on_one_store(store.clone(), Arc::new(adapters.queue.clone()));
+    Ok(Arc::new(service(settings, ports, metrics)?))
+}
+
+/// The deliver function's service: endpoints (read, and their health written), alerts (read) and
+/// deliveries (read, attempts recorded), and the sender; no API keys.
+///
+/// Needs: DynamoDB `GetItem`, `Query` and `UpdateItem` (and what recording an attempt uses), no key
+/// writes; on the delivery queue `ChangeMessageVisibility` and `DeleteMessage` (beside what its event
+/// source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
+/// attempt).
+pub fn deliver_service(
+    settings: &LambdaSettings,
+    adapters: &Adapters,
+    metrics: Metrics,
+) -> Result<Service, SetupError> {
+    let store = &adapters.store;
     let ports = Ports {
-        keys: Arc::new(store.clone()),
+        keys: Arc::new(NotGiven("deliver")),
         endpoints: Arc::new(store.clone()),
         alerts: Arc::new(store.clone()),
-        deliveries: Arc::new(store),
-        queue: Arc::new(queue.clone()),
+        deliveries: Arc::new(store.clone()),
+        queue: Arc::new(adapters.queue.clone()),
     };
+    service(settings, ports, metrics)
+}
+
+/// The replay function's service: the deliveries only (read, resends started, reconciled ones marked
+/// dead); the sweep drives the queues itself.
+///
+/// Needs: DynamoDB `GetItem` and `Query` (a delivery and its attempts) and `UpdateItem`; no `PutItem`.
+/// On the dead-letter queue `ReceiveMessage`, `DeleteMessage` and `ChangeMessageVisibility`; SQS
+/// `SendMessage` to the delivery queue. No key, endpoint or alert access.
+pub fn replay_service(
+    settings: &LambdaSettings,
+    adapters: &Adapters,
+    metrics: Metrics,
+) -> Result<Service, SetupError> {
+    let ports = Ports {
+        keys: Arc::new(NotGiven("replay")),
+        endpoints: Arc::new(NotGiven("replay")),
+        alerts: Arc::new(NotGiven("replay")),
+        deliveries: Arc::new(adapters.store.clone()),
+        queue: Arc::new(adapters.queue.clone()),
+    };
+    service(settings, ports, metrics)
+}
+
+fn service(
+    settings: &LambdaSettings,
+    ports: Ports,
+    metrics: Metrics,
+) -> Result<Service, SetupError> {
     // Compiled-in roots: no trust store to read and parse during the cold start.
     let sender = HttpSender::with_trusted_roots(
         Arc::new(settings.policy.clone()),
         settings.http_timeout,
         TrustedRoots::CompiledIn,
     )?;
-    Ok(LambdaDeps {
-        service: Arc::new(
-            Service::new(ports, sender, settings.retry.clone())
-                .with_health_policy(settings.health)
-                .with_metrics(metrics),
-        ),
-        queue,
-    })
+    Ok(Service::new(ports, sender, settings.retry.clone())
+        .with_health_policy(settings.health)
+        .with_metrics(metrics))
+}
+
+/// The port of a capability a function is not given: every call fails, naming the function. A use case
+/// that reaches one is a wiring fault of that function, not a store outage.
+struct NotGiven(&'static str);
+
+impl NotGiven {
+    fn refuse<T>(&self, capability: &str) -> Result<T, StoreError> {
+        Err(StoreError::Backend(format!(
+            "the {} function is not given {capability}",
+            self.0
+        )))
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for NotGiven {
+    async fn tenant_for_key(&self, _: &str) -> Result<Option<TenantId>, StoreError> {
+        self.refuse("API keys")
+    }
+    async fn add_key(&self, _: &TenantId, _: &str, _: &str) -> Result<(), StoreError> {
+        self.refuse("API keys")
+    }
+    async fn has_keys(&self) -> Result<bool, StoreError> {
+        self.refuse("API keys")
+    }
+}
+
+#[async_trait]
+impl EndpointStore for NotGiven {
+    async fn insert_endpoint(&self, _: &Endpoint) -> Result<(), StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn get_endpoint(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn list_endpoints(&self, _: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn replace_endpoint(&self, _: &Endpoint, _: u64) -> Result<bool, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn delete_endpoint(&self, _: &TenantId, _: &EndpointId) -> Result<bool, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn note_failure(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+        _: DateTime<Utc>,
+    ) -> Result<Option<EndpointHealth>, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn clear_failures(&self, _: &TenantId, _: &EndpointId) -> Result<(), StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn disable_endpoint(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.refuse("endpoints")
+    }
+}
+
+#[async_trait]
+impl AlertStore for NotGiven {
+    async fn record_alert(&self, _: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
+        self.refuse("alerts")
+    }
+    async fn mark_enqueued(&self, _: &TenantId, _: &AlertId) -> Result<(), StoreError> {
+        self.refuse("alerts")
+    }
+    async fn get_alert(&self, _: &TenantId, _: &AlertId) -> Result<Option<Alert>, StoreError> {
+        self.refuse("alerts")
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
-//! SQS: the task queue and the dead-letter queue, and the sweeps that read the dead letters back.
+//! SQS: the task queue and its dead-letter queue, and the sweeps that read the dead letters back.
 
-pub mod dlq_reconcile;
-pub mod dlq_replay;
+pub mod dead_letter_sweep;
 pub mod queue;

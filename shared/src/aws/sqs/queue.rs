@@ -1,21 +1,19 @@
-//! The SQS adapter of the queue port: the delivery queue and its dead-letter queue (standard queues), a
-//! sweep over the dead-letter queue for removing and replaying dead letters, and creating both queues for
-//! tests and development.
+//! The SQS adapter of the queue port: the delivery queue and its dead-letter queue (standard queues), and
+//! creating both queues for tests and development. Sweeps over the dead-letter queue (removing, replaying
+//! and reconciling dead letters) are in `dead_letter_sweep`.
 //!
 //! Differences from the embedded queue that callers must allow for: SQS standard queues deliver at least
 //! once and never de-duplicate sends (the embedded queue keeps one message per [`Task::dedup_key`]); delays
 //! have one-second granularity and are capped at 12 hours; a receive may return fewer messages than are
 //! visible.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
-    QueueAttributeName, SendMessageBatchRequestEntry,
+    Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 
 use crate::delivery::retry_policy::MAX_ATTEMPTS;
@@ -29,40 +27,20 @@ pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 /// How long a receive waits for a message when none is visible: long polling, so an empty answer means
 /// the queue is empty rather than that the servers sampled held nothing.
 const RECEIVE_WAIT_SECONDS: i32 = 1;
-/// How long a dead letter looked at by a sweep stays hidden, so one sweep sees each message once. Kept
-/// messages are made visible again when the sweep ends.
-const SWEEP_LEASE_SECONDS: i32 = 300;
 /// The dead-letter queue keeps messages as long as SQS allows: 14 days.
 const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 
 /// The task queue on SQS: `queue_url` is the delivery queue (with a redrive policy to `dlq_url`).
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
-    client: Client,
+    pub(super) client: Client,
     queue_url: String,
     dlq_url: String,
 }
 
-/// A message in the dead-letter queue, as a sweep shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub message_id: String,
-    /// `None` when the body is not a task this version can read.
-    pub task: Option<Task>,
-}
-
-/// What a sweep does with a dead letter it was shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Delete it from the dead-letter queue.
-    Remove,
-    /// Leave it there (visible again when the sweep ends).
-    Keep,
-}
-
 /// Why an SQS call did not do what the port promises; reported to callers as [`QueueError::Backend`].
 #[derive(Debug, thiserror::Error)]
-enum SqsError {
+pub(super) enum SqsError {
     #[error("SQS {operation} failed: {detail}")]
     Call {
         operation: &'static str,
@@ -115,10 +93,10 @@ fn visibility_seconds(delay: Duration) -> i32 {
 }
 
 /// A received message in the shape the adapter works with.
-struct Incoming {
-    message_id: String,
-    receipt: String,
-    task: Option<Task>,
+pub(super) struct Incoming {
+    pub(super) message_id: String,
+    pub(super) receipt: String,
+    pub(super) task: Option<Task>,
     receive_count: u32,
 }
 
@@ -234,7 +212,7 @@ impl SqsQueue {
 
     /// Up to ten messages of `url`, with their receive counts; `lease` overrides the queue's visibility
     /// timeout.
-    async fn receive_from(
+    pub(super) async fn receive_from(
         &self,
         url: &str,
         max: usize,
@@ -264,7 +242,7 @@ impl SqsQueue {
     }
 
     /// Sends one batch (≤ 10) to `url`; entries SQS refuses are sent once more, then reported.
-    async fn send_chunk(&self, url: &str, tasks: &[Task]) -> Result<(), SqsError> {
+    pub(super) async fn send_chunk(&self, url: &str, tasks: &[Task]) -> Result<(), SqsError> {
         let bodies = tasks
             .iter()
             .map(serde_json::to_string)
@@ -321,7 +299,7 @@ impl SqsQueue {
         Err(SqsError::Rejected(refusals))
     }
 
-    async fn delete_from(&self, url: &str, receipt: &str) -> Result<(), SqsError> {
+    pub(super) async fn delete_from(&self, url: &str, receipt: &str) -> Result<(), SqsError> {
         self.client
             .delete_message()
             .queue_url(url)
@@ -330,123 +308,6 @@ impl SqsQueue {
             .await
             .map_err(call_failed("DeleteMessage"))?;
         Ok(())
-    }
-
-    /// Makes these dead letters visible again at once. Failures are logged, not returned: the messages
-    /// come back by themselves when the sweep's lease ends.
-    async fn release_dead_letters(&self, receipts: &[String]) {
-        for chunk in receipts.chunks(SQS_BATCH_LIMIT) {
-            let entries = chunk.iter().enumerate().filter_map(|(i, receipt)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(receipt)
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            });
-            let answer = self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&self.dlq_url)
-                .set_entries(Some(entries.collect()))
-                .send()
-                .await;
-            match answer {
-                Ok(answer) => {
-                    for failed in answer.failed() {
-                        tracing::warn!(code = failed.code(), message = ?failed.message(),
-                            "a kept dead letter stays hidden until the sweep's lease ends");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %DisplayErrorContext(e),
-                    "kept dead letters stay hidden until the sweep's lease ends"),
-            }
-        }
-    }
-
-    /// Shows every message of the dead-letter queue once to `judge`, deletes those it says to remove, and
-    /// makes the others visible again when done (also when `judge` or SQS fails). Returns how many were
-    /// removed. The sweep ends when the queue yields nothing new; a message first seen after the sweep's
-    /// lease ran out on others may be left for the next sweep. Two sweeps at once hide messages from
-    /// each other.
-    pub async fn sweep_dead_letters<J: DeadLetterJudge>(
-        &self,
-        judge: &mut J,
-    ) -> Result<usize, J::Error> {
-        let mut seen = HashSet::new();
-        let mut kept = Vec::new();
-        let mut removed = 0;
-        let outcome = 'sweep: loop {
-            let batch = match self
-                .receive_from(&self.dlq_url, SQS_BATCH_LIMIT, Some(SWEEP_LEASE_SECONDS))
-                .await
-            {
-                Ok(batch) => batch,
-                Err(e) => break Err(J::Error::from(QueueError::from(e))),
-            };
-            let mut fresh = Vec::with_capacity(batch.len());
-            for incoming in batch {
-                if seen.insert(incoming.message_id.clone()) {
-                    fresh.push(incoming);
-                } else {
-                    kept.push(incoming.receipt);
-                }
-            }
-            if fresh.is_empty() {
-                break Ok(());
-            }
-            let mut unjudged = fresh.into_iter();
-            while let Some(incoming) = unjudged.next() {
-                let letter = DeadLetter {
-                    message_id: incoming.message_id,
-                    task: incoming.task,
-                };
-                let failure = match judge.judge(&letter).await {
-                    Ok(Verdict::Keep) => None,
-                    Ok(Verdict::Remove) => {
-                        match self.delete_from(&self.dlq_url, &incoming.receipt).await {
-                            Ok(()) => {
-                                removed += 1;
-                                continue;
-                            }
-                            Err(e) => Some(J::Error::from(QueueError::from(e))),
-                        }
-                    }
-                    Err(e) => Some(e),
-                };
-                kept.push(incoming.receipt);
-                if let Some(e) = failure {
-                    kept.extend(unjudged.map(|rest| rest.receipt));
-                    break 'sweep Err(e);
-                }
-            }
-        };
-        self.release_dead_letters(&kept).await;
-        outcome.map(|()| removed)
-    }
-}
-
-/// Decides, one dead letter at a time, what a sweep of the dead-letter queue does with it.
-#[async_trait]
-pub trait DeadLetterJudge: Send {
-    type Error: From<QueueError> + Send;
-    async fn judge(&mut self, letter: &DeadLetter) -> Result<Verdict, Self::Error>;
-}
-
-/// Removes the dead letters of some deliveries (the port's `remove_dead_letters`).
-struct RemoveDeliveries<'a> {
-    wanted: HashSet<&'a DeliveryId>,
-}
-
-#[async_trait]
-impl DeadLetterJudge for RemoveDeliveries<'_> {
-    type Error = QueueError;
-
-    async fn judge(&mut self, letter: &DeadLetter) -> Result<Verdict, QueueError> {
-        Ok(match &letter.task {
-            Some(task) if self.wanted.contains(task.delivery_id()) => Verdict::Remove,
-            _ => Verdict::Keep,
-        })
     }
 }
 
@@ -504,13 +365,7 @@ impl TaskQueue for SqsQueue {
 
     /// Sweeps the whole dead-letter queue (see [`SqsQueue::sweep_dead_letters`]).
     async fn remove_dead_letters(&self, delivery_ids: &[DeliveryId]) -> Result<usize, QueueError> {
-        if delivery_ids.is_empty() {
-            return Ok(0);
-        }
-        let mut judge = RemoveDeliveries {
-            wanted: delivery_ids.iter().collect(),
-        };
-        self.sweep_dead_letters(&mut judge).await
+        self.remove_dead_letters_of(delivery_ids).await
     }
 }
 

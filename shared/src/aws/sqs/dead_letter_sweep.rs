@@ -1,0 +1,230 @@
+//! Sweeping the SQS dead-letter queue: receive its letters in pages, ask a judge what to do with each,
+//! then resend, delete or release it. What to do is the service's judgement
+//! ([`crate::service::DeadLetterReview`]): the replay the `replay` function runs when invoked by hand,
+//! and the reconcile it runs on a schedule (see `template.yaml`). The queue port's
+//! `remove_dead_letters` is a sweep too, with a judge of its own that needs no store.
+//!
+//! Why the reconcile exists: a delivery whose tenth receive was spent without an attempt being recorded
+//! (an invocation that crashed, timed out or was throttled) is moved to the dead-letter queue by SQS
+//! redrive while the store still says `pending`: no code of ours saw that receive.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+
+use super::queue::{SQS_BATCH_LIMIT, SqsQueue};
+use crate::ids::DeliveryId;
+use crate::ports::queue::{QueueError, Task};
+use crate::service::{DeadLetterReview, DeadLetterVerdict, ReplaySelection, Service, ServiceError};
+
+/// How long a dead letter looked at by a sweep stays hidden, so one sweep sees each message once. Kept
+/// messages are made visible again when the sweep ends.
+const SWEEP_LEASE_SECONDS: i32 = 300;
+
+/// A message in the dead-letter queue, as a sweep shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    /// `None` when the body is not a task this version can read.
+    pub task: Option<Task>,
+}
+
+/// Decides, one dead letter at a time, what a sweep of the dead-letter queue does with it.
+#[async_trait]
+pub trait DeadLetterJudge: Send {
+    type Error: From<QueueError> + Send;
+    async fn judge(&mut self, letter: &DeadLetter) -> Result<DeadLetterVerdict, Self::Error>;
+}
+
+#[async_trait]
+impl DeadLetterJudge for DeadLetterReview<'_> {
+    type Error = ServiceError;
+
+    async fn judge(&mut self, letter: &DeadLetter) -> Result<DeadLetterVerdict, ServiceError> {
+        DeadLetterReview::judge(self, letter.task.as_ref()).await
+    }
+}
+
+/// Removes the dead letters of some deliveries (the port's `remove_dead_letters`).
+struct RemoveDeliveries<'a> {
+    wanted: HashSet<&'a DeliveryId>,
+}
+
+#[async_trait]
+impl DeadLetterJudge for RemoveDeliveries<'_> {
+    type Error = QueueError;
+
+    async fn judge(&mut self, letter: &DeadLetter) -> Result<DeadLetterVerdict, QueueError> {
+        Ok(match &letter.task {
+            Some(task) if self.wanted.contains(task.delivery_id()) => DeadLetterVerdict::Remove,
+            _ => DeadLetterVerdict::Keep,
+        })
+    }
+}
+
+/// What became of one dead letter.
+enum Fate {
+    Kept,
+    Removed,
+    /// Its new run was sent to the delivery queue, then it was removed.
+    Resent,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Letters deleted, whether resent first or not.
+    pub removed: usize,
+    /// Letters whose new run was sent to the delivery queue before they were deleted.
+    pub resent: usize,
+}
+
+/// Replays the dead letters `selection` takes, across all tenants, as manual resends (see
+/// [`Service::replay_review`]); returns how many deliveries were replayed.
+///
+/// On an error the replay stops; what was replayed so far stays replayed, and the dead letter being
+/// handled stays in the dead-letter queue (a later replay of it starts one more run, which at worst makes
+/// the receiver see the delivery's `webhook-id` twice).
+pub async fn replay_dlq(
+    service: &Service,
+    queue: &SqsQueue,
+    selection: &ReplaySelection,
+) -> Result<usize, ServiceError> {
+    let mut review = service.replay_review(selection);
+    Ok(queue.sweep_dead_letters(&mut review).await?.resent)
+}
+
+/// Reconciles the dead-letter queue with the store (see [`Service::reconcile_review`]); returns how many
+/// pending deliveries were marked dead. Every message stays where it is.
+pub async fn reconcile_dlq(service: &Service, queue: &SqsQueue) -> Result<usize, ServiceError> {
+    let mut review = service.reconcile_review();
+    queue.sweep_dead_letters(&mut review).await?;
+    Ok(review.marked_dead())
+}
+
+impl SqsQueue {
+    /// Shows every message of the dead-letter queue once to `judge`; sends the task of each it says to
+    /// resend to the delivery queue, deletes those it says to resend or remove, and makes the others
+    /// visible again when done (also when `judge` or SQS fails). The sweep ends when the queue yields
+    /// nothing new; a message first seen after the sweep's lease ran out on others may be left for the
+    /// next sweep. Two sweeps at once hide messages from each other.
+    pub async fn sweep_dead_letters<J: DeadLetterJudge>(
+        &self,
+        judge: &mut J,
+    ) -> Result<SweepReport, J::Error> {
+        let mut seen = HashSet::new();
+        let mut kept = Vec::new();
+        let mut report = SweepReport::default();
+        let outcome = 'sweep: loop {
+            let batch = match self
+                .receive_from(self.dlq_url(), SQS_BATCH_LIMIT, Some(SWEEP_LEASE_SECONDS))
+                .await
+            {
+                Ok(batch) => batch,
+                Err(e) => break Err(J::Error::from(QueueError::from(e))),
+            };
+            let mut fresh = Vec::with_capacity(batch.len());
+            for incoming in batch {
+                if seen.insert(incoming.message_id.clone()) {
+                    fresh.push(incoming);
+                } else {
+                    kept.push(incoming.receipt);
+                }
+            }
+            if fresh.is_empty() {
+                break Ok(());
+            }
+            let mut unjudged = fresh.into_iter();
+            while let Some(incoming) = unjudged.next() {
+                let letter = DeadLetter {
+                    message_id: incoming.message_id,
+                    task: incoming.task,
+                };
+                let settled = match judge.judge(&letter).await {
+                    Ok(verdict) => self
+                        .settle(&incoming.receipt, verdict)
+                        .await
+                        .map_err(J::Error::from),
+                    Err(e) => Err(e),
+                };
+                match settled {
+                    Ok(Fate::Kept) => kept.push(incoming.receipt),
+                    Ok(Fate::Removed) => report.removed += 1,
+                    Ok(Fate::Resent) => {
+                        report.removed += 1;
+                        report.resent += 1;
+                    }
+                    Err(e) => {
+                        kept.push(incoming.receipt);
+                        kept.extend(unjudged.map(|rest| rest.receipt));
+                        break 'sweep Err(e);
+                    }
+                }
+            }
+        };
+        self.release_dead_letters(&kept).await;
+        outcome.map(|()| report)
+    }
+
+    /// Carries out the verdict on one dead letter.
+    async fn settle(&self, receipt: &str, verdict: DeadLetterVerdict) -> Result<Fate, QueueError> {
+        let fate = match verdict {
+            DeadLetterVerdict::Keep => return Ok(Fate::Kept),
+            DeadLetterVerdict::Remove => Fate::Removed,
+            DeadLetterVerdict::Resend(task) => {
+                self.send_chunk(self.queue_url(), &[task]).await?;
+                Fate::Resent
+            }
+        };
+        self.delete_from(self.dlq_url(), receipt).await?;
+        Ok(fate)
+    }
+
+    /// Removes the dead letters of these deliveries; returns how many were removed.
+    pub(super) async fn remove_dead_letters_of(
+        &self,
+        delivery_ids: &[DeliveryId],
+    ) -> Result<usize, QueueError> {
+        if delivery_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut judge = RemoveDeliveries {
+            wanted: delivery_ids.iter().collect(),
+        };
+        Ok(self.sweep_dead_letters(&mut judge).await?.removed)
+    }
+
+    /// Makes these dead letters visible again at once. Failures are logged, not returned: the messages
+    /// come back by themselves when the sweep's lease ends.
+    async fn release_dead_letters(&self, receipts: &[String]) {
+        for chunk in receipts.chunks(SQS_BATCH_LIMIT) {
+            let entries = chunk.iter().enumerate().filter_map(|(i, receipt)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            });
+            let answer = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(self.dlq_url())
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await;
+            match answer {
+                Ok(answer) => {
+                    for failed in answer.failed() {
+                        tracing::warn!(code = failed.code(), message = ?failed.message(),
+                            "a kept dead letter stays hidden until the sweep's lease ends");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %DisplayErrorContext(e),
+                    "kept dead letters stay hidden until the sweep's lease ends"),
+            }
+        }
+    }
+}
