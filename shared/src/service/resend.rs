@@ -117,3 +117,7 @@ impl Service {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "resend_tests.rs"]
+mod tests;
