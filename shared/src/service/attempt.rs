@@ -282,6 +282,41 @@ mod tests {
         received(tenant, delivery_id, 0, number)
     }
 
+    /// GIVEN the endpoint is replaced by a `pager` to a closed port with `extra` fields.
+    async fn replace_with(
+        service: &Service,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        extra: serde_json::Value,
+    ) {
+        let mut body =
+            json!({"name": "pager", "url": format!("http://127.0.0.1:{}/hook", closed_port())});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        service
+            .replace_endpoint(tenant, endpoint_id, &body)
+            .await
+            .unwrap();
+    }
+
+    /// WHEN the first run's task is received for the first time: what the queue is told, and the delivery
+    /// as then stored.
+    async fn first_attempt(
+        service: &Service,
+        tenant: &TenantId,
+        delivery_id: &DeliveryId,
+    ) -> (Disposition, crate::delivery::Delivery) {
+        let disposition = service
+            .attempt_delivery(&task(tenant, delivery_id, 1))
+            .await
+            .unwrap();
+        (
+            disposition,
+            stored_delivery(service, tenant, delivery_id).await,
+        )
+    }
+
     /// GIVEN an endpoint at `port` with `extra` fields and an alert accepted for it: the tenant and the
     /// one delivery.
     async fn one_delivery(
@@ -387,14 +422,10 @@ mod tests {
             one_delivery(&service, answering_receiver(200).await, json!({})).await;
 
         // WHEN the first attempt is answered 200
-        let disposition = service
-            .attempt_delivery(&task(&tenant, &delivery_id, 1))
-            .await
-            .unwrap();
+        let (disposition, delivery) = first_attempt(&service, &tenant, &delivery_id).await;
 
         // THEN the delivery is delivered with that one attempt, and the task is done
         assert_eq!(disposition, Disposition::Done);
-        let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
         assert_eq!(delivery.status, DeliveryStatus::Delivered);
         assert_eq!(delivery.attempts.len(), 1);
         assert_eq!(delivery.attempts[0].status_code, Some(200));
@@ -459,14 +490,10 @@ mod tests {
             .unwrap();
 
         // WHEN its task is received
-        let disposition = service
-            .attempt_delivery(&task(&tenant, &delivery_id, 1))
-            .await
-            .unwrap();
+        let (disposition, delivery) = first_attempt(&service, &tenant, &delivery_id).await;
 
         // THEN the delivery is dead with the reason, nothing was sent, and the task ends (no dead letter)
         assert_eq!(disposition, Disposition::Done);
-        let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
         assert_eq!(delivery.status, DeliveryStatus::Dead);
         assert_eq!(
             delivery.status_reason.as_deref(),
@@ -481,25 +508,13 @@ mod tests {
         let (tenant, endpoint_id, delivery_id) =
             one_delivery(&service, closed_port(), json!({})).await;
         // GIVEN the endpoint is switched off after the alert was accepted
-        let url = format!("http://127.0.0.1:{}/hook", closed_port());
-        service
-            .replace_endpoint(
-                &tenant,
-                &endpoint_id,
-                &json!({"name": "pager", "url": url, "enabled": false}),
-            )
-            .await
-            .unwrap();
+        replace_with(&service, &tenant, &endpoint_id, json!({"enabled": false})).await;
 
         // WHEN its task is received
-        let disposition = service
-            .attempt_delivery(&task(&tenant, &delivery_id, 1))
-            .await
-            .unwrap();
+        let (disposition, delivery) = first_attempt(&service, &tenant, &delivery_id).await;
 
         // THEN the delivery is filtered as disabled, without an attempt
         assert_eq!(disposition, Disposition::Done);
-        let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
         assert_eq!(delivery.status, DeliveryStatus::Filtered);
         assert_eq!(
             delivery.status_reason.as_deref(),
@@ -514,22 +529,14 @@ mod tests {
         let (tenant, endpoint_id, delivery_id) =
             one_delivery(&service, closed_port(), json!({})).await;
         // GIVEN the endpoint stops sending `error` messages after the alert was accepted
-        let url = format!("http://127.0.0.1:{}/hook", closed_port());
-        let body = json!({"name": "pager", "url": url, "message_types": {"error": null}});
-        service
-            .replace_endpoint(&tenant, &endpoint_id, &body)
-            .await
-            .unwrap();
+        let types_off = json!({"message_types": {"error": null}});
+        replace_with(&service, &tenant, &endpoint_id, types_off).await;
 
         // WHEN its task is received
-        let disposition = service
-            .attempt_delivery(&task(&tenant, &delivery_id, 1))
-            .await
-            .unwrap();
+        let (disposition, delivery) = first_attempt(&service, &tenant, &delivery_id).await;
 
         // THEN the delivery is filtered, saying which message type is off
         assert_eq!(disposition, Disposition::Done);
-        let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
         assert_eq!(delivery.status, DeliveryStatus::Filtered);
         assert_eq!(
             delivery.status_reason.as_deref(),
@@ -563,14 +570,10 @@ mod tests {
             one_delivery(&service, answering_receiver(410).await, json!({})).await;
 
         // WHEN the first attempt is answered 410
-        let disposition = service
-            .attempt_delivery(&task(&tenant, &delivery_id, 1))
-            .await
-            .unwrap();
+        let (disposition, delivery) = first_attempt(&service, &tenant, &delivery_id).await;
 
         // THEN the delivery is dead with the reason, and the task goes to the dead-letter queue
         assert_eq!(disposition, Disposition::DeadLetter);
-        let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
         assert_eq!(delivery.status, DeliveryStatus::Dead);
         assert_eq!(
             delivery.status_reason.as_deref(),

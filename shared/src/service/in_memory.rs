@@ -122,6 +122,16 @@ pub(super) async fn endpoint_at(
     service.create_endpoint(tenant, &body).await.unwrap().id
 }
 
+/// Creates an endpoint named `pager` whose receiver answers every request with `status`.
+pub(super) async fn answering_endpoint(
+    service: &Service,
+    tenant: &TenantId,
+    status: u16,
+) -> EndpointId {
+    let port = answering_receiver(status).await;
+    endpoint_at(service, tenant, "pager", port, json!({})).await
+}
+
 /// The delivery as stored.
 pub(super) async fn stored_delivery(
     service: &Service,
@@ -157,6 +167,15 @@ pub(super) async fn take_queued_tasks(service: &Service) -> Vec<Task> {
     received.into_iter().filter_map(|r| r.task).collect()
 }
 
+/// The task for `delivery_id`'s run `run`.
+pub(super) fn task(tenant: &TenantId, delivery_id: &DeliveryId, run: u32) -> Task {
+    Task::DeliverV1 {
+        tenant: tenant.clone(),
+        delivery_id: delivery_id.clone(),
+        run,
+    }
+}
+
 /// Receive number `number` of the task for `delivery_id`'s run `run`.
 pub(super) fn received(
     tenant: &TenantId,
@@ -165,11 +184,7 @@ pub(super) fn received(
     number: u32,
 ) -> ReceivedTask {
     ReceivedTask {
-        task: Some(Task::DeliverV1 {
-            tenant: tenant.clone(),
-            delivery_id: delivery_id.clone(),
-            run,
-        }),
+        task: Some(task(tenant, delivery_id, run)),
         receipt: format!("receipt-{number}"),
         receive_count: number,
     }

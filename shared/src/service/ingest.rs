@@ -220,7 +220,7 @@ mod tests {
     use crate::ids::EndpointId;
     use crate::service::in_memory::{
         closed_port, endpoint_at, monday_morning, monday_service, stored_deliveries,
-        take_queued_tasks,
+        take_queued_tasks, task,
     };
 
     fn acme() -> TenantId {
@@ -247,12 +247,9 @@ mod tests {
             .unwrap()
     }
 
+    /// The first run's task for `delivery`.
     fn task_for(delivery: &Delivery) -> Task {
-        Task::DeliverV1 {
-            tenant: delivery.tenant.clone(),
-            delivery_id: delivery.id.clone(),
-            run: 0,
-        }
+        task(&delivery.tenant, &delivery.id, 0)
     }
 
     #[tokio::test]

@@ -8,8 +8,8 @@ use super::*;
 use crate::ports::queue::ReceivedTask;
 use crate::service::Disposition;
 use crate::service::in_memory::{
-    PAST_THE_LIMIT, answering_receiver, endpoint_at, monday_service, stored_delivery,
-    take_queued_tasks,
+    PAST_THE_LIMIT, answering_endpoint, answering_receiver, endpoint_at, monday_service,
+    stored_delivery, take_queued_tasks, task,
 };
 
 fn acme() -> TenantId {
@@ -23,6 +23,22 @@ async fn accept_and_receive(service: &Service, alerts: usize) -> Vec<ReceivedTas
         service.accept_alert(&acme(), &body, None).await.unwrap();
     }
     service.ports.queue.receive(1000).await.unwrap()
+}
+
+/// GIVEN acme's one endpoint, answering 200, and `alerts` alerts accepted for it: their tasks as received.
+async fn pager_tasks(service: &Service, alerts: usize) -> Vec<ReceivedTask> {
+    answering_endpoint(service, &acme(), 200).await;
+    accept_and_receive(service, alerts).await
+}
+
+/// GIVEN acme's one endpoint with two dead deliveries and a delivered one, in that order.
+async fn two_dead_and_a_delivered(service: &Service) -> [DeliveryId; 3] {
+    let received = pager_tasks(service, 3).await;
+    [
+        make_dead(service, &received[0]).await,
+        make_dead(service, &received[1]).await,
+        make_delivered(service, &received[2]).await,
+    ]
 }
 
 /// The delivery a received task is for.
@@ -53,13 +69,7 @@ async fn make_delivered(service: &Service, received: &ReceivedTask) -> DeliveryI
 
 /// The task of run 1 of each delivery, in the order given.
 fn second_runs(ids: &[&DeliveryId]) -> Vec<Task> {
-    ids.iter()
-        .map(|id| Task::DeliverV1 {
-            tenant: acme(),
-            delivery_id: (*id).clone(),
-            run: 1,
-        })
-        .collect()
+    ids.iter().map(|id| task(&acme(), id, 1)).collect()
 }
 
 /// The queued tasks, in delivery-id order.
@@ -77,15 +87,7 @@ fn in_order(mut tasks: Vec<Task>) -> Vec<Task> {
 #[tokio::test]
 async fn a_resend_of_a_delivered_delivery_starts_a_new_run_and_queues_it() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 1).await;
+    let received = pager_tasks(&service, 1).await;
     let delivered = make_delivered(&service, &received[0]).await;
 
     // WHEN it is resent
@@ -104,15 +106,7 @@ async fn a_resend_of_a_delivered_delivery_starts_a_new_run_and_queues_it() {
 #[tokio::test]
 async fn a_resend_of_a_dead_delivery_takes_it_off_the_dead_letter_queue_and_queues_a_new_run() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 1).await;
+    let received = pager_tasks(&service, 1).await;
     let dead = make_dead(&service, &received[0]).await;
 
     // WHEN it is resent
@@ -145,15 +139,7 @@ async fn a_resend_of_an_unknown_delivery_is_not_found_and_queues_nothing() {
 #[tokio::test]
 async fn another_tenant_cannot_resend_a_delivery() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 1).await;
+    let received = pager_tasks(&service, 1).await;
     let dead = make_dead(&service, &received[0]).await;
 
     // WHEN another tenant resends acme's delivery THEN it is not found, and acme's delivery stays dead
@@ -167,19 +153,7 @@ async fn another_tenant_cannot_resend_a_delivery() {
 #[tokio::test]
 async fn a_replay_of_all_resends_only_the_dead_ones() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 3).await;
-    // GIVEN two dead deliveries and a delivered one
-    let first_dead = make_dead(&service, &received[0]).await;
-    let second_dead = make_dead(&service, &received[1]).await;
-    let delivered = make_delivered(&service, &received[2]).await;
+    let [first_dead, second_dead, delivered] = two_dead_and_a_delivered(&service).await;
 
     // WHEN every dead letter is replayed
     let replayed = service
@@ -201,19 +175,7 @@ async fn a_replay_of_all_resends_only_the_dead_ones() {
 #[tokio::test]
 async fn a_replay_of_ids_resends_the_dead_ones_among_them() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 3).await;
-    // GIVEN two dead deliveries and a delivered one
-    let chosen_dead = make_dead(&service, &received[0]).await;
-    let other_dead = make_dead(&service, &received[1]).await;
-    let delivered = make_delivered(&service, &received[2]).await;
+    let [chosen_dead, other_dead, delivered] = two_dead_and_a_delivered(&service).await;
 
     // WHEN one dead, the delivered one and an unknown id are replayed
     let ids = vec![
@@ -272,15 +234,7 @@ async fn a_replay_of_an_endpoint_resends_only_its_dead_ones() {
 #[tokio::test]
 async fn a_replay_with_no_dead_letters_resends_nothing() {
     let service = monday_service();
-    endpoint_at(
-        &service,
-        &acme(),
-        "pager",
-        answering_receiver(200).await,
-        json!({}),
-    )
-    .await;
-    let received = accept_and_receive(&service, 1).await;
+    let received = pager_tasks(&service, 1).await;
     make_delivered(&service, &received[0]).await;
 
     // WHEN every dead letter is replayed while none exists THEN nothing is resent or queued

@@ -164,7 +164,8 @@ mod tests {
     use super::*;
     use crate::delivery::ErrorClass;
     use crate::service::in_memory::{
-        answering_receiver, closed_port, endpoint_at, monday_service, stored_deliveries,
+        answering_endpoint, answering_receiver, closed_port, endpoint_at, monday_service,
+        stored_deliveries,
     };
 
     fn acme() -> TenantId {
@@ -201,14 +202,7 @@ mod tests {
     #[tokio::test]
     async fn a_receiver_answering_500_is_reported_not_ok_with_its_answer() {
         let service = monday_service();
-        let id = endpoint_at(
-            &service,
-            &acme(),
-            "pager",
-            answering_receiver(500).await,
-            json!({}),
-        )
-        .await;
+        let id = answering_endpoint(&service, &acme(), 500).await;
 
         // WHEN the endpoint is tested with the sample alert
         let report = service.test_send(&acme(), &id, None).await.unwrap();
@@ -239,14 +233,7 @@ mod tests {
     #[tokio::test]
     async fn a_test_send_stores_no_delivery() {
         let service = monday_service();
-        let id = endpoint_at(
-            &service,
-            &acme(),
-            "pager",
-            answering_receiver(200).await,
-            json!({}),
-        )
-        .await;
+        let id = answering_endpoint(&service, &acme(), 200).await;
 
         // WHEN the endpoint is tested THEN no delivery is stored
         service.test_send(&acme(), &id, None).await.unwrap();
