@@ -26,3 +26,44 @@ pub fn hash_api_key(key: &str) -> String {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_key_is_awk_and_64_hex_digits() {
+        // WHEN a key is generated
+        let key = generate_api_key();
+
+        // THEN it reads `awk_` then 64 lowercase hex digits
+        let digits = key.strip_prefix("awk_").unwrap();
+        assert_eq!(digits.len(), 64);
+        assert!(
+            digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+    }
+
+    #[test]
+    fn two_new_keys_differ() {
+        assert_ne!(generate_api_key(), generate_api_key());
+    }
+
+    #[test]
+    fn a_key_is_stored_under_its_sha256_in_hex() {
+        // GIVEN the SHA-256 test vector for "abc" THEN the hash is its lowercase hex digest
+        assert_eq!(
+            hash_api_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_same_key_always_hashes_alike_and_another_key_otherwise() {
+        let key = generate_api_key();
+        assert_eq!(hash_api_key(&key), hash_api_key(&key));
+        assert_ne!(hash_api_key(&key), hash_api_key(&generate_api_key()));
+    }
+}

@@ -62,3 +62,89 @@ fn insertion(name: &str, kind: VarKind) -> String {
         VarKind::Value | VarKind::Opaque => format!("{{{{{name}}}}}"),
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use super::*;
+    use crate::service::in_memory::monday_service;
+
+    /// The catalogue's entry named `name` in its list `list`.
+    fn entry(catalogue: &Value, list: &str, name: &str) -> Value {
+        let entries = catalogue[list].as_array().unwrap();
+        entries.iter().find(|v| v["name"] == name).unwrap().clone()
+    }
+
+    #[test]
+    fn a_value_variable_is_inserted_as_itself() {
+        let catalogue = monday_service().catalogue();
+        assert_eq!(
+            entry(&catalogue, "variables", "alert_title"),
+            json!({"name": "alert_title", "kind": "value", "description": "the alert's title",
+                   "insert": "{{alert_title}}"})
+        );
+    }
+
+    #[test]
+    fn a_list_variable_is_inserted_as_a_section() {
+        let catalogue = monday_service().catalogue();
+        let tags = entry(&catalogue, "variables", "alert_tags");
+        assert_eq!(tags["kind"], "list");
+        assert_eq!(tags["insert"], "{{#alert_tags}}{{.}}{{/alert_tags}}");
+    }
+
+    #[test]
+    fn an_opaque_variable_is_of_kind_json() {
+        let catalogue = monday_service().catalogue();
+        let samples = entry(&catalogue, "variables", "alert_samples_json");
+        assert_eq!(samples["kind"], "json");
+        assert_eq!(samples["insert"], "{{alert_samples_json}}");
+    }
+
+    #[test]
+    fn every_variable_is_listed_once_in_order() {
+        let catalogue = monday_service().catalogue();
+        let names = |list: &str| -> Vec<String> {
+            let entries = catalogue[list].as_array().unwrap();
+            entries
+                .iter()
+                .map(|v| v["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let variables: Vec<String> = VARIABLES.iter().map(|(n, _, _)| n.to_string()).collect();
+        let uptrends: Vec<String> = UPTRENDS_VARIABLES
+            .iter()
+            .map(|(n, _, _)| n.to_string())
+            .collect();
+        assert_eq!(names("variables"), variables);
+        assert_eq!(names("uptrends_variables"), uptrends);
+    }
+
+    #[test]
+    fn an_uptrends_variable_is_inserted_in_braces() {
+        let catalogue = monday_service().catalogue();
+        let account = entry(&catalogue, "uptrends_variables", "@account.accountId");
+        assert_eq!(account["insert"], "{{@account.accountId}}");
+        assert_eq!(account["description"], "the tenant's id");
+    }
+
+    #[test]
+    fn the_default_body_and_every_preset_with_its_fields_are_offered() {
+        let catalogue = monday_service().catalogue();
+        assert_eq!(catalogue["default_body"], DEFAULT_JSON_BODY);
+        let presets = catalogue["presets"].as_array().unwrap();
+        let names: Vec<&str> = presets
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["slack", "teams", "pagerduty", "opsgenie", "panther"]
+        );
+        let slack = &presets[0];
+        assert_eq!(slack["title"], Preset::Slack.title());
+        assert_eq!(
+            slack["fields"],
+            Value::Object(Preset::Slack.default_fields())
+        );
+    }
+}

@@ -210,3 +210,7 @@ fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
         updated_at: alert.received_at,
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+#[path = "ingest_tests.rs"]
+mod tests;

@@ -109,3 +109,7 @@ impl Service {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "resend_tests.rs"]
+mod tests;

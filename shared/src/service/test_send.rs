@@ -156,3 +156,152 @@ fn prefixed(object: &str, field: &str) -> String {
         format!("{object}.{field}")
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::delivery::ErrorClass;
+    use crate::service::in_memory::{
+        answering_endpoint, answering_receiver, closed_port, endpoint_at, monday_service,
+        stored_deliveries,
+    };
+
+    fn acme() -> TenantId {
+        TenantId::from("acme")
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_answers_is_reported_with_its_answer() {
+        let service = monday_service();
+        // GIVEN a stored endpoint whose receiver answers 200
+        let port = answering_receiver(200).await;
+        let id = endpoint_at(&service, &acme(), "pager", port, json!({})).await;
+
+        // WHEN it is tested with a given alert
+        let alert = json!({"title": "cpu high"});
+        let report = service.test_send(&acme(), &id, Some(&alert)).await.unwrap();
+
+        // THEN the report shows the request sent and the answer, and no error
+        assert!(report.ok);
+        assert_eq!(report.request.method, "POST");
+        assert_eq!(report.request.url, format!("http://127.0.0.1:{port}/hook"));
+        assert!(
+            report.request.body.contains("cpu high"),
+            "{}",
+            report.request.body
+        );
+        let response = report.response.unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, "thanks");
+        assert!(!response.body_truncated);
+        assert!(report.error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_receiver_answering_500_is_reported_not_ok_with_its_answer() {
+        let service = monday_service();
+        let id = answering_endpoint(&service, &acme(), 500).await;
+
+        // WHEN the endpoint is tested with the sample alert
+        let report = service.test_send(&acme(), &id, None).await.unwrap();
+
+        // THEN the report is not ok, shows the 500, and classes it
+        assert!(!report.ok);
+        assert_eq!(report.response.unwrap().status, 500);
+        assert_eq!(report.error.unwrap().class, ErrorClass::Non2xx);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_reported_as_a_connect_error_without_answer() {
+        let service = monday_service();
+        // GIVEN an endpoint on a port nothing listens on
+        let id = endpoint_at(&service, &acme(), "pager", closed_port(), json!({})).await;
+
+        // WHEN it is tested
+        let report = service.test_send(&acme(), &id, None).await.unwrap();
+
+        // THEN the report is not ok, has no answer, and says the connection failed
+        assert!(!report.ok);
+        assert!(report.response.is_none());
+        let error = report.error.unwrap();
+        assert_eq!(error.class, ErrorClass::Connect);
+        assert!(!error.message.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_test_send_stores_no_delivery() {
+        let service = monday_service();
+        let id = answering_endpoint(&service, &acme(), 200).await;
+
+        // WHEN the endpoint is tested THEN no delivery is stored
+        service.test_send(&acme(), &id, None).await.unwrap();
+        assert!(stored_deliveries(&service, &acme()).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unsaved_definition_is_tested_and_not_stored() {
+        let service = monday_service();
+        let port = answering_receiver(200).await;
+        let definition = json!({"name": "draft", "url": format!("http://127.0.0.1:{port}/hook")});
+
+        // WHEN an unsaved definition is tested
+        let report = service
+            .test_send_definition(&acme(), &definition, None)
+            .await
+            .unwrap();
+
+        // THEN it was sent and answered, and no endpoint was stored
+        assert!(report.ok);
+        assert!(service.list_endpoints(&acme()).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn errors_in_a_definition_or_an_alert_are_named_from_the_request_body() {
+        let service = monday_service();
+        let definition = json!({"name": "draft"});
+
+        // WHEN the definition lacks its url THEN the field is `endpoint.url`
+        let answer = service
+            .test_send_definition(&acme(), &definition, None)
+            .await;
+        assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "endpoint.url"));
+
+        // WHEN the alert has an unknown severity THEN the field is `alert.severity`
+        let definition = json!({"name": "draft", "url": "http://127.0.0.1:9/hook"});
+        let alert = json!({"title": "x", "severity": "apocalyptic"});
+        let answer = service
+            .test_send_definition(&acme(), &definition, Some(&alert))
+            .await;
+        assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "alert.severity"));
+    }
+
+    #[tokio::test]
+    async fn a_message_type_the_endpoint_does_not_send_is_refused_on_message_type() {
+        let service = monday_service();
+        let extra = json!({"message_types": {"ok": null}});
+        let id = endpoint_at(&service, &acme(), "pager", closed_port(), extra).await;
+
+        // WHEN it is tested with an `ok` alert THEN nothing is sent and `message_type` is named
+        let alert = json!({"title": "fine again", "message_type": "ok"});
+        let answer = service.test_send(&acme(), &id, Some(&alert)).await;
+        assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "message_type"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_or_foreign_endpoint_is_not_found() {
+        let service = monday_service();
+        let id = endpoint_at(&service, &acme(), "pager", closed_port(), json!({})).await;
+
+        // WHEN another tenant tests acme's endpoint, or acme an unknown one THEN it is not found
+        let foreign = service
+            .test_send(&TenantId::from("globex"), &id, None)
+            .await;
+        assert!(matches!(foreign, Err(ServiceError::NotFound("endpoint"))));
+        let unknown = service
+            .test_send(&acme(), &EndpointId::from("ep_unknown"), None)
+            .await;
+        assert!(matches!(unknown, Err(ServiceError::NotFound("endpoint"))));
+    }
+}
