@@ -2,6 +2,7 @@
 //! (and, for durability, the real binary killed and restarted).
 
 mod alert_sources;
+mod backlog;
 mod bad_input;
 mod chaos;
 mod cli;

@@ -102,10 +102,29 @@ impl Receiver {
         Self::serving(Script::Rule(rule)).await
     }
 
+    /// Answers every request with `behaviour` on `addr`: a port that refused connections until now, as an
+    /// endpoint that comes back after an outage.
+    pub async fn start_at(addr: SocketAddr, behaviour: Behaviour) -> Receiver {
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("bind the loopback port");
+        Self::serving_on(
+            listener,
+            Script::Sequence {
+                queue: VecDeque::new(),
+                then: behaviour,
+            },
+        )
+    }
+
     async fn serving(script: Script) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
+        Self::serving_on(listener, script)
+    }
+
+    fn serving_on(listener: TcpListener, script: Script) -> Receiver {
         let receiver = Receiver {
             addr: listener.local_addr().expect("local address"),
             script: Arc::new(Mutex::new(script)),
