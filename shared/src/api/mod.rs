@@ -1,4 +1,4 @@
-//! The HTTP API as one axum router, served by the local process and (through lambda_http) by the api
+//! The HTTP API as one axum router, served by the embedded process and (through lambda_http) by the api
 //! function alike. Handlers only translate HTTP to service calls and back. The routes are registered with
 //! their `#[utoipa::path]` documentation, so the OpenAPI document served at `GET /openapi.json` lists
 //! exactly the API routes the router has; the console's static files under `/console/` are not API.
