@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::alert::AlertContent;
+use alertwire_shared::delivery::Delivery;
 use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
-use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
 use alertwire_shared::ids::{AlertId, DeliveryId};
 use alertwire_shared::ports::queue::Task;
@@ -75,20 +75,7 @@ async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
         let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
         writes.spawn(async move {
             let alert = content.into_alert(AlertId::generate(), tenant.clone(), chrono::Utc::now());
-            let delivery = Delivery {
-                id: DeliveryId::generate(),
-                tenant: tenant.clone(),
-                alert_id: alert.id.clone(),
-                endpoint_id,
-                message_type: alert.content.message_type,
-                status: DeliveryStatus::Pending,
-                status_reason: None,
-                run: 0,
-                attempts: Vec::new(),
-                next_attempt_at: None,
-                created_at: alert.received_at,
-                updated_at: alert.received_at,
-            };
+            let delivery = Delivery::pending(DeliveryId::generate(), &alert, endpoint_id);
             let tasks = [Task::DeliverV1 {
                 tenant,
                 delivery_id: delivery.id.clone(),

@@ -6,7 +6,7 @@ pub mod retry_policy;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::alert::MessageType;
+use crate::alert::{Alert, MessageType};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 
 /// Largest response body kept per attempt.
@@ -162,6 +162,24 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A new delivery `id` of `alert` to `endpoint_id`: pending, in its first run, with no attempt yet.
+    pub fn pending(id: DeliveryId, alert: &Alert, endpoint_id: EndpointId) -> Delivery {
+        Delivery {
+            id,
+            tenant: alert.tenant.clone(),
+            alert_id: alert.id.clone(),
+            endpoint_id,
+            message_type: alert.content.message_type,
+            status: DeliveryStatus::Pending,
+            status_reason: None,
+            run: 0,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created_at: alert.received_at,
+            updated_at: alert.received_at,
+        }
+    }
+
     pub fn is_final(&self) -> bool {
         self.status != DeliveryStatus::Pending
     }

@@ -12,7 +12,7 @@ use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use serde_json::json;
 
 use super::{Database, EmbeddedQueue, QueueSettings};
-use crate::alert::{AlertContent, MessageType};
+use crate::alert::AlertContent;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::EndpointInput;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
@@ -70,20 +70,11 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
                 tenant.clone(),
                 Utc::now(),
             );
-        let delivery = Delivery {
-            id: DeliveryId::from(format!("msg_{n}").as_str()),
-            tenant: tenant.clone(),
-            alert_id: alert.id.clone(),
-            endpoint_id: endpoint.id.clone(),
-            message_type: MessageType::Error,
-            status: DeliveryStatus::Pending,
-            status_reason: None,
-            run: 0,
-            attempts: Vec::new(),
-            next_attempt_at: None,
-            created_at: alert.received_at,
-            updated_at: alert.received_at,
-        };
+        let delivery = Delivery::pending(
+            DeliveryId::from(format!("msg_{n}").as_str()),
+            &alert,
+            endpoint.id.clone(),
+        );
         let tasks = [Task::DeliverV1 {
             tenant: tenant.clone(),
             delivery_id: delivery.id.clone(),

@@ -190,25 +190,12 @@ impl Service {
 
 /// A pending delivery, or a filtered one saying why it will not be sent.
 fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
-    let filtered_because = filter_reason(endpoint, alert).map(|filter| filter.reason());
-    Delivery {
-        id: DeliveryId::generate(),
-        tenant: alert.tenant.clone(),
-        alert_id: alert.id.clone(),
-        endpoint_id: endpoint.id.clone(),
-        message_type: alert.content.message_type,
-        status: if filtered_because.is_some() {
-            DeliveryStatus::Filtered
-        } else {
-            DeliveryStatus::Pending
-        },
-        status_reason: filtered_because,
-        run: 0,
-        attempts: Vec::new(),
-        next_attempt_at: None,
-        created_at: alert.received_at,
-        updated_at: alert.received_at,
+    let mut delivery = Delivery::pending(DeliveryId::generate(), alert, endpoint.id.clone());
+    if let Some(filter) = filter_reason(endpoint, alert) {
+        delivery.status = DeliveryStatus::Filtered;
+        delivery.status_reason = Some(filter.reason());
     }
+    delivery
 }
 
 #[cfg(all(test, feature = "embedded"))]

@@ -105,8 +105,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::alert::MessageType;
-    use crate::delivery::{Delivery, DeliveryStatus};
+
+    use crate::delivery::Delivery;
     use chrono::Utc;
 
     use crate::embedded::{EmbeddedQueue, QueueSettings};
@@ -129,20 +129,11 @@ mod tests {
         let alert = crate::alert::AlertContent::from_json(&json!({"title": "disk full"}))
             .expect("a valid alert")
             .into_alert(AlertId::from(id), TenantId::from("acme"), Utc::now());
-        let delivery = Delivery {
-            id: DeliveryId::from(format!("msg_{id}").as_str()),
-            tenant: alert.tenant.clone(),
-            alert_id: alert.id.clone(),
-            endpoint_id: EndpointId::from("ep_1"),
-            message_type: MessageType::Error,
-            status: DeliveryStatus::Pending,
-            status_reason: None,
-            run: 0,
-            attempts: Vec::new(),
-            next_attempt_at: None,
-            created_at: alert.received_at,
-            updated_at: alert.received_at,
-        };
+        let delivery = Delivery::pending(
+            DeliveryId::from(format!("msg_{id}").as_str()),
+            &alert,
+            EndpointId::from("ep_1"),
+        );
         (alert, delivery)
     }
 
