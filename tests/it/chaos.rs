@@ -2,17 +2,17 @@
 //! resets mid-answer, answers slower than the timeout, 429 with Retry-After) while alerts pour in and the
 //! process is killed with SIGKILL at random moments and restarted on the same data directory. At the end
 //! every delivery is accounted for exactly (see `alertwire_tests::chaos_accounting`) and the table is
-//! printed.
+//! printed. The same books are kept for a backlog of about 10,000 deliveries killed while it drains.
 //!
-//! Sized for CI by default; `CHAOS_ALERTS`, `CHAOS_KILLS` and `CHAOS_SEED` change it (`tests/chaos.sh`
-//! runs the long version).
+//! Sized for CI by default; `CHAOS_ALERTS`, `CHAOS_BACKLOG_ALERTS`, `CHAOS_KILLS` and `CHAOS_SEED` change
+//! it (`tests/chaos.sh` runs the long version).
 
 use std::time::{Duration, Instant};
 
 use alertwire_shared::delivery::{Attempt, DeliveryStatus};
 use alertwire_tests::ApiClient;
 use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promised, Stored};
-use alertwire_tests::chaos_receiver::ChaosReceiver;
+use alertwire_tests::chaos_receiver::{ChaosMix, ChaosReceiver, ChaosSettings};
 use alertwire_tests::chaos_scenario::{self, ENDPOINTS, env_number};
 use alertwire_tests::serve_process::{ServeProcess, ServeSettings, free_port, wait_healthy};
 use alertwire_tests::server::scratch_dir;
@@ -108,64 +108,10 @@ async fn settled(api: &ApiClient, endpoints: &[String], within: Duration) -> Vec
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
-    let alerts = env_number("CHAOS_ALERTS", 200) as usize;
-    let kills = env_number("CHAOS_KILLS", 5) as usize;
-    let seed = chaos_scenario::seed();
-    let started = Instant::now();
-    let receiver =
-        ChaosReceiver::start(chaos_scenario::receiver_settings(seed, HTTP_TIMEOUT)).await;
-    let data_dir = scratch_dir("chaos");
-    let port = free_port();
-    let settings = ServeSettings {
-        api_key: KEY.to_string(),
-        retry_delays: "20ms,40ms,80ms".to_string(),
-        http_timeout_secs: HTTP_TIMEOUT.as_secs(),
-        concurrency: CONCURRENCY,
-        log: Default::default(),
-    };
-    let mut process = ServeProcess::start(&data_dir, port, &settings);
-    let api = ApiClient::new(process.base.clone(), KEY);
-    wait_healthy(&api.base, Duration::from_secs(30)).await;
-
-    let mut endpoints = Vec::new();
-    for n in 0..ENDPOINTS {
-        let view = api
-            .create_endpoint(&chaos_scenario::endpoint(&receiver, n))
-            .await;
-        endpoints.push(view["id"].as_str().expect("an endpoint id").to_string());
-    }
-
-    let posting_limit = Duration::from_secs(60 + alerts as u64 / 5);
-    let posters: Vec<_> = (0..POSTERS)
-        .map(|first| {
-            tokio::spawn(post_alerts(
-                api.clone(),
-                first,
-                POSTERS,
-                alerts,
-                posting_limit,
-            ))
-        })
-        .collect();
-
-    // The killer: each process lives a random while (start-up and recovery included), then SIGKILL.
-    let mut moments = StdRng::seed_from_u64(seed);
-    for _ in 0..kills {
-        tokio::time::sleep(Duration::from_millis(moments.random_range(200..2500))).await;
-        process.kill();
-        tokio::time::sleep(Duration::from_millis(moments.random_range(0..300))).await;
-        process = ServeProcess::start(&data_dir, port, &settings);
-    }
-    wait_healthy(&api.base, Duration::from_secs(30)).await;
-
-    let mut receipts = Vec::new();
-    for poster in posters {
-        receipts.extend(poster.await.expect("a poster"));
-    }
+/// The deliveries each receipt promised, by endpoint.
+fn promised(receipts: &[(usize, Value)], endpoints: &[String]) -> Vec<Promised> {
     let mut promised = Vec::new();
-    for (i, receipt) in &receipts {
+    for (i, receipt) in receipts {
         for delivery in receipt["deliveries"].as_array().expect("deliveries") {
             let n = endpoints
                 .iter()
@@ -177,9 +123,47 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
             });
         }
     }
-    let settle_limit = Duration::from_secs(60 + alerts as u64 / 5);
-    let stored = settled(&api, &endpoints, settle_limit).await;
-    let received = receiver.received();
+    promised
+}
+
+/// Posts `alerts` alerts with `POSTERS` clients, each retried through crashes until it is accepted.
+fn start_posting(
+    api: &ApiClient,
+    alerts: usize,
+) -> Vec<tokio::task::JoinHandle<Vec<(usize, Value)>>> {
+    let posting_limit = Duration::from_secs(60 + alerts as u64 / 5);
+    (0..POSTERS)
+        .map(|first| {
+            tokio::spawn(post_alerts(
+                api.clone(),
+                first,
+                POSTERS,
+                alerts,
+                posting_limit,
+            ))
+        })
+        .collect()
+}
+
+/// Waits for every poster, then for every delivery to settle, and checks the books: every promised delivery
+/// is stored, final and accounted for by what the receiver saw.
+async fn settle_and_account(
+    title: &str,
+    api: &ApiClient,
+    endpoints: &[String],
+    posters: Vec<tokio::task::JoinHandle<Vec<(usize, Value)>>>,
+    alerts: usize,
+    received: impl FnOnce() -> Vec<alertwire_tests::Received>,
+    kills: usize,
+) {
+    let mut receipts = Vec::new();
+    for poster in posters {
+        receipts.extend(poster.await.expect("a poster"));
+    }
+    let promised = promised(&receipts, endpoints);
+    let settle_limit = Duration::from_secs(120 + promised.len() as u64 / 5);
+    let stored = settled(api, endpoints, settle_limit).await;
+    let received = received();
     let books = Accounting::of(&ChaosRun {
         alerts: receipts.len(),
         promised: &promised,
@@ -188,13 +172,7 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         kills,
         numbering: Numbering::Contiguous,
     });
-    println!(
-        "{}",
-        books.table(&format!(
-            "chaos on the embedded default (alertwire serve, SIGKILL): seed {seed}, {:.1} s",
-            started.elapsed().as_secs_f64()
-        ))
-    );
+    println!("{}", books.table(title));
     assert_eq!(receipts.len(), alerts);
     assert_eq!(promised.len(), alerts * endpoints.len());
     assert!(books.lost.is_empty(), "lost deliveries: {:#?}", books.lost);
@@ -212,4 +190,134 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         books.delivered + books.dead + books.filtered,
         promised.len()
     );
+}
+
+/// The chaos endpoints on `api`, their ids.
+async fn create_endpoints(api: &ApiClient, receiver: &ChaosReceiver) -> Vec<String> {
+    let mut endpoints = Vec::new();
+    for n in 0..ENDPOINTS {
+        let view = api
+            .create_endpoint(&chaos_scenario::endpoint(receiver, n))
+            .await;
+        endpoints.push(view["id"].as_str().expect("an endpoint id").to_string());
+    }
+    endpoints
+}
+
+fn serve_settings(concurrency: usize) -> ServeSettings {
+    ServeSettings {
+        api_key: KEY.to_string(),
+        retry_delays: "20ms,40ms,80ms".to_string(),
+        http_timeout_secs: HTTP_TIMEOUT.as_secs(),
+        concurrency,
+        log: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
+    let alerts = env_number("CHAOS_ALERTS", 200) as usize;
+    let kills = env_number("CHAOS_KILLS", 5) as usize;
+    let seed = chaos_scenario::seed();
+    let started = Instant::now();
+    let receiver =
+        ChaosReceiver::start(chaos_scenario::receiver_settings(seed, HTTP_TIMEOUT)).await;
+    let data_dir = scratch_dir("chaos");
+    let port = free_port();
+    let settings = serve_settings(CONCURRENCY);
+    let mut process = ServeProcess::start(&data_dir, port, &settings);
+    let api = ApiClient::new(process.base.clone(), KEY);
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    let endpoints = create_endpoints(&api, &receiver).await;
+    let posters = start_posting(&api, alerts);
+
+    // The killer: each process lives a random while (start-up and recovery included), then SIGKILL.
+    let mut moments = StdRng::seed_from_u64(seed);
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(moments.random_range(200..2500))).await;
+        process.kill();
+        tokio::time::sleep(Duration::from_millis(moments.random_range(0..300))).await;
+        process = ServeProcess::start(&data_dir, port, &settings);
+    }
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    let title = format!(
+        "chaos on the embedded default (alertwire serve, SIGKILL): seed {seed}, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    settle_and_account(
+        &title,
+        &api,
+        &endpoints,
+        posters,
+        alerts,
+        || receiver.received(),
+        kills,
+    )
+    .await;
+}
+
+/// A backlog of about 10,000 deliveries, queued while a worker of one slot could not keep up, drains amid
+/// milder chaos while the process is killed with SIGKILL again and again: nothing is lost, every attempt
+/// is accounted for. `CHAOS_BACKLOG_ALERTS` changes its size (each alert makes about 2.4 deliveries to
+/// send: the third endpoint filters three severities of five).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkills_while_a_backlog_drains_lose_nothing() {
+    let alerts = env_number("CHAOS_BACKLOG_ALERTS", 4_200) as usize;
+    let kills = env_number("CHAOS_KILLS", 5) as usize;
+    let seed = chaos_scenario::seed();
+    let started = Instant::now();
+    let settings = ChaosSettings {
+        mix: ChaosMix {
+            server_error: 10,
+            reset_mid_response: 3,
+            slower_than_timeout: 1,
+            too_many_requests: 1,
+        },
+        ..chaos_scenario::receiver_settings(seed, HTTP_TIMEOUT)
+    };
+    let receiver = ChaosReceiver::start(settings).await;
+    let data_dir = scratch_dir("chaos-backlog");
+    let port = free_port();
+    // While the alerts come in, one attempt at a time: the backlog builds.
+    let mut process = ServeProcess::start(&data_dir, port, &serve_settings(1));
+    let api = ApiClient::new(process.base.clone(), KEY);
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    let endpoints = create_endpoints(&api, &receiver).await;
+    let mut receipts = Vec::new();
+    for poster in start_posting(&api, alerts) {
+        receipts.extend(poster.await.expect("a poster"));
+    }
+    let (status, waiting) = api.get("/v1/deliveries?status=pending&limit=500").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        waiting["deliveries"].as_array().map(Vec::len),
+        Some(500),
+        "a backlog built up"
+    );
+
+    // The drain at full concurrency, killed at random moments.
+    let settings = serve_settings(CONCURRENCY);
+    let mut moments = StdRng::seed_from_u64(seed);
+    for _ in 0..kills {
+        process.kill();
+        tokio::time::sleep(Duration::from_millis(moments.random_range(0..300))).await;
+        process = ServeProcess::start(&data_dir, port, &settings);
+        tokio::time::sleep(Duration::from_millis(moments.random_range(500..3000))).await;
+    }
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    let title = format!(
+        "chaos with a backlog of {alerts} alerts (alertwire serve, SIGKILL during the drain): seed {seed}, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let posted = tokio::spawn(async move { receipts });
+    settle_and_account(
+        &title,
+        &api,
+        &endpoints,
+        vec![posted],
+        alerts,
+        || receiver.received(),
+        kills,
+    )
+    .await;
 }
