@@ -198,11 +198,11 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         let receiver = CountingReceiver::start()
             .await
             .map_err(|e| BenchError::Setup(e.to_string()))?;
-        let (small, large) = if settings.quick {
+        let (small, large) = settings.backlog_sizes.unwrap_or(if settings.quick {
             (500, 2_000)
         } else {
             (10_000, 100_000)
-        };
+        });
         let steady_alerts: u64 = if settings.quick { 200 } else { 3_000 };
         let duration = Duration::from_millis(if settings.quick { 300 } else { 3_000 });
         // The largest backlog takes minutes to write and drain: three runs of it are enough.

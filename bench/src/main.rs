@@ -41,6 +41,9 @@ pub struct Settings {
     pub quick: bool,
     /// Repetitions of each (baseline, subject) pair.
     pub runs: usize,
+    /// The backlog scenario's two sizes when not its defaults (`--backlog-sizes`): to measure an older
+    /// build, whose drain may be too slow for the default sizes, beside this one at the same sizes.
+    pub backlog_sizes: Option<(usize, usize)>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -50,12 +53,13 @@ fn main() -> std::process::ExitCode {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: bench [--quick] [--only <scenario>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)"
+            "usage: bench [--quick] [--only <scenario>] [--backlog-sizes <small>,<large>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)\n  --backlog-sizes  the backlog scenario's two sizes (default 10000,100000)"
         );
         return std::process::ExitCode::SUCCESS;
     }
     let mut quick = false;
     let mut only = None;
+    let mut backlog_sizes = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -67,6 +71,20 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             },
+            "--backlog-sizes" => {
+                let sizes: Option<Vec<usize>> = rest.next().map(|list| {
+                    list.split(',')
+                        .filter_map(|n| n.trim().parse().ok())
+                        .collect()
+                });
+                match sizes.as_deref() {
+                    Some(&[small, large]) => backlog_sizes = Some((small, large)),
+                    _ => {
+                        eprintln!("bench: --backlog-sizes needs two numbers, e.g. 10000,30000");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                }
+            }
             other => {
                 eprintln!("bench: unknown argument {other}");
                 return std::process::ExitCode::FAILURE;
@@ -76,6 +94,7 @@ fn main() -> std::process::ExitCode {
     let settings = Settings {
         quick,
         runs: if quick { 3 } else { 5 },
+        backlog_sizes,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
