@@ -14,6 +14,11 @@ use crate::service::{Disposition, Service};
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Delay before a task whose attempt hit a store or queue error is tried again.
 const FAULT_DELAY: Duration = Duration::from_secs(5);
+/// Tasks received beyond the free slots, as a share of the slots: a worker whose slots free one at a time
+/// then asks the queue for a batch now and then, not once per task. A share and not a number, so that
+/// each waits for no more than one slot to free, within one attempt's time, well inside its lease (the
+/// HTTP timeout plus 30 s).
+const PREFETCH_PER_SLOTS: usize = 4;
 
 pub struct DeliveryWorker {
     service: Arc<Service>,
@@ -40,7 +45,8 @@ impl DeliveryWorker {
                 _ = shutdown.changed() => break,
             };
             let free = permits.available_permits();
-            let received = match self.queue.receive(free + 1).await {
+            let prefetch = self.concurrency / PREFETCH_PER_SLOTS;
+            let received = match self.queue.receive(free + 1 + prefetch).await {
                 Ok(received) => received,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot receive from the queue");
