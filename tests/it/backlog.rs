@@ -57,22 +57,6 @@ async fn post_alerts(server: &TestServer, tag: &str, count: usize) {
     }
 }
 
-/// Scrapes `/metrics` until `done` holds or `within` passed; returns the last scrape.
-async fn scrape_until(
-    server: &TestServer,
-    within: Duration,
-    done: impl Fn(&Exposition) -> bool,
-) -> Exposition {
-    let deadline = Instant::now() + within;
-    loop {
-        let scrape = server.api.scrape_metrics().await;
-        if done(&scrape) || Instant::now() >= deadline {
-            return scrape;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn delivered(m: &Exposition) -> f64 {
     m.value(FINISHED, &[("status", "delivered")])
 }
@@ -120,7 +104,10 @@ async fn a_backlog_left_by_an_outage_drains_at_the_steady_state_rate() {
         .await;
     let started = Instant::now();
     post_alerts(&server, "steady", STEADY).await;
-    let scrape = scrape_until(&server, LIMIT, |m| delivered(m) >= STEADY as f64).await;
+    let scrape = server
+        .api
+        .scrape_metrics_until(LIMIT, |m| delivered(m) >= STEADY as f64)
+        .await;
     assert_eq!(
         delivered(&scrape),
         STEADY as f64,
@@ -162,7 +149,10 @@ async fn a_backlog_left_by_an_outage_drains_at_the_steady_state_rate() {
     };
     let scrape = loop {
         retries_fall_due(&server).await;
-        let scrape = scrape_until(&server, Duration::from_secs(1), drained).await;
+        let scrape = server
+            .api
+            .scrape_metrics_until(Duration::from_secs(1), drained)
+            .await;
         if drained(&scrape) || drain_started.elapsed() > LIMIT {
             break scrape;
         }

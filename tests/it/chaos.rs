@@ -145,25 +145,30 @@ fn start_posting(
         .collect()
 }
 
-/// Waits for every poster, then for every delivery to settle, and checks the books: every promised delivery
-/// is stored, final and accounted for by what the receiver saw.
-async fn settle_and_account(
-    title: &str,
-    api: &ApiClient,
-    endpoints: &[String],
-    posters: Vec<tokio::task::JoinHandle<Vec<(usize, Value)>>>,
-    alerts: usize,
-    received: impl FnOnce() -> Vec<alertwire_tests::Received>,
-    kills: usize,
-) {
+/// Every poster's receipts, once all have finished.
+async fn posted(posters: Vec<tokio::task::JoinHandle<Vec<(usize, Value)>>>) -> Vec<(usize, Value)> {
     let mut receipts = Vec::new();
     for poster in posters {
         receipts.extend(poster.await.expect("a poster"));
     }
-    let promised = promised(&receipts, endpoints);
+    receipts
+}
+
+/// Waits for every delivery the receipts promised to settle, and checks the books: every one is stored,
+/// final and accounted for by what the receiver saw.
+async fn settle_and_account(
+    title: &str,
+    api: &ApiClient,
+    endpoints: &[String],
+    receipts: &[(usize, Value)],
+    alerts: usize,
+    receiver: &ChaosReceiver,
+    kills: usize,
+) {
+    let promised = promised(receipts, endpoints);
     let settle_limit = Duration::from_secs(120 + promised.len() as u64 / 5);
     let stored = settled(api, endpoints, settle_limit).await;
-    let received = received();
+    let received = receiver.received();
     let books = Accounting::of(&ChaosRun {
         alerts: receipts.len(),
         promised: &promised,
@@ -244,14 +249,9 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         "chaos on the embedded default (alertwire serve, SIGKILL): seed {seed}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let receipts = posted(posters).await;
     settle_and_account(
-        &title,
-        &api,
-        &endpoints,
-        posters,
-        alerts,
-        || receiver.received(),
-        kills,
+        &title, &api, &endpoints, &receipts, alerts, &receiver, kills,
     )
     .await;
 }
@@ -283,10 +283,7 @@ async fn sigkills_while_a_backlog_drains_lose_nothing() {
     let api = ApiClient::new(process.base.clone(), KEY);
     wait_healthy(&api.base, Duration::from_secs(30)).await;
     let endpoints = create_endpoints(&api, &receiver).await;
-    let mut receipts = Vec::new();
-    for poster in start_posting(&api, alerts) {
-        receipts.extend(poster.await.expect("a poster"));
-    }
+    let receipts = posted(start_posting(&api, alerts)).await;
     let (status, waiting) = api.get("/v1/deliveries?status=pending&limit=500").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -309,15 +306,8 @@ async fn sigkills_while_a_backlog_drains_lose_nothing() {
         "chaos with a backlog of {alerts} alerts (alertwire serve, SIGKILL during the drain): seed {seed}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let posted = tokio::spawn(async move { receipts });
     settle_and_account(
-        &title,
-        &api,
-        &endpoints,
-        vec![posted],
-        alerts,
-        || receiver.received(),
-        kills,
+        &title, &api, &endpoints, &receipts, alerts, &receiver, kills,
     )
     .await;
 }

@@ -2,7 +2,7 @@
 //! server records into a recorder of its own (none is installed process-wide), so every figure below is
 //! exact even while the other tests run in the same process.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alertwire_tests::{Behaviour, Exposition, Receiver, TestServer};
 use serde_json::{Value, json};
@@ -19,20 +19,6 @@ const RESENDS: &str = "alertwire_resends_total";
 const DISABLED: &str = "alertwire_endpoints_disabled_total";
 const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 const DEAD_LETTERS: &str = "alertwire_dead_letters";
-
-/// Scrapes until `done` holds (the worker settles a task with the queue just after the store shows the
-/// delivery's status), then returns that scrape; after `SETTLE`, returns the last one so the caller's
-/// exact assertions say what differs.
-async fn scrape_until(server: &TestServer, done: impl Fn(&Exposition) -> bool) -> Exposition {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let scrape = server.api.scrape_metrics().await;
-        if done(&scrape) || Instant::now() >= deadline {
-            return scrape;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 async fn endpoint(server: &TestServer, body: Value) -> String {
     let view = server.api.create_endpoint(&body).await;
@@ -119,10 +105,12 @@ async fn deliveries_and_attempts_are_counted_by_outcome_and_timed_then_replays_a
     for id in &deliveries {
         server.api.settled(id, SETTLE).await;
     }
-    let m = scrape_until(&server, |m| {
-        finished(m, "dead") == 2.0 && m.value(DEAD_LETTERS, &[]) == 2.0
-    })
-    .await;
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| {
+            finished(m, "dead") == 2.0 && m.value(DEAD_LETTERS, &[]) == 2.0
+        })
+        .await;
 
     assert_eq!(m.value(ACCEPTED, &[("message_type", "error")]), 2.0);
     assert_eq!(m.all(ACCEPTED).len(), 1, "only `error` alerts were sent");
@@ -184,10 +172,12 @@ async fn deliveries_and_attempts_are_counted_by_outcome_and_timed_then_replays_a
     for id in &deliveries {
         server.api.settled(id, SETTLE).await;
     }
-    let m = scrape_until(&server, |m| {
-        finished(m, "delivered") == 4.0 && m.value(DEAD_LETTERS, &[]) == 0.0
-    })
-    .await;
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| {
+            finished(m, "delivered") == 4.0 && m.value(DEAD_LETTERS, &[]) == 0.0
+        })
+        .await;
     assert_eq!(m.value(RESENDS, &[("kind", "replay")]), 2.0);
     assert_eq!(m.get(RESENDS, &[("kind", "resend")]), None);
     assert_eq!(attempts(&m, "delivered", "none"), 4.0);
@@ -279,7 +269,10 @@ async fn resends_and_endpoints_disabled_by_a_410_are_counted() {
         .await;
     assert_eq!(status, 202);
     ok.wait_for(2, SETTLE).await;
-    let m = scrape_until(&server, |m| attempts(m, "delivered", "none") == 2.0).await;
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| attempts(m, "delivered", "none") == 2.0)
+        .await;
 
     assert_eq!(m.value(RESENDS, &[("kind", "resend")]), 1.0);
     assert_eq!(m.value(DISABLED, &[]), 1.0);
@@ -291,7 +284,10 @@ async fn resends_and_endpoints_disabled_by_a_410_are_counted() {
 
     // The next alert finds the endpoint disabled: filtered at intake, no attempt.
     server.api.send_alert(&json!({"title": "two"})).await;
-    let m = scrape_until(&server, |m| finished(m, "delivered") == 3.0).await;
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| finished(m, "delivered") == 3.0)
+        .await;
     assert_eq!(finished(&m, "filtered"), 1.0);
     assert_eq!(m.value(DISABLED, &[]), 1.0);
     assert_eq!(gone.received().len(), 1);

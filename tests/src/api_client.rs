@@ -78,6 +78,24 @@ impl ApiClient {
         (status, body)
     }
 
+    /// Scrapes `/metrics` until `done` holds (the worker settles a task with the queue just after the store
+    /// shows the delivery's status), then returns that scrape; after `within`, returns the last one so the
+    /// caller's exact assertions say what differs.
+    pub async fn scrape_metrics_until(
+        &self,
+        within: Duration,
+        done: impl Fn(&Exposition) -> bool,
+    ) -> Exposition {
+        let deadline = Instant::now() + within;
+        loop {
+            let scrape = self.scrape_metrics().await;
+            if done(&scrape) || Instant::now() >= deadline {
+                return scrape;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// `GET /metrics` as a Prometheus scrape does: no API key. Panics unless 200 with the text format.
     pub async fn scrape_metrics(&self) -> Exposition {
         let response = self
