@@ -195,9 +195,7 @@ async fn ingest_beside(
 pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
     block_on(async {
         let client = load::client();
-        let receiver = CountingReceiver::start()
-            .await
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let receiver = CountingReceiver::start().await?;
         let (small, large) = settings.backlog_sizes.unwrap_or(if settings.quick {
             (500, 2_000)
         } else {

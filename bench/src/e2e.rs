@@ -131,9 +131,7 @@ async fn baseline(
 pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
     block_on(async {
         let client = load::client();
-        let receiver = CountingReceiver::start()
-            .await
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let receiver = CountingReceiver::start().await?;
         // A first delivery gives the rendered, signed body the baseline sends.
         subject(&client, &receiver, 1, 10, "warn").await?;
         let body = receiver

@@ -76,9 +76,7 @@ fn micros_per(cpu_seconds: f64, requests: u64) -> f64 {
 pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
     block_on(async {
         let client = load::client();
-        let receiver = CountingReceiver::start()
-            .await
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let receiver = CountingReceiver::start().await?;
         let server = ServeProcess::start(
             &crate::sibling_binary("alertwire")?,
             crate::scratch_dir("ingest"),

@@ -14,9 +14,7 @@ const DEFAULT_LEVEL_GOAL: f64 = 1.05;
 pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
     block_on(async {
         let client = load::client();
-        let receiver = CountingReceiver::start()
-            .await
-            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        let receiver = CountingReceiver::start().await?;
         let alerts: u64 = if settings.quick { 100 } else { 2_000 };
         let [mut off, mut info, mut debug] = ["warn", "info", "debug"].map(|_| Figure::new("µs"));
         for _ in 0..settings.runs {

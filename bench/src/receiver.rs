@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
+use crate::BenchError;
+
 #[derive(Default)]
 struct Seen {
     count: AtomicU64,
@@ -21,9 +23,12 @@ pub struct CountingReceiver {
 }
 
 impl CountingReceiver {
-    pub async fn start() -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+    pub async fn start() -> Result<Self, BenchError> {
+        let setup = |e: std::io::Error| BenchError::Setup(format!("the receiver: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(setup)?;
+        let addr = listener.local_addr().map_err(setup)?;
         let seen = Arc::new(Seen::default());
         let state = seen.clone();
         let app = axum::Router::new().fallback(move |body: Bytes| {
