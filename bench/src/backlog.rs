@@ -80,6 +80,8 @@ async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
                 tenant,
                 delivery_id: delivery.id.clone(),
                 run: 0,
+                endpoint: None,
+                attempts_before: 0,
             }];
             database
                 .record_alert(AlertRecord {

@@ -33,6 +33,8 @@ async fn seeded_service(n: usize) -> Result<(Service, std::path::PathBuf), Bench
                 tenant: TenantId::from(TENANT),
                 delivery_id: DeliveryId(format!("msg_{i:032}")),
                 run: 0,
+                endpoint: None,
+                attempts_before: 0,
             };
             let body = serde_json::to_string(&task).expect("a task serialises");
             (task.delivery_id().0.clone(), task.dedup_key(), body)

@@ -150,6 +150,42 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
+    /// A number within `min..=max` (inclusive), `None` when absent or `null`.
+    pub fn number_in(&self, name: &str, min: f64, max: f64) -> Result<Option<f64>, FieldError> {
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        match value.as_f64() {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(FieldError::invalid(
+                self.path(name),
+                format!("`{}` must be a number from {min} to {max}", self.path(name)),
+            )),
+        }
+    }
+
+    /// A whole number within `min..=max`, `None` when absent or `null`.
+    pub fn whole_number_in(
+        &self,
+        name: &str,
+        min: u32,
+        max: u32,
+    ) -> Result<Option<u32>, FieldError> {
+        let Some(value) = self.value(name) else {
+            return Ok(None);
+        };
+        match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(FieldError::invalid(
+                self.path(name),
+                format!(
+                    "`{}` must be a whole number from {min} to {max}",
+                    self.path(name)
+                ),
+            )),
+        }
+    }
+
     pub fn bool(&self, name: &str) -> Result<Option<bool>, FieldError> {
         match self.value(name) {
             None => Ok(None),

@@ -34,6 +34,11 @@ pub const DELIVERIES_FINISHED: &str = "alertwire_deliveries_finished_total";
 pub const RESENDS: &str = "alertwire_resends_total";
 /// Endpoints disabled by the health policy.
 pub const ENDPOINTS_DISABLED: &str = "alertwire_endpoints_disabled_total";
+/// Circuit breakers that opened or closed, by `to` (`open`, `closed`).
+pub const CIRCUIT_TRANSITIONS: &str = "alertwire_circuit_transitions_total";
+/// Deliveries held back without an attempt, by `reason` (`in_flight`, `rate_limit`, `slowed`,
+/// `circuit_open`).
+pub const DELIVERIES_HELD: &str = "alertwire_deliveries_held_total";
 /// Tasks on the embedded delivery queue (waiting for their time or being attempted).
 pub const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 /// Tasks on the embedded dead-letter queue.
@@ -49,6 +54,28 @@ pub const DELIVERY_LATENCY_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0,
     86400.0,
 ];
+
+/// Why a delivery was held back without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldReason {
+    /// The endpoint's in-flight slots were all taken.
+    InFlight,
+    RateLimit,
+    /// The endpoint asked for time with `429` and `Retry-After`.
+    Slowed,
+    CircuitOpen,
+}
+
+impl HoldReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InFlight => "in_flight",
+            Self::RateLimit => "rate_limit",
+            Self::Slowed => "slowed",
+            Self::CircuitOpen => "circuit_open",
+        }
+    }
+}
 
 /// What an attempt led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +230,16 @@ impl Metrics {
         self.count(ENDPOINTS_DISABLED, &[], 1);
     }
 
+    /// An endpoint's circuit opened (`open == true`) or closed.
+    pub fn circuit_changed(&self, open: bool) {
+        let to = if open { "open" } else { "closed" };
+        self.count(CIRCUIT_TRANSITIONS, &[("to", to)], 1);
+    }
+
+    pub fn delivery_held(&self, reason: HoldReason) {
+        self.count(DELIVERIES_HELD, &[("reason", reason.as_str())], 1);
+    }
+
     /// The embedded queue's current depth, refreshed before each scrape.
     pub fn queue_depth(&self, waiting: u64, dead: u64) {
         for (name, value) in [(QUEUE_DEPTH, waiting), (DEAD_LETTERS, dead)] {
@@ -282,6 +319,14 @@ fn describe(recorder: &dyn Recorder) {
         (
             ENDPOINTS_DISABLED,
             "Endpoints disabled by the health policy.",
+        ),
+        (
+            CIRCUIT_TRANSITIONS,
+            "Endpoint circuit breakers that opened or closed.",
+        ),
+        (
+            DELIVERIES_HELD,
+            "Deliveries held back without spending an attempt, by reason.",
         ),
     ];
     for (name, help) in counters {

@@ -15,7 +15,8 @@ use alertwire_shared::alert::Alert;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
 use alertwire_shared::endpoint::Endpoint;
-use alertwire_shared::endpoint::health::EndpointHealth;
+use alertwire_shared::endpoint::circuit::OpenCircuit;
+use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
@@ -83,6 +84,7 @@ conformance!(
     endpoints_are_created_read_replaced_and_deleted,
     endpoints_are_tenant_scoped,
     endpoint_health_is_kept_beside_the_endpoint,
+    the_circuit_opens_admits_one_probe_and_closes,
     an_alert_is_recorded_with_its_deliveries,
     an_idempotency_key_answers_with_the_first_receipt,
     an_alert_to_many_endpoints_is_recorded_whole,
@@ -377,6 +379,102 @@ async fn endpoints_are_tenant_scoped(stores: &Stores) -> Outcome {
     Ok(())
 }
 
+/// An outage failure at `at`: the connection was refused.
+fn refused(at: DateTime<Utc>) -> FailureNote<'static> {
+    FailureNote {
+        at,
+        outage: true,
+        error: "connection refused",
+        slowed_until: None,
+    }
+}
+
+async fn the_circuit_opens_admits_one_probe_and_closes(stores: &Stores) -> Outcome {
+    let endpoints = &stores.endpoints;
+    let acme = tenant("acme");
+    let ep = endpoint("acme", "ep_01", 1, "flaky");
+    endpoints.insert_endpoint(&ep).await?;
+    let t1: DateTime<Utc> = CREATED.parse().expect("a time");
+    let t2 = t1 + chrono::Duration::seconds(10);
+    let t3 = t2 + chrono::Duration::seconds(360);
+    for _ in 0..3 {
+        endpoints.note_failure(&acme, &ep.id, refused(t1)).await?;
+    }
+    let opened = OpenCircuit {
+        opened_at: t1,
+        probe_at: t2,
+        probing: false,
+    };
+    endpoints.open_circuit(&acme, &ep.id, &opened).await?;
+    let health = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored")
+        .health;
+    assert_eq!(
+        (health.outage_streak, health.circuit.as_ref()),
+        (3, Some(&opened))
+    );
+
+    // One claim wins the probe; a second with the same view loses.
+    assert!(endpoints.claim_probe(&acme, &ep.id, t2, t3).await?);
+    assert!(!endpoints.claim_probe(&acme, &ep.id, t2, t3).await?);
+    let probing = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored")
+        .health;
+    assert_eq!(
+        probing.circuit,
+        Some(OpenCircuit {
+            opened_at: t1,
+            probe_at: t3,
+            probing: true
+        })
+    );
+
+    // A 429 with Retry-After is an answer: the outage run ends, the circuit closes, the slowdown is kept.
+    let answered = FailureNote {
+        at: t2,
+        outage: false,
+        error: "the endpoint answered 429",
+        slowed_until: Some(t3),
+    };
+    let health = endpoints
+        .note_failure(&acme, &ep.id, answered)
+        .await?
+        .expect("counted");
+    assert_eq!(
+        (
+            health.failure_streak,
+            health.outage_streak,
+            health.circuit,
+            health.slowed_until
+        ),
+        (4, 0, None, Some(t3))
+    );
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some("the endpoint answered 429")
+    );
+    assert!(
+        !endpoints.claim_probe(&acme, &ep.id, t3, t3).await?,
+        "no circuit, no probe"
+    );
+
+    // A success clears all of it.
+    endpoints.open_circuit(&acme, &ep.id, &opened).await?;
+    endpoints.clear_failures(&acme, &ep.id).await?;
+    let health = endpoints
+        .get_endpoint(&acme, &ep.id)
+        .await?
+        .expect("stored")
+        .health;
+    assert_eq!(health, EndpointHealth::default());
+    assert!(endpoints.delete_endpoint(&acme, &ep.id).await?);
+    Ok(())
+}
+
 async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome {
     let endpoints = &stores.endpoints;
     let (acme, beta) = (tenant("acme"), tenant("beta"));
@@ -385,12 +483,15 @@ async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome
     let t1: DateTime<Utc> = CREATED.parse().expect("a time");
     let t2 = t1 + chrono::Duration::seconds(90);
 
-    let first = endpoints.note_failure(&acme, &ep.id, t1).await?;
-    let second = endpoints.note_failure(&acme, &ep.id, t2).await?;
+    let first = endpoints.note_failure(&acme, &ep.id, refused(t1)).await?;
+    let second = endpoints.note_failure(&acme, &ep.id, refused(t2)).await?;
     let expected = EndpointHealth {
         failure_streak: 2,
         failing_since: Some(t1),
         last_failure_at: Some(t2),
+        outage_streak: 2,
+        last_error: Some("connection refused".into()),
+        ..EndpointHealth::default()
     };
     assert_eq!(first.map(|h| h.failure_streak), Some(1));
     assert_eq!(second.as_ref(), Some(&expected));
@@ -414,9 +515,15 @@ async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome
     assert_eq!((read.name.as_str(), &read.health), ("renamed", &expected));
 
     // Other tenants and missing endpoints: nothing counted, nothing created.
-    assert_eq!(endpoints.note_failure(&beta, &ep.id, t2).await?, None);
+    assert_eq!(
+        endpoints.note_failure(&beta, &ep.id, refused(t2)).await?,
+        None
+    );
     let missing = EndpointId::from("ep_99");
-    assert_eq!(endpoints.note_failure(&acme, &missing, t2).await?, None);
+    assert_eq!(
+        endpoints.note_failure(&acme, &missing, refused(t2)).await?,
+        None
+    );
     assert_eq!(endpoints.get_endpoint(&acme, &missing).await?, None);
     assert!(!endpoints.disable_endpoint(&beta, &ep.id, "no", t2).await?);
     assert!(
@@ -433,7 +540,7 @@ async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome
     assert_eq!(read.health, EndpointHealth::default());
     assert_eq!(
         endpoints
-            .note_failure(&acme, &ep.id, t2)
+            .note_failure(&acme, &ep.id, refused(t2))
             .await?
             .and_then(|h| h.failing_since),
         Some(t2),
@@ -462,7 +569,10 @@ async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome
     );
 
     assert!(endpoints.delete_endpoint(&acme, &ep.id).await?);
-    assert_eq!(endpoints.note_failure(&acme, &ep.id, t2).await?, None);
+    assert_eq!(
+        endpoints.note_failure(&acme, &ep.id, refused(t2)).await?,
+        None
+    );
     endpoints.insert_endpoint(&ep).await?;
     assert_eq!(
         endpoints

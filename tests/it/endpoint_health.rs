@@ -129,7 +129,10 @@ async fn a_success_ends_the_failure_streak() {
     assert_eq!(view["enabled"], true);
     assert_eq!(
         view["health"],
-        json!({"failure_streak": 0, "failing_since": null, "last_failure_at": null})
+        json!({
+            "failure_streak": 0, "failing_since": null, "last_failure_at": null, "slowed_until": null,
+            "circuit": {"state": "closed", "since": null, "probe_at": null, "outage_streak": 0, "last_error": null},
+        })
     );
 }
 

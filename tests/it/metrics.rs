@@ -50,7 +50,16 @@ fn assert_labels_are_bounded(m: &Exposition) {
         for (name, value) in &sample.labels {
             let allowed: &[&str] = match name.as_str() {
                 "message_type" => &["error", "reminder", "ok"],
-                "reason" => &["invalid", "idempotency_conflict", "unavailable"],
+                "reason" => &[
+                    "invalid",
+                    "idempotency_conflict",
+                    "unavailable",
+                    "in_flight",
+                    "rate_limit",
+                    "slowed",
+                    "circuit_open",
+                ],
+                "to" => &["open", "closed"],
                 "outcome" => &["delivered", "retry", "dead"],
                 "error_class" => &[
                     "none", "timeout", "connect", "tls", "redirect", "non2xx", "blocked", "render",

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
 use alertwire_shared::embedded::server::{self, EmbeddedServer, ServerConfig};
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::outbound::target_policy::{
@@ -54,6 +55,13 @@ impl TestServer {
             http_timeout: Duration::from_secs(2),
             concurrency: 16,
             health: HealthPolicy::default(),
+            // The breaker on, as in production, but with short cool-downs so that tests of failing
+            // endpoints see their deliveries through ten attempts in about a second.
+            circuit: CircuitPolicy {
+                cooldown: Duration::from_millis(50),
+                max_cooldown: Duration::from_millis(250),
+                ..CircuitPolicy::default()
+            },
         };
         adjust(&mut config);
         let server = server::start_with_resolver(config, resolver)

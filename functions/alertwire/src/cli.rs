@@ -209,6 +209,15 @@ pub struct ServeArgs {
     /// Deliveries attempted at once.
     #[arg(long, env = "ALERTWIRE_CONCURRENCY", default_value_t = 32)]
     pub concurrency: usize,
+    /// Connection failures, timeouts and 5XX answers in a row that open an endpoint's circuit.
+    #[arg(long, env = "ALERTWIRE_BREAKER_FAILURES", default_value = "5")]
+    pub breaker_failures: String,
+    /// How long an open circuit waits before its first probe, e.g. `10s`; it grows after failed probes.
+    #[arg(long, env = "ALERTWIRE_BREAKER_COOLDOWN", default_value = "10s")]
+    pub breaker_cooldown: String,
+    /// How long a delivery may wait for an open circuit before it goes dead, e.g. `24h`.
+    #[arg(long, env = "ALERTWIRE_BREAKER_HOLD_LIMIT", default_value = "24h")]
+    pub breaker_hold_limit: String,
 }
 
 #[derive(Subcommand)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
 use alertwire_shared::embedded::server::{self, ServerConfig};
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::outbound::target_policy::{PortAllowance, TargetPolicy};
@@ -28,6 +29,7 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         http_timeout: Duration::from_secs(args.http_timeout.max(1)),
         concurrency: args.concurrency,
         health: HealthPolicy::parse(&args.disable_after).map_err(|e| e.to_string())?,
+        circuit: circuit_policy(&args)?,
     };
     let database = server::open_database(&config)
         .await
@@ -42,6 +44,16 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
     tracing::info!("stopping: finishing attempts in flight");
     server.stop().await;
     Ok(())
+}
+
+fn circuit_policy(args: &ServeArgs) -> Result<CircuitPolicy, String> {
+    CircuitPolicy::default()
+        .with_failures(&args.breaker_failures)
+        .map_err(|e| format!("--breaker-failures: {e}"))?
+        .with_cooldown(&args.breaker_cooldown)
+        .map_err(|e| format!("--breaker-cooldown: {e}"))?
+        .with_hold_limit(&args.breaker_hold_limit)
+        .map_err(|e| format!("--breaker-hold-limit: {e}"))
 }
 
 fn policy(args: &ServeArgs) -> Result<TargetPolicy, String> {

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::alert::{MessageType, Severity};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::circuit::{self, CircuitState};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
 use crate::input_error::TextPosition;
@@ -33,7 +34,11 @@ pub struct EndpointView {
     pub retiring_secrets: Vec<RetiringSecretView>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
-    pub health: EndpointHealth,
+    /// Attempts in flight at once, at most (per process, or per Lambda container).
+    pub max_in_flight: u32,
+    /// Attempts started per second, at most; `null` for no limit.
+    pub rate_limit_per_second: Option<f64>,
+    pub health: HealthView,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -78,10 +83,56 @@ impl From<&Endpoint> for EndpointView {
                 .collect(),
             enabled: endpoint.enabled,
             disabled_reason: endpoint.disabled_reason.clone(),
-            health: endpoint.health.clone(),
+            max_in_flight: endpoint.max_in_flight,
+            rate_limit_per_second: endpoint.rate_limit_per_second,
+            health: HealthView::from(&endpoint.health),
             version: endpoint.version,
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
+        }
+    }
+}
+
+/// How the endpoint's recent attempts went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    /// Failed attempts since the last success.
+    pub failure_streak: u32,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// No attempt before this time: the endpoint answered `429` with `Retry-After`.
+    pub slowed_until: Option<DateTime<Utc>>,
+    pub circuit: CircuitView,
+}
+
+/// The endpoint's circuit breaker.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CircuitView {
+    pub state: CircuitState,
+    /// When the circuit opened; `null` while closed.
+    pub since: Option<DateTime<Utc>>,
+    /// When the next probe goes (open), or when the probe in flight is given up (half open).
+    pub probe_at: Option<DateTime<Utc>>,
+    /// Connection failures, timeouts and 5XX answers in a row.
+    pub outage_streak: u32,
+    /// The last failure, in words.
+    pub last_error: Option<String>,
+}
+
+impl From<&EndpointHealth> for HealthView {
+    fn from(health: &EndpointHealth) -> Self {
+        Self {
+            failure_streak: health.failure_streak,
+            failing_since: health.failing_since,
+            last_failure_at: health.last_failure_at,
+            slowed_until: health.slowed_until,
+            circuit: CircuitView {
+                state: circuit::state(health),
+                since: health.circuit.as_ref().map(|c| c.opened_at),
+                probe_at: health.circuit.as_ref().map(|c| c.probe_at),
+                outage_streak: health.outage_streak,
+                last_error: health.last_error.clone(),
+            },
         }
     }
 }
@@ -354,6 +405,8 @@ mod tests {
             verification_token: Some("token".into()),
             enabled: true,
             disabled_reason: None,
+            max_in_flight: 8,
+            rate_limit_per_second: Some(1.0),
             health: EndpointHealth::default(),
             version: 3,
             created_at: at,
@@ -388,7 +441,12 @@ mod tests {
                 "retiring_secrets": [{"secret": "whsec_********", "until": "2026-03-02T09:14:05Z"}],
                 "enabled": true,
                 "disabled_reason": null,
-                "health": {"failure_streak": 0, "failing_since": null, "last_failure_at": null},
+                "max_in_flight": 8,
+                "rate_limit_per_second": 1.0,
+                "health": {
+                    "failure_streak": 0, "failing_since": null, "last_failure_at": null, "slowed_until": null,
+                    "circuit": {"state": "closed", "since": null, "probe_at": null, "outage_streak": 0, "last_error": null},
+                },
                 "version": 3,
                 "created_at": "2026-03-02T09:14:05Z",
                 "updated_at": "2026-03-02T09:14:05Z",

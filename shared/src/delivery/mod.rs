@@ -1,6 +1,7 @@
 //! A delivery: one alert on its way to one endpoint, its status, and the record of every attempt.
 
 pub mod decide;
+pub mod pacing;
 pub mod retry_policy;
 
 use chrono::{DateTime, Utc};

@@ -15,6 +15,8 @@ use super::{Database, EmbeddedQueue, QueueSettings};
 use crate::alert::AlertContent;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::EndpointInput;
+use crate::endpoint::circuit::OpenCircuit;
+use crate::endpoint::health::FailureNote;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::ports::queue::{Task, TaskQueue};
@@ -31,6 +33,7 @@ const GROWING_TABLES: &[&str] = &[
     "queue",
     "endpoints",
     "endpoint_health",
+    "endpoint_circuit",
     "api_keys",
 ];
 
@@ -62,7 +65,7 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
     // Ingest: authenticate, read the endpoints, write the alert, its delivery and its task.
     assert!(database.tenant_for_key("hash-1").await.unwrap().is_some());
     database.list_endpoints(&tenant).await.unwrap();
-    for n in 0..3 {
+    for n in 0..4 {
         let alert = AlertContent::from_json(&json!({"title": "disk full"}))
             .unwrap()
             .into_alert(
@@ -79,6 +82,8 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
             tenant: tenant.clone(),
             delivery_id: delivery.id.clone(),
             run: 0,
+            endpoint: None,
+            attempts_before: 0,
         }];
         let key = format!("idem-{n}");
         database
@@ -93,8 +98,8 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
     }
 
     // The worker: receive, read, send (not here), record the attempt, settle the task each way.
-    let received = queue.receive(3).await.unwrap();
-    assert_eq!(received.len(), 3);
+    let received = queue.receive(4).await.unwrap();
+    assert_eq!(received.len(), 4);
     for (n, task) in received.iter().enumerate() {
         let Some(Task::DeliverV1 { delivery_id, .. }) = &task.task else {
             panic!("a task")
@@ -130,8 +135,28 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
             .update_delivery(&tenant, delivery_id, 0, Some(&attempt), change)
             .await
             .unwrap();
+        let now = Utc::now();
+        let note = FailureNote {
+            at: now,
+            outage: n != 1,
+            error: "the endpoint answered 500",
+            slowed_until: (n == 1).then_some(now),
+        };
         database
-            .note_failure(&tenant, &endpoint.id, Utc::now())
+            .note_failure(&tenant, &endpoint.id, note)
+            .await
+            .unwrap();
+        let circuit = OpenCircuit {
+            opened_at: now,
+            probe_at: now,
+            probing: false,
+        };
+        database
+            .open_circuit(&tenant, &endpoint.id, &circuit)
+            .await
+            .unwrap();
+        database
+            .claim_probe(&tenant, &endpoint.id, now, now)
             .await
             .unwrap();
         database
@@ -144,6 +169,7 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
                 .retry_later(&task.receipt, Duration::from_secs(1))
                 .await
                 .unwrap(),
+            2 => queue.hold(task, Duration::from_secs(1)).await.unwrap(),
             _ => queue.dead_letter(task).await.unwrap(),
         }
     }

@@ -217,6 +217,22 @@ impl TaskQueue for EmbeddedQueue {
         Ok(())
     }
 
+    async fn hold(&self, received: &ReceivedTask, delay: Duration) -> Result<(), QueueError> {
+        // The receive that leased it is taken back, so the count stays the number of attempts.
+        let receipt = received.receipt.clone();
+        self.database
+            .run(move |c| {
+                c.prepare_cached(
+                    "UPDATE queue SET visible_at = ?1, leased = 0, receive_count = max(receive_count - 1, 0)
+                     WHERE receipt = ?2 AND queue = 'main'",
+                )?
+                .execute(params![now_millis() + millis(delay), receipt])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend)
+    }
+
     async fn dead_letter(&self, received: &ReceivedTask) -> Result<(), QueueError> {
         let receipt = received.receipt.clone();
         self.database
@@ -269,6 +285,8 @@ mod tests {
             tenant: TenantId::from("acme"),
             delivery_id: DeliveryId::from(format!("msg_{n}").as_str()),
             run: 0,
+            endpoint: None,
+            attempts_before: 0,
         }
     }
 

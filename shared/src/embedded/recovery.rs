@@ -42,23 +42,24 @@ impl Database {
                  WHERE leased = 1",
                 [now],
             )?;
-            let orphans: Vec<(String, String, u32, u32)> = tx
+            let orphans: Vec<(String, String, u32, String, u32)> = tx
                 .prepare(
-                    "SELECT d.tenant, d.id, d.run,
+                    "SELECT d.tenant, d.id, d.run, d.endpoint_id,
                             (SELECT COUNT(*) FROM attempts a WHERE a.tenant = d.tenant AND a.delivery_id = d.id
                                AND json_extract(a.doc, '$.run') = d.run)
                      FROM deliveries d
                      WHERE d.status = 'pending'
                        AND NOT EXISTS (SELECT 1 FROM queue q WHERE q.dedup = d.id || ':' || d.run)",
                 )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
                 .collect::<Result<_, _>>()?;
-            for (tenant, id, run, attempts) in &orphans {
-                let task = Task::DeliverV1 {
-                    tenant: tenant.as_str().into(),
-                    delivery_id: id.as_str().into(),
-                    run: *run,
-                };
+            for (tenant, id, run, endpoint, attempts) in &orphans {
+                let task = Task::deliver(
+                    tenant.as_str().into(),
+                    id.as_str().into(),
+                    *run,
+                    endpoint.as_str().into(),
+                );
                 tx.execute(
                     "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count)
                      VALUES ('main', ?1, ?2, ?3, ?4, ?5)",

@@ -22,6 +22,19 @@ CREATE TABLE IF NOT EXISTS endpoint_health (
     last_failure_at TEXT NOT NULL,
     PRIMARY KEY (tenant, endpoint_id)
 );
+-- The rest of an endpoint's health: its outage run, circuit and slowdown. A table of its own so that files
+-- written before it existed open unchanged; its row comes and goes with the endpoint_health row.
+CREATE TABLE IF NOT EXISTS endpoint_circuit (
+    tenant        TEXT NOT NULL,
+    endpoint_id   TEXT NOT NULL,
+    outage_streak INTEGER NOT NULL,
+    last_error    TEXT NOT NULL,
+    slowed_until  TEXT,
+    opened_at     TEXT,
+    probe_at      TEXT,
+    probing       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (tenant, endpoint_id)
+);
 CREATE TABLE IF NOT EXISTS alerts (
     tenant          TEXT NOT NULL,
     id              TEXT NOT NULL,

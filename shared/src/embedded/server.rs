@@ -15,6 +15,7 @@ use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::embedded::prometheus::PrometheusMetrics;
 use crate::embedded::worker::DeliveryWorker;
 use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
+use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::outbound::sender::HttpSender;
 use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetPolicy};
@@ -32,6 +33,8 @@ pub struct ServerConfig {
     pub concurrency: usize,
     /// When an endpoint is disabled by itself.
     pub health: HealthPolicy,
+    /// When an endpoint's circuit opens, and how long it stays open.
+    pub circuit: CircuitPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,7 @@ async fn start_on(
     let service = Arc::new(
         Service::new(ports, sender, config.retry.clone())
             .with_health_policy(config.health)
+            .with_circuit_policy(config.circuit)
             .with_metrics(prometheus.metrics.clone()),
     );
     let listener = TcpListener::bind(config.listen)

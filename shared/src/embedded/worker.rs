@@ -1,6 +1,9 @@
 //! The embedded delivery loop: receive tasks from the SQLite queue, attempt them concurrently up to a
-//! bound, and hand each back to the queue as done, delayed or dead-lettered.
+//! bound, and hand each back to the queue as done, delayed, held or dead-lettered. Each received batch is
+//! started in turns by endpoint (round robin), so one endpoint's backlog does not take every slot before
+//! the others get one; how many attempts an endpoint may have in flight is the service's rule.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,7 +72,7 @@ impl DeliveryWorker {
                 continue;
             }
             let mut first = Some(first);
-            for task in received {
+            for task in in_turns_by_endpoint(received) {
                 let permit = match first.take() {
                     Some(p) => p,
                     None => match permits.clone().acquire_owned().await {
@@ -102,9 +105,75 @@ async fn settle(service: &Service, queue: &EmbeddedQueue, task: &ReceivedTask) {
         Disposition::Done => queue.delete(&task.receipt).await,
         Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
         Disposition::DeadLetter => queue.dead_letter(task).await,
+        Disposition::Hold(delay) => queue.hold(task, delay).await,
     };
     if let Err(e) = applied {
         // The lease runs out and the task comes back: at-least-once, never lost.
         tracing::error!(error = %e, "cannot settle a task with the queue");
+    }
+}
+
+/// The tasks in turns by endpoint: the first task of each endpoint (in the order they first appear), then
+/// the second of each, and so on. Tasks that name no endpoint share one turn.
+fn in_turns_by_endpoint(received: Vec<ReceivedTask>) -> Vec<ReceivedTask> {
+    let total = received.len();
+    let mut order = Vec::new();
+    let mut lanes: HashMap<Option<String>, VecDeque<ReceivedTask>> = HashMap::new();
+    for task in received {
+        let lane = task
+            .task
+            .as_ref()
+            .and_then(|t| t.endpoint())
+            .map(|e| e.0.clone());
+        let queue = lanes.entry(lane.clone()).or_default();
+        if queue.is_empty() && !order.contains(&lane) {
+            order.push(lane);
+        }
+        queue.push_back(task);
+    }
+    let mut turns = Vec::with_capacity(total);
+    while turns.len() < total {
+        for lane in &order {
+            if let Some(task) = lanes.get_mut(lane).and_then(VecDeque::pop_front) {
+                turns.push(task);
+            }
+        }
+    }
+    turns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::queue::Task;
+
+    fn received(endpoint: &str, n: usize) -> ReceivedTask {
+        ReceivedTask {
+            task: Some(Task::deliver(
+                "acme".into(),
+                format!("dl_{endpoint}_{n}").as_str().into(),
+                0,
+                endpoint.into(),
+            )),
+            receipt: format!("{endpoint}{n}"),
+            receive_count: 1,
+        }
+    }
+
+    #[test]
+    fn a_batch_starts_in_turns_by_endpoint() {
+        let batch = vec![
+            received("a", 1),
+            received("a", 2),
+            received("a", 3),
+            received("b", 1),
+            received("c", 1),
+            received("b", 2),
+        ];
+        let order: Vec<String> = in_turns_by_endpoint(batch)
+            .into_iter()
+            .map(|t| t.receipt)
+            .collect();
+        assert_eq!(order, ["a1", "b1", "c1", "a2", "b2", "a3"]);
     }
 }

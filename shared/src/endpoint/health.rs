@@ -1,20 +1,42 @@
 //! Endpoint health: the failure streak kept per endpoint, and the rule that switches off an endpoint that
 //! answers `410 Gone` or has failed every attempt for too long, so a dead receiver stops costing attempts.
+//! The same record carries the circuit breaker's state ([`super::circuit`]) and a slowdown asked for by a
+//! `429` with `Retry-After`.
 
 use std::time::Duration;
 
+use super::circuit::OpenCircuit;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// How an endpoint's recent attempts went. The store writes it only when it changes: on a failure, and on
-/// the first success after failures.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// the first success after failures (which clears it all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EndpointHealth {
     /// Failed attempts since the last success.
     pub failure_streak: u32,
     /// When the first of those failures happened.
     pub failing_since: Option<DateTime<Utc>>,
     pub last_failure_at: Option<DateTime<Utc>>,
+    /// Outage failures (see [`super::circuit::CircuitPolicy::is_outage`]) in a row; any answer that is not
+    /// a 5XX ends the run.
+    pub outage_streak: u32,
+    /// The last failure, in words (scrubbed of secrets like every attempt's error).
+    pub last_error: Option<String>,
+    /// No attempt before this time: the endpoint answered `429` with `Retry-After`.
+    pub slowed_until: Option<DateTime<Utc>>,
+    /// The circuit, when open.
+    pub circuit: Option<OpenCircuit>,
+}
+
+/// A failed attempt, as the store notes it in the endpoint's health.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureNote<'a> {
+    pub at: DateTime<Utc>,
+    /// Counts toward opening the circuit; any other failure ends the outage run and closes the circuit.
+    pub outage: bool,
+    pub error: &'a str,
+    /// The endpoint asked for no attempt before this time.
+    pub slowed_until: Option<DateTime<Utc>>,
 }
 
 /// When to disable an endpoint by itself.
@@ -36,6 +58,12 @@ impl Default for HealthPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid period `{0}`: use a duration such as `5d`, `12h` or `30s`")]
 pub struct PeriodError(String);
+
+impl PeriodError {
+    pub fn new(text: &str) -> Self {
+        Self(text.to_string())
+    }
+}
 
 impl HealthPolicy {
     /// Parses `ALERTWIRE_DISABLE_AFTER`, e.g. `5d`, `12h`, `2s`.
@@ -88,6 +116,7 @@ mod tests {
             failure_streak: 7,
             failing_since: Some(now - chrono::Duration::seconds(for_secs)),
             last_failure_at: Some(now),
+            ..EndpointHealth::default()
         }
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::{MessageType, Severity};
+use crate::delivery::pacing::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, RATE_LIMIT_RANGE};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::presets;
 use crate::ids::{EndpointId, TenantId};
@@ -63,6 +64,8 @@ pub struct EndpointInput {
     pub secret: Option<WebhookSecret>,
     pub verification_token: Option<String>,
     pub enabled: bool,
+    pub max_in_flight: u32,
+    pub rate_limit_per_second: Option<f64>,
 }
 
 const FIELDS: &[&str] = &[
@@ -77,6 +80,8 @@ const FIELDS: &[&str] = &[
     "secret",
     "verification_token",
     "enabled",
+    "max_in_flight",
+    "rate_limit_per_second",
     // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
     "id",
     "version",
@@ -133,6 +138,14 @@ impl EndpointInput {
             secret: secret(&reader, previous)?,
             verification_token: verification_token(&reader, previous)?,
             enabled: reader.bool("enabled")?.unwrap_or(true),
+            max_in_flight: reader
+                .whole_number_in("max_in_flight", 1, MAX_IN_FLIGHT_LIMIT)?
+                .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            rate_limit_per_second: reader.number_in(
+                "rate_limit_per_second",
+                RATE_LIMIT_RANGE.0,
+                RATE_LIMIT_RANGE.1,
+            )?,
         };
         input.check(policy)?;
         Ok(input)
@@ -167,6 +180,8 @@ impl EndpointInput {
                 (false, _) => Some("disabled by the user".to_string()),
             },
             enabled: self.enabled,
+            max_in_flight: self.max_in_flight,
+            rate_limit_per_second: self.rate_limit_per_second,
             health: match previous {
                 Some(p) if p.enabled || !self.enabled => p.health.clone(),
                 _ => EndpointHealth::default(),

@@ -1,6 +1,7 @@
 //! The endpoint: where a tenant's alerts go, how the request is shaped per message type, and which alerts
 //! it wants. Its JSON input is validated in [`input`], so nothing invalid is ever stored.
 
+pub mod circuit;
 mod compiled;
 pub mod health;
 mod input;
@@ -128,6 +129,12 @@ pub struct Endpoint {
     pub verification_token: Option<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    /// Attempts to this endpoint in flight at once, at most (per process, or per Lambda container).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    /// Attempts started per second, at most (per process, or per Lambda container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_per_second: Option<f64>,
     /// Kept by the store beside the endpoint, not in it: a replace never overwrites it.
     #[serde(skip)]
     pub health: EndpointHealth,
@@ -135,6 +142,10 @@ pub struct Endpoint {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn default_max_in_flight() -> u32 {
+    crate::delivery::pacing::DEFAULT_MAX_IN_FLIGHT
 }
 
 /// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
-use crate::endpoint::health::EndpointHealth;
+use crate::endpoint::circuit::OpenCircuit;
+use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::queue::Task;
 
@@ -49,15 +50,33 @@ pub trait EndpointStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
-    /// Counts a failed attempt: the streak grows and `failing_since` is set if it was not. Returns the
-    /// health with this failure counted, or None if the endpoint is gone. Leaves the version alone.
+    /// Counts a failed attempt: the streak grows and `failing_since` is set if it was not; an outage grows
+    /// the outage streak, any other failure ends it and removes an open circuit; the error is kept and a
+    /// later `slowed_until` replaces an earlier one. Returns the health with this failure counted, or None
+    /// if the endpoint is gone. Leaves the version alone.
     async fn note_failure(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
-        at: DateTime<Utc>,
+        note: FailureNote<'_>,
     ) -> Result<Option<EndpointHealth>, StoreError>;
-    /// A success (or a re-enable) ends the failure streak.
+    /// Opens the circuit, or keeps it open until a new `probe_at`.
+    async fn open_circuit(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        circuit: &OpenCircuit,
+    ) -> Result<(), StoreError>;
+    /// Claims the probe of an open circuit whose `probe_at` is still `seen_probe_at`: marks it probing until
+    /// `lost_after` (when another may probe, if this one never reports). False if another claimed it first.
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        seen_probe_at: DateTime<Utc>,
+        lost_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// A success (or a re-enable) ends the failure streak, closes the circuit and ends a slowdown.
     async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError>;
     /// Disables an enabled endpoint, saying why, as a new version. False if it is gone or already off.
     async fn disable_endpoint(

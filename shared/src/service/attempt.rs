@@ -5,12 +5,15 @@
 
 use std::time::Duration;
 
+use super::admission::Admission;
 use super::{Service, ServiceError};
 use crate::alert::Alert;
 pub use crate::delivery::decide::Disposition;
 use crate::delivery::decide::{self, Decision, FilterReason};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, ErrorClass};
 use crate::endpoint::Endpoint;
+use crate::endpoint::circuit::CircuitPolicy;
+use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::AttemptOutcome;
 use crate::ports::queue::{ReceivedTask, Task};
@@ -24,6 +27,14 @@ struct TaskRun<'a> {
     tenant: &'a TenantId,
     delivery_id: &'a DeliveryId,
     run: u32,
+}
+
+/// The endpoint's health as loaded before the attempt, and whether the attempt is the circuit's probe.
+#[derive(Debug, Clone, Copy)]
+struct HealthBefore {
+    failing: bool,
+    circuit_open: bool,
+    probe: bool,
 }
 
 /// What one task led to, as the store records it.
@@ -44,6 +55,7 @@ impl Service {
             tenant,
             delivery_id,
             run,
+            ..
         }) = &received.task
         else {
             tracing::warn!(receipt = %received.receipt, "dropping a task that could not be read");
@@ -54,7 +66,7 @@ impl Service {
             delivery_id,
             run: *run,
         };
-        let number = received.receive_count;
+        let number = received.attempt_number();
         let Some(delivery) = self
             .ports
             .deliveries
@@ -78,6 +90,11 @@ impl Service {
             Ok(endpoint) => endpoint,
             Err(decision) => return self.settle_unsent(&task, None, decision).await,
         };
+        let pass = match self.admit(&delivery, &endpoint).await? {
+            Admission::Attempt(pass) => pass,
+            Admission::Hold(wait) => return Ok(Disposition::Hold(wait)),
+            Admission::Settle(decision) => return self.settle_unsent(&task, None, decision).await,
+        };
         let alert = self
             .ports
             .alerts
@@ -87,11 +104,15 @@ impl Service {
             Ok(alert) => alert,
             Err(decision) => return self.settle_unsent(&task, None, decision).await,
         };
-        self.attempt(&task, number, &delivery, endpoint, alert)
-            .await
+        let disposition = self
+            .attempt(&task, number, &delivery, endpoint, alert, pass.probe)
+            .await;
+        drop(pass);
+        disposition
     }
 
-    /// Renders, sends and records attempt `number`, keeping the endpoint's health.
+    /// Renders, sends and records attempt `number` (the circuit's probe if `probe`), keeping the
+    /// endpoint's health.
     async fn attempt(
         &self,
         task: &TaskRun<'_>,
@@ -99,8 +120,13 @@ impl Service {
         delivery: &Delivery,
         endpoint: Endpoint,
         alert: Alert,
+        probe: bool,
     ) -> Result<Disposition, ServiceError> {
-        let was_failing = endpoint.health.failure_streak > 0;
+        let before = HealthBefore {
+            failing: endpoint.health.failure_streak > 0,
+            circuit_open: endpoint.health.circuit.is_some(),
+            probe,
+        };
         let compiled = self.compiled(endpoint)?;
         let facts = RequestFacts {
             delivery_id: task.delivery_id.as_str(),
@@ -120,8 +146,14 @@ impl Service {
         let exchange = self.sender.send(&request).await;
         let mut attempt = exchange.attempt.numbered(number, task.run);
         attempt.scrub(|text| compiled.endpoint.scrub(text));
-        self.track_health(task.tenant, &delivery.endpoint_id, &attempt, was_failing)
-            .await?;
+        self.track_health(
+            task.tenant,
+            &delivery.endpoint_id,
+            &attempt,
+            exchange.retry_after,
+            before,
+        )
+        .await?;
         let decision = decide::outcome(&attempt, exchange.retry_after, &self.retry);
         self.metrics.attempt_finished(
             attempt_outcome(&decision),
@@ -194,24 +226,30 @@ impl Service {
         Ok(decision.disposition())
     }
 
-    /// Keeps the endpoint's failure streak, and disables the endpoint when the health policy says so.
-    /// Writes nothing for a success that follows a success.
+    /// Keeps the endpoint's health: the failure streak, the outage run and circuit, a slowdown asked for
+    /// with `429` and `Retry-After`; disables the endpoint when the health policy says so. Writes nothing
+    /// for a success that follows a success.
     async fn track_health(
         &self,
         tenant: &TenantId,
         endpoint_id: &EndpointId,
         attempt: &Attempt,
-        was_failing: bool,
+        retry_after: Option<Duration>,
+        before: HealthBefore,
     ) -> Result<(), ServiceError> {
         let endpoints = &self.ports.endpoints;
         if attempt.succeeded() {
-            if was_failing {
+            if before.failing || before.circuit_open {
                 endpoints.clear_failures(tenant, endpoint_id).await?;
                 tracing::info!(endpoint = %endpoint_id, "endpoint recovered");
+                if before.circuit_open {
+                    self.metrics.circuit_changed(false);
+                    tracing::warn!(endpoint = %endpoint_id, "circuit closed");
+                }
             }
             return Ok(());
         }
-        if !was_failing {
+        if !before.failing {
             tracing::info!(
                 endpoint = %endpoint_id,
                 status = attempt.status_code,
@@ -220,9 +258,38 @@ impl Service {
             );
         }
         let now = self.clock.now();
-        let Some(health) = endpoints.note_failure(tenant, endpoint_id, now).await? else {
+        let outage = CircuitPolicy::is_outage(attempt);
+        let note = FailureNote {
+            at: now,
+            outage,
+            error: attempt.error.as_deref().unwrap_or("the attempt failed"),
+            slowed_until: retry_after
+                .filter(|_| attempt.status_code == Some(429))
+                .and_then(|wait| chrono::Duration::from_std(wait).ok())
+                .map(|wait| now + wait),
+        };
+        let Some(health) = endpoints.note_failure(tenant, endpoint_id, note).await? else {
             return Ok(());
         };
+        if !outage && before.circuit_open {
+            // An answer that is not an outage (a 4XX): the endpoint is up again.
+            self.metrics.circuit_changed(false);
+            tracing::warn!(endpoint = %endpoint_id, status = attempt.status_code, "circuit closed");
+        }
+        if outage && let Some(circuit) = self.circuit.after_outage(&health, now, before.probe) {
+            endpoints
+                .open_circuit(tenant, endpoint_id, &circuit)
+                .await?;
+            if health.circuit.is_none() {
+                self.metrics.circuit_changed(true);
+                tracing::warn!(
+                    endpoint = %endpoint_id,
+                    outages = health.outage_streak,
+                    probe_at = %circuit.probe_at,
+                    "circuit opened"
+                );
+            }
+        }
         if let Some(reason) = self.health.verdict(&health, attempt.status_code, now)
             && endpoints
                 .disable_endpoint(tenant, endpoint_id, &reason, now)

@@ -137,6 +137,7 @@ impl DeadLetterReview<'_> {
             tenant,
             delivery_id,
             run,
+            ..
         }) = task
         else {
             if matches!(self.purpose, Purpose::Replay { .. }) {
@@ -215,6 +216,8 @@ impl Service {
             tenant: tenant.clone(),
             delivery_id: delivery_id.clone(),
             run,
+            endpoint: stored.map(|d| d.endpoint_id),
+            attempts_before: 0,
         }))
     }
 

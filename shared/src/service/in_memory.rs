@@ -173,6 +173,8 @@ pub(super) fn task(tenant: &TenantId, delivery_id: &DeliveryId, run: u32) -> Tas
         tenant: tenant.clone(),
         delivery_id: delivery_id.clone(),
         run,
+        endpoint: None,
+        attempts_before: 0,
     }
 }
 

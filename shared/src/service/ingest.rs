@@ -96,11 +96,7 @@ impl Service {
         let tasks: Vec<Task> = deliveries
             .iter()
             .filter(|d| d.status == DeliveryStatus::Pending)
-            .map(|d| Task::DeliverV1 {
-                tenant: tenant.clone(),
-                delivery_id: d.id.clone(),
-                run: 0,
-            })
+            .map(|d| Task::deliver(tenant.clone(), d.id.clone(), 0, d.endpoint_id.clone()))
             .collect();
         let record = AlertRecord {
             alert: &alert,
@@ -177,11 +173,7 @@ impl Service {
                 && d.status == DeliveryStatus::Pending
                 && d.attempts.is_empty()
             {
-                tasks.push(Task::DeliverV1 {
-                    tenant: tenant.clone(),
-                    delivery_id: d.id,
-                    run: d.run,
-                });
+                tasks.push(Task::deliver(tenant.clone(), d.id, d.run, d.endpoint_id));
             }
         }
         self.enqueue(tenant, &receipt.alert_id, &tasks).await

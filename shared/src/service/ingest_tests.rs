@@ -7,7 +7,6 @@ use crate::alert_sources::alertmanager;
 use crate::ids::EndpointId;
 use crate::service::in_memory::{
     closed_port, endpoint_at, monday_morning, monday_service, stored_deliveries, take_queued_tasks,
-    task,
 };
 
 fn acme() -> TenantId {
@@ -32,7 +31,12 @@ async fn delivery_to(service: &Service, receipt: &AlertReceipt, endpoint: &Endpo
 
 /// The first run's task for `delivery`.
 fn task_for(delivery: &Delivery) -> Task {
-    task(&delivery.tenant, &delivery.id, 0)
+    Task::deliver(
+        delivery.tenant.clone(),
+        delivery.id.clone(),
+        0,
+        delivery.endpoint_id.clone(),
+    )
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! letters, test-sending and authenticating. Callers outside this module go through these calls, never
 //! through the ports.
 
+mod admission;
 mod attempt;
 mod auth;
 mod catalogue;
@@ -25,7 +26,9 @@ pub use endpoints::ReplacedEndpoint;
 pub use test_send::TestSendReport;
 
 use crate::clock::{Clock, SystemClock};
+use crate::delivery::pacing::Pacing;
 use crate::delivery::retry_policy::RetryPolicy;
+use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::endpoint::{CompiledEndpoint, Endpoint};
 use crate::ids::{EndpointId, TenantId};
@@ -67,6 +70,9 @@ pub struct Service {
     sender: HttpSender,
     retry: RetryPolicy,
     health: HealthPolicy,
+    circuit: CircuitPolicy,
+    /// In-flight slots and rate limits of the endpoints this process sends to.
+    pacing: Arc<Pacing>,
     metrics: Metrics,
     /// Where the use cases read the time; domain rules are given it.
     clock: Arc<dyn Clock>,
@@ -97,6 +103,8 @@ impl Service {
             sender,
             retry,
             health: HealthPolicy::default(),
+            circuit: CircuitPolicy::default(),
+            pacing: Pacing::new(),
             metrics: Metrics::disabled(),
             clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
@@ -106,6 +114,12 @@ impl Service {
     /// When endpoints are disabled by themselves (by default after 5 days of failures).
     pub fn with_health_policy(mut self, health: HealthPolicy) -> Self {
         self.health = health;
+        self
+    }
+
+    /// When endpoint circuits open and how long they stay open (by default after 5 outages in a row).
+    pub fn with_circuit_policy(mut self, circuit: CircuitPolicy) -> Self {
+        self.circuit = circuit;
         self
     }
 

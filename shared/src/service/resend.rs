@@ -103,6 +103,8 @@ impl Service {
                 tenant: tenant.clone(),
                 delivery_id: id.clone(),
                 run: *run,
+                endpoint: None,
+                attempts_before: 0,
             })
             .collect();
         self.ports.queue.send_batch(&tasks).await?;

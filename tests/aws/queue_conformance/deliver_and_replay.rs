@@ -216,6 +216,8 @@ async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
         tenant: rig.tenant.clone(),
         delivery_id: delivery_id.clone(),
         run: 0,
+        endpoint: None,
+        attempts_before: 0,
     };
     for body in [
         serde_json::to_string(&stale).expect("json"),
@@ -384,6 +386,8 @@ async fn a_record_without_an_id_is_never_reported() {
         tenant: rig.tenant.clone(),
         delivery_id: delivery_id.clone(),
         run: 0,
+        endpoint: None,
+        attempts_before: 0,
     })
     .expect("json");
     let record = |message_id: &str, receive_count| BatchMessage {

@@ -70,6 +70,8 @@ fn task() -> Task {
         tenant: TenantId::from("tn_conformance"),
         delivery_id: DeliveryId::generate(),
         run: 0,
+        endpoint: None,
+        attempts_before: 0,
     }
 }
 

@@ -1,17 +1,18 @@
 //! The endpoint port on DynamoDB: one item per endpoint in its tenant's partition, the endpoint as a JSON
 //! document, replaced only while its version is the one the caller read. Endpoints never expire. The
-//! endpoint's health lives in attributes of the same item beside the document, so a replace (which
-//! updates only the document and version) never overwrites it.
+//! endpoint's health (failure streak, outage run, circuit, slowdown) lives in attributes of the same item
+//! beside the document, so a replace (which updates only the document and version) never overwrites it.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, Item, n, s, time_value};
 use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
 use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
 use crate::endpoint::Endpoint;
-use crate::endpoint::health::EndpointHealth;
+use crate::endpoint::circuit::OpenCircuit;
+use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::store::{EndpointStore, StoreError};
 
@@ -20,6 +21,25 @@ const VERSION: &str = "version";
 const FAILURE_STREAK: &str = "failure_streak";
 const FAILING_SINCE: &str = "failing_since";
 const LAST_FAILURE_AT: &str = "last_failure_at";
+const OUTAGE_STREAK: &str = "outage_streak";
+const LAST_ERROR: &str = "last_error";
+const SLOWED_UNTIL: &str = "slowed_until";
+const OPENED_AT: &str = "opened_at";
+const PROBE_AT: &str = "probe_at";
+const PROBING: &str = "probing";
+/// Every health attribute by the name expressions give it (no name a prefix of another), removed together
+/// by a success.
+const HEALTH_ATTRIBUTES: [(&str, &str); 9] = [
+    ("#streak", FAILURE_STREAK),
+    ("#since", FAILING_SINCE),
+    ("#last", LAST_FAILURE_AT),
+    ("#outage", OUTAGE_STREAK),
+    ("#error", LAST_ERROR),
+    ("#slowed", SLOWED_UNTIL),
+    ("#opened", OPENED_AT),
+    ("#probeat", PROBE_AT),
+    ("#probing", PROBING),
+];
 
 fn endpoint_item(endpoint: &Endpoint) -> Result<Item, StoreError> {
     Ok([
@@ -41,10 +61,28 @@ fn health_from(found: &Item) -> Result<EndpointHealth, StoreError> {
     if !found.contains_key(FAILURE_STREAK) {
         return Ok(EndpointHealth::default());
     }
+    let circuit = match (
+        item::optional_time(found, OPENED_AT)?,
+        item::optional_time(found, PROBE_AT)?,
+    ) {
+        (Some(opened_at), Some(probe_at)) => Some(OpenCircuit {
+            opened_at,
+            probe_at,
+            probing: item::flag(found, PROBING)?,
+        }),
+        _ => None,
+    };
     Ok(EndpointHealth {
         failure_streak: item::number(found, FAILURE_STREAK)?,
         failing_since: item::optional_time(found, FAILING_SINCE)?,
         last_failure_at: item::optional_time(found, LAST_FAILURE_AT)?,
+        outage_streak: match found.get(OUTAGE_STREAK) {
+            Some(_) => item::number(found, OUTAGE_STREAK)?,
+            None => 0,
+        },
+        last_error: item::optional_string(found, LAST_ERROR)?.map(str::to_string),
+        slowed_until: item::optional_time(found, SLOWED_UNTIL)?,
+        circuit,
     })
 }
 
@@ -130,23 +168,44 @@ impl EndpointStore for DynamoStore {
         &self,
         tenant: &TenantId,
         id: &EndpointId,
-        at: DateTime<Utc>,
+        note: FailureNote<'_>,
     ) -> Result<Option<EndpointHealth>, StoreError> {
-        let result = self
+        // An outage grows the run; any other failure is an answer, which ends it and closes the circuit.
+        let mut expression = if note.outage {
+            "ADD #streak :one, #outage :one SET #since = if_not_exists(#since, :at), #last = :at, #error = :error"
+                .to_string()
+        } else {
+            "ADD #streak :one SET #since = if_not_exists(#since, :at), #last = :at, #error = :error, #outage = :zero, #probing = :no REMOVE #opened, #probeat"
+                .to_string()
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
-            .update_expression(
-                "ADD #streak :one SET #since = if_not_exists(#since, :at), #last = :at",
-            )
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#streak", FAILURE_STREAK)
-            .expression_attribute_names("#since", FAILING_SINCE)
-            .expression_attribute_names("#last", LAST_FAILURE_AT)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":at", time_value(&at))
+            .expression_attribute_values(":at", time_value(&note.at))
+            .expression_attribute_values(":error", s(note.error));
+        if !note.outage {
+            update = update
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":no", AttributeValue::Bool(false));
+        }
+        if let Some(slowed_until) = note.slowed_until {
+            let (set, rest) = expression.split_at(expression.find(" SET ").map_or(0, |i| i + 5));
+            expression = format!("{set}#slowed = :slowed, {rest}");
+            update = update.expression_attribute_values(":slowed", time_value(&slowed_until));
+        }
+        // DynamoDB refuses names an expression does not use.
+        for (name, attribute) in HEALTH_ATTRIBUTES {
+            if expression.contains(name) {
+                update = update.expression_attribute_names(name, attribute);
+            }
+        }
+        let result = update
+            .update_expression(expression)
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -156,21 +215,69 @@ impl EndpointStore for DynamoStore {
         }
     }
 
-    async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
+    async fn open_circuit(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        circuit: &OpenCircuit,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
-            .update_expression("REMOVE #streak, #since, #last")
+            .update_expression("SET #opened = :opened, #probe = :probe, #probing = :no")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#streak", FAILURE_STREAK)
-            .expression_attribute_names("#since", FAILING_SINCE)
-            .expression_attribute_names("#last", LAST_FAILURE_AT)
+            .expression_attribute_names("#opened", OPENED_AT)
+            .expression_attribute_names("#probeat", PROBE_AT)
+            .expression_attribute_names("#probing", PROBING)
+            .expression_attribute_values(":opened", time_value(&circuit.opened_at))
+            .expression_attribute_values(":probe", time_value(&circuit.probe_at))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()
             .await;
         written("UpdateItem", result).map(|_| ())
+    }
+
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        seen_probe_at: DateTime<Utc>,
+        lost_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+            .update_expression("SET #probe = :lost, #probing = :yes")
+            .condition_expression("#probe = :seen")
+            .expression_attribute_names("#probeat", PROBE_AT)
+            .expression_attribute_names("#probing", PROBING)
+            .expression_attribute_values(":seen", time_value(&seen_probe_at))
+            .expression_attribute_values(":lost", time_value(&lost_after))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        written("UpdateItem", result)
+    }
+
+    async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
+        let names = HEALTH_ATTRIBUTES.map(|(name, _)| name).join(", ");
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
+            .update_expression(format!("REMOVE {names}"))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        for (name, attribute) in HEALTH_ATTRIBUTES {
+            update = update.expression_attribute_names(name, attribute);
+        }
+        written("UpdateItem", update.send().await).map(|_| ())
     }
 
     async fn disable_endpoint(

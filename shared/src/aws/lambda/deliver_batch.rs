@@ -15,7 +15,8 @@ pub struct BatchMessage {
     pub message_id: String,
     pub receipt_handle: String,
     pub body: String,
-    /// `ApproximateReceiveCount`: the attempt number of this delivery run.
+    /// `ApproximateReceiveCount`: receives of this message (the attempt number adds the attempts the task
+    /// carries over from the messages it was re-sent from).
     pub receive_count: u32,
 }
 
@@ -32,6 +33,8 @@ enum Settled {
 ///
 /// - delivered, filtered, stale or unreadable: not listed (deleted);
 /// - to be retried: its visibility set to the retry delay, listed;
+/// - held back without an attempt (the endpoint's limits, its open circuit): re-sent with a delay and the
+///   original deleted, so holding never counts toward the redrive limit; not listed;
 /// - dead on its last attempt (receive count ≥ [`MAX_ATTEMPTS`]): made visible at once and listed, so
 ///   SQS's redrive policy moves it to the dead-letter queue on its next receive;
 /// - dead earlier (410 Gone, a body that cannot be rendered): sent to the dead-letter queue here, not
@@ -94,6 +97,14 @@ async fn settle(service: &Service, queue: &SqsQueue, message: &BatchMessage) -> 
             }
             Settled::Kept
         }
+        Disposition::Hold(delay) => match queue.hold(&received, delay).await {
+            Ok(()) => Settled::Finished,
+            Err(e) => {
+                tracing::warn!(message_id = id, error = %e,
+                    "cannot hold the message; it comes back after its visibility timeout");
+                Settled::Kept
+            }
+        },
         Disposition::DeadLetter if received.receive_count >= MAX_ATTEMPTS => {
             if let Err(e) = queue
                 .retry_later(&received.receipt, std::time::Duration::ZERO)

@@ -14,7 +14,8 @@ use crate::aws::load_sdk_config;
 use crate::aws::sqs::queue::SqsQueue;
 use crate::delivery::retry_policy::RetryPolicy;
 use crate::endpoint::Endpoint;
-use crate::endpoint::health::{EndpointHealth, HealthPolicy};
+use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
+use crate::endpoint::health::{EndpointHealth, FailureNote, HealthPolicy};
 use crate::ids::{AlertId, EndpointId, TenantId};
 use crate::metrics::Metrics;
 use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
@@ -50,6 +51,7 @@ pub struct LambdaSettings {
     pub record_ttl: Duration,
     pub retry: RetryPolicy,
     pub health: HealthPolicy,
+    pub circuit: CircuitPolicy,
     pub http_timeout: Duration,
     pub policy: TargetPolicy,
     /// Hex SHA-256 of the bootstrap API key of the `default` tenant.
@@ -88,6 +90,22 @@ impl LambdaSettings {
             Some(text) => HealthPolicy::parse(&text)
                 .map_err(|e| invalid("ALERTWIRE_DISABLE_AFTER", e.to_string()))?,
         };
+        let mut circuit = CircuitPolicy::default();
+        if let Some(text) = lookup("ALERTWIRE_BREAKER_FAILURES") {
+            circuit = circuit
+                .with_failures(&text)
+                .map_err(|e| invalid("ALERTWIRE_BREAKER_FAILURES", e.to_string()))?;
+        }
+        if let Some(text) = lookup("ALERTWIRE_BREAKER_COOLDOWN") {
+            circuit = circuit
+                .with_cooldown(&text)
+                .map_err(|e| invalid("ALERTWIRE_BREAKER_COOLDOWN", e.to_string()))?;
+        }
+        if let Some(text) = lookup("ALERTWIRE_BREAKER_HOLD_LIMIT") {
+            circuit = circuit
+                .with_hold_limit(&text)
+                .map_err(|e| invalid("ALERTWIRE_BREAKER_HOLD_LIMIT", e.to_string()))?;
+        }
         let http_timeout = match lookup("ALERTWIRE_HTTP_TIMEOUT") {
             None => DEFAULT_TIMEOUT,
             Some(text) => text
@@ -127,6 +145,7 @@ impl LambdaSettings {
             record_ttl: Duration::from_secs(ttl_days * 86_400),
             retry,
             health,
+            circuit,
             http_timeout,
             policy,
             api_key_sha256,
@@ -242,6 +261,7 @@ fn service(
     )?;
     Ok(Service::new(ports, sender, settings.retry.clone())
         .with_health_policy(settings.health)
+        .with_circuit_policy(settings.circuit)
         .with_metrics(metrics))
 }
 
@@ -296,8 +316,25 @@ impl EndpointStore for NotGiven {
         &self,
         _: &TenantId,
         _: &EndpointId,
-        _: DateTime<Utc>,
+        _: FailureNote<'_>,
     ) -> Result<Option<EndpointHealth>, StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn open_circuit(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+        _: &OpenCircuit,
+    ) -> Result<(), StoreError> {
+        self.refuse("endpoints")
+    }
+    async fn claim_probe(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         self.refuse("endpoints")
     }
     async fn clear_failures(&self, _: &TenantId, _: &EndpointId) -> Result<(), StoreError> {

@@ -24,6 +24,8 @@ use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 pub const SQS_BATCH_LIMIT: usize = 10;
 /// The longest visibility timeout SQS accepts (ChangeMessageVisibility, VisibilityTimeout).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+/// The longest delay SQS accepts on a message (DelaySeconds).
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How long a receive waits for a message when none is visible: long polling, so an empty answer means
 /// the queue is empty rather than that the servers sampled held nothing.
 const RECEIVE_WAIT_SECONDS: i32 = 1;
@@ -90,6 +92,12 @@ fn visibility_seconds(delay: Duration) -> i32 {
     let capped = delay.min(MAX_VISIBILITY);
     let seconds = capped.as_secs() + u64::from(capped.subsec_nanos() > 0);
     i32::try_from(seconds.min(MAX_VISIBILITY.as_secs())).unwrap_or(i32::MAX)
+}
+
+/// The message group of a task: its endpoint. On a standard queue this makes it a fair queue (SQS keeps
+/// one group's backlog from delaying the others' messages); tasks that name no endpoint have no group.
+fn message_group(task: &Task) -> Option<String> {
+    task.endpoint().map(|e| e.0.clone())
 }
 
 /// A received message in the shape the adapter works with.
@@ -256,6 +264,7 @@ impl SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(&bodies[i])
+                        .set_message_group_id(message_group(&tasks[i]))
                         .build()
                         .map_err(call_failed("SendMessageBatch"))
                 })
@@ -347,6 +356,25 @@ impl TaskQueue for SqsQueue {
             .await
             .map_err(call_failed("ChangeMessageVisibility"))?;
         Ok(())
+    }
+
+    /// Re-sends the task, carrying over the attempts made, with the delay (at most SQS's 15 minutes: a
+    /// longer hold is held again when it comes back), then deletes the original. If the delete fails, both
+    /// are on the queue; the attempt recorded by whichever comes first makes the other stale or a repeat
+    /// the run's rules already allow.
+    async fn hold(&self, received: &ReceivedTask, delay: Duration) -> Result<(), QueueError> {
+        let task = received.task.as_ref().ok_or(SqsError::Unreadable)?;
+        let held = task.held(received.receive_count);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(serde_json::to_string(&held).map_err(SqsError::from)?)
+            .set_message_group_id(message_group(&held))
+            .delay_seconds(visibility_seconds(delay.min(MAX_DELAY)))
+            .send()
+            .await
+            .map_err(call_failed("SendMessage"))?;
+        Ok(self.delete_from(&self.queue_url, &received.receipt).await?)
     }
 
     /// Sends the task to the dead-letter queue, then deletes it from the queue. If the delete fails the

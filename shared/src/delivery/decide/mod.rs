@@ -80,6 +80,9 @@ pub enum Disposition {
     RetryIn(Duration),
     /// Failed for good: move the task to the dead-letter queue.
     DeadLetter,
+    /// Not attempted, held back by the endpoint's limits or its open circuit: make the task visible
+    /// after this delay without counting the receive as an attempt.
+    Hold(Duration),
 }
 
 /// What becomes of a delivery after one received task: the status to record and what the queue does.
@@ -170,6 +173,14 @@ pub fn sendable_alert(endpoint: &Endpoint, alert: Option<Alert>) -> Result<Alert
     match message_type_off(endpoint, &alert) {
         Some(filter) => Err(Decision::Filtered(filter)),
         None => Ok(alert),
+    }
+}
+
+/// The delivery waited for its endpoint's open circuit longer than the policy allows.
+pub fn circuit_held_too_long() -> Decision {
+    Decision::Dead {
+        reason: "circuit_open: the endpoint's circuit stayed open longer than a delivery may wait"
+            .into(),
     }
 }
 

@@ -35,6 +35,8 @@ fn endpoint() -> Endpoint {
         verification_token: None,
         enabled: true,
         disabled_reason: None,
+        max_in_flight: 8,
+        rate_limit_per_second: None,
         health: EndpointHealth::default(),
         version: 1,
         created_at: at("2026-01-05T09:00:00Z"),

@@ -142,6 +142,8 @@ mod tests {
             tenant: delivery.tenant.clone(),
             delivery_id: delivery.id.clone(),
             run: 0,
+            endpoint: None,
+            attempts_before: 0,
         }
     }
 

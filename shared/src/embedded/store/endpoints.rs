@@ -1,5 +1,6 @@
-//! Endpoints on SQLite: the endpoint as a JSON document per version, its health in a row of its own so a
-//! replace never overwrites it.
+//! Endpoints on SQLite: the endpoint as a JSON document per version, its health in rows of its own
+//! (`endpoint_health`, and `endpoint_circuit` for the breaker and slowdown) so a replace never overwrites
+//! it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,7 +8,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::embedded::Database;
 use crate::endpoint::Endpoint;
-use crate::endpoint::health::EndpointHealth;
+use crate::endpoint::circuit::OpenCircuit;
+use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::store::{EndpointStore, StoreError};
 
@@ -95,6 +97,10 @@ impl EndpointStore for Database {
                 "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
             )?
             .execute([&tenant, &id])?;
+            tx.prepare_cached(
+                "DELETE FROM endpoint_circuit WHERE tenant = ?1 AND endpoint_id = ?2",
+            )?
+            .execute([&tenant, &id])?;
             let deleted = tx
                 .prepare_cached("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")?
                 .execute([&tenant, &id])?
@@ -109,9 +115,11 @@ impl EndpointStore for Database {
         &self,
         tenant: &TenantId,
         id: &EndpointId,
-        at: DateTime<Utc>,
+        note: FailureNote<'_>,
     ) -> Result<Option<EndpointHealth>, StoreError> {
-        let (tenant, id, at) = (tenant.0.clone(), id.0.clone(), at.to_rfc3339());
+        let (tenant, id, at) = (tenant.0.clone(), id.0.clone(), note.at.to_rfc3339());
+        let (outage, error) = (note.outage, note.error.to_string());
+        let slowed_until = note.slowed_until.map(|t| t.to_rfc3339());
         self.run(move |c| {
             let tx = c.savepoint()?;
             let exists: bool = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)")?.query_row(
@@ -121,16 +129,71 @@ impl EndpointStore for Database {
             if !exists {
                 return Ok(None);
             }
-            let health = tx.prepare_cached("INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
+            tx.prepare_cached("INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
                  VALUES (?1, ?2, 1, ?3, ?3)
                  ON CONFLICT (tenant, endpoint_id) DO UPDATE
-                   SET failure_streak = failure_streak + 1, last_failure_at = excluded.last_failure_at
-                 RETURNING failure_streak, failing_since, last_failure_at")?.query_row(
-                [&tenant, &id, &at],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
+                   SET failure_streak = failure_streak + 1, last_failure_at = excluded.last_failure_at")?
+                .execute([&tenant, &id, &at])?;
+            // An outage grows the run; any other failure is an answer, which ends it and closes the circuit.
+            tx.prepare_cached("INSERT INTO endpoint_circuit (tenant, endpoint_id, outage_streak, last_error, slowed_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, endpoint_id) DO UPDATE
+                   SET outage_streak = CASE WHEN ?3 = 1 THEN outage_streak + 1 ELSE 0 END,
+                       opened_at = CASE WHEN ?3 = 1 THEN opened_at END,
+                       probe_at = CASE WHEN ?3 = 1 THEN probe_at END,
+                       probing = CASE WHEN ?3 = 1 THEN probing ELSE 0 END,
+                       last_error = excluded.last_error,
+                       slowed_until = CASE WHEN excluded.slowed_until > coalesce(slowed_until, '')
+                                           THEN excluded.slowed_until ELSE slowed_until END")?
+                .execute(params![tenant, id, u32::from(outage), error, slowed_until])?;
+            let health = tx
+                .prepare_cached(&format!("{HEALTH} WHERE h.tenant = ?1 AND h.endpoint_id = ?2"))?
+                .query_row([&tenant, &id], health_from_row)??;
             tx.commit()?;
-            Ok(Some(health_from(Some(health))?))
+            Ok(Some(health))
+        })
+        .await
+    }
+
+    async fn open_circuit(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        circuit: &OpenCircuit,
+    ) -> Result<(), StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let (opened_at, probe_at) = (
+            circuit.opened_at.to_rfc3339(),
+            circuit.probe_at.to_rfc3339(),
+        );
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE endpoint_circuit SET opened_at = ?3, probe_at = ?4, probing = 0
+                 WHERE tenant = ?1 AND endpoint_id = ?2",
+            )?
+            .execute([tenant, id, opened_at, probe_at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_probe(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        seen_probe_at: DateTime<Utc>,
+        lost_after: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let (seen, lost_after) = (seen_probe_at.to_rfc3339(), lost_after.to_rfc3339());
+        self.run(move |c| {
+            let claimed = c
+                .prepare_cached(
+                    "UPDATE endpoint_circuit SET probe_at = ?4, probing = 1
+                     WHERE tenant = ?1 AND endpoint_id = ?2 AND probe_at = ?3",
+                )?
+                .execute([tenant, id, seen, lost_after])?;
+            Ok(claimed == 1)
         })
         .await
     }
@@ -138,8 +201,16 @@ impl EndpointStore for Database {
     async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
-            c.prepare_cached("DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2")?
-                .execute([tenant, id])?;
+            let tx = c.savepoint()?;
+            tx.prepare_cached(
+                "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
+            )?
+            .execute([&tenant, &id])?;
+            tx.prepare_cached(
+                "DELETE FROM endpoint_circuit WHERE tenant = ?1 AND endpoint_id = ?2",
+            )?
+            .execute([&tenant, &id])?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -189,40 +260,64 @@ impl EndpointStore for Database {
     }
 }
 
+/// An endpoint's health, from its two rows (either may be absent).
+const HEALTH: &str =
+    "SELECT h.failure_streak, h.failing_since, h.last_failure_at, c.outage_streak, c.last_error,
+            c.slowed_until, c.opened_at, c.probe_at, c.probing
+     FROM endpoint_health h
+     LEFT JOIN endpoint_circuit c ON c.tenant = h.tenant AND c.endpoint_id = h.endpoint_id";
+
 /// An endpoint's document with its health beside it (absent when it has no failures).
 const ENDPOINT_WITH_HEALTH: &str =
-    "SELECT e.doc, h.failure_streak, h.failing_since, h.last_failure_at
+    "SELECT h.failure_streak, h.failing_since, h.last_failure_at, c.outage_streak, c.last_error,
+            c.slowed_until, c.opened_at, c.probe_at, c.probing, e.doc
      FROM endpoints e
-     LEFT JOIN endpoint_health h ON h.tenant = e.tenant AND h.endpoint_id = e.id";
-
-type HealthRow = (u32, String, String);
+     LEFT JOIN endpoint_health h ON h.tenant = e.tenant AND h.endpoint_id = e.id
+     LEFT JOIN endpoint_circuit c ON c.tenant = e.tenant AND c.endpoint_id = e.id";
 
 fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Endpoint, StoreError>> {
-    let doc: String = row.get(0)?;
-    let streak: Option<u32> = row.get(1)?;
-    let health = match streak {
-        Some(streak) => Some((streak, row.get(2)?, row.get(3)?)),
-        None => None,
-    };
+    let doc: String = row.get(9)?;
+    let health = health_from_row(row)?;
     Ok((|| {
         let mut endpoint: Endpoint = serde_json::from_str(&doc)?;
-        endpoint.health = health_from(health)?;
+        endpoint.health = health?;
         Ok(endpoint)
     })())
 }
 
-fn health_from(row: Option<HealthRow>) -> Result<EndpointHealth, StoreError> {
-    let Some((failure_streak, since, last)) = row else {
-        return Ok(EndpointHealth::default());
+/// The health in the first nine columns of `row` (see [`HEALTH`]); all defaults when it has no failures.
+fn health_from_row(row: &Row<'_>) -> rusqlite::Result<Result<EndpointHealth, StoreError>> {
+    let Some(failure_streak) = row.get::<_, Option<u32>>(0)? else {
+        return Ok(Ok(EndpointHealth::default()));
     };
-    let time = |text: &str| {
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| StoreError::Corrupt(format!("endpoint health time `{text}`: {e}")))
-    };
-    Ok(EndpointHealth {
-        failure_streak,
-        failing_since: Some(time(&since)?),
-        last_failure_at: Some(time(&last)?),
-    })
+    let text = |i: usize| row.get::<_, Option<String>>(i);
+    let (since, last, last_error) = (text(1)?, text(2)?, text(4)?);
+    let (slowed_until, opened_at, probe_at) = (text(5)?, text(6)?, text(7)?);
+    let outage_streak: Option<u32> = row.get(3)?;
+    let probing: Option<bool> = row.get(8)?;
+    Ok((|| {
+        let circuit = match (opened_at, probe_at) {
+            (Some(opened_at), Some(probe_at)) => Some(OpenCircuit {
+                opened_at: time(&opened_at)?,
+                probe_at: time(&probe_at)?,
+                probing: probing.unwrap_or(false),
+            }),
+            _ => None,
+        };
+        Ok(EndpointHealth {
+            failure_streak,
+            failing_since: since.as_deref().map(time).transpose()?,
+            last_failure_at: last.as_deref().map(time).transpose()?,
+            outage_streak: outage_streak.unwrap_or(0),
+            last_error,
+            slowed_until: slowed_until.as_deref().map(time).transpose()?,
+            circuit,
+        })
+    })())
+}
+
+fn time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("endpoint health time `{text}`: {e}")))
 }

@@ -158,11 +158,8 @@ mod on_the_embedded_store {
                 .accept_alert(&self.tenant, &json!({"title": "Disk almost full"}), None)
                 .await
                 .expect("alert accepted");
-            Task::DeliverV1 {
-                tenant: self.tenant.clone(),
-                delivery_id: receipt.deliveries[0].0.clone(),
-                run: 0,
-            }
+            let (delivery_id, endpoint_id) = receipt.deliveries[0].clone();
+            Task::deliver(self.tenant.clone(), delivery_id, 0, endpoint_id)
         }
 
         async fn stored(&self, task: &Task) -> Delivery {
@@ -220,11 +217,12 @@ mod on_the_embedded_store {
         let task = rig.pending_delivery().await;
         let selection = ReplaySelection::All;
         let mut review = rig.service.replay_review(&selection);
-        let resent = Task::DeliverV1 {
-            tenant: rig.tenant.clone(),
-            delivery_id: task.delivery_id().clone(),
-            run: 1,
-        };
+        let resent = Task::deliver(
+            rig.tenant.clone(),
+            task.delivery_id().clone(),
+            1,
+            task.endpoint().cloned().expect("an endpoint"),
+        );
         assert_eq!(
             review.judge(Some(&task)).await.unwrap(),
             DeadLetterVerdict::Resend(resent)
@@ -242,6 +240,8 @@ mod on_the_embedded_store {
             tenant: rig.tenant.clone(),
             delivery_id: DeliveryId::from("msg_gone"),
             run: 0,
+            endpoint: None,
+            attempts_before: 0,
         };
         assert_eq!(
             review.judge(Some(&gone)).await.unwrap(),

@@ -1,0 +1,248 @@
+//! Per-endpoint pacing inside one process (the embedded server, or one Lambda container): how many
+//! attempts to an endpoint may be in flight at once, and the rate limit. A delivery that may not start now
+//! is told how long to wait, and waits on the queue without spending an attempt.
+//!
+//! The rate limit hands out start times one interval apart (a generic cell rate algorithm with
+//! reservations): a delivery told to wait is given its own future start, so a backlog held for a 1-per-
+//! second endpoint comes back one per second instead of all at once, again and again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{EndpointId, TenantId};
+
+/// How many attempts an endpoint may have in flight when it does not say.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 8;
+/// The most an endpoint may ask for.
+pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
+/// The slowest and fastest rate limits an endpoint may ask for, per second.
+pub const RATE_LIMIT_RANGE: (f64, f64) = (0.01, 10_000.0);
+/// How long a delivery waits when the endpoint's in-flight slots are all taken: about one quick attempt.
+const FULL_WAIT: Duration = Duration::from_millis(500);
+/// A reservation nobody came back for within this long after its time is dropped.
+const RESERVATION_GRACE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// One endpoint's limits, as pacing applies them now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaceLimits {
+    pub max_in_flight: u32,
+    /// Attempts started per second, at most.
+    pub rate_per_second: Option<f64>,
+}
+
+/// Whether an attempt may start.
+#[derive(Debug)]
+pub enum Pace {
+    /// Start it; the slot is given back when the guard is dropped.
+    Go(InFlight),
+    /// Not now: try again after this long.
+    Wait(Duration),
+}
+
+type LaneKey = (TenantId, EndpointId);
+
+/// The lanes of every endpoint with attempts in flight or a rate limit in use.
+#[derive(Debug, Default)]
+pub struct Pacing {
+    lanes: Mutex<HashMap<LaneKey, Lane>>,
+}
+
+#[derive(Debug, Default)]
+struct Lane {
+    in_flight: u32,
+    /// The earliest start the rate limit allows for a delivery without a reservation.
+    next_start: Option<DateTime<Utc>>,
+    /// Starts promised to deliveries told to wait, in order.
+    reserved: VecDeque<DateTime<Utc>>,
+}
+
+/// An attempt in flight; dropping it frees the endpoint's slot.
+#[derive(Debug)]
+pub struct InFlight {
+    pacing: Arc<Pacing>,
+    key: LaneKey,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut lanes = self.pacing.lock();
+        if let Some(lane) = lanes.get_mut(&self.key) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
+            if lane.in_flight == 0 && lane.next_start.is_none() && lane.reserved.is_empty() {
+                lanes.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Pacing {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LaneKey, Lane>> {
+        self.lanes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an attempt to the endpoint may start at `now` under `limits`.
+    pub fn admit(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        limits: PaceLimits,
+        now: DateTime<Utc>,
+    ) -> Pace {
+        let key = (tenant.clone(), endpoint.clone());
+        let mut lanes = self.lock();
+        let lane = lanes.entry(key.clone()).or_default();
+        if lane.in_flight >= limits.max_in_flight.max(1) {
+            return Pace::Wait(FULL_WAIT);
+        }
+        if let Some(rate) = limits.rate_per_second {
+            if let Some(wait) = lane.rate_wait(rate, now) {
+                return Pace::Wait(wait);
+            }
+        } else {
+            lane.next_start = None;
+            lane.reserved.clear();
+        }
+        lane.in_flight += 1;
+        Pace::Go(InFlight {
+            pacing: self.clone(),
+            key,
+        })
+    }
+
+    /// Attempts in flight to the endpoint.
+    pub fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> u32 {
+        self.lock()
+            .get(&(tenant.clone(), endpoint.clone()))
+            .map_or(0, |lane| lane.in_flight)
+    }
+}
+
+impl Lane {
+    /// `None` to start now (taking a due reservation or the next free start), or how long to wait for a
+    /// start reserved now.
+    fn rate_wait(&mut self, rate: f64, now: DateTime<Utc>) -> Option<Duration> {
+        let interval = chrono::Duration::from_std(Duration::from_secs_f64(1.0 / rate))
+            .unwrap_or(chrono::Duration::MAX);
+        while self
+            .reserved
+            .front()
+            .is_some_and(|&t| t + RESERVATION_GRACE < now)
+        {
+            self.reserved.pop_front();
+        }
+        if self.reserved.front().is_some_and(|&t| t <= now) {
+            self.reserved.pop_front();
+            return None;
+        }
+        let next = self.next_start.unwrap_or(now);
+        if self.reserved.is_empty() && next <= now {
+            self.next_start = Some(now + interval);
+            return None;
+        }
+        let start = next.max(now);
+        self.next_start = Some(start + interval);
+        self.reserved.push_back(start);
+        Some((start - now).to_std().unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_ms(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_790_000_000_000 + ms).unwrap()
+    }
+
+    fn ids() -> (TenantId, EndpointId) {
+        (TenantId::from("acme"), EndpointId::from("ep_1"))
+    }
+
+    const TWO: PaceLimits = PaceLimits {
+        max_in_flight: 2,
+        rate_per_second: None,
+    };
+
+    #[test]
+    fn an_endpoint_gets_at_most_its_slots_and_a_finished_attempt_frees_one() {
+        let pacing = Pacing::new();
+        let (tenant, endpoint) = ids();
+        let first = pacing.admit(&tenant, &endpoint, TWO, at_ms(0));
+        let second = pacing.admit(&tenant, &endpoint, TWO, at_ms(0));
+        assert!(matches!((&first, &second), (Pace::Go(_), Pace::Go(_))));
+        assert!(matches!(
+            pacing.admit(&tenant, &endpoint, TWO, at_ms(0)),
+            Pace::Wait(_)
+        ));
+        let other = EndpointId::from("ep_2");
+        assert!(
+            matches!(pacing.admit(&tenant, &other, TWO, at_ms(0)), Pace::Go(_)),
+            "another endpoint has slots of its own"
+        );
+        drop(first);
+        assert_eq!(pacing.in_flight(&tenant, &endpoint), 1);
+        assert!(matches!(
+            pacing.admit(&tenant, &endpoint, TWO, at_ms(0)),
+            Pace::Go(_)
+        ));
+    }
+
+    #[test]
+    fn the_rate_limit_gives_each_waiting_delivery_a_start_of_its_own() {
+        let pacing = Pacing::new();
+        let (tenant, endpoint) = ids();
+        let limits = PaceLimits {
+            max_in_flight: 100,
+            rate_per_second: Some(2.0),
+        };
+        let mut waits = Vec::new();
+        let mut held = Vec::new();
+        for _ in 0..4 {
+            match pacing.admit(&tenant, &endpoint, limits, at_ms(0)) {
+                Pace::Go(slot) => held.push(slot),
+                Pace::Wait(wait) => waits.push(wait.as_millis()),
+            }
+        }
+        assert_eq!(held.len(), 1, "one start now");
+        assert_eq!(waits, [500, 1000, 1500], "the others one interval apart");
+        // The first one told to wait comes back on time and takes its start; a newcomer at that moment
+        // waits behind the reservations already made.
+        assert!(matches!(
+            pacing.admit(&tenant, &endpoint, limits, at_ms(500)),
+            Pace::Go(_)
+        ));
+        match pacing.admit(&tenant, &endpoint, limits, at_ms(500)) {
+            Pace::Wait(wait) => assert_eq!(wait.as_millis(), 1500),
+            Pace::Go(_) => panic!("a newcomer must not jump the reservations"),
+        }
+    }
+
+    #[test]
+    fn reservations_nobody_came_back_for_expire() {
+        let pacing = Pacing::new();
+        let (tenant, endpoint) = ids();
+        let limits = PaceLimits {
+            max_in_flight: 100,
+            rate_per_second: Some(1.0),
+        };
+        let _first = pacing.admit(&tenant, &endpoint, limits, at_ms(0));
+        assert!(matches!(
+            pacing.admit(&tenant, &endpoint, limits, at_ms(0)),
+            Pace::Wait(_)
+        ));
+        assert!(
+            matches!(
+                pacing.admit(&tenant, &endpoint, limits, at_ms(60_000)),
+                Pace::Go(_)
+            ),
+            "a minute later the lost reservation no longer holds anyone back"
+        );
+    }
+}
