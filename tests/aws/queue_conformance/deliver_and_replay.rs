@@ -11,6 +11,7 @@ use alertwire_shared::aws::sqs::dead_letter_sweep::{reconcile_dlq, replay_dlq};
 use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::ids::{DeliveryId, EndpointId, TenantId};
 use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::queue::Task;
@@ -31,8 +32,18 @@ struct Rig {
 }
 
 impl Rig {
-    /// Fresh queues (30 s visibility timeout) and store; retries after `retry_delays`.
+    /// Fresh queues (30 s visibility timeout) and store; retries after `retry_delays`. The circuit breaker
+    /// opens only past the attempt limit, so a failing delivery makes all its attempts (the breaker's own
+    /// test gives it a lower threshold).
     async fn new(test: &str, retry_delays: &str) -> Rig {
+        let circuit = CircuitPolicy {
+            failures: MAX_ATTEMPTS + 1,
+            ..CircuitPolicy::default()
+        };
+        Self::with_circuit(test, retry_delays, circuit).await
+    }
+
+    async fn with_circuit(test: &str, retry_delays: &str, circuit: CircuitPolicy) -> Rig {
         let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
         let database = Database::in_memory().expect("an in-memory database");
         let ports = Ports::on_one_store(database.clone(), Arc::new(sqs.queue.clone()));
@@ -42,7 +53,7 @@ impl Rig {
         Rig {
             sqs,
             database,
-            service: Service::new(ports, sender, retry),
+            service: Service::new(ports, sender, retry).with_circuit_policy(circuit),
             tenant: TenantId::from("tn_sqs"),
         }
     }
@@ -156,6 +167,70 @@ impl Rig {
 
 fn task_of(record: &BatchMessage) -> Option<Task> {
     serde_json::from_str(&record.body).ok()
+}
+
+#[tokio::test]
+async fn an_open_circuit_holds_messages_without_growing_their_receive_count() {
+    let cooldown = Duration::from_secs(2);
+    let circuit = CircuitPolicy {
+        failures: 2,
+        cooldown,
+        max_cooldown: cooldown,
+        ..CircuitPolicy::default()
+    };
+    let rig = Rig::with_circuit("circuit_holds", "0ms", circuit).await;
+    let receiver = Receiver::start(Behaviour::status(503)).await;
+    let endpoint = rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+    for attempt in 1..=2 {
+        let (records, failed) = rig.poll_some().await;
+        assert_eq!((records[0].receive_count, failed.len()), (attempt, 1));
+    }
+    let open = rig
+        .service
+        .get_endpoint(&rig.tenant, &endpoint)
+        .await
+        .expect("endpoint read");
+    assert!(
+        open.health.circuit.is_some(),
+        "two outages open the circuit"
+    );
+
+    // The third receive comes before the cool-down ends: held, that is re-sent with a delay and the
+    // original gone, not reported for a retry.
+    let (records, failed) = rig.poll_some().await;
+    assert_eq!((records[0].receive_count, failed.len()), (3, 0));
+    let (records, _) = rig.poll().await;
+    assert!(records.is_empty(), "the held message waits out its delay");
+    assert_eq!(rig.delivery(&delivery_id).await.attempts.len(), 2);
+
+    // After the cool-down the re-sent message is a new one (first receive) carrying the two attempts
+    // made: it is the probe, and its success closes the circuit.
+    receiver.set(Behaviour::status(200));
+    let (records, failed) = rig.poll_some().await;
+    assert_eq!((records[0].receive_count, failed.len()), (1, 0));
+    match task_of(&records[0]) {
+        Some(Task::DeliverV1 {
+            attempts_before,
+            endpoint: Some(named),
+            ..
+        }) => assert_eq!((attempts_before, &named), (2, &endpoint)),
+        other => panic!("not a held task: {other:?}"),
+    }
+    let delivered = rig.delivery(&delivery_id).await;
+    assert_eq!(
+        (delivered.status, delivered.attempts.len()),
+        (DeliveryStatus::Delivered, 3)
+    );
+    assert_eq!(delivered.attempts[2].number, 3);
+    let closed = rig
+        .service
+        .get_endpoint(&rig.tenant, &endpoint)
+        .await
+        .expect("endpoint read");
+    assert_eq!(closed.health.circuit, None);
+    assert_eq!(receiver.received().len(), 3, "nothing sent while held");
+    assert_eq!(rig.sqs.dead_letters().await, vec![]);
 }
 
 #[tokio::test]

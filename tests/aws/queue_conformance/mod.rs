@@ -19,7 +19,7 @@ use std::slice;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
-use alertwire_shared::ids::{DeliveryId, TenantId};
+use alertwire_shared::ids::{DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::queue::{ReceivedTask, Task, TaskQueue};
 use backends::Backend;
 
@@ -63,6 +63,7 @@ conformance!(
     an_unreadable_body_is_received_without_a_task,
     batches_larger_than_ten_all_arrive,
     receive_returns_at_most_max,
+    a_held_task_comes_back_later_without_its_receive_counted,
 );
 
 fn task() -> Task {
@@ -215,6 +216,62 @@ async fn retry_later_delays_the_task(queue: &dyn TaskQueue, backend: &impl Backe
     );
     assert_eq!(again.task, Some(sent));
     assert_eq!(again.receive_count, 2);
+}
+
+async fn a_held_task_comes_back_later_without_its_receive_counted(
+    queue: &dyn TaskQueue,
+    backend: &impl Backend,
+) {
+    let sent = Task::deliver(
+        TenantId::from("tn_conformance"),
+        DeliveryId::generate(),
+        0,
+        EndpointId::from("ep_slow"),
+    );
+    queue
+        .send_batch(slice::from_ref(&sent))
+        .await
+        .expect("send");
+    let first = receive_one(queue).await;
+    queue
+        .retry_later(&first.receipt, Duration::ZERO)
+        .await
+        .expect("retry_later");
+    let mut received = receive_one(queue).await;
+    assert_eq!(received.attempt_number(), 2);
+
+    let delay = backend.short_delay();
+    let held_at = Instant::now();
+    queue.hold(&received, delay).await.expect("hold");
+    assert!(
+        queue.receive(10).await.expect("receive").is_empty(),
+        "a held task is invisible"
+    );
+    received = receive_one(queue).await;
+    assert!(
+        held_at.elapsed() >= delay - Duration::from_millis(100),
+        "it came back after {:?}, before its delay {delay:?}",
+        held_at.elapsed()
+    );
+    // Held more often than the redrive limit allows receives: never dead-lettered, and each receive is
+    // still the second attempt, for the same endpoint.
+    for _ in 0..=MAX_ATTEMPTS {
+        assert_eq!(received.attempt_number(), 2, "{received:?}");
+        assert_eq!(
+            received.task.as_ref().and_then(Task::endpoint),
+            sent.endpoint()
+        );
+        queue.hold(&received, Duration::ZERO).await.expect("hold");
+        received = receive_one(queue).await;
+    }
+    assert_eq!(
+        received.task.as_ref().map(Task::delivery_id),
+        Some(sent.delivery_id())
+    );
+    assert!(
+        backend.dead_letters().await.is_empty(),
+        "nothing dead-lettered"
+    );
 }
 
 async fn after_ten_receives_the_next_receive_moves_the_task_to_the_dead_letter_queue(
