@@ -16,6 +16,15 @@
 //!   <https://docs.opsgenie.com/docs/alert-api#close-alert> (`message` ≤ 130, `source` ≤ 100).
 //! - Panther's Custom Webhook alert payload: <https://docs.panther.com/alerts/destinations/custom_webhook>.
 //!
+//! Presets also set the rate limit a service documents for one webhook, as `rate_limit_per_second`:
+//! - Slack: about one message per second per incoming webhook, with short bursts tolerated
+//!   (<https://api.slack.com/docs/rate-limits>);
+//! - Microsoft Teams: four requests per second per webhook before throttling
+//!   (<https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#rate-limiting-for-connectors>);
+//! - PagerDuty Events API v2: 120 events per minute per integration key
+//!   (<https://developer.pagerduty.com/docs/events-api-v2-overview#api-limits>).
+//! Opsgenie's limits depend on the customer's plan and Panther documents none, so theirs are unset.
+//!
 //! PagerDuty's routing key and Opsgenie's API key are the endpoint's `verification_token`: stored like a
 //! secret, masked in every answer, and scrubbed from echoed responses.
 
@@ -83,6 +92,16 @@ impl Preset {
         }
     }
 
+    /// Attempts per second the service accepts on one webhook, where it documents a limit.
+    fn rate_limit_per_second(self) -> Option<f64> {
+        match self {
+            Self::Slack => Some(1.0),
+            Self::Teams => Some(4.0),
+            Self::PagerDuty => Some(2.0),
+            Self::Opsgenie | Self::Panther => None,
+        }
+    }
+
     /// The endpoint fields the preset fills, as a user would send them. `url` is the URL the endpoint will
     /// use; `credential` the verification token, if any.
     fn fields(self, url: Option<&str>, credential: Option<&str>) -> Map<String, Value> {
@@ -91,6 +110,9 @@ impl Preset {
         fields.insert("content_type".into(), json!("application/json"));
         if let Some(url) = self.default_url() {
             fields.insert("url".into(), json!(url));
+        }
+        if let Some(rate) = self.rate_limit_per_second() {
+            fields.insert("rate_limit_per_second".into(), json!(rate));
         }
         match self {
             Self::Slack => {
@@ -346,6 +368,23 @@ mod tests {
         assert_eq!(
             expanded["message_types"]["ok"]["url"],
             "https://api.opsgenie.com/v2/alerts/{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}/close?identifierType=alias"
+        );
+    }
+
+    #[test]
+    fn presets_set_the_documented_rate_limit_and_the_user_may_change_it() {
+        let slack = json!({"preset": "slack", "name": "s", "url": "https://hooks.slack.com/x"});
+        assert_eq!(expand(&slack, None).unwrap()["rate_limit_per_second"], 1.0);
+        let faster = json!({"preset": "slack", "name": "s", "url": "https://hooks.slack.com/x",
+            "rate_limit_per_second": 3});
+        assert_eq!(expand(&faster, None).unwrap()["rate_limit_per_second"], 3);
+        let panther =
+            json!({"preset": "panther", "name": "p", "url": "https://panther.example.com/"});
+        assert!(
+            expand(&panther, None)
+                .unwrap()
+                .get("rate_limit_per_second")
+                .is_none()
         );
     }
 
