@@ -2,6 +2,12 @@
 //! attempts to an endpoint may be in flight at once, and the rate limit. A delivery that may not start now
 //! is told how long to wait, and waits on the queue without spending an attempt.
 //!
+//! In-flight attempts are bounded by the endpoint's `max_in_flight` and by a window that opens as the
+//! endpoint answers (TCP's slow start): an endpoint starts with two attempts at once, gains one for every
+//! answered attempt, and falls back to one on an outage (no answer in time, no connection, a 5XX). A
+//! healthy endpoint reaches its limit within a few dozen deliveries; one that hangs never holds more than
+//! two of the worker's slots, even before anything is known about it.
+//!
 //! The rate limit hands out start times one interval apart (a generic cell rate algorithm with
 //! reservations): a delivery told to wait is given its own future start, so a backlog held for a 1-per-
 //! second endpoint comes back one per second instead of all at once, again and again.
@@ -14,14 +20,18 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::{EndpointId, TenantId};
 
-/// How many attempts an endpoint may have in flight when it does not say.
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 8;
+/// How many attempts an endpoint may have in flight when it does not say: half the embedded worker's
+/// default 32, so that no endpoint holds more than its share.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 /// The most an endpoint may ask for.
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
 /// The slowest and fastest rate limits an endpoint may ask for, per second.
 pub const RATE_LIMIT_RANGE: (f64, f64) = (0.01, 10_000.0);
-/// How long a delivery waits when the endpoint's in-flight slots are all taken: about one quick attempt.
-const FULL_WAIT: Duration = Duration::from_millis(500);
+/// The window of an endpoint nothing is known about yet.
+const INITIAL_WINDOW: u32 = 2;
+/// How long a delivery waits when the endpoint's in-flight slots are all taken: about one of its recent
+/// attempts, within these bounds.
+const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 /// A reservation nobody came back for within this long after its time is dropped.
 const RESERVATION_GRACE: chrono::Duration = chrono::Duration::seconds(30);
 
@@ -50,13 +60,38 @@ pub struct Pacing {
     lanes: Mutex<HashMap<LaneKey, Lane>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Lane {
     in_flight: u32,
+    /// Attempts allowed in flight by the endpoint's recent answers (see the module's doc).
+    window: u32,
+    /// How long its recent attempts took, smoothed.
+    typical_attempt: Duration,
     /// The earliest start the rate limit allows for a delivery without a reservation.
     next_start: Option<DateTime<Utc>>,
     /// Starts promised to deliveries told to wait, in order.
     reserved: VecDeque<DateTime<Utc>>,
+}
+
+impl Default for Lane {
+    fn default() -> Self {
+        Self {
+            in_flight: 0,
+            window: INITIAL_WINDOW,
+            typical_attempt: FULL_WAIT.0,
+            next_start: None,
+            reserved: VecDeque::new(),
+        }
+    }
+}
+
+/// How an attempt went, as pacing learns from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The endpoint answered (any status below 500): the window opens by one if it was a success.
+    Answered { success: bool },
+    /// No answer in time, no connection, or a 5XX: the window closes to one.
+    Outage,
 }
 
 /// An attempt in flight; dropping it frees the endpoint's slot.
@@ -66,14 +101,26 @@ pub struct InFlight {
     key: LaneKey,
 }
 
+impl InFlight {
+    /// Teaches the endpoint's lane what this attempt met and how long it took.
+    pub fn learn(&self, answer: Answer, took: Duration) {
+        let mut lanes = self.pacing.lock();
+        let Some(lane) = lanes.get_mut(&self.key) else {
+            return;
+        };
+        lane.window = match answer {
+            Answer::Answered { success: true } => (lane.window + 1).min(MAX_IN_FLIGHT_LIMIT),
+            Answer::Answered { success: false } => lane.window,
+            Answer::Outage => 1,
+        };
+        lane.typical_attempt = (lane.typical_attempt * 3 + took) / 4;
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut lanes = self.pacing.lock();
-        if let Some(lane) = lanes.get_mut(&self.key) {
+        if let Some(lane) = self.pacing.lock().get_mut(&self.key) {
             lane.in_flight = lane.in_flight.saturating_sub(1);
-            if lane.in_flight == 0 && lane.next_start.is_none() && lane.reserved.is_empty() {
-                lanes.remove(&self.key);
-            }
         }
     }
 }
@@ -98,8 +145,8 @@ impl Pacing {
         let key = (tenant.clone(), endpoint.clone());
         let mut lanes = self.lock();
         let lane = lanes.entry(key.clone()).or_default();
-        if lane.in_flight >= limits.max_in_flight.max(1) {
-            return Pace::Wait(FULL_WAIT);
+        if lane.in_flight >= limits.max_in_flight.min(lane.window).max(1) {
+            return Pace::Wait(lane.typical_attempt.clamp(FULL_WAIT.0, FULL_WAIT.1));
         }
         if let Some(rate) = limits.rate_per_second {
             if let Some(wait) = lane.rate_wait(rate, now) {
@@ -116,11 +163,11 @@ impl Pacing {
         })
     }
 
-    /// Attempts in flight to the endpoint.
-    pub fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> u32 {
+    /// Attempts in flight to the endpoint, and how many its window allows now.
+    pub fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> (u32, u32) {
         self.lock()
             .get(&(tenant.clone(), endpoint.clone()))
-            .map_or(0, |lane| lane.in_flight)
+            .map_or((0, INITIAL_WINDOW), |lane| (lane.in_flight, lane.window))
     }
 }
 
@@ -171,6 +218,39 @@ mod tests {
     };
 
     #[test]
+    fn the_window_opens_with_answers_and_closes_on_an_outage() {
+        let pacing = Pacing::new();
+        let (tenant, endpoint) = ids();
+        let limits = PaceLimits {
+            max_in_flight: 16,
+            rate_per_second: None,
+        };
+        let admit = || pacing.admit(&tenant, &endpoint, limits, at_ms(0));
+        let (Pace::Go(first), Pace::Go(second)) = (admit(), admit()) else {
+            panic!("two at first");
+        };
+        assert!(
+            matches!(admit(), Pace::Wait(_)),
+            "a new endpoint gets two slots"
+        );
+        first.learn(Answer::Answered { success: true }, Duration::from_millis(5));
+        second.learn(Answer::Answered { success: true }, Duration::from_millis(5));
+        drop((first, second));
+        assert_eq!(pacing.in_flight(&tenant, &endpoint), (0, 4));
+        let four: Vec<Pace> = (0..5).map(|_| admit()).collect();
+        assert_eq!(
+            four.iter().filter(|p| matches!(p, Pace::Go(_))).count(),
+            4,
+            "two answers opened two more"
+        );
+        if let Pace::Go(slot) = &four[0] {
+            slot.learn(Answer::Outage, Duration::from_secs(2));
+        }
+        drop(four);
+        assert_eq!(pacing.in_flight(&tenant, &endpoint), (0, 1));
+    }
+
+    #[test]
     fn an_endpoint_gets_at_most_its_slots_and_a_finished_attempt_frees_one() {
         let pacing = Pacing::new();
         let (tenant, endpoint) = ids();
@@ -187,7 +267,7 @@ mod tests {
             "another endpoint has slots of its own"
         );
         drop(first);
-        assert_eq!(pacing.in_flight(&tenant, &endpoint), 1);
+        assert_eq!(pacing.in_flight(&tenant, &endpoint).0, 1);
         assert!(matches!(
             pacing.admit(&tenant, &endpoint, TWO, at_ms(0)),
             Pace::Go(_)

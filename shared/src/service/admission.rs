@@ -34,7 +34,7 @@ pub(super) enum Admission {
 
 /// Leave to attempt a delivery: its endpoint's in-flight slot, and whether it is the circuit's probe.
 pub(super) struct AttemptPass {
-    _slot: InFlight,
+    pub(super) slot: InFlight,
     pub(super) probe: bool,
 }
 
@@ -69,9 +69,8 @@ impl Service {
         {
             Pace::Go(slot) => slot,
             Pace::Wait(wait) => {
-                let reason = if self.pacing.in_flight(&endpoint.tenant, &endpoint.id)
-                    >= limits.max_in_flight
-                {
+                let (in_flight, window) = self.pacing.in_flight(&endpoint.tenant, &endpoint.id);
+                let reason = if in_flight >= limits.max_in_flight.min(window) {
                     HoldReason::InFlight
                 } else {
                     HoldReason::RateLimit
@@ -103,7 +102,7 @@ impl Service {
                 true
             }
         };
-        Ok(Admission::Attempt(AttemptPass { _slot: slot, probe }))
+        Ok(Admission::Attempt(AttemptPass { slot, probe }))
     }
 
     fn hold(&self, reason: HoldReason, wait: Duration) -> Admission {

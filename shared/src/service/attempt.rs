@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use super::admission::Admission;
+use super::admission::{Admission, AttemptPass};
 use super::{Service, ServiceError};
 use crate::alert::Alert;
 pub use crate::delivery::decide::Disposition;
 use crate::delivery::decide::{self, Decision, FilterReason};
+use crate::delivery::pacing::Answer;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, ErrorClass};
 use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::CircuitPolicy;
@@ -105,14 +106,14 @@ impl Service {
             Err(decision) => return self.settle_unsent(&task, None, decision).await,
         };
         let disposition = self
-            .attempt(&task, number, &delivery, endpoint, alert, pass.probe)
+            .attempt(&task, number, &delivery, endpoint, alert, &pass)
             .await;
         drop(pass);
         disposition
     }
 
-    /// Renders, sends and records attempt `number` (the circuit's probe if `probe`), keeping the
-    /// endpoint's health.
+    /// Renders, sends and records attempt `number` under `pass` (its in-flight slot, and whether it is
+    /// the circuit's probe), keeping the endpoint's health.
     async fn attempt(
         &self,
         task: &TaskRun<'_>,
@@ -120,12 +121,12 @@ impl Service {
         delivery: &Delivery,
         endpoint: Endpoint,
         alert: Alert,
-        probe: bool,
+        pass: &AttemptPass,
     ) -> Result<Disposition, ServiceError> {
         let before = HealthBefore {
             failing: endpoint.health.failure_streak > 0,
             circuit_open: endpoint.health.circuit.is_some(),
-            probe,
+            probe: pass.probe,
         };
         let compiled = self.compiled(endpoint)?;
         let facts = RequestFacts {
@@ -146,6 +147,10 @@ impl Service {
         let exchange = self.sender.send(&request).await;
         let mut attempt = exchange.attempt.numbered(number, task.run);
         attempt.scrub(|text| compiled.endpoint.scrub(text));
+        pass.slot.learn(
+            pacing_answer(&attempt),
+            Duration::from_millis(attempt.duration_ms),
+        );
         self.track_health(
             task.tenant,
             &delivery.endpoint_id,
@@ -329,6 +334,17 @@ impl Service {
             }
         }
         Ok(recorded)
+    }
+}
+
+/// What a sent attempt teaches the endpoint's pacing.
+fn pacing_answer(attempt: &Attempt) -> Answer {
+    if CircuitPolicy::is_outage(attempt) {
+        Answer::Outage
+    } else {
+        Answer::Answered {
+            success: attempt.succeeded(),
+        }
     }
 }
 
