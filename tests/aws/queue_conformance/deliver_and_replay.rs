@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, SLOW_BATCH, deliver_batch};
 use alertwire_shared::aws::sqs::dead_letter_sweep::{reconcile_dlq, replay_dlq};
 use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
@@ -167,6 +167,63 @@ impl Rig {
 
 fn task_of(record: &BatchMessage) -> Option<Task> {
     serde_json::from_str(&record.body).ok()
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_hold_up_the_others_messages_of_its_batch() {
+    let rig = Rig::new("slow_in_batch", "0ms").await;
+    let quick = Receiver::start(Behaviour::status(200)).await;
+    let hanging = Receiver::start(Behaviour::Slow(Duration::from_secs(30))).await;
+    rig.endpoint(&quick).await;
+    rig.endpoint(&hanging).await;
+    let deliveries = rig.alert().await;
+    let records = loop {
+        let records: Vec<BatchMessage> = rig
+            .sqs
+            .receive_records()
+            .await
+            .into_iter()
+            .map(|m| BatchMessage {
+                receive_count: 1,
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect();
+        if records.len() == 2 {
+            break records;
+        }
+        assert!(records.is_empty(), "both messages come in one batch");
+    };
+    let started = Instant::now();
+    let (failed, depth_while_waiting) = tokio::join!(
+        deliver_batch(&rig.service, &rig.sqs.queue, records),
+        async {
+            tokio::time::sleep(SLOW_BATCH + Duration::from_secs(1)).await;
+            rig.queue_depth().await
+        }
+    );
+    assert_eq!(
+        depth_while_waiting, 1,
+        "the quick endpoint's message was deleted while the batch still waited on the hanging one"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "the batch ended with the timeout"
+    );
+    assert_eq!(
+        failed.len(),
+        1,
+        "the timed-out attempt is kept for its retry"
+    );
+    let statuses = [
+        rig.delivery(&deliveries[0].0).await.status,
+        rig.delivery(&deliveries[1].0).await.status,
+    ];
+    assert!(
+        statuses.contains(&DeliveryStatus::Delivered)
+            && statuses.contains(&DeliveryStatus::Pending)
+    );
 }
 
 #[tokio::test]

@@ -1,13 +1,22 @@
 //! The deliver function's batch logic, on plain types: attempt every message of an SQS batch at once,
 //! settle each with the queue, and answer the message ids the event source mapping must keep (its
-//! `batchItemFailures`). Every message not listed is deleted by the mapping.
+//! `batchItemFailures`). Every message not listed is deleted by the mapping. A batch that a slow endpoint
+//! keeps open past [`SLOW_BATCH`] deletes its finished messages itself, so they do not wait for the
+//! report (nor come back if the invocation is cut short).
 
-use futures_util::future::join_all;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::time::Instant;
 
 use crate::aws::sqs::queue::{SqsQueue, read_task};
 use crate::delivery::retry_policy::MAX_ATTEMPTS;
 use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::service::{Disposition, Service};
+
+/// How long a batch may take before its finished messages are deleted without waiting for the others.
+pub const SLOW_BATCH: Duration = Duration::from_secs(2);
 
 /// One SQS record of the batch, as the event source mapping hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,21 +51,53 @@ enum Settled {
 /// - an error inside alertwire (store, queue): listed with its visibility untouched, so it comes back
 ///   after the queue's visibility timeout.
 ///
+/// A batch still running after [`SLOW_BATCH`] (a slow endpoint's attempt) deletes its finished messages
+/// itself, at that moment and then as each finishes, rather than leaving them to the report.
+///
 /// An empty id is never listed (it would fail the whole batch); such a message is logged and deleted.
 pub async fn deliver_batch(
     service: &Service,
     queue: &SqsQueue,
     messages: Vec<BatchMessage>,
 ) -> Vec<String> {
-    let settled = join_all(messages.into_iter().map(|message| async move {
-        let settled = settle(service, queue, &message).await;
-        (message.message_id, settled)
-    }))
-    .await;
-    settled
+    let started = Instant::now();
+    let mut in_flight: FuturesUnordered<_> = messages
         .into_iter()
-        .filter(|(_, settled)| *settled == Settled::Kept)
-        .filter_map(|(message_id, _)| {
+        .map(|message| async move {
+            let settled = settle(service, queue, &message).await;
+            (message, settled)
+        })
+        .collect();
+    let mut kept = Vec::new();
+    let mut finished: Vec<BatchMessage> = Vec::new();
+    loop {
+        let slow = started.elapsed() >= SLOW_BATCH;
+        let next = if slow {
+            in_flight.next().await
+        } else {
+            match tokio::time::timeout_at(started + SLOW_BATCH, in_flight.next()).await {
+                Ok(next) => next,
+                Err(_batch_is_slow) => {
+                    delete_early(queue, &mut finished).await;
+                    continue;
+                }
+            }
+        };
+        let Some((message, settled)) = next else {
+            break;
+        };
+        match settled {
+            Settled::Kept => kept.push(message.message_id),
+            Settled::Finished => {
+                finished.push(message);
+                if slow && !in_flight.is_empty() {
+                    delete_early(queue, &mut finished).await;
+                }
+            }
+        }
+    }
+    kept.into_iter()
+        .filter_map(|message_id| {
             if message_id.is_empty() {
                 tracing::error!(
                     "a message without an id cannot be reported for a retry; the event source mapping deletes it"
@@ -67,6 +108,21 @@ pub async fn deliver_batch(
             }
         })
         .collect()
+}
+
+/// Deletes finished messages while the batch still waits on others. A message whose delete fails stays
+/// unreported, and the mapping deletes it with the batch.
+async fn delete_early(queue: &SqsQueue, finished: &mut Vec<BatchMessage>) {
+    if finished.is_empty() {
+        return;
+    }
+    let receipts: Vec<&str> = finished.iter().map(|m| m.receipt_handle.as_str()).collect();
+    match queue.delete_received(&receipts).await {
+        Ok(()) => finished.clear(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot delete finished messages early; the batch's report deletes them")
+        }
+    }
 }
 
 async fn settle(service: &Service, queue: &SqsQueue, message: &BatchMessage) -> Settled {

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{
-    Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 
 use crate::delivery::retry_policy::MAX_ATTEMPTS;
@@ -306,6 +307,40 @@ impl SqsQueue {
             }
         }
         Err(SqsError::Rejected(refusals))
+    }
+
+    /// Deletes up to ten received messages of the delivery queue in one call; the receipts SQS could not
+    /// delete are reported.
+    pub async fn delete_received(&self, receipts: &[&str]) -> Result<(), QueueError> {
+        let entries = receipts
+            .iter()
+            .enumerate()
+            .map(|(i, receipt)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*receipt)
+                    .build()
+                    .map_err(call_failed("DeleteMessageBatch"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let answer = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(call_failed("DeleteMessageBatch"))?;
+        let refusals: Vec<String> = answer
+            .failed()
+            .iter()
+            .map(|f| format!("entry {}: {}", f.id(), f.code()))
+            .collect();
+        if refusals.is_empty() {
+            Ok(())
+        } else {
+            Err(SqsError::Rejected(refusals).into())
+        }
     }
 
     pub(super) async fn delete_from(&self, url: &str, receipt: &str) -> Result<(), SqsError> {
