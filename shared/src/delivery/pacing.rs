@@ -27,8 +27,8 @@ pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 pub const MAX_IN_FLIGHT_LIMIT: u32 = 256;
 /// The slowest and fastest rate limits an endpoint may ask for, per second.
 pub const RATE_LIMIT_RANGE: (f64, f64) = (0.01, 10_000.0);
-/// The window of an endpoint nothing is known about yet.
-const INITIAL_WINDOW: u32 = 2;
+/// The window of an endpoint nothing is known about yet, unless the process says otherwise.
+pub const INITIAL_WINDOW: u32 = 2;
 /// How long a delivery waits when the endpoint's in-flight slots are all taken: about one of its recent
 /// attempts, within these bounds.
 const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
@@ -54,10 +54,11 @@ pub enum Pace {
 
 type LaneKey = (TenantId, EndpointId);
 
-/// The lanes of every endpoint with attempts in flight or a rate limit in use.
-#[derive(Debug, Default)]
+/// The lanes of the endpoints this process has sent to.
+#[derive(Debug)]
 pub struct Pacing {
     lanes: Mutex<HashMap<LaneKey, Lane>>,
+    initial_window: u32,
 }
 
 #[derive(Debug)]
@@ -73,11 +74,11 @@ struct Lane {
     reserved: VecDeque<DateTime<Utc>>,
 }
 
-impl Default for Lane {
-    fn default() -> Self {
+impl Lane {
+    fn new(window: u32) -> Self {
         Self {
             in_flight: 0,
-            window: INITIAL_WINDOW,
+            window,
             typical_attempt: FULL_WAIT.0,
             next_start: None,
             reserved: VecDeque::new(),
@@ -126,8 +127,14 @@ impl Drop for InFlight {
 }
 
 impl Pacing {
-    pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+    /// Lanes whose window starts at `initial_window`: [`INITIAL_WINDOW`] where the process picks among
+    /// many tasks (the embedded worker), the batch size where one batch is all it sees (a deliver Lambda,
+    /// whose container is often new and whose fairness across endpoints is SQS's).
+    pub fn new(initial_window: u32) -> Arc<Self> {
+        Arc::new(Self {
+            lanes: Mutex::new(HashMap::new()),
+            initial_window: initial_window.max(1),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LaneKey, Lane>> {
@@ -144,7 +151,9 @@ impl Pacing {
     ) -> Pace {
         let key = (tenant.clone(), endpoint.clone());
         let mut lanes = self.lock();
-        let lane = lanes.entry(key.clone()).or_default();
+        let lane = lanes
+            .entry(key.clone())
+            .or_insert_with(|| Lane::new(self.initial_window));
         if lane.in_flight >= limits.max_in_flight.min(lane.window).max(1) {
             return Pace::Wait(lane.typical_attempt.clamp(FULL_WAIT.0, FULL_WAIT.1));
         }
@@ -167,7 +176,9 @@ impl Pacing {
     pub fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> (u32, u32) {
         self.lock()
             .get(&(tenant.clone(), endpoint.clone()))
-            .map_or((0, INITIAL_WINDOW), |lane| (lane.in_flight, lane.window))
+            .map_or((0, self.initial_window), |lane| {
+                (lane.in_flight, lane.window)
+            })
     }
 }
 
@@ -219,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_window_opens_with_answers_and_closes_on_an_outage() {
-        let pacing = Pacing::new();
+        let pacing = Pacing::new(INITIAL_WINDOW);
         let (tenant, endpoint) = ids();
         let limits = PaceLimits {
             max_in_flight: 16,
@@ -252,7 +263,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_gets_at_most_its_slots_and_a_finished_attempt_frees_one() {
-        let pacing = Pacing::new();
+        let pacing = Pacing::new(INITIAL_WINDOW);
         let (tenant, endpoint) = ids();
         let first = pacing.admit(&tenant, &endpoint, TWO, at_ms(0));
         let second = pacing.admit(&tenant, &endpoint, TWO, at_ms(0));
@@ -276,7 +287,7 @@ mod tests {
 
     #[test]
     fn the_rate_limit_gives_each_waiting_delivery_a_start_of_its_own() {
-        let pacing = Pacing::new();
+        let pacing = Pacing::new(INITIAL_WINDOW);
         let (tenant, endpoint) = ids();
         let limits = PaceLimits {
             max_in_flight: 100,
@@ -306,7 +317,7 @@ mod tests {
 
     #[test]
     fn reservations_nobody_came_back_for_expire() {
-        let pacing = Pacing::new();
+        let pacing = Pacing::new(INITIAL_WINDOW);
         let (tenant, endpoint) = ids();
         let limits = PaceLimits {
             max_in_flight: 100,

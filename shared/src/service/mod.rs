@@ -26,7 +26,7 @@ pub use endpoints::ReplacedEndpoint;
 pub use test_send::TestSendReport;
 
 use crate::clock::{Clock, SystemClock};
-use crate::delivery::pacing::Pacing;
+use crate::delivery::pacing::{INITIAL_WINDOW, Pacing};
 use crate::delivery::retry_policy::RetryPolicy;
 use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
@@ -104,7 +104,7 @@ impl Service {
             retry,
             health: HealthPolicy::default(),
             circuit: CircuitPolicy::default(),
-            pacing: Pacing::new(),
+            pacing: Pacing::new(INITIAL_WINDOW),
             metrics: Metrics::disabled(),
             clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
@@ -120,6 +120,13 @@ impl Service {
     /// When endpoint circuits open and how long they stay open (by default after 5 outages in a row).
     pub fn with_circuit_policy(mut self, circuit: CircuitPolicy) -> Self {
         self.circuit = circuit;
+        self
+    }
+
+    /// How many attempts at once an endpoint nothing is known about yet may have (by default
+    /// [`INITIAL_WINDOW`]; see [`crate::delivery::pacing`]).
+    pub fn with_initial_window(mut self, window: u32) -> Self {
+        self.pacing = Pacing::new(window);
         self
     }
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::aws::dynamodb::DynamoStore;
 use crate::aws::load_sdk_config;
-use crate::aws::sqs::queue::SqsQueue;
+use crate::aws::sqs::queue::{SQS_BATCH_LIMIT, SqsQueue};
 use crate::delivery::retry_policy::RetryPolicy;
 use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
@@ -224,7 +224,9 @@ pub fn deliver_service(
         deliveries: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
-    service(settings, ports, metrics)
+    // A container sees one batch at a time and is often new: an endpoint nothing is known about may take
+    // the whole batch (fairness across endpoints is the fair queue's); an outage still closes its window.
+    Ok(service(settings, ports, metrics)?.with_initial_window(SQS_BATCH_LIMIT as u32))
 }
 
 /// The replay function's service: the deliveries only (read, resends started, reconciled ones marked
