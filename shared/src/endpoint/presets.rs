@@ -23,6 +23,7 @@
 //!   (<https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#rate-limiting-for-connectors>);
 //! - PagerDuty Events API v2: 120 events per minute per integration key
 //!   (<https://developer.pagerduty.com/docs/events-api-v2-overview#api-limits>).
+//!
 //! Opsgenie's limits depend on the customer's plan and Panther documents none, so theirs are unset.
 //!
 //! PagerDuty's routing key and Opsgenie's API key are the endpoint's `verification_token`: stored like a
