@@ -295,11 +295,7 @@ async fn the_editor_is_usable_from_the_keyboard() {
         900,
     )
     .await;
-    browser.goto(&console).await;
-    browser
-        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
-        .await;
-    browser.text_containing("main h2", "Endpoints").await;
+    browser.sign_in(&console, &server.api.key).await;
     browser.goto(&format!("{console}#/endpoints/new")).await;
 
     // The message-type tabs follow the arrow keys, as tabs do.
@@ -395,11 +391,7 @@ async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
         1400,
     )
     .await;
-    browser.goto(&console).await;
-    browser
-        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
-        .await;
-    browser.text_containing("main h2", "Endpoints").await;
+    browser.sign_in(&console, &server.api.key).await;
     browser
         .refresh_until("#refresh", "main table", "Circuit open", SETTLE)
         .await;

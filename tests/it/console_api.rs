@@ -349,13 +349,17 @@ async fn endpoint_stats_count_the_last_24_hours_per_hour() {
     let server = TestServer::start().await;
     let recovering = Receiver::scripted(vec![Behaviour::status(500)], Behaviour::status(200)).await;
     let down = Receiver::start(Behaviour::status(500)).await;
-    let recovering_id = server
-        .api
-        .create_endpoint(&json!({"name": "recovering", "url": recovering.url("/in")}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let endpoint_at = |name: &str, receiver: &Receiver| {
+        let body = json!({"name": name, "url": receiver.url("/in")});
+        let api = &server.api;
+        async move {
+            api.create_endpoint(&body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let recovering_id = endpoint_at("recovering", &recovering).await;
     let stats_of = |id: &str| format!("/v1/endpoints/{id}/stats");
 
     // Before any delivery: 24 empty hours, no rate, no latency.
@@ -380,13 +384,7 @@ async fn endpoint_stats_count_the_last_24_hours_per_hour() {
                 .await,
         );
     }
-    let down_id = server
-        .api
-        .create_endpoint(&json!({"name": "down", "url": down.url("/in")}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let down_id = endpoint_at("down", &down).await;
     ids.extend(server.api.send_alert(&json!({"title": "the last"})).await);
     for id in &ids {
         server.api.settled(id, Duration::from_secs(30)).await;
