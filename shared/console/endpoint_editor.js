@@ -1,9 +1,11 @@
 // The endpoint editor: every field of an endpoint, the template checked by the API as you type (errors
-// with line and column), the variable catalogue to insert from, presets, signing secret and "Run the test"
-// before saving (the exact request sent and the endpoint's answer).
+// with line and column), the variable catalogue to insert from, presets, delivery limits, signing secret
+// and "Run the test" before saving (the exact request sent and the endpoint's answer); for a saved
+// endpoint, its circuit breaker and last 24 hours above the form.
 
 import { ApiFailure, get, post, put } from "./api.js";
 import { announce, el, messageBox, setMessage, show } from "./dom.js";
+import { circuitFacts, statsSection } from "./endpoint_stats.js";
 import { healthText, stateText } from "./endpoints.js";
 
 const MASK = "********";
@@ -13,9 +15,11 @@ const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 const METHODS = ["POST", "PUT", "PATCH", "GET", "DELETE"];
 
 export async function endpointEditor(id) {
-  const [catalogue, saved] = await Promise.all([
+  const [catalogue, saved, stats] = await Promise.all([
     get("/v1/catalogue"),
     id ? get(`/v1/endpoints/${encodeURIComponent(id)}`) : null,
+    // The figures are a view: without them the editor still opens, saying why they are missing.
+    id ? get(`/v1/endpoints/${encodeURIComponent(id)}/stats`).catch((e) => e) : null,
   ]);
   const endpoint = saved ?? { method: "POST", content_type: "application/json", body: catalogue.default_body,
     min_severity: "info", headers: {}, message_types: { error: {}, reminder: {}, ok: {} }, enabled: true };
@@ -32,6 +36,21 @@ export async function endpointEditor(id) {
     SEVERITIES.map((s) => el("option", { value: s }, s)));
   severity.value = endpoint.min_severity;
   const enabled = el("input", { id: "f-enabled", type: "checkbox", checked: endpoint.enabled });
+  // Fields the API checks on their own: a 422 naming one shows under it (see `showFieldError`).
+  const fieldErrors = new Map();
+  const checkedField = (apiName, id, label, input, hint) => {
+    const error = el("p", { id: `${id}-error`, class: "field-error", "aria-live": "polite" });
+    input.setAttribute("aria-describedby", `${id}-hint ${id}-error`);
+    fieldErrors.set(apiName, { input, error });
+    return el("div", {}, el("label", { for: id }, label), input,
+      el("p", { id: `${id}-hint`, class: "hint" }, hint), error);
+  };
+  const maxInFlight = el("input", { id: "f-max-in-flight", type: "number", inputmode: "numeric",
+    value: endpoint.max_in_flight ?? "" });
+  const rateLimit = el("input", { id: "f-rate-limit", type: "number", inputmode: "decimal", step: "any",
+    value: endpoint.rate_limit_per_second ?? "" });
+  // A `fallback_endpoint_id` select (the tenant's other endpoints, and "None") joins these: one more
+  // `checkedField` in the "Delivery limits" row and one line in `definition()`.
   const body = el("textarea", { id: "f-body", spellcheck: "false", "aria-describedby": "template-error" });
   body.value = endpoint.body ?? "";
   const templateError = messageBox("template-error");
@@ -48,6 +67,7 @@ export async function endpointEditor(id) {
     if (f.method) method.value = f.method;
     if (f.url) url.value = f.url;
     if (f.content_type) contentType.value = f.content_type;
+    if (f.rate_limit_per_second !== undefined) rateLimit.value = f.rate_limit_per_second;
     if (f.body) body.value = f.body;
     for (const [type] of TYPES) {
       overrides[type].body.value = f.message_types?.[type]?.body ?? "";
@@ -160,7 +180,10 @@ export async function endpointEditor(id) {
     }
     const result = { name: name.value, url: url.value, method: method.value, headers,
       content_type: contentType.value, body: body.value, min_severity: severity.value,
-      message_types: messageTypes, enabled: enabled.checked };
+      message_types: messageTypes, enabled: enabled.checked,
+      rate_limit_per_second: numberOrText(rateLimit.value) };
+    // Empty: the default.
+    if (maxInFlight.value.trim()) result.max_in_flight = numberOrText(maxInFlight.value);
     if (preset) result.preset = preset;
     if (secretChoice.value === "generate") result.secret = "generate";
     else if (secretChoice.value === "keep") result.secret = SECRET_MASK;
@@ -170,6 +193,19 @@ export async function endpointEditor(id) {
 
   const maskedValues = (def) => Object.values(def.headers).some((h) => h.value === MASK)
     || def.verification_token === MASK;
+
+  /** Shows a 422 under the field it names; false if the error names no such field. */
+  function showFieldError(e) {
+    for (const { input, error } of fieldErrors.values()) {
+      input.removeAttribute("aria-invalid");
+      error.textContent = "";
+    }
+    const target = e instanceof ApiFailure && fieldErrors.get(e.field);
+    if (!target) return false;
+    target.input.setAttribute("aria-invalid", "true");
+    target.error.textContent = e.message;
+    return true;
+  }
 
   function describeError(e) {
     if (!(e instanceof ApiFailure)) return e.message;
@@ -191,9 +227,14 @@ export async function endpointEditor(id) {
     if (def.secret === SECRET_MASK) def.secret = "generate";
     try {
       await post("/v1/endpoints/validate", withoutMaskedValues(def));
-      if (mine === generation) setMessage(templateError, "ok", "The template is valid.");
+      if (mine === generation) {
+        showFieldError(null);
+        setMessage(templateError, "ok", "The template is valid.");
+      }
     } catch (e) {
-      if (mine === generation) setMessage(templateError, "error", describeError(e));
+      if (mine !== generation) return;
+      if (showFieldError(e)) setMessage(templateError, "", "");
+      else setMessage(templateError, "error", describeError(e));
     }
   }
   const withoutMaskedValues = (def) => {
@@ -204,7 +245,7 @@ export async function endpointEditor(id) {
     if (copy.verification_token === MASK) copy.verification_token = "masked";
     return copy;
   };
-  for (const input of [name, url, method, contentType, severity, body,
+  for (const input of [name, url, method, contentType, severity, body, maxInFlight, rateLimit,
     ...TYPES.flatMap(([t]) => [overrides[t].on, overrides[t].body])]) {
     input.addEventListener("input", scheduleValidation);
   }
@@ -272,10 +313,14 @@ export async function endpointEditor(id) {
       if (view.secret && view.secret !== SECRET_MASK) {
         revealSecret(view.secret);
       }
+      showFieldError(null);
+      maxInFlight.value = view.max_in_flight;
+      rateLimit.value = view.rate_limit_per_second ?? "";
       setMessage(saveMessage, "ok", `Saved “${view.name}”.`);
       announce(`Saved ${view.name}`);
       if (!saved) history.replaceState(null, "", `#/endpoints/${view.id}`);
     } catch (e) {
+      showFieldError(e);
       setMessage(saveMessage, "error", describeError(e));
     }
   }
@@ -294,9 +339,27 @@ export async function endpointEditor(id) {
     }
   }
 
+  // A saved endpoint's state, circuit and last 24 hours; refreshed on demand, leaving the fields alone.
+  const statusParts = (current, figures) => [
+    el("p", {}, el("span", { class: "state" }, stateText(current)), ". ", healthText(current)),
+    circuitFacts(current),
+    statsSection(figures),
+    el("button", { type: "button", id: "refresh-status", onclick: refreshStatus }, "Refresh the figures")];
+  const status = saved ? el("div", { id: "endpoint-status" }, statusParts(saved, stats)) : null;
+  async function refreshStatus() {
+    const path = `/v1/endpoints/${encodeURIComponent(saved.id)}`;
+    try {
+      const [current, figures] = await Promise.all([get(path), get(`${path}/stats`).catch((e) => e)]);
+      status.replaceChildren(...statusParts(current, figures));
+      announce("Figures refreshed");
+    } catch (e) {
+      announce(`The figures could not be refreshed: ${e.message}`);
+    }
+  }
+
   const form = el("form", { id: "endpoint-form", "aria-labelledby": "editor-title", onsubmit: save },
     el("h2", { id: "editor-title" }, saved ? `Endpoint “${saved.name}”` : "New endpoint"),
-    saved ? el("p", {}, el("span", { class: "state" }, stateText(saved)), ". ", healthText(saved)) : null,
+    status,
     el("div", { class: "row" },
       el("div", {}, ...field("preset", "Preset", presetPicker)),
       el("div", {}, ...field("name", "Name", name))),
@@ -307,6 +370,12 @@ export async function endpointEditor(id) {
       el("div", {}, ...field("content-type", "Content type", contentType)),
       el("div", {}, ...field("min-severity", "Send alerts from this severity up", severity))),
     el("label", { class: "inline" }, enabled, "Enabled"),
+    el("h3", {}, "Delivery limits"),
+    el("div", { class: "row", id: "limits" },
+      checkedField("max_in_flight", "f-max-in-flight", "Attempts in flight at most", maxInFlight,
+        "From 1 to 256; empty: 8."),
+      checkedField("rate_limit_per_second", "f-rate-limit", "Attempts started per second at most", rateLimit,
+        "From 0.01 to 10000, e.g. 0.5; empty: no limit.")),
     el("h3", {}, "Headers"),
     headerRows,
     el("button", { type: "button", onclick: () => addHeader() }, "Add a header"),
@@ -332,4 +401,13 @@ export async function endpointEditor(id) {
     testResult);
   show(form);
   if (body.value) scheduleValidation();
+}
+
+/** A number input's value as the API takes it: empty is `null`, a number a number; anything else is sent
+ * as typed, so the API's 422 names the field. */
+function numberOrText(value) {
+  const text = String(value).trim();
+  if (text === "") return null;
+  const number = Number(text);
+  return Number.isFinite(number) ? number : text;
 }

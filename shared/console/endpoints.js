@@ -1,7 +1,8 @@
-// The endpoints screen: every endpoint with its state and health, in words.
+// The endpoints screen: every endpoint with its state, health and circuit breaker, in words.
 
 import { get } from "./api.js";
 import { el, show, table, when } from "./dom.js";
+import { circuitBadge } from "./endpoint_stats.js";
 
 export function healthText(endpoint) {
   const streak = endpoint.health?.failure_streak ?? 0;
@@ -20,6 +21,7 @@ export async function endpointsScreen() {
     el("code", {}, `${e.method} ${e.url}`),
     el("span", { class: "state" }, stateText(e)),
     healthText(e),
+    circuitBadge(e),
     el("a", { href: `#/deliveries?endpoint_id=${encodeURIComponent(e.id)}` }, "Deliveries"),
   ]);
   show(
@@ -29,6 +31,6 @@ export async function endpointsScreen() {
       el("button", { type: "button", id: "refresh", onclick: endpointsScreen }, "Refresh")),
     endpoints.length === 0
       ? el("p", {}, "No endpoints yet.")
-      : table(["Name", "Request", "State", "Health", "Deliveries"], rows),
+      : table(["Name", "Request", "State", "Health", "Circuit", "Deliveries"], rows),
   );
 }

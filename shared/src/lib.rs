@@ -7,8 +7,8 @@
 //!   reads the time from (domain rules are given `now`).
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
-//! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`) and the retry
-//!   policy (`delivery::retry_policy`).
+//! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`), the retry
+//!   policy (`delivery::retry_policy`) and an endpoint's last 24 hours in figures (`delivery::stats`).
 //! - What other tools send: [`alert_sources`] (Alertmanager and Grafana payloads mapped to alerts).
 //! - Shaping the webhook: [`template`] (our Mustache engine), [`render_context`] (the variables),
 //!   [`webhook`] (the request an attempt sends, and its Standard Webhooks signature).

@@ -1,13 +1,15 @@
 //! The web console in a real browser (Debian's chromium through chromedriver): sign in (a wrong key first),
 //! create an endpoint (a template error first, then "Run the test" against a receiver on 127.0.0.1),
 //! an unreachable endpoint's test, an alert that fails until it is dead, its attempts timeline, and its
-//! replay from the dead letters screen until it is delivered. Screenshots of each screen go to
+//! replay from the dead letters screen until it is delivered; an endpoint whose circuit opens, its figures
+//! and its delivery limits. Screenshots of each screen go to
 //! `<target>/<profile>/console-screenshots/`; with `UPDATE_SCREENSHOTS=1` they are also copied to
 //! `docs/screenshots/` for the README.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_tests::browser::{Browser, free_port};
 use alertwire_tests::server::scratch_dir;
 use alertwire_tests::{Behaviour, Receiver, TestServer};
@@ -217,7 +219,7 @@ async fn the_console_flow_from_sign_in_to_a_replayed_dead_letter() {
 async fn the_key_screens_fit_a_390_pixel_wide_window() {
     let server = TestServer::start().await;
     let receiver = Receiver::start(Behaviour::status(200)).await;
-    server
+    let endpoint = server
         .api
         .create_endpoint(&json!({
             "name": "a receiver with a long address",
@@ -248,6 +250,10 @@ async fn the_key_screens_fit_a_390_pixel_wide_window() {
     let screens = [
         ("endpoints", "#/endpoints".to_string()),
         ("endpoint-editor", "#/endpoints/new".into()),
+        (
+            "endpoint-figures",
+            format!("#/endpoints/{}", endpoint["id"].as_str().expect("an id")),
+        ),
         ("deliveries", "#/deliveries".into()),
         ("delivery-attempts", format!("#/deliveries/{}", ids[0])),
         ("dead-letters", "#/dead-letters".into()),
@@ -289,11 +295,7 @@ async fn the_editor_is_usable_from_the_keyboard() {
         900,
     )
     .await;
-    browser.goto(&console).await;
-    browser
-        .fill("#api-key", &format!("{}\u{E007}", server.api.key))
-        .await;
-    browser.text_containing("main h2", "Endpoints").await;
+    browser.sign_in(&console, &server.api.key).await;
     browser.goto(&format!("{console}#/endpoints/new")).await;
 
     // The message-type tabs follow the arrow keys, as tabs do.
@@ -333,5 +335,158 @@ async fn the_editor_is_usable_from_the_keyboard() {
         .await;
     assert_eq!(focused["id"], "f-method", "{focused}");
     assert_ne!(focused["outline"], "none", "{focused}");
+    browser.close().await;
+}
+
+/// An endpoint that answers 500 until its circuit opens: the console shows the open badge, the last error
+/// and a chart with failed deliveries; its limits are edited, saved and shown, and a bad one is refused
+/// under its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
+    // Three outages open the circuit; probes come back every 5 s, so it stays open while looked at.
+    let server = TestServer::with(|config| {
+        config.circuit = CircuitPolicy {
+            failures: 3,
+            cooldown: Duration::from_secs(5),
+            max_cooldown: Duration::from_secs(5),
+            ..CircuitPolicy::default()
+        }
+    })
+    .await;
+    let steady = Receiver::start(Behaviour::status(200)).await;
+    let failing = Receiver::start(Behaviour::status(500)).await;
+    server
+        .api
+        .create_endpoint(&json!({"name": "steady receiver", "url": steady.url("/in")}))
+        .await;
+    let storm = server
+        .api
+        .create_endpoint(&json!({"name": "storm receiver", "url": failing.url("/in")}))
+        .await;
+    let id = storm["id"].as_str().expect("an id").to_string();
+    for n in 0..3 {
+        server
+            .api
+            .send_alert(&json!({"title": format!("storm {n}"), "severity": "critical"}))
+            .await;
+    }
+    let started = std::time::Instant::now();
+    let circuit = loop {
+        let (_, endpoint) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+        if endpoint["health"]["circuit"]["state"] == "open" {
+            break endpoint["health"]["circuit"].clone();
+        }
+        assert!(
+            started.elapsed() < SETTLE,
+            "the circuit never opened: {endpoint}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-storm-profile"),
+        screenshot_dir().join("storm"),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser
+        .refresh_until("#refresh", "main table", "Circuit open", SETTLE)
+        .await;
+    browser
+        .text_containing("main table", "Circuit closed")
+        .await;
+    browser.screenshot("endpoints-circuit-open").await;
+
+    // The endpoint's screen: the badge, since when, the last error, and failed deliveries in the chart.
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser
+        .refresh_until("#refresh-status", "#circuit", "Circuit open", SETTLE)
+        .await;
+    browser.element("#circuit .badge.circuit-open").await;
+    browser.element("#circuit-since").await;
+    let last_error = circuit["last_error"].as_str().expect("a last error");
+    browser
+        .text_containing("#circuit-last-error", last_error)
+        .await;
+    let totals = browser.text_containing("#stats-totals", "failed").await;
+    assert!(totals.starts_with("0 delivered, "), "{totals}");
+    let chart = browser
+        .script(
+            "const bars = [...document.querySelectorAll('#stats-chart g')];
+             return {hours: bars.length,
+                     failed: bars.reduce((n, g) => n + Number(g.dataset.failed), 0),
+                     drawn: [...document.querySelectorAll('#stats-chart rect.failed')]
+                         .some((r) => r.getBBox().height > 0)};",
+        )
+        .await;
+    assert_eq!(chart["hours"], 24, "{chart}");
+    assert!(chart["failed"].as_u64() >= Some(1), "{chart}");
+    assert_eq!(chart["drawn"], true, "a failed bar is drawn: {chart}");
+    browser
+        .text_containing("#stats-success-rate", "0.0 %")
+        .await;
+    browser.screenshot("endpoint-circuit-open").await;
+
+    // The limits: saved, shown again after a reload.
+    browser.fill("#f-max-in-flight", "3").await;
+    browser.fill("#f-rate-limit", "2.5").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let (_, saved) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+    assert_eq!(
+        (&saved["max_in_flight"], &saved["rate_limit_per_second"]),
+        (&json!(3), &json!(2.5)),
+        "{saved}"
+    );
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser.element("#f-max-in-flight").await;
+    let shown = browser
+        .script(
+            "return [document.getElementById('f-max-in-flight').value,
+                     document.getElementById('f-rate-limit').value];",
+        )
+        .await;
+    assert_eq!(shown, json!(["3", "2.5"]));
+    browser
+        .script("document.getElementById('limits').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-limits").await;
+
+    // A bad value: the API's 422 shows under the field, and nothing is saved.
+    browser.fill("#f-max-in-flight", "0").await;
+    browser.click("#save").await;
+    let error = browser
+        .text_containing("#f-max-in-flight-error", "max_in_flight")
+        .await;
+    assert!(error.contains("256"), "{error}");
+    let invalid = browser
+        .script("return document.getElementById('f-max-in-flight').getAttribute('aria-invalid');")
+        .await;
+    assert_eq!(invalid, json!("true"));
+    browser
+        .text_containing("#save-message", "max_in_flight")
+        .await;
+    let (_, unchanged) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+    assert_eq!(unchanged["max_in_flight"], 3, "{unchanged}");
+    browser
+        .script("document.getElementById('limits').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-limits-error").await;
+
+    // Fixed, the error goes; a bad rate is named under its own field.
+    browser.fill("#f-max-in-flight", "4").await;
+    browser.fill("#f-rate-limit", "0").await;
+    browser.click("#save").await;
+    browser
+        .text_containing("#f-rate-limit-error", "rate_limit_per_second")
+        .await;
+    let cleared = browser
+        .script("return document.getElementById('f-max-in-flight-error').textContent;")
+        .await;
+    assert_eq!(cleared, json!(""));
     browser.close().await;
 }

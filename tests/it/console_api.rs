@@ -1,6 +1,7 @@
 //! The API the web console needs beside the CRUD: validating an unsaved endpoint definition as the user
-//! types (template errors with line and column), "Run the test" before saving, the catalogue as data, and
-//! the console's own files served with a strict Content-Security-Policy.
+//! types (template errors with line and column), "Run the test" before saving, the catalogue as data, an
+//! endpoint's last 24 hours in figures, and the console's own files served with a strict
+//! Content-Security-Policy.
 
 use std::time::Duration;
 
@@ -341,4 +342,105 @@ async fn the_console_is_served_with_a_strict_content_security_policy() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn endpoint_stats_count_the_last_24_hours_per_hour() {
+    let server = TestServer::start().await;
+    let recovering = Receiver::scripted(vec![Behaviour::status(500)], Behaviour::status(200)).await;
+    let down = Receiver::start(Behaviour::status(500)).await;
+    let endpoint_at = |name: &str, receiver: &Receiver| {
+        let body = json!({"name": name, "url": receiver.url("/in")});
+        let api = &server.api;
+        async move {
+            api.create_endpoint(&body).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let recovering_id = endpoint_at("recovering", &recovering).await;
+    let stats_of = |id: &str| format!("/v1/endpoints/{id}/stats");
+
+    // Before any delivery: 24 empty hours, no rate, no latency.
+    let (status, empty) = server.api.get(&stats_of(&recovering_id)).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(
+        (
+            &empty["attempts"],
+            &empty["success_rate"],
+            &empty["p95_latency_ms"]
+        ),
+        (&json!(0), &json!(null), &json!(null)),
+        "{empty}"
+    );
+
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.extend(
+            server
+                .api
+                .send_alert(&json!({"title": format!("alert {n}")}))
+                .await,
+        );
+    }
+    let down_id = endpoint_at("down", &down).await;
+    ids.extend(server.api.send_alert(&json!({"title": "the last"})).await);
+    for id in &ids {
+        server.api.settled(id, Duration::from_secs(30)).await;
+    }
+
+    // The recovering endpoint: 4 deliveries, one of them retried once, all delivered this hour.
+    let (_, stats) = server.api.get(&stats_of(&recovering_id)).await;
+    let hours = stats["hours"].as_array().expect("hours");
+    assert_eq!(hours.len(), 24, "{stats}");
+    let starts: Vec<chrono::DateTime<chrono::Utc>> = hours
+        .iter()
+        .map(|h| h["start"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        starts
+            .windows(2)
+            .all(|w| w[1] - w[0] == chrono::Duration::hours(1)),
+        "oldest first, an hour apart: {starts:?}"
+    );
+    assert_eq!(
+        hours[23],
+        json!({"start": hours[23]["start"], "delivered": 4, "failed": 0})
+    );
+    assert!(
+        hours[..23]
+            .iter()
+            .all(|h| h["delivered"] == 0 && h["failed"] == 0),
+        "{stats}"
+    );
+    assert_eq!(
+        (
+            &stats["attempts"],
+            &stats["success_rate"],
+            &stats["deliveries"],
+            &stats["capped"]
+        ),
+        (&json!(5), &json!(0.8), &json!(4), &json!(false)),
+        "{stats}"
+    );
+    assert!(stats["p95_latency_ms"].is_u64(), "{stats}");
+
+    // The endpoint that always answers 500: its one delivery failed every attempt.
+    let (_, stats) = server.api.get(&stats_of(&down_id)).await;
+    assert_eq!(stats["hours"][23]["failed"], 1, "{stats}");
+    assert_eq!(stats["hours"][23]["delivered"], 0, "{stats}");
+    assert_eq!(stats["success_rate"], 0.0, "{stats}");
+    assert_eq!(stats["attempts"], 10, "{stats}");
+
+    // Tenant-scoped and behind the key, like every endpoint route.
+    let other = server.tenant("beta").await;
+    let (status, answer) = other.get(&stats_of(&recovering_id)).await;
+    assert_eq!(status, 404, "{answer}");
+    let (status, _) = server
+        .api
+        .with_key("aw_not_a_key")
+        .get(&stats_of(&recovering_id))
+        .await;
+    assert_eq!(status, 401);
 }

@@ -103,6 +103,12 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             Value::Null,
             404,
         ),
+        (
+            "GET",
+            format!("/v1/endpoints/{endpoint_id}/stats"),
+            Value::Null,
+            404,
+        ),
         // Stateless for any tenant: the catalogue, and checking or testing a definition beta gives.
         ("GET", "/v1/catalogue".into(), Value::Null, 200),
         ("POST", "/v1/endpoints/validate".into(), stolen.clone(), 200),

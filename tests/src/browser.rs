@@ -109,6 +109,13 @@ impl Browser {
         self.client.goto(url).await.expect("the page loads");
     }
 
+    /// Opens the console at `console` and signs in with `key` (typed, then Enter) to the endpoints screen.
+    pub async fn sign_in(&self, console: &str, key: &str) {
+        self.goto(console).await;
+        self.fill("#api-key", &format!("{key}\u{E007}")).await;
+        self.text_containing("main h2", "Endpoints").await;
+    }
+
     /// The element once it is on screen.
     pub async fn element(&self, css: &str) -> Element {
         self.client

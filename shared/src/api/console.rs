@@ -41,6 +41,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../console/endpoint_editor.js"),
     ),
     (
+        "endpoint_stats.js",
+        JS,
+        include_str!("../../console/endpoint_stats.js"),
+    ),
+    (
         "deliveries.js",
         JS,
         include_str!("../../console/deliveries.js"),

@@ -1,5 +1,5 @@
-//! `/v1/endpoints`: create, list, read, replace, delete, "Run the test" (saved or not), validating an
-//! unsaved definition, and the catalogue an editor shows beside it.
+//! `/v1/endpoints`: create, list, read, replace, delete, the last 24 hours' figures, "Run the test" (saved
+//! or not), validating an unsaved definition, and the catalogue an editor shows beside it.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Tenant;
 use super::error::ApiError;
 use super::json_body::JsonBody;
-use super::views::{EndpointList, EndpointView, Validity};
+use super::views::{EndpointList, EndpointStatsView, EndpointView, Validity};
 use crate::ids::EndpointId;
 use crate::input_error::{FieldError, ObjectReader};
 use crate::service::{Service, TestSendReport};
@@ -138,6 +138,28 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     service.delete_endpoint(&tenant, &EndpointId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{id}/stats",
+    operation_id = "endpoint_stats",
+    tag = "endpoints",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 200, description = "Deliveries delivered and failed per hour, the success rate and the p95 latency of the attempts over the last 24 hours", body = super::views::EndpointStatsView),
+        super::error::EndpointErrors,
+        super::error::KeyErrors,
+    )
+)]
+pub async fn stats(
+    State(service): State<Arc<Service>>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointStatsView>, ApiError> {
+    let id = EndpointId(id);
+    let figures = service.endpoint_stats(&tenant, &id).await?;
+    Ok(Json(EndpointStatsView::new(&id, &figures)))
 }
 
 /// The body is optional: an alert to send instead of the sample.

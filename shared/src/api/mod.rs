@@ -70,6 +70,7 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
             endpoints::replace,
             endpoints::delete
         ))
+        .routes(routes!(endpoints::stats))
         .routes(routes!(endpoints::validate))
         .routes(routes!(endpoints::test_send_definition))
         .routes(routes!(endpoints::test_send))

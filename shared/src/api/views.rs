@@ -13,8 +13,10 @@ use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::circuit::{self, CircuitState};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
+use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
 use crate::ports::store::AlertReceipt;
+use crate::service::CappedStats;
 
 /// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
 /// secrets), except the new signing secret in the answer that created or set it.
@@ -247,6 +249,65 @@ impl From<&Delivery> for DeliveryView {
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
             attempts: delivery.attempts.clone(),
+        }
+    }
+}
+
+/// `GET /v1/endpoints/{id}/stats`: how the endpoint's deliveries went over the last 24 hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointStatsView {
+    pub endpoint_id: String,
+    /// 24 hours before `window_end`.
+    pub window_start: DateTime<Utc>,
+    /// When the figures were made.
+    pub window_end: DateTime<Utc>,
+    /// 24 hours, oldest first.
+    pub hours: Vec<HourStatsView>,
+    /// Attempts started in the window.
+    pub attempts: u64,
+    /// Attempts answered 2XX ÷ attempts; `null` without attempts.
+    #[schema(minimum = 0, maximum = 1)]
+    pub success_rate: Option<f64>,
+    /// The 95th percentile of the attempts' durations (nearest rank); `null` without attempts.
+    pub p95_latency_ms: Option<u64>,
+    /// Deliveries created in the window that the figures cover.
+    pub deliveries: u64,
+    /// True when the window held more deliveries than are read for one answer (the newest 5,000): the
+    /// figures cover those.
+    pub capped: bool,
+}
+
+/// One hour of [`EndpointStatsView`]: each delivery counts at most once in it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HourStatsView {
+    pub start: DateTime<Utc>,
+    /// Deliveries with an attempt answered 2XX in this hour.
+    pub delivered: u64,
+    /// Deliveries with a failed attempt in this hour and none answered 2XX in it.
+    pub failed: u64,
+}
+
+impl EndpointStatsView {
+    pub fn new(endpoint_id: &EndpointId, figures: &CappedStats) -> Self {
+        let stats = &figures.stats;
+        Self {
+            endpoint_id: endpoint_id.to_string(),
+            window_start: stats.window_start,
+            window_end: stats.window_end,
+            hours: stats
+                .hours
+                .iter()
+                .map(|h| HourStatsView {
+                    start: h.start,
+                    delivered: h.delivered,
+                    failed: h.failed,
+                })
+                .collect(),
+            attempts: stats.attempts,
+            success_rate: stats.success_rate,
+            p95_latency_ms: stats.p95_latency_ms,
+            deliveries: figures.deliveries as u64,
+            capped: figures.capped,
         }
     }
 }

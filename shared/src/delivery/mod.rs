@@ -3,6 +3,7 @@
 pub mod decide;
 pub mod pacing;
 pub mod retry_policy;
+pub mod stats;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@ mod auth;
 mod catalogue;
 mod dead_letters;
 mod deliveries;
+mod endpoint_stats;
 mod endpoints;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 pub use attempt::Disposition;
 pub use auth::{generate_api_key, hash_api_key};
 pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
+pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
 pub use endpoints::ReplacedEndpoint;
 pub use test_send::TestSendReport;
 
