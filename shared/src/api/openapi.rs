@@ -159,6 +159,11 @@ pub struct EndpointInput {
     pub retiring_secrets: Option<Value>,
     /// Accepted and ignored.
     pub health: Option<Value>,
+    /// Another endpoint of this tenant that receives the alert when a delivery here goes dead (all
+    /// attempts failed, or `410 Gone`), rendered with that endpoint's own templates. Not this endpoint,
+    /// no cycle, and a chain of at most 3 endpoints counting this one (A→B→C; A→B→C→D is refused).
+    /// Absent or `null`: none.
+    pub fallback_endpoint_id: Option<String>,
 }
 
 #[derive(ToSchema, serde::Deserialize)]

@@ -1,4 +1,7 @@
-//! The SQLite schema of the embedded store and queue, applied at open.
+//! The SQLite schema of the embedded store and queue, applied at open, with the columns added since a
+//! table was first created.
+
+use rusqlite::Connection;
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -46,6 +49,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at TEXT,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
+    fallback_of          TEXT,
+    fallback_delivery_id TEXT,
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_endpoint ON deliveries (tenant, endpoint_id, id);
@@ -96,3 +101,25 @@ CREATE TRIGGER IF NOT EXISTS queue_depth_on_move AFTER UPDATE OF queue ON queue
 END;
 COMMIT;
 "#;
+
+/// Columns added to a table after it was first released, as `(table, column, type)`: a file created
+/// before them gets them at open ([`add_missing_columns`]); a new file has them from `SCHEMA`.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("deliveries", "fallback_of", "TEXT"),
+    ("deliveries", "fallback_delivery_id", "TEXT"),
+];
+
+/// Adds every column of [`ADDED_COLUMNS`] its table lacks.
+pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}

@@ -63,6 +63,8 @@ pub struct EndpointInput {
     pub secret: Option<WebhookSecret>,
     pub verification_token: Option<String>,
     pub enabled: bool,
+    /// Checked against the tenant's other endpoints by the service, which can see them.
+    pub fallback_endpoint_id: Option<EndpointId>,
 }
 
 const FIELDS: &[&str] = &[
@@ -77,6 +79,7 @@ const FIELDS: &[&str] = &[
     "secret",
     "verification_token",
     "enabled",
+    "fallback_endpoint_id",
     // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
     "id",
     "version",
@@ -133,6 +136,9 @@ impl EndpointInput {
             secret: secret(&reader, previous)?,
             verification_token: verification_token(&reader, previous)?,
             enabled: reader.bool("enabled")?.unwrap_or(true),
+            fallback_endpoint_id: reader
+                .string("fallback_endpoint_id", 200)?
+                .map(EndpointId::from),
         };
         input.check(policy)?;
         Ok(input)
@@ -174,6 +180,7 @@ impl EndpointInput {
             version: previous.map_or(1, |p| p.version + 1),
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
+            fallback_endpoint_id: self.fallback_endpoint_id,
         }
     }
 

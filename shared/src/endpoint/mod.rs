@@ -2,6 +2,7 @@
 //! it wants. Its JSON input is validated in [`input`], so nothing invalid is ever stored.
 
 mod compiled;
+pub mod fallback_chain;
 pub mod health;
 mod input;
 pub mod presets;
@@ -135,7 +136,15 @@ pub struct Endpoint {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where a delivery of this endpoint's goes when it dies (its attempts spent, `410 Gone`): a new
+    /// delivery of the same alert to this endpoint of the same tenant. See [`MAX_FALLBACK_CHAIN`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_endpoint_id: Option<EndpointId>,
 }
+
+/// The most endpoints a fallback chain may hold, the first one included: A→B→C is allowed (two
+/// fallbacks after A), A→B→C→D is not. So one alert reaches at most three endpoints of a chain.
+pub const MAX_FALLBACK_CHAIN: usize = 3;
 
 /// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that
 /// still verify with it go on working while they switch (Standard Webhooks sends both signatures).

@@ -9,6 +9,7 @@ mod catalogue;
 mod dead_letters;
 mod deliveries;
 mod endpoints;
+mod fallback;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
 mod ingest;

@@ -191,7 +191,8 @@ pub async fn api_service(
 /// Needs: DynamoDB `GetItem`, `Query` and `UpdateItem` (and what recording an attempt uses), no key
 /// writes; on the delivery queue `ChangeMessageVisibility` and `DeleteMessage` (beside what its event
 /// source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
-/// attempt).
+/// attempt) and to the delivery queue (the task of a fallback delivery). Writing a fallback delivery
+/// uses `TransactWriteItems`.
 pub fn deliver_service(
     settings: &LambdaSettings,
     adapters: &Adapters,
