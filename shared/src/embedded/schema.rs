@@ -123,3 +123,35 @@ pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_from_before_the_added_columns_gets_them_at_open_and_keeps_its_rows() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE deliveries (tenant TEXT NOT NULL, id TEXT NOT NULL, alert_id TEXT NOT NULL,
+                     endpoint_id TEXT NOT NULL, message_type TEXT NOT NULL, status TEXT NOT NULL,
+                     status_reason TEXT, run INTEGER NOT NULL, next_attempt_at TEXT,
+                     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (tenant, id));
+                 INSERT INTO deliveries VALUES ('acme', 'msg_1', 'al_1', 'ep_1', 'error', 'dead', NULL, 0,
+                     NULL, '2026-01-05T09:00:00Z', '2026-01-05T09:00:00Z');",
+            )
+            .unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        add_missing_columns(&connection).unwrap();
+        // A second open finds them present and adds nothing.
+        add_missing_columns(&connection).unwrap();
+        let (id, fallback_of): (String, Option<String>) = connection
+            .query_row(
+                "SELECT id, fallback_of FROM deliveries WHERE fallback_delivery_id IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((id.as_str(), fallback_of), ("msg_1", None));
+    }
+}

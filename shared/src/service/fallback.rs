@@ -177,26 +177,6 @@ fn fallback_id_for(dead: &Delivery) -> DeliveryId {
     DeliveryId(format!("msg_{}", uuid.simple()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_fallback_id_is_the_same_for_the_same_death_and_another_for_another_run() {
-        let alert = crate::alert::AlertContent::from_json(&serde_json::json!({"title": "cpu"}))
-            .unwrap()
-            .into_alert(
-                crate::ids::AlertId::from("al_1"),
-                TenantId::from("acme"),
-                chrono::Utc::now(),
-            );
-        let dead = Delivery::pending(DeliveryId::generate(), &alert, EndpointId::from("ep_1"));
-        assert_eq!(fallback_id_for(&dead), fallback_id_for(&dead.clone()));
-        let resent = Delivery {
-            run: 1,
-            ..dead.clone()
-        };
-        assert_ne!(fallback_id_for(&dead), fallback_id_for(&resent));
-        assert!(fallback_id_for(&dead).as_str().starts_with("msg_"));
-    }
-}
+#[cfg(all(test, feature = "embedded"))]
+#[path = "fallback_tests.rs"]
+mod tests;
