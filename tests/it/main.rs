@@ -10,6 +10,7 @@ mod console_api;
 mod delivery_outcomes;
 mod durability;
 mod endpoint_health;
+mod fallback;
 mod first_start;
 mod metrics;
 mod openapi;
