@@ -19,7 +19,7 @@ use alertwire_shared::endpoint::health::EndpointHealth;
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, RecordOutcome, StatusChange, StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, StatusChange, StoreError,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -92,6 +92,7 @@ conformance!(
     attempts_are_kept_in_order,
     update_delivery_moves_only_a_pending_delivery_of_its_run,
     start_resend_begins_a_new_run,
+    a_fallback_delivery_is_added_once_and_linked_both_ways,
     every_read_and_write_is_tenant_scoped,
 );
 
@@ -1065,6 +1066,73 @@ async fn start_resend_begins_a_new_run(stores: &Stores) -> Outcome {
         None
     );
     assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    Ok(())
+}
+
+async fn a_fallback_delivery_is_added_once_and_linked_both_ways(stores: &Stores) -> Outcome {
+    let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
+    // An endpoint keeps the fallback it names.
+    let primary = Endpoint {
+        fallback_endpoint_id: Some(EndpointId::from("ep_02")),
+        ..endpoint("acme", "ep_01", 1, "primary")
+    };
+    stores.endpoints.insert_endpoint(&primary).await?;
+    let stored = stores
+        .endpoints
+        .get_endpoint(&acme, &primary.id)
+        .await?
+        .expect("stored");
+    assert_eq!(stored.fallback_endpoint_id, primary.fallback_endpoint_id);
+
+    // GIVEN msg_01 dead
+    let d = record_one_pending(stores).await?;
+    assert!(
+        deliveries
+            .update_delivery(
+                &acme,
+                &d.id,
+                0,
+                Some(&attempt(1, 0, 410)),
+                change(DeliveryStatus::Dead)
+            )
+            .await?
+    );
+    // WHEN its fallback msg_02 to ep_02 is recorded
+    let fallback = Delivery {
+        fallback_of: Some(d.id.clone()),
+        ..delivery("acme", "msg_02", "al_01", "ep_02", "pending")
+    };
+    let record = || FallbackRecord {
+        delivery: &fallback,
+        tasks: &[],
+    };
+    assert_eq!(
+        deliveries.record_fallback(record()).await?,
+        FallbackOutcome::Recorded { enqueued: false }
+    );
+    // THEN each names the other, in a read and in the alert's list
+    let dead = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(dead.fallback_delivery_id, Some(fallback.id.clone()));
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(get(stores, "acme", "msg_02").await?, Some(fallback.clone()));
+    let listed = deliveries
+        .list_deliveries(
+            &acme,
+            &DeliveryFilter {
+                alert_id: Some(AlertId::from("al_01")),
+                ..filter()
+            },
+        )
+        .await?;
+    assert_eq!(listed, vec![fallback.clone(), dead.clone()]);
+
+    // WHEN it is recorded again THEN nothing is written
+    assert_eq!(
+        deliveries.record_fallback(record()).await?,
+        FallbackOutcome::AlreadyRecorded
+    );
+    assert_eq!(get(stores, "acme", "msg_01").await?, Some(dead));
+    assert_eq!(get(stores, "acme", "msg_02").await?, Some(fallback));
     Ok(())
 }
 
