@@ -14,6 +14,7 @@ use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
 use crate::input_error::TextPosition;
 use crate::ports::store::AlertReceipt;
+use crate::tenant_settings::TenantSettings;
 
 /// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
 /// secrets), except the new signing secret in the answer that created or set it.
@@ -211,6 +212,24 @@ impl From<&Delivery> for DeliveryView {
                 .fallback_delivery_id
                 .as_ref()
                 .map(|d| d.to_string()),
+        }
+    }
+}
+
+/// The tenant's settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsView {
+    /// Where alertwire's operational alerts go; none when absent.
+    pub operations_endpoint_id: Option<String>,
+}
+
+impl From<&TenantSettings> for SettingsView {
+    fn from(settings: &TenantSettings) -> Self {
+        Self {
+            operations_endpoint_id: settings
+                .operations_endpoint_id
+                .as_ref()
+                .map(|id| id.to_string()),
         }
     }
 }

@@ -56,6 +56,17 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_endpoint ON deliveries (tenant, endpoint_id, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (tenant, status, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (tenant, alert_id);
+CREATE TABLE IF NOT EXISTS tenant_settings (
+    tenant TEXT PRIMARY KEY,
+    doc    TEXT NOT NULL
+);
+-- When each operational notice was last sent (epoch milliseconds), for its debounce.
+CREATE TABLE IF NOT EXISTS operations_notices (
+    tenant  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
 CREATE TABLE IF NOT EXISTS attempts (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant      TEXT NOT NULL,

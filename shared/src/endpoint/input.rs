@@ -170,7 +170,7 @@ impl EndpointInput {
             disabled_reason: match (self.enabled, previous) {
                 (true, _) => None,
                 (false, Some(p)) if !p.enabled => p.disabled_reason.clone(),
-                (false, _) => Some("disabled by the user".to_string()),
+                (false, _) => Some(super::USER_DISABLED_REASON.to_string()),
             },
             enabled: self.enabled,
             health: match previous {

@@ -142,6 +142,9 @@ pub struct Endpoint {
     pub fallback_endpoint_id: Option<EndpointId>,
 }
 
+/// The `disabled_reason` of an endpoint its owner switched off (any other was given by alertwire).
+pub const USER_DISABLED_REASON: &str = "disabled by the user";
+
 /// The most endpoints a fallback chain may hold, the first one included: A→B→C is allowed (two
 /// fallbacks after A), A→B→C→D is not. So one alert reaches at most three endpoints of a chain.
 pub const MAX_FALLBACK_CHAIN: usize = 3;

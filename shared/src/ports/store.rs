@@ -10,6 +10,7 @@ use crate::endpoint::Endpoint;
 use crate::endpoint::health::EndpointHealth;
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::queue::Task;
+use crate::tenant_settings::TenantSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -202,4 +203,25 @@ pub trait DeliveryStore: Send + Sync {
         }
         Ok(started)
     }
+}
+
+/// A tenant's settings, and the notices alertwire sends it about itself, debounced across processes.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The tenant's settings; the defaults when it never set any.
+    async fn get_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError>;
+    async fn put_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
+    /// Takes notice `key` of `tenant` at `at`, unless it was taken less than `window` before: true if
+    /// taken now. One conditional write, so two processes cannot both take it.
+    async fn claim_notice(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<bool, StoreError>;
 }

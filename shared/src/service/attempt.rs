@@ -259,7 +259,7 @@ impl Service {
             self.metrics.deliveries_finished(status, 1);
             if status == DeliveryStatus::Dead {
                 tracing::info!(delivery = %task.delivery_id, run = task.run, reason = reason.as_deref(), "delivery dead");
-                self.fall_back(task.tenant, task.delivery_id, task.run, decision)
+                self.after_death(task.tenant, task.delivery_id, task.run, decision)
                     .await?;
             }
         }

@@ -8,9 +8,8 @@ use sha2::{Digest, Sha256};
 
 use super::ingest::new_delivery;
 use super::{Service, ServiceError};
-use crate::delivery::decide::Decision;
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::endpoint::{MAX_FALLBACK_CHAIN, fallback_chain};
+use crate::endpoint::{Endpoint, MAX_FALLBACK_CHAIN, fallback_chain};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::ports::queue::Task;
 use crate::ports::store::{FallbackOutcome, FallbackRecord};
@@ -65,41 +64,21 @@ impl Service {
         )))
     }
 
-    /// Called once the death of `dead_id`'s run `run` is recorded. When it died of its attempts (all spent,
-    /// `410 Gone`, a body that cannot be rendered), not because its endpoint or alert is gone, and its
-    /// endpoint names a fallback, adds a delivery of the same alert to the fallback endpoint, linked both
-    /// ways: a normal delivery to that endpoint, rendered with its own templates when sent. The new id is
-    /// derived from the death (see [`fallback_id`]) and written only if new, so a second call for the
-    /// same death writes nothing.
+    /// Called once the death of `dead` (of its attempts: all spent, `410 Gone`, a body that cannot be
+    /// rendered) is recorded, with its endpoint as now stored. When that endpoint names a fallback, adds
+    /// a delivery of the same alert to the fallback endpoint, linked both ways: a normal delivery to that
+    /// endpoint, rendered with its own templates when sent. The new id is derived from the death (see
+    /// [`fallback_id_for`]) and written only if new, so a second call for the same death writes nothing.
     pub(super) async fn fall_back(
         &self,
-        tenant: &TenantId,
-        dead_id: &DeliveryId,
-        run: u32,
-        decision: &Decision,
+        dead: &Delivery,
+        endpoint: &Endpoint,
     ) -> Result<(), ServiceError> {
-        if !matches!(decision, Decision::Dead { .. }) {
-            return Ok(());
-        }
-        let ports = &self.ports;
-        let Some(dead) = ports.deliveries.get_delivery(tenant, dead_id).await? else {
+        let (ports, tenant, run) = (&self.ports, &dead.tenant, dead.run);
+        let Some(fallback_id) = endpoint.fallback_endpoint_id.clone() else {
             return Ok(());
         };
-        if dead.status != DeliveryStatus::Dead || dead.run != run {
-            // A resend started another run meanwhile: this death is history.
-            return Ok(());
-        }
-        let Some(endpoint) = ports
-            .endpoints
-            .get_endpoint(tenant, &dead.endpoint_id)
-            .await?
-        else {
-            return Ok(());
-        };
-        let Some(fallback_id) = endpoint.fallback_endpoint_id else {
-            return Ok(());
-        };
-        let position = self.chain_position(&dead).await? + 1;
+        let position = self.chain_position(dead).await? + 1;
         if position > MAX_FALLBACK_CHAIN {
             // Only endpoints saved at the same moment can make such a chain; the rule still holds here.
             tracing::warn!(delivery = %dead.id, "no fallback: the chain is at its longest");
@@ -117,7 +96,7 @@ impl Service {
             fallback_of: Some(dead.id.clone()),
             created_at: now,
             updated_at: now,
-            ..new_delivery(fallback_id_for(&dead), &alert, &fallback)
+            ..new_delivery(fallback_id_for(dead), &alert, &fallback)
         };
         let tasks: Vec<Task> = (delivery.status == DeliveryStatus::Pending)
             .then(|| Task::DeliverV1 {

@@ -176,7 +176,7 @@ async fn a_dead_delivery_gets_one_fallback_delivery_linked_both_ways() {
 
     // WHEN the death is handled again (a repeated record of the same run)
     service
-        .fall_back(
+        .after_death(
             &acme(),
             &dead_id,
             0,
@@ -218,7 +218,7 @@ async fn a_resend_of_the_dead_delivery_makes_no_second_fallback_for_the_same_run
     // WHEN the dead delivery is resent, and the old run's death is handled again
     service.resend(&acme(), &dead_id).await.unwrap();
     service
-        .fall_back(
+        .after_death(
             &acme(),
             &dead_id,
             0,
@@ -297,7 +297,7 @@ async fn a_delivery_gone_with_its_endpoint_or_filtered_makes_no_fallback() {
 
     // WHEN a death is handled that is not of its attempts (its endpoint or alert gone)
     service
-        .fall_back(
+        .after_death(
             &acme(),
             &delivery,
             0,

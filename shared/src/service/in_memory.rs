@@ -42,7 +42,8 @@ pub(super) fn service(clock: Arc<ManualClock>) -> Service {
         keys: Arc::new(database.clone()),
         endpoints: Arc::new(database.clone()),
         alerts: Arc::new(database.clone()),
-        deliveries: Arc::new(database),
+        deliveries: Arc::new(database.clone()),
+        settings: Arc::new(database),
         queue: Arc::new(queue),
     };
     let policy = TargetPolicy::strict()

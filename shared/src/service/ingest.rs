@@ -84,7 +84,7 @@ impl Service {
 
     /// Stores the alert with one delivery per endpoint and queues the pending ones; `idempotency` is the key
     /// and the hash of what it stands for.
-    async fn record_and_enqueue(
+    pub(super) async fn record_and_enqueue(
         &self,
         tenant: &TenantId,
         input: AlertContent,

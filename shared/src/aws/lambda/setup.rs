@@ -21,9 +21,10 @@ use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, StoreError,
+    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, SettingsStore, StoreError,
 };
 use crate::service::{Ports, Service};
+use crate::tenant_settings::TenantSettings;
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -204,6 +205,7 @@ pub fn deliver_service(
         endpoints: Arc::new(store.clone()),
         alerts: Arc::new(store.clone()),
         deliveries: Arc::new(store.clone()),
+        settings: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -225,6 +227,7 @@ pub fn replay_service(
         endpoints: Arc::new(NotGiven("replay")),
         alerts: Arc::new(NotGiven("replay")),
         deliveries: Arc::new(adapters.store.clone()),
+        settings: Arc::new(NotGiven("replay")),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -325,6 +328,25 @@ impl AlertStore for NotGiven {
     }
     async fn get_alert(&self, _: &TenantId, _: &AlertId) -> Result<Option<Alert>, StoreError> {
         self.refuse("alerts")
+    }
+}
+
+#[async_trait]
+impl SettingsStore for NotGiven {
+    async fn get_settings(&self, _: &TenantId) -> Result<TenantSettings, StoreError> {
+        self.refuse("settings")
+    }
+    async fn put_settings(&self, _: &TenantId, _: &TenantSettings) -> Result<(), StoreError> {
+        self.refuse("settings")
+    }
+    async fn claim_notice(
+        &self,
+        _: &TenantId,
+        _: &str,
+        _: DateTime<Utc>,
+        _: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        self.refuse("settings")
     }
 }
 
