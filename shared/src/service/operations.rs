@@ -214,3 +214,7 @@ impl Service {
         Ok(true)
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+#[path = "operations_tests.rs"]
+mod tests;
