@@ -19,8 +19,10 @@ use alertwire_shared::endpoint::health::EndpointHealth;
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, StatusChange, StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, SettingsStore, StatusChange,
+    StoreError,
 };
+use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -33,18 +35,26 @@ struct Stores {
     endpoints: Arc<dyn EndpointStore>,
     alerts: Arc<dyn AlertStore>,
     deliveries: Arc<dyn DeliveryStore>,
+    settings: Arc<dyn SettingsStore>,
 }
 
 impl Stores {
     fn of<S>(store: S) -> Self
     where
-        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+        S: ApiKeyStore
+            + EndpointStore
+            + AlertStore
+            + DeliveryStore
+            + SettingsStore
+            + Clone
+            + 'static,
     {
         Self {
             keys: Arc::new(store.clone()),
             endpoints: Arc::new(store.clone()),
             alerts: Arc::new(store.clone()),
-            deliveries: Arc::new(store),
+            deliveries: Arc::new(store.clone()),
+            settings: Arc::new(store),
         }
     }
 }
@@ -93,6 +103,7 @@ conformance!(
     update_delivery_moves_only_a_pending_delivery_of_its_run,
     start_resend_begins_a_new_run,
     a_fallback_delivery_is_added_once_and_linked_both_ways,
+    settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
 );
 
@@ -1133,6 +1144,56 @@ async fn a_fallback_delivery_is_added_once_and_linked_both_ways(stores: &Stores)
     );
     assert_eq!(get(stores, "acme", "msg_01").await?, Some(dead));
     assert_eq!(get(stores, "acme", "msg_02").await?, Some(fallback));
+    Ok(())
+}
+
+async fn settings_are_per_tenant_and_a_notice_is_taken_once_per_window(stores: &Stores) -> Outcome {
+    let (acme, globex, settings) = (tenant("acme"), tenant("globex"), &stores.settings);
+    assert_eq!(
+        settings.get_settings(&acme).await?,
+        TenantSettings::default()
+    );
+    let ops = TenantSettings {
+        operations_endpoint_id: Some(EndpointId::from("ep_ops")),
+    };
+    settings.put_settings(&acme, &ops).await?;
+    assert_eq!(settings.get_settings(&acme).await?, ops);
+    assert_eq!(
+        settings.get_settings(&globex).await?,
+        TenantSettings::default()
+    );
+    settings
+        .put_settings(&acme, &TenantSettings::default())
+        .await?;
+    assert_eq!(
+        settings.get_settings(&acme).await?,
+        TenantSettings::default()
+    );
+
+    let hour = chrono::Duration::hours(1);
+    let at: DateTime<Utc> = CREATED.parse().expect("a time");
+    let key = "endpoint.failing:ep_01";
+    assert!(settings.claim_notice(&acme, key, at, hour).await?);
+    let later = at + chrono::Duration::minutes(59);
+    assert!(
+        !settings.claim_notice(&acme, key, later, hour).await?,
+        "within the hour"
+    );
+    assert!(
+        settings.claim_notice(&globex, key, later, hour).await?,
+        "per tenant"
+    );
+    assert!(
+        settings
+            .claim_notice(&acme, "endpoint.failing:ep_02", later, hour)
+            .await?,
+        "per key"
+    );
+    assert!(
+        settings.claim_notice(&acme, key, at + hour, hour).await?,
+        "the hour is over"
+    );
+    assert!(!settings.claim_notice(&acme, key, at + hour, hour).await?);
     Ok(())
 }
 

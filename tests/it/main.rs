@@ -14,6 +14,7 @@ mod fallback;
 mod first_start;
 mod metrics;
 mod openapi;
+mod operations;
 mod presets;
 mod routing;
 mod secret_rotation;
