@@ -2,7 +2,7 @@
 //! reaches the fallback endpoint, rendered with the fallback's own body template and linked both ways;
 //! and every refusal (422 on the field at save, 409 on deleting an endpoint still named).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alertwire_tests::{ApiClient, Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
@@ -64,7 +64,15 @@ async fn critical_alert_to(server: &TestServer, endpoint_id: &str) -> String {
 /// THEN the dead delivery links to a delivered fallback that links back, in the single read and in the
 /// list, and the backup received the alert in its own template; returns the fallback delivery.
 async fn assert_fell_back(server: &TestServer, backup: &Receiver, dead_id: &str) -> Value {
-    let dead = server.api.settled(dead_id, SETTLE).await;
+    // The link is written just after the death is recorded: wait for both.
+    let deadline = Instant::now() + SETTLE;
+    let dead = loop {
+        let dead = server.api.settled(dead_id, SETTLE).await;
+        if !dead["fallback_delivery_id"].is_null() || Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert_eq!(dead["status"], "dead", "{dead}");
     let fallback_id = dead["fallback_delivery_id"]
         .as_str()

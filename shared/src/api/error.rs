@@ -80,7 +80,8 @@ pub enum EndpointDeleteErrors {
     /// No such endpoint
     #[response(status = 404)]
     NotFound(ErrorBody),
-    /// Other endpoints name it as their `fallback_endpoint_id`; the message names them
+    /// Other endpoints name it as their `fallback_endpoint_id` (the message names them), or it is the
+    /// tenant's `operations_endpoint_id`
     #[response(status = 409)]
     Conflict(ErrorBody),
 }

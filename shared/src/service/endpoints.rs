@@ -115,13 +115,15 @@ impl Service {
         Ok(rotated)
     }
 
-    /// Deletes an endpoint, unless others name it as their fallback (a conflict naming them).
+    /// Deletes an endpoint, unless others name it as their fallback (a conflict naming them) or it is the
+    /// tenant's operations endpoint.
     pub async fn delete_endpoint(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<(), ServiceError> {
         self.check_no_one_falls_back_to(tenant, id).await?;
+        self.check_not_operations_endpoint(tenant, id).await?;
         if self.ports.endpoints.delete_endpoint(tenant, id).await? {
             Ok(())
         } else {

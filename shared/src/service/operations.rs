@@ -163,6 +163,23 @@ impl Service {
         Ok(settings)
     }
 
+    /// A conflict if `id` is the tenant's operations endpoint: it cannot be deleted while named.
+    pub(super) async fn check_not_operations_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<(), ServiceError> {
+        let settings = self.ports.settings.get_settings(tenant).await?;
+        if settings.operations_endpoint_id.as_ref() == Some(id) {
+            return Err(ServiceError::Conflict(
+                "the endpoint is the tenant's operations endpoint; change `operations_endpoint_id` \
+                 in /v1/settings first"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Tells the tenant's operations endpoint about `event`, as an alert of `source: "alertwire"` accepted
     /// like any other but delivered only there. Nothing when the tenant has no operations endpoint, when
     /// the event is about that endpoint itself (so its own failures never feed more operational alerts),
