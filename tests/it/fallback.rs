@@ -20,6 +20,17 @@ async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver, extra: Value
     view["id"].as_str().unwrap().to_string()
 }
 
+/// Creates an endpoint to `receiver` that falls back to `fallback`; returns its id.
+async fn falling_back(api: &ApiClient, name: &str, receiver: &Receiver, fallback: &str) -> String {
+    endpoint(
+        api,
+        name,
+        receiver,
+        json!({"fallback_endpoint_id": fallback}),
+    )
+    .await
+}
+
 /// GIVEN a primary answering `primary_answer` that falls back to an endpoint answering 200 with its own
 /// body template: the server, both receivers and the primary's id.
 async fn primary_with_fallback(primary_answer: u16) -> (TestServer, Receiver, Receiver, String) {
@@ -33,13 +44,7 @@ async fn primary_with_fallback(primary_answer: u16) -> (TestServer, Receiver, Re
         json!({"body": FALLBACK_BODY}),
     )
     .await;
-    let primary_id = endpoint(
-        &server.api,
-        "primary",
-        &primary,
-        json!({"fallback_endpoint_id": backup_id}),
-    )
-    .await;
+    let primary_id = falling_back(&server.api, "primary", &primary, &backup_id).await;
     (server, primary, backup, primary_id)
 }
 
@@ -137,21 +142,9 @@ async fn each_bad_fallback_is_refused_naming_the_field_and_nothing_is_written() 
     let other_tenant = server.tenant("beta").await;
     let theirs = endpoint(&other_tenant, "theirs", &receiver, json!({})).await;
     let c = endpoint(&server.api, "c", &receiver, json!({})).await;
-    let b = endpoint(
-        &server.api,
-        "b",
-        &receiver,
-        json!({"fallback_endpoint_id": c}),
-    )
-    .await;
+    let b = falling_back(&server.api, "b", &receiver, &c).await;
     // a→b→c: a chain of three is allowed
-    let a = endpoint(
-        &server.api,
-        "a",
-        &receiver,
-        json!({"fallback_endpoint_id": b}),
-    )
-    .await;
+    let a = falling_back(&server.api, "a", &receiver, &b).await;
     let (_, a_view) = server.api.get(&format!("/v1/endpoints/{a}")).await;
     assert_eq!(a_view["fallback_endpoint_id"], b.as_str());
 
@@ -208,13 +201,7 @@ async fn an_endpoint_named_as_a_fallback_is_not_deleted_while_named() {
     let server = TestServer::start().await;
     let receiver = Receiver::start(Behaviour::status(200)).await;
     let backup = endpoint(&server.api, "backup", &receiver, json!({})).await;
-    let primary = endpoint(
-        &server.api,
-        "primary",
-        &receiver,
-        json!({"fallback_endpoint_id": backup}),
-    )
-    .await;
+    let primary = falling_back(&server.api, "primary", &receiver, &backup).await;
 
     let (status, answer) = server
         .api

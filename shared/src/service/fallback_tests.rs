@@ -7,8 +7,8 @@ use super::*;
 use crate::delivery::decide::Decision;
 use crate::ids::AlertId;
 use crate::service::in_memory::{
-    PAST_THE_LIMIT, answering_receiver, closed_port, endpoint_at, monday_service, received,
-    stored_deliveries, stored_delivery, take_queued_tasks, task,
+    PAST_THE_LIMIT, accepted_alert_to, answering_receiver, closed_port, endpoint_at,
+    monday_service, received, stored_deliveries, stored_delivery, take_queued_tasks, task,
 };
 
 fn acme() -> TenantId {
@@ -37,16 +37,15 @@ fn refused_field<T>(answer: Result<T, ServiceError>) -> String {
 
 /// GIVEN an alert accepted for acme: its id and its delivery to `endpoint`.
 async fn alert_for(service: &Service, endpoint: &EndpointId) -> (AlertId, DeliveryId) {
-    let receipt = service
-        .accept_alert(&acme(), &json!({"title": "disk full"}), None)
-        .await
-        .unwrap();
-    let (delivery, _) = receipt
-        .deliveries
-        .iter()
-        .find(|(_, e)| e == endpoint)
-        .unwrap();
-    (receipt.alert_id, delivery.clone())
+    accepted_alert_to(service, &acme(), endpoint).await
+}
+
+/// WHEN the death of `dead`'s first run is handled once more (a repeated record of that run).
+async fn handled_again(service: &Service, dead: &DeliveryId) {
+    let again = Decision::Dead {
+        reason: "again".into(),
+    };
+    service.after_death(&acme(), dead, 0, &again).await.unwrap();
 }
 
 /// WHEN the delivery's first run is received past the attempt limit: it is dead without a send.
@@ -175,17 +174,7 @@ async fn a_dead_delivery_gets_one_fallback_delivery_linked_both_ways() {
     );
 
     // WHEN the death is handled again (a repeated record of the same run)
-    service
-        .after_death(
-            &acme(),
-            &dead_id,
-            0,
-            &Decision::Dead {
-                reason: "again".into(),
-            },
-        )
-        .await
-        .unwrap();
+    handled_again(&service, &dead_id).await;
     // THEN no second fallback is made
     assert_eq!(stored_deliveries(&service, &acme()).await.len(), 3);
     assert!(take_queued_tasks(&service).await.is_empty());
@@ -217,17 +206,7 @@ async fn a_resend_of_the_dead_delivery_makes_no_second_fallback_for_the_same_run
 
     // WHEN the dead delivery is resent, and the old run's death is handled again
     service.resend(&acme(), &dead_id).await.unwrap();
-    service
-        .after_death(
-            &acme(),
-            &dead_id,
-            0,
-            &Decision::Dead {
-                reason: "again".into(),
-            },
-        )
-        .await
-        .unwrap();
+    handled_again(&service, &dead_id).await;
 
     // THEN there is still one fallback, and the link is unchanged
     let to_backup = stored_deliveries(&service, &acme())

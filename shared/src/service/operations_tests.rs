@@ -10,8 +10,8 @@ use crate::clock::{Clock, ManualClock};
 use crate::delivery::Delivery;
 use crate::delivery::decide::Decision;
 use crate::service::in_memory::{
-    PAST_THE_LIMIT, answering_receiver, closed_port, endpoint_at, monday_morning, monday_service,
-    received, service, stored_deliveries,
+    PAST_THE_LIMIT, accepted_alert_to, answering_receiver, closed_port, endpoint_at,
+    monday_morning, monday_service, received, service, stored_deliveries,
 };
 
 fn acme() -> TenantId {
@@ -49,16 +49,7 @@ async fn operational(service: &Service) -> Vec<(Delivery, crate::alert::Alert)> 
 
 /// GIVEN an alert accepted for acme: its delivery to `endpoint`.
 async fn delivery_to(service: &Service, endpoint: &EndpointId) -> DeliveryId {
-    let receipt = service
-        .accept_alert(&acme(), &json!({"title": "disk full"}), None)
-        .await
-        .unwrap();
-    let (id, _) = receipt
-        .deliveries
-        .iter()
-        .find(|(_, e)| e == endpoint)
-        .unwrap();
-    id.clone()
+    accepted_alert_to(service, &acme(), endpoint).await.1
 }
 
 #[tokio::test]
