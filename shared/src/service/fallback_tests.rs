@@ -26,6 +26,18 @@ fn falling_back_to(fallback: &EndpointId) -> Value {
            "fallback_endpoint_id": fallback.as_str()})
 }
 
+/// GIVEN acme's endpoints `primary` falling back to `backup`, both to closed ports: (primary, backup).
+async fn primary_and_backup(service: &Service) -> (EndpointId, EndpointId) {
+    let backup = endpoint(service, "backup", json!({})).await;
+    let primary = endpoint(
+        service,
+        "primary",
+        json!({"fallback_endpoint_id": backup.as_str()}),
+    )
+    .await;
+    (primary, backup)
+}
+
 /// The field an answer was refused on, if it was refused as input.
 fn refused_field<T>(answer: Result<T, ServiceError>) -> String {
     match answer {
@@ -116,13 +128,7 @@ async fn a_cycle_and_a_chain_of_four_are_refused_and_a_chain_of_three_is_kept() 
 #[tokio::test]
 async fn an_endpoint_named_as_a_fallback_cannot_be_deleted() {
     let service = monday_service();
-    let backup = endpoint(&service, "backup", json!({})).await;
-    let primary = endpoint(
-        &service,
-        "primary",
-        json!({"fallback_endpoint_id": backup.as_str()}),
-    )
-    .await;
+    let (primary, backup) = primary_and_backup(&service).await;
 
     // WHEN the fallback is deleted THEN it is a conflict naming the endpoint that names it
     match service.delete_endpoint(&acme(), &backup).await {
@@ -191,13 +197,7 @@ async fn a_dead_delivery_gets_one_fallback_delivery_linked_both_ways() {
 #[tokio::test]
 async fn a_resend_of_the_dead_delivery_makes_no_second_fallback_for_the_same_run() {
     let service = monday_service();
-    let backup = endpoint(&service, "backup", json!({})).await;
-    let primary = endpoint(
-        &service,
-        "primary",
-        json!({"fallback_endpoint_id": backup.as_str()}),
-    )
-    .await;
+    let (primary, backup) = primary_and_backup(&service).await;
     let (_, dead_id) = alert_for(&service, &primary).await;
     dies(&service, &dead_id).await;
     let first = stored_delivery(&service, &acme(), &dead_id)
@@ -265,13 +265,7 @@ async fn a_dead_fallback_follows_its_own_endpoints_fallback_to_the_end_of_the_ch
 #[tokio::test]
 async fn a_delivery_gone_with_its_endpoint_or_filtered_makes_no_fallback() {
     let service = monday_service();
-    let backup = endpoint(&service, "backup", json!({})).await;
-    let primary = endpoint(
-        &service,
-        "primary",
-        json!({"fallback_endpoint_id": backup.as_str()}),
-    )
-    .await;
+    let (primary, _) = primary_and_backup(&service).await;
     let (_, delivery) = alert_for(&service, &primary).await;
 
     // WHEN a death is handled that is not of its attempts (its endpoint or alert gone)
