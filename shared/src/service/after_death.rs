@@ -1,7 +1,7 @@
 //! What follows a delivery's recorded death of its attempts: the delivery to its endpoint's fallback
 //! ([`super::fallback`]) and the operational alerts about it ([`super::operations`]).
 
-use super::operations::OperationsEvent;
+use super::operations::{OPERATIONS_SOURCE, OperationsEvent};
 use super::{Service, ServiceError};
 use crate::delivery::DeliveryStatus;
 use crate::delivery::decide::Decision;
@@ -10,7 +10,8 @@ use crate::ids::{DeliveryId, TenantId};
 
 impl Service {
     /// Called by the attempt once `dead_id`'s run `run` is recorded dead by `decision`. Only a death of
-    /// its attempts (`Decision::Dead`) leads anywhere: not a delivery whose endpoint or alert is gone. An
+    /// its attempts (`Decision::Dead`) leads anywhere: not a delivery whose endpoint or alert is gone. The
+    /// death of an operational alert's delivery has a fallback but tells no operational alert. An
     /// operational alert that cannot be accepted is logged, not failed: the death stands either way.
     pub(super) async fn after_death(
         &self,
@@ -37,7 +38,15 @@ impl Service {
         else {
             return Ok(());
         };
-        self.fall_back(&dead, &endpoint).await?;
+        let Some(alert) = ports.alerts.get_alert(tenant, &dead.alert_id).await? else {
+            return Ok(());
+        };
+        self.fall_back(&dead, &endpoint, &alert).await?;
+        if alert.content.source.as_deref() == Some(OPERATIONS_SOURCE) {
+            // An operational alert's death tells nothing: when the operations endpoint fails, its
+            // alerts' fallbacks failing too must not feed it more alerts in a loop.
+            return Ok(());
+        }
         let mut events = vec![OperationsEvent::DeliveryDead {
             endpoint_id: endpoint.id.clone(),
             delivery_id: dead.id.clone(),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::ingest::new_delivery;
 use super::{Service, ServiceError};
+use crate::alert::Alert;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::{Endpoint, MAX_FALLBACK_CHAIN, fallback_chain};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
@@ -65,7 +66,7 @@ impl Service {
     }
 
     /// Called once the death of `dead` (of its attempts: all spent, `410 Gone`, a body that cannot be
-    /// rendered) is recorded, with its endpoint as now stored. When that endpoint names a fallback, adds
+    /// rendered) is recorded, with its endpoint as now stored and its alert. When that endpoint names a fallback, adds
     /// a delivery of the same alert to the fallback endpoint, linked both ways: a normal delivery to that
     /// endpoint, rendered with its own templates when sent. The new id is derived from the death (see
     /// [`fallback_id_for`]) and written only if new, so a second call for the same death writes nothing.
@@ -73,6 +74,7 @@ impl Service {
         &self,
         dead: &Delivery,
         endpoint: &Endpoint,
+        alert: &Alert,
     ) -> Result<(), ServiceError> {
         let (ports, tenant, run) = (&self.ports, &dead.tenant, dead.run);
         let Some(fallback_id) = endpoint.fallback_endpoint_id.clone() else {
@@ -88,15 +90,12 @@ impl Service {
             tracing::warn!(delivery = %dead.id, fallback = %fallback_id, "no fallback: the fallback endpoint is gone");
             return Ok(());
         };
-        let Some(alert) = ports.alerts.get_alert(tenant, &dead.alert_id).await? else {
-            return Ok(());
-        };
         let now = self.clock.now();
         let delivery = Delivery {
             fallback_of: Some(dead.id.clone()),
             created_at: now,
             updated_at: now,
-            ..new_delivery(fallback_id_for(dead), &alert, &fallback)
+            ..new_delivery(fallback_id_for(dead), alert, &fallback)
         };
         let tasks: Vec<Task> = (delivery.status == DeliveryStatus::Pending)
             .then(|| Task::DeliverV1 {

@@ -198,3 +198,54 @@ async fn without_an_operations_endpoint_nothing_is_told() {
     assert!(!service.notify_operations(&acme(), recovered).await.unwrap());
     assert!(stored_deliveries(&service, &acme()).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_operational_alert_dying_at_a_fallback_tells_nothing_more() {
+    let service = monday_service();
+    // GIVEN ops falls back to spare, and both are down
+    let spare = endpoint_at(&service, &acme(), "spare", closed_port(), json!({})).await;
+    let ops = endpoint_at(
+        &service,
+        &acme(),
+        "ops",
+        closed_port(),
+        json!({"fallback_endpoint_id": spare.as_str()}),
+    )
+    .await;
+    let pager = endpoint_at(&service, &acme(), "pager", closed_port(), json!({})).await;
+    service
+        .put_settings(&acme(), &json!({"operations_endpoint_id": ops.as_str()}))
+        .await
+        .unwrap();
+    let dead = delivery_to(&service, &pager).await;
+
+    // WHEN the pager's delivery dies, then the operational alert's at ops, then its fallback at spare
+    let dies = |id: DeliveryId| {
+        let service = &service;
+        async move {
+            service
+                .attempt_delivery(&received(&acme(), &id, 0, PAST_THE_LIMIT))
+                .await
+                .unwrap();
+        }
+    };
+    dies(dead).await;
+    let told = operational(&service).await;
+    assert_eq!(told.len(), 1);
+    dies(told[0].0.id.clone()).await;
+    let at_spare = operational(&service)
+        .await
+        .into_iter()
+        .find(|(d, _)| d.endpoint_id == spare)
+        .expect("the operational alert's fallback")
+        .0;
+    dies(at_spare.id).await;
+
+    // THEN only the one operational alert exists (its delivery to ops and the fallback to spare)
+    let alerts: std::collections::BTreeSet<_> = operational(&service)
+        .await
+        .into_iter()
+        .map(|(_, a)| a.id)
+        .collect();
+    assert_eq!(alerts.len(), 1);
+}
