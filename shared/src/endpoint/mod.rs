@@ -136,8 +136,12 @@ pub struct Endpoint {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Where a delivery of this endpoint's goes when it dies (its attempts spent, `410 Gone`): a new
-    /// delivery of the same alert to this endpoint of the same tenant. See [`MAX_FALLBACK_CHAIN`].
+    /// Another endpoint of the same tenant that gets the alert when a delivery here dies of its attempts
+    /// (all spent, `410 Gone`): a new delivery, rendered with that endpoint's templates. Refused at save
+    /// when it names this endpoint, an unknown (or another tenant's) endpoint, closes a cycle, or makes a
+    /// chain of more than [`MAX_FALLBACK_CHAIN`] endpoints counted from the first, this one included:
+    /// A→B→C (three endpoints, two fallbacks) is allowed, A→B→C→D (four) is not. Checked in
+    /// [`fallback_chain::check`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_endpoint_id: Option<EndpointId>,
 }
