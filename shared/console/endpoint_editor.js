@@ -165,6 +165,8 @@ export async function endpointEditor(id) {
     if (secretChoice.value === "generate") result.secret = "generate";
     else if (secretChoice.value === "keep") result.secret = SECRET_MASK;
     if (token.value) result.verification_token = token.value;
+    // Not edited here yet: a save keeps the fallback set through the API.
+    if (saved?.fallback_endpoint_id) result.fallback_endpoint_id = saved.fallback_endpoint_id;
     return result;
   }
 
