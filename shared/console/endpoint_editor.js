@@ -15,11 +15,12 @@ const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 const METHODS = ["POST", "PUT", "PATCH", "GET", "DELETE"];
 
 export async function endpointEditor(id) {
-  const [catalogue, saved, stats] = await Promise.all([
+  const [catalogue, saved, stats, others] = await Promise.all([
     get("/v1/catalogue"),
     id ? get(`/v1/endpoints/${encodeURIComponent(id)}`) : null,
     // The figures are a view: without them the editor still opens, saying why they are missing.
     id ? get(`/v1/endpoints/${encodeURIComponent(id)}/stats`).catch((e) => e) : null,
+    get("/v1/endpoints"),
   ]);
   const endpoint = saved ?? { method: "POST", content_type: "application/json", body: catalogue.default_body,
     min_severity: "info", headers: {}, message_types: { error: {}, reminder: {}, ok: {} }, enabled: true };
@@ -49,8 +50,11 @@ export async function endpointEditor(id) {
     value: endpoint.max_in_flight ?? "" });
   const rateLimit = el("input", { id: "f-rate-limit", type: "number", inputmode: "decimal", step: "any",
     value: endpoint.rate_limit_per_second ?? "" });
-  // A `fallback_endpoint_id` select (the tenant's other endpoints, and "None") joins these: one more
-  // `checkedField` in the "Delivery limits" row and one line in `definition()`.
+  // The tenant's other endpoints, any of which may take this one's dead deliveries.
+  const fallback = el("select", { id: "f-fallback" }, el("option", { value: "" }, "None"),
+    others.endpoints.filter((e) => e.id !== id)
+      .map((e) => el("option", { value: e.id }, `${e.name} (${e.id})`)));
+  fallback.value = endpoint.fallback_endpoint_id ?? "";
   const body = el("textarea", { id: "f-body", spellcheck: "false", "aria-describedby": "template-error" });
   body.value = endpoint.body ?? "";
   const templateError = messageBox("template-error");
@@ -188,6 +192,7 @@ export async function endpointEditor(id) {
     if (secretChoice.value === "generate") result.secret = "generate";
     else if (secretChoice.value === "keep") result.secret = SECRET_MASK;
     if (token.value) result.verification_token = token.value;
+    if (fallback.value) result.fallback_endpoint_id = fallback.value;
     return result;
   }
 
@@ -316,6 +321,7 @@ export async function endpointEditor(id) {
       showFieldError(null);
       maxInFlight.value = view.max_in_flight;
       rateLimit.value = view.rate_limit_per_second ?? "";
+      fallback.value = view.fallback_endpoint_id ?? "";
       setMessage(saveMessage, "ok", `Saved “${view.name}”.`);
       announce(`Saved ${view.name}`);
       if (!saved) history.replaceState(null, "", `#/endpoints/${view.id}`);
@@ -373,9 +379,11 @@ export async function endpointEditor(id) {
     el("h3", {}, "Delivery limits"),
     el("div", { class: "row", id: "limits" },
       checkedField("max_in_flight", "f-max-in-flight", "Attempts in flight at most", maxInFlight,
-        "From 1 to 256; empty: 8."),
+        "From 1 to 256; empty: 16."),
       checkedField("rate_limit_per_second", "f-rate-limit", "Attempts started per second at most", rateLimit,
-        "From 0.01 to 10000, e.g. 0.5; empty: no limit.")),
+        "From 0.01 to 10000, e.g. 0.5; empty: no limit."),
+      checkedField("fallback_endpoint_id", "f-fallback", "Fallback endpoint", fallback,
+        "Gets the alert when a delivery here goes dead.")),
     el("h3", {}, "Headers"),
     headerRows,
     el("button", { type: "button", onclick: () => addHeader() }, "Add a header"),

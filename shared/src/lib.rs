@@ -3,8 +3,9 @@
 //! # Layout
 //! Follow an alert from the edge inwards: [`api`] takes it, [`service`] decides, the [`ports`] keep it,
 //! and an adapter (`embedded` or `aws`) does the storing and queueing.
-//! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], and the [`clock`] the service
-//!   reads the time from (domain rules are given `now`).
+//! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], a tenant's settings
+//!   ([`tenant_settings`]), and the [`clock`] the service reads the time from (domain rules are given
+//!   `now`).
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
 //! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`), the retry
@@ -42,4 +43,5 @@ pub mod ports;
 pub mod render_context;
 pub mod service;
 pub mod template;
+pub mod tenant_settings;
 pub mod webhook;

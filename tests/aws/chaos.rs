@@ -94,6 +94,7 @@ impl Rig {
             endpoints: Arc::new(store.inner().clone()),
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
+            settings: Arc::new(store.inner().clone()),
             queue: Arc::new(sqs.queue.clone()),
         };
         let sender =

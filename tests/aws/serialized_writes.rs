@@ -9,7 +9,8 @@ use alertwire_shared::alert::Alert;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::ids::{AlertId, DeliveryId, TenantId};
 use alertwire_shared::ports::store::{
-    AlertRecord, AlertStore, DeliveryFilter, DeliveryStore, RecordOutcome, StatusChange, StoreError,
+    AlertRecord, AlertStore, DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord,
+    RecordOutcome, StatusChange, StoreError,
 };
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -85,6 +86,14 @@ impl<S: DeliveryStore> DeliveryStore for SerializedWrites<S> {
         self.inner
             .update_delivery(tenant, id, run, attempt, change)
             .await
+    }
+
+    async fn record_fallback(
+        &self,
+        record: FallbackRecord<'_>,
+    ) -> Result<FallbackOutcome, StoreError> {
+        let _turn = self.turn.lock().await;
+        self.inner.record_fallback(record).await
     }
 
     async fn start_resend(

@@ -20,8 +20,10 @@ use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
 use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, RecordOutcome, StatusChange, StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, SettingsStore, StatusChange,
+    StoreError,
 };
+use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -34,18 +36,26 @@ struct Stores {
     endpoints: Arc<dyn EndpointStore>,
     alerts: Arc<dyn AlertStore>,
     deliveries: Arc<dyn DeliveryStore>,
+    settings: Arc<dyn SettingsStore>,
 }
 
 impl Stores {
     fn of<S>(store: S) -> Self
     where
-        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+        S: ApiKeyStore
+            + EndpointStore
+            + AlertStore
+            + DeliveryStore
+            + SettingsStore
+            + Clone
+            + 'static,
     {
         Self {
             keys: Arc::new(store.clone()),
             endpoints: Arc::new(store.clone()),
             alerts: Arc::new(store.clone()),
-            deliveries: Arc::new(store),
+            deliveries: Arc::new(store.clone()),
+            settings: Arc::new(store),
         }
     }
 }
@@ -94,6 +104,8 @@ conformance!(
     attempts_are_kept_in_order,
     update_delivery_moves_only_a_pending_delivery_of_its_run,
     start_resend_begins_a_new_run,
+    a_fallback_delivery_is_added_once_and_linked_both_ways,
+    settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
 );
 
@@ -1175,6 +1187,123 @@ async fn start_resend_begins_a_new_run(stores: &Stores) -> Outcome {
         None
     );
     assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    Ok(())
+}
+
+async fn a_fallback_delivery_is_added_once_and_linked_both_ways(stores: &Stores) -> Outcome {
+    let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
+    // An endpoint keeps the fallback it names.
+    let primary = Endpoint {
+        fallback_endpoint_id: Some(EndpointId::from("ep_02")),
+        ..endpoint("acme", "ep_01", 1, "primary")
+    };
+    stores.endpoints.insert_endpoint(&primary).await?;
+    let stored = stores
+        .endpoints
+        .get_endpoint(&acme, &primary.id)
+        .await?
+        .expect("stored");
+    assert_eq!(stored.fallback_endpoint_id, primary.fallback_endpoint_id);
+
+    // GIVEN msg_01 dead
+    let d = record_one_pending(stores).await?;
+    assert!(
+        deliveries
+            .update_delivery(
+                &acme,
+                &d.id,
+                0,
+                Some(&attempt(1, 0, 410)),
+                change(DeliveryStatus::Dead)
+            )
+            .await?
+    );
+    // WHEN its fallback msg_02 to ep_02 is recorded
+    let fallback = Delivery {
+        fallback_of: Some(d.id.clone()),
+        ..delivery("acme", "msg_02", "al_01", "ep_02", "pending")
+    };
+    let record = || FallbackRecord {
+        delivery: &fallback,
+        tasks: &[],
+    };
+    assert_eq!(
+        deliveries.record_fallback(record()).await?,
+        FallbackOutcome::Recorded { enqueued: false }
+    );
+    // THEN each names the other, in a read and in the alert's list
+    let dead = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(dead.fallback_delivery_id, Some(fallback.id.clone()));
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(get(stores, "acme", "msg_02").await?, Some(fallback.clone()));
+    let listed = deliveries
+        .list_deliveries(
+            &acme,
+            &DeliveryFilter {
+                alert_id: Some(AlertId::from("al_01")),
+                ..filter()
+            },
+        )
+        .await?;
+    assert_eq!(listed, vec![fallback.clone(), dead.clone()]);
+
+    // WHEN it is recorded again THEN nothing is written
+    assert_eq!(
+        deliveries.record_fallback(record()).await?,
+        FallbackOutcome::AlreadyRecorded
+    );
+    assert_eq!(get(stores, "acme", "msg_01").await?, Some(dead));
+    assert_eq!(get(stores, "acme", "msg_02").await?, Some(fallback));
+    Ok(())
+}
+
+async fn settings_are_per_tenant_and_a_notice_is_taken_once_per_window(stores: &Stores) -> Outcome {
+    let (acme, globex, settings) = (tenant("acme"), tenant("globex"), &stores.settings);
+    assert_eq!(
+        settings.get_settings(&acme).await?,
+        TenantSettings::default()
+    );
+    let ops = TenantSettings {
+        operations_endpoint_id: Some(EndpointId::from("ep_ops")),
+    };
+    settings.put_settings(&acme, &ops).await?;
+    assert_eq!(settings.get_settings(&acme).await?, ops);
+    assert_eq!(
+        settings.get_settings(&globex).await?,
+        TenantSettings::default()
+    );
+    settings
+        .put_settings(&acme, &TenantSettings::default())
+        .await?;
+    assert_eq!(
+        settings.get_settings(&acme).await?,
+        TenantSettings::default()
+    );
+
+    let hour = chrono::Duration::hours(1);
+    let at: DateTime<Utc> = CREATED.parse().expect("a time");
+    let key = "endpoint.failing:ep_01";
+    assert!(settings.claim_notice(&acme, key, at, hour).await?);
+    let later = at + chrono::Duration::minutes(59);
+    assert!(
+        !settings.claim_notice(&acme, key, later, hour).await?,
+        "within the hour"
+    );
+    assert!(
+        settings.claim_notice(&globex, key, later, hour).await?,
+        "per tenant"
+    );
+    assert!(
+        settings
+            .claim_notice(&acme, "endpoint.failing:ep_02", later, hour)
+            .await?,
+        "per key"
+    );
+    assert!(
+        settings.claim_notice(&acme, key, at + hour, hour).await?,
+        "the hour is over"
+    );
+    assert!(!settings.claim_notice(&acme, key, at + hour, hour).await?);
     Ok(())
 }
 

@@ -339,8 +339,8 @@ async fn the_editor_is_usable_from_the_keyboard() {
 }
 
 /// An endpoint that answers 500 until its circuit opens: the console shows the open badge, the last error
-/// and a chart with failed deliveries; its limits are edited, saved and shown, and a bad one is refused
-/// under its field.
+/// and a chart with failed deliveries; its limits and fallback are edited, saved and shown, and a bad
+/// limit is refused under its field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
     // Three outages open the circuit; probes come back every 5 s, so it stays open while looked at.
@@ -355,10 +355,11 @@ async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
     .await;
     let steady = Receiver::start(Behaviour::status(200)).await;
     let failing = Receiver::start(Behaviour::status(500)).await;
-    server
+    let steady_view = server
         .api
         .create_endpoint(&json!({"name": "steady receiver", "url": steady.url("/in")}))
         .await;
+    let steady_id = steady_view["id"].as_str().expect("an id").to_string();
     let storm = server
         .api
         .create_endpoint(&json!({"name": "storm receiver", "url": failing.url("/in")}))
@@ -430,15 +431,32 @@ async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
         .await;
     browser.screenshot("endpoint-circuit-open").await;
 
-    // The limits: saved, shown again after a reload.
+    // The limits and the fallback: saved, shown again after a reload.
     browser.fill("#f-max-in-flight", "3").await;
     browser.fill("#f-rate-limit", "2.5").await;
+    let choices = browser
+        .script(&format!(
+            "const select = document.getElementById('f-fallback');
+             select.value = '{steady_id}';
+             select.dispatchEvent(new Event('change', {{bubbles: true}}));
+             return [...select.options].map((o) => o.value);"
+        ))
+        .await;
+    assert_eq!(
+        choices,
+        json!(["", steady_id]),
+        "none, or the tenant's other endpoint"
+    );
     browser.click("#save").await;
     browser.text_containing("#save-message", "Saved").await;
     let (_, saved) = server.api.get(&format!("/v1/endpoints/{id}")).await;
     assert_eq!(
-        (&saved["max_in_flight"], &saved["rate_limit_per_second"]),
-        (&json!(3), &json!(2.5)),
+        (
+            &saved["max_in_flight"],
+            &saved["rate_limit_per_second"],
+            &saved["fallback_endpoint_id"]
+        ),
+        (&json!(3), &json!(2.5), &json!(steady_id)),
         "{saved}"
     );
     browser.goto(&format!("{console}#/endpoints")).await;
@@ -447,10 +465,11 @@ async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
     let shown = browser
         .script(
             "return [document.getElementById('f-max-in-flight').value,
-                     document.getElementById('f-rate-limit').value];",
+                     document.getElementById('f-rate-limit').value,
+                     document.getElementById('f-fallback').value];",
         )
         .await;
-    assert_eq!(shown, json!(["3", "2.5"]));
+    assert_eq!(shown, json!(["3", "2.5", steady_id]));
     browser
         .script("document.getElementById('limits').scrollIntoView();")
         .await;

@@ -118,6 +118,14 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             json!({"endpoint": {"name": "beta's draft", "url": betas_receiver.url("/")}}),
             200,
         ),
+        // beta's own settings: empty, and alpha's endpoint is unknown to them.
+        ("GET", "/v1/settings".into(), Value::Null, 200),
+        (
+            "PUT",
+            "/v1/settings".into(),
+            json!({"operations_endpoint_id": endpoint_id}),
+            422,
+        ),
         (
             "GET",
             format!("/v1/deliveries/{}", ids[0]),

@@ -127,7 +127,7 @@ pub async fn replace(
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
-        super::error::EndpointErrors,
+        super::error::EndpointDeleteErrors,
         super::error::KeyErrors,
     )
 )]

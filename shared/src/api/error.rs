@@ -73,6 +73,19 @@ pub enum EndpointChangeErrors {
     Conflict(ErrorBody),
 }
 
+/// The error answers of deleting an endpoint, which others may still name as their fallback.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum EndpointDeleteErrors {
+    /// No such endpoint
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Other endpoints name it as their `fallback_endpoint_id` (the message names them), or it is the
+    /// tenant's `operations_endpoint_id`
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
 /// The error answer of a route on one delivery, `/v1/deliveries/{id}…`.
 #[derive(IntoResponses)]
 #[allow(dead_code, reason = "never built: it documents answers ApiError gives")]

@@ -13,6 +13,7 @@ mod endpoints;
 mod error;
 mod json_body;
 pub mod openapi;
+mod settings;
 pub mod views;
 
 use std::sync::{Arc, LazyLock};
@@ -84,6 +85,7 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(deliveries::resend))
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::replay))
+        .routes(routes!(settings::read, settings::replace))
 }
 
 /// Whether the process is up; needs no API key.

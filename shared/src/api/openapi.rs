@@ -31,6 +31,7 @@ const API_KEY: &str = "api_key";
         (name = "endpoints", description = "Where alerts go and how each request is shaped"),
         (name = "deliveries", description = "Each alert on its way to each endpoint, with every attempt"),
         (name = "dead-letters", description = "Deliveries whose attempts all failed, and their replay"),
+        (name = "settings", description = "The tenant's settings: where alertwire's own operational alerts go"),
         (name = "service", description = "Health and this document"),
     )
 )]
@@ -159,6 +160,11 @@ pub struct EndpointInput {
     pub retiring_secrets: Option<Value>,
     /// Accepted and ignored.
     pub health: Option<Value>,
+    /// Another endpoint of this tenant that receives the alert when a delivery here goes dead (all
+    /// attempts failed, or `410 Gone`), rendered with that endpoint's own templates. Not this endpoint,
+    /// no cycle, and a chain of at most 3 endpoints counting this one (A→B→C; A→B→C→D is refused).
+    /// Absent or `null`: none.
+    pub fallback_endpoint_id: Option<String>,
 }
 
 #[derive(ToSchema, serde::Deserialize)]
@@ -288,4 +294,15 @@ mod tests {
 pub struct UnsavedEndpointTest {
     pub endpoint: EndpointInput,
     pub alert: Option<AlertInput>,
+}
+
+/// The body of `PUT /v1/settings`: every setting; one absent or `null` is cleared.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    /// An endpoint of this tenant that receives alertwire's operational alerts (`delivery.dead`,
+    /// `endpoint.disabled`, `endpoint.failing` at most once an hour per endpoint, `endpoint.recovered`)
+    /// as alerts of `source: "alertwire"`, never about itself.
+    #[schema(max_length = 200)]
+    pub operations_endpoint_id: Option<String>,
 }

@@ -17,6 +17,7 @@ use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
 use crate::ports::store::AlertReceipt;
 use crate::service::CappedStats;
+use crate::tenant_settings::TenantSettings;
 
 /// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
 /// secrets), except the new signing secret in the answer that created or set it.
@@ -44,6 +45,8 @@ pub struct EndpointView {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where this endpoint's dead deliveries go; none when absent.
+    pub fallback_endpoint_id: Option<String>,
 }
 
 impl EndpointView {
@@ -91,6 +94,10 @@ impl From<&Endpoint> for EndpointView {
             version: endpoint.version,
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
+            fallback_endpoint_id: endpoint
+                .fallback_endpoint_id
+                .as_ref()
+                .map(|f| f.to_string()),
         }
     }
 }
@@ -232,6 +239,10 @@ pub struct DeliveryView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub attempts: Vec<Attempt>,
+    /// The dead delivery this one stands in for, made at its endpoint's fallback endpoint.
+    pub fallback_of: Option<String>,
+    /// The delivery made at the fallback endpoint when this one went dead.
+    pub fallback_delivery_id: Option<String>,
 }
 
 impl From<&Delivery> for DeliveryView {
@@ -249,6 +260,29 @@ impl From<&Delivery> for DeliveryView {
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
             attempts: delivery.attempts.clone(),
+            fallback_of: delivery.fallback_of.as_ref().map(|d| d.to_string()),
+            fallback_delivery_id: delivery
+                .fallback_delivery_id
+                .as_ref()
+                .map(|d| d.to_string()),
+        }
+    }
+}
+
+/// The tenant's settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsView {
+    /// Where alertwire's operational alerts go; none when absent.
+    pub operations_endpoint_id: Option<String>,
+}
+
+impl From<&TenantSettings> for SettingsView {
+    fn from(settings: &TenantSettings) -> Self {
+        Self {
+            operations_endpoint_id: settings
+                .operations_endpoint_id
+                .as_ref()
+                .map(|id| id.to_string()),
         }
     }
 }
@@ -472,6 +506,7 @@ mod tests {
             version: 3,
             created_at: at,
             updated_at: at,
+            fallback_endpoint_id: Some(EndpointId::from("ep_2")),
         }
     }
 
@@ -511,6 +546,7 @@ mod tests {
                 "version": 3,
                 "created_at": "2026-03-02T09:14:05Z",
                 "updated_at": "2026-03-02T09:14:05Z",
+                "fallback_endpoint_id": "ep_2",
             })
         );
     }

@@ -161,6 +161,13 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The dead delivery this one stands in for, at its endpoint's fallback endpoint.
+    #[serde(default)]
+    pub fallback_of: Option<DeliveryId>,
+    /// The delivery made to the fallback endpoint when this one went dead (the latest, if several runs
+    /// died).
+    #[serde(default)]
+    pub fallback_delivery_id: Option<DeliveryId>,
 }
 
 impl Delivery {
@@ -179,6 +186,8 @@ impl Delivery {
             next_attempt_at: None,
             created_at: alert.received_at,
             updated_at: alert.received_at,
+            fallback_of: None,
+            fallback_delivery_id: None,
         }
     }
 

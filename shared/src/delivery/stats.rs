@@ -142,6 +142,8 @@ mod tests {
             next_attempt_at: None,
             created_at: at,
             updated_at: at,
+            fallback_of: None,
+            fallback_delivery_id: None,
         }
     }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
-use super::schema::SCHEMA;
+use super::schema::{SCHEMA, add_missing_columns};
 use crate::ports::store::StoreError;
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
@@ -103,6 +103,7 @@ impl Database {
         connection.pragma_update(None, "temp_store", "MEMORY")?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.execute_batch(SCHEMA)?;
+        add_missing_columns(&connection)?;
         let (units, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("alertwire-sqlite".into())

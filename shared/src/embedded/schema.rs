@@ -1,4 +1,7 @@
-//! The SQLite schema of the embedded store and queue, applied at open.
+//! The SQLite schema of the embedded store and queue, applied at open, with the columns added since a
+//! table was first created.
+
+use rusqlite::Connection;
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -59,11 +62,24 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at TEXT,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
+    fallback_of          TEXT,
+    fallback_delivery_id TEXT,
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_endpoint ON deliveries (tenant, endpoint_id, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (tenant, status, id);
 CREATE INDEX IF NOT EXISTS deliveries_by_alert ON deliveries (tenant, alert_id);
+CREATE TABLE IF NOT EXISTS tenant_settings (
+    tenant TEXT PRIMARY KEY,
+    doc    TEXT NOT NULL
+);
+-- When each operational notice was last sent (epoch milliseconds), for its debounce.
+CREATE TABLE IF NOT EXISTS operations_notices (
+    tenant  TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
 CREATE TABLE IF NOT EXISTS attempts (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant      TEXT NOT NULL,
@@ -109,3 +125,57 @@ CREATE TRIGGER IF NOT EXISTS queue_depth_on_move AFTER UPDATE OF queue ON queue
 END;
 COMMIT;
 "#;
+
+/// Columns added to a table after it was first released, as `(table, column, type)`: a file created
+/// before them gets them at open ([`add_missing_columns`]); a new file has them from `SCHEMA`.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("deliveries", "fallback_of", "TEXT"),
+    ("deliveries", "fallback_delivery_id", "TEXT"),
+];
+
+/// Adds every column of [`ADDED_COLUMNS`] its table lacks.
+pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_from_before_the_added_columns_gets_them_at_open_and_keeps_its_rows() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE deliveries (tenant TEXT NOT NULL, id TEXT NOT NULL, alert_id TEXT NOT NULL,
+                     endpoint_id TEXT NOT NULL, message_type TEXT NOT NULL, status TEXT NOT NULL,
+                     status_reason TEXT, run INTEGER NOT NULL, next_attempt_at TEXT,
+                     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (tenant, id));
+                 INSERT INTO deliveries VALUES ('acme', 'msg_1', 'al_1', 'ep_1', 'error', 'dead', NULL, 0,
+                     NULL, '2026-01-05T09:00:00Z', '2026-01-05T09:00:00Z');",
+            )
+            .unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        add_missing_columns(&connection).unwrap();
+        // A second open finds them present and adds nothing.
+        add_missing_columns(&connection).unwrap();
+        let (id, fallback_of): (String, Option<String>) = connection
+            .query_row(
+                "SELECT id, fallback_of FROM deliveries WHERE fallback_delivery_id IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((id.as_str(), fallback_of), ("msg_1", None));
+    }
+}

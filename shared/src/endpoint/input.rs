@@ -66,6 +66,8 @@ pub struct EndpointInput {
     pub enabled: bool,
     pub max_in_flight: u32,
     pub rate_limit_per_second: Option<f64>,
+    /// Checked against the tenant's other endpoints by the service, which can see them.
+    pub fallback_endpoint_id: Option<EndpointId>,
 }
 
 const FIELDS: &[&str] = &[
@@ -82,6 +84,7 @@ const FIELDS: &[&str] = &[
     "enabled",
     "max_in_flight",
     "rate_limit_per_second",
+    "fallback_endpoint_id",
     // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
     "id",
     "version",
@@ -146,6 +149,9 @@ impl EndpointInput {
                 RATE_LIMIT_RANGE.0,
                 RATE_LIMIT_RANGE.1,
             )?,
+            fallback_endpoint_id: reader
+                .string("fallback_endpoint_id", 200)?
+                .map(EndpointId::from),
         };
         input.check(policy)?;
         Ok(input)
@@ -177,7 +183,7 @@ impl EndpointInput {
             disabled_reason: match (self.enabled, previous) {
                 (true, _) => None,
                 (false, Some(p)) if !p.enabled => p.disabled_reason.clone(),
-                (false, _) => Some("disabled by the user".to_string()),
+                (false, _) => Some(super::USER_DISABLED_REASON.to_string()),
             },
             enabled: self.enabled,
             max_in_flight: self.max_in_flight,
@@ -189,6 +195,7 @@ impl EndpointInput {
             version: previous.map_or(1, |p| p.version + 1),
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
+            fallback_endpoint_id: self.fallback_endpoint_id,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod circuit;
 mod compiled;
+pub mod fallback_chain;
 pub mod health;
 mod input;
 pub mod presets;
@@ -142,11 +143,26 @@ pub struct Endpoint {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Another endpoint of the same tenant that gets the alert when a delivery here dies of its attempts
+    /// (all spent, `410 Gone`): a new delivery, rendered with that endpoint's templates. Refused at save
+    /// when it names this endpoint, an unknown (or another tenant's) endpoint, closes a cycle, or makes a
+    /// chain of more than [`MAX_FALLBACK_CHAIN`] endpoints counted from the first, this one included:
+    /// A→B→C (three endpoints, two fallbacks) is allowed, A→B→C→D (four) is not. Checked in
+    /// [`fallback_chain::check`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_endpoint_id: Option<EndpointId>,
 }
 
 fn default_max_in_flight() -> u32 {
     crate::delivery::pacing::DEFAULT_MAX_IN_FLIGHT
 }
+
+/// The `disabled_reason` of an endpoint its owner switched off (any other was given by alertwire).
+pub const USER_DISABLED_REASON: &str = "disabled by the user";
+
+/// The most endpoints a fallback chain may hold, the first one included: A→B→C is allowed (two
+/// fallbacks after A), A→B→C→D is not. So one alert reaches at most three endpoints of a chain.
+pub const MAX_FALLBACK_CHAIN: usize = 3;
 
 /// A secret that was replaced and keeps signing, beside the new one, until `until`: receivers that
 /// still verify with it go on working while they switch (Standard Webhooks sends both signatures).

@@ -11,6 +11,7 @@ use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::queue::Task;
+use crate::tenant_settings::TenantSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -149,6 +150,24 @@ pub struct StatusChange<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
+/// A delivery added to an alert already stored: the fallback of a dead delivery, at the dead one's
+/// endpoint's fallback endpoint. Like an [`AlertRecord`], a store that holds the queue writes the tasks in
+/// the same transaction, and one that does not leaves them to the caller.
+pub struct FallbackRecord<'a> {
+    /// The new delivery. Its `fallback_of` names the dead delivery, which gets `fallback_delivery_id`
+    /// in the same write.
+    pub delivery: &'a Delivery,
+    pub tasks: &'a [Task],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FallbackOutcome {
+    /// Written, with the dead delivery's link; `enqueued` as for [`RecordOutcome::Recorded`].
+    Recorded { enqueued: bool },
+    /// A delivery with this id exists already (an earlier call wrote it): nothing written.
+    AlreadyRecorded,
+}
+
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     async fn get_delivery(
@@ -174,6 +193,12 @@ pub trait DeliveryStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Starts a new run for a manual resend: status pending, run + 1. Returns the new run, or None if the
     /// delivery does not exist. `only_if` restricts it to deliveries currently in that status.
+    /// Writes a fallback delivery, its tasks (see [`FallbackRecord`]) and the dead delivery's
+    /// `fallback_delivery_id` in one piece, unless a delivery with its id exists already.
+    async fn record_fallback(
+        &self,
+        record: FallbackRecord<'_>,
+    ) -> Result<FallbackOutcome, StoreError>;
     async fn start_resend(
         &self,
         tenant: &TenantId,
@@ -197,4 +222,25 @@ pub trait DeliveryStore: Send + Sync {
         }
         Ok(started)
     }
+}
+
+/// A tenant's settings, and the notices alertwire sends it about itself, debounced across processes.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The tenant's settings; the defaults when it never set any.
+    async fn get_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError>;
+    async fn put_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
+    /// Takes notice `key` of `tenant` at `at`, unless it was taken less than `window` before: true if
+    /// taken now. One conditional write, so two processes cannot both take it.
+    async fn claim_notice(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<bool, StoreError>;
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::admission::{Admission, AttemptPass};
+use super::operations::OperationsEvent;
 use super::{Service, ServiceError};
 use crate::alert::Alert;
 pub use crate::delivery::decide::Disposition;
@@ -248,8 +249,8 @@ impl Service {
                 endpoints.clear_failures(tenant, endpoint_id).await?;
                 tracing::info!(endpoint = %endpoint_id, "endpoint recovered");
                 if before.circuit_open {
-                    self.metrics.circuit_changed(false);
-                    tracing::warn!(endpoint = %endpoint_id, "circuit closed");
+                    self.circuit_closed(tenant, endpoint_id, attempt.status_code)
+                        .await;
                 }
             }
             return Ok(());
@@ -278,8 +279,8 @@ impl Service {
         };
         if !outage && before.circuit_open {
             // An answer that is not an outage (a 4XX): the endpoint is up again.
-            self.metrics.circuit_changed(false);
-            tracing::warn!(endpoint = %endpoint_id, status = attempt.status_code, "circuit closed");
+            self.circuit_closed(tenant, endpoint_id, attempt.status_code)
+                .await;
         }
         if outage && let Some(circuit) = self.circuit.after_outage(&health, now, before.probe) {
             endpoints
@@ -293,6 +294,11 @@ impl Service {
                     probe_at = %circuit.probe_at,
                     "circuit opened"
                 );
+                let failing = OperationsEvent::EndpointFailing {
+                    endpoint_id: endpoint_id.clone(),
+                    last_error: health.last_error.clone(),
+                };
+                self.tell_operations(tenant, failing).await;
             }
         }
         if let Some(reason) = self.health.verdict(&health, attempt.status_code, now)
@@ -302,8 +308,31 @@ impl Service {
         {
             self.metrics.endpoint_disabled();
             tracing::warn!(endpoint = %endpoint_id, %reason, "endpoint disabled");
+            if let Some(disabled) = endpoints.get_endpoint(tenant, endpoint_id).await? {
+                let event = OperationsEvent::EndpointDisabled {
+                    endpoint_id: endpoint_id.clone(),
+                    version: disabled.version,
+                    reason,
+                };
+                self.tell_operations(tenant, event).await;
+            }
         }
         Ok(())
+    }
+
+    /// The endpoint's circuit closed: an attempt was answered (`status`).
+    async fn circuit_closed(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        status: Option<u16>,
+    ) {
+        self.metrics.circuit_changed(false);
+        tracing::warn!(endpoint = %endpoint_id, status, "circuit closed");
+        let recovered = OperationsEvent::EndpointRecovered {
+            endpoint_id: endpoint_id.clone(),
+        };
+        self.tell_operations(tenant, recovered).await;
     }
 
     /// Records the attempt (if any) and the decided status in the task's run, and counts the delivery as
@@ -331,6 +360,8 @@ impl Service {
             self.metrics.deliveries_finished(status, 1);
             if status == DeliveryStatus::Dead {
                 tracing::info!(delivery = %task.delivery_id, run = task.run, reason = reason.as_deref(), "delivery dead");
+                self.after_death(task.tenant, task.delivery_id, task.run, decision)
+                    .await?;
             }
         }
         Ok(recorded)

@@ -14,19 +14,18 @@ pub struct ReplacedEndpoint {
 }
 
 impl Service {
-    /// Validates and stores a new endpoint. Its answer shows the secret this once.
+    /// Validates and stores a new endpoint (its fallback checked against the tenant's endpoints). Its answer
+    /// shows the secret this once.
     pub async fn create_endpoint(
         &self,
         tenant: &TenantId,
         body: &Value,
     ) -> Result<Endpoint, ServiceError> {
         let input = EndpointInput::from_json(body, None, self.sender.policy())?;
-        let endpoint = input.into_endpoint(
-            EndpointId::generate(),
-            tenant.clone(),
-            None,
-            self.clock.now(),
-        );
+        let id = EndpointId::generate();
+        self.check_fallback(tenant, &id, input.fallback_endpoint_id.as_ref())
+            .await?;
+        let endpoint = input.into_endpoint(id, tenant.clone(), None, self.clock.now());
         self.ports.endpoints.insert_endpoint(&endpoint).await?;
         Ok(endpoint)
     }
@@ -63,6 +62,8 @@ impl Service {
     ) -> Result<ReplacedEndpoint, ServiceError> {
         let previous = self.get_endpoint(tenant, id).await?;
         let input = EndpointInput::from_json(body, Some(&previous), self.sender.policy())?;
+        self.check_fallback(tenant, id, input.fallback_endpoint_id.as_ref())
+            .await?;
         let secret_is_new = input.secret.is_some() && input.secret != previous.secret;
         let endpoint = input.into_endpoint(
             id.clone(),
@@ -114,11 +115,15 @@ impl Service {
         Ok(rotated)
     }
 
+    /// Deletes an endpoint, unless others name it as their fallback (a conflict naming them) or it is the
+    /// tenant's operations endpoint.
     pub async fn delete_endpoint(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<(), ServiceError> {
+        self.check_no_one_falls_back_to(tenant, id).await?;
+        self.check_not_operations_endpoint(tenant, id).await?;
         if self.ports.endpoints.delete_endpoint(tenant, id).await? {
             Ok(())
         } else {

@@ -14,7 +14,7 @@ use crate::clock::ManualClock;
 use crate::delivery::Delivery;
 use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::embedded::{Database, EmbeddedQueue, QueueSettings};
-use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::outbound::sender::HttpSender;
 use crate::outbound::target_policy::{PortAllowance, TargetPolicy};
 use crate::ports::queue::{ReceivedTask, Task};
@@ -42,7 +42,8 @@ pub(super) fn service(clock: Arc<ManualClock>) -> Service {
         keys: Arc::new(database.clone()),
         endpoints: Arc::new(database.clone()),
         alerts: Arc::new(database.clone()),
-        deliveries: Arc::new(database),
+        deliveries: Arc::new(database.clone()),
+        settings: Arc::new(database),
         queue: Arc::new(queue),
     };
     let policy = TargetPolicy::strict()
@@ -130,6 +131,24 @@ pub(super) async fn answering_endpoint(
 ) -> EndpointId {
     let port = answering_receiver(status).await;
     endpoint_at(service, tenant, "pager", port, json!({})).await
+}
+
+/// GIVEN an alert `{"title": "disk full"}` accepted for `tenant`: its id and its delivery to `endpoint`.
+pub(super) async fn accepted_alert_to(
+    service: &Service,
+    tenant: &TenantId,
+    endpoint: &EndpointId,
+) -> (AlertId, DeliveryId) {
+    let receipt = service
+        .accept_alert(tenant, &json!({"title": "disk full"}), None)
+        .await
+        .unwrap();
+    let (delivery, _) = receipt
+        .deliveries
+        .iter()
+        .find(|(_, e)| e == endpoint)
+        .unwrap();
+    (receipt.alert_id, delivery.clone())
 }
 
 /// The delivery as stored.

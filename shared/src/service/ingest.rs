@@ -84,7 +84,7 @@ impl Service {
 
     /// Stores the alert with one delivery per endpoint and queues the pending ones; `idempotency` is the key
     /// and the hash of what it stands for.
-    async fn record_and_enqueue(
+    pub(super) async fn record_and_enqueue(
         &self,
         tenant: &TenantId,
         input: AlertContent,
@@ -92,7 +92,10 @@ impl Service {
         idempotency: Option<(&str, &str)>,
     ) -> Result<AlertReceipt, ServiceError> {
         let alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
-        let deliveries: Vec<Delivery> = endpoints.iter().map(|e| new_delivery(&alert, e)).collect();
+        let deliveries: Vec<Delivery> = endpoints
+            .iter()
+            .map(|e| new_delivery(DeliveryId::generate(), &alert, e))
+            .collect();
         let tasks: Vec<Task> = deliveries
             .iter()
             .filter(|d| d.status == DeliveryStatus::Pending)
@@ -180,9 +183,9 @@ impl Service {
     }
 }
 
-/// A pending delivery, or a filtered one saying why it will not be sent.
-fn new_delivery(alert: &Alert, endpoint: &Endpoint) -> Delivery {
-    let mut delivery = Delivery::pending(DeliveryId::generate(), alert, endpoint.id.clone());
+/// Delivery `id` of `alert` to `endpoint`: pending, or filtered saying why it will not be sent.
+pub(super) fn new_delivery(id: DeliveryId, alert: &Alert, endpoint: &Endpoint) -> Delivery {
+    let mut delivery = Delivery::pending(id, alert, endpoint.id.clone());
     if let Some(filter) = filter_reason(endpoint, alert) {
         delivery.status = DeliveryStatus::Filtered;
         delivery.status_reason = Some(filter.reason());

@@ -4,6 +4,7 @@
 //! through the ports.
 
 mod admission;
+mod after_death;
 mod attempt;
 mod auth;
 mod catalogue;
@@ -11,9 +12,11 @@ mod dead_letters;
 mod deliveries;
 mod endpoint_stats;
 mod endpoints;
+mod fallback;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
 mod ingest;
+mod operations;
 mod resend;
 mod test_send;
 
@@ -25,6 +28,7 @@ pub use auth::{generate_api_key, hash_api_key};
 pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
 pub use endpoints::ReplacedEndpoint;
+pub use operations::{FAILING_DEBOUNCE, OPERATIONS_SOURCE, OperationsEvent};
 pub use test_send::TestSendReport;
 
 use crate::clock::{Clock, SystemClock};
@@ -38,7 +42,9 @@ use crate::input_error::FieldError;
 use crate::metrics::Metrics;
 use crate::outbound::sender::HttpSender;
 use crate::ports::queue::{QueueError, TaskQueue};
-use crate::ports::store::{AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, StoreError};
+use crate::ports::store::{
+    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, SettingsStore, StoreError,
+};
 
 /// The adapters a service runs on, chosen once at start-up.
 #[derive(Clone)]
@@ -47,21 +53,29 @@ pub struct Ports {
     pub endpoints: Arc<dyn EndpointStore>,
     pub alerts: Arc<dyn AlertStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
+    pub settings: Arc<dyn SettingsStore>,
     pub queue: Arc<dyn TaskQueue>,
 }
 
 impl Ports {
-    /// Every store port on `store`, one adapter that is all four stores (the embedded database, the
+    /// Every store port on `store`, one adapter that is all five stores (the embedded database, the
     /// DynamoDB table), and `queue`.
     pub fn on_one_store<S>(store: S, queue: Arc<dyn TaskQueue>) -> Ports
     where
-        S: ApiKeyStore + EndpointStore + AlertStore + DeliveryStore + Clone + 'static,
+        S: ApiKeyStore
+            + EndpointStore
+            + AlertStore
+            + DeliveryStore
+            + SettingsStore
+            + Clone
+            + 'static,
     {
         Ports {
             keys: Arc::new(store.clone()),
             endpoints: Arc::new(store.clone()),
             alerts: Arc::new(store.clone()),
-            deliveries: Arc::new(store),
+            deliveries: Arc::new(store.clone()),
+            settings: Arc::new(store),
             queue,
         }
     }

@@ -608,3 +608,50 @@ async fn a_tenth_receive_cut_short_is_reconciled_as_dead_and_replayable() {
         DeliveryStatus::Delivered
     );
 }
+
+#[tokio::test]
+async fn a_410_falls_back_through_sqs_to_the_fallback_endpoint() {
+    let rig = Rig::new("fallback_through_sqs", "0ms").await;
+    let gone = Receiver::start(Behaviour::status(410)).await;
+    let backup = Receiver::start(Behaviour::status(200)).await;
+    let backup_id = rig.endpoint(&backup).await;
+    let primary_id = rig
+        .service
+        .create_endpoint(
+            &rig.tenant,
+            &json!({"name": "primary", "url": gone.url("/hooks"),
+                    "fallback_endpoint_id": backup_id.as_str()}),
+        )
+        .await
+        .expect("endpoint created")
+        .id;
+    let deliveries = rig.alert().await;
+    let (dead_id, _) = deliveries
+        .iter()
+        .find(|(_, e)| *e == primary_id)
+        .expect("a delivery to the primary")
+        .clone();
+
+    // The alert's two deliveries, then the fallback's task, which the service sent to SQS itself (this
+    // store does not hold the queue).
+    let mut seen = 0;
+    while seen < 3 {
+        let (records, failed) = rig.poll_some().await;
+        assert!(failed.is_empty());
+        seen += records.len();
+    }
+    let dead = rig.delivery(&dead_id).await;
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    let fallback_id = dead.fallback_delivery_id.expect("a fallback delivery");
+    let fallback = rig.delivery(&fallback_id).await;
+    assert_eq!(
+        (fallback.status, fallback.fallback_of, fallback.endpoint_id),
+        (DeliveryStatus::Delivered, Some(dead_id), backup_id)
+    );
+    assert_eq!(
+        backup.received().len(),
+        2,
+        "its own delivery and the fallback"
+    );
+    assert_eq!(rig.queue_depth().await, 0);
+}

@@ -14,9 +14,11 @@ use serde_json::Value;
 #[derive(Debug, PartialEq)]
 pub(super) struct StoreSnapshot(Vec<(&'static str, Vec<Vec<SqlValue>>)>);
 
-const TABLES: [&str; 6] = [
+const TABLES: [&str; 8] = [
     "api_keys",
     "endpoints",
+    "tenant_settings",
+    "operations_notices",
     "alerts",
     "deliveries",
     "attempts",
@@ -46,6 +48,19 @@ impl StoreSnapshot {
             .await
             .expect("the store reads");
         StoreSnapshot(tables)
+    }
+
+    /// The store once two snapshots 50 ms apart agree: what background work left once it stopped.
+    pub(super) async fn settled(server: &TestServer) -> StoreSnapshot {
+        let mut last = Self::take(server).await;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = Self::take(server).await;
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
     }
 }
 

@@ -26,7 +26,7 @@ const REQUEST_HASH: &str = "request_hash";
 
 /// A put that only succeeds if no live item has that key: an expired item counts as absent, as it does
 /// on every read.
-fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
+pub(super) fn put_new(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(item))
@@ -78,7 +78,7 @@ fn alert_item(
 }
 
 /// A delivery and its attempts (usually none yet) as items.
-fn delivery_items(
+pub(super) fn delivery_items(
     delivery: &Delivery,
     expires_at: i64,
     staged: bool,

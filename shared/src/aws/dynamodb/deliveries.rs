@@ -3,12 +3,13 @@
 //! and status changes as conditional writes that hold only while the delivery is where the caller saw it.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use tokio::task::JoinSet;
 
+use super::alerts::{delivery_items, put_new};
 use super::delivery_items::{
-    ATTEMPT_COUNT, DOC, DeliveryWrite, NEXT_ATTEMPT_AT, RUN, STAGED, STATUS_REASON, Stored,
-    attempt_item, stored_from,
+    ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN, STAGED,
+    STATUS_REASON, Stored, attempt_item, stored_from,
 };
 use super::item::{self, Item, n, s};
 use super::layout::{
@@ -16,10 +17,12 @@ use super::layout::{
     DeliveryIndex, PK, SK, alert_index_key, attempts_pk, delivery_sk, endpoint_index_key,
     endpoint_status_index_key, status_index_key, tenant_pk,
 };
-use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, now_epoch, request_failed};
+use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, TenantId};
-use crate::ports::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
+use crate::ports::store::{
+    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+};
 
 /// How many deliveries have their attempts read at the same time when listing.
 const ATTEMPT_READS_AT_ONCE: usize = 16;
@@ -301,6 +304,53 @@ impl DeliveryStore for DynamoStore {
             }
         }
         Err(DynamoError::Contended("the delivery").into())
+    }
+
+    /// The fallback delivery (put only if its id is new) and the dead delivery's link to it in one
+    /// transaction; the fallback expires with the dead delivery. The tasks are left to the caller.
+    async fn record_fallback(
+        &self,
+        record: FallbackRecord<'_>,
+    ) -> Result<FallbackOutcome, StoreError> {
+        let delivery = record.delivery;
+        let tenant = &delivery.tenant;
+        let dead = delivery
+            .fallback_of
+            .as_ref()
+            .ok_or(DynamoError::Inconsistent(
+                "a fallback delivery must name the dead one",
+            ))?;
+        let Some(stored) = self.read_stored(tenant, dead).await? else {
+            return Err(
+                DynamoError::Inconsistent("the dead delivery of a fallback is missing").into(),
+            );
+        };
+        let mut items = Vec::new();
+        for new_item in delivery_items(delivery, stored.expires_at, false)? {
+            items.push(put_new(&self.table, new_item)?);
+        }
+        let link = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(tenant_pk(tenant), delivery_sk(dead))))
+            .update_expression("SET #fallback = :fallback")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#fallback", FALLBACK_DELIVERY_ID)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":fallback", s(delivery.id.as_str()))
+            .build()
+            .map_err(DynamoError::Build)?;
+        items.push(TransactWriteItem::builder().update(link).build());
+        match self.transact(items).await? {
+            Transaction::Committed => Ok(FallbackOutcome::Recorded { enqueued: false }),
+            // The new delivery's put is the first item: its id is taken by an earlier call's write.
+            Transaction::ConditionFailed(failed) if failed.contains(&0) => {
+                Ok(FallbackOutcome::AlreadyRecorded)
+            }
+            Transaction::ConditionFailed(_) => Err(DynamoError::Inconsistent(
+                "the dead delivery of a fallback vanished while it was linked",
+            )
+            .into()),
+        }
     }
 
     async fn start_resend(

@@ -33,6 +33,9 @@ pub(super) const ATTEMPT_COUNT: &str = "attempt_count";
 /// Set on the deliveries of a large alert while it is being written; such a delivery reads as absent.
 pub(super) const STAGED: &str = "staged";
 pub(super) const DOC: &str = "doc";
+/// A fallback delivery's dead delivery, and a dead delivery's fallback; absent when there is none.
+pub(super) const FALLBACK_OF: &str = "fallback_of";
+pub(super) const FALLBACK_DELIVERY_ID: &str = "fallback_delivery_id";
 
 /// A delivery's item, without its attempts. `staged` marks it as not yet published.
 pub(super) fn delivery_item(
@@ -88,6 +91,14 @@ pub(super) fn delivery_item(
     if let Some(next) = &delivery.next_attempt_at {
         item.insert(NEXT_ATTEMPT_AT.to_string(), item::time_value(next));
     }
+    for (name, id) in [
+        (FALLBACK_OF, &delivery.fallback_of),
+        (FALLBACK_DELIVERY_ID, &delivery.fallback_delivery_id),
+    ] {
+        if let Some(id) = id {
+            item.insert(name.to_string(), s(id.as_str()));
+        }
+    }
     if staged {
         item.insert(STAGED.to_string(), AttributeValue::Bool(true));
     }
@@ -132,6 +143,9 @@ pub(super) fn stored_from(found: &Item) -> Result<Stored, ItemError> {
         next_attempt_at: item::optional_time(found, NEXT_ATTEMPT_AT)?,
         created_at: item::time(found, CREATED_AT)?,
         updated_at: item::time(found, UPDATED_AT)?,
+        fallback_of: item::optional_string(found, FALLBACK_OF)?.map(DeliveryId::from),
+        fallback_delivery_id: item::optional_string(found, FALLBACK_DELIVERY_ID)?
+            .map(DeliveryId::from),
     };
     Ok(Stored {
         delivery,

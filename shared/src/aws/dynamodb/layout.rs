@@ -83,6 +83,11 @@ pub(super) fn idempotency_sk(key: &str) -> String {
     format!("IDEM#{:x}", Sha256::digest(key.as_bytes()))
 }
 
+/// An operational notice's debounce record; the key is alertwire's own (`endpoint.failing:<id>`).
+pub(super) fn notice_sk(key: &str) -> String {
+    format!("NOTICE#{key}")
+}
+
 pub(super) fn delivery_sk(id: &DeliveryId) -> String {
     format!("{DELIVERY_PREFIX}{id}")
 }

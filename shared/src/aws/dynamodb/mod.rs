@@ -5,7 +5,7 @@
 //! - `layout`: how every key is spelled; `table`: creating the table ([`create_table`]).
 //! - `item`: typed attribute access and the expiry rule.
 //! - One module per port: `api_keys`, `endpoints`, `alerts`, `deliveries` (its item shapes in
-//!   `delivery_items`).
+//!   `delivery_items`), `settings`.
 
 mod alerts;
 mod api_keys;
@@ -14,6 +14,7 @@ mod delivery_items;
 mod endpoints;
 mod item;
 mod layout;
+mod settings;
 mod table;
 
 use std::time::Duration;

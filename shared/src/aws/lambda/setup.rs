@@ -22,9 +22,10 @@ use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, StoreError,
+    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, SettingsStore, StoreError,
 };
 use crate::service::{Ports, Service};
+use crate::tenant_settings::TenantSettings;
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
@@ -210,7 +211,8 @@ pub async fn api_service(
 /// Needs: DynamoDB `GetItem`, `Query` and `UpdateItem` (and what recording an attempt uses), no key
 /// writes; on the delivery queue `ChangeMessageVisibility` and `DeleteMessage` (beside what its event
 /// source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
-/// attempt).
+/// attempt) and to the delivery queue (the task of a fallback delivery). Writing a fallback delivery
+/// uses `TransactWriteItems`.
 pub fn deliver_service(
     settings: &LambdaSettings,
     adapters: &Adapters,
@@ -222,6 +224,7 @@ pub fn deliver_service(
         endpoints: Arc::new(store.clone()),
         alerts: Arc::new(store.clone()),
         deliveries: Arc::new(store.clone()),
+        settings: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
     // A container sees one batch at a time and is often new: an endpoint nothing is known about may take
@@ -245,6 +248,7 @@ pub fn replay_service(
         endpoints: Arc::new(NotGiven("replay")),
         alerts: Arc::new(NotGiven("replay")),
         deliveries: Arc::new(adapters.store.clone()),
+        settings: Arc::new(NotGiven("replay")),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -363,6 +367,25 @@ impl AlertStore for NotGiven {
     }
     async fn get_alert(&self, _: &TenantId, _: &AlertId) -> Result<Option<Alert>, StoreError> {
         self.refuse("alerts")
+    }
+}
+
+#[async_trait]
+impl SettingsStore for NotGiven {
+    async fn get_settings(&self, _: &TenantId) -> Result<TenantSettings, StoreError> {
+        self.refuse("settings")
+    }
+    async fn put_settings(&self, _: &TenantId, _: &TenantSettings) -> Result<(), StoreError> {
+        self.refuse("settings")
+    }
+    async fn claim_notice(
+        &self,
+        _: &TenantId,
+        _: &str,
+        _: DateTime<Utc>,
+        _: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        self.refuse("settings")
     }
 }
 

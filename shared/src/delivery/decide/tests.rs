@@ -41,6 +41,7 @@ fn endpoint() -> Endpoint {
         version: 1,
         created_at: at("2026-01-05T09:00:00Z"),
         updated_at: at("2026-01-05T09:00:00Z"),
+        fallback_endpoint_id: None,
     }
 }
 
@@ -158,6 +159,8 @@ fn delivery(run: u32, status: DeliveryStatus) -> Delivery {
         next_attempt_at: None,
         created_at: at("2026-01-05T10:00:00Z"),
         updated_at: at("2026-01-05T10:00:00Z"),
+        fallback_of: None,
+        fallback_delivery_id: None,
     }
 }
 

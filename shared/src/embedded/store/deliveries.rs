@@ -7,14 +7,17 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::alert::MessageType;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::embedded::Database;
+use crate::embedded::queue::{insert_tasks, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
-use crate::ports::store::{DeliveryFilter, DeliveryStore, StatusChange, StoreError};
+use crate::ports::store::{
+    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+};
 
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run,
-                                 next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                 next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         d.tenant.0,
@@ -28,6 +31,8 @@ pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<
         d.next_attempt_at.map(|t| t.to_rfc3339()),
         d.created_at.to_rfc3339(),
         d.updated_at.to_rfc3339(),
+        d.fallback_of.as_ref().map(|f| &f.0),
+        d.fallback_delivery_id.as_ref().map(|f| &f.0),
     ])?;
     for attempt in &d.attempts {
         insert_attempt(c, &d.tenant, &d.id, attempt)?;
@@ -47,7 +52,7 @@ pub(super) fn insert_attempt(
 }
 
 const DELIVERY_COLUMNS: &str = "tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, \
-                                next_attempt_at, created_at, updated_at";
+                                next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id";
 
 fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
@@ -84,6 +89,8 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         attempts: Vec::new(),
         created_at: time(9)?,
         updated_at: time(10)?,
+        fallback_of: row.get::<_, Option<String>>(11)?.map(DeliveryId),
+        fallback_delivery_id: row.get::<_, Option<String>>(12)?.map(DeliveryId),
     })
 }
 
@@ -190,6 +197,49 @@ impl DeliveryStore for Database {
             Ok(true)
         })
         .await
+    }
+
+    /// The fallback delivery, the dead delivery's link to it and (where the queue is in this database)
+    /// its tasks in one transaction, as an alert is recorded.
+    async fn record_fallback(
+        &self,
+        record: FallbackRecord<'_>,
+    ) -> Result<FallbackOutcome, StoreError> {
+        let delivery = record.delivery.clone();
+        let dead = delivery.fallback_of.clone().ok_or_else(|| {
+            StoreError::Backend("a fallback delivery must name the dead one".into())
+        })?;
+        let tasks = if self.holds_queue() {
+            task_rows(record.tasks)?
+        } else {
+            Vec::new()
+        };
+        let queued = !tasks.is_empty();
+        let outcome = self
+            .run(move |c| {
+                let tx = c.savepoint()?;
+                let exists: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE tenant = ?1 AND id = ?2)",
+                    )?
+                    .query_row([&delivery.tenant.0, &delivery.id.0], |r| r.get(0))?;
+                if exists {
+                    return Ok(FallbackOutcome::AlreadyRecorded);
+                }
+                insert_delivery(&tx, &delivery)?;
+                tx.prepare_cached(
+                    "UPDATE deliveries SET fallback_delivery_id = ?1 WHERE tenant = ?2 AND id = ?3",
+                )?
+                .execute([&delivery.id.0, &delivery.tenant.0, &dead.0])?;
+                insert_tasks(&tx, &tasks)?;
+                tx.commit()?;
+                Ok(FallbackOutcome::Recorded { enqueued: queued })
+            })
+            .await?;
+        if outcome == (FallbackOutcome::Recorded { enqueued: true }) {
+            self.queue_wakeup().notify_one();
+        }
+        Ok(outcome)
     }
 
     async fn start_resend(

@@ -1,9 +1,11 @@
-//! The storage ports on SQLite: keys, endpoints, alerts and deliveries with their attempts, one file each.
+//! The storage ports on SQLite: keys, endpoints, alerts, deliveries with their attempts, and tenant
+//! settings, one file each.
 
 mod alerts;
 mod api_keys;
 mod deliveries;
 mod endpoints;
+mod settings;
 
 use rusqlite::OptionalExtension;
 

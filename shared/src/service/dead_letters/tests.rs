@@ -21,6 +21,8 @@ fn stored(status: DeliveryStatus, run: u32, endpoint: &str) -> Delivery {
         next_attempt_at: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        fallback_of: None,
+        fallback_delivery_id: None,
     }
 }
 
