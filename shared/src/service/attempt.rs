@@ -78,6 +78,7 @@ impl Service {
             return Ok(Disposition::Done);
         };
         if !decide::is_current(&delivery, task.run) {
+            self.follow_a_death_cut_short(&task, &delivery).await?;
             return Ok(Disposition::Done);
         }
         if let Some(decision) = decide::past_attempt_limit(number) {
@@ -111,6 +112,28 @@ impl Service {
             .await;
         drop(pass);
         disposition
+    }
+
+    /// The task of a run already dead came back: the process may have stopped between recording the death
+    /// and what follows it (the fallback, the operational alerts), so that is done now. Both are made once
+    /// however often this runs: the fallback delivery's id comes from the dead run, and the alerts carry
+    /// idempotency keys.
+    async fn follow_a_death_cut_short(
+        &self,
+        task: &TaskRun<'_>,
+        delivery: &Delivery,
+    ) -> Result<(), ServiceError> {
+        if delivery.status != DeliveryStatus::Dead
+            || delivery.run != task.run
+            || delivery.fallback_delivery_id.is_some()
+        {
+            return Ok(());
+        }
+        let decision = Decision::Dead {
+            reason: delivery.status_reason.clone().unwrap_or_default(),
+        };
+        self.after_death(task.tenant, task.delivery_id, task.run, &decision)
+            .await
     }
 
     /// Renders, sends and records attempt `number` under `pass` (its in-flight slot, and whether it is

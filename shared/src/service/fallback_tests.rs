@@ -4,11 +4,12 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::delivery::decide::Decision;
+use crate::delivery::decide::{Decision, Disposition};
 use crate::ids::AlertId;
+use crate::ports::store::StatusChange;
 use crate::service::in_memory::{
     PAST_THE_LIMIT, accepted_alert_to, answering_receiver, closed_port, endpoint_at,
-    monday_service, received, stored_deliveries, stored_delivery, take_queued_tasks, task,
+    monday_service, received, stored_deliveries, stored_delivery, take_queued_tasks,
 };
 
 fn acme() -> TenantId {
@@ -176,7 +177,12 @@ async fn a_dead_delivery_gets_one_fallback_delivery_linked_both_ways() {
     // AND its task is queued
     assert_eq!(
         take_queued_tasks(&service).await,
-        vec![task(&acme(), &fallback_id, 0)]
+        vec![Task::deliver(
+            acme(),
+            fallback_id.clone(),
+            0,
+            backup.clone()
+        )]
     );
 
     // WHEN the death is handled again (a repeated record of the same run)
@@ -192,6 +198,46 @@ async fn a_dead_delivery_gets_one_fallback_delivery_linked_both_ways() {
         .unwrap();
     let fallback = stored_delivery(&service, &acme(), &fallback_id).await;
     assert_eq!(fallback.status, DeliveryStatus::Delivered);
+}
+
+#[tokio::test]
+async fn a_death_recorded_just_before_a_crash_gets_its_fallback_when_the_task_comes_back() {
+    let service = monday_service();
+    let (primary, _backup) = primary_and_backup(&service).await;
+    let (_, dead_id) = alert_for(&service, &primary).await;
+    take_queued_tasks(&service).await;
+    // GIVEN the death recorded, and the process stopped before anything followed it
+    let change = StatusChange {
+        status: DeliveryStatus::Dead,
+        reason: Some("all 10 attempts failed"),
+        next_attempt_at: None,
+    };
+    assert!(
+        service
+            .ports
+            .deliveries
+            .update_delivery(&acme(), &dead_id, 0, None, change)
+            .await
+            .unwrap()
+    );
+    // (the alert went to both endpoints)
+    assert_eq!(stored_deliveries(&service, &acme()).await.len(), 2);
+
+    // WHEN its task of that run is received again (its lease ran out)
+    let disposition = service
+        .attempt_delivery(&received(&acme(), &dead_id, 0, 10))
+        .await
+        .unwrap();
+
+    // THEN the task ends and the fallback is made, once
+    assert_eq!(disposition, Disposition::Done);
+    let dead = stored_delivery(&service, &acme(), &dead_id).await;
+    assert!(dead.fallback_delivery_id.is_some(), "{dead:?}");
+    service
+        .attempt_delivery(&received(&acme(), &dead_id, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(stored_deliveries(&service, &acme()).await.len(), 3);
 }
 
 #[tokio::test]
