@@ -39,6 +39,8 @@ pub const CIRCUIT_TRANSITIONS: &str = "alertwire_circuit_transitions_total";
 /// Deliveries held back without an attempt, by `reason` (`in_flight`, `rate_limit`, `slowed`,
 /// `circuit_open`).
 pub const DELIVERIES_HELD: &str = "alertwire_deliveries_held_total";
+/// Endpoints whose circuit is open or half open, counted at each scrape (embedded only).
+pub const CIRCUITS_OPEN: &str = "alertwire_circuits_open";
 /// Tasks on the embedded delivery queue (waiting for their time or being attempted).
 pub const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 /// Tasks on the embedded dead-letter queue.
@@ -238,6 +240,13 @@ impl Metrics {
 
     pub fn delivery_held(&self, reason: HoldReason) {
         self.count(DELIVERIES_HELD, &[("reason", reason.as_str())], 1);
+    }
+
+    /// Endpoints whose circuit is open now, refreshed before each scrape.
+    pub fn circuits_open(&self, open: u64) {
+        self.recorder
+            .register_gauge(&key(CIRCUITS_OPEN, &[]), &metadata())
+            .set(open as f64);
     }
 
     /// The embedded queue's current depth, refreshed before each scrape.

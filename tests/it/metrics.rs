@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_tests::{Behaviour, Exposition, Receiver, TestServer};
 use serde_json::{Value, json};
 
@@ -19,6 +20,9 @@ const RESENDS: &str = "alertwire_resends_total";
 const DISABLED: &str = "alertwire_endpoints_disabled_total";
 const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 const DEAD_LETTERS: &str = "alertwire_dead_letters";
+const CIRCUITS_OPEN: &str = "alertwire_circuits_open";
+const TRANSITIONS: &str = "alertwire_circuit_transitions_total";
+const HELD: &str = "alertwire_deliveries_held_total";
 
 async fn endpoint(server: &TestServer, body: Value) -> String {
     let view = server.api.create_endpoint(&body).await;
@@ -300,4 +304,61 @@ async fn resends_and_endpoints_disabled_by_a_410_are_counted() {
     assert_eq!(finished(&m, "filtered"), 1.0);
     assert_eq!(m.value(DISABLED, &[]), 1.0);
     assert_eq!(gone.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_circuit_is_counted_open_while_it_holds_deliveries_and_closed_after() {
+    // Three outages open the circuit; the probe comes after 1 s, so the scrape sees it open.
+    let server = TestServer::with(|config| {
+        config.circuit = CircuitPolicy {
+            failures: 3,
+            cooldown: Duration::from_secs(1),
+            max_cooldown: Duration::from_secs(1),
+            ..CircuitPolicy::default()
+        }
+    })
+    .await;
+    let down = Receiver::start(Behaviour::status(503)).await;
+    endpoint(&server, json!({"name": "down", "url": down.url("/")})).await;
+    let mut deliveries = Vec::new();
+    for n in 0..4 {
+        deliveries.extend(
+            server
+                .api
+                .send_alert(&json!({"title": format!("storm {n}")}))
+                .await,
+        );
+    }
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| m.get(CIRCUITS_OPEN, &[]) == Some(1.0))
+        .await;
+    assert_eq!(
+        m.value(CIRCUITS_OPEN, &[]),
+        1.0,
+        "{:?}",
+        m.all(CIRCUITS_OPEN)
+    );
+    assert_eq!(m.value(TRANSITIONS, &[("to", "open")]), 1.0);
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| {
+            m.get(HELD, &[("reason", "circuit_open")]).is_some()
+        })
+        .await;
+    assert!(m.value(HELD, &[("reason", "circuit_open")]) >= 1.0);
+
+    down.set(Behaviour::status(200));
+    for id in &deliveries {
+        assert_eq!(server.api.settled(id, SETTLE).await["status"], "delivered");
+    }
+    let m = server
+        .api
+        .scrape_metrics_until(SETTLE, |m| {
+            m.get(TRANSITIONS, &[("to", "closed")]).is_some()
+        })
+        .await;
+    assert_eq!(m.value(TRANSITIONS, &[("to", "closed")]), 1.0);
+    assert_eq!(m.value(CIRCUITS_OPEN, &[]), 0.0);
+    assert_labels_are_bounded(&m);
 }

@@ -17,7 +17,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
-use crate::embedded::EmbeddedQueue;
+use crate::embedded::{Database, EmbeddedQueue};
 use crate::metrics::{
     ATTEMPT_DURATION, ATTEMPT_DURATION_BUCKETS, DELIVERY_LATENCY, DELIVERY_LATENCY_BUCKETS, Metrics,
 };
@@ -58,11 +58,12 @@ impl PrometheusMetrics {
         }
     }
 
-    /// The `GET /metrics` route, counting `queue` at each scrape.
-    pub fn router(&self, queue: EmbeddedQueue) -> Router {
+    /// The `GET /metrics` route, counting `queue` and the open circuits in `database` at each scrape.
+    pub fn router(&self, queue: EmbeddedQueue, database: Database) -> Router {
         Router::new()
             .route("/metrics", get(scrape))
             .with_state(Arc::new(Scrape {
+                database,
                 prometheus: self.clone(),
                 queue,
             }))
@@ -89,6 +90,7 @@ impl Default for PrometheusMetrics {
 struct Scrape {
     prometheus: PrometheusMetrics,
     queue: EmbeddedQueue,
+    database: Database,
 }
 
 async fn scrape(State(scrape): State<Arc<Scrape>>) -> impl IntoResponse {
@@ -96,6 +98,12 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> impl IntoResponse {
         Ok((waiting, dead)) => scrape.prometheus.metrics.queue_depth(waiting, dead),
         Err(e) => {
             tracing::warn!(error = %e, "cannot count the queue; its gauges keep their last value")
+        }
+    }
+    match scrape.database.open_circuits().await {
+        Ok(open) => scrape.prometheus.metrics.circuits_open(open),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot count the open circuits; the gauge keeps its last value")
         }
     }
     let handle = &scrape.prometheus.handle;

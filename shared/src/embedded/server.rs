@@ -138,7 +138,7 @@ async fn start_on(
     );
     let metrics_upkeep = tokio::spawn(prometheus.clone().upkeep(watcher.clone()));
     let app = crate::api::router(service.clone())
-        .merge(prometheus.router(queue))
+        .merge(prometheus.router(queue, database.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     let mut api_watcher = watcher;
     let api = tokio::spawn(async move {

@@ -260,6 +260,19 @@ impl EndpointStore for Database {
     }
 }
 
+impl Database {
+    /// Endpoints whose circuit is open (or half open): the rows of failing endpoints, never the endpoints.
+    pub async fn open_circuits(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT COUNT(*) FROM endpoint_circuit WHERE opened_at IS NOT NULL",
+            )?
+            .query_row([], |r| r.get(0))?)
+        })
+        .await
+    }
+}
+
 /// An endpoint's health, from its two rows (either may be absent).
 const HEALTH: &str =
     "SELECT h.failure_streak, h.failing_since, h.last_failure_at, c.outage_streak, c.last_error,
