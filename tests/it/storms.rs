@@ -182,7 +182,7 @@ async fn a_failing_endpoints_circuit_opens_probes_once_per_cooldown_and_closes_w
     );
     let circuit = &opened["health"]["circuit"];
     assert!(
-        circuit["since"].is_string() && circuit["last_error"].is_string(),
+        circuit["since"].is_string() && !circuit["last_error"].is_null(),
         "an open circuit says since when and why: {circuit}"
     );
 
