@@ -19,7 +19,7 @@ use alertwire_shared::ports::store::{AlertRecord, AlertStore, ApiKeyStore, Endpo
 use alertwire_shared::service::hash_api_key;
 use tokio::task::JoinSet;
 
-use crate::load::{self, Request, Until};
+use crate::load::{self, Until};
 use crate::receiver::CountingReceiver;
 use crate::serve_process::{API_KEY, ServeProcess};
 use crate::stats::{Figure, ratio};
@@ -154,18 +154,6 @@ async fn drain(receiver: &CountingReceiver, alerts: usize) -> Result<f64, BenchE
     Ok(alerts as f64 / start.elapsed().as_secs_f64())
 }
 
-fn ingest_request(server: &ServeProcess) -> Request {
-    Request {
-        url: format!("{}/v1/alerts", server.base),
-        body: crate::e2e::alert_body(),
-        headers: vec![
-            ("content-type", "application/json".into()),
-            ServeProcess::auth_header(),
-        ],
-        expect: 202,
-    }
-}
-
 /// Alerts accepted per second for `duration` by a server that holds a backlog of `alerts` (0: an empty
 /// queue), its worker delivering meanwhile.
 async fn ingest_beside(
@@ -183,7 +171,7 @@ async fn ingest_beside(
         let data_dir = backlog(receiver, alerts).await?;
         ServeProcess::open(&binary, data_dir, "warn").await?
     };
-    let request = ingest_request(&server);
+    let request = crate::e2e::alert_request(&server);
     let result = load::run(
         client,
         &request,

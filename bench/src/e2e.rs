@@ -40,6 +40,19 @@ pub(crate) fn alert_body() -> Bytes {
     )
 }
 
+/// `POST /v1/alerts` of [`alert_body`] to `server`, expecting its 202.
+pub(crate) fn alert_request(server: &ServeProcess) -> Request {
+    Request {
+        url: format!("{}/v1/alerts", server.base),
+        body: alert_body(),
+        headers: vec![
+            ("content-type", "application/json".into()),
+            ServeProcess::auth_header(),
+        ],
+        expect: 202,
+    }
+}
+
 pub(crate) struct SubjectRun {
     pub(crate) deliveries_per_second: f64,
     /// CPU time of the server process per delivery, from before the first alert to the last delivery.
@@ -68,15 +81,7 @@ pub(crate) async fn subject(
     }
     let idle_rss_mb = server.peak_rss_mb()?;
     let expected = receiver.count() + alerts * endpoints as u64;
-    let request = Request {
-        url: format!("{}/v1/alerts", server.base),
-        body: alert_body(),
-        headers: vec![
-            ("content-type", "application/json".into()),
-            ServeProcess::auth_header(),
-        ],
-        expect: 202,
-    };
+    let request = alert_request(&server);
     let cpu_before = cpu_seconds(server.pid())?;
     let start = Instant::now();
     load::run(client, &request, POSTING_CONCURRENCY, Until::Count(alerts)).await?;

@@ -37,11 +37,7 @@ impl LoadResult {
 
     /// The `p`-th percentile latency in milliseconds.
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
-        self.latencies_us[rank] as f64 / 1000.0
+        crate::stats::percentile_ms(&self.latencies_us, p)
     }
 }
 
@@ -55,11 +51,25 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client without TLS settings to fail")
 }
 
+/// Told of every expected answer: the moment its head arrived, and its body.
+pub type Observer = Arc<dyn Fn(Instant, &Bytes) + Send + Sync>;
+
 pub async fn run(
     client: &reqwest::Client,
     request: &Request,
     concurrency: usize,
     until: Until,
+) -> Result<LoadResult, BenchError> {
+    run_observed(client, request, concurrency, until, Arc::new(|_, _| {})).await
+}
+
+/// [`run`], telling `observe` of each answer (the storm scenario reads the delivery ids of each 202).
+pub async fn run_observed(
+    client: &reqwest::Client,
+    request: &Request,
+    concurrency: usize,
+    until: Until,
+    observe: Observer,
 ) -> Result<LoadResult, BenchError> {
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -70,6 +80,7 @@ pub async fn run(
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (client, request, issued) = (client.clone(), request.clone(), issued.clone());
+        let observe = observe.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -84,14 +95,16 @@ pub async fn run(
                     builder = builder.header(*name, value);
                 }
                 let response = builder.send().await?;
+                let answered_at = Instant::now();
                 let status = response.status().as_u16();
-                response.bytes().await?;
+                let body = response.bytes().await?;
                 if status != request.expect {
                     return Err(BenchError::Unexpected(format!(
                         "{} answered {status}, expected {}",
                         request.url, request.expect
                     )));
                 }
+                observe(answered_at, &body);
                 latencies.push(sent_at.elapsed().as_micros() as u64);
             }
         }));

@@ -18,6 +18,7 @@ mod replay;
 mod serve_process;
 mod signing;
 mod stats;
+mod storm;
 mod table;
 
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ pub struct Settings {
     /// The backlog scenario's two sizes when not its defaults (`--backlog-sizes`): to measure an older
     /// build, whose drain may be too slow for the default sizes, beside this one at the same sizes.
     pub backlog_sizes: Option<(usize, usize)>,
+    /// The storm scenario's endpoints and alerts when not its defaults (`--storm-sizes`).
+    pub storm_sizes: Option<storm::StormSizes>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -53,13 +56,17 @@ fn main() -> std::process::ExitCode {
     }
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
-            "usage: bench [--quick] [--only <scenario>] [--backlog-sizes <small>,<large>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)\n  --backlog-sizes  the backlog scenario's two sizes (default 10000,100000)"
+            "usage: bench [--quick] [--only <scenario>] [--backlog-sizes <small>,<large>] [--storm-sizes <endpoints>,<alerts>]\n  --quick  small sizes and 3 runs per scenario (the CI smoke run)\n  --only   run only the scenarios whose name contains <scenario> (e.g. `--only init`)\n  --backlog-sizes  the backlog scenario's two sizes (default 10000,100000)\n  --storm-sizes  the storm scenario's endpoints (at least {}) and alerts (default {},{})",
+            storm::FEWEST_ENDPOINTS,
+            storm::DEFAULT_SIZES.endpoints,
+            storm::DEFAULT_SIZES.alerts
         );
         return std::process::ExitCode::SUCCESS;
     }
     let mut quick = false;
     let mut only = None;
     let mut backlog_sizes = None;
+    let mut storm_sizes = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -71,20 +78,27 @@ fn main() -> std::process::ExitCode {
                     return std::process::ExitCode::FAILURE;
                 }
             },
-            "--backlog-sizes" => {
-                let sizes: Option<Vec<usize>> = rest.next().map(|list| {
-                    list.split(',')
-                        .filter_map(|n| n.trim().parse().ok())
-                        .collect()
-                });
-                match sizes.as_deref() {
-                    Some(&[small, large]) => backlog_sizes = Some((small, large)),
-                    _ => {
-                        eprintln!("bench: --backlog-sizes needs two numbers, e.g. 10000,30000");
-                        return std::process::ExitCode::FAILURE;
-                    }
+            "--backlog-sizes" => match rest.next().map(|list| number_pair(list)) {
+                Some(Some(pair)) => backlog_sizes = Some(pair),
+                _ => {
+                    eprintln!("bench: --backlog-sizes needs two numbers, e.g. 10000,30000");
+                    return std::process::ExitCode::FAILURE;
                 }
-            }
+            },
+            "--storm-sizes" => match rest.next().map(|list| number_pair(list)) {
+                Some(Some((endpoints, alerts)))
+                    if endpoints >= storm::FEWEST_ENDPOINTS && alerts > 0 =>
+                {
+                    storm_sizes = Some(storm::StormSizes { endpoints, alerts })
+                }
+                _ => {
+                    eprintln!(
+                        "bench: --storm-sizes needs the endpoints (at least {}) and the alerts, e.g. 100,1000",
+                        storm::FEWEST_ENDPOINTS
+                    );
+                    return std::process::ExitCode::FAILURE;
+                }
+            },
             other => {
                 eprintln!("bench: unknown argument {other}");
                 return std::process::ExitCode::FAILURE;
@@ -95,6 +109,7 @@ fn main() -> std::process::ExitCode {
         quick,
         runs: if quick { 3 } else { 5 },
         backlog_sizes,
+        storm_sizes,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -105,11 +120,15 @@ fn main() -> std::process::ExitCode {
     let mut failures = Vec::new();
     let mut notes = Vec::new();
     type Scenario = fn(Settings, &mut Vec<String>) -> Result<Vec<table::Row>, BenchError>;
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 10] = [
         ("end-to-end deliveries and memory", |s, n| e2e::run(s, n)),
         ("backlog drain and ingest beside it", |s, n| {
             backlog::run(s, n)
         }),
+        (
+            "storm: healthy endpoints beside hanging and failing ones",
+            |s, n| storm::run(s, n),
+        ),
         ("logging cost", |s, n| logging::run(s, n)),
         ("ingest", |s, n| ingest::run(s, n)),
         ("template render", |s, _| Ok(render::run(s))),
@@ -157,6 +176,12 @@ fn main() -> std::process::ExitCode {
     } else {
         std::process::ExitCode::FAILURE
     }
+}
+
+/// Two numbers separated by a comma, as `--backlog-sizes` and `--storm-sizes` take them.
+fn number_pair(list: &str) -> Option<(usize, usize)> {
+    let (first, second) = list.split_once(',')?;
+    Some((first.trim().parse().ok()?, second.trim().parse().ok()?))
 }
 
 /// Runs a future on the current runtime (each scenario is async inside).

@@ -33,6 +33,16 @@ impl ServeProcess {
         data_dir: PathBuf,
         log_level: &str,
     ) -> Result<Self, BenchError> {
+        Self::open_with_env(binary, data_dir, log_level, &[]).await
+    }
+
+    /// [`Self::open`] with further settings in the process's environment (`ALERTWIRE_HTTP_TIMEOUT`…).
+    pub async fn open_with_env(
+        binary: &Path,
+        data_dir: PathBuf,
+        log_level: &str,
+        env: &[(&str, String)],
+    ) -> Result<Self, BenchError> {
         let port = crate::free_port()?;
         let child = Command::new(binary)
             .arg("serve")
@@ -42,6 +52,7 @@ impl ServeProcess {
             .args(["--allow-target", "127.0.0.1/32", "--allow-port", "any"])
             .env("ALERTWIRE_API_KEY", API_KEY)
             .env("ALERTWIRE_LOG", log_level)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -77,8 +88,8 @@ impl ServeProcess {
         ("authorization", format!("Bearer {API_KEY}"))
     }
 
-    /// Creates an endpoint with a signing secret and the default body, posting to `url`.
-    pub async fn create_endpoint(&self, name: &str, url: &str) -> Result<(), BenchError> {
+    /// Creates an endpoint with a signing secret and the default body, posting to `url`; returns its id.
+    pub async fn create_endpoint(&self, name: &str, url: &str) -> Result<String, BenchError> {
         let body = json!({"name": name, "url": url, "secret": "generate"});
         let (status, answer) = self.call("POST", "/v1/endpoints", Some(&body)).await?;
         if status != 201 {
@@ -86,7 +97,10 @@ impl ServeProcess {
                 "creating an endpoint: {status} {answer}"
             )));
         }
-        Ok(())
+        answer["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| BenchError::Unexpected(format!("an endpoint without an id: {answer}")))
     }
 
     /// Whether any delivery is still pending.

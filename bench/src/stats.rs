@@ -61,6 +61,15 @@ pub fn ratio(subject: &Figure, baseline: &Figure) -> f64 {
     subject.median() / baseline.median()
 }
 
+/// The `p`-th percentile, in milliseconds, of latencies in microseconds sorted in ascending order.
+pub fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted_us.len() - 1) as f64).round() as usize;
+    sorted_us[rank] as f64 / 1000.0
+}
+
 /// Three significant figures, without exponent notation for the magnitudes we print.
 pub fn number(value: f64) -> String {
     let magnitude = value.abs();

@@ -21,6 +21,7 @@ mod secret_rotation;
 mod secrets_never_shown;
 mod signatures;
 mod ssrf;
+mod storms;
 mod templates;
 mod tenant_isolation;
 mod uptrends;

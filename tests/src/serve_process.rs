@@ -44,6 +44,17 @@ pub struct ServeProcess {
 
 impl ServeProcess {
     pub fn start(data_dir: &Path, port: u16, settings: &ServeSettings) -> ServeProcess {
+        Self::start_with_env(data_dir, port, settings, &[])
+    }
+
+    /// [`Self::start`] with further variables in the process's environment, for settings that
+    /// [`ServeSettings`] does not name (`ALERTWIRE_BREAKER_FAILURES`…).
+    pub fn start_with_env(
+        data_dir: &Path,
+        port: u16,
+        settings: &ServeSettings,
+        env: &[(&str, &str)],
+    ) -> ServeProcess {
         let child = Command::new(alertwire_binary())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .arg("--data-dir")
@@ -58,6 +69,7 @@ impl ServeProcess {
             )
             .env("ALERTWIRE_CONCURRENCY", settings.concurrency.to_string())
             .env("ALERTWIRE_LOG", &settings.log.filter)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(match &settings.log.file {
                 None => Stdio::inherit(),
