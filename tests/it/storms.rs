@@ -233,7 +233,11 @@ async fn a_rate_limit_paces_an_endpoint_at_the_receiver_without_spending_attempt
         json!({"rate_limit_per_second": RATE}),
     )
     .await;
-    assert_eq!(view["rate_limit_per_second"], RATE, "{view}");
+    assert_eq!(
+        view["rate_limit_per_second"].as_f64(),
+        Some(f64::from(RATE)),
+        "{view}"
+    );
 
     let deliveries = post_alerts(&api, 10, 4).await;
     for id in &deliveries {
