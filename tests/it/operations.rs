@@ -25,6 +25,23 @@ async fn set_operations(api: &ApiClient, id: &str) {
     assert_eq!((status, answer), (200, body));
 }
 
+/// The operational alerts the receiver got once it has `n` requests in all (and a moment more for any
+/// stray one), with their event names sorted.
+async fn told_after(receiver: &Receiver, n: usize) -> (Vec<Value>, Vec<String>) {
+    receiver.wait_for(n, SETTLE).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let told: Vec<Value> = alerts(receiver)
+        .into_iter()
+        .filter(|a| a["source"] == "alertwire")
+        .collect();
+    let mut events: Vec<String> = told
+        .iter()
+        .map(|a| a["context"]["event"].as_str().unwrap().to_string())
+        .collect();
+    events.sort();
+    (told, events)
+}
+
 /// The alerts the receiver got, as their JSON (the default body: the alert's fields).
 fn alerts(receiver: &Receiver) -> Vec<Value> {
     receiver.received().iter().map(|r| r.json()).collect()
@@ -82,17 +99,7 @@ async fn a_410_is_told_to_the_operations_endpoint_as_a_death_and_a_disable() {
         .await;
 
     // ops receives the alert itself, then the two operational alerts about `gone`
-    ops_receiver.wait_for(3, SETTLE).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let told: Vec<Value> = alerts(&ops_receiver)
-        .into_iter()
-        .filter(|a| a["source"] == "alertwire")
-        .collect();
-    let mut events: Vec<&str> = told
-        .iter()
-        .map(|a| a["context"]["event"].as_str().unwrap())
-        .collect();
-    events.sort();
+    let (told, events) = told_after(&ops_receiver, 3).await;
     assert_eq!(events, ["delivery.dead", "endpoint.disabled"], "{told:?}");
     assert!(
         told.iter()
@@ -164,17 +171,7 @@ async fn a_circuit_that_opens_and_closes_is_told_as_failing_then_recovered() {
         assert_eq!(server.api.settled(id, SETTLE).await["status"], "delivered");
     }
     // ops gets the alert itself, then the two operational alerts about `flaky`
-    ops_receiver.wait_for(3, SETTLE).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let told: Vec<Value> = alerts(&ops_receiver)
-        .into_iter()
-        .filter(|a| a["source"] == "alertwire")
-        .collect();
-    let mut events: Vec<&str> = told
-        .iter()
-        .map(|a| a["context"]["event"].as_str().unwrap())
-        .collect();
-    events.sort();
+    let (told, events) = told_after(&ops_receiver, 3).await;
     assert_eq!(
         events,
         ["endpoint.failing", "endpoint.recovered"],

@@ -93,14 +93,7 @@ impl EndpointStore for Database {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
             let tx = c.savepoint()?;
-            tx.prepare_cached(
-                "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
-            )?
-            .execute([&tenant, &id])?;
-            tx.prepare_cached(
-                "DELETE FROM endpoint_circuit WHERE tenant = ?1 AND endpoint_id = ?2",
-            )?
-            .execute([&tenant, &id])?;
+            delete_health(&tx, &tenant, &id)?;
             let deleted = tx
                 .prepare_cached("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")?
                 .execute([&tenant, &id])?
@@ -202,14 +195,7 @@ impl EndpointStore for Database {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
             let tx = c.savepoint()?;
-            tx.prepare_cached(
-                "DELETE FROM endpoint_health WHERE tenant = ?1 AND endpoint_id = ?2",
-            )?
-            .execute([&tenant, &id])?;
-            tx.prepare_cached(
-                "DELETE FROM endpoint_circuit WHERE tenant = ?1 AND endpoint_id = ?2",
-            )?
-            .execute([&tenant, &id])?;
+            delete_health(&tx, &tenant, &id)?;
             tx.commit()?;
             Ok(())
         })
@@ -258,6 +244,17 @@ impl EndpointStore for Database {
         })
         .await
     }
+}
+
+/// Removes the endpoint's health rows: a success clears them, and so does deleting the endpoint.
+fn delete_health(c: &rusqlite::Connection, tenant: &str, id: &str) -> rusqlite::Result<()> {
+    for table in ["endpoint_health", "endpoint_circuit"] {
+        c.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE tenant = ?1 AND endpoint_id = ?2"
+        ))?
+        .execute([tenant, id])?;
+    }
+    Ok(())
 }
 
 impl Database {
