@@ -170,6 +170,38 @@ fn task_of(record: &BatchMessage) -> Option<Task> {
 }
 
 #[tokio::test]
+async fn each_task_is_sent_in_its_endpoints_message_group() {
+    let rig = Rig::new("message_groups", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let first = rig.endpoint(&receiver).await;
+    let second = rig.endpoint(&receiver).await;
+    let mut expected: Vec<(DeliveryId, String)> = rig
+        .alert()
+        .await
+        .into_iter()
+        .map(|(delivery, endpoint)| (delivery, endpoint.0))
+        .collect();
+    expected.sort();
+    let mut grouped = Vec::new();
+    while grouped.len() < expected.len() {
+        for message in rig.sqs.receive_records().await {
+            let group = message
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+                .cloned()
+                .expect("a message group");
+            let task: Task =
+                serde_json::from_str(message.body().unwrap_or_default()).expect("a task");
+            grouped.push((task.delivery_id().clone(), group));
+        }
+    }
+    grouped.sort();
+    assert_eq!(grouped, expected);
+    assert_ne!(first, second);
+}
+
+#[tokio::test]
 async fn a_slow_endpoint_does_not_hold_up_the_others_messages_of_its_batch() {
     let rig = Rig::new("slow_in_batch", "0ms").await;
     let quick = Receiver::start(Behaviour::status(200)).await;
