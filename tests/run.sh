@@ -101,6 +101,9 @@ export ALERTWIRE_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/alertwire-e2e-dlq"
 ALERTWIRE_API_KEY_SHA256=$(printf %s demo-key-0123456789abcdef | sha256sum | cut -d' ' -f1)
 export ALERTWIRE_API_KEY_SHA256 ALERTWIRE_ALLOW_TARGETS=127.0.0.0/8 ALERTWIRE_ALLOW_PORTS=any
 export ALERTWIRE_RETRY_DELAYS=0ms ALERTWIRE_HTTP_TIMEOUT=5
+# The end-to-end test counts an always-500 delivery's ten attempts and its redrive: the circuit breaker
+# must not open before them. The breaker on the deliver path is tested in queue_conformance::deliver_and_replay.
+export ALERTWIRE_BREAKER_FAILURES=11
 # watch runs each function with `cargo run --bin <name>`: built here first, one package at a time as it
 # will, so the first invocations start at once. (cargo releases its lock while tests run.)
 for package in alertwire-api alertwire-deliver alertwire-replay; do
