@@ -84,6 +84,7 @@ pub fn run(settings: Settings) -> Vec<Row> {
             endpoint_id: "ep_0192b1c2d3e4f5a6b7c8d9e0f1a2b3c4",
             endpoint_name: "logz.io style",
             verification_token: None,
+            fallback_of: None,
         },
     );
     let template =

@@ -8,7 +8,8 @@ use alertwire_tests::{ApiClient, Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
 
 const SETTLE: Duration = Duration::from_secs(20);
-const FALLBACK_BODY: &str = r#"{"via": "fallback", "title": "{{alert_title}}"}"#;
+const FALLBACK_BODY: &str =
+    r#"{"via": "fallback", "title": "{{alert_title}}", "standing_in_for": "{{fallback_of}}"}"#;
 
 /// Creates an endpoint to `receiver` with `extra` fields; returns its id.
 async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver, extra: Value) -> String {
@@ -96,7 +97,7 @@ async fn assert_fell_back(server: &TestServer, backup: &Receiver, dead_id: &str)
         .expect("the backup received the fallback");
     assert_eq!(
         request.json(),
-        json!({"via": "fallback", "title": "disk full"})
+        json!({"via": "fallback", "title": "disk full", "standing_in_for": dead_id})
     );
 
     let (_, page) = server.api.get("/v1/deliveries?limit=100").await;

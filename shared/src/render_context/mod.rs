@@ -27,6 +27,8 @@ pub struct DeliveryFacts<'a> {
     pub endpoint_id: &'a str,
     pub endpoint_name: &'a str,
     pub verification_token: Option<&'a str>,
+    /// The dead delivery this one stands in for, when it goes to a fallback endpoint.
+    pub fallback_of: Option<&'a str>,
 }
 
 /// Which names a context holds.
@@ -146,6 +148,7 @@ pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> V
     put("attempt", json!(facts.attempt));
     put("endpoint_id", json!(facts.endpoint_id));
     put("endpoint_name", json!(facts.endpoint_name));
+    put("fallback_of", json!(facts.fallback_of.unwrap_or("")));
     if names == Names::MustacheAndUptrends {
         put_uptrends(&mut map, alert);
     }

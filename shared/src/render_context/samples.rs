@@ -67,6 +67,7 @@ pub fn hostile_context() -> Value {
     let facts = DeliveryFacts {
         verification_token: Some(HOSTILE),
         endpoint_name: HOSTILE,
+        fallback_of: Some(HOSTILE),
         ..sample_facts()
     };
     context(&alert, &facts)
@@ -79,5 +80,6 @@ pub(super) fn sample_facts() -> DeliveryFacts<'static> {
         endpoint_id: "ep_sample",
         endpoint_name: "sample endpoint",
         verification_token: Some("sample-token"),
+        fallback_of: None,
     }
 }

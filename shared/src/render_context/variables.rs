@@ -187,6 +187,11 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
     ),
     ("endpoint_id", VarKind::Value, "the endpoint's id"),
     ("endpoint_name", VarKind::Value, "the endpoint's name"),
+    (
+        "fallback_of",
+        VarKind::Value,
+        "on a delivery to a fallback endpoint, the id of the dead delivery it stands in for; else empty",
+    ),
 ];
 
 /// The Mustache and Uptrends variables together.

@@ -157,6 +157,7 @@ impl Service {
             delivery_id: task.delivery_id.as_str(),
             attempt: number,
             now: self.clock.now(),
+            fallback_of: delivery.fallback_of.as_ref().map(DeliveryId::as_str),
         };
         let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,

@@ -109,6 +109,7 @@ impl Service {
             delivery_id: delivery_id.as_str(),
             attempt: 1,
             now,
+            fallback_of: None,
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {

@@ -34,6 +34,8 @@ pub struct RequestFacts<'a> {
     pub delivery_id: &'a str,
     pub attempt: u32,
     pub now: DateTime<Utc>,
+    /// The dead delivery this one stands in for, on a fallback endpoint.
+    pub fallback_of: Option<&'a str>,
 }
 
 /// Renders the request for `alert`, or `None` when the endpoint sends nothing for its message type.
@@ -54,6 +56,7 @@ pub fn build(
             endpoint_id: config.id.as_str(),
             endpoint_name: &config.name,
             verification_token: config.verification_token.as_deref(),
+            fallback_of: facts.fallback_of,
         },
         Names::for_templates(route.url.uses_at_names() || route.body.uses_at_names()),
     );
