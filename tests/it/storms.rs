@@ -1,6 +1,7 @@
 //! Alert storms end to end: a hanging endpoint does not delay a healthy one, a circuit breaker holds a
 //! failing endpoint's deliveries without spending their attempts, and a rate limit or a 429's
-//! `Retry-After` paces the whole endpoint. Each test runs the real `alertwire serve` and measures at real
+//! `Retry-After` paces the whole endpoint, and a delivery held past the limit goes dead (`circuit_open`)
+//! and to its fallback. Each test runs the real `alertwire serve` and measures at real
 //! receivers on 127.0.0.1.
 
 use std::sync::Arc;
@@ -294,4 +295,50 @@ async fn a_429_with_retry_after_pauses_the_whole_endpoint() {
             offsets(&received)
         );
     }
+}
+
+#[tokio::test]
+async fn a_delivery_held_past_the_limit_is_dead_with_circuit_open_and_falls_back() {
+    // Two outages open the circuit; the first probe would go after 2 s, but a delivery may wait 1 s.
+    let (_serve, api) = serve(
+        "storms-hold-limit",
+        FAST_RETRIES,
+        &[
+            ("ALERTWIRE_BREAKER_FAILURES", "2"),
+            ("ALERTWIRE_BREAKER_COOLDOWN", "2s"),
+            ("ALERTWIRE_BREAKER_HOLD_LIMIT", "1s"),
+        ],
+    )
+    .await;
+    let down = Receiver::start(Behaviour::status(503)).await;
+    let backup = Receiver::start(Behaviour::status(200)).await;
+    let backup_view = endpoint(&api, "backup", backup.url("/backup"), json!({})).await;
+    let primary = endpoint(
+        &api,
+        "primary",
+        down.url("/down"),
+        json!({"fallback_endpoint_id": id(&backup_view)}),
+    )
+    .await;
+
+    let ids = api.send_alert(&json!({"title": "outage"})).await;
+    let mut dead = None;
+    for delivery_id in &ids {
+        let delivery = api.settled(delivery_id, SETTLE).await;
+        if delivery["endpoint_id"] == primary["id"] {
+            dead = Some(delivery);
+        }
+    }
+    let dead = dead.expect("the primary's delivery");
+    assert_eq!(dead["status"], "dead", "{dead}");
+    let reason = dead["status_reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("circuit_open"), "{dead}");
+    assert_eq!(
+        dead["attempts"].as_array().map(Vec::len),
+        Some(2),
+        "held, not attempted, after the circuit opened: {dead}"
+    );
+    assert_eq!(down.received().len(), 2);
+    // The fallback gets the alert: its own delivery and the one standing in for the dead one.
+    backup.wait_for(2, SETTLE).await;
 }
