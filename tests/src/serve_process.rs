@@ -69,6 +69,9 @@ impl ServeProcess {
             )
             .env("ALERTWIRE_CONCURRENCY", settings.concurrency.to_string())
             .env("ALERTWIRE_LOG", &settings.log.filter)
+            // The breaker on, as in production, with cool-downs short enough (0.1 s, at most 6 s) for tests
+            // whose endpoints fail on purpose to see every delivery through its ten attempts in time.
+            .env("ALERTWIRE_BREAKER_COOLDOWN", "100ms")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(match &settings.log.file {

@@ -212,7 +212,8 @@ pub struct ServeArgs {
     /// Connection failures, timeouts and 5XX answers in a row that open an endpoint's circuit.
     #[arg(long, env = "ALERTWIRE_BREAKER_FAILURES", default_value = "5")]
     pub breaker_failures: String,
-    /// How long an open circuit waits before its first probe, e.g. `10s`; it grows after failed probes.
+    /// How long an open circuit waits before its first probe, e.g. `10s`; it grows after failed probes, up
+    /// to 60 times this.
     #[arg(long, env = "ALERTWIRE_BREAKER_COOLDOWN", default_value = "10s")]
     pub breaker_cooldown: String,
     /// How long a delivery may wait for an open circuit before it goes dead, e.g. `24h`.

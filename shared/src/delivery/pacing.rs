@@ -4,9 +4,10 @@
 //!
 //! In-flight attempts are bounded by the endpoint's `max_in_flight` and by a window that opens as the
 //! endpoint answers (TCP's slow start): an endpoint starts with two attempts at once, gains one for every
-//! answered attempt, and falls back to one on an outage (no answer in time, no connection, a 5XX). A
-//! healthy endpoint reaches its limit within a few dozen deliveries; one that hangs never holds more than
-//! two of the worker's slots, even before anything is known about it.
+//! success, and falls back to one when an attempt times out. A healthy endpoint reaches its limit within a
+//! few dozen deliveries; one that hangs never holds more than two of the worker's slots, even before
+//! anything is known about it. Quick failures (refused, 5XX) hold no slot for long and leave the window as
+//! it is; the circuit breaker deals with them.
 //!
 //! The rate limit hands out start times one interval apart (a generic cell rate algorithm with
 //! reservations): a delivery told to wait is given its own future start, so a backlog held for a 1-per-
@@ -89,9 +90,9 @@ impl Lane {
 /// How an attempt went, as pacing learns from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// The endpoint answered (any status below 500): the window opens by one if it was a success.
+    /// The endpoint answered, or failed quickly: the window opens by one if it was a success.
     Answered { success: bool },
-    /// No answer in time, no connection, or a 5XX: the window closes to one.
+    /// No answer in time: the attempt held its slot for the whole timeout, and the window closes to one.
     Outage,
 }
 

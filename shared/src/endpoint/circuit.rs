@@ -57,6 +57,9 @@ pub struct CircuitPolicy {
     pub hold_limit: Duration,
 }
 
+/// The longest cool-down, in first cool-downs.
+pub const MAX_COOLDOWN_FACTOR: u32 = 60;
+
 impl Default for CircuitPolicy {
     /// Five failures in a row; 10 s doubling to 10 min between probes; a day of waiting at most.
     fn default() -> Self {
@@ -93,12 +96,13 @@ impl CircuitPolicy {
         }
     }
 
-    /// Parses `ALERTWIRE_BREAKER_COOLDOWN`, e.g. `10s`, `1m`.
+    /// Parses `ALERTWIRE_BREAKER_COOLDOWN`, e.g. `10s`, `1m`: the first cool-down, and
+    /// [`MAX_COOLDOWN_FACTOR`] times it the longest (10 s and 10 min by default).
     pub fn with_cooldown(self, text: &str) -> Result<Self, PeriodError> {
         let cooldown = positive_period(text)?;
         Ok(Self {
             cooldown,
-            max_cooldown: self.max_cooldown.max(cooldown),
+            max_cooldown: cooldown.saturating_mul(MAX_COOLDOWN_FACTOR),
             ..self
         })
     }
@@ -329,9 +333,14 @@ mod tests {
         assert_eq!(policy.with_failures("3").unwrap().failures, 3);
         assert!(policy.with_failures("0").is_err());
         assert!(policy.with_failures("many").is_err());
+        let short = policy.with_cooldown("1s").unwrap();
         assert_eq!(
-            policy.with_cooldown("1s").unwrap().cooldown,
-            Duration::from_secs(1)
+            (short.cooldown, short.max_cooldown),
+            (Duration::from_secs(1), Duration::from_secs(60))
+        );
+        assert_eq!(
+            policy.with_cooldown("10s").unwrap(),
+            CircuitPolicy::default()
         );
         assert!(policy.with_cooldown("0s").is_err());
         assert_eq!(

@@ -27,6 +27,7 @@ const MAX_RESPONSE_HEADERS: usize = 64;
 pub struct HttpSender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
+    timeout: Duration,
 }
 
 /// The outcome of one exchange, before it is numbered as an attempt.
@@ -84,11 +85,20 @@ impl HttpSender {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            timeout,
+        })
     }
 
     pub fn policy(&self) -> &TargetPolicy {
         &self.policy
+    }
+
+    /// The longest an exchange takes, connect to last byte.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends `request`; never fails, every problem is described in the attempt.

@@ -15,9 +15,9 @@ use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::CircuitAdmission;
 use crate::metrics::HoldReason;
 
-/// How long a probe may take before another sender may probe in its place (it never reported: its process
-/// stopped). Longer than any attempt's HTTP timeout.
-const PROBE_LOST_AFTER: Duration = Duration::from_secs(360);
+/// How much longer than the HTTP timeout a probe may take before another sender may probe in its place (it
+/// never reported: its process stopped).
+const PROBE_GRACE: Duration = Duration::from_secs(5);
 /// Held deliveries come back spread over up to this much beyond their time, so a backlog held for the same
 /// moment does not return at once.
 const MAX_SPREAD: Duration = Duration::from_secs(1);
@@ -54,13 +54,7 @@ impl Service {
             return Ok(self.hold(HoldReason::Slowed, spread(wait)));
         }
         let limits = PaceLimits {
-            // An endpoint whose last attempt met an outage (no answer in time, no connection, a 5XX) gets
-            // one attempt at a time until it answers again.
-            max_in_flight: if health.outage_streak > 0 {
-                1
-            } else {
-                endpoint.max_in_flight
-            },
+            max_in_flight: endpoint.max_in_flight,
             rate_per_second: endpoint.rate_limit_per_second,
         };
         let slot = match self
@@ -87,8 +81,9 @@ impl Service {
                 return Ok(self.hold(HoldReason::CircuitOpen, spread(wait)));
             }
             CircuitAdmission::Probe { seen_probe_at } => {
-                let lost_after =
-                    now + chrono::Duration::from_std(PROBE_LOST_AFTER).unwrap_or_default();
+                let lost_after = now
+                    + chrono::Duration::from_std(self.sender.timeout() + PROBE_GRACE)
+                        .unwrap_or_default();
                 let claimed = self
                     .ports
                     .endpoints

@@ -392,9 +392,10 @@ impl Service {
     }
 }
 
-/// What a sent attempt teaches the endpoint's pacing.
+/// What a sent attempt teaches the endpoint's pacing: a timeout held a slot for the whole timeout and
+/// closes the window; a quick failure (refused, 5XX) holds no slot for long and leaves it as it is.
 fn pacing_answer(attempt: &Attempt) -> Answer {
-    if CircuitPolicy::is_outage(attempt) {
+    if attempt.error_class == Some(ErrorClass::Timeout) {
         Answer::Outage
     } else {
         Answer::Answered {
