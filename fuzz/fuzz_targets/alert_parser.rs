@@ -56,6 +56,7 @@ fuzz_target!(|data: &[u8]| {
             endpoint_id: "ep_fuzz",
             endpoint_name: "fuzz",
             verification_token: None,
+            fallback_of: None,
         },
     );
     for template in templates() {
