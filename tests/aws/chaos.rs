@@ -25,6 +25,7 @@ use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
 use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::DeliveryStatus;
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
+use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::ids::{EndpointId, TenantId};
 use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::store::{AlertReceipt, DeliveryFilter, DeliveryStore};
@@ -100,10 +101,15 @@ impl Rig {
         let sender =
             HttpSender::new(Arc::new(loopback_policy()), HTTP_TIMEOUT).expect("an HTTP client");
         let retry = RetryPolicy::parse("0ms").expect("retry delays");
+        // The breaker on, with the 100 ms cool-down (at most 6 s) the other chaos runs use, so circuits
+        // that open amid the chaos close again within the run.
+        let circuit = CircuitPolicy::default()
+            .with_cooldown("100ms")
+            .expect("a cool-down");
         Rig {
             sqs,
             store,
-            service: Arc::new(Service::new(ports, sender, retry)),
+            service: Arc::new(Service::new(ports, sender, retry).with_circuit_policy(circuit)),
             tenant: TenantId::from("tn_chaos"),
         }
     }
