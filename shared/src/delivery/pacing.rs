@@ -49,8 +49,10 @@ pub struct PaceLimits {
 pub enum Pace {
     /// Start it; the slot is given back when the guard is dropped.
     Go(InFlight),
-    /// Not now: try again after this long.
-    Wait(Duration),
+    /// Not now, the endpoint's in-flight slots are all taken: try again after this long.
+    Full(Duration),
+    /// Not now, the rate limit gives the next start later: try again after this long.
+    RateLimited(Duration),
 }
 
 type LaneKey = (TenantId, EndpointId);
@@ -156,11 +158,11 @@ impl Pacing {
             .entry(key.clone())
             .or_insert_with(|| Lane::new(self.initial_window));
         if lane.in_flight >= limits.max_in_flight.min(lane.window).max(1) {
-            return Pace::Wait(lane.typical_attempt.clamp(FULL_WAIT.0, FULL_WAIT.1));
+            return Pace::Full(lane.typical_attempt.clamp(FULL_WAIT.0, FULL_WAIT.1));
         }
         if let Some(rate) = limits.rate_per_second {
             if let Some(wait) = lane.rate_wait(rate, now) {
-                return Pace::Wait(wait);
+                return Pace::RateLimited(wait);
             }
         } else {
             lane.next_start = None;
@@ -173,8 +175,9 @@ impl Pacing {
         })
     }
 
-    /// Attempts in flight to the endpoint, and how many its window allows now.
-    pub fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> (u32, u32) {
+    /// Attempts in flight to the endpoint, and how many its window allows now (what the tests look at).
+    #[cfg(test)]
+    fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> (u32, u32) {
         self.lock()
             .get(&(tenant.clone(), endpoint.clone()))
             .map_or((0, self.initial_window), |lane| {
@@ -242,7 +245,7 @@ mod tests {
             panic!("two at first");
         };
         assert!(
-            matches!(admit(), Pace::Wait(_)),
+            matches!(admit(), Pace::Full(_)),
             "a new endpoint gets two slots"
         );
         first.learn(Answer::Answered { success: true }, Duration::from_millis(5));
@@ -271,7 +274,7 @@ mod tests {
         assert!(matches!((&first, &second), (Pace::Go(_), Pace::Go(_))));
         assert!(matches!(
             pacing.admit(&tenant, &endpoint, TWO, at_ms(0)),
-            Pace::Wait(_)
+            Pace::Full(_)
         ));
         let other = EndpointId::from("ep_2");
         assert!(
@@ -299,7 +302,8 @@ mod tests {
         for _ in 0..4 {
             match pacing.admit(&tenant, &endpoint, limits, at_ms(0)) {
                 Pace::Go(slot) => held.push(slot),
-                Pace::Wait(wait) => waits.push(wait.as_millis()),
+                Pace::RateLimited(wait) => waits.push(wait.as_millis()),
+                Pace::Full(_) => panic!("slots are free"),
             }
         }
         assert_eq!(held.len(), 1, "one start now");
@@ -311,7 +315,8 @@ mod tests {
             Pace::Go(_)
         ));
         match pacing.admit(&tenant, &endpoint, limits, at_ms(500)) {
-            Pace::Wait(wait) => assert_eq!(wait.as_millis(), 1500),
+            Pace::RateLimited(wait) => assert_eq!(wait.as_millis(), 1500),
+            Pace::Full(_) => panic!("slots are free"),
             Pace::Go(_) => panic!("a newcomer must not jump the reservations"),
         }
     }
@@ -327,7 +332,7 @@ mod tests {
         let _first = pacing.admit(&tenant, &endpoint, limits, at_ms(0));
         assert!(matches!(
             pacing.admit(&tenant, &endpoint, limits, at_ms(0)),
-            Pace::Wait(_)
+            Pace::RateLimited(_)
         ));
         assert!(
             matches!(

@@ -62,15 +62,8 @@ impl Service {
             .admit(&endpoint.tenant, &endpoint.id, limits, now)
         {
             Pace::Go(slot) => slot,
-            Pace::Wait(wait) => {
-                let (in_flight, window) = self.pacing.in_flight(&endpoint.tenant, &endpoint.id);
-                let reason = if in_flight >= limits.max_in_flight.min(window) {
-                    HoldReason::InFlight
-                } else {
-                    HoldReason::RateLimit
-                };
-                return Ok(self.hold(reason, wait));
-            }
+            Pace::Full(wait) => return Ok(self.hold(HoldReason::InFlight, wait)),
+            Pace::RateLimited(wait) => return Ok(self.hold(HoldReason::RateLimit, wait)),
         };
         let probe = match self.circuit.admission(health, now) {
             CircuitAdmission::Send => false,
