@@ -96,6 +96,22 @@ pub(super) fn delivery_items(
     Ok(items)
 }
 
+/// How many of the first deliveries (each `sizes[i]` items) must be staged before the committing
+/// transaction, which holds `fixed` items besides them: none when everything fits in one transaction,
+/// otherwise as few as leave the rest within DynamoDB's limit.
+fn deliveries_to_stage(fixed: usize, sizes: &[usize]) -> usize {
+    let mut split = 0;
+    if fixed + sizes.iter().sum::<usize>() > TRANSACTION_LIMIT {
+        split = sizes.len();
+        let mut room = TRANSACTION_LIMIT - fixed;
+        while split > 0 && sizes[split - 1] <= room {
+            room -= sizes[split - 1];
+            split -= 1;
+        }
+    }
+    split
+}
+
 /// The keys of a delivery's items, to remove them.
 fn delivery_keys(delivery: &Delivery) -> Vec<Item> {
     let mut keys = vec![key(tenant_pk(&delivery.tenant), delivery_sk(&delivery.id))];
@@ -218,24 +234,20 @@ impl AlertStore for DynamoStore {
                 .map(|d| (d.id.clone(), d.endpoint_id.clone()))
                 .collect(),
         };
-        let size = |d: &Delivery| 1 + d.attempts.len();
         let fixed = 1 + usize::from(record.idempotency.is_some());
-        let total = fixed + record.deliveries.iter().map(size).sum::<usize>();
-
-        // The deliveries that do not fit in the committing transaction are staged before it.
-        let mut split = record.deliveries.len();
-        if total > TRANSACTION_LIMIT {
-            if let Some((key, _)) = record.idempotency
-                && let Some(outcome) = self.find_recorded(tenant, key).await?
-            {
-                return Ok(outcome);
-            }
-            let mut room = TRANSACTION_LIMIT - fixed;
-            while split > 0 && size(&record.deliveries[split - 1]) <= room {
-                room -= size(&record.deliveries[split - 1]);
-                split -= 1;
-            }
+        let sizes: Vec<usize> = record
+            .deliveries
+            .iter()
+            .map(|d| 1 + d.attempts.len())
+            .collect();
+        let split = deliveries_to_stage(fixed, &sizes);
+        if split > 0
+            && let Some((key, _)) = record.idempotency
+            && let Some(outcome) = self.find_recorded(tenant, key).await?
+        {
+            return Ok(outcome);
         }
+        let total = fixed + sizes.iter().sum::<usize>();
         let (staged, committed) = record.deliveries.split_at(split);
         let mut staged_puts = Vec::new();
         for delivery in staged {
@@ -322,5 +334,27 @@ impl AlertStore for DynamoStore {
             return Ok(None);
         };
         Ok(Some(item::json(&found, DOC)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_that_fits_in_one_transaction_stages_nothing() {
+        // The alert and its idempotency record, and one delivery: one transaction, nothing staged
+        // (staging every delivery costs two more transactions of each delivery item and its indexes).
+        assert_eq!(deliveries_to_stage(2, &[1]), 0);
+        assert_eq!(deliveries_to_stage(1, &[1; 99]), 0);
+        assert_eq!(deliveries_to_stage(2, &[]), 0);
+    }
+
+    #[test]
+    fn a_larger_alert_stages_only_what_does_not_fit() {
+        assert_eq!(deliveries_to_stage(2, &[1; 99]), 1);
+        assert_eq!(deliveries_to_stage(2, &[1; 250]), 152);
+        // A delivery carrying attempts is staged whole.
+        assert_eq!(deliveries_to_stage(2, &[3; 40]), 8);
     }
 }
