@@ -1,0 +1,154 @@
+"""Turns a metered run (tests/cost/metering_proxy.py's lines and the driver's summary) into dollars per
+million alerts, with the price table of docs/aws.md. Prints markdown: the requests and capacity units per
+alert, and the bill of a month with a million alerts.
+
+Usage: price.py <template.yaml> <meter.jsonl> <summary.json> [<meter.jsonl> <summary.json> ...]
+
+Measured: every DynamoDB and SQS request and its capacity units (the "alerts" phase, per alert; the
+"reconcile" phase, per scheduled run), the api and deliver invocations. Assumed (no emulator can measure
+them): billed durations, log bytes per invocation, the number of CloudWatch metrics, idle polls of the
+event source mapping. Each assumption is a constant below and is printed with the table.
+"""
+
+import collections
+import json
+import re
+import sys
+
+MILLION = 1_000_000
+
+# Prices: docs/aws.md, "What a million alerts cost" (us-east-1, on demand, USD).
+API_GATEWAY_PER_REQUEST = 1.00 / MILLION
+LAMBDA_PER_REQUEST = 0.20 / MILLION
+LAMBDA_PER_GB_SECOND = 0.0000133334  # arm64
+SQS_PER_REQUEST = 0.40 / MILLION
+DYNAMODB_PER_WRU = 0.625 / MILLION
+DYNAMODB_PER_RRU = 0.125 / MILLION
+LOGS_PER_GB = 0.50
+METRIC_PER_MONTH = 0.30
+
+# Assumptions (docs/aws.md explains each).
+API_BILLED_SECONDS = 0.050
+DELIVER_BILLED_SECONDS = 0.300  # per invocation of one task: the receiver's answer dominates
+API_LOG_BYTES = 800
+DELIVER_LOG_BYTES = 1_800
+RECONCILE_LOG_BYTES = 800
+RECONCILE_BILLED_SECONDS = 0.100
+METRICS = 20
+IDLE_POLLS_PER_MONTH = 648_000
+RECONCILE_RUNS_PER_MONTH = 30 * 24 * 4
+
+
+def memory_gb(template):
+    sizes = re.findall(r"^\s*MemorySize:\s*(\d+)", open(template).read(), re.M)
+    if len(set(sizes)) != 1:
+        raise SystemExit(f"expected one MemorySize in {template}, found {sizes}")
+    return int(sizes[0]) / 1024
+
+
+def load(meter_path):
+    by_phase = collections.defaultdict(list)
+    for line in open(meter_path):
+        entry = json.loads(line)
+        by_phase[entry["phase"]].append(entry)
+    return by_phase
+
+
+def totals(entries):
+    """Requests per service and operation, and the units they bill."""
+    requests = collections.Counter()
+    sqs_billed = wru = index_wru = rru = 0
+    empty_receives = 0
+    for e in entries:
+        if e["service"] == "sqs" and e["operation"] == "ReceiveMessage" and e.get("messages") == 0:
+            empty_receives += 1  # idle polls are priced apart, as the event source mapping's
+            continue
+        requests[(e["service"], e["operation"])] += 1
+        if e["service"] == "sqs":
+            sqs_billed += e["requests"]
+        elif e["service"] == "dynamodb":
+            wru += e.get("wru", 0)
+            index_wru += e.get("index_wru", 0)
+            rru += e.get("rru", 0)
+    return requests, sqs_billed, wru, index_wru, rru, empty_receives
+
+
+def bill(template, meter_path, summary_path):
+    summary = json.load(open(summary_path))
+    phases = load(meter_path)
+    alerts = summary["alerts"]
+    scale = MILLION / alerts
+    gb = memory_gb(template)
+    requests, sqs_billed, wru, index_wru, rru, empty = totals(phases["alerts"])
+    r_requests, r_sqs, r_wru, r_index_wru, r_rru, r_empty = totals(phases["reconcile"])
+    deliver_invocations = summary["deliver_invocations"] * scale
+
+    lines = collections.OrderedDict()
+    lines["API Gateway"] = MILLION * API_GATEWAY_PER_REQUEST
+    lines["Lambda requests"] = (MILLION + deliver_invocations + RECONCILE_RUNS_PER_MONTH) * LAMBDA_PER_REQUEST
+    gb_seconds = gb * (
+        MILLION * API_BILLED_SECONDS
+        + deliver_invocations * DELIVER_BILLED_SECONDS
+        + RECONCILE_RUNS_PER_MONTH * RECONCILE_BILLED_SECONDS
+    )
+    lines["Lambda compute"] = gb_seconds * LAMBDA_PER_GB_SECOND
+    sqs_requests = sqs_billed * scale + IDLE_POLLS_PER_MONTH + (r_sqs + r_empty) * RECONCILE_RUNS_PER_MONTH
+    lines["SQS"] = sqs_requests * SQS_PER_REQUEST
+    month_wru = (wru + index_wru) * scale + (r_wru + r_index_wru) * RECONCILE_RUNS_PER_MONTH
+    month_rru = rru * scale + r_rru * RECONCILE_RUNS_PER_MONTH
+    lines["DynamoDB writes"] = month_wru * DYNAMODB_PER_WRU
+    lines["DynamoDB reads"] = month_rru * DYNAMODB_PER_RRU
+    log_bytes = (
+        MILLION * API_LOG_BYTES
+        + deliver_invocations * DELIVER_LOG_BYTES
+        + RECONCILE_RUNS_PER_MONTH * RECONCILE_LOG_BYTES
+    )
+    lines["CloudWatch Logs"] = log_bytes / 1e9 * LOGS_PER_GB
+    lines["CloudWatch metrics"] = METRICS * METRIC_PER_MONTH
+
+    retry = summary["retry_every"]
+    title = "one endpoint, all delivered on the first attempt" if retry == 0 else (
+        f"one endpoint, every {retry}th alert needing three attempts"
+    )
+    print(f"### {alerts:,} alerts, {title}\n")
+    print(f"Attempts: {summary['attempts']:,}; deliver invocations: {summary['deliver_invocations']:,} "
+          f"({summary['tasks_handed_to_deliver'] / max(1, summary['deliver_invocations']):.2f} tasks each); "
+          f"reconcile answered {json.dumps(summary['reconcile'])}.\n")
+    print("| requests per alert | count |")
+    print("|---|---|")
+    for (service, operation), count in sorted(requests.items()):
+        print(f"| {service} `{operation}` | {count / alerts:.3f} |")
+    print(f"| DynamoDB write units (table) | {wru / alerts:.2f} |")
+    print(f"| DynamoDB write units (indexes) | {index_wru / alerts:.2f} |")
+    print(f"| DynamoDB read units | {rru / alerts:.2f} |")
+    print(f"| SQS billed requests | {sqs_billed / alerts:.3f} |")
+    print()
+    reconcile_ops = ", ".join(f"{op} {n}" for (_, op), n in sorted(r_requests.items()))
+    print(f"A reconcile run with no dead letters: {reconcile_ops or 'nothing'}; "
+          f"{r_wru + r_index_wru} WRU, {r_rru} RRU, {r_sqs + r_empty} SQS requests.\n")
+    print("| a month with 1,000,000 alerts | cost |")
+    print("|---|---|")
+    for name, dollars in lines.items():
+        print(f"| {name} | ${dollars:.2f} |")
+    total = sum(lines.values())
+    print(f"| **total** | **${total:.2f}** |\n")
+    return total
+
+
+def main():
+    template, runs = sys.argv[1], sys.argv[2:]
+    if not runs or len(runs) % 2:
+        raise SystemExit(__doc__)
+    print(
+        f"Assumed: billed {API_BILLED_SECONDS * 1000:.0f} ms per api invocation, "
+        f"{DELIVER_BILLED_SECONDS * 1000:.0f} ms per deliver invocation, {RECONCILE_BILLED_SECONDS * 1000:.0f} ms "
+        f"per reconcile; log bytes {API_LOG_BYTES} / {DELIVER_LOG_BYTES} / {RECONCILE_LOG_BYTES} per invocation; "
+        f"{METRICS} CloudWatch metrics; {IDLE_POLLS_PER_MONTH:,} idle polls a month; "
+        f"{RECONCILE_RUNS_PER_MONTH:,} reconcile runs a month; memory {memory_gb(template) * 1024:.0f} MB.\n"
+    )
+    for meter_path, summary_path in zip(runs[::2], runs[1::2]):
+        bill(template, meter_path, summary_path)
+
+
+if __name__ == "__main__":
+    main()
