@@ -13,7 +13,7 @@
 //! `COST_ALERTS` (1,000) alerts, of which every `COST_RETRY_EVERY`-th (0 = none) is answered 500 twice
 //! before its 2XX, so it needs three attempts. Run only by tests/cost.sh (`--ignored`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,9 +22,9 @@ use alertwire_shared::aws::dynamodb::DynamoStore;
 use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
 use alertwire_shared::aws::lambda::replay_request::ReplayRequest;
 use alertwire_shared::aws::lambda::setup::{self, Adapters, LambdaSettings};
+use alertwire_shared::aws::lambda::telemetry::LambdaTelemetry;
 use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::aws::sqs::queue::SqsQueue;
-use alertwire_shared::metrics::Metrics;
 use alertwire_shared::service::{Service, hash_api_key};
 use alertwire_tests::{Behaviour, Receiver, http_client};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
@@ -75,6 +75,46 @@ async fn receiver(every: usize) -> Receiver {
         }
     }))
     .await
+}
+
+/// The functions' CloudWatch EMF lines, flushed after each invocation as the Lambda runtime wrapper does:
+/// their bytes (logs ingested) and the distinct metrics they create (name and dimension values).
+struct Emf {
+    telemetry: LambdaTelemetry,
+    api_bytes: usize,
+    deliver_bytes: usize,
+    metrics: BTreeSet<String>,
+}
+
+impl Emf {
+    /// Flushes what the last invocation recorded; returns its bytes.
+    fn flush(&mut self) -> usize {
+        let mut out = Vec::new();
+        self.telemetry
+            .collector()
+            .flush(&mut out)
+            .expect("flush the EMF lines");
+        for line in String::from_utf8_lossy(&out).lines() {
+            let document: Value = serde_json::from_str(line).expect("an EMF line is JSON");
+            let directive = &document["_aws"]["CloudWatchMetrics"][0];
+            let dimensions: Vec<String> = directive["Dimensions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|set| set.as_array().cloned().unwrap_or_default())
+                .map(|name| {
+                    let name = name.as_str().unwrap_or_default();
+                    format!("{name}={}", document[name].as_str().unwrap_or_default())
+                })
+                .collect();
+            for metric in directive["Metrics"].as_array().into_iter().flatten() {
+                let name = metric["Name"].as_str().unwrap_or_default();
+                self.metrics
+                    .insert(format!("{name}{{{}}}", dimensions.join(",")));
+            }
+        }
+        out.len()
+    }
 }
 
 struct EventSource {
@@ -174,13 +214,19 @@ async fn requests_per_alert() {
         LambdaSettings::from_lookup(|v| variables.get(v).cloned()).expect("the settings");
 
     phase(&http, "cold-start").await;
+    let mut emf = Emf {
+        telemetry: LambdaTelemetry::emf_only().expect("the EMF recorder"),
+        api_bytes: 0,
+        deliver_bytes: 0,
+        metrics: BTreeSet::new(),
+    };
     let adapters = Adapters::connect(&settings).await;
-    let api_service = setup::api_service(&settings, &adapters, Metrics::disabled())
+    let api_service = setup::api_service(&settings, &adapters, emf.telemetry.metrics())
         .await
         .expect("the api function's service");
-    let deliver_service = setup::deliver_service(&settings, &adapters, Metrics::disabled())
+    let deliver_service = setup::deliver_service(&settings, &adapters, emf.telemetry.metrics())
         .expect("the deliver function's service");
-    let replay_service = setup::replay_service(&settings, &adapters, Metrics::disabled())
+    let replay_service = setup::replay_service(&settings, &adapters, emf.telemetry.metrics())
         .expect("the replay function's service");
 
     phase(&http, "setup").await;
@@ -222,7 +268,9 @@ async fn requests_per_alert() {
             .await
             .expect("the api answers");
         assert_eq!(answer.status(), 202, "alert {number}");
+        emf.api_bytes += emf.flush();
         source.round(&deliver_service, &adapters.queue).await;
+        emf.deliver_bytes += emf.flush();
     }
     let mut idle = 0;
     while idle < 3 {
@@ -231,6 +279,7 @@ async fn requests_per_alert() {
         } else {
             idle += 1;
         }
+        emf.deliver_bytes += emf.flush();
     }
 
     phase(&http, "reconcile").await;
@@ -263,6 +312,9 @@ async fn requests_per_alert() {
         "deliver_invocations": source.invocations,
         "tasks_handed_to_deliver": source.handed,
         "reconcile": reconciled,
+        "emf_bytes_api": emf.api_bytes,
+        "emf_bytes_deliver": emf.deliver_bytes,
+        "emf_metrics": emf.metrics,
     });
     println!("cost run: {summary}");
     if let Ok(path) = std::env::var("COST_SUMMARY") {

@@ -5,9 +5,10 @@ alert, and the bill of a month with a million alerts.
 Usage: price.py <template.yaml> <meter.jsonl> <summary.json> [<meter.jsonl> <summary.json> ...]
 
 Measured: every DynamoDB and SQS request and its capacity units (the "alerts" phase, per alert; the
-"reconcile" phase, per scheduled run), the api and deliver invocations. Assumed (no emulator can measure
-them): billed durations, log bytes per invocation, the number of CloudWatch metrics, idle polls of the
-event source mapping. Each assumption is a constant below and is printed with the table.
+"reconcile" phase, per scheduled run), the api and deliver invocations, the bytes of the functions' EMF
+lines and the distinct CloudWatch metrics they create. Assumed (no emulator can measure them): billed
+durations, the other log bytes per invocation (Lambda's START/END/REPORT lines and the JSON log lines),
+idle polls of the event source mapping. Each assumption is a constant below and is printed with the table.
 """
 
 import collections
@@ -30,11 +31,12 @@ METRIC_PER_MONTH = 0.30
 # Assumptions (docs/aws.md explains each).
 API_BILLED_SECONDS = 0.050
 DELIVER_BILLED_SECONDS = 0.300  # per invocation of one task: the receiver's answer dominates
-API_LOG_BYTES = 800
-DELIVER_LOG_BYTES = 1_800
-RECONCILE_LOG_BYTES = 800
+# Besides the EMF lines: Lambda's START, END and REPORT lines (~350 bytes), and the JSON log lines (one of
+# ~330 bytes per attempt; the api logs nothing per accepted alert at the default level).
+API_LOG_BYTES = 350
+DELIVER_LOG_BYTES = 350 + 330
+RECONCILE_LOG_BYTES = 350
 RECONCILE_BILLED_SECONDS = 0.100
-METRICS = 20
 IDLE_POLLS_PER_MONTH = 648_000
 RECONCILE_RUNS_PER_MONTH = 30 * 24 * 4
 
@@ -102,9 +104,10 @@ def bill(template, meter_path, summary_path):
         MILLION * API_LOG_BYTES
         + deliver_invocations * DELIVER_LOG_BYTES
         + RECONCILE_RUNS_PER_MONTH * RECONCILE_LOG_BYTES
+        + (summary["emf_bytes_api"] + summary["emf_bytes_deliver"]) * scale
     )
     lines["CloudWatch Logs"] = log_bytes / 1e9 * LOGS_PER_GB
-    lines["CloudWatch metrics"] = METRICS * METRIC_PER_MONTH
+    lines["CloudWatch metrics"] = len(summary["emf_metrics"]) * METRIC_PER_MONTH
 
     retry = summary["retry_every"]
     title = "one endpoint, all delivered on the first attempt" if retry == 0 else (
@@ -122,7 +125,11 @@ def bill(template, meter_path, summary_path):
     print(f"| DynamoDB write units (indexes) | {index_wru / alerts:.2f} |")
     print(f"| DynamoDB read units | {rru / alerts:.2f} |")
     print(f"| SQS billed requests | {sqs_billed / alerts:.3f} |")
+    print(f"| EMF bytes (api + deliver) | {summary['emf_bytes_api'] / alerts:.0f} + "
+          f"{summary['emf_bytes_deliver'] / alerts:.0f} |")
     print()
+    print(f"CloudWatch metrics created ({len(summary['emf_metrics'])}): "
+          + ", ".join(f"`{m}`" for m in summary["emf_metrics"]) + ".\n")
     reconcile_ops = ", ".join(f"{op} {n}" for (_, op), n in sorted(r_requests.items()))
     print(f"A reconcile run with no dead letters: {reconcile_ops or 'nothing'}; "
           f"{r_wru + r_index_wru} WRU, {r_rru} RRU, {r_sqs + r_empty} SQS requests.\n")
@@ -142,8 +149,8 @@ def main():
     print(
         f"Assumed: billed {API_BILLED_SECONDS * 1000:.0f} ms per api invocation, "
         f"{DELIVER_BILLED_SECONDS * 1000:.0f} ms per deliver invocation, {RECONCILE_BILLED_SECONDS * 1000:.0f} ms "
-        f"per reconcile; log bytes {API_LOG_BYTES} / {DELIVER_LOG_BYTES} / {RECONCILE_LOG_BYTES} per invocation; "
-        f"{METRICS} CloudWatch metrics; {IDLE_POLLS_PER_MONTH:,} idle polls a month; "
+        f"per reconcile; log bytes besides EMF {API_LOG_BYTES} / {DELIVER_LOG_BYTES} / {RECONCILE_LOG_BYTES} "
+        f"per invocation; {IDLE_POLLS_PER_MONTH:,} idle polls a month; "
         f"{RECONCILE_RUNS_PER_MONTH:,} reconcile runs a month; memory {memory_gb(template) * 1024:.0f} MB.\n"
     )
     for meter_path, summary_path in zip(runs[::2], runs[1::2]):
