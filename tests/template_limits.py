@@ -33,6 +33,13 @@ def check(template):
         for policy in ["DeletionPolicy", "UpdateReplacePolicy"]:
             expect(resources[queue].get(policy) == "Retain", f"{queue} has no {policy}: Retain")
 
+    # The deliver function refuses retry schedules longer than this retention (TASK_RETENTION in
+    # shared/src/aws/sqs/queue.rs): the two must agree.
+    expect(
+        props("DeliveryQueue").get("MessageRetentionPeriod") == 345600,
+        "DeliveryQueue's MessageRetentionPeriod is not the 4 days the deliver function's settings check assumes",
+    )
+
     # Two dead-letter sweeps must never run at once.
     expect(
         props("ReplayFunction").get("ReservedConcurrentExecutions") == 1,
