@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Checks the AWS deployment files: cfn-lint on template.yaml (no errors and no warnings allowed), every
-# events/*.json parses, and `sam validate --lint` when the SAM CLI is on the PATH.
+# Checks the AWS deployment files: cfn-lint on template.yaml (no errors and no warnings allowed), the
+# template's limits and alarms (tests/template_limits.py), every events/*.json parses, and
+# `sam validate --lint` when the SAM CLI is on the PATH.
 # Installs cfn-lint into a virtualenv (default ./.venv, or $ALERTWIRE_VENV) unless $CFN_LINT names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,12 @@ fi
 
 step "cfn-lint $("$cfn_lint" --version 2>&1 | awk '{print $2}') template.yaml"
 "$cfn_lint" template.yaml # exits non-zero on any error or warning
+
+step "template.yaml limits and alarms"
+# The Python that runs cfn-lint has its YAML loader (short forms such as !Ref read as {"Ref": ...}).
+cfn_python="$(dirname "$cfn_lint")/python"
+[[ -x "$cfn_python" ]] || cfn_python=$(sed -n '1s/^#!//p' "$cfn_lint")
+"$cfn_python" tests/template_limits.py template.yaml
 
 step "events/*.json parse"
 for f in events/*.json; do

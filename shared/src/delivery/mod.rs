@@ -13,6 +13,44 @@ use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 
 /// Largest response body kept per attempt.
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024;
+/// Most response headers kept per attempt; later ones are dropped.
+pub const MAX_RESPONSE_HEADERS: usize = 64;
+/// Longest response header value kept, in bytes; a longer one is cut and ends in `…`.
+pub const MAX_RESPONSE_HEADER_VALUE: usize = 1024;
+/// Most bytes of response headers (names and values) kept per attempt; the headers past it are dropped.
+/// With the body's 16 KiB this keeps an attempt's record far below DynamoDB's 400 KB item limit, whatever
+/// a receiver answers (an HTTP client accepts some 400 KB of headers).
+pub const MAX_RESPONSE_HEADER_BYTES: usize = 8 * 1024;
+
+/// The response headers an attempt keeps of `headers` (name, raw value), in order: at most
+/// [`MAX_RESPONSE_HEADERS`] of them and [`MAX_RESPONSE_HEADER_BYTES`] in all, each value cut to
+/// [`MAX_RESPONSE_HEADER_VALUE`] bytes. Values that are not UTF-8 are read lossily.
+pub fn kept_response_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<(String, String)> {
+    let mut kept = Vec::new();
+    let mut room = MAX_RESPONSE_HEADER_BYTES;
+    for (name, value) in headers.into_iter().take(MAX_RESPONSE_HEADERS) {
+        // A few bytes past the limit, so that cutting can tell a long value from one of exactly the limit.
+        let head = &value[..value.len().min(MAX_RESPONSE_HEADER_VALUE + 4)];
+        let mut text = String::from_utf8_lossy(head).into_owned();
+        if text.len() > MAX_RESPONSE_HEADER_VALUE || head.len() < value.len() {
+            let mut cut = MAX_RESPONSE_HEADER_VALUE - '…'.len_utf8();
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        let size = name.len() + text.len();
+        if size > room {
+            break;
+        }
+        room -= size;
+        kept.push((name.to_string(), text));
+    }
+    kept
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -198,7 +236,47 @@ impl Delivery {
 
 #[cfg(test)]
 mod tests {
-    use super::ErrorClass;
+    use super::*;
+
+    #[test]
+    fn response_headers_are_kept_within_their_limits() {
+        let short = kept_response_headers([("content-type", b"text/plain".as_slice())]);
+        assert_eq!(
+            short,
+            [("content-type".to_string(), "text/plain".to_string())]
+        );
+
+        let exact = vec![b'a'; MAX_RESPONSE_HEADER_VALUE];
+        let long = vec![b'a'; 600 * 1024];
+        let kept = kept_response_headers([("x-exact", exact.as_slice()), ("x-long", &long)]);
+        assert_eq!(
+            kept[0].1.len(),
+            MAX_RESPONSE_HEADER_VALUE,
+            "a value of the limit is whole"
+        );
+        assert!(!kept[0].1.ends_with('…'));
+        assert!(kept[1].1.len() <= MAX_RESPONSE_HEADER_VALUE && kept[1].1.ends_with('…'));
+
+        // A multi-byte character across the cut is not split.
+        let accents = "é".repeat(MAX_RESPONSE_HEADER_VALUE);
+        let kept = kept_response_headers([("x-accents", accents.as_bytes())]);
+        assert!(kept[0].1.len() <= MAX_RESPONSE_HEADER_VALUE && kept[0].1.ends_with("é…"));
+
+        // Many large headers: the total stops them, in order.
+        let names: Vec<String> = (0..600).map(|i| format!("x-{i}")).collect();
+        let many = kept_response_headers(names.iter().map(|n| (n.as_str(), long.as_slice())));
+        let total: usize = many.iter().map(|(n, v)| n.len() + v.len()).sum();
+        assert!(total <= MAX_RESPONSE_HEADER_BYTES, "{total}");
+        assert_eq!(
+            many.len(),
+            MAX_RESPONSE_HEADER_BYTES / (MAX_RESPONSE_HEADER_VALUE + 3)
+        );
+        assert_eq!(many[0].0, "x-0");
+
+        // Many small headers: the count stops them.
+        let tiny = kept_response_headers(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
+        assert_eq!(tiny.len(), MAX_RESPONSE_HEADERS);
+    }
 
     #[test]
     fn error_class_names_are_the_ones_the_api_shows() {

@@ -50,6 +50,27 @@ impl RetryPolicy {
         })
     }
 
+    /// The longest wait this policy schedules between two attempts, jitter included (a receiver's
+    /// `Retry-After` may ask for up to [`RETRY_AFTER_CAP`]).
+    pub fn longest_delay(&self) -> Duration {
+        self.delays
+            .iter()
+            .max()
+            .map_or(Duration::ZERO, |d| d.mul_f64(1.0 + self.jitter))
+    }
+
+    /// The longest a run can spend waiting between its first and its last attempt: each of its
+    /// [`MAX_ATTEMPTS`]` - 1` waits at its longest, or at [`RETRY_AFTER_CAP`] if a receiver asks for more.
+    pub fn longest_run(&self) -> Duration {
+        (1..MAX_ATTEMPTS)
+            .map(|n| {
+                let index = (n as usize - 1).min(self.delays.len().saturating_sub(1));
+                let base = self.delays.get(index).copied().unwrap_or_default();
+                base.mul_f64(1.0 + self.jitter).max(RETRY_AFTER_CAP)
+            })
+            .sum()
+    }
+
     /// How long to wait after failed attempt number `failed_attempt` (1-based), given the receiver's
     /// `Retry-After` if it sent one. Never less than the schedule, never more than the cap.
     pub fn delay_after(&self, failed_attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -133,6 +154,22 @@ mod tests {
             RetryPolicy::parse("1d").unwrap().delay_after(1, None),
             Duration::from_secs(86_400)
         );
+    }
+
+    #[test]
+    fn the_longest_wait_and_run_count_jitter_and_retry_after() {
+        let hour = Duration::from_secs(3600);
+        let policy = RetryPolicy::parse("1s,10h,2h").unwrap();
+        assert_eq!(policy.longest_delay(), 10 * hour);
+        // Waits 1 s, 10 h, then 2 h seven times; a receiver may stretch each to 6 h.
+        assert_eq!(policy.longest_run(), 6 * hour + 10 * hour + 7 * 6 * hour);
+        let default = RetryPolicy::default();
+        assert_eq!(
+            default.longest_delay(),
+            Duration::from_secs(8640),
+            "2 h + 20 %"
+        );
+        assert_eq!(default.longest_run(), 9 * RETRY_AFTER_CAP);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::delivery::retry_policy::parse_retry_after;
-use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY};
+use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY, kept_response_headers};
 use crate::endpoint::HttpMethod;
 use crate::outbound::target_policy::{
     HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
@@ -21,7 +21,6 @@ use crate::webhook::request::OutgoingRequest;
 
 /// Default time for the whole exchange, connect to last byte read.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_RESPONSE_HEADERS: usize = 64;
 
 #[derive(Clone)]
 pub struct HttpSender {
@@ -146,17 +145,12 @@ impl HttpSender {
         let mut response = builder.send().await.map_err(|e| classify(&e))?;
         let status = response.status();
         attempt.status_code = Some(status.as_u16());
-        attempt.response_headers = response
-            .headers()
-            .iter()
-            .take(MAX_RESPONSE_HEADERS)
-            .map(|(name, value)| {
-                (
-                    name.to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        attempt.response_headers = kept_response_headers(
+            response
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        );
         let after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

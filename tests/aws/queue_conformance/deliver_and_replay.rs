@@ -44,7 +44,16 @@ impl Rig {
     }
 
     async fn with_circuit(test: &str, retry_delays: &str, circuit: CircuitPolicy) -> Rig {
-        let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
+        Self::with_visibility(test, retry_delays, circuit, Duration::from_secs(30)).await
+    }
+
+    async fn with_visibility(
+        test: &str,
+        retry_delays: &str,
+        circuit: CircuitPolicy,
+        visibility: Duration,
+    ) -> Rig {
+        let sqs = Sqs::with_visibility(test, visibility).await;
         let database = Database::in_memory().expect("an in-memory database");
         let ports = Ports::on_one_store(database.clone(), Arc::new(sqs.queue.clone()));
         let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
@@ -199,6 +208,39 @@ async fn each_task_is_sent_in_its_endpoints_message_group() {
     grouped.sort();
     assert_eq!(grouped, expected);
     assert_ne!(first, second);
+}
+
+#[tokio::test]
+async fn a_retry_longer_than_sqs_allows_waits_as_long_as_sqs_allows() {
+    // A 12 h retry: SQS (and moto) refuse a visibility that ends more than 12 h after the receive (moto
+    // counts from the send). Refused, the message would come back after the queue's 2 s timeout.
+    let rig = Rig::with_visibility(
+        "visibility_cap",
+        "12h",
+        CircuitPolicy::default(),
+        Duration::from_secs(2),
+    )
+    .await;
+    let receiver = Receiver::start(Behaviour::status(500)).await;
+    rig.endpoint(&receiver).await;
+    let deliveries = rig.alert().await;
+    let (records, failed) = rig.poll_some().await;
+    assert_eq!(
+        failed,
+        vec![records[0].message_id.clone()],
+        "kept for its retry"
+    );
+    assert_eq!(rig.delivery(&deliveries[0].0).await.attempts.len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        rig.sqs.receive_records().await.is_empty(),
+        "the retry's visibility change was refused: the message came back after the queue's timeout"
+    );
+    assert_eq!(
+        rig.queue_depth().await,
+        1,
+        "the message waits for its retry"
+    );
 }
 
 #[tokio::test]

@@ -457,3 +457,83 @@ fn epoch_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// A receiver may answer with some 400 KB of headers (what an HTTP client accepts): kept whole, they and
+/// the body would pass DynamoDB's 400 KB item limit (moto enforces it), and the attempt could never be
+/// recorded. The attempt keeps them within its limits, so it is.
+#[tokio::test]
+async fn dynamodb_records_an_attempt_answered_with_400_kb_of_headers() {
+    use alertwire_shared::delivery::MAX_RESPONSE_HEADER_BYTES;
+    use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+    use alertwire_shared::embedded::{EmbeddedQueue, QueueSettings};
+    use alertwire_shared::outbound::sender::HttpSender;
+    use alertwire_shared::ports::queue::TaskQueue;
+    use alertwire_shared::service::{Ports, Service};
+    use alertwire_tests::server::loopback_policy;
+    use alertwire_tests::{Behaviour, Receiver};
+
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "huge_headers").await;
+    let store = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
+    let queue = EmbeddedQueue::new(
+        Database::in_memory().expect("an in-memory database"),
+        QueueSettings {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives: MAX_ATTEMPTS,
+        },
+    );
+    let service = Service::new(
+        Ports::on_one_store(store.clone(), Arc::new(queue.clone())),
+        HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5)).expect("a client"),
+        RetryPolicy::parse("0ms").expect("retry delays"),
+    );
+    let headers: Vec<(String, String)> = (0..61)
+        .map(|i| (format!("x-big-{i:02}"), "a".repeat(6500)))
+        .collect();
+    let receiver = Receiver::start(Behaviour::Status(200, headers, "b".repeat(20 * 1024))).await;
+    let tenant = TenantId::from("tn_headers");
+    service
+        .create_endpoint(
+            &tenant,
+            &json!({"name": "receiver", "url": receiver.url("/hooks")}),
+        )
+        .await
+        .expect("endpoint created");
+    let accepted = service
+        .accept_alert(&tenant, &json!({"title": "Big answers"}), None)
+        .await
+        .expect("alert accepted");
+    let received = queue.receive(1).await.expect("a receive");
+    assert_eq!(received.len(), 1, "one task");
+    service
+        .attempt_delivery(&received[0])
+        .await
+        .expect("the attempt is recorded");
+
+    let delivery = store
+        .get_delivery(&tenant, &accepted.deliveries[0].0)
+        .await
+        .expect("store")
+        .expect("the delivery exists");
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    let attempt = &delivery.attempts[0];
+    let kept: usize = attempt
+        .response_headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum();
+    assert!(kept <= MAX_RESPONSE_HEADER_BYTES, "{kept} bytes of headers");
+    assert!(
+        attempt
+            .response_headers
+            .iter()
+            .any(|(name, value)| name == "x-big-00" && value.ends_with('…')),
+        "the first large header is kept, cut: {:?}",
+        attempt
+            .response_headers
+            .iter()
+            .map(|(n, v)| (n, v.len()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(receiver.received().len(), 1);
+}

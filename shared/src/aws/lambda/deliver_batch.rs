@@ -10,13 +10,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
 
-use crate::aws::sqs::queue::{SqsQueue, read_task};
+use crate::aws::sqs::queue::{SqsQueue, cap_visibility, read_task};
 use crate::delivery::retry_policy::MAX_ATTEMPTS;
 use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::service::{Disposition, Service};
 
 /// How long a batch may take before its finished messages are deleted without waiting for the others.
 pub const SLOW_BATCH: Duration = Duration::from_secs(2);
+/// The longest a message can have been received before its batch's invocation began: the event source's
+/// longest batching window (300 s) and a minute for the poll and the invoke. A retry's visibility is
+/// capped so that it ends within SQS's 12 hours of the receive even then.
+pub const RECEIVED_BEFORE_INVOKE: Duration = Duration::from_secs(360);
 
 /// One SQS record of the batch, as the event source mapping hands it over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,8 @@ enum Settled {
 /// Attempts all messages concurrently and returns the ids to report as `batchItemFailures`:
 ///
 /// - delivered, filtered, stale or unreadable: not listed (deleted);
-/// - to be retried: its visibility set to the retry delay, listed;
+/// - to be retried: its visibility set to the retry delay (capped so that it ends within SQS's 12 hours of
+///   the receive, see [`RECEIVED_BEFORE_INVOKE`]), listed;
 /// - held back without an attempt (the endpoint's limits, its open circuit): re-sent with a delay and the
 ///   original deleted, so holding never counts toward the redrive limit; not listed;
 /// - dead on its last attempt (receive count ≥ [`MAX_ATTEMPTS`]): made visible at once and listed, so
@@ -64,7 +69,7 @@ pub async fn deliver_batch(
     let mut in_flight: FuturesUnordered<_> = messages
         .into_iter()
         .map(|message| async move {
-            let settled = settle(service, queue, &message).await;
+            let settled = settle(service, queue, &message, started).await;
             (message, settled)
         })
         .collect();
@@ -125,7 +130,12 @@ async fn delete_early(queue: &SqsQueue, finished: &mut Vec<BatchMessage>) {
     }
 }
 
-async fn settle(service: &Service, queue: &SqsQueue, message: &BatchMessage) -> Settled {
+async fn settle(
+    service: &Service,
+    queue: &SqsQueue,
+    message: &BatchMessage,
+    invoked: Instant,
+) -> Settled {
     let id = message.message_id.as_str();
     let Some(task) = read_task(id, &message.body) else {
         tracing::warn!(message_id = id, "dropping a message that is not a task");
@@ -147,6 +157,8 @@ async fn settle(service: &Service, queue: &SqsQueue, message: &BatchMessage) -> 
     match disposition {
         Disposition::Done => Settled::Finished,
         Disposition::RetryIn(delay) => {
+            let since_receive = RECEIVED_BEFORE_INVOKE + invoked.elapsed();
+            let delay = cap_visibility(delay, since_receive);
             if let Err(e) = queue.retry_later(&received.receipt, delay).await {
                 tracing::warn!(message_id = id, error = %e,
                     "cannot delay the retry; the message comes back after its visibility timeout");

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::aws::dynamodb::DynamoStore;
 use crate::aws::load_sdk_config;
-use crate::aws::sqs::queue::{SQS_BATCH_LIMIT, SqsQueue};
-use crate::delivery::retry_policy::RetryPolicy;
+use crate::aws::sqs::queue::{MAX_VISIBILITY, SQS_BATCH_LIMIT, SqsQueue, TASK_RETENTION};
+use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
 use crate::endpoint::health::{EndpointHealth, FailureNote, HealthPolicy};
@@ -30,6 +30,10 @@ use crate::tenant_settings::TenantSettings;
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
 const DEFAULT_TTL_DAYS: u64 = 30;
+/// The longest retry delay the deliver function accepts: one `ChangeMessageVisibility` must hold it, and
+/// SQS ends a visibility at most 12 hours after the receive; an hour is left for the wait before the
+/// invocation and the attempt itself.
+pub const LONGEST_RETRY_DELAY: Duration = Duration::from_secs(MAX_VISIBILITY.as_secs() - 3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -86,6 +90,7 @@ impl LambdaSettings {
             Some(text) => RetryPolicy::parse(&text)
                 .map_err(|e| invalid("ALERTWIRE_RETRY_DELAYS", e.to_string()))?,
         };
+        retry_fits_the_queue(&retry).map_err(|reason| invalid("ALERTWIRE_RETRY_DELAYS", reason))?;
         let health = match lookup("ALERTWIRE_DISABLE_AFTER") {
             None => HealthPolicy::default(),
             Some(text) => HealthPolicy::parse(&text)
@@ -152,6 +157,33 @@ impl LambdaSettings {
             api_key_sha256,
         })
     }
+}
+
+/// Whether every retry of `retry` can wait on its SQS message: each delay within one visibility change
+/// ([`LONGEST_RETRY_DELAY`]), and a whole run within the queue's retention ([`TASK_RETENTION`]), or SQS
+/// would refuse the change or drop the message before its last attempt.
+fn retry_fits_the_queue(retry: &RetryPolicy) -> Result<(), String> {
+    let hours = |d: Duration| d.as_secs_f64() / 3600.0;
+    let longest = retry.longest_delay();
+    if longest > LONGEST_RETRY_DELAY {
+        return Err(format!(
+            "a delay of {:.1} h is longer than the {} h a retry can wait on its SQS message \
+             (SQS ends a message's visibility at most 12 h after its receive)",
+            hours(longest),
+            LONGEST_RETRY_DELAY.as_secs() / 3600
+        ));
+    }
+    let run = retry.longest_run();
+    if run > TASK_RETENTION {
+        return Err(format!(
+            "the {} attempts of a run may take {:.1} h (each wait at least a Retry-After's 6 h), longer \
+             than the delivery queue keeps a message ({} h)",
+            MAX_ATTEMPTS,
+            hours(run),
+            TASK_RETENTION.as_secs() / 3600
+        ));
+    }
+    Ok(())
 }
 
 /// The SDK clients and the adapters over them, built once at cold start. A function hands its service
@@ -431,5 +463,29 @@ mod tests {
             let err = LambdaSettings::from_lookup(lookup(&pairs)).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn retry_delays_must_fit_one_visibility_change_and_the_queue_retention() {
+        let with_delays = |delays: &str| {
+            let mut pairs = BASE.to_vec();
+            pairs.push(("ALERTWIRE_RETRY_DELAYS", delays));
+            LambdaSettings::from_lookup(lookup(&pairs))
+        };
+        for (delays, why) in [
+            ("12h", "longer than the 11 h"),
+            ("1s,1d", "longer than the 11 h"),
+            ("10h,11h", "longer than the delivery queue keeps"),
+        ] {
+            let err = with_delays(delays).unwrap_err().to_string();
+            assert!(
+                err.contains("ALERTWIRE_RETRY_DELAYS") && err.contains(why),
+                "{delays}: {err}"
+            );
+        }
+        for delays in ["0ms", "100ms,1s,1m", "11h,1s", "10h"] {
+            assert!(with_delays(delays).is_ok(), "{delays}");
+        }
+        assert!(LambdaSettings::from_lookup(lookup(&BASE)).is_ok());
     }
 }

@@ -25,6 +25,9 @@ use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 pub const SQS_BATCH_LIMIT: usize = 10;
 /// The longest visibility timeout SQS accepts (ChangeMessageVisibility, VisibilityTimeout).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+/// How long the delivery queue keeps a message (`MessageRetentionPeriod` in `template.yaml`): a delivery's
+/// retries, which wait on the same message, must fit in it.
+pub const TASK_RETENTION: Duration = Duration::from_secs(4 * 24 * 3600);
 /// The longest delay SQS accepts on a message (DelaySeconds).
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How long a receive waits for a message when none is visible: long polling, so an empty answer means
@@ -93,6 +96,14 @@ fn visibility_seconds(delay: Duration) -> i32 {
     let capped = delay.min(MAX_VISIBILITY);
     let seconds = capped.as_secs() + u64::from(capped.subsec_nanos() > 0);
     i32::try_from(seconds.min(MAX_VISIBILITY.as_secs())).unwrap_or(i32::MAX)
+}
+
+/// The most a `ChangeMessageVisibility` may ask for a message received `since_receive` ago: SQS refuses a
+/// visibility that would end more than 12 hours after the receive. Whole seconds, rounded down, so the
+/// rounding up of [`visibility_seconds`] cannot pass the limit.
+pub fn cap_visibility(delay: Duration, since_receive: Duration) -> Duration {
+    let room = MAX_VISIBILITY.saturating_sub(since_receive);
+    delay.min(Duration::from_secs(room.as_secs()))
 }
 
 /// The message group of a task: its endpoint. On a standard queue this makes it a fair queue (SQS keeps
@@ -207,6 +218,10 @@ impl SqsQueue {
             .attributes(
                 QueueAttributeName::VisibilityTimeout,
                 visibility_seconds(visibility_timeout).to_string(),
+            )
+            .attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                TASK_RETENTION.as_secs().to_string(),
             )
             .send()
             .await
@@ -445,6 +460,28 @@ mod tests {
         assert_eq!(visibility_seconds(Duration::from_secs(12 * 3600)), 43_200);
         assert_eq!(visibility_seconds(Duration::from_secs(13 * 3600)), 43_200);
         assert_eq!(visibility_seconds(Duration::MAX), 43_200);
+    }
+
+    #[test]
+    fn a_visibility_change_never_ends_past_twelve_hours_after_the_receive() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(cap_visibility(hour, Duration::from_secs(5)), hour);
+        assert_eq!(
+            cap_visibility(12 * hour, Duration::from_millis(1500)),
+            Duration::from_secs(12 * 3600 - 2),
+            "rounded down to whole seconds"
+        );
+        let late = Duration::from_secs(11 * 3600 + 1800);
+        assert_eq!(cap_visibility(hour, late), Duration::from_secs(1800));
+        assert_eq!(cap_visibility(hour, 13 * hour), Duration::ZERO);
+        for since in [0, 1, 999, 1000, 1001, 59_999] {
+            let since = Duration::from_millis(since);
+            let asked = visibility_seconds(cap_visibility(Duration::MAX, since));
+            assert!(
+                Duration::from_secs(asked as u64) + since <= MAX_VISIBILITY,
+                "{since:?}"
+            );
+        }
     }
 
     #[test]
