@@ -182,6 +182,10 @@ async fn dynamodb_records_carry_their_expiry() {
         .await
         .expect("inserted");
     store.add_key(&acme, "hash-a", "key").await.expect("added");
+    store
+        .bootstrap_key(&acme, "hash-b", "deployment")
+        .await
+        .expect("registered");
     let deliveries = [delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
     store
         .record_alert(record(
@@ -233,9 +237,19 @@ async fn dynamodb_records_carry_their_expiry() {
         }
         kinds.insert(kind);
     }
-    let expected: BTreeSet<String> = ["AL", "IDEM", "DL", "AT", "EP", "KEY", "META"]
-        .map(String::from)
-        .into();
+    let expected: BTreeSet<String> = [
+        "AL",
+        "IDEM",
+        "DL",
+        "AT",
+        "EP",
+        "KEY",
+        "APIKEY",
+        "BOOTSTRAPKEY",
+        "META",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(kinds, expected);
 }
 
