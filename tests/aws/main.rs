@@ -9,6 +9,8 @@
 #[cfg(feature = "aws")]
 mod chaos;
 #[cfg(feature = "aws")]
+mod deployment_key;
+#[cfg(feature = "aws")]
 mod lambda_e2e;
 mod queue_conformance;
 #[cfg(feature = "aws")]

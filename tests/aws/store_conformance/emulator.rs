@@ -471,3 +471,55 @@ fn epoch_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+#[tokio::test]
+async fn dynamodb_a_key_from_before_key_ids_is_adopted_as_the_deployment_key() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "legacy-key").await;
+    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let default = tenant("default");
+    // The deployment key as an earlier version wrote it: the hash item alone, without id or entry.
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("KEY#hash-a".into()))
+        .item("sk", AttributeValue::S("KEY".into()))
+        .item("tenant", AttributeValue::S("default".into()))
+        .item(
+            "label",
+            AttributeValue::S("ALERTWIRE_API_KEY_SHA256".into()),
+        )
+        .item(
+            "created_at",
+            AttributeValue::S("2026-01-05T09:00:00+00:00".into()),
+        )
+        .send()
+        .await
+        .expect("put");
+    assert!(store.list_keys(&default).await.expect("read").is_empty());
+
+    // The same hash at the next cold start: the key is given an id and listed, still valid.
+    store
+        .bootstrap_key(&default, "hash-a", "ALERTWIRE_API_KEY_SHA256")
+        .await
+        .expect("adopted");
+    let listed = store.list_keys(&default).await.expect("read");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].label, "ALERTWIRE_API_KEY_SHA256");
+    assert_eq!(
+        store.tenant_for_key("hash-a").await.expect("read"),
+        Some(default.clone())
+    );
+
+    // From then on it is rotated like any deployment key.
+    store
+        .bootstrap_key(&default, "hash-b", "ALERTWIRE_API_KEY_SHA256")
+        .await
+        .expect("rotated");
+    assert_eq!(store.tenant_for_key("hash-a").await.expect("read"), None);
+    assert_eq!(
+        store.tenant_for_key("hash-b").await.expect("read"),
+        Some(default.clone())
+    );
+    assert_eq!(store.list_keys(&default).await.expect("read").len(), 1);
+}
