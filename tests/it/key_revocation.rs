@@ -2,12 +2,12 @@
 //! revoke`, and a new `ALERTWIRE_API_KEY` replacing the previous one at the next start of the real binary.
 //! A revoked key is refused from the next request on.
 
-use std::process::Command;
 use std::time::Duration;
 
+use alertwire_tests::cli_run::{CliRun, run_alertwire};
 use alertwire_tests::serve_process::{ServeProcess, ServeSettings, free_port, wait_healthy};
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{ApiClient, TestServer, alertwire_binary};
+use alertwire_tests::{ApiClient, TestServer};
 
 /// The ids `GET /v1/keys` lists for `client`'s tenant.
 async fn listed_ids(client: &ApiClient) -> Vec<String> {
@@ -101,29 +101,13 @@ async fn a_revoked_key_is_refused_at_once_and_only_the_tenants_own_keys_can_be_r
     assert_eq!(status, 401);
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// `alertwire keys <args> --data-dir <dir>`, off the async runtime.
-async fn keys(data_dir: &std::path::Path, args: &[&str]) -> Run {
-    let mut command = Command::new(alertwire_binary());
-    command
-        .arg("keys")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env_remove("ALERTWIRE_LOG");
-    let output = tokio::task::spawn_blocking(move || command.output().expect("the CLI runs"))
-        .await
-        .expect("the CLI finished");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// `alertwire keys <args> --data-dir <dir>`.
+async fn keys(data_dir: &std::path::Path, args: &[&str]) -> CliRun {
+    let data_dir = data_dir.to_str().expect("a UTF-8 scratch path");
+    let mut all = vec!["keys"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--data-dir", data_dir]);
+    run_alertwire(&all, &[]).await
 }
 
 /// `alertwire serve` on `data_dir` with `ALERTWIRE_API_KEY=api_key`, up, and a client with that key.
