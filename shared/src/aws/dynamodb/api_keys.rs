@@ -24,6 +24,15 @@ const KEY_HASH: &str = "key_hash";
 const LABEL: &str = "label";
 const CREATED_AT: &str = "created_at";
 
+/// When a delete in a transaction may happen (else the transaction is cancelled).
+enum DeleteIf<'a> {
+    Always,
+    /// The item is there.
+    Present,
+    /// The item is gone already, or its attribute still holds this value (it is still the same key).
+    AbsentOr(&'static str, &'a str),
+}
+
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
     async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError> {
@@ -94,16 +103,10 @@ impl ApiKeyStore for DynamoStore {
                 return Ok(Revocation::LastKey);
             };
             let items = vec![
-                self.delete(
-                    key(tenant_pk(tenant), tenant_key_sk(id)),
-                    Some(("attribute_exists(#pk)", None)),
-                )?,
+                self.delete(key(tenant_pk(tenant), tenant_key_sk(id)), DeleteIf::Present)?,
                 self.delete(
                     key(api_key_pk(key_hash), API_KEY_SK.to_string()),
-                    Some((
-                        "attribute_not_exists(#pk) OR #a = :a",
-                        Some((TENANT, tenant.as_str())),
-                    )),
+                    DeleteIf::AbsentOr(TENANT, tenant.as_str()),
                 )?,
                 self.still_there(key(
                     tenant_pk(tenant),
@@ -176,12 +179,12 @@ impl ApiKeyStore for DynamoStore {
                 // key (another id) is not the deployment's and stays.
                 items.push(self.delete(
                     key(api_key_pk(hash), API_KEY_SK.to_string()),
-                    Some((
-                        "attribute_not_exists(#pk) OR #a = :a",
-                        Some((ID, old_id.as_str())),
-                    )),
+                    DeleteIf::AbsentOr(ID, old_id.as_str()),
                 )?);
-                items.push(self.delete(key(tenant_pk(tenant), tenant_key_sk(old_id)), None)?);
+                items.push(self.delete(
+                    key(tenant_pk(tenant), tenant_key_sk(old_id)),
+                    DeleteIf::Always,
+                )?);
             }
             if let Transaction::Committed = self.transact(items).await? {
                 return Ok(());
@@ -283,23 +286,19 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(entry).build())
     }
 
-    /// A delete, with a condition that may name `#pk` and one attribute `#a` equal to `:a`.
-    fn delete(
-        &self,
-        key: Item,
-        condition: Option<(&str, Option<(&'static str, &str)>)>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
-        if let Some((expression, compared)) = condition {
-            delete = delete
-                .condition_expression(expression)
-                .expression_attribute_names("#pk", PK);
-            if let Some((attribute, value)) = compared {
-                delete = delete
-                    .expression_attribute_names("#a", attribute)
-                    .expression_attribute_values(":a", s(value));
-            }
-        }
+    fn delete(&self, key: Item, condition: DeleteIf) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder().table_name(&self.table).set_key(Some(key));
+        let delete = match condition {
+            DeleteIf::Always => delete,
+            DeleteIf::Present => delete
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+            DeleteIf::AbsentOr(attribute, value) => delete
+                .condition_expression("attribute_not_exists(#pk) OR #a = :a")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":a", s(value)),
+        };
         Ok(TransactWriteItem::builder()
             .delete(delete.build().map_err(DynamoError::Build)?)
             .build())
