@@ -491,14 +491,24 @@ async fn a_revoked_bootstrap_key_stays_revoked_until_a_new_one_is_configured(
         .await?;
     assert_eq!(keys.tenant_for_key("hash-a").await?, None);
 
-    // A new one is added (the replaced one is gone already).
+    // Its hash added again by hand is another key, which a new deployment key leaves alone.
+    let by_hand = keys
+        .add_key(&tenant("default"), "hash-a", "by hand")
+        .await?
+        .expect("a revoked hash can be added again");
     keys.bootstrap_key(&tenant("default"), "hash-b", "deployment")
         .await?;
     assert_eq!(
         keys.tenant_for_key("hash-b").await?,
         Some(tenant("default"))
     );
-    assert_eq!(key_ids(stores, "default").await?.len(), 2);
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
+    let ids = key_ids(stores, "default").await?;
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.contains(&by_hand));
     Ok(())
 }
 

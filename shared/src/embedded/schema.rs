@@ -11,11 +11,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at TEXT NOT NULL,
     id         TEXT
 );
--- Each tenant's deployment key (`ALERTWIRE_API_KEY`): the hash last registered from the configuration,
--- so a new one replaces it and the same one is not added again once revoked.
+-- Each tenant's deployment key (`ALERTWIRE_API_KEY`): the hash last registered from the configuration and
+-- the id of its key, so a new one replaces that key and the same one is not added again once revoked.
 CREATE TABLE IF NOT EXISTS bootstrap_keys (
     tenant   TEXT PRIMARY KEY,
-    key_hash TEXT NOT NULL
+    key_hash TEXT NOT NULL,
+    key_id   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS endpoints (
     tenant  TEXT NOT NULL,

@@ -175,12 +175,20 @@ impl ApiKeyStore for DynamoStore {
                     .build(),
             );
             if let Some((hash, old_id)) = &replaced {
-                // The replaced key may have been revoked meanwhile; a hash re-added since as another
-                // key (another id) is not the deployment's and stays.
-                items.push(self.delete(
-                    key(api_key_pk(hash), API_KEY_SK.to_string()),
-                    DeleteIf::AbsentOr(ID, old_id.as_str()),
-                )?);
+                // The replaced key may have been revoked meanwhile; a hash added again since as another
+                // key (another id) is not the deployment's and stays. Should that change before the
+                // transaction, its condition fails and the next try reads it again.
+                let by_hash = key(api_key_pk(hash), API_KEY_SK.to_string());
+                let still_the_replaced = match self
+                    .get_live(api_key_pk(hash), API_KEY_SK.to_string())
+                    .await?
+                {
+                    Some(found) => item::optional_string(&found, ID)? == Some(old_id.as_str()),
+                    None => false,
+                };
+                if still_the_replaced {
+                    items.push(self.delete(by_hash, DeleteIf::AbsentOr(ID, old_id.as_str()))?);
+                }
                 items.push(self.delete(
                     key(tenant_pk(tenant), tenant_key_sk(old_id)),
                     DeleteIf::Always,

@@ -101,31 +101,36 @@ impl ApiKeyStore for Database {
     ) -> Result<(), StoreError> {
         let (tenant, key_hash, label) = (tenant.clone(), key_hash.to_string(), label.to_string());
         self.run(move |c| {
-            let marked: Option<String> = c
-                .prepare_cached("SELECT key_hash FROM bootstrap_keys WHERE tenant = ?1")?
-                .query_row([tenant.as_str()], |r| r.get(0))
+            let marked: Option<(String, String)> = c
+                .prepare_cached("SELECT key_hash, key_id FROM bootstrap_keys WHERE tenant = ?1")?
+                .query_row([tenant.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if marked.as_deref() == Some(key_hash.as_str()) {
+            if marked.as_ref().map(|(hash, _)| hash.as_str()) == Some(key_hash.as_str()) {
                 return Ok(());
             }
-            match tenant_of(c, &key_hash)? {
-                Some(owner) if owner != tenant.as_str() => {
+            let existing: Option<(String, String)> = c
+                .prepare_cached("SELECT tenant, id FROM api_keys WHERE key_hash = ?1")?
+                .query_row([key_hash.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let id = match existing {
+                Some((owner, _)) if owner != tenant.as_str() => {
                     return Err(StoreError::Backend(BOOTSTRAP_KEY_OF_ANOTHER_TENANT.into()));
                 }
-                Some(_) => {}
-                None => {
-                    insert_key(c, &tenant, &key_hash, &label)?;
-                }
-            }
-            if let Some(replaced) = marked {
-                c.prepare_cached("DELETE FROM api_keys WHERE key_hash = ?1 AND tenant = ?2")?
-                    .execute([replaced.as_str(), tenant.as_str()])?;
+                Some((_, id)) => id,
+                None => insert_key(c, &tenant, &key_hash, &label)?
+                    .ok_or_else(|| StoreError::Backend("the new key was not added".into()))?
+                    .0,
+            };
+            // The replaced key, unless it was revoked meanwhile (and its hash added again as another key).
+            if let Some((_, replaced_id)) = marked {
+                c.prepare_cached("DELETE FROM api_keys WHERE tenant = ?1 AND id = ?2")?
+                    .execute([tenant.as_str(), replaced_id.as_str()])?;
             }
             c.prepare_cached(
-                "INSERT INTO bootstrap_keys (tenant, key_hash) VALUES (?1, ?2)
-                 ON CONFLICT (tenant) DO UPDATE SET key_hash = excluded.key_hash",
+                "INSERT INTO bootstrap_keys (tenant, key_hash, key_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant) DO UPDATE SET key_hash = excluded.key_hash, key_id = excluded.key_id",
             )?
-            .execute([tenant.as_str(), key_hash.as_str()])?;
+            .execute([tenant.as_str(), key_hash.as_str(), id.as_str()])?;
             Ok(())
         })
         .await
