@@ -1,4 +1,4 @@
-//! Identifiers: tenants, endpoints, alerts and deliveries, each its own type so they cannot be mixed up.
+//! Identifiers: tenants, API keys, endpoints, alerts and deliveries, each its own type so they cannot be mixed up.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,11 @@ id_type!(
     /// The customer that owns keys, endpoints, alerts and deliveries. Nothing crosses tenants.
     TenantId,
     "tn"
+);
+id_type!(
+    /// An API key's public name: shown, listed and used to revoke the key; it reveals nothing of the key.
+    ApiKeyId,
+    "key"
 );
 id_type!(
     /// A configured destination.

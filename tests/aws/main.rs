@@ -11,6 +11,8 @@ mod chaos;
 #[cfg(feature = "aws")]
 mod cost;
 #[cfg(feature = "aws")]
+mod deployment_key;
+#[cfg(feature = "aws")]
 mod lambda_e2e;
 mod queue_conformance;
 #[cfg(feature = "aws")]

@@ -17,11 +17,11 @@ use alertwire_shared::embedded::Database;
 use alertwire_shared::endpoint::Endpoint;
 use alertwire_shared::endpoint::circuit::OpenCircuit;
 use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
-use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, SettingsStore, StatusChange,
-    StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, Revocation, SettingsStore,
+    StatusChange, StoreError,
 };
 use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
@@ -91,6 +91,12 @@ macro_rules! conformance {
 
 conformance!(
     api_keys_find_their_tenant,
+    keys_are_listed_and_revoked_by_id_within_their_tenant,
+    a_new_bootstrap_key_replaces_the_previous_one,
+    the_same_bootstrap_key_twice_is_one_key,
+    keys_added_otherwise_survive_a_bootstrap_change,
+    a_revoked_bootstrap_key_stays_revoked_until_a_new_one_is_configured,
+    a_bootstrap_key_that_is_a_key_already_is_adopted,
     endpoints_are_created_read_replaced_and_deleted,
     endpoints_are_tenant_scoped,
     endpoint_health_is_kept_beside_the_endpoint,
@@ -299,6 +305,238 @@ async fn api_keys_find_their_tenant(stores: &Stores) -> Outcome {
     keys.add_key(&tenant("beta"), "hash-b", "beta's").await?;
     assert_eq!(keys.tenant_for_key("hash-b").await?, Some(tenant("beta")));
     assert!(keys.has_keys().await?);
+    Ok(())
+}
+
+/// The ids of the tenant's keys, as listed.
+async fn key_ids(stores: &Stores, tenant_name: &str) -> Result<Vec<ApiKeyId>, StoreError> {
+    Ok(stores
+        .keys
+        .list_keys(&tenant(tenant_name))
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect())
+}
+
+async fn keys_are_listed_and_revoked_by_id_within_their_tenant(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    let first = keys
+        .add_key(&tenant("acme"), "hash-a", "pager")
+        .await?
+        .expect("a new hash is added");
+    let second = keys
+        .add_key(&tenant("acme"), "hash-b", "ci")
+        .await?
+        .expect("a new hash is added");
+    let betas = keys
+        .add_key(&tenant("beta"), "hash-c", "beta's")
+        .await?
+        .expect("a new hash is added");
+    assert_eq!(
+        keys.add_key(&tenant("acme"), "hash-a", "again").await?,
+        None
+    );
+
+    // Listed per tenant, oldest first, with their labels; an id is not the hash.
+    let listed = keys.list_keys(&tenant("acme")).await?;
+    let shown: Vec<(&ApiKeyId, &str)> = listed.iter().map(|k| (&k.id, k.label.as_str())).collect();
+    assert_eq!(shown, [(&first, "pager"), (&second, "ci")]);
+    assert!(first.as_str().starts_with("key_") && first != second);
+    assert_eq!(key_ids(stores, "beta").await?, std::slice::from_ref(&betas));
+
+    // Another tenant's id is not found, and changes nothing.
+    assert_eq!(
+        keys.revoke_key(&tenant("acme"), &betas).await?,
+        Revocation::NotFound
+    );
+    assert_eq!(
+        keys.revoke_key(&tenant("acme"), &ApiKeyId::from("key_unknown"))
+            .await?,
+        Revocation::NotFound
+    );
+    assert_eq!(keys.tenant_for_key("hash-c").await?, Some(tenant("beta")));
+
+    // Revoked: its hash finds no tenant at once; the other key still works.
+    assert_eq!(
+        keys.revoke_key(&tenant("acme"), &first).await?,
+        Revocation::Revoked
+    );
+    assert_eq!(keys.tenant_for_key("hash-a").await?, None);
+    assert_eq!(keys.tenant_for_key("hash-b").await?, Some(tenant("acme")));
+    assert_eq!(
+        key_ids(stores, "acme").await?,
+        std::slice::from_ref(&second)
+    );
+    assert_eq!(
+        keys.revoke_key(&tenant("acme"), &first).await?,
+        Revocation::NotFound
+    );
+
+    // The last key of a tenant is kept.
+    assert_eq!(
+        keys.revoke_key(&tenant("acme"), &second).await?,
+        Revocation::LastKey
+    );
+    assert_eq!(keys.tenant_for_key("hash-b").await?, Some(tenant("acme")));
+    Ok(())
+}
+
+async fn a_new_bootstrap_key_replaces_the_previous_one(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
+    assert!(keys.has_keys().await?);
+
+    keys.bootstrap_key(&tenant("default"), "hash-b", "deployment")
+        .await?;
+    assert_eq!(keys.tenant_for_key("hash-a").await?, None, "A is revoked");
+    assert_eq!(
+        keys.tenant_for_key("hash-b").await?,
+        Some(tenant("default"))
+    );
+    assert_eq!(key_ids(stores, "default").await?.len(), 1);
+
+    // Back to A: B goes, A is a key again.
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
+    assert_eq!(keys.tenant_for_key("hash-b").await?, None);
+    assert_eq!(key_ids(stores, "default").await?.len(), 1);
+    Ok(())
+}
+
+async fn the_same_bootstrap_key_twice_is_one_key(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    let listed = keys.list_keys(&tenant("default")).await?;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].label, "deployment");
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
+    Ok(())
+}
+
+async fn keys_added_otherwise_survive_a_bootstrap_change(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    let added = keys
+        .add_key(&tenant("default"), "hash-api", "added through the API")
+        .await?
+        .expect("a new hash is added");
+    keys.add_key(&tenant("acme"), "hash-acme", "another tenant's")
+        .await?;
+
+    keys.bootstrap_key(&tenant("default"), "hash-b", "deployment")
+        .await?;
+    keys.bootstrap_key(&tenant("default"), "hash-c", "deployment")
+        .await?;
+    assert_eq!(
+        keys.tenant_for_key("hash-api").await?,
+        Some(tenant("default"))
+    );
+    assert_eq!(
+        keys.tenant_for_key("hash-acme").await?,
+        Some(tenant("acme"))
+    );
+    assert_eq!(keys.tenant_for_key("hash-a").await?, None);
+    assert_eq!(keys.tenant_for_key("hash-b").await?, None);
+    let ids = key_ids(stores, "default").await?;
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(ids[0], added);
+
+    // Another tenant's bootstrap marker is its own: it replaces nothing of `default`.
+    keys.bootstrap_key(&tenant("acme"), "hash-acme-deploy", "deployment")
+        .await?;
+    assert_eq!(
+        keys.tenant_for_key("hash-c").await?,
+        Some(tenant("default"))
+    );
+    Ok(())
+}
+
+async fn a_revoked_bootstrap_key_stays_revoked_until_a_new_one_is_configured(
+    stores: &Stores,
+) -> Outcome {
+    let keys = &stores.keys;
+    keys.add_key(&tenant("default"), "hash-api", "added through the API")
+        .await?;
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    let listed = keys.list_keys(&tenant("default")).await?;
+    let deployment = listed
+        .iter()
+        .find(|k| k.label == "deployment")
+        .expect("listed");
+    assert_eq!(
+        keys.revoke_key(&tenant("default"), &deployment.id).await?,
+        Revocation::Revoked
+    );
+
+    // The next start with the same configuration does not bring it back.
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    assert_eq!(keys.tenant_for_key("hash-a").await?, None);
+
+    // Its hash added again by hand is another key, which a new deployment key leaves alone.
+    let by_hand = keys
+        .add_key(&tenant("default"), "hash-a", "by hand")
+        .await?
+        .expect("a revoked hash can be added again");
+    keys.bootstrap_key(&tenant("default"), "hash-b", "deployment")
+        .await?;
+    assert_eq!(
+        keys.tenant_for_key("hash-b").await?,
+        Some(tenant("default"))
+    );
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
+    let ids = key_ids(stores, "default").await?;
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids.contains(&by_hand));
+    Ok(())
+}
+
+async fn a_bootstrap_key_that_is_a_key_already_is_adopted(stores: &Stores) -> Outcome {
+    let keys = &stores.keys;
+    let added = keys
+        .add_key(&tenant("default"), "hash-a", "by hand")
+        .await?
+        .expect("a new hash is added");
+    keys.bootstrap_key(&tenant("default"), "hash-a", "deployment")
+        .await?;
+    assert_eq!(key_ids(stores, "default").await?, [added]);
+
+    // Another tenant's key is never taken over.
+    keys.add_key(&tenant("acme"), "hash-acme", "acme's").await?;
+    assert!(
+        keys.bootstrap_key(&tenant("default"), "hash-acme", "deployment")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        keys.tenant_for_key("hash-acme").await?,
+        Some(tenant("acme"))
+    );
+    assert_eq!(
+        keys.tenant_for_key("hash-a").await?,
+        Some(tenant("default"))
+    );
     Ok(())
 }
 

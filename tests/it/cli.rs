@@ -1,37 +1,19 @@
 //! The operator CLI (`alertwire endpoints|deliveries|resend|dead-letters`), run as the real binary
 //! against a running alertwire through its public API, with real receivers on 127.0.0.1.
 
-use std::process::Command;
 use std::time::Duration;
 
+use alertwire_tests::cli_run::{CliRun, run_alertwire};
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{Behaviour, Receiver, TestServer, alertwire_binary};
+use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
 
 const SETTLE: Duration = Duration::from_secs(30);
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `alertwire <args>` against `server` with `key`, off the async runtime.
-async fn cli(server: &TestServer, key: &str, args: &[&str]) -> Run {
-    let mut command = Command::new(alertwire_binary());
-    command
-        .args(args)
-        .env("ALERTWIRE_URL", format!("http://{}", server.server.addr))
-        .env("ALERTWIRE_API_KEY", key)
-        .env_remove("ALERTWIRE_LOG");
-    let output = tokio::task::spawn_blocking(move || command.output().expect("the CLI runs"))
-        .await
-        .expect("the CLI finished");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// Runs `alertwire <args>` against `server` with `key`.
+async fn cli(server: &TestServer, key: &str, args: &[&str]) -> CliRun {
+    let url = format!("http://{}", server.server.addr);
+    run_alertwire(args, &[("ALERTWIRE_URL", &url), ("ALERTWIRE_API_KEY", key)]).await
 }
 
 async fn ok(server: &TestServer, args: &[&str]) -> String {

@@ -12,6 +12,7 @@ mod durability;
 mod endpoint_health;
 mod fallback;
 mod first_start;
+mod key_revocation;
 mod metrics;
 mod openapi;
 mod operations;

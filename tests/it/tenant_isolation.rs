@@ -66,6 +66,10 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
         Some(1),
         "alpha has one dead letter: {dead_letters}"
     );
+    // A second key of alpha's, so that revoking one would not be refused as alpha's last.
+    TestServer::add_key(&server.server, "alpha").await;
+    let (_, alpha_keys) = server.api.get("/v1/keys").await;
+    let alpha_key_id = alpha_keys["keys"][0]["id"].as_str().unwrap().to_string();
     let before = alpha_state(&server, &endpoint_id).await;
 
     let betas_receiver = Receiver::start(Behaviour::status(200)).await;
@@ -138,12 +142,27 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             Value::Null,
             404,
         ),
+        // beta's own keys (alpha's are not among them), and alpha's key id is unknown to beta.
+        ("GET", "/v1/keys".into(), Value::Null, 200),
+        (
+            "DELETE",
+            format!("/v1/keys/{alpha_key_id}"),
+            Value::Null,
+            404,
+        ),
     ];
     for (method, path, body, expected) in &cases {
         let body = Some(body).filter(|b| !b.is_null());
         let (status, answer) = beta.call(method, path, body).await;
         assert_eq!(status, *expected, "{method} {path}: {answer}");
     }
+    let (_, betas_keys) = beta.get("/v1/keys").await;
+    assert_eq!(
+        betas_keys["keys"].as_array().map(Vec::len),
+        Some(1),
+        "{betas_keys}"
+    );
+    assert!(!betas_keys.to_string().contains(&alpha_key_id));
     // The console's files are public and the same for everyone: they hold no tenant's data.
     let console_files = ["/console", "/console/", "/console/main.js"];
     let http = alertwire_tests::http_client(std::time::Duration::from_secs(10));
@@ -261,7 +280,7 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
     }
 }
 
-/// Everything alpha can read: its endpoints, deliveries and dead letters.
+/// Everything alpha can read: its endpoints, deliveries, dead letters and keys.
 async fn alpha_state(server: &TestServer, endpoint_id: &str) -> Value {
     let (_, endpoint) = server
         .api
@@ -270,5 +289,6 @@ async fn alpha_state(server: &TestServer, endpoint_id: &str) -> Value {
     let (_, endpoints) = server.api.get("/v1/endpoints").await;
     let (_, deliveries) = server.api.get("/v1/deliveries").await;
     let (_, dead_letters) = server.api.get("/v1/dead-letters").await;
-    json!([endpoint, endpoints, deliveries, dead_letters])
+    let (_, keys) = server.api.get("/v1/keys").await;
+    json!([endpoint, endpoints, deliveries, dead_letters, keys])
 }

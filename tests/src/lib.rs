@@ -7,6 +7,7 @@ pub mod browser;
 pub mod chaos_accounting;
 pub mod chaos_receiver;
 pub mod chaos_scenario;
+pub mod cli_run;
 pub mod prometheus_text;
 pub mod receiver;
 pub mod scripted_dns;

@@ -225,6 +225,28 @@ pub struct ServeArgs {
 pub enum KeysCommand {
     /// Create an API key for a tenant and print it (once: only its hash is stored).
     Create(KeysCreateArgs),
+    /// List a tenant's API keys: id, creation time and label (never the key).
+    List(KeysListArgs),
+    /// Revoke a tenant's API key by id: refused from the next request on. A tenant's last key is kept.
+    Revoke(KeysRevokeArgs),
+}
+
+#[derive(Args)]
+pub struct KeysListArgs {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long, env = "ALERTWIRE_DATA_DIR", default_value = "./.alertwire")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct KeysRevokeArgs {
+    /// The key's id (`key_…`), as `keys list` or `GET /v1/keys` shows it.
+    pub id: String,
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long, env = "ALERTWIRE_DATA_DIR", default_value = "./.alertwire")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Args)]

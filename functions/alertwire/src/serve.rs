@@ -79,8 +79,9 @@ fn policy(args: &ServeArgs) -> Result<TargetPolicy, String> {
     Ok(policy)
 }
 
-/// `ALERTWIRE_API_KEY` is registered for the default tenant; without it, the first start generates a key
-/// and prints it once.
+/// `ALERTWIRE_API_KEY` is the default tenant's deployment key: registered at start, and a new value
+/// revokes the key of the previous one (keys made with `alertwire keys create` stay). Without it, the
+/// first start generates a key and prints it once.
 async fn first_key(keys: &impl ApiKeyStore) -> Result<(), String> {
     let tenant = TenantId::from(DEFAULT_TENANT);
     if let Ok(key) = std::env::var("ALERTWIRE_API_KEY") {
@@ -88,7 +89,7 @@ async fn first_key(keys: &impl ApiKeyStore) -> Result<(), String> {
             return Err("ALERTWIRE_API_KEY must be at least 16 characters".into());
         }
         return keys
-            .add_key(&tenant, &hash_api_key(key.trim()), "ALERTWIRE_API_KEY")
+            .bootstrap_key(&tenant, &hash_api_key(key.trim()), "ALERTWIRE_API_KEY")
             .await
             .map_err(|e| e.to_string());
     }

@@ -86,6 +86,18 @@ pub enum EndpointDeleteErrors {
     Conflict(ErrorBody),
 }
 
+/// The error answers of revoking an API key.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum KeyRevokeErrors {
+    /// The tenant has no key with this id
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// It is the tenant's last key: revoking it would lock the tenant out
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
 /// The error answer of a route on one delivery, `/v1/deliveries/{id}…`.
 #[derive(IntoResponses)]
 #[allow(dead_code, reason = "never built: it documents answers ApiError gives")]

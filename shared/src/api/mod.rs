@@ -12,6 +12,7 @@ mod deliveries;
 mod endpoints;
 mod error;
 mod json_body;
+mod keys;
 pub mod openapi;
 mod settings;
 pub mod views;
@@ -86,6 +87,8 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(dead_letters::list))
         .routes(routes!(dead_letters::replay))
         .routes(routes!(settings::read, settings::replace))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::revoke))
 }
 
 /// Whether the process is up; needs no API key.

@@ -32,6 +32,7 @@ const API_KEY: &str = "api_key";
         (name = "deliveries", description = "Each alert on its way to each endpoint, with every attempt"),
         (name = "dead-letters", description = "Deliveries whose attempts all failed, and their replay"),
         (name = "settings", description = "The tenant's settings: where alertwire's own operational alerts go"),
+        (name = "keys", description = "The tenant's API keys: listed by id and revoked"),
         (name = "service", description = "Health and this document"),
     )
 )]

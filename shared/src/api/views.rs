@@ -15,7 +15,7 @@ use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
 use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
-use crate::ports::store::AlertReceipt;
+use crate::ports::store::{AlertReceipt, ApiKeyRecord};
 use crate::service::CappedStats;
 use crate::tenant_settings::TenantSettings;
 
@@ -222,6 +222,31 @@ pub struct RetiringSecretView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointList {
     pub endpoints: Vec<EndpointView>,
+}
+
+/// An API key as the API shows it: never the key, nor its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    /// The key's public id, for `DELETE /v1/keys/{id}`.
+    #[schema(example = "key_01938f2a6c7e7b3d9a4f1e2d3c4b5a69")]
+    pub id: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&ApiKeyRecord> for ApiKeyView {
+    fn from(record: &ApiKeyRecord) -> Self {
+        Self {
+            id: record.id.to_string(),
+            label: record.label.clone(),
+            created_at: record.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub keys: Vec<ApiKeyView>,
 }
 
 /// A delivery as the API shows it, with every attempt of every run.

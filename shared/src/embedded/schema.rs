@@ -8,7 +8,15 @@ CREATE TABLE IF NOT EXISTS api_keys (
     key_hash   TEXT PRIMARY KEY,
     tenant     TEXT NOT NULL,
     label      TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    id         TEXT
+);
+-- Each tenant's deployment key (`ALERTWIRE_API_KEY`): the hash last registered from the configuration and
+-- the id of its key, so a new one replaces that key and the same one is not added again once revoked.
+CREATE TABLE IF NOT EXISTS bootstrap_keys (
+    tenant   TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    key_id   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS endpoints (
     tenant  TEXT NOT NULL,
@@ -131,7 +139,15 @@ COMMIT;
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("deliveries", "fallback_of", "TEXT"),
     ("deliveries", "fallback_delivery_id", "TEXT"),
+    ("api_keys", "id", "TEXT"),
 ];
+
+/// What the added columns need once present: keys from before key ids get one (random, as new ids are),
+/// and the index that finds a tenant's key by id.
+const AFTER_ADDED_COLUMNS: &str = "
+UPDATE api_keys SET id = 'key_' || lower(hex(randomblob(16))) WHERE id IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS api_keys_by_id ON api_keys (tenant, id);
+";
 
 /// Adds every column of [`ADDED_COLUMNS`] its table lacks.
 pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
@@ -145,7 +161,7 @@ pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
             connection.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
         }
     }
-    Ok(())
+    connection.execute_batch(AFTER_ADDED_COLUMNS)
 }
 
 #[cfg(test)]
@@ -177,5 +193,34 @@ mod tests {
             )
             .unwrap();
         assert_eq!((id.as_str(), fallback_of), ("msg_1", None));
+    }
+
+    #[test]
+    fn keys_from_before_key_ids_get_distinct_ids_at_open_and_keep_them() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL,
+                     label TEXT NOT NULL, created_at TEXT NOT NULL);
+                 INSERT INTO api_keys VALUES ('hash-a', 'acme', 'a', '2026-01-05T09:00:00Z'),
+                     ('hash-b', 'acme', 'b', '2026-01-05T09:00:00Z');",
+            )
+            .unwrap();
+        connection.execute_batch(SCHEMA).unwrap();
+        add_missing_columns(&connection).unwrap();
+        let ids = |c: &Connection| -> Vec<String> {
+            c.prepare("SELECT id FROM api_keys ORDER BY key_hash")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let first = ids(&connection);
+        assert_eq!(first.len(), 2);
+        assert!(first.iter().all(|id| id.starts_with("key_")));
+        assert_ne!(first[0], first[1]);
+        add_missing_columns(&connection).unwrap();
+        assert_eq!(ids(&connection), first, "a second open keeps the ids");
     }
 }

@@ -9,7 +9,7 @@ use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
-use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use crate::ports::queue::Task;
 use crate::tenant_settings::TenantSettings;
 
@@ -21,18 +21,60 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// API keys, kept as SHA-256 hashes.
+/// API keys, kept as SHA-256 hashes, each with a public id.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
     async fn tenant_for_key(&self, key_hash: &str) -> Result<Option<TenantId>, StoreError>;
+    /// Adds a key under a new id, or returns `None` and changes nothing if the hash is a key already
+    /// (which keeps its tenant).
     async fn add_key(
         &self,
         tenant: &TenantId,
         key_hash: &str,
         label: &str,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<ApiKeyId>, StoreError>;
     async fn has_keys(&self) -> Result<bool, StoreError>;
+    /// The tenant's keys, oldest first; never their hashes.
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Removes the tenant's key `id`, unless it is the tenant's last key. A key of another tenant is
+    /// [`Revocation::NotFound`].
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<Revocation, StoreError>;
+    /// Makes `key_hash` the tenant's deployment key (the one configured for the process, not added
+    /// through the API or the CLI). A tenant's deployment key is remembered on a marker: the same hash
+    /// again changes nothing (a revoked deployment key stays revoked); another hash is added and the key
+    /// it replaces removed in one transaction, so there is never a moment without either, and of two
+    /// processes starting at once with the same new hash one adds it and the other finds it done. Keys
+    /// added otherwise are never touched. A hash that is a key already is adopted as it is; a hash that
+    /// is another tenant's key is [`StoreError::Backend`].
+    async fn bootstrap_key(
+        &self,
+        tenant: &TenantId,
+        key_hash: &str,
+        label: &str,
+    ) -> Result<(), StoreError>;
 }
+
+/// What is shown of a stored API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What revoking a key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Revoked,
+    /// The tenant has no key with this id.
+    NotFound,
+    /// It is the tenant's only key: removing it would lock the tenant out. Nothing changed.
+    LastKey,
+}
+
+/// Why a deployment key cannot be registered.
+pub const BOOTSTRAP_KEY_OF_ANOTHER_TENANT: &str =
+    "the configured bootstrap key is already a key of another tenant";
 
 #[async_trait]
 pub trait EndpointStore: Send + Sync {

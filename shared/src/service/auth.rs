@@ -1,14 +1,39 @@
-//! API keys: how they look, the hash under which they are stored, and the tenant a key belongs to.
+//! API keys: how they look, the hash under which they are stored, the tenant a key belongs to, and a
+//! tenant's keys listed and revoked by id.
 
 use sha2::{Digest, Sha256};
 
 use super::{Service, ServiceError};
-use crate::ids::TenantId;
+use crate::ids::{ApiKeyId, TenantId};
+use crate::ports::store::{ApiKeyRecord, Revocation};
+
+/// The longest key id looked up; longer ones are no key's (generated ids are 36 characters).
+const MAX_KEY_ID_LEN: usize = 100;
 
 impl Service {
     /// The tenant whose key `key` is (as the caller sent it, not hashed), or `None` for a key nobody has.
     pub async fn authenticate(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
         Ok(self.ports.keys.tenant_for_key(&hash_api_key(key)).await?)
+    }
+
+    /// The tenant's keys (ids, labels and creation times), oldest first.
+    pub async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKeyRecord>, ServiceError> {
+        Ok(self.ports.keys.list_keys(tenant).await?)
+    }
+
+    /// Revokes the tenant's key `id`: it is refused from the next request on. The tenant's last key is
+    /// kept (a conflict): without it nobody could call the API for the tenant again.
+    pub async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<(), ServiceError> {
+        if id.as_str().len() > MAX_KEY_ID_LEN {
+            return Err(ServiceError::NotFound("API key"));
+        }
+        match self.ports.keys.revoke_key(tenant, id).await? {
+            Revocation::Revoked => Ok(()),
+            Revocation::NotFound => Err(ServiceError::NotFound("API key")),
+            Revocation::LastKey => Err(ServiceError::Conflict(
+                "this is the tenant's last API key: create another before revoking it".into(),
+            )),
+        }
     }
 }
 

@@ -182,6 +182,10 @@ async fn dynamodb_records_carry_their_expiry() {
         .await
         .expect("inserted");
     store.add_key(&acme, "hash-a", "key").await.expect("added");
+    store
+        .bootstrap_key(&acme, "hash-b", "deployment")
+        .await
+        .expect("registered");
     let deliveries = [delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
     store
         .record_alert(record(
@@ -233,9 +237,19 @@ async fn dynamodb_records_carry_their_expiry() {
         }
         kinds.insert(kind);
     }
-    let expected: BTreeSet<String> = ["AL", "IDEM", "DL", "AT", "EP", "KEY", "META"]
-        .map(String::from)
-        .into();
+    let expected: BTreeSet<String> = [
+        "AL",
+        "IDEM",
+        "DL",
+        "AT",
+        "EP",
+        "KEY",
+        "APIKEY",
+        "BOOTSTRAPKEY",
+        "META",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(kinds, expected);
 }
 
@@ -536,4 +550,56 @@ async fn dynamodb_records_an_attempt_answered_with_400_kb_of_headers() {
             .collect::<Vec<_>>()
     );
     assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn dynamodb_a_key_from_before_key_ids_is_adopted_as_the_deployment_key() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "legacy-key").await;
+    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let default = tenant("default");
+    // The deployment key as an earlier version wrote it: the hash item alone, without id or entry.
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("KEY#hash-a".into()))
+        .item("sk", AttributeValue::S("KEY".into()))
+        .item("tenant", AttributeValue::S("default".into()))
+        .item(
+            "label",
+            AttributeValue::S("ALERTWIRE_API_KEY_SHA256".into()),
+        )
+        .item(
+            "created_at",
+            AttributeValue::S("2026-01-05T09:00:00+00:00".into()),
+        )
+        .send()
+        .await
+        .expect("put");
+    assert!(store.list_keys(&default).await.expect("read").is_empty());
+
+    // The same hash at the next cold start: the key is given an id and listed, still valid.
+    store
+        .bootstrap_key(&default, "hash-a", "ALERTWIRE_API_KEY_SHA256")
+        .await
+        .expect("adopted");
+    let listed = store.list_keys(&default).await.expect("read");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].label, "ALERTWIRE_API_KEY_SHA256");
+    assert_eq!(
+        store.tenant_for_key("hash-a").await.expect("read"),
+        Some(default.clone())
+    );
+
+    // From then on it is rotated like any deployment key.
+    store
+        .bootstrap_key(&default, "hash-b", "ALERTWIRE_API_KEY_SHA256")
+        .await
+        .expect("rotated");
+    assert_eq!(store.tenant_for_key("hash-a").await.expect("read"), None);
+    assert_eq!(
+        store.tenant_for_key("hash-b").await.expect("read"),
+        Some(default.clone())
+    );
+    assert_eq!(store.list_keys(&default).await.expect("read").len(), 1);
 }

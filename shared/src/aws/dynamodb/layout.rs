@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::delivery::DeliveryStatus;
-use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
+use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 
 /// Table attribute names shared by the adapter and the table definition.
 pub(super) const PK: &str = "pk";
@@ -51,6 +51,11 @@ pub(super) const DELIVERY_INDEXES: [DeliveryIndex; 4] =
 pub(super) const KEYS_MARKER_PK: &str = "META#KEYS";
 pub(super) const KEYS_MARKER_SK: &str = "META";
 pub(super) const API_KEY_SK: &str = "KEY";
+/// A key's entry in its tenant's partition, under its public id: how a tenant's keys are listed and
+/// found by id.
+pub(super) const TENANT_KEY_PREFIX: &str = "APIKEY#";
+/// The marker, in a tenant's partition, of its deployment key (the hash the api function was given).
+pub(super) const BOOTSTRAP_KEY_SK: &str = "BOOTSTRAPKEY";
 
 pub(super) const ENDPOINT_PREFIX: &str = "EP#";
 pub(super) const DELIVERY_PREFIX: &str = "DL#";
@@ -68,6 +73,10 @@ pub(super) fn tenant_pk(tenant: &TenantId) -> String {
 
 pub(super) fn api_key_pk(key_hash: &str) -> String {
     format!("KEY#{}", part(key_hash))
+}
+
+pub(super) fn tenant_key_sk(id: &ApiKeyId) -> String {
+    format!("{TENANT_KEY_PREFIX}{id}")
 }
 
 pub(super) fn endpoint_sk(id: &EndpointId) -> String {

@@ -16,13 +16,14 @@ use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
 use crate::endpoint::health::{EndpointHealth, FailureNote, HealthPolicy};
-use crate::ids::{AlertId, EndpointId, TenantId};
+use crate::ids::{AlertId, ApiKeyId, EndpointId, TenantId};
 use crate::metrics::Metrics;
 use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyStore, EndpointStore, RecordOutcome, SettingsStore, StoreError,
+    AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, RecordOutcome, Revocation,
+    SettingsStore, StoreError,
 };
 use crate::service::{Ports, Service};
 use crate::tenant_settings::TenantSettings;
@@ -213,7 +214,8 @@ impl Adapters {
 }
 
 /// The api function's service: every port (the whole HTTP API) and the sender (test sends). Registers
-/// the bootstrap API key first, if one is configured: the only function that writes keys.
+/// the bootstrap API key first, if one is configured: the only function that writes keys. A new hash
+/// replaces the key of the previous one (see [`ApiKeyStore::bootstrap_key`]).
 ///
 /// Needs: DynamoDB reads and writes of keys, endpoints, alerts and deliveries; SQS `SendMessage` to the
 /// delivery queue; on the dead-letter queue `ReceiveMessage`, `DeleteMessage` and
@@ -226,7 +228,7 @@ pub async fn api_service(
     let store = &adapters.store;
     if let Some(hash) = &settings.api_key_sha256 {
         store
-            .add_key(
+            .bootstrap_key(
                 &TenantId::from(DEFAULT_TENANT),
                 hash,
                 "ALERTWIRE_API_KEY_SHA256",
@@ -321,10 +323,24 @@ impl ApiKeyStore for NotGiven {
     async fn tenant_for_key(&self, _: &str) -> Result<Option<TenantId>, StoreError> {
         self.refuse("API keys")
     }
-    async fn add_key(&self, _: &TenantId, _: &str, _: &str) -> Result<(), StoreError> {
+    async fn add_key(
+        &self,
+        _: &TenantId,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<ApiKeyId>, StoreError> {
         self.refuse("API keys")
     }
     async fn has_keys(&self) -> Result<bool, StoreError> {
+        self.refuse("API keys")
+    }
+    async fn list_keys(&self, _: &TenantId) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.refuse("API keys")
+    }
+    async fn revoke_key(&self, _: &TenantId, _: &ApiKeyId) -> Result<Revocation, StoreError> {
+        self.refuse("API keys")
+    }
+    async fn bootstrap_key(&self, _: &TenantId, _: &str, _: &str) -> Result<(), StoreError> {
         self.refuse("API keys")
     }
 }
