@@ -132,6 +132,36 @@ impl Lambdas {
         (status, body)
     }
 
+    /// Creates an endpoint through the api function; returns it as the API answered.
+    async fn create_endpoint(&self, endpoint: Value) -> Value {
+        let (status, created) = self.api("POST", "/v1/endpoints", Some(&endpoint)).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    async fn delete_endpoint(&self, endpoint: &Value) {
+        let id = endpoint["id"].as_str().unwrap();
+        let (status, _) = self
+            .api("DELETE", &format!("/v1/endpoints/{id}"), None)
+            .await;
+        assert_eq!(status, 204);
+    }
+
+    /// Posts an alert with this title to the only endpoint; returns its delivery's id.
+    async fn post_alert(&self, title: &str) -> String {
+        let (status, receipt) = self
+            .api("POST", "/v1/alerts", Some(&json!({ "title": title })))
+            .await;
+        assert_eq!(status, 202, "{receipt}");
+        receipt["deliveries"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn delivery(&self, id: &str) -> Value {
+        self.api("GET", &format!("/v1/deliveries/{id}"), None)
+            .await
+            .1
+    }
+
     /// One round of the event source mapping: receive a batch, invoke deliver, delete what it did not
     /// report as failed. Returns how many messages it handed over.
     async fn event_source_round(&self) -> usize {
@@ -336,14 +366,9 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
 
     // An alert posted through the api function reaches a real receiver, signed and rendered.
     let good = Receiver::start(Behaviour::status(200)).await;
-    let (status, endpoint) = lambdas
-        .api(
-            "POST",
-            "/v1/endpoints",
-            Some(&json!({"name": "good", "url": good.url("/hook"), "secret": "generate"})),
-        )
+    let endpoint = lambdas
+        .create_endpoint(json!({"name": "good", "url": good.url("/hook"), "secret": "generate"}))
         .await;
-    assert_eq!(status, 201, "{endpoint}");
     let secret = endpoint["secret"].as_str().unwrap().to_string();
     let accepted = lambdas
         .invoke("api", &load_event("api-post-alert.json"))
@@ -357,9 +382,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     let sent_alert: Value =
         serde_json::from_str(load_event("api-post-alert.json")["body"].as_str().unwrap()).unwrap();
     assert_eq!(request.json()["title"], sent_alert["title"]);
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{delivery_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&delivery_id).await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");
 
     // Alertmanager's payload through the api function on DynamoDB: one alert per entry, and the same
@@ -390,34 +413,16 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     assert_eq!(incidents, ["3f1c2a9b8d7e6f50", "a04d55e1c2b3f789"]);
     assert!(received[1..].iter().all(|r| verifies(&secret, r)));
 
-    let endpoint_id = endpoint["id"].as_str().unwrap();
-    assert_eq!(
-        lambdas
-            .api("DELETE", &format!("/v1/endpoints/{endpoint_id}"), None)
-            .await
-            .0,
-        204
-    );
+    lambdas.delete_endpoint(&endpoint).await;
 
     // An always-500 receiver: dead after exactly 10 attempts, the message in the DLQ by redrive.
     let down = Receiver::start(Behaviour::status(500)).await;
-    let (status, endpoint) = lambdas
-        .api(
-            "POST",
-            "/v1/endpoints",
-            Some(&json!({"name": "down", "url": down.url("/down")})),
-        )
+    let endpoint = lambdas
+        .create_endpoint(json!({"name": "down", "url": down.url("/down")}))
         .await;
-    assert_eq!(status, 201, "{endpoint}");
-    let (status, receipt) = lambdas
-        .api("POST", "/v1/alerts", Some(&json!({"title": "will die"})))
-        .await;
-    assert_eq!(status, 202, "{receipt}");
-    let dead_id = receipt["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let dead_id = lambdas.post_alert("will die").await;
     lambdas.drain().await;
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&dead_id).await;
     assert_eq!(delivery["status"], "dead", "{delivery}");
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 10);
     assert_eq!(down.received().len(), 10);
@@ -434,9 +439,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
         .await;
     assert_eq!(replayed, json!({"replayed": 1}));
     lambdas.drain().await;
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&dead_id).await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");
     assert_eq!(
         delivery["attempts"].as_array().unwrap().last().unwrap()["resend"],
@@ -453,32 +456,14 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
 
     // A receiver that answers 410 Gone: the delivery is dead at once, and deliver itself sends its task
     // to the DLQ (not SQS's redrive).
-    let down_id = endpoint["id"].as_str().unwrap();
-    assert_eq!(
-        lambdas
-            .api("DELETE", &format!("/v1/endpoints/{down_id}"), None)
-            .await
-            .0,
-        204
-    );
+    lambdas.delete_endpoint(&endpoint).await;
     let gone = Receiver::start(Behaviour::status(410)).await;
-    let (status, endpoint) = lambdas
-        .api(
-            "POST",
-            "/v1/endpoints",
-            Some(&json!({"name": "gone", "url": gone.url("/gone")})),
-        )
+    lambdas
+        .create_endpoint(json!({"name": "gone", "url": gone.url("/gone")}))
         .await;
-    assert_eq!(status, 201, "{endpoint}");
-    let (status, receipt) = lambdas
-        .api("POST", "/v1/alerts", Some(&json!({"title": "gone"})))
-        .await;
-    assert_eq!(status, 202, "{receipt}");
-    let gone_id = receipt["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let gone_id = lambdas.post_alert("gone").await;
     lambdas.drain().await;
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{gone_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&gone_id).await;
     assert_eq!(delivery["status"], "dead", "{delivery}");
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(lambdas.dlq_depth().await, 1, "deliver sent it to the DLQ");
