@@ -92,11 +92,18 @@ wait_port "$moto_port"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-step "Lambda functions under cargo lambda watch, against moto"
+step "Lambda functions under cargo lambda watch, against a moto of their own that checks IAM"
+# Each function runs with credentials allowed only what its role in template.yaml allows; the other
+# suites keep the moto above, which checks nothing (moto's IAM checks are per server).
+iam_moto_port=$(free_port)
+setsid moto_server -H 127.0.0.1 -p "$iam_moto_port" > "$log_dir/moto-iam.log" 2>&1 &
+pids+=($!)
+wait_port "$iam_moto_port"
+iam_moto="http://127.0.0.1:$iam_moto_port"
 # The settings template.yaml gives the functions, pointed at moto and opened to receivers on loopback.
 export ALERTWIRE_TABLE=alertwire-e2e
-export ALERTWIRE_QUEUE_URL="$AWS_ENDPOINT_URL/123456789012/alertwire-e2e"
-export ALERTWIRE_DLQ_URL="$AWS_ENDPOINT_URL/123456789012/alertwire-e2e-dlq"
+export ALERTWIRE_QUEUE_URL="$iam_moto/123456789012/alertwire-e2e"
+export ALERTWIRE_DLQ_URL="$iam_moto/123456789012/alertwire-e2e-dlq"
 # The bootstrap key events/api-post-alert.json sends.
 ALERTWIRE_API_KEY_SHA256=$(printf %s demo-key-0123456789abcdef | sha256sum | cut -d' ' -f1)
 export ALERTWIRE_API_KEY_SHA256 ALERTWIRE_ALLOW_TARGETS=127.0.0.0/8 ALERTWIRE_ALLOW_PORTS=any
@@ -104,17 +111,32 @@ export ALERTWIRE_RETRY_DELAYS=0ms ALERTWIRE_HTTP_TIMEOUT=5
 # The end-to-end test counts an always-500 delivery's ten attempts and its redrive: the circuit breaker
 # must not open before them. The breaker on the deliver path is tested in queue_conformance::deliver_and_replay.
 export ALERTWIRE_BREAKER_FAILURES=11
-# watch runs each function with `cargo run --bin <name>`: built here first, one package at a time as it
-# will, so the first invocations start at once. (cargo releases its lock while tests run.)
+# Roles and policies from template.yaml, one credentials file per function and one for the test's admin
+# (under target/: cargo lambda watch rebuilds on any change inside a crate); then the checks start.
+iam_dir="$root/target/lambda-iam"
+rm -rf "$iam_dir"
+AWS_ENDPOINT_URL="$iam_moto" python tests/lambda_iam.py template.yaml "$iam_dir"
+export ALERTWIRE_LAMBDA_ADMIN_ENV="$iam_dir/admin.env" ALERTWIRE_LAMBDA_LOGS="$log_dir"
+# watch runs a function with `cargo run --package alertwire-<name> --bin <name>`: built here first, one
+# package at a time as it will, so the first invocations start at once. (cargo releases its lock while
+# tests run.)
 for package in alertwire-api alertwire-deliver alertwire-replay; do
     cargo build --locked -p "$package"
 done
-lambda_port=$(free_port)
-setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$lambda_port" \
-    > "$log_dir/cargo-lambda.log" 2>&1 &
-pids+=($!)
-wait_port "$lambda_port"
-export ALERTWIRE_LAMBDA_INVOKE="http://127.0.0.1:$lambda_port"
+# One watch per function, with that function's credentials; --package lets it run no other function.
+for function in api deliver replay; do
+    port=$(free_port)
+    (
+        set -a
+        # shellcheck source=/dev/null
+        . "$iam_dir/$function.env"
+        exec setsid cargo lambda watch --package "alertwire-$function" \
+            --invoke-address 127.0.0.1 --invoke-port "$port"
+    ) > "$log_dir/lambda-$function.log" 2>&1 &
+    pids+=($!)
+    wait_port "$port"
+    export "ALERTWIRE_LAMBDA_INVOKE_${function^^}=http://127.0.0.1:$port"
+done
 
 step "tests: conformance suites on moto and the Lambda functions end to end"
 # Their SQLite half ran above, in the default `cargo test --workspace`.

@@ -1,7 +1,11 @@
-//! The Lambda binaries end to end: `cargo lambda watch` runs api, deliver and replay against moto
-//! (tests/run.sh starts both and sets the environment); this test plays API Gateway and the SQS event
-//! source mapping, and real receivers on 127.0.0.1 take the webhooks.
+//! The Lambda binaries end to end: `cargo lambda watch` runs api, deliver and replay against a moto that
+//! checks IAM, each function with credentials allowed only what its role in template.yaml allows
+//! (tests/run.sh starts them, and tests/lambda_iam.py derives the credentials from the template); this
+//! test plays API Gateway and the SQS event source mapping as an admin, and real receivers on 127.0.0.1
+//! take the webhooks. A call a function's role does not allow fails the test, with the function's error.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::aws::dynamodb::DynamoStore;
@@ -9,6 +13,7 @@ use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::aws::sqs::queue::SqsQueue;
 use alertwire_tests::standard_webhooks::verifies;
 use alertwire_tests::{Behaviour, Receiver, http_client};
+use aws_sdk_sqs::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 
@@ -18,8 +23,75 @@ fn env(name: &str) -> String {
     })
 }
 
+/// The functions, each under its own `cargo lambda watch` with its role's credentials.
+const FUNCTIONS: [&str; 3] = ["api", "deliver", "replay"];
+
+/// The `KEY=VALUE` lines of an env file tests/lambda_iam.py wrote.
+fn read_env_file(path: &str) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+/// The calls moto refused, from the functions' logs (`logs_dir/lambda-<function>.log`), one line each:
+/// `function: what failed: moto's refusal`.
+fn denied_calls(logs: &HashMap<&'static str, PathBuf>) -> Vec<String> {
+    let mut denied = Vec::new();
+    for (function, path) in logs {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        denied.extend(
+            text.lines()
+                .filter(|line| line.contains("AccessDenied"))
+                .map(|line| format!("{function}: {}", refusal(line))),
+        );
+    }
+    denied.sort();
+    denied
+}
+
+/// A log line's message and moto's "User: … is not authorized to perform: <action>" in it (the SDK
+/// cannot parse moto's XML error body, so the refusal is only in the raw body its error prints).
+fn refusal(line: &str) -> String {
+    let message = serde_json::from_str::<Value>(line)
+        .ok()
+        .and_then(|entry| entry["message"].as_str().map(str::to_string))
+        // Not a JSON log line: the error a function's process ended with.
+        .unwrap_or_else(|| line.chars().take(80).collect());
+    let reason = line
+        .find("User: arn:")
+        .map(|start| {
+            let rest = &line[start..];
+            &rest[..rest.find("</Message>").unwrap_or(rest.len())]
+        })
+        .unwrap_or(line);
+    format!("{message}: {reason}")
+}
+
+/// Waits until the function's process ends after `offset` in its log (cargo lambda logs
+/// `command exited`), and returns what it logged since, each line cut at 200 characters. A function whose cold start fails never
+/// answers its invocation: this is how the test learns of it.
+async fn process_exit(log: &PathBuf, offset: usize) -> String {
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let since = text.get(offset..).unwrap_or_default();
+        if since.contains("command exited") {
+            let shortened: Vec<String> = since
+                .lines()
+                .map(|line| line.chars().take(200).collect())
+                .collect();
+            return shortened.join("\n");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 struct Lambdas {
-    invoke_base: String,
+    /// Invoke base URL of each function's `cargo lambda watch`.
+    invoke_bases: HashMap<&'static str, String>,
+    /// Each function's log (its watch's output).
+    logs: HashMap<&'static str, PathBuf>,
     http: reqwest::Client,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
@@ -30,15 +102,14 @@ impl Lambdas {
     async fn invoke(&self, function: &str, payload: &Value) -> Value {
         let url = format!(
             "{}/2015-03-31/functions/{function}/invocations",
-            self.invoke_base
+            self.invoke_bases[function]
         );
-        let response = self
-            .http
-            .post(url)
-            .json(payload)
-            .send()
-            .await
-            .expect("cargo lambda answers");
+        let log = &self.logs[function];
+        let offset = std::fs::read_to_string(log).map_or(0, |text| text.len());
+        let response = tokio::select! {
+            response = self.http.post(url).json(payload).send() => response.expect("cargo lambda answers"),
+            logged = process_exit(log, offset) => panic!("{function} stopped without answering:\n{logged}"),
+        };
         let status = response.status();
         let body: Value = response.json().await.expect("a JSON answer");
         assert!(status.is_success(), "{function} failed ({status}): {body}");
@@ -59,6 +130,36 @@ impl Lambdas {
             .as_str()
             .map_or(Value::Null, |b| serde_json::from_str(b).unwrap_or(json!(b)));
         (status, body)
+    }
+
+    /// Creates an endpoint through the api function; returns it as the API answered.
+    async fn create_endpoint(&self, endpoint: Value) -> Value {
+        let (status, created) = self.api("POST", "/v1/endpoints", Some(&endpoint)).await;
+        assert_eq!(status, 201, "{created}");
+        created
+    }
+
+    async fn delete_endpoint(&self, endpoint: &Value) {
+        let id = endpoint["id"].as_str().unwrap();
+        let (status, _) = self
+            .api("DELETE", &format!("/v1/endpoints/{id}"), None)
+            .await;
+        assert_eq!(status, 204);
+    }
+
+    /// Posts an alert with this title to the only endpoint; returns its delivery's id.
+    async fn post_alert(&self, title: &str) -> String {
+        let (status, receipt) = self
+            .api("POST", "/v1/alerts", Some(&json!({ "title": title })))
+            .await;
+        assert_eq!(status, 202, "{receipt}");
+        receipt["deliveries"][0]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn delivery(&self, id: &str) -> Value {
+        self.api("GET", &format!("/v1/deliveries/{id}"), None)
+            .await
+            .1
     }
 
     /// One round of the event source mapping: receive a batch, invoke deliver, delete what it did not
@@ -158,16 +259,51 @@ fn load_event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every failure shows the calls moto refused, if any: whatever assertion failed, a refused call (which a
+/// function may only log) is the likely cause.
+impl Drop for Lambdas {
+    fn drop(&mut self) {
+        let denied = denied_calls(&self.logs);
+        if std::thread::panicking() && !denied.is_empty() {
+            eprintln!(
+                "\ncalls their role in template.yaml does not allow (whole lines in \
+                 $ALERTWIRE_LAMBDA_LOGS/lambda-<function>.log):\n{}",
+                denied.join("\n")
+            );
+        }
+    }
+}
+
 async fn setup() -> Lambdas {
-    env("AWS_ENDPOINT_URL");
-    let sdk = load_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    DynamoStore::create_table(
-        &aws_sdk_dynamodb::Client::new(&sdk),
-        &env("ALERTWIRE_TABLE"),
-    )
-    .await
-    .expect("table");
+    // The admin of the IAM-checked moto: allowed everything, unlike the functions.
+    let admin = read_env_file(&env("ALERTWIRE_LAMBDA_ADMIN_ENV"));
+    let credentials = Credentials::new(
+        &admin["AWS_ACCESS_KEY_ID"],
+        &admin["AWS_SECRET_ACCESS_KEY"],
+        None,
+        None,
+        "lambda e2e admin",
+    );
+    let sdk = load_sdk_config()
+        .await
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build();
+    // On the clients: the other suites' AWS_ENDPOINT_URL would win over the shared configuration's.
+    let endpoint = &admin["AWS_ENDPOINT_URL"];
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(endpoint)
+            .build(),
+    );
+    DynamoStore::create_table(&dynamodb, &env("ALERTWIRE_TABLE"))
+        .await
+        .expect("table");
     let (queue_url, dlq_url) =
         SqsQueue::create_queues(&sqs, "alertwire-e2e", Duration::from_secs(60))
             .await
@@ -179,8 +315,21 @@ async fn setup() -> Lambdas {
             env("ALERTWIRE_DLQ_URL").as_str()
         )
     );
+    let logs_dir = PathBuf::from(env("ALERTWIRE_LAMBDA_LOGS"));
     Lambdas {
-        invoke_base: env("ALERTWIRE_LAMBDA_INVOKE"),
+        invoke_bases: FUNCTIONS
+            .iter()
+            .map(|&f| {
+                (
+                    f,
+                    env(&format!("ALERTWIRE_LAMBDA_INVOKE_{}", f.to_uppercase())),
+                )
+            })
+            .collect(),
+        logs: FUNCTIONS
+            .iter()
+            .map(|&f| (f, logs_dir.join(format!("lambda-{f}.log"))))
+            .collect(),
         // The first invocation of each function compiles it.
         http: http_client(Duration::from_secs(900)),
         sqs,
@@ -217,14 +366,9 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
 
     // An alert posted through the api function reaches a real receiver, signed and rendered.
     let good = Receiver::start(Behaviour::status(200)).await;
-    let (status, endpoint) = lambdas
-        .api(
-            "POST",
-            "/v1/endpoints",
-            Some(&json!({"name": "good", "url": good.url("/hook"), "secret": "generate"})),
-        )
+    let endpoint = lambdas
+        .create_endpoint(json!({"name": "good", "url": good.url("/hook"), "secret": "generate"}))
         .await;
-    assert_eq!(status, 201, "{endpoint}");
     let secret = endpoint["secret"].as_str().unwrap().to_string();
     let accepted = lambdas
         .invoke("api", &load_event("api-post-alert.json"))
@@ -238,9 +382,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     let sent_alert: Value =
         serde_json::from_str(load_event("api-post-alert.json")["body"].as_str().unwrap()).unwrap();
     assert_eq!(request.json()["title"], sent_alert["title"]);
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{delivery_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&delivery_id).await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");
 
     // Alertmanager's payload through the api function on DynamoDB: one alert per entry, and the same
@@ -271,34 +413,16 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     assert_eq!(incidents, ["3f1c2a9b8d7e6f50", "a04d55e1c2b3f789"]);
     assert!(received[1..].iter().all(|r| verifies(&secret, r)));
 
-    let endpoint_id = endpoint["id"].as_str().unwrap();
-    assert_eq!(
-        lambdas
-            .api("DELETE", &format!("/v1/endpoints/{endpoint_id}"), None)
-            .await
-            .0,
-        204
-    );
+    lambdas.delete_endpoint(&endpoint).await;
 
     // An always-500 receiver: dead after exactly 10 attempts, the message in the DLQ by redrive.
     let down = Receiver::start(Behaviour::status(500)).await;
-    let (status, endpoint) = lambdas
-        .api(
-            "POST",
-            "/v1/endpoints",
-            Some(&json!({"name": "down", "url": down.url("/down")})),
-        )
+    let endpoint = lambdas
+        .create_endpoint(json!({"name": "down", "url": down.url("/down")}))
         .await;
-    assert_eq!(status, 201, "{endpoint}");
-    let (status, receipt) = lambdas
-        .api("POST", "/v1/alerts", Some(&json!({"title": "will die"})))
-        .await;
-    assert_eq!(status, 202, "{receipt}");
-    let dead_id = receipt["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let dead_id = lambdas.post_alert("will die").await;
     lambdas.drain().await;
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&dead_id).await;
     assert_eq!(delivery["status"], "dead", "{delivery}");
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 10);
     assert_eq!(down.received().len(), 10);
@@ -315,9 +439,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
         .await;
     assert_eq!(replayed, json!({"replayed": 1}));
     lambdas.drain().await;
-    let (_, delivery) = lambdas
-        .api("GET", &format!("/v1/deliveries/{dead_id}"), None)
-        .await;
+    let delivery = lambdas.delivery(&dead_id).await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");
     assert_eq!(
         delivery["attempts"].as_array().unwrap().last().unwrap()["resend"],
@@ -331,4 +453,24 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
             .all(|r| r.header("webhook-id") == Some(dead_id.as_str()))
     );
     assert_eq!(lambdas.dlq_depth().await, 0);
+
+    // A receiver that answers 410 Gone: the delivery is dead at once, and deliver itself sends its task
+    // to the DLQ (not SQS's redrive).
+    lambdas.delete_endpoint(&endpoint).await;
+    let gone = Receiver::start(Behaviour::status(410)).await;
+    lambdas
+        .create_endpoint(json!({"name": "gone", "url": gone.url("/gone")}))
+        .await;
+    let gone_id = lambdas.post_alert("gone").await;
+    lambdas.drain().await;
+    let delivery = lambdas.delivery(&gone_id).await;
+    assert_eq!(delivery["status"], "dead", "{delivery}");
+    assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(lambdas.dlq_depth().await, 1, "deliver sent it to the DLQ");
+
+    // A refused call a function only logged (and worked around) fails the test too.
+    assert!(
+        denied_calls(&lambdas.logs).is_empty(),
+        "a function's call was refused (the calls follow)"
+    );
 }
