@@ -144,6 +144,11 @@ cargo test -p alertwire-tests --features aws --test aws --locked -- \
     --skip store_conformance::sqlite:: --skip queue_conformance::embedded:: 2>&1 | tee "$log_dir/aws.log"
 count_results "$log_dir/aws.log"
 
+step "cost: 100 alerts through the functions' services, every DynamoDB and SQS request metered (tests/cost.sh)"
+# The requests per alert do not depend on the count; docs/aws.md has the table and its command.
+bash tests/cost.sh 100 2>&1 | tee "$log_dir/cost.log"
+count_results "$log_dir/cost.log"
+
 step "packages: cargo lambda build --release (x86_64 here; arm64 needs its std, see docs/aws.md)"
 cargo lambda build --release --locked --package alertwire-api --package alertwire-deliver --package alertwire-replay
 for function in api deliver replay; do
