@@ -66,6 +66,24 @@ impl<S: DeliveryStore> DeliveryStore for SerializedWrites<S> {
         self.inner.get_delivery(tenant, id).await
     }
 
+    async fn peek_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.inner.peek_delivery(tenant, id).await
+    }
+
+    async fn pending_unchanged_since(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.inner
+            .pending_unchanged_since(changed_before, limit)
+            .await
+    }
+
     async fn list_deliveries(
         &self,
         tenant: &TenantId,

@@ -175,6 +175,26 @@ pub trait DeliveryStore: Send + Sync {
         tenant: &TenantId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError>;
+    /// The delivery without its attempts, possibly a moment behind the last write (DynamoDB: one
+    /// eventually consistent read): for sweeps whose every write is conditional on what it changes. The
+    /// default reads it as [`get_delivery`](Self::get_delivery) does.
+    async fn peek_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.get_delivery(tenant, id).await?.map(|mut d| {
+            d.attempts.clear();
+            d
+        }))
+    }
+    /// Up to `limit` `pending` deliveries of any tenant last changed (`updated_at`) before `changed_before`,
+    /// without their attempts: the candidates of the sweep for deliveries that lost their task.
+    async fn pending_unchanged_since(
+        &self,
+        changed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
     /// Newest first, with their attempts.
     async fn list_deliveries(
         &self,

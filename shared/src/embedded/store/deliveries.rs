@@ -130,6 +130,31 @@ impl DeliveryStore for Database {
         .await
     }
 
+    /// Times are RFC 3339 text in UTC, so they compare as text.
+    async fn pending_unchanged_since(
+        &self,
+        changed_before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let before = changed_before.to_rfc3339();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                 WHERE status = 'pending' AND updated_at < ?1 ORDER BY updated_at LIMIT ?2"
+            );
+            let mut statement = c.prepare_cached(&sql)?;
+            let found = statement
+                .query_map(params![before, limit], delivery_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(found
+                .into_iter()
+                .filter(|d| d.updated_at < changed_before)
+                .collect())
+        })
+        .await
+    }
+
     async fn list_deliveries(
         &self,
         tenant: &TenantId,
