@@ -56,9 +56,32 @@ fn a_replay_resends_what_is_not_finished_removes_what_is_and_keeps_what_it_does_
     for (selection, status, expected) in rows {
         let delivery = status.map(|s| stored(s, 0, "ep_a"));
         assert_eq!(
-            replay_step(selection, delivery.as_ref()),
+            replay_step(selection, 0, delivery.as_ref()),
             expected,
             "{selection:?} of a delivery {status:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replay_removes_a_letter_of_an_older_run_than_the_stored_one() {
+    use DeliveryStatus::{Dead, Pending};
+    use ReplayStep::{Keep, Remove, Resend};
+    let all = ReplaySelection::All;
+    let ep_b = ReplaySelection::Endpoint(EndpointId::from("ep_b"));
+    let rows = [
+        (&all, Pending, 2, 1, Remove),
+        (&all, Dead, 2, 1, Remove),
+        (&all, Dead, 2, 2, Resend),
+        (&all, Pending, 2, 2, Resend),
+        (&ep_b, Pending, 2, 1, Keep),
+    ];
+    for (selection, status, stored_run, letter_run, expected) in rows {
+        let delivery = stored(status, stored_run, "ep_a");
+        assert_eq!(
+            replay_step(selection, letter_run, Some(&delivery)),
+            expected,
+            "{selection:?}: a letter of run {letter_run}, stored {status:?} on run {stored_run}"
         );
     }
 }
