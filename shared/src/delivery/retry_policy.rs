@@ -50,6 +50,13 @@ impl RetryPolicy {
         })
     }
 
+    /// The longest delay [`delay_after`](Self::delay_after) can give: the longest of the schedule with
+    /// its jitter, or a `Retry-After` at the cap.
+    pub fn longest_delay(&self) -> Duration {
+        let longest = self.delays.iter().max().copied().unwrap_or_default();
+        longest.mul_f64(1.0 + self.jitter).max(RETRY_AFTER_CAP)
+    }
+
     /// How long to wait after failed attempt number `failed_attempt` (1-based), given the receiver's
     /// `Retry-After` if it sent one. Never less than the schedule, never more than the cap.
     pub fn delay_after(&self, failed_attempt: u32, retry_after: Option<Duration>) -> Duration {
@@ -110,6 +117,20 @@ mod tests {
             total > Duration::from_secs(3 * 3600) && total < Duration::from_secs(5 * 3600),
             "{total:?}"
         );
+    }
+
+    #[test]
+    fn the_longest_delay_bounds_every_delay_with_jitter_and_retry_after() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.longest_delay(), RETRY_AFTER_CAP);
+        let slow = RetryPolicy::parse("1m,10h").unwrap();
+        assert_eq!(slow.longest_delay(), Duration::from_secs(10 * 3600));
+        for n in 1..=MAX_ATTEMPTS {
+            for asked in [None, Some(Duration::from_secs(24 * 3600))] {
+                assert!(policy.delay_after(n, asked) <= policy.longest_delay());
+                assert!(slow.delay_after(n, asked) <= slow.longest_delay());
+            }
+        }
     }
 
     #[test]

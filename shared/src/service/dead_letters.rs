@@ -237,14 +237,13 @@ impl Service {
         run: u32,
     ) -> Result<bool, ServiceError> {
         let deliveries = &self.ports.deliveries;
-        let stored = deliveries.get_delivery(tenant, delivery_id).await?;
+        let stored = deliveries.peek_delivery(tenant, delivery_id).await?;
         if !reconcile_marks_dead(run, stored.as_ref()) {
             return Ok(false);
         }
-        let recorded = stored.map_or(0, |d| d.attempts.iter().filter(|a| a.run == run).count());
         let reason = format!(
-            "the delivery queue dead-lettered it after {MAX_ATTEMPTS} receives; {recorded} attempts \
-             were recorded (the others were cut short)"
+            "the delivery queue dead-lettered it after {MAX_ATTEMPTS} receives; the attempts not \
+             recorded were cut short"
         );
         let change = StatusChange {
             status: DeliveryStatus::Dead,
@@ -256,7 +255,7 @@ impl Service {
             .await?;
         if marked {
             self.metrics.deliveries_finished(DeliveryStatus::Dead, 1);
-            tracing::warn!(delivery = %delivery_id, run, recorded,
+            tracing::warn!(delivery = %delivery_id, run,
                 "a dead letter's delivery was still pending; marked dead");
         }
         Ok(marked)
