@@ -21,7 +21,7 @@ use alertwire_shared::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
     EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, SettingsStore, StatusChange,
-    StoreError,
+    StoreError, StorePart,
 };
 use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
@@ -864,7 +864,7 @@ async fn pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant(
     let found = |before: DateTime<Utc>, limit: usize| async move {
         let mut found: Vec<(String, String)> = stores
             .deliveries
-            .pending_unchanged_since(before, limit)
+            .pending_unchanged_since(before, StorePart::WHOLE, limit)
             .await?
             .into_iter()
             .map(|d| {

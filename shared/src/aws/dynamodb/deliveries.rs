@@ -23,6 +23,7 @@ use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, TenantId};
 use crate::ports::store::{
     DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+    StorePart,
 };
 
 /// How many deliveries have their attempts read at the same time when listing.
@@ -209,14 +210,19 @@ impl DeliveryStore for DynamoStore {
             .map(|stored| stored.delivery))
     }
 
-    /// A `Scan` of the `by_status` index, whose key spells each tenant's status (`T#…#ST#pending`): the
-    /// index has no key across tenants, so the pending items are filtered out of all of it, page by page,
-    /// until `limit` are found.
+    /// A `Scan` of segment `part.index` of `part.of` of the `by_status` index, whose key spells each
+    /// tenant's status (`T#…#ST#pending`): the index has no key across tenants, so the pending items are
+    /// filtered out of that segment, page by page, until `limit` are found.
     async fn pending_unchanged_since(
         &self,
         changed_before: DateTime<Utc>,
+        part: StorePart,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
+        let segment = (part.of > 1).then(|| {
+            let of = i32::try_from(part.of).unwrap_or(i32::MAX);
+            (i32::try_from(part.index).unwrap_or(0) % of, of)
+        });
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -230,6 +236,8 @@ impl DeliveryStore for DynamoStore {
                 .expression_attribute_names("#updated", UPDATED_AT)
                 .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
                 .expression_attribute_values(":before", item::time_value(&changed_before))
+                .set_segment(segment.map(|(index, _)| index))
+                .set_total_segments(segment.map(|(_, of)| of))
                 .set_exclusive_start_key(start)
                 .send()
                 .await
