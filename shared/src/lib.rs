@@ -17,7 +17,8 @@
 //!   may dial (`outbound::target_policy`) and which CAs its HTTPS trusts (`outbound::trusted_roots`).
 //! - [`ports`]: the storage traits (`ports::store`) and the SQS-like task queue trait (`ports::queue`).
 //! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, read and resend
-//!   deliveries, judge dead letters for a replay or a reconcile (`service::dead_letters`), test-send,
+//!   deliveries, judge dead letters for a replay or a reconcile (`service::dead_letters`), requeue
+//!   pending deliveries that lost their task (`service::stranded`), test-send,
 //!   authenticate), reporting to [`metrics`]. Nothing outside it reaches the ports.
 //! - [`api`]: the HTTP API as an axum router, answering with typed views (`api::views`).
 //! - Adapters: `embedded` (the SQLite store and queue, the delivery worker, `GET /metrics` and the

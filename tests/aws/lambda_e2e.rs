@@ -357,12 +357,19 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     );
     for replay in ["replay-all.json", "replay-endpoint.json", "replay-ids.json"] {
         let answer = lambdas.invoke("replay", &load_event(replay)).await;
-        assert_eq!(answer, json!({"replayed": 0}), "{replay}");
+        assert_eq!(
+            answer,
+            json!({"replayed": 0, "stopped_early": false}),
+            "{replay}"
+        );
     }
     let reconciled = lambdas
         .invoke("replay", &load_event("replay-reconcile.json"))
         .await;
-    assert_eq!(reconciled, json!({"marked_dead": 0}));
+    assert_eq!(
+        reconciled,
+        json!({"marked_dead": 0, "requeued": 0, "stopped_early": false})
+    );
 
     // An alert posted through the api function reaches a real receiver, signed and rendered.
     let good = Receiver::start(Behaviour::status(200)).await;
@@ -437,7 +444,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     let replayed = lambdas
         .invoke("replay", &json!({"filter": {"ids": [dead_id]}}))
         .await;
-    assert_eq!(replayed, json!({"replayed": 1}));
+    assert_eq!(replayed, json!({"replayed": 1, "stopped_early": false}));
     lambdas.drain().await;
     let delivery = lambdas.delivery(&dead_id).await;
     assert_eq!(delivery["status"], "delivered", "{delivery}");

@@ -10,7 +10,7 @@ use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::ids::{AlertId, DeliveryId, TenantId};
 use alertwire_shared::ports::store::{
     AlertRecord, AlertStore, DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord,
-    RecordOutcome, StatusChange, StoreError,
+    RecordOutcome, StatusChange, StoreError, StorePart,
 };
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -64,6 +64,25 @@ impl<S: DeliveryStore> DeliveryStore for SerializedWrites<S> {
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
         self.inner.get_delivery(tenant, id).await
+    }
+
+    async fn peek_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.inner.peek_delivery(tenant, id).await
+    }
+
+    async fn pending_unchanged_since(
+        &self,
+        changed_before: chrono::DateTime<chrono::Utc>,
+        part: StorePart,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.inner
+            .pending_unchanged_since(changed_before, part, limit)
+            .await
     }
 
     async fn list_deliveries(

@@ -21,7 +21,7 @@ use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId}
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
     EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, Revocation, SettingsStore,
-    StatusChange, StoreError,
+    StatusChange, StoreError, StorePart,
 };
 use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
@@ -110,6 +110,8 @@ conformance!(
     attempts_are_kept_in_order,
     update_delivery_moves_only_a_pending_delivery_of_its_run,
     start_resend_begins_a_new_run,
+    pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant,
+    a_peek_reads_a_delivery_without_its_attempts,
     a_fallback_delivery_is_added_once_and_linked_both_ways,
     settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
@@ -1089,6 +1091,90 @@ async fn record_spread(stores: &Stores) -> Result<Vec<Delivery>, StoreError> {
         .await?;
     all.reverse();
     Ok(all)
+}
+
+/// The sweep for deliveries that lost their task finds them by status and last change, in any tenant.
+async fn pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant(
+    stores: &Stores,
+) -> Outcome {
+    record_spread(stores).await?;
+    let at = |text: &str| -> DateTime<Utc> { text.parse().expect("a time") };
+    let found = |before: DateTime<Utc>, limit: usize| async move {
+        let mut found: Vec<(String, String)> = stores
+            .deliveries
+            .pending_unchanged_since(before, StorePart::WHOLE, limit)
+            .await?
+            .into_iter()
+            .map(|d| {
+                assert_eq!(d.status, DeliveryStatus::Pending);
+                (d.tenant.0, d.id.0)
+            })
+            .collect();
+        found.sort();
+        Ok::<_, StoreError>(found)
+    };
+    let pending = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(t, id)| (t.to_string(), id.to_string()))
+            .collect()
+    };
+    // Changed at CREATED (…05.123456789): a later cutoff, even within the second, finds them.
+    assert_eq!(
+        found(at("2026-01-02T03:04:05.2Z"), 100).await?,
+        pending(&[("acme", "msg_01"), ("acme", "msg_04"), ("beta", "msg_09")])
+    );
+    assert!(found(at(CREATED), 100).await?.is_empty(), "strictly before");
+    assert!(found(at("2026-01-02T03:04:05Z"), 100).await?.is_empty());
+    assert_eq!(found(at("2026-01-02T03:04:06Z"), 2).await?.len(), 2);
+
+    // A change (an attempt recorded) makes a delivery recent.
+    let written = stores
+        .deliveries
+        .update_delivery(
+            &tenant("acme"),
+            &DeliveryId::from("msg_04"),
+            0,
+            Some(&attempt(1, 0, 500)),
+            change(DeliveryStatus::Pending),
+        )
+        .await?;
+    assert!(written);
+    assert_eq!(
+        found(at("2026-01-03T00:00:00Z"), 100).await?,
+        pending(&[("acme", "msg_01"), ("beta", "msg_09")])
+    );
+    Ok(())
+}
+
+async fn a_peek_reads_a_delivery_without_its_attempts(stores: &Stores) -> Outcome {
+    let d = record_one_pending(stores).await?;
+    let written = stores
+        .deliveries
+        .update_delivery(
+            &d.tenant,
+            &d.id,
+            0,
+            Some(&attempt(1, 0, 500)),
+            change(DeliveryStatus::Pending),
+        )
+        .await?;
+    assert!(written);
+    let mut full = get(stores, "acme", "msg_01").await?.expect("stored");
+    assert_eq!(full.attempts.len(), 1);
+    full.attempts.clear();
+    assert_eq!(
+        stores.deliveries.peek_delivery(&d.tenant, &d.id).await?,
+        Some(full)
+    );
+    assert_eq!(
+        stores
+            .deliveries
+            .peek_delivery(&tenant("beta"), &d.id)
+            .await?,
+        None
+    );
+    Ok(())
 }
 
 async fn deliveries_are_listed_newest_first_under_every_filter(stores: &Stores) -> Outcome {

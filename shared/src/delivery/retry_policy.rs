@@ -50,13 +50,11 @@ impl RetryPolicy {
         })
     }
 
-    /// The longest wait this policy schedules between two attempts, jitter included (a receiver's
-    /// `Retry-After` may ask for up to [`RETRY_AFTER_CAP`]).
+    /// The longest delay [`delay_after`](Self::delay_after) can give: the longest of the schedule with
+    /// its jitter, or a `Retry-After` at the cap.
     pub fn longest_delay(&self) -> Duration {
-        self.delays
-            .iter()
-            .max()
-            .map_or(Duration::ZERO, |d| d.mul_f64(1.0 + self.jitter))
+        let longest = self.delays.iter().max().copied().unwrap_or_default();
+        longest.mul_f64(1.0 + self.jitter).max(RETRY_AFTER_CAP)
     }
 
     /// The longest a run can spend waiting between its first and its last attempt: each of its
@@ -134,6 +132,20 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_delay_bounds_every_delay_with_jitter_and_retry_after() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.longest_delay(), RETRY_AFTER_CAP);
+        let slow = RetryPolicy::parse("1m,10h").unwrap();
+        assert_eq!(slow.longest_delay(), Duration::from_secs(10 * 3600));
+        for n in 1..=MAX_ATTEMPTS {
+            for asked in [None, Some(Duration::from_secs(24 * 3600))] {
+                assert!(policy.delay_after(n, asked) <= policy.longest_delay());
+                assert!(slow.delay_after(n, asked) <= slow.longest_delay());
+            }
+        }
+    }
+
+    #[test]
     fn jitter_stays_within_its_band() {
         let policy = RetryPolicy::default();
         for _ in 0..1000 {
@@ -166,8 +178,8 @@ mod tests {
         let default = RetryPolicy::default();
         assert_eq!(
             default.longest_delay(),
-            Duration::from_secs(8640),
-            "2 h + 20 %"
+            RETRY_AFTER_CAP,
+            "2 h + 20 % is less than a Retry-After may ask"
         );
         assert_eq!(default.longest_run(), 9 * RETRY_AFTER_CAP);
     }

@@ -47,15 +47,17 @@ pub enum DeadLetterVerdict {
 enum ReplayStep {
     /// The selection does not take it.
     Keep,
-    /// Obsolete: its delivery is no longer stored, or was delivered or filtered.
+    /// Obsolete: its delivery is no longer stored, was delivered or filtered, or is on a newer run.
     Remove,
     /// Start a new run of its delivery.
     Resend,
 }
 
-/// A replay's step for a dead letter whose delivery is stored as `stored` (`None`: no longer stored).
-/// The ids of [`ReplaySelection::Ids`] are checked before the delivery is read.
-fn replay_step(selection: &ReplaySelection, stored: Option<&Delivery>) -> ReplayStep {
+/// A replay's step for a dead letter of `run` whose delivery is stored as `stored` (`None`: no longer
+/// stored). The ids of [`ReplaySelection::Ids`] are checked before the delivery is read. A letter of an
+/// older run than the stored one is left over from before a resend: resending it would restart the newer
+/// run (and send it twice).
+fn replay_step(selection: &ReplaySelection, run: u32, stored: Option<&Delivery>) -> ReplayStep {
     if let ReplaySelection::Endpoint(endpoint) = selection
         && stored.is_none_or(|d| &d.endpoint_id != endpoint)
     {
@@ -71,6 +73,7 @@ fn replay_step(selection: &ReplaySelection, stored: Option<&Delivery>) -> Replay
         {
             ReplayStep::Remove
         }
+        Some(d) if d.run > run => ReplayStep::Remove,
         Some(_) => ReplayStep::Resend,
     }
 }
@@ -160,7 +163,7 @@ impl DeadLetterReview<'_> {
                     return Ok(DeadLetterVerdict::Remove);
                 }
                 let verdict = service
-                    .replay_letter(selection, tenant, delivery_id)
+                    .replay_letter(selection, tenant, delivery_id, *run)
                     .await?;
                 if matches!(verdict, DeadLetterVerdict::Resend(_)) {
                     resent.insert(key);
@@ -191,15 +194,18 @@ impl Service {
         selection: &ReplaySelection,
         tenant: &TenantId,
         delivery_id: &DeliveryId,
+        run: u32,
     ) -> Result<DeadLetterVerdict, ServiceError> {
         let deliveries = &self.ports.deliveries;
         let stored = deliveries.get_delivery(tenant, delivery_id).await?;
-        match replay_step(selection, stored.as_ref()) {
+        match replay_step(selection, run, stored.as_ref()) {
             ReplayStep::Keep => return Ok(DeadLetterVerdict::Keep),
             ReplayStep::Remove => {
                 match &stored {
                     None => tracing::info!(delivery = %delivery_id,
                         "removing the dead letter of a delivery no longer stored"),
+                    Some(d) if d.run > run => tracing::info!(delivery = %delivery_id, run,
+                        current_run = d.run, "removing the dead letter of an older run"),
                     Some(d) => tracing::info!(delivery = %delivery_id, status = d.status.as_str(),
                         "removing the dead letter of a finished delivery"),
                 }
@@ -222,6 +228,8 @@ impl Service {
     }
 
     /// Marks the delivery dead if [`reconcile_marks_dead`] says so; true if it was marked (and counted).
+    /// The delivery is read once, without its attempts and maybe a moment stale: the write that marks it
+    /// holds only while the store still says that run is pending.
     async fn reconcile_letter(
         &self,
         tenant: &TenantId,
@@ -229,14 +237,13 @@ impl Service {
         run: u32,
     ) -> Result<bool, ServiceError> {
         let deliveries = &self.ports.deliveries;
-        let stored = deliveries.get_delivery(tenant, delivery_id).await?;
+        let stored = deliveries.peek_delivery(tenant, delivery_id).await?;
         if !reconcile_marks_dead(run, stored.as_ref()) {
             return Ok(false);
         }
-        let recorded = stored.map_or(0, |d| d.attempts.iter().filter(|a| a.run == run).count());
         let reason = format!(
-            "the delivery queue dead-lettered it after {MAX_ATTEMPTS} receives; {recorded} attempts \
-             were recorded (the others were cut short)"
+            "the delivery queue dead-lettered it after {MAX_ATTEMPTS} receives; the attempts not \
+             recorded were cut short"
         );
         let change = StatusChange {
             status: DeliveryStatus::Dead,
@@ -248,7 +255,7 @@ impl Service {
             .await?;
         if marked {
             self.metrics.deliveries_finished(DeliveryStatus::Dead, 1);
-            tracing::warn!(delivery = %delivery_id, run, recorded,
+            tracing::warn!(delivery = %delivery_id, run,
                 "a dead letter's delivery was still pending; marked dead");
         }
         Ok(marked)

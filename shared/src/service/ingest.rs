@@ -160,7 +160,10 @@ impl Service {
     }
 
     /// The first request stored the alert but died before every task was sent: send the pending ones now.
-    /// The queue keeps one message per delivery run, so tasks that did get sent are not doubled.
+    /// The embedded queue keeps one message per delivery run; SQS does not, so a task the first request
+    /// did send is sent again. Both tasks are of the same run and each numbers its attempts by its own
+    /// receives: the receiver may see that delivery's `webhook-id` twice, and a failing delivery may be
+    /// tried up to twice the attempts of a run before it is dead.
     async fn finish_enqueueing(
         &self,
         tenant: &TenantId,

@@ -18,6 +18,7 @@ mod in_memory;
 mod ingest;
 mod operations;
 mod resend;
+mod stranded;
 mod test_send;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
 pub use endpoints::ReplacedEndpoint;
 pub use operations::{FAILING_DEBOUNCE, OPERATIONS_SOURCE, OperationsEvent};
+pub use stranded::StrandedReport;
 pub use test_send::TestSendReport;
 
 use crate::clock::{Clock, SystemClock};

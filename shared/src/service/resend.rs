@@ -89,14 +89,15 @@ impl Service {
         Ok(started.len())
     }
 
-    /// Takes the deliveries' old tasks out of the dead-letter queue and enqueues their new runs.
+    /// Enqueues the deliveries' new runs, then takes their old tasks out of the dead-letter queue. The
+    /// new runs are committed already, so their tasks go first: a delivery left `pending` without a task
+    /// would wait for the stranded-delivery sweep. Removing the old letters is best effort (a failure is
+    /// logged): a letter left behind is of an older run, which a replay removes without resending.
     async fn requeue(
         &self,
         tenant: &TenantId,
         runs: &[(DeliveryId, u32)],
     ) -> Result<(), ServiceError> {
-        let ids: Vec<DeliveryId> = runs.iter().map(|(id, _)| id.clone()).collect();
-        self.ports.queue.remove_dead_letters(&ids).await?;
         let tasks: Vec<Task> = runs
             .iter()
             .map(|(id, run)| Task::DeliverV1 {
@@ -108,6 +109,11 @@ impl Service {
             })
             .collect();
         self.ports.queue.send_batch(&tasks).await?;
+        let ids: Vec<DeliveryId> = runs.iter().map(|(id, _)| id.clone()).collect();
+        if let Err(e) = self.ports.queue.remove_dead_letters(&ids).await {
+            tracing::warn!(error = %e, deliveries = ids.len(),
+                "the resent deliveries' old dead letters were not removed; a replay removes them");
+        }
         Ok(())
     }
 }

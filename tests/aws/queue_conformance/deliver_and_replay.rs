@@ -3,11 +3,21 @@
 //! source mapping: it receives from the delivery queue, calls `deliver_batch`, and deletes every record
 //! not reported as a batch item failure.
 
+use std::slice;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertwire_shared::alert::AlertContent;
+use alertwire_shared::aws::lambda::replay_request::ReplayRequest;
+use alertwire_shared::aws::sqs::queue::SqsQueue;
+use alertwire_shared::ids::AlertId;
+use alertwire_shared::ports::store::{AlertRecord, AlertStore, RecordOutcome};
+use chrono::{DateTime, Utc};
+
 use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, SLOW_BATCH, deliver_batch};
-use alertwire_shared::aws::sqs::dead_letter_sweep::{reconcile_dlq, replay_dlq};
+use alertwire_shared::aws::sqs::dead_letter_sweep::{
+    DEFAULT_SWEEP_LETTERS, reconcile_dlq, replay_dlq,
+};
 use alertwire_shared::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use alertwire_shared::delivery::{Delivery, DeliveryStatus};
 use alertwire_shared::embedded::Database;
@@ -163,6 +173,27 @@ impl Rig {
             }
             assert!(Instant::now() < deadline, "no record within 10 s");
         }
+    }
+
+    /// A replay of the dead letters `selection` takes: how many deliveries it replayed.
+    async fn replay(&self, selection: &ReplaySelection) -> usize {
+        replay_dlq(
+            &self.service,
+            &self.sqs.queue,
+            selection,
+            DEFAULT_SWEEP_LETTERS,
+        )
+        .await
+        .expect("replay")
+        .resent
+    }
+
+    /// A reconcile of the dead-letter queue: how many deliveries it marked dead.
+    async fn reconcile(&self) -> usize {
+        reconcile_dlq(&self.service, &self.sqs.queue, DEFAULT_SWEEP_LETTERS)
+            .await
+            .expect("reconcile")
+            .marked_dead
     }
 
     async fn dlq_depth(&self) -> usize {
@@ -392,9 +423,7 @@ async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
     assert_eq!(rig.queue_depth().await, 0);
 
     receiver.set(Behaviour::status(200));
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
-        .await
-        .expect("replay");
+    let replayed = rig.replay(&ReplaySelection::All).await;
     assert_eq!(replayed, 1);
     assert_eq!(rig.dlq_depth().await, 0);
     let resent = rig.delivery(&delivery_id).await;
@@ -438,9 +467,7 @@ async fn a_failing_delivery_is_redriven_after_ten_attempts_and_replayed() {
             .await
             .expect("a dead letter put by hand");
     }
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
-        .await
-        .expect("replay");
+    let replayed = rig.replay(&ReplaySelection::All).await;
     assert_eq!(replayed, 0);
     assert_eq!(rig.sqs.dead_letters().await, vec![DeliveryId::from("?")]);
     assert_eq!(rig.delivery(&delivery_id).await.run, 1);
@@ -491,23 +518,13 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     assert_eq!(rig.queue_depth().await, 0);
 
     let none = ReplaySelection::Ids(vec![DeliveryId::generate()]);
-    assert_eq!(
-        replay_dlq(&rig.service, &rig.sqs.queue, &none)
-            .await
-            .expect("replay"),
-        0
-    );
+    assert_eq!(rig.replay(&none).await, 0);
     assert_eq!(rig.dlq_depth().await, 2);
 
     receiver_a.set(Behaviour::status(200));
     rig.re_enable(&endpoint_a, &receiver_a).await;
     let by_endpoint = ReplaySelection::Endpoint(endpoint_a.clone());
-    assert_eq!(
-        replay_dlq(&rig.service, &rig.sqs.queue, &by_endpoint)
-            .await
-            .expect("replay"),
-        1
-    );
+    assert_eq!(rig.replay(&by_endpoint).await, 1);
     assert_eq!(rig.sqs.dead_letters().await, vec![delivery_b.clone()]);
     let (_, failed) = rig.poll_some().await;
     assert!(failed.is_empty());
@@ -519,12 +536,7 @@ async fn gone_endpoints_dead_letter_at_once_and_replay_by_endpoint_and_by_id() {
     receiver_b.set(Behaviour::status(200));
     rig.re_enable(&endpoint_b, &receiver_b).await;
     let by_id = ReplaySelection::Ids(vec![delivery_b.clone()]);
-    assert_eq!(
-        replay_dlq(&rig.service, &rig.sqs.queue, &by_id)
-            .await
-            .expect("replay"),
-        1
-    );
+    assert_eq!(rig.replay(&by_id).await, 1);
     assert_eq!(rig.dlq_depth().await, 0);
     let (_, failed) = rig.poll_some().await;
     assert!(failed.is_empty());
@@ -649,32 +661,22 @@ async fn a_tenth_receive_cut_short_is_reconciled_as_dead_and_replayable() {
         "without the reconcile the store never learns of it"
     );
 
-    let marked = reconcile_dlq(&rig.service, &rig.sqs.queue)
-        .await
-        .expect("reconcile");
+    let marked = rig.reconcile().await;
     assert_eq!(marked, 1);
     let dead = rig.delivery(&delivery_id).await;
     assert_eq!(dead.status, DeliveryStatus::Dead);
     assert!(
         dead.status_reason
             .as_deref()
-            .is_some_and(|r| r.contains("9 attempts were recorded")),
+            .is_some_and(|r| r.contains("dead-lettered it after 10 receives")),
         "{:?}",
         dead.status_reason
     );
     assert_eq!(rig.dlq_depth().await, 1, "the dead letter stays for replay");
-    assert_eq!(
-        reconcile_dlq(&rig.service, &rig.sqs.queue)
-            .await
-            .expect("reconcile"),
-        0,
-        "a second sweep finds nothing new"
-    );
+    assert_eq!(rig.reconcile().await, 0, "a second sweep finds nothing new");
 
     receiver.set(Behaviour::status(200));
-    let replayed = replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All)
-        .await
-        .expect("replay");
+    let replayed = rig.replay(&ReplaySelection::All).await;
     assert_eq!(replayed, 1);
     rig.poll_some().await;
     assert_eq!(
@@ -728,4 +730,193 @@ async fn a_410_falls_back_through_sqs_to_the_fallback_endpoint() {
         "its own delivery and the fallback"
     );
     assert_eq!(rig.queue_depth().await, 0);
+}
+
+impl Rig {
+    /// Puts `task` into the dead-letter queue by hand.
+    async fn put_dead_letter(&self, task: &Task) {
+        self.sqs
+            .client
+            .send_message()
+            .queue_url(self.sqs.queue.dlq_url())
+            .message_body(serde_json::to_string(task).expect("json"))
+            .send()
+            .await
+            .expect("a dead letter put by hand");
+    }
+
+    /// Stores a pending delivery of a new alert received at `received_at` to `endpoint`, without its
+    /// task: as if the api stopped between storing the alert and sending its tasks.
+    async fn record_without_task(
+        &self,
+        endpoint: &EndpointId,
+        received_at: DateTime<Utc>,
+    ) -> DeliveryId {
+        let alert = AlertContent::from_json(&json!({"title": "Disk almost full"}))
+            .expect("an alert")
+            .into_alert(AlertId::generate(), self.tenant.clone(), received_at);
+        let delivery = Delivery::pending(DeliveryId::generate(), &alert, endpoint.clone());
+        let outcome = self
+            .database
+            .record_alert(AlertRecord {
+                alert: &alert,
+                deliveries: slice::from_ref(&delivery),
+                idempotency: None,
+                tasks: &[],
+            })
+            .await
+            .expect("alert stored");
+        assert_eq!(outcome, RecordOutcome::Recorded { enqueued: false });
+        delivery.id
+    }
+}
+
+/// Issue 15, fault 2: the new run's task is sent before the old dead letters are swept, and a sweep that
+/// fails does not fail the resend.
+#[tokio::test]
+async fn a_resend_whose_dead_letter_sweep_fails_still_queues_its_new_run() {
+    let rig = Rig::new("resend_sweep_fails", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+    rig.poll_some().await;
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Delivered
+    );
+
+    // The same store and delivery queue; a dead-letter queue that does not exist fails every sweep.
+    let missing_dlq = format!("{}-missing", rig.sqs.queue.dlq_url());
+    let queue = SqsQueue::new(
+        rig.sqs.client.clone(),
+        rig.sqs.queue.queue_url(),
+        missing_dlq,
+    );
+    let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
+        .expect("an HTTP client");
+    let service = Service::new(
+        Ports::on_one_store(rig.database.clone(), Arc::new(queue)),
+        sender,
+        RetryPolicy::parse("0ms").expect("retry delays"),
+    );
+    let resent = service
+        .resend(&rig.tenant, &delivery_id)
+        .await
+        .expect("the resend succeeds though the old dead letters could not be swept");
+    assert_eq!((resent.status, resent.run), (DeliveryStatus::Pending, 1));
+
+    let (records, failed) = rig.poll_some().await;
+    assert!(failed.is_empty());
+    assert!(matches!(
+        records.first().and_then(task_of),
+        Some(Task::DeliverV1 { run: 1, .. })
+    ));
+    assert_eq!(
+        rig.delivery(&delivery_id).await.status,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(receiver.received().len(), 2);
+}
+
+/// Issue 15, fault 4: a letter of run 0 while the delivery is pending on run 1 (it was resent) is
+/// removed; the replay neither starts run 2 nor sends a second task.
+#[tokio::test]
+async fn a_dead_letter_of_an_older_run_is_removed_without_restarting_the_newer_run() {
+    let rig = Rig::new("stale_run_letter", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let endpoint = rig.endpoint(&receiver).await;
+    let (delivery_id, _) = rig.alert().await.remove(0);
+    let resent = rig
+        .service
+        .resend(&rig.tenant, &delivery_id)
+        .await
+        .expect("resend");
+    assert_eq!((resent.status, resent.run), (DeliveryStatus::Pending, 1));
+    let tasks_before = rig.queue_depth().await;
+    rig.put_dead_letter(&Task::deliver(
+        rig.tenant.clone(),
+        delivery_id.clone(),
+        0,
+        endpoint,
+    ))
+    .await;
+
+    assert_eq!(rig.replay(&ReplaySelection::All).await, 0);
+    assert_eq!(rig.dlq_depth().await, 0, "the stale letter is removed");
+    let stored = rig.delivery(&delivery_id).await;
+    assert_eq!((stored.status, stored.run), (DeliveryStatus::Pending, 1));
+    assert_eq!(rig.queue_depth().await, tasks_before, "no task was sent");
+}
+
+/// Issue 15, fault 5: a sweep judges at most its limit of letters and says it stopped early; the next
+/// sweep takes the rest.
+#[tokio::test]
+async fn a_sweep_looks_at_no_more_letters_than_its_limit_and_says_it_stopped_early() {
+    let rig = Rig::new("sweep_limit", "0ms").await;
+    for _ in 0..15 {
+        rig.put_dead_letter(&Task::deliver(
+            rig.tenant.clone(),
+            DeliveryId::generate(),
+            0,
+            EndpointId::from("ep_gone"),
+        ))
+        .await;
+    }
+    let sweep = || replay_dlq(&rig.service, &rig.sqs.queue, &ReplaySelection::All, 10);
+    let first = sweep().await.expect("replay");
+    assert_eq!(
+        (first.judged, first.removed, first.stopped_early),
+        (10, 10, true),
+        "{first:?}"
+    );
+    assert_eq!(rig.dlq_depth().await, 5);
+    let second = sweep().await.expect("replay");
+    assert_eq!(
+        (second.judged, second.removed, second.stopped_early),
+        (5, 5, false),
+        "{second:?}"
+    );
+    assert_eq!(rig.dlq_depth().await, 0);
+}
+
+/// Issue 15, fault 13: the scheduled reconcile gives a pending delivery that lost its task (stored, never
+/// enqueued) a new run and its task; a pending delivery younger than the threshold is left alone.
+#[tokio::test]
+async fn the_reconcile_requeues_a_pending_delivery_that_lost_its_task_and_leaves_a_fresh_one() {
+    let rig = Rig::new("stranded_pending", "0ms").await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let endpoint = rig.endpoint(&receiver).await;
+    let long_ago = Utc::now() - chrono::Duration::days(3);
+    let stranded = rig.record_without_task(&endpoint, long_ago).await;
+    let fresh = rig.record_without_task(&endpoint, Utc::now()).await;
+    assert_eq!(rig.queue_depth().await, 0);
+
+    let answer = ReplayRequest::Reconcile(true)
+        .carry_out(&rig.service, &rig.sqs.queue)
+        .await
+        .expect("reconcile");
+    assert_eq!(
+        answer,
+        json!({"marked_dead": 0, "requeued": 1, "stopped_early": false})
+    );
+    let (records, failed) = rig.poll_some().await;
+    assert_eq!(records.len(), 1);
+    assert!(failed.is_empty());
+    let delivered = rig.delivery(&stranded).await;
+    assert_eq!(
+        (delivered.status, delivered.run),
+        (DeliveryStatus::Delivered, 1)
+    );
+    let untouched = rig.delivery(&fresh).await;
+    assert_eq!(
+        (untouched.status, untouched.run),
+        (DeliveryStatus::Pending, 0)
+    );
+    assert_eq!(rig.queue_depth().await, 0);
+
+    let again = ReplayRequest::Reconcile(true)
+        .carry_out(&rig.service, &rig.sqs.queue)
+        .await
+        .expect("reconcile");
+    assert_eq!(again["requeued"], 0, "a second run finds nothing stranded");
 }

@@ -462,6 +462,42 @@ async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
     assert!(!alert_item.contains_key("publishing"), "publishing is done");
 }
 
+/// The search for stranded deliveries, split in scan segments: each pending delivery is in exactly one.
+#[tokio::test]
+async fn dynamodb_the_parts_of_a_pending_search_together_find_each_delivery_once() {
+    let stores = fresh_stores("pending_parts").await;
+    let mut expected = Vec::new();
+    for (tenant_name, alert_id) in [("acme", "al_1"), ("beta", "al_2"), ("gamma", "al_3")] {
+        let deliveries: Vec<Delivery> = (0..4)
+            .map(|n| {
+                let id = format!("msg_{tenant_name}_{n}");
+                expected.push(id.clone());
+                delivery(tenant_name, &id, alert_id, &format!("ep_{n}"), "pending")
+            })
+            .collect();
+        stores
+            .alerts
+            .record_alert(record(&alert(tenant_name, alert_id), &deliveries, None))
+            .await
+            .expect("recorded");
+    }
+    expected.sort();
+    let before: DateTime<Utc> = "2026-01-03T00:00:00Z".parse().expect("a time");
+    let mut found = Vec::new();
+    for index in 0..8 {
+        let part = StorePart { index, of: 8 };
+        let in_part = stores
+            .deliveries
+            .pending_unchanged_since(before, part, 100)
+            .await
+            .expect("searched");
+        assert!(in_part.len() < expected.len(), "part {index} is not all");
+        found.extend(in_part.into_iter().map(|d| d.id.0));
+    }
+    found.sort();
+    assert_eq!(found, expected);
+}
+
 async fn get_from(store: &DynamoStore, d: &Delivery) -> Option<Delivery> {
     store.get_delivery(&d.tenant, &d.id).await.expect("read")
 }

@@ -72,13 +72,23 @@ impl DynamoStore {
 
     /// One item by key, strongly consistent; None if absent or expired.
     async fn get_live(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        self.get_live_read(pk, sk, true).await
+    }
+
+    /// One item by key, strongly consistent or not; None if absent or expired.
+    async fn get_live_read(
+        &self,
+        pk: String,
+        sk: String,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key(PK, AttributeValue::S(pk))
             .key(SK, AttributeValue::S(sk))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(|e| request_failed("GetItem", e))?;

@@ -1,21 +1,32 @@
 //! The replay function's request: read from its invoke payload, and carried out. Invoked by hand it
 //! replays dead letters (`{"filter": "all"}`, `{"filter": {"endpoint_id": "ep_…"}}` or
-//! `{"filter": {"ids": ["msg_…"]}}`); on a schedule it reconciles the dead-letter queue
-//! (`{"reconcile": true}`). The `events/replay-*.json` files are examples of each.
+//! `{"filter": {"ids": ["msg_…"]}}`); on a schedule it reconciles the dead-letter queue and requeues
+//! the pending deliveries that lost their task (`{"reconcile": true}`). The `events/replay-*.json` files
+//! are examples of each.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::aws::sqs::dead_letter_sweep::{reconcile_dlq, replay_dlq};
+use crate::aws::sqs::dead_letter_sweep::{DEFAULT_SWEEP_LETTERS, reconcile_dlq, replay_dlq};
 use crate::aws::sqs::queue::SqsQueue;
 use crate::service::{ReplaySelection, Service, ServiceError};
+
+/// How long the delivery queue leases a received task: its `VisibilityTimeout` in `template.yaml`. A
+/// pending delivery's task may go unseen this long while an invocation that died holds it.
+pub const DELIVERY_QUEUE_LEASE: Duration = Duration::from_secs(360);
+
+/// The most stranded deliveries one reconcile requeues; the next run takes the rest.
+pub const STRANDED_PER_RECONCILE: usize = 200;
 
 /// What the replay function was asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplayRequest {
     /// Replay the dead letters the selection takes, as manual resends.
     Replay(ReplaySelection),
-    /// Mark dead the deliveries SQS dead-lettered while the store still said pending (`false`: nothing).
+    /// Mark dead the deliveries SQS dead-lettered while the store still said pending, then requeue the
+    /// pending deliveries that lost their task (`false`: nothing).
     Reconcile(bool),
 }
 
@@ -57,7 +68,9 @@ impl ReplayRequest {
         }
     }
 
-    /// Sweeps the dead-letter queue as asked; answers `{"replayed": n}` or `{"marked_dead": n}`.
+    /// Does as asked; answers `{"replayed": n, "stopped_early": b}` or
+    /// `{"marked_dead": n, "requeued": m, "stopped_early": b}`. `stopped_early`: a sweep stopped at its
+    /// limit, so more may be left for the next invocation.
     pub async fn carry_out(
         &self,
         service: &Service,
@@ -65,10 +78,23 @@ impl ReplayRequest {
     ) -> Result<Value, ServiceError> {
         Ok(match self {
             Self::Replay(selection) => {
-                json!({ "replayed": replay_dlq(service, queue, selection).await? })
+                let report = replay_dlq(service, queue, selection, DEFAULT_SWEEP_LETTERS).await?;
+                json!({ "replayed": report.resent, "stopped_early": report.stopped_early })
             }
-            Self::Reconcile(true) => json!({ "marked_dead": reconcile_dlq(service, queue).await? }),
-            Self::Reconcile(false) => json!({ "marked_dead": 0 }),
+            Self::Reconcile(true) => {
+                let reconciled = reconcile_dlq(service, queue, DEFAULT_SWEEP_LETTERS).await?;
+                let stranded = service
+                    .requeue_stranded(DELIVERY_QUEUE_LEASE, STRANDED_PER_RECONCILE)
+                    .await?;
+                json!({
+                    "marked_dead": reconciled.marked_dead,
+                    "requeued": stranded.requeued,
+                    "stopped_early": reconciled.stopped_early || stranded.stopped_early,
+                })
+            }
+            Self::Reconcile(false) => {
+                json!({ "marked_dead": 0, "requeued": 0, "stopped_early": false })
+            }
         })
     }
 }

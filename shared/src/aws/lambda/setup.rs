@@ -269,7 +269,8 @@ pub fn deliver_service(
 /// The replay function's service: the deliveries only (read, resends started, reconciled ones marked
 /// dead); the sweep drives the queues itself.
 ///
-/// Needs: DynamoDB `GetItem` and `Query` (a delivery and its attempts) and `UpdateItem`; no `PutItem`.
+/// Needs: DynamoDB `GetItem` and `Query` (a delivery and its attempts), `UpdateItem`, and `Scan` of the
+/// `by_status` index (the reconcile's search for pending deliveries that lost their task); no `PutItem`.
 /// On the dead-letter queue `ReceiveMessage`, `DeleteMessage` and `ChangeMessageVisibility`; SQS
 /// `SendMessage` to the delivery queue. No key, endpoint or alert access.
 pub fn replay_service(

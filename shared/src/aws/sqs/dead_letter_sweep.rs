@@ -23,6 +23,12 @@ use crate::service::{DeadLetterReview, DeadLetterVerdict, ReplaySelection, Servi
 /// messages are made visible again when the sweep ends.
 const SWEEP_LEASE_SECONDS: i32 = 300;
 
+/// The most dead letters one sweep looks at, unless told otherwise. A replayed letter costs about five
+/// calls (read the delivery and its attempts, start the run, send, delete), 20–50 ms each: 200 letters
+/// end well inside the replay function's 300 s and the sweep's lease, and a removal-only sweep (one
+/// delete a letter) well inside the API's 29 s. A sweep that stops there says so; the next one goes on.
+pub const DEFAULT_SWEEP_LETTERS: usize = 200;
+
 /// A message in the dead-letter queue, as a sweep shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
@@ -75,51 +81,85 @@ enum Fate {
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Letters shown to the judge.
+    pub judged: usize,
     /// Letters deleted, whether resent first or not.
     pub removed: usize,
     /// Letters whose new run was sent to the delivery queue before they were deleted.
     pub resent: usize,
+    /// The sweep stopped at its limit of letters: more may be waiting for the next sweep.
+    pub stopped_early: bool,
 }
 
 /// Replays the dead letters `selection` takes, across all tenants, as manual resends (see
-/// [`Service::replay_review`]); returns how many deliveries were replayed.
+/// [`Service::replay_review`]), looking at `max_letters` letters at most; the report's `resent` is how
+/// many deliveries were replayed.
 ///
 /// On an error the replay stops; what was replayed so far stays replayed, and the dead letter being
-/// handled stays in the dead-letter queue (a later replay of it starts one more run, which at worst makes
-/// the receiver see the delivery's `webhook-id` twice).
+/// handled stays in the dead-letter queue. If its new run was started but its task not sent, the next
+/// replay finds the letter of an older run than the stored one and removes it, and the delivery waits,
+/// `pending`, for the reconcile's sweep for deliveries that lost their task.
 pub async fn replay_dlq(
     service: &Service,
     queue: &SqsQueue,
     selection: &ReplaySelection,
-) -> Result<usize, ServiceError> {
+    max_letters: usize,
+) -> Result<SweepReport, ServiceError> {
     let mut review = service.replay_review(selection);
-    Ok(queue.sweep_dead_letters(&mut review).await?.resent)
+    queue.sweep_dead_letters(&mut review, max_letters).await
 }
 
-/// Reconciles the dead-letter queue with the store (see [`Service::reconcile_review`]); returns how many
-/// pending deliveries were marked dead. Every message stays where it is.
-pub async fn reconcile_dlq(service: &Service, queue: &SqsQueue) -> Result<usize, ServiceError> {
+/// What a reconcile did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Pending deliveries whose letter sat in the dead-letter queue, marked dead.
+    pub marked_dead: usize,
+    /// The sweep of the dead-letter queue stopped at its limit.
+    pub stopped_early: bool,
+}
+
+/// Reconciles the dead-letter queue with the store (see [`Service::reconcile_review`]), looking at
+/// `max_letters` letters at most. Every message stays where it is.
+pub async fn reconcile_dlq(
+    service: &Service,
+    queue: &SqsQueue,
+    max_letters: usize,
+) -> Result<Reconciled, ServiceError> {
     let mut review = service.reconcile_review();
-    queue.sweep_dead_letters(&mut review).await?;
-    Ok(review.marked_dead())
+    let report = queue.sweep_dead_letters(&mut review, max_letters).await?;
+    Ok(Reconciled {
+        marked_dead: review.marked_dead(),
+        stopped_early: report.stopped_early,
+    })
 }
 
 impl SqsQueue {
-    /// Shows every message of the dead-letter queue once to `judge`; sends the task of each it says to
-    /// resend to the delivery queue, deletes those it says to resend or remove, and makes the others
-    /// visible again when done (also when `judge` or SQS fails). The sweep ends when the queue yields
-    /// nothing new; a message first seen after the sweep's lease ran out on others may be left for the
-    /// next sweep. Two sweeps at once hide messages from each other.
+    /// Shows the messages of the dead-letter queue once each to `judge`, at most `max_letters` of them;
+    /// sends the task of each it says to resend to the delivery queue, deletes those it says to resend
+    /// or remove, and makes the others visible again when done (also when `judge` or SQS fails). The
+    /// sweep ends when the queue yields nothing new, or at `max_letters` (`stopped_early`); a message
+    /// first seen after the sweep's lease ran out on others may be left for the next sweep. Two sweeps at
+    /// once hide messages from each other.
     pub async fn sweep_dead_letters<J: DeadLetterJudge>(
         &self,
         judge: &mut J,
+        max_letters: usize,
     ) -> Result<SweepReport, J::Error> {
         let mut seen = HashSet::new();
         let mut kept = Vec::new();
         let mut report = SweepReport::default();
         let outcome = 'sweep: loop {
+            let room = max_letters.saturating_sub(report.judged);
+            if room == 0 {
+                report.stopped_early = true;
+                break Ok(());
+            }
             let batch = match self
-                .receive_from(self.dlq_url(), SQS_BATCH_LIMIT, Some(SWEEP_LEASE_SECONDS))
+                .receive_from(
+                    self.dlq_url(),
+                    room.min(SQS_BATCH_LIMIT),
+                    Some(SWEEP_LEASE_SECONDS),
+                )
                 .await
             {
                 Ok(batch) => batch,
@@ -142,6 +182,7 @@ impl SqsQueue {
                     message_id: incoming.message_id,
                     task: incoming.task,
                 };
+                report.judged += 1;
                 let settled = match judge.judge(&letter).await {
                     Ok(verdict) => self
                         .settle(&incoming.receipt, verdict)
@@ -193,7 +234,10 @@ impl SqsQueue {
         let mut judge = RemoveDeliveries {
             wanted: delivery_ids.iter().collect(),
         };
-        Ok(self.sweep_dead_letters(&mut judge).await?.removed)
+        Ok(self
+            .sweep_dead_letters(&mut judge, DEFAULT_SWEEP_LETTERS)
+            .await?
+            .removed)
     }
 
     /// Makes these dead letters visible again at once. Failures are logged, not returned: the messages

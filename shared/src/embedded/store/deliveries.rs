@@ -11,6 +11,7 @@ use crate::embedded::queue::{insert_tasks, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::{
     DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+    StorePart,
 };
 
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
@@ -126,6 +127,32 @@ impl DeliveryStore for Database {
             };
             load_attempts(c, &mut delivery)?;
             Ok(Some(delivery))
+        })
+        .await
+    }
+
+    /// Times are RFC 3339 text in UTC, so they compare as text. The deliveries are not split in parts.
+    async fn pending_unchanged_since(
+        &self,
+        changed_before: DateTime<Utc>,
+        _part: StorePart,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let before = changed_before.to_rfc3339();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                 WHERE status = 'pending' AND updated_at < ?1 ORDER BY updated_at LIMIT ?2"
+            );
+            let mut statement = c.prepare_cached(&sql)?;
+            let found = statement
+                .query_map(params![before, limit], delivery_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(found
+                .into_iter()
+                .filter(|d| d.updated_at < changed_before)
+                .collect())
         })
         .await
     }

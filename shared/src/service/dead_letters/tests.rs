@@ -56,9 +56,32 @@ fn a_replay_resends_what_is_not_finished_removes_what_is_and_keeps_what_it_does_
     for (selection, status, expected) in rows {
         let delivery = status.map(|s| stored(s, 0, "ep_a"));
         assert_eq!(
-            replay_step(selection, delivery.as_ref()),
+            replay_step(selection, 0, delivery.as_ref()),
             expected,
             "{selection:?} of a delivery {status:?}"
+        );
+    }
+}
+
+#[test]
+fn a_replay_removes_a_letter_of_an_older_run_than_the_stored_one() {
+    use DeliveryStatus::{Dead, Pending};
+    use ReplayStep::{Keep, Remove, Resend};
+    let all = ReplaySelection::All;
+    let ep_b = ReplaySelection::Endpoint(EndpointId::from("ep_b"));
+    let rows = [
+        (&all, Pending, 2, 1, Remove),
+        (&all, Dead, 2, 1, Remove),
+        (&all, Dead, 2, 2, Resend),
+        (&all, Pending, 2, 2, Resend),
+        (&ep_b, Pending, 2, 1, Keep),
+    ];
+    for (selection, status, stored_run, letter_run, expected) in rows {
+        let delivery = stored(status, stored_run, "ep_a");
+        assert_eq!(
+            replay_step(selection, letter_run, Some(&delivery)),
+            expected,
+            "{selection:?}: a letter of run {letter_run}, stored {status:?} on run {stored_run}"
         );
     }
 }
@@ -104,23 +127,111 @@ fn the_replay_function_reads_the_selection_the_api_uses() {
 #[cfg(feature = "embedded")]
 mod on_the_embedded_store {
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
     use serde_json::json;
 
     use super::*;
+    use crate::delivery::Attempt;
     use crate::delivery::retry_policy::RetryPolicy;
     use crate::embedded::{Database, EmbeddedQueue, QueueSettings};
     use crate::metrics::Metrics;
     use crate::outbound::sender::HttpSender;
     use crate::outbound::target_policy::TargetPolicy;
+    use crate::ports::store::{
+        DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StoreError, StorePart,
+    };
     use crate::service::Ports;
 
     struct Rig {
         service: Service,
         prometheus: PrometheusHandle,
         tenant: TenantId,
+        reads: Arc<ReadCounts>,
+    }
+
+    /// How often the service read a delivery, with its attempts or without.
+    #[derive(Default)]
+    struct ReadCounts {
+        with_attempts: AtomicUsize,
+        peeks: AtomicUsize,
+    }
+
+    /// The embedded store's delivery port, counting the service's reads of one delivery.
+    struct CountingDeliveries {
+        inner: Database,
+        reads: Arc<ReadCounts>,
+    }
+
+    #[async_trait::async_trait]
+    impl DeliveryStore for CountingDeliveries {
+        async fn get_delivery(
+            &self,
+            tenant: &TenantId,
+            id: &DeliveryId,
+        ) -> Result<Option<Delivery>, StoreError> {
+            self.reads.with_attempts.fetch_add(1, Ordering::Relaxed);
+            self.inner.get_delivery(tenant, id).await
+        }
+
+        async fn peek_delivery(
+            &self,
+            tenant: &TenantId,
+            id: &DeliveryId,
+        ) -> Result<Option<Delivery>, StoreError> {
+            self.reads.peeks.fetch_add(1, Ordering::Relaxed);
+            self.inner.peek_delivery(tenant, id).await
+        }
+
+        async fn pending_unchanged_since(
+            &self,
+            changed_before: chrono::DateTime<Utc>,
+            part: StorePart,
+            limit: usize,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            self.inner
+                .pending_unchanged_since(changed_before, part, limit)
+                .await
+        }
+
+        async fn list_deliveries(
+            &self,
+            tenant: &TenantId,
+            filter: &DeliveryFilter,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            self.inner.list_deliveries(tenant, filter).await
+        }
+
+        async fn update_delivery(
+            &self,
+            tenant: &TenantId,
+            id: &DeliveryId,
+            run: u32,
+            attempt: Option<&Attempt>,
+            change: StatusChange<'_>,
+        ) -> Result<bool, StoreError> {
+            self.inner
+                .update_delivery(tenant, id, run, attempt, change)
+                .await
+        }
+
+        async fn record_fallback(
+            &self,
+            record: FallbackRecord<'_>,
+        ) -> Result<FallbackOutcome, StoreError> {
+            self.inner.record_fallback(record).await
+        }
+
+        async fn start_resend(
+            &self,
+            tenant: &TenantId,
+            id: &DeliveryId,
+            only_if: Option<DeliveryStatus>,
+        ) -> Result<Option<u32>, StoreError> {
+            self.inner.start_resend(tenant, id, only_if).await
+        }
     }
 
     impl Rig {
@@ -133,7 +244,12 @@ mod on_the_embedded_store {
                     max_receives: MAX_ATTEMPTS,
                 },
             );
-            let ports = Ports::on_one_store(database, Arc::new(queue));
+            let mut ports = Ports::on_one_store(database.clone(), Arc::new(queue));
+            let reads = Arc::new(ReadCounts::default());
+            ports.deliveries = Arc::new(CountingDeliveries {
+                inner: database,
+                reads: reads.clone(),
+            });
             let sender = HttpSender::new(Arc::new(TargetPolicy::strict()), Duration::from_secs(5))
                 .expect("an HTTP client");
             let recorder = PrometheusBuilder::new().build_recorder();
@@ -143,6 +259,7 @@ mod on_the_embedded_store {
                     .with_metrics(Metrics::new(Arc::new(recorder))),
                 prometheus,
                 tenant: TenantId::from("tn_dead_letters"),
+                reads,
             }
         }
 
@@ -206,11 +323,31 @@ mod on_the_embedded_store {
         assert!(
             dead.status_reason
                 .as_deref()
-                .is_some_and(|r| r.contains("0 attempts were recorded")),
+                .is_some_and(|r| r.contains("dead-lettered it after 10 receives")),
             "{:?}",
             dead.status_reason
         );
         assert_eq!(rig.metric(DEAD_FINISHED), 1.0);
+    }
+
+    /// Issue 15, fault 5: the reconcile reads each letter's delivery once, without its attempts.
+    #[tokio::test]
+    async fn a_reconcile_reads_each_letters_delivery_once_without_its_attempts() {
+        let rig = Rig::new();
+        let letters = [rig.pending_delivery().await, rig.pending_delivery().await];
+        let mut review = rig.service.reconcile_review();
+        for letter in &letters {
+            review.judge(Some(letter)).await.unwrap();
+        }
+        assert_eq!(review.marked_dead(), 2);
+        assert_eq!(
+            (
+                rig.reads.peeks.load(Ordering::Relaxed),
+                rig.reads.with_attempts.load(Ordering::Relaxed)
+            ),
+            (2, 0),
+            "one read of each delivery, none with its attempts"
+        );
     }
 
     #[tokio::test]
