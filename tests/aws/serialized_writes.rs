@@ -10,7 +10,7 @@ use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
 use alertwire_shared::ids::{AlertId, DeliveryId, TenantId};
 use alertwire_shared::ports::store::{
     AlertRecord, AlertStore, DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord,
-    RecordOutcome, StatusChange, StoreError, StorePart,
+    RecordOutcome, StatusChange, StoreError,
 };
 use async_trait::async_trait;
 use tokio::sync::Mutex;
@@ -77,11 +77,10 @@ impl<S: DeliveryStore> DeliveryStore for SerializedWrites<S> {
     async fn pending_unchanged_since(
         &self,
         changed_before: chrono::DateTime<chrono::Utc>,
-        part: StorePart,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         self.inner
-            .pending_unchanged_since(changed_before, part, limit)
+            .pending_unchanged_since(changed_before, limit)
             .await
     }
 

@@ -174,20 +174,6 @@ pub trait AlertStore: Send + Sync {
     -> Result<Option<Alert>, StoreError>;
 }
 
-/// One part of a store's deliveries, for a search that need not look through all of them at once: part
-/// `index` of `of` (DynamoDB: scan segment `index` of `of`). A store that does not split its deliveries
-/// searches all of them whatever the part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StorePart {
-    pub index: u32,
-    pub of: u32,
-}
-
-impl StorePart {
-    /// All of the store at once.
-    pub const WHOLE: StorePart = StorePart { index: 0, of: 1 };
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub endpoint_id: Option<EndpointId>,
@@ -245,12 +231,11 @@ pub trait DeliveryStore: Send + Sync {
         }))
     }
     /// Up to `limit` `pending` deliveries of any tenant last changed (`updated_at`) before `changed_before`,
-    /// in `part` of the store, without their attempts: the candidates of the sweep for deliveries that
-    /// lost their task.
+    /// without their attempts: the candidates of the sweep for deliveries that lost their task. What it
+    /// reads must not grow with the history the store keeps.
     async fn pending_unchanged_since(
         &self,
         changed_before: DateTime<Utc>,
-        part: StorePart,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
     /// Newest first, with their attempts.

@@ -5,30 +5,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::{Service, ServiceError};
 use crate::delivery::DeliveryStatus;
 use crate::ports::queue::Task;
-use crate::ports::store::StorePart;
 
 /// Added to the longest time a task can go unseen: time for an invocation to start, run and record.
 const STRANDED_MARGIN: Duration = Duration::from_secs(15 * 60);
-
-/// A store that can split its deliveries in parts (DynamoDB) is searched one part a sweep, the part
-/// turning every quarter hour: a sweep every 15 minutes covers it all in two hours, for an eighth of a
-/// whole search's reads and time each.
-const STRANDED_PARTS: u32 = 8;
-const PART_TURN_SECONDS: i64 = 15 * 60;
-
-/// The part of the store a sweep at `now` searches.
-fn part_at(now: DateTime<Utc>) -> StorePart {
-    let turn = now.timestamp().div_euclid(PART_TURN_SECONDS);
-    StorePart {
-        index: u32::try_from(turn.rem_euclid(i64::from(STRANDED_PARTS))).unwrap_or(0),
-        of: STRANDED_PARTS,
-    }
-}
 
 /// What one sweep for stranded deliveries did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,8 +34,7 @@ impl Service {
     }
 
     /// Starts a new run, and sends its task, for each of at most `limit` pending deliveries unchanged for
-    /// [`stranded_after`](Self::stranded_after)`(lease)`, in the part of the store this quarter hour
-    /// searches (all of it, for a store that is not split). A new run rather than the same one again: if a
+    /// [`stranded_after`](Self::stranded_after)`(lease)`. A new run rather than the same one again: if a
     /// task of the old run was on the queue after all, it finds its run over and ends without an attempt,
     /// so the delivery is never sent twice by two tasks.
     pub async fn requeue_stranded(
@@ -65,9 +46,7 @@ impl Service {
             chrono::Duration::from_std(self.stranded_after(lease)).unwrap_or(chrono::Duration::MAX);
         let now = self.clock.now();
         let deliveries = &self.ports.deliveries;
-        let candidates = deliveries
-            .pending_unchanged_since(now - age, part_at(now), limit)
-            .await?;
+        let candidates = deliveries.pending_unchanged_since(now - age, limit).await?;
         let mut report = StrandedReport {
             requeued: 0,
             stopped_early: candidates.len() >= limit,

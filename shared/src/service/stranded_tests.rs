@@ -70,21 +70,3 @@ async fn a_pending_delivery_unchanged_past_the_threshold_gets_a_new_run_and_a_fr
         assert_eq!((stored.status, stored.run), (DeliveryStatus::Pending, 1));
     }
 }
-
-#[test]
-fn the_part_searched_turns_every_quarter_hour_and_covers_the_store_in_two_hours() {
-    let start = monday_morning();
-    let parts: Vec<u32> = (0..16)
-        .map(|quarter| part_at(start + chrono::Duration::minutes(15 * quarter)).index)
-        .collect();
-    let mut first_two_hours = parts[..8].to_vec();
-    first_two_hours.sort_unstable();
-    assert_eq!(first_two_hours, (0..8).collect::<Vec<u32>>());
-    assert_eq!(parts[..8], parts[8..], "then the same order again");
-    assert_eq!(
-        part_at(start + chrono::Duration::minutes(14)),
-        part_at(start),
-        "within a quarter hour"
-    );
-    assert_eq!(part_at(start).of, STRANDED_PARTS);
-}

@@ -462,40 +462,57 @@ async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
     assert!(!alert_item.contains_key("publishing"), "publishing is done");
 }
 
-/// The search for stranded deliveries, split in scan segments: each pending delivery is in exactly one.
+/// The search for stranded deliveries reads the tenant registry, then each registered tenant's pending
+/// deliveries: a tenant gets into the registry with its first key, or at a bootstrap (a deployment from
+/// before the registry), and only the pending deliveries of registered tenants are found.
 #[tokio::test]
-async fn dynamodb_the_parts_of_a_pending_search_together_find_each_delivery_once() {
-    let stores = fresh_stores("pending_parts").await;
+async fn dynamodb_the_pending_search_covers_every_registered_tenant() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "pending_tenants").await;
+    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    store
+        .add_key(&tenant("acme"), "hash-acme", "cli")
+        .await
+        .expect("a key");
+    store
+        .bootstrap_key(&tenant("beta"), "hash-beta", "deployment")
+        .await
+        .expect("a deployment key");
     let mut expected = Vec::new();
     for (tenant_name, alert_id) in [("acme", "al_1"), ("beta", "al_2"), ("gamma", "al_3")] {
-        let deliveries: Vec<Delivery> = (0..4)
+        let deliveries: Vec<Delivery> = (0..3)
             .map(|n| {
                 let id = format!("msg_{tenant_name}_{n}");
-                expected.push(id.clone());
+                if tenant_name != "gamma" {
+                    expected.push(id.clone());
+                }
                 delivery(tenant_name, &id, alert_id, &format!("ep_{n}"), "pending")
             })
             .collect();
-        stores
-            .alerts
+        store
             .record_alert(record(&alert(tenant_name, alert_id), &deliveries, None))
             .await
             .expect("recorded");
     }
     expected.sort();
     let before: DateTime<Utc> = "2026-01-03T00:00:00Z".parse().expect("a time");
-    let mut found = Vec::new();
-    for index in 0..8 {
-        let part = StorePart { index, of: 8 };
-        let in_part = stores
-            .deliveries
-            .pending_unchanged_since(before, part, 100)
-            .await
-            .expect("searched");
-        assert!(in_part.len() < expected.len(), "part {index} is not all");
-        found.extend(in_part.into_iter().map(|d| d.id.0));
-    }
+    let mut found: Vec<String> = store
+        .pending_unchanged_since(before, 100)
+        .await
+        .expect("searched")
+        .into_iter()
+        .map(|d| d.id.0)
+        .collect();
     found.sort();
-    assert_eq!(found, expected);
+    assert_eq!(found, expected, "gamma has no key: never registered");
+    assert_eq!(
+        store
+            .pending_unchanged_since(before, 4)
+            .await
+            .expect("searched")
+            .len(),
+        4
+    );
 }
 
 async fn get_from(store: &DynamoStore, d: &Delivery) -> Option<Delivery> {

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use super::item::{self, Item, ItemError, s};
 use super::layout::{
     API_KEY_SK, BOOTSTRAP_KEY_SK, KEYS_MARKER_PK, KEYS_MARKER_SK, PK, SK, TENANT_KEY_PREFIX,
-    api_key_pk, tenant_key_sk, tenant_pk,
+    TENANTS_PK, api_key_pk, tenant_key_sk, tenant_pk,
 };
-use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key};
+use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, request_failed};
 use crate::ids::{ApiKeyId, TenantId};
 use crate::ports::store::{
     ApiKeyRecord, ApiKeyStore, BOOTSTRAP_KEY_OF_ANOTHER_TENANT, Revocation, StoreError,
@@ -129,6 +129,8 @@ impl ApiKeyStore for DynamoStore {
         key_hash: &str,
         label: &str,
     ) -> Result<(), StoreError> {
+        // Also for a deployment from before the registry, whose key is already in place.
+        self.register_tenant(tenant).await?;
         for _ in 0..WRITE_TRIES {
             let marker = self
                 .get_live(tenant_pk(tenant), BOOTSTRAP_KEY_SK.to_string())
@@ -235,7 +237,43 @@ impl DynamoStore {
             TransactWriteItem::builder().put(by_hash).build(),
             self.tenant_entry(tenant, id, key_hash, label, &now)?,
             TransactWriteItem::builder().put(marker).build(),
+            TransactWriteItem::builder()
+                .put(self.tenant_registration(tenant)?)
+                .build(),
         ])
+    }
+
+    /// The tenant's item in the tenant registry ([`TENANTS_PK`]); putting it again changes nothing.
+    fn tenant_registration(&self, tenant: &TenantId) -> Result<Put, StoreError> {
+        Ok(Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(TENANTS_PK))
+            .item(SK, s(tenant_pk(tenant)))
+            .item(TENANT, s(tenant.as_str()))
+            .build()
+            .map_err(DynamoError::Build)?)
+    }
+
+    async fn register_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let put = self.tenant_registration(tenant)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item().clone()))
+            .send()
+            .await;
+        result.map_err(|e| request_failed("PutItem", e))?;
+        Ok(())
+    }
+
+    /// Every tenant that has had an API key, in the order of their partition keys.
+    pub(super) async fn registered_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let mut tenants = Vec::new();
+        for found in self.query_prefix(TENANTS_PK.to_string(), "T#").await? {
+            tenants.push(TenantId(item::string(&found, TENANT)?.to_string()));
+        }
+        Ok(tenants)
     }
 
     /// A key of the tenant becomes its deployment key as it is. A key from before key ids is given one

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 
 use super::alerts::{delivery_items, put_new};
 use super::delivery_items::{
-    ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN, STAGED, STATUS,
+    ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN, STAGED,
     STATUS_REASON, Stored, UPDATED_AT, attempt_item, stored_from,
 };
 use super::item::{self, Item, n, s};
@@ -23,7 +23,6 @@ use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::ids::{DeliveryId, TenantId};
 use crate::ports::store::{
     DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
-    StorePart,
 };
 
 /// How many deliveries have their attempts read at the same time when listing.
@@ -210,59 +209,60 @@ impl DeliveryStore for DynamoStore {
             .map(|stored| stored.delivery))
     }
 
-    /// A `Scan` of segment `part.index` of `part.of` of the `by_status` index, whose key spells each
-    /// tenant's status (`T#…#ST#pending`): the index has no key across tenants, so the pending items are
-    /// filtered out of that segment, page by page, until `limit` are found.
+    /// For each tenant in the registry (every tenant that has had an API key), a `Query` of its pending
+    /// deliveries in the `by_status` index (`T#…#ST#pending`), filtered to those unchanged since
+    /// `changed_before`, until `limit` are found. What it reads grows with the deliveries pending now,
+    /// never with the history the table keeps.
     async fn pending_unchanged_since(
         &self,
         changed_before: DateTime<Utc>,
-        part: StorePart,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let segment = (part.of > 1).then(|| {
-            let of = i32::try_from(part.of).unwrap_or(i32::MAX);
-            (i32::try_from(part.index).unwrap_or(0) % of, of)
-        });
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .index_name(BY_STATUS.name)
-                .filter_expression("#status = :pending AND #updated < :before")
-                .expression_attribute_names("#status", STATUS)
-                .expression_attribute_names("#updated", UPDATED_AT)
-                .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
-                .expression_attribute_values(":before", item::time_value(&changed_before))
-                .set_segment(segment.map(|(index, _)| index))
-                .set_total_segments(segment.map(|(_, of)| of))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| request_failed("Scan", e))?;
-            let now = now_epoch();
-            for candidate in output.items.unwrap_or_default() {
-                if !item::is_live(&candidate, now)? || item::flag(&candidate, STAGED)? {
-                    continue;
-                }
-                let delivery = stored_from(&candidate)?.delivery;
-                // The filter compares times as text: the parsed time decides.
-                if delivery.status == DeliveryStatus::Pending
-                    && delivery.updated_at < changed_before
-                {
-                    found.push(delivery);
-                    if found.len() == limit {
-                        return Ok(found);
+        for tenant in self.registered_tenants().await? {
+            let mut start = None;
+            loop {
+                let output = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(BY_STATUS.name)
+                    .key_condition_expression("#key = :pending")
+                    .filter_expression("#updated < :before")
+                    .expression_attribute_names("#key", BY_STATUS.key_attribute)
+                    .expression_attribute_names("#updated", UPDATED_AT)
+                    .expression_attribute_values(
+                        ":pending",
+                        s(status_index_key(&tenant, DeliveryStatus::Pending)),
+                    )
+                    .expression_attribute_values(":before", item::time_value(&changed_before))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| request_failed("Query", e))?;
+                let now = now_epoch();
+                for candidate in output.items.unwrap_or_default() {
+                    if !item::is_live(&candidate, now)? || item::flag(&candidate, STAGED)? {
+                        continue;
+                    }
+                    let delivery = stored_from(&candidate)?.delivery;
+                    // The filter compares times as text: the parsed time decides.
+                    if delivery.status == DeliveryStatus::Pending
+                        && delivery.updated_at < changed_before
+                    {
+                        found.push(delivery);
+                        if found.len() == limit {
+                            return Ok(found);
+                        }
                     }
                 }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(found);
+                start = output.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
             }
         }
+        Ok(found)
     }
 
     async fn list_deliveries(

@@ -47,6 +47,10 @@ pub(super) const BY_ENDPOINT_STATUS: DeliveryIndex = DeliveryIndex {
 pub(super) const DELIVERY_INDEXES: [DeliveryIndex; 4] =
     [BY_ENDPOINT, BY_STATUS, BY_ALERT, BY_ENDPOINT_STATUS];
 
+/// The partition listing every tenant that has had an API key (sort key: the tenant's partition key), so
+/// a sweep across tenants queries each tenant's partition of an index instead of scanning the table.
+pub(super) const TENANTS_PK: &str = "META#TENANTS";
+
 /// The marker item whose presence means at least one API key exists.
 pub(super) const KEYS_MARKER_PK: &str = "META#KEYS";
 pub(super) const KEYS_MARKER_SK: &str = "META";

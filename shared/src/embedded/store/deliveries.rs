@@ -11,7 +11,6 @@ use crate::embedded::queue::{insert_tasks, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::{
     DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
-    StorePart,
 };
 
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
@@ -131,11 +130,10 @@ impl DeliveryStore for Database {
         .await
     }
 
-    /// Times are RFC 3339 text in UTC, so they compare as text. The deliveries are not split in parts.
+    /// Times are RFC 3339 text in UTC, so they compare as text.
     async fn pending_unchanged_since(
         &self,
         changed_before: DateTime<Utc>,
-        _part: StorePart,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         let before = changed_before.to_rfc3339();

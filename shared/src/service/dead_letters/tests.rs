@@ -141,7 +141,7 @@ mod on_the_embedded_store {
     use crate::outbound::sender::HttpSender;
     use crate::outbound::target_policy::TargetPolicy;
     use crate::ports::store::{
-        DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StoreError, StorePart,
+        DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StoreError,
     };
     use crate::service::Ports;
 
@@ -188,11 +188,10 @@ mod on_the_embedded_store {
         async fn pending_unchanged_since(
             &self,
             changed_before: chrono::DateTime<Utc>,
-            part: StorePart,
             limit: usize,
         ) -> Result<Vec<Delivery>, StoreError> {
             self.inner
-                .pending_unchanged_since(changed_before, part, limit)
+                .pending_unchanged_since(changed_before, limit)
                 .await
         }
 
