@@ -247,6 +247,8 @@ async fn dynamodb_records_carry_their_expiry() {
         "APIKEY",
         "BOOTSTRAPKEY",
         "META",
+        // The tenant registry's items (sort key `T#<tenant>`).
+        "T",
     ]
     .map(String::from)
     .into();
