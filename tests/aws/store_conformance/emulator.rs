@@ -3,10 +3,12 @@
 //! feature only.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
 use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::sealing::LocalSealer;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
 
@@ -40,15 +42,26 @@ async fn fresh_table(client: &Client, case: &str) -> String {
 pub(super) async fn fresh_stores(case: &str) -> Stores {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, case).await;
-    Stores::of(DynamoStore::new(client, table, DEFAULT_RECORD_TTL))
+    Stores::of(DynamoStore::new(
+        client,
+        table,
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    ))
 }
 
 #[tokio::test]
 async fn dynamodb_expired_records_read_as_absent() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "expired").await;
-    let short = DynamoStore::new(client.clone(), table.clone(), Duration::ZERO);
-    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
+    let sealer = Arc::new(LocalSealer::generate());
+    let short = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        Duration::ZERO,
+        sealer.clone(),
+    );
+    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL, sealer);
     let acme = tenant("acme");
 
     // One lasting delivery, older than the expired ones.
@@ -174,7 +187,12 @@ async fn dynamodb_records_carry_their_expiry() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "expiry").await;
     let ttl = Duration::from_secs(3 * 24 * 3600);
-    let store = DynamoStore::new(client.clone(), table.clone(), ttl);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        ttl,
+        Arc::new(LocalSealer::generate()),
+    );
     let acme = tenant("acme");
     let before = epoch_now();
     store
@@ -302,7 +320,12 @@ async fn dynamodb_create_table_is_idempotent_and_enables_ttl() {
 async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "corrupt").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let put = |sk: &str, extra: Vec<(&str, AttributeValue)>| {
         let mut request = client
             .put_item()
@@ -363,7 +386,12 @@ async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
 async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "interrupted").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let acme = tenant("acme");
     let first = alert("acme", "al_01");
     let deliveries: Vec<Delivery> = (0..120)
