@@ -2,10 +2,11 @@
 //! header values are sealed in the SQLite file under the data directory's key file, deliveries are still
 //! signed with them, a plain document from before sealing still reads, and a lost key file stops the start.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use alertwire_shared::embedded::{Database, OpenError};
+use alertwire_shared::endpoint::Endpoint;
 use alertwire_shared::ids::{EndpointId, TenantId};
 use alertwire_shared::ports::store::EndpointStore;
 use alertwire_tests::server::scratch_dir;
@@ -43,6 +44,23 @@ async fn endpoint_with_secrets(server: &TestServer, receiver: &Receiver) -> (Str
         .await;
     assert_eq!(status, 200, "{rotated}");
     (id, rotated["secret"].as_str().unwrap().to_string())
+}
+
+/// A server on a fresh data directory named after `case`, with an [`endpoint_with_secrets`] delivering
+/// to a receiver: the directory, receiver, server, the endpoint's id and its current secret.
+async fn serving_secrets(case: &str) -> (PathBuf, Receiver, TestServer, String, String) {
+    let dir = scratch_dir(case);
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let server = serving_from(&dir).await;
+    let (id, secret) = endpoint_with_secrets(&server, &receiver).await;
+    (dir, receiver, server, id, secret)
+}
+
+/// The endpoint `id` of tenant `alpha` as the server's store reads it (its values opened).
+async fn stored_endpoint(server: &TestServer, id: &str) -> Endpoint {
+    let (tenant, id) = (TenantId::from("alpha"), EndpointId::from(id));
+    let found = server.server.database.get_endpoint(&tenant, &id).await;
+    found.unwrap().expect("the endpoint")
 }
 
 /// Sends an alert and checks the request the receiver got: signed by `secrets`, the secret header sent.
@@ -85,10 +103,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn secrets_are_sealed_in_the_database_file_and_still_sign() {
-    let dir = scratch_dir("secrets-sealed");
-    let receiver = Receiver::start(Behaviour::status(200)).await;
-    let server = serving_from(&dir).await;
-    let (_, new_secret) = endpoint_with_secrets(&server, &receiver).await;
+    let (dir, receiver, server, _, new_secret) = serving_secrets("secrets-sealed").await;
     delivered_signed(&server, &receiver, &[&new_secret, OLD]).await;
     server.server.stop().await;
 
@@ -121,18 +136,8 @@ async fn secrets_are_sealed_in_the_database_file_and_still_sign() {
 
 #[tokio::test]
 async fn a_plain_document_from_before_sealing_still_reads_and_is_sealed_at_its_next_write() {
-    let dir = scratch_dir("secrets-plain-before");
-    let receiver = Receiver::start(Behaviour::status(200)).await;
-    let server = serving_from(&dir).await;
-    let (id, new_secret) = endpoint_with_secrets(&server, &receiver).await;
-    let (tenant, endpoint_id) = (TenantId::from("alpha"), EndpointId::from(id.as_str()));
-    let endpoint = server
-        .server
-        .database
-        .get_endpoint(&tenant, &endpoint_id)
-        .await
-        .unwrap()
-        .expect("the endpoint");
+    let (dir, receiver, server, id, new_secret) = serving_secrets("secrets-plain-before").await;
+    let endpoint = stored_endpoint(&server, &id).await;
     server.server.stop().await;
 
     // As an alertwire from before sealing wrote it: every value plain.
@@ -145,14 +150,7 @@ async fn a_plain_document_from_before_sealing_still_reads_and_is_sealed_at_its_n
     drop(connection);
 
     let server = serving_from(&dir).await;
-    let read = server
-        .server
-        .database
-        .get_endpoint(&tenant, &endpoint_id)
-        .await
-        .unwrap()
-        .expect("the endpoint");
-    assert_eq!(read, endpoint);
+    assert_eq!(stored_endpoint(&server, &id).await, endpoint);
     delivered_signed(&server, &receiver, &[&new_secret, OLD]).await;
 
     // A replace that keeps every secret: the endpoint as the API shows it (masked), renamed.
@@ -178,10 +176,7 @@ async fn a_plain_document_from_before_sealing_still_reads_and_is_sealed_at_its_n
 
 #[tokio::test]
 async fn a_lost_key_file_stops_the_start_instead_of_making_a_new_key() {
-    let dir = scratch_dir("secrets-key-lost");
-    let receiver = Receiver::start(Behaviour::status(200)).await;
-    let server = serving_from(&dir).await;
-    endpoint_with_secrets(&server, &receiver).await;
+    let (dir, _receiver, server, _, _) = serving_secrets("secrets-key-lost").await;
     server.server.stop().await;
 
     std::fs::remove_file(dir.join("secrets.key")).unwrap();

@@ -101,6 +101,15 @@ impl SecretSealer for LocalSealer {
     }
 }
 
+/// `sealed` with the last byte of its body flipped: a value altered in storage.
+#[cfg(test)]
+pub(crate) fn tampered(sealed: &str) -> String {
+    let mut body = sealed_body(sealed).expect("a sealed value");
+    let last = body.len() - 1;
+    body[last] ^= 1;
+    sealed_text(&body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,11 +130,9 @@ mod tests {
     #[tokio::test]
     async fn an_altered_value_is_refused() {
         let sealer = LocalSealer::generate();
-        let mut body = sealed_body(&sealer.seal(b"token").await.unwrap()).unwrap();
-        let last = body.len() - 1;
-        body[last] ^= 1;
+        let sealed = sealer.seal(b"token").await.unwrap();
         assert_eq!(
-            sealer.open(&sealed_text(&body)).await,
+            sealer.open(&tampered(&sealed)).await,
             Err(SealError::Refused)
         );
         assert_eq!(sealer.open("sealed:v1:!!").await, Err(SealError::Malformed));
