@@ -125,11 +125,6 @@ impl Database {
         })
     }
 
-    /// The sealer of this database's endpoint secrets.
-    pub fn sealer(&self) -> Arc<dyn SecretSealer> {
-        self.sealer.clone()
-    }
-
     /// Notified whenever tasks are queued, so a worker need not poll hard.
     pub fn queue_wakeup(&self) -> Arc<Notify> {
         self.queue_wakeup.clone()

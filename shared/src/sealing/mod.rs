@@ -42,6 +42,7 @@ impl SealingKey {
         let ciphertext = self
             .0
             .encrypt(Nonce::from_slice(&nonce), plain)
+            // Only a value beyond GCM's limit (64 GiB) fails.
             .map_err(|_| SealError::Malformed)?;
         Ok([nonce.as_slice(), &ciphertext].concat())
     }
