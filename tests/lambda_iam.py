@@ -46,6 +46,8 @@ def physical_arns(template):
         "Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{os.environ['ALERTWIRE_TABLE']}",
         "DeliveryQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name('ALERTWIRE_QUEUE_URL')}",
         "DeadLetterQueue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name('ALERTWIRE_DLQ_URL')}",
+        # tests/run.sh makes the key in moto and passes its ARN, as the template passes SecretsKey's.
+        "SecretsKey": os.environ["ALERTWIRE_KMS_KEY_ID"],
     }
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Logs::LogGroup":
@@ -91,8 +93,8 @@ def for_moto(statement):
     actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
     actions += [call for call, action in AUTHORIZED_BY.items() if action in actions]
     statement["Action"] = actions
-    if all(action.startswith("dynamodb:") for action in actions):
-        # moto names no resource for DynamoDB calls ("*"): only the action can be checked.
+    if all(action.startswith(("dynamodb:", "kms:")) for action in actions):
+        # moto names no resource for DynamoDB and KMS calls ("*"): only the action can be checked.
         statement["Resource"] = "*"
     return statement
 

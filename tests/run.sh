@@ -104,6 +104,11 @@ iam_moto="http://127.0.0.1:$iam_moto_port"
 export ALERTWIRE_TABLE=alertwire-e2e
 export ALERTWIRE_QUEUE_URL="$iam_moto/123456789012/alertwire-e2e"
 export ALERTWIRE_DLQ_URL="$iam_moto/123456789012/alertwire-e2e-dlq"
+# The KMS key endpoint secrets are sealed under (the template's SecretsKey), made in that moto before
+# its IAM checks start.
+ALERTWIRE_KMS_KEY_ID=$(AWS_ENDPOINT_URL="$iam_moto" "$venv/bin/python" -c \
+    'import boto3; print(boto3.client("kms").create_key()["KeyMetadata"]["Arn"])')
+export ALERTWIRE_KMS_KEY_ID
 # The bootstrap key events/api-post-alert.json sends.
 ALERTWIRE_API_KEY_SHA256=$(printf %s demo-key-0123456789abcdef | sha256sum | cut -d' ' -f1)
 export ALERTWIRE_API_KEY_SHA256 ALERTWIRE_ALLOW_TARGETS=127.0.0.0/8 ALERTWIRE_ALLOW_PORTS=any

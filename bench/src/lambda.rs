@@ -110,6 +110,8 @@ async fn init_time(
             "ALERTWIRE_DLQ_URL",
             format!("{aws}/123456789012/alertwire-bench-dlq"),
         )
+        // Asked for nothing at cold start: KMS is called when the first secret is sealed or opened.
+        .env("ALERTWIRE_KMS_KEY_ID", "alias/alertwire-bench")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -15,7 +15,10 @@
 //!   [`webhook`] (the request an attempt sends, and its Standard Webhooks signature).
 //! - [`outbound`]: the one place that talks HTTP to endpoints (`outbound::sender`), which addresses it
 //!   may dial (`outbound::target_policy`) and which CAs its HTTPS trusts (`outbound::trusted_roots`).
-//! - [`ports`]: the storage traits (`ports::store`) and the SQS-like task queue trait (`ports::queue`).
+//! - [`ports`]: the storage traits (`ports::store`), the SQS-like task queue trait (`ports::queue`) and
+//!   the secret sealer (`ports::secret_sealer`) that keeps an endpoint's secret values sealed at rest;
+//!   [`sealing`] is its AES-256-GCM cipher and the local sealer with its key file (the AWS one, over KMS
+//!   data keys, is `aws::kms`).
 //! - [`service`]: the use cases over the ports (accept an alert, attempt a delivery, read and resend
 //!   deliveries, judge dead letters for a replay or a reconcile (`service::dead_letters`), requeue
 //!   pending deliveries that lost their task (`service::stranded`), test-send,
@@ -42,6 +45,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod render_context;
+pub mod sealing;
 pub mod service;
 pub mod template;
 pub mod tenant_settings;

@@ -29,6 +29,7 @@ use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::ids::{EndpointId, TenantId};
 use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::store::{AlertReceipt, DeliveryFilter, DeliveryStore};
+use alertwire_shared::sealing::LocalSealer;
 use alertwire_shared::service::{Ports, Service};
 use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promised, Stored};
 use alertwire_tests::chaos_receiver::ChaosReceiver;
@@ -89,7 +90,12 @@ impl Rig {
         create_table(&client, &table)
             .await
             .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-        let store = SerializedWrites::new(DynamoStore::new(client, table, DEFAULT_RECORD_TTL));
+        let store = SerializedWrites::new(DynamoStore::new(
+            client,
+            table,
+            DEFAULT_RECORD_TTL,
+            Arc::new(LocalSealer::generate()),
+        ));
         let ports = Ports {
             keys: Arc::new(store.inner().clone()),
             endpoints: Arc::new(store.inner().clone()),

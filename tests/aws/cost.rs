@@ -199,11 +199,20 @@ async fn requests_per_alert() {
     let (queue_url, dlq_url) = SqsQueue::create_queues(&sqs, &name, Duration::from_secs(360))
         .await
         .expect("queues");
+    let kms_key = aws_sdk_kms::Client::new(&sdk)
+        .create_key()
+        .send()
+        .await
+        .expect("a KMS key for endpoint secrets")
+        .key_metadata
+        .expect("the key's metadata")
+        .key_id;
     let key_hash = hash_api_key(KEY);
     let variables: HashMap<&str, String> = HashMap::from([
         ("ALERTWIRE_TABLE", name.clone()),
         ("ALERTWIRE_QUEUE_URL", queue_url.clone()),
         ("ALERTWIRE_DLQ_URL", dlq_url),
+        ("ALERTWIRE_KMS_KEY_ID", kms_key),
         ("ALERTWIRE_API_KEY_SHA256", key_hash),
         ("ALERTWIRE_RETRY_DELAYS", "0ms".into()),
         ("ALERTWIRE_ALLOW_TARGETS", "127.0.0.0/8".into()),

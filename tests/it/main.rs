@@ -19,6 +19,7 @@ mod operations;
 mod presets;
 mod routing;
 mod secret_rotation;
+mod secrets_at_rest;
 mod secrets_never_shown;
 mod signatures;
 mod ssrf;

@@ -1,8 +1,9 @@
 //! The AWS adapters of the storage and queue ports: DynamoDB for keys, endpoints, alerts and deliveries,
-//! SQS for the task queue and its dead-letter queue, the batch handling of the deliver and replay
+//! SQS for the task queue and its dead-letter queue, KMS for sealing endpoint secrets, the batch handling of the deliver and replay
 //! functions, and what the functions log and report as metrics. Built only with the `aws` feature.
 
 pub mod dynamodb;
+pub mod kms;
 pub mod lambda;
 mod sdk_config;
 pub mod sqs;

@@ -16,7 +16,9 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
 use super::schema::{SCHEMA, add_missing_columns};
+use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
 use crate::ports::store::StoreError;
+use crate::sealing::{KeyFileError, LocalSealer};
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
 type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
@@ -40,6 +42,8 @@ pub struct Database {
     /// Whether an [`EmbeddedQueue`](super::EmbeddedQueue) works on this database, so the store may queue
     /// an alert's tasks in the alert's own transaction. Not when the store serves beside another queue.
     queue_attached: Arc<AtomicBool>,
+    /// Seals an endpoint's secret values before they are written, under the data directory's key file.
+    pub(super) sealer: Arc<dyn SecretSealer>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
 }
@@ -59,11 +63,14 @@ pub enum OpenError {
     Lock(std::io::Error),
     #[error("cannot start the database thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
 }
 
 impl Database {
-    /// Opens `dir/alertwire.db`. `exclusive` takes the serving lock (`alertwire serve`); tools such as
-    /// `alertwire keys create` open without it.
+    /// Opens `dir/alertwire.db`, its secret values sealed under `dir/secrets.key` (created with the
+    /// database; refused if missing once values are sealed). `exclusive` takes the serving lock
+    /// (`alertwire serve`); tools such as `alertwire keys create` open without it.
     pub fn open(dir: &Path, exclusive: bool) -> Result<Self, OpenError> {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
             path: dir.to_path_buf(),
@@ -82,28 +89,27 @@ impl Database {
             None
         };
         let path = dir.join("alertwire.db");
-        let mut database = Self::prepare(Connection::open(&path)?, lock)?;
+        let connection = Connection::open(&path)?;
+        prepare_schema(&connection)?;
+        let sealer = crate::sealing::load_or_create(dir, holds_sealed_values(&connection)?)?;
+        let mut database = Self::prepare(connection, lock, Arc::new(sealer))?;
         // Opened after the writer has set WAL mode and created the schema.
         database.readers = Some(Arc::new(Readers::open(&path)?));
         Ok(database)
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database, for tests; its values sealed under a key that dies with it.
     pub fn in_memory() -> Result<Self, OpenError> {
-        Self::prepare(Connection::open_in_memory()?, None)
+        let connection = Connection::open_in_memory()?;
+        prepare_schema(&connection)?;
+        Self::prepare(connection, None, Arc::new(LocalSealer::generate()))
     }
 
-    fn prepare(connection: Connection, lock: Option<Arc<File>>) -> Result<Self, OpenError> {
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        // An accepted alert must survive power loss, not only a crash of this process.
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        // Each caller's savepoint inside a group's transaction keeps the pages it changes in a statement
-        // journal; in memory, not in a temporary file opened and unlinked for every group.
-        connection.pragma_update(None, "temp_store", "MEMORY")?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.execute_batch(SCHEMA)?;
-        add_missing_columns(&connection)?;
+    fn prepare(
+        connection: Connection,
+        lock: Option<Arc<File>>,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, OpenError> {
         let (units, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("alertwire-sqlite".into())
@@ -114,6 +120,7 @@ impl Database {
             readers: None,
             queue_wakeup: Arc::new(Notify::new()),
             queue_attached: Arc::new(AtomicBool::new(false)),
+            sealer,
             _lock: lock,
         })
     }
@@ -180,6 +187,29 @@ type Read = Box<dyn FnOnce(&Connection) + Send>;
 /// cheaper than a blocking-pool thread per read, which the pool spawns and parks by the dozen under load.
 struct Readers {
     reads: mpsc::Sender<Read>,
+}
+
+/// Pragmas and schema, before anything else uses the connection.
+fn prepare_schema(connection: &Connection) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // An accepted alert must survive power loss, not only a crash of this process.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Each caller's savepoint inside a group's transaction keeps the pages it changes in a statement
+    // journal; in memory, not in a temporary file opened and unlinked for every group.
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.execute_batch(SCHEMA)?;
+    add_missing_columns(connection)
+}
+
+/// Whether any endpoint document holds a sealed value, so its key must exist already.
+fn holds_sealed_values(connection: &Connection) -> rusqlite::Result<bool> {
+    connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM endpoints WHERE instr(doc, ?1) > 0)",
+        [format!("\"{SEALED_PREFIX}")],
+        |r| r.get(0),
+    )
 }
 
 impl Readers {

@@ -7,6 +7,7 @@ pub mod fallback_chain;
 pub mod health;
 mod input;
 pub mod presets;
+mod sealed_document;
 mod secrets;
 
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use crate::webhook::signing::WebhookSecret;
 
 pub use compiled::{CompiledEndpoint, CompiledRoute};
 pub use input::{EndpointInput, SecretRotation};
+pub use sealed_document::{open_document, sealed_document};
 
 /// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
 pub const MASK: &str = "********";

@@ -1,5 +1,6 @@
-//! The ports the use cases run on: storage traits and the SQS-like task queue trait. The embedded
-//! adapters (`embedded`) and the AWS adapters (`aws`) implement them.
+//! The ports the use cases run on: storage traits, the SQS-like task queue trait and the secret sealer.
+//! The embedded adapters (`embedded`, `sealing`) and the AWS adapters (`aws`) implement them.
 
 pub mod queue;
+pub mod secret_sealer;
 pub mod store;

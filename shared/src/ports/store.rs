@@ -21,6 +21,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A value that does not open is a corrupt record; a key service that fails is the store failing.
+impl From<crate::ports::secret_sealer::SealError> for StoreError {
+    fn from(e: crate::ports::secret_sealer::SealError) -> Self {
+        use crate::ports::secret_sealer::SealError;
+        match e {
+            SealError::Malformed | SealError::Refused => Self::Corrupt(e.to_string()),
+            SealError::KeyService(_) => Self::Backend(e.to_string()),
+        }
+    }
+}
+
 /// API keys, kept as SHA-256 hashes, each with a public id.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {

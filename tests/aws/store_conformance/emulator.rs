@@ -1,14 +1,21 @@
 //! The DynamoDB half's set-up on the moto emulator (a fresh table per test), and the cases only DynamoDB
-//! has: expiry, the table itself, unreadable items, an interrupted large alert. Built with the `aws`
-//! feature only.
+//! has: expiry, the table itself, unreadable items, an interrupted large alert, endpoint secrets sealed
+//! under KMS. Built with the `aws` feature only.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
+use alertwire_shared::aws::kms::KmsSealer;
 use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::ports::secret_sealer::{SealError, SecretSealer};
+use alertwire_shared::sealing::LocalSealer;
+use alertwire_shared::webhook::signing::WebhookSecret;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, BillingMode, TimeToLiveStatus};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::*;
 
@@ -40,15 +47,26 @@ async fn fresh_table(client: &Client, case: &str) -> String {
 pub(super) async fn fresh_stores(case: &str) -> Stores {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, case).await;
-    Stores::of(DynamoStore::new(client, table, DEFAULT_RECORD_TTL))
+    Stores::of(DynamoStore::new(
+        client,
+        table,
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    ))
 }
 
 #[tokio::test]
 async fn dynamodb_expired_records_read_as_absent() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "expired").await;
-    let short = DynamoStore::new(client.clone(), table.clone(), Duration::ZERO);
-    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
+    let sealer = Arc::new(LocalSealer::generate());
+    let short = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        Duration::ZERO,
+        sealer.clone(),
+    );
+    let long = DynamoStore::new(client, table, DEFAULT_RECORD_TTL, sealer);
     let acme = tenant("acme");
 
     // One lasting delivery, older than the expired ones.
@@ -174,7 +192,12 @@ async fn dynamodb_records_carry_their_expiry() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "expiry").await;
     let ttl = Duration::from_secs(3 * 24 * 3600);
-    let store = DynamoStore::new(client.clone(), table.clone(), ttl);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        ttl,
+        Arc::new(LocalSealer::generate()),
+    );
     let acme = tenant("acme");
     let before = epoch_now();
     store
@@ -318,7 +341,12 @@ async fn dynamodb_create_table_is_idempotent_and_enables_ttl() {
 async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "corrupt").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let put = |sk: &str, extra: Vec<(&str, AttributeValue)>| {
         let mut request = client
             .put_item()
@@ -379,7 +407,12 @@ async fn dynamodb_unreadable_items_are_corrupt_not_panics() {
 async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "interrupted").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let acme = tenant("acme");
     let first = alert("acme", "al_01");
     let deliveries: Vec<Delivery> = (0..120)
@@ -657,4 +690,150 @@ async fn dynamodb_a_key_from_before_key_ids_is_adopted_as_the_deployment_key() {
         Some(default.clone())
     );
     assert_eq!(store.list_keys(&default).await.expect("read").len(), 1);
+/// A new KMS key in the emulator, and a sealer under it as a new Lambda container has (no data key yet).
+async fn kms_key() -> (aws_sdk_kms::Client, String) {
+    let kms = aws_sdk_kms::Client::new(&load_sdk_config().await);
+    let key = kms.create_key().send().await.expect("a KMS key");
+    (kms, key.key_metadata.expect("its metadata").key_id)
+}
+
+fn kms_store(client: &Client, table: &str, kms: &aws_sdk_kms::Client, key_id: &str) -> DynamoStore {
+    let sealer = KmsSealer::new(kms.clone(), key_id.to_string());
+    DynamoStore::new(
+        client.clone(),
+        table.to_string(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(sealer),
+    )
+}
+
+/// The endpoint item as stored, every attribute in its debug form.
+async fn raw_endpoint_item(client: &Client, table: &str, id: &str) -> String {
+    let found = client
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key("sk", AttributeValue::S(format!("EP#{id}")))
+        .send()
+        .await
+        .expect("GetItem")
+        .item
+        .expect("the endpoint item");
+    format!("{found:?}")
+}
+
+/// The fixture endpoint with a retiring secret beside its own: every kind of secret value.
+fn endpoint_with_every_secret() -> Endpoint {
+    let endpoint = endpoint("acme", "ep_01", 1, "sealed");
+    let now = DateTime::parse_from_rfc3339(CREATED).unwrap().to_utc();
+    let rotated =
+        endpoint.with_rotated_secret(WebhookSecret::generate(), chrono::Duration::hours(1), now);
+    Endpoint {
+        version: 1,
+        ..rotated
+    }
+}
+
+#[tokio::test]
+async fn kms_sealed_values_open_in_another_container_and_altered_ones_do_not() {
+    let (kms, key_id) = kms_key().await;
+    let sealed = KmsSealer::new(kms.clone(), key_id.clone())
+        .seal(b"whsec_plain")
+        .await
+        .expect("sealed");
+    assert!(sealed.starts_with("sealed:v1:") && !sealed.contains("whsec_plain"));
+    // Another container: no data key cached, so KMS decrypts the one the value carries.
+    let other = KmsSealer::new(kms.clone(), key_id.clone());
+    assert_eq!(other.open(&sealed).await.expect("opened"), b"whsec_plain");
+
+    let mut body = BASE64.decode(&sealed["sealed:v1:".len()..]).unwrap();
+    let last = body.len() - 1;
+    body[last] ^= 1;
+    let altered = format!("sealed:v1:{}", BASE64.encode(&body));
+    assert_eq!(other.open(&altered).await, Err(SealError::Refused));
+    // The data key altered: KMS refuses to decrypt it.
+    body[last] ^= 1;
+    body[5] ^= 1;
+    let altered_key = format!("sealed:v1:{}", BASE64.encode(&body));
+    let fresh = KmsSealer::new(kms, key_id);
+    assert!(matches!(
+        fresh.open(&altered_key).await,
+        Err(SealError::KeyService(_))
+    ));
+}
+
+#[tokio::test]
+async fn dynamodb_endpoint_secrets_are_sealed_in_the_item_under_kms() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "sealed").await;
+    let (kms, key_id) = kms_key().await;
+    let store = kms_store(&client, &table, &kms, &key_id);
+    let endpoint = endpoint_with_every_secret();
+    assert_eq!(
+        endpoint.secret_values().len(),
+        4,
+        "secret, retiring, token, header"
+    );
+    store.insert_endpoint(&endpoint).await.expect("inserted");
+
+    let raw = raw_endpoint_item(&client, &table, "ep_01").await;
+    for value in endpoint.secret_values() {
+        assert!(!raw.contains(&value), "{value} stored plain: {raw}");
+    }
+    assert!(raw.contains("sealed:v1:"), "{raw}");
+    let acme = tenant("acme");
+    let id = EndpointId::from("ep_01");
+    assert_eq!(
+        store.get_endpoint(&acme, &id).await.expect("read"),
+        Some(endpoint.clone())
+    );
+    let other_container = kms_store(&client, &table, &kms, &key_id);
+    assert_eq!(
+        other_container.list_endpoints(&acme).await.expect("listed"),
+        vec![endpoint]
+    );
+}
+
+#[tokio::test]
+async fn dynamodb_plain_endpoint_items_from_before_sealing_still_read() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "plain").await;
+    let (kms, key_id) = kms_key().await;
+    let store = kms_store(&client, &table, &kms, &key_id);
+    let endpoint = endpoint_with_every_secret();
+    // As an alertwire from before sealing wrote it: the document with every value plain.
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("T#acme".into()))
+        .item("sk", AttributeValue::S("EP#ep_01".into()))
+        .item("version", AttributeValue::N("1".into()))
+        .item(
+            "doc",
+            AttributeValue::S(serde_json::to_string(&endpoint).unwrap()),
+        )
+        .send()
+        .await
+        .expect("written");
+
+    let acme = tenant("acme");
+    let id = EndpointId::from("ep_01");
+    assert_eq!(
+        store.get_endpoint(&acme, &id).await.expect("read"),
+        Some(endpoint.clone())
+    );
+    let renamed = Endpoint {
+        name: "renamed".into(),
+        version: 2,
+        ..endpoint.clone()
+    };
+    assert!(store.replace_endpoint(&renamed, 1).await.expect("replaced"));
+    let raw = raw_endpoint_item(&client, &table, "ep_01").await;
+    for value in endpoint.secret_values() {
+        assert!(!raw.contains(&value), "sealed at its next write: {raw}");
+    }
+    assert_eq!(
+        store.get_endpoint(&acme, &id).await.expect("read"),
+        Some(renamed)
+    );
 }

@@ -2,6 +2,7 @@
 //! document, replaced only while its version is the one the caller read. Endpoints never expire. The
 //! endpoint's health (failure streak, outage run, circuit, slowdown) lives in attributes of the same item
 //! beside the document, so a replace (which updates only the document and version) never overwrites it.
+//! The document's secret values are sealed (`endpoint::sealed_document`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -10,9 +11,9 @@ use chrono::{DateTime, Utc};
 use super::item::{self, Item, n, s, time_value};
 use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
 use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
-use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
+use crate::endpoint::{Endpoint, open_document, sealed_document};
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::store::{EndpointStore, StoreError};
 
@@ -41,20 +42,27 @@ const HEALTH_ATTRIBUTES: [(&str, &str); 9] = [
     ("#probing", PROBING),
 ];
 
-fn endpoint_item(endpoint: &Endpoint) -> Result<Item, StoreError> {
-    Ok([
-        (PK.to_string(), s(tenant_pk(&endpoint.tenant))),
-        (SK.to_string(), s(endpoint_sk(&endpoint.id))),
-        (VERSION.to_string(), n(endpoint.version)),
-        (DOC.to_string(), item::json_value(endpoint)?),
-    ]
-    .into())
-}
+impl DynamoStore {
+    async fn endpoint_item(&self, endpoint: &Endpoint) -> Result<Item, StoreError> {
+        Ok([
+            (PK.to_string(), s(tenant_pk(&endpoint.tenant))),
+            (SK.to_string(), s(endpoint_sk(&endpoint.id))),
+            (VERSION.to_string(), n(endpoint.version)),
+            (DOC.to_string(), self.sealed_doc(endpoint).await?),
+        ]
+        .into())
+    }
 
-fn endpoint_from(found: &Item) -> Result<Endpoint, StoreError> {
-    let mut endpoint: Endpoint = item::json(found, DOC)?;
-    endpoint.health = health_from(found)?;
-    Ok(endpoint)
+    async fn sealed_doc(&self, endpoint: &Endpoint) -> Result<AttributeValue, StoreError> {
+        Ok(s(sealed_document(endpoint, &*self.sealer).await?))
+    }
+
+    /// The endpoint of an item, its sealed values opened.
+    async fn endpoint_from(&self, found: &Item) -> Result<Endpoint, StoreError> {
+        let mut endpoint = open_document(item::string(found, DOC)?, &*self.sealer).await?;
+        endpoint.health = health_from(found)?;
+        Ok(endpoint)
+    }
 }
 
 fn health_from(found: &Item) -> Result<EndpointHealth, StoreError> {
@@ -92,7 +100,7 @@ impl EndpointStore for DynamoStore {
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(endpoint_item(endpoint)?))
+            .set_item(Some(self.endpoint_item(endpoint).await?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .send()
@@ -106,19 +114,22 @@ impl EndpointStore for DynamoStore {
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        self.get_live(tenant_pk(tenant), endpoint_sk(id))
-            .await?
-            .map(|found| endpoint_from(&found))
-            .transpose()
+        match self.get_live(tenant_pk(tenant), endpoint_sk(id)).await? {
+            Some(found) => Ok(Some(self.endpoint_from(&found).await?)),
+            None => Ok(None),
+        }
     }
 
     /// Ordered by id, as the embedded store lists them.
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
-        self.query_prefix(tenant_pk(tenant), ENDPOINT_PREFIX)
-            .await?
-            .iter()
-            .map(endpoint_from)
-            .collect()
+        let found = self
+            .query_prefix(tenant_pk(tenant), ENDPOINT_PREFIX)
+            .await?;
+        let mut endpoints = Vec::with_capacity(found.len());
+        for found in &found {
+            endpoints.push(self.endpoint_from(found).await?);
+        }
+        Ok(endpoints)
     }
 
     async fn replace_endpoint(
@@ -139,7 +150,7 @@ impl EndpointStore for DynamoStore {
             .condition_expression("#version = :expected")
             .expression_attribute_names("#doc", DOC)
             .expression_attribute_names("#version", VERSION)
-            .expression_attribute_values(":doc", item::json_value(endpoint)?)
+            .expression_attribute_values(":doc", self.sealed_doc(endpoint).await?)
             .expression_attribute_values(":version", n(endpoint.version))
             .expression_attribute_values(":expected", n(expected_version))
             .send()

@@ -17,6 +17,7 @@ mod layout;
 mod settings;
 mod table;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -25,6 +26,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::Utc;
 
+use crate::ports::secret_sealer::SecretSealer;
 use crate::ports::store::StoreError;
 use item::Item;
 use layout::{PK, SK};
@@ -46,16 +48,24 @@ pub struct DynamoStore {
     table: String,
     /// Alerts, their deliveries and attempts expire this long after the alert was accepted.
     record_ttl: Duration,
+    /// Seals an endpoint's secret values before they are written (KMS data keys on AWS).
+    sealer: Arc<dyn SecretSealer>,
 }
 
 impl DynamoStore {
     /// A store on `table`. `record_ttl` is how long an alert and its deliveries stay readable
-    /// ([`DEFAULT_RECORD_TTL`] unless configured otherwise).
-    pub fn new(client: Client, table: String, record_ttl: Duration) -> Self {
+    /// ([`DEFAULT_RECORD_TTL`] unless configured otherwise); `sealer` seals endpoint secret values.
+    pub fn new(
+        client: Client,
+        table: String,
+        record_ttl: Duration,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Self {
         Self {
             client,
             table,
             record_ttl,
+            sealer,
         }
     }
 

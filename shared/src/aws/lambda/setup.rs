@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
 use crate::aws::dynamodb::DynamoStore;
+use crate::aws::kms::KmsSealer;
 use crate::aws::load_sdk_config;
 use crate::aws::sqs::queue::{MAX_VISIBILITY, SQS_BATCH_LIMIT, SqsQueue, TASK_RETENTION};
 use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
@@ -54,6 +55,8 @@ pub struct LambdaSettings {
     pub table: String,
     pub queue_url: String,
     pub dlq_url: String,
+    /// The KMS key endpoint secrets are sealed under (`ALERTWIRE_KMS_KEY_ID`: an id, ARN or alias).
+    pub kms_key_id: String,
     pub record_ttl: Duration,
     pub retry: RetryPolicy,
     pub health: HealthPolicy,
@@ -149,6 +152,7 @@ impl LambdaSettings {
             table: required("ALERTWIRE_TABLE")?,
             queue_url: required("ALERTWIRE_QUEUE_URL")?,
             dlq_url: required("ALERTWIRE_DLQ_URL")?,
+            kms_key_id: required("ALERTWIRE_KMS_KEY_ID")?,
             record_ttl: Duration::from_secs(ttl_days * 86_400),
             retry,
             health,
@@ -203,6 +207,11 @@ impl Adapters {
                 aws_sdk_dynamodb::Client::new(&sdk),
                 settings.table.clone(),
                 settings.record_ttl,
+                // Asks KMS for nothing until the first endpoint secret is sealed or opened.
+                Arc::new(KmsSealer::new(
+                    aws_sdk_kms::Client::new(&sdk),
+                    settings.kms_key_id.clone(),
+                )),
             ),
             queue: SqsQueue::new(
                 aws_sdk_sqs::Client::new(&sdk),
@@ -217,7 +226,8 @@ impl Adapters {
 /// the bootstrap API key first, if one is configured: the only function that writes keys. A new hash
 /// replaces the key of the previous one (see [`ApiKeyStore::bootstrap_key`]).
 ///
-/// Needs: DynamoDB reads and writes of keys, endpoints, alerts and deliveries; SQS `SendMessage` to the
+/// Needs: DynamoDB reads and writes of keys, endpoints, alerts and deliveries; KMS `GenerateDataKey`
+/// and `Decrypt` on the secrets key (endpoint secrets sealed and opened); SQS `SendMessage` to the
 /// delivery queue; on the dead-letter queue `ReceiveMessage`, `DeleteMessage` and
 /// `ChangeMessageVisibility` (a resend or replay removes the deliveries' old dead letters).
 pub async fn api_service(
@@ -243,8 +253,9 @@ pub async fn api_service(
 /// deliveries (read, attempts recorded), and the sender; no API keys.
 ///
 /// Needs: DynamoDB `GetItem`, `Query` and `UpdateItem` (and what recording an attempt uses), no key
-/// writes; on the delivery queue `ChangeMessageVisibility` and `DeleteMessage` (beside what its event
-/// source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
+/// writes; KMS `Decrypt` and `GenerateDataKey` on the secrets key (an endpoint's secrets opened to
+/// sign, sealed again when disabling it writes it back); on the delivery queue `ChangeMessageVisibility`
+/// and `DeleteMessage` (beside what its event source mapping needs); SQS `SendMessage` to the dead-letter queue (a delivery dead before its last
 /// attempt) and to the delivery queue (the task of a fallback delivery). Writing a fallback delivery
 /// uses `TransactWriteItems`.
 pub fn deliver_service(
@@ -451,10 +462,11 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
-    const BASE: [(&str, &str); 3] = [
+    const BASE: [(&str, &str); 4] = [
         ("ALERTWIRE_TABLE", "t"),
         ("ALERTWIRE_QUEUE_URL", "http://q"),
         ("ALERTWIRE_DLQ_URL", "http://dlq"),
+        ("ALERTWIRE_KMS_KEY_ID", "alias/alertwire"),
     ];
 
     #[test]
@@ -464,6 +476,8 @@ mod tests {
         assert_eq!(settings.http_timeout, DEFAULT_TIMEOUT);
         let err = LambdaSettings::from_lookup(lookup(&BASE[..2])).unwrap_err();
         assert!(err.to_string().contains("ALERTWIRE_DLQ_URL"));
+        let err = LambdaSettings::from_lookup(lookup(&BASE[..3])).unwrap_err();
+        assert!(err.to_string().contains("ALERTWIRE_KMS_KEY_ID"));
     }
 
     #[test]

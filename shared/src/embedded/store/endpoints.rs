@@ -1,22 +1,22 @@
 //! Endpoints on SQLite: the endpoint as a JSON document per version, its health in rows of its own
 //! (`endpoint_health`, and `endpoint_circuit` for the breaker and slowdown) so a replace never overwrites
-//! it.
+//! it. The document's secret values are sealed (`endpoint::sealed_document`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::embedded::Database;
-use crate::endpoint::Endpoint;
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
+use crate::endpoint::{Endpoint, open_document, sealed_document};
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::store::{EndpointStore, StoreError};
 
 #[async_trait]
 impl EndpointStore for Database {
     async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        let doc = serde_json::to_string(endpoint)?;
+        let doc = sealed_document(endpoint, &*self.sealer).await?;
         let (tenant, id, version) = (
             endpoint.tenant.0.clone(),
             endpoint.id.0.clone(),
@@ -38,31 +38,42 @@ impl EndpointStore for Database {
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
-        self.read(move |c| {
-            c.prepare_cached(&format!(
-                "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
-            ))?
-            .query_row([tenant, id], endpoint_from_row)
-            .optional()?
-            .transpose()
-        })
-        .await
+        let stored = self
+            .read(move |c| {
+                c.prepare_cached(&format!(
+                    "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
+                ))?
+                .query_row([tenant, id], stored_from_row)
+                .optional()?
+                .transpose()
+            })
+            .await?;
+        match stored {
+            Some(stored) => Ok(Some(self.open_stored(stored).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
         let tenant = tenant.0.clone();
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(&format!(
-                "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 ORDER BY e.id"
-            ))?;
-            let rows = statement.query_map([tenant], endpoint_from_row)?;
-            let mut endpoints = Vec::new();
-            for row in rows {
-                endpoints.push(row??);
-            }
-            Ok(endpoints)
-        })
-        .await
+        let stored = self
+            .read(move |c| {
+                let mut statement = c.prepare_cached(&format!(
+                    "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 ORDER BY e.id"
+                ))?;
+                let rows = statement.query_map([tenant], stored_from_row)?;
+                let mut stored = Vec::new();
+                for row in rows {
+                    stored.push(row??);
+                }
+                Ok(stored)
+            })
+            .await?;
+        let mut endpoints = Vec::with_capacity(stored.len());
+        for stored in stored {
+            endpoints.push(self.open_stored(stored).await?);
+        }
+        Ok(endpoints)
     }
 
     async fn replace_endpoint(
@@ -70,7 +81,7 @@ impl EndpointStore for Database {
         endpoint: &Endpoint,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        let doc = serde_json::to_string(endpoint)?;
+        let doc = sealed_document(endpoint, &*self.sealer).await?;
         let (tenant, id, version) = (
             endpoint.tenant.0.clone(),
             endpoint.id.0.clone(),
@@ -222,20 +233,26 @@ impl EndpointStore for Database {
             else {
                 return Ok(false);
             };
-            let mut endpoint: Endpoint = serde_json::from_str(&doc)?;
-            if !endpoint.enabled {
+            // The document as stored, its sealed values left sealed: only these fields change.
+            let mut doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&doc)?;
+            if doc.get("enabled") != Some(&serde_json::Value::Bool(true)) {
                 return Ok(false);
             }
-            endpoint.enabled = false;
-            endpoint.disabled_reason = Some(reason);
-            endpoint.version += 1;
-            endpoint.updated_at = at;
+            let version = doc
+                .get("version")
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| StoreError::Corrupt(format!("endpoint {id} has no version")))?
+                + 1;
+            doc.insert("enabled".into(), false.into());
+            doc.insert("disabled_reason".into(), reason.into());
+            doc.insert("version".into(), version.into());
+            doc.insert("updated_at".into(), serde_json::to_value(at)?);
             tx.prepare_cached(
                 "UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4",
             )?
             .execute(params![
-                endpoint.version,
-                serde_json::to_string(&endpoint)?,
+                version,
+                serde_json::Value::Object(doc).to_string(),
                 tenant,
                 id
             ])?;
@@ -285,14 +302,24 @@ const ENDPOINT_WITH_HEALTH: &str =
      LEFT JOIN endpoint_health h ON h.tenant = e.tenant AND h.endpoint_id = e.id
      LEFT JOIN endpoint_circuit c ON c.tenant = e.tenant AND c.endpoint_id = e.id";
 
-fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Endpoint, StoreError>> {
+/// An endpoint's row as read: its document, values still sealed, and its health.
+struct StoredEndpoint {
+    doc: String,
+    health: EndpointHealth,
+}
+
+fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEndpoint, StoreError>> {
     let doc: String = row.get(9)?;
-    let health = health_from_row(row)?;
-    Ok((|| {
-        let mut endpoint: Endpoint = serde_json::from_str(&doc)?;
-        endpoint.health = health?;
+    Ok(health_from_row(row)?.map(|health| StoredEndpoint { doc, health }))
+}
+
+impl Database {
+    /// The endpoint of a row, its sealed values opened (outside the database thread: opening may wait).
+    async fn open_stored(&self, stored: StoredEndpoint) -> Result<Endpoint, StoreError> {
+        let mut endpoint = open_document(&stored.doc, &*self.sealer).await?;
+        endpoint.health = stored.health;
         Ok(endpoint)
-    })())
+    }
 }
 
 /// The health in the first nine columns of `row` (see [`HEALTH`]); all defaults when it has no failures.
