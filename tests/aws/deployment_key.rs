@@ -23,6 +23,8 @@ async fn cold_start(table: &str, key: &str) -> std::sync::Arc<Service> {
         "ALERTWIRE_QUEUE_URL" => Some("http://127.0.0.1:9/unused".into()),
         "ALERTWIRE_DLQ_URL" => Some("http://127.0.0.1:9/unused-dlq".into()),
         "ALERTWIRE_API_KEY_SHA256" => Some(hash.clone()),
+        // Registering the key seals nothing: KMS is not asked.
+        "ALERTWIRE_KMS_KEY_ID" => Some("alias/unused".into()),
         _ => None,
     })
     .expect("valid settings");
@@ -59,6 +61,7 @@ async fn a_new_api_key_sha256_revokes_the_previous_key_at_the_next_cold_start() 
         client.clone(),
         table.clone(),
         std::time::Duration::from_secs(3600),
+        std::sync::Arc::new(alertwire_shared::sealing::LocalSealer::generate()),
     )
     .add_key(&default, &hash_api_key(ADDED), "added otherwise")
     .await

@@ -7,6 +7,7 @@ line per request with what AWS would bill for it.
   stays in while it changes is one more write (two when its key changes). Reads are priced from the items
   answered (4 KB units; half for eventually consistent reads; a read that finds nothing still costs one).
 - SQS: one request per 64 KB of payload, at least one.
+- KMS: each request.
 
 Usage: metering_proxy.py <listen port> <moto url> <output.jsonl>
 The driver names the phase of what follows with `POST /__meter/phase` and a JSON body {"phase": name};
@@ -25,6 +26,7 @@ import boto3
 KB = 1024
 DYNAMODB_TARGET = "DynamoDB_20120810."
 SQS_TARGET = "AmazonSQS."
+KMS_TARGET = "TrentService."
 SQS_PAYLOAD_CHUNK = 64 * KB
 
 
@@ -249,6 +251,9 @@ class Handler(BaseHTTPRequestHandler):
             if operation == "ReceiveMessage" and status == 200:
                 entry["messages"] = len(json.loads(answer or b"{}").get("Messages", []))
             self.meter.record(entry)
+        elif target.startswith(KMS_TARGET):
+            status, headers, answer = forward()
+            self.meter.record({"service": "kms", "operation": target[len(KMS_TARGET):], "status": status})
         else:
             status, headers, answer = forward()
             self.meter.record({"service": "other", "operation": self.path, "status": status})

@@ -26,6 +26,8 @@ SQS_PER_REQUEST = 0.40 / MILLION
 DYNAMODB_PER_WRU = 0.625 / MILLION
 DYNAMODB_PER_RRU = 0.125 / MILLION
 LOGS_PER_GB = 0.50
+KMS_KEY_PER_MONTH = 1.00  # a customer-managed key (SecretsKey); its yearly rotation adds no charge here
+KMS_PER_REQUEST = 0.03 / 10_000
 METRIC_PER_MONTH = 0.30
 
 # Assumptions (docs/aws.md explains each).
@@ -59,20 +61,22 @@ def load(meter_path):
 def totals(entries):
     """Requests per service and operation, and the units they bill."""
     requests = collections.Counter()
-    sqs_billed = wru = index_wru = rru = 0
+    sqs_billed = wru = index_wru = rru = kms = 0
     empty_receives = 0
     for e in entries:
         if e["service"] == "sqs" and e["operation"] == "ReceiveMessage" and e.get("messages") == 0:
             empty_receives += 1  # idle polls are priced apart, as the event source mapping's
             continue
         requests[(e["service"], e["operation"])] += 1
+        if e["service"] == "kms":
+            kms += 1
         if e["service"] == "sqs":
             sqs_billed += e["requests"]
         elif e["service"] == "dynamodb":
             wru += e.get("wru", 0)
             index_wru += e.get("index_wru", 0)
             rru += e.get("rru", 0)
-    return requests, sqs_billed, wru, index_wru, rru, empty_receives
+    return requests, sqs_billed, wru, index_wru, rru, kms, empty_receives
 
 
 def bill(template, meter_path, summary_path):
@@ -81,8 +85,8 @@ def bill(template, meter_path, summary_path):
     alerts = summary["alerts"]
     scale = MILLION / alerts
     gb = memory_gb(template)
-    requests, sqs_billed, wru, index_wru, rru, empty = totals(phases["alerts"])
-    r_requests, r_sqs, r_wru, r_index_wru, r_rru, r_empty = totals(phases["reconcile"])
+    requests, sqs_billed, wru, index_wru, rru, kms, empty = totals(phases["alerts"])
+    r_requests, r_sqs, r_wru, r_index_wru, r_rru, r_kms, r_empty = totals(phases["reconcile"])
     deliver_invocations = summary["deliver_invocations"] * scale
 
     lines = collections.OrderedDict()
@@ -108,6 +112,9 @@ def bill(template, meter_path, summary_path):
     )
     lines["CloudWatch Logs"] = log_bytes / 1e9 * LOGS_PER_GB
     lines["CloudWatch metrics"] = len(summary["emf_metrics"]) * METRIC_PER_MONTH
+    # Per alert (after the cold start, which asks KMS once per container) and per reconcile run.
+    kms_requests = kms * scale + r_kms * RECONCILE_RUNS_PER_MONTH
+    lines["KMS (key and requests)"] = KMS_KEY_PER_MONTH + kms_requests * KMS_PER_REQUEST
 
     retry = summary["retry_every"]
     title = "one endpoint, all delivered on the first attempt" if retry == 0 else (

@@ -504,7 +504,12 @@ async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
 async fn dynamodb_the_pending_search_covers_every_registered_tenant() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "pending_tenants").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     store
         .add_key(&tenant("acme"), "hash-acme", "cli")
         .await
@@ -576,7 +581,12 @@ async fn dynamodb_records_an_attempt_answered_with_400_kb_of_headers() {
 
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "huge_headers").await;
-    let store = DynamoStore::new(client, table, DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client,
+        table,
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let queue = EmbeddedQueue::new(
         Database::in_memory().expect("an in-memory database"),
         QueueSettings {
@@ -644,7 +654,12 @@ async fn dynamodb_records_an_attempt_answered_with_400_kb_of_headers() {
 async fn dynamodb_a_key_from_before_key_ids_is_adopted_as_the_deployment_key() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "legacy-key").await;
-    let store = DynamoStore::new(client.clone(), table.clone(), DEFAULT_RECORD_TTL);
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
     let default = tenant("default");
     // The deployment key as an earlier version wrote it: the hash item alone, without id or entry.
     client
@@ -690,6 +705,8 @@ async fn dynamodb_a_key_from_before_key_ids_is_adopted_as_the_deployment_key() {
         Some(default.clone())
     );
     assert_eq!(store.list_keys(&default).await.expect("read").len(), 1);
+}
+
 /// A new KMS key in the emulator, and a sealer under it as a new Lambda container has (no data key yet).
 async fn kms_key() -> (aws_sdk_kms::Client, String) {
     let kms = aws_sdk_kms::Client::new(&load_sdk_config().await);
