@@ -12,15 +12,8 @@ venv="$(pwd)/.venv"
 out="$(pwd)/target/cost"
 rm -rf "$out" && mkdir -p "$out"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 120); do
-        if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; then return 0; fi
-        sleep 0.5
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=tests/loopback_ports.sh
+. tests/loopback_ports.sh
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT

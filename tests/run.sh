@@ -70,15 +70,8 @@ step "API: schemathesis against alertwire serve and its /openapi.json (own netwo
 bash tests/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/alertwire" "$venv/bin/schemathesis" 2>&1 \
     | tee "$log_dir/schemathesis.log"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-    for _ in $(seq 1 600); do
-        if python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; then return 0; fi
-        sleep 0.5
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=tests/loopback_ports.sh
+. tests/loopback_ports.sh
 pids=()
 # Background services run in sessions of their own, so stopping one stops everything it started.
 cleanup() { for pid in "${pids[@]}"; do kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; done; }
