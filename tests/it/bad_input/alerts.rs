@@ -368,7 +368,8 @@ async fn a_reused_idempotency_key_with_another_body_is_409_and_keeps_the_first()
     assert_eq!(status, 202, "{first}");
     let id = first["deliveries"][0]["id"].as_str().expect("a delivery");
     api.settled(id, std::time::Duration::from_secs(30)).await;
-    let before = StoreSnapshot::take(&server).await;
+    // The dead delivery's task moves to the dead-letter queue just after its status is recorded.
+    let before = StoreSnapshot::settled(&server).await;
     let answer = api
         .raw(
             "POST",
