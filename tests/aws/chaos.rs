@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
-use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
 use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::DeliveryStatus;
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
@@ -35,7 +35,6 @@ use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promise
 use alertwire_tests::chaos_receiver::ChaosReceiver;
 use alertwire_tests::chaos_scenario::{self, ENDPOINTS, env_number};
 use alertwire_tests::server::loopback_policy;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -120,40 +119,6 @@ impl Rig {
         }
     }
 
-    /// One receive of the event source mapping: up to ten records with their receive counts.
-    async fn receive_batch(&self) -> Vec<BatchMessage> {
-        self.sqs
-            .receive_records()
-            .await
-            .into_iter()
-            .map(|m| BatchMessage {
-                receive_count: m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|c| c.parse().ok())
-                    .expect("the receive count was asked for"),
-                message_id: m.message_id.unwrap_or_default(),
-                receipt_handle: m.receipt_handle.unwrap_or_default(),
-                body: m.body.unwrap_or_default(),
-            })
-            .collect()
-    }
-
-    /// What the mapping does with a batch response: deletes every record not reported as failed.
-    async fn delete_finished(&self, records: &[BatchMessage], failed: &[String]) {
-        for record in records.iter().filter(|r| !failed.contains(&r.message_id)) {
-            self.sqs
-                .client
-                .delete_message()
-                .queue_url(self.sqs.queue.queue_url())
-                .receipt_handle(&record.receipt_handle)
-                .send()
-                .await
-                .expect("the mapping deletes a finished record");
-        }
-    }
-
     /// Plays the event source mapping until nothing is pending once every alert is accepted (or the
     /// deadline): each batch runs as its own task, and some, chosen by `moments`, are aborted at a random
     /// moment while `kills` remain to be made.
@@ -165,7 +130,7 @@ impl Rig {
         deadline: Instant,
     ) {
         while Instant::now() < deadline {
-            let records = self.receive_batch().await;
+            let records = self.sqs.receive_batch().await;
             if records.is_empty() {
                 if accepted.load(Ordering::SeqCst) && !self.any_pending().await {
                     return;
@@ -191,7 +156,7 @@ impl Rig {
                 kills.release();
             }
             let failed = batch.await.expect("the batch ran to its end");
-            self.delete_finished(&records, &failed).await;
+            self.sqs.delete_finished(&records, &failed).await;
         }
     }
 

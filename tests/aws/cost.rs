@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use alertwire_shared::api;
 use alertwire_shared::aws::dynamodb::DynamoStore;
-use alertwire_shared::aws::lambda::deliver_batch::{BatchMessage, deliver_batch};
+use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
 use alertwire_shared::aws::lambda::replay_request::ReplayRequest;
 use alertwire_shared::aws::lambda::setup::{self, Adapters, LambdaSettings};
 use alertwire_shared::aws::lambda::telemetry::LambdaTelemetry;
@@ -27,8 +27,10 @@ use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::aws::sqs::queue::SqsQueue;
 use alertwire_shared::service::{Service, hash_api_key};
 use alertwire_tests::{Behaviour, Receiver, http_client};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use serde_json::{Value, json};
+
+use crate::queue_conformance::backends::Sqs;
 
 const KEY: &str = "cost-key-0123456789abcdef";
 
@@ -117,62 +119,42 @@ impl Emf {
     }
 }
 
+/// The SQS event source mapping, played: the deliver function's task queue, and what it handed over.
 struct EventSource {
-    sqs: aws_sdk_sqs::Client,
-    queue_url: String,
+    tasks: Sqs,
     /// Messages handed to deliver, and deliver invocations.
     handed: usize,
     invocations: usize,
 }
 
 impl EventSource {
-    /// One poll; when it gets messages, one deliver invocation and the deletes of what succeeded.
-    async fn round(&mut self, service: &Service, queue: &SqsQueue) -> bool {
-        let received = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .expect("receive from moto");
-        let messages = received.messages.unwrap_or_default();
-        if messages.is_empty() {
+    /// One poll; when it gets messages, one deliver invocation and one `DeleteMessageBatch` of what
+    /// succeeded (what the mapping sends, so what is priced).
+    async fn round(&mut self, service: &Service) -> bool {
+        let batch = self.tasks.receive_batch().await;
+        if batch.is_empty() {
             return false;
         }
-        let batch = messages
-            .iter()
-            .map(|m| BatchMessage {
-                message_id: m.message_id().unwrap_or_default().to_string(),
-                receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
-                body: m.body().unwrap_or_default().to_string(),
-                receive_count: m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(1),
-            })
-            .collect();
-        self.handed += messages.len();
+        self.handed += batch.len();
         self.invocations += 1;
-        let failed = deliver_batch(service, queue, batch).await;
-        let done: Vec<DeleteMessageBatchRequestEntry> = messages
+        let failed = deliver_batch(service, &self.tasks.queue, batch.clone()).await;
+        let done: Vec<DeleteMessageBatchRequestEntry> = batch
             .iter()
-            .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
+            .filter(|m| !failed.contains(&m.message_id))
             .enumerate()
             .map(|(i, m)| {
                 DeleteMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .receipt_handle(&m.receipt_handle)
                     .build()
                     .expect("an entry")
             })
             .collect();
         if !done.is_empty() {
-            self.sqs
+            self.tasks
+                .client
                 .delete_message_batch()
-                .queue_url(&self.queue_url)
+                .queue_url(self.tasks.queue.queue_url())
                 .set_entries(Some(done))
                 .send()
                 .await
@@ -257,8 +239,10 @@ async fn requests_per_alert() {
     assert!(endpoint["id"].is_string(), "{endpoint}");
 
     let mut source = EventSource {
-        sqs,
-        queue_url,
+        tasks: Sqs {
+            client: sqs,
+            queue: adapters.queue.clone(),
+        },
         handed: 0,
         invocations: 0,
     };
@@ -278,12 +262,12 @@ async fn requests_per_alert() {
             .expect("the api answers");
         assert_eq!(answer.status(), 202, "alert {number}");
         emf.api_bytes += emf.flush();
-        source.round(&deliver_service, &adapters.queue).await;
+        source.round(&deliver_service).await;
         emf.deliver_bytes += emf.flush();
     }
     let mut idle = 0;
     while idle < 3 {
-        if source.round(&deliver_service, &adapters.queue).await {
+        if source.round(&deliver_service).await {
             idle = 0;
         } else {
             idle += 1;

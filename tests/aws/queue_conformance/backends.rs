@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 #[cfg(feature = "aws")]
+use alertwire_shared::aws::lambda::deliver_batch::BatchMessage;
+#[cfg(feature = "aws")]
 use alertwire_shared::aws::{load_sdk_config, sqs::queue::SqsQueue};
 use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
 use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
@@ -212,6 +214,39 @@ impl Sqs {
             .expect("a receive from the emulator")
             .messages
             .unwrap_or_default()
+    }
+
+    /// One receive as the deliver function gets it from the event source mapping: up to ten records with
+    /// their receive counts.
+    pub async fn receive_batch(&self) -> Vec<BatchMessage> {
+        self.receive_records()
+            .await
+            .into_iter()
+            .map(|m| BatchMessage {
+                receive_count: m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .expect("the receive count was asked for"),
+                message_id: m.message_id.unwrap_or_default(),
+                receipt_handle: m.receipt_handle.unwrap_or_default(),
+                body: m.body.unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// What the mapping does with a batch response: deletes every record not reported as failed.
+    pub async fn delete_finished(&self, records: &[BatchMessage], failed: &[String]) {
+        for record in records.iter().filter(|r| !failed.contains(&r.message_id)) {
+            self.client
+                .delete_message()
+                .queue_url(self.queue.queue_url())
+                .receipt_handle(&record.receipt_handle)
+                .send()
+                .await
+                .expect("the mapping deletes a finished record");
+        }
     }
 }
 

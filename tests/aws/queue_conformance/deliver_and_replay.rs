@@ -129,37 +129,12 @@ impl Rig {
     /// One poll of the event source mapping: the records received, and those reported as failures (the
     /// others are deleted).
     async fn poll(&self) -> (Vec<BatchMessage>, Vec<String>) {
-        let records: Vec<BatchMessage> = self
-            .sqs
-            .receive_records()
-            .await
-            .into_iter()
-            .map(|m| BatchMessage {
-                receive_count: m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|c| c.parse().ok())
-                    .expect("the receive count was asked for"),
-                message_id: m.message_id.unwrap_or_default(),
-                receipt_handle: m.receipt_handle.unwrap_or_default(),
-                body: m.body.unwrap_or_default(),
-            })
-            .collect();
+        let records = self.sqs.receive_batch().await;
         if records.is_empty() {
             return (records, Vec::new());
         }
         let failed = deliver_batch(&self.service, &self.sqs.queue, records.clone()).await;
-        for record in records.iter().filter(|r| !failed.contains(&r.message_id)) {
-            self.sqs
-                .client
-                .delete_message()
-                .queue_url(self.sqs.queue.queue_url())
-                .receipt_handle(&record.receipt_handle)
-                .send()
-                .await
-                .expect("the mapping deletes a finished record");
-        }
+        self.sqs.delete_finished(&records, &failed).await;
         (records, failed)
     }
 
