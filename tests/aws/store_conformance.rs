@@ -109,6 +109,7 @@ conformance!(
     pages_follow_before_and_limit,
     attempts_are_kept_in_order,
     update_delivery_moves_only_a_pending_delivery_of_its_run,
+    an_attempt_recorded_in_the_run_already_is_not_recorded_again,
     start_resend_begins_a_new_run,
     pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant,
     a_peek_reads_a_delivery_without_its_attempts,
@@ -1423,6 +1424,70 @@ async fn update_delivery_moves_only_a_pending_delivery_of_its_run(stores: &Store
             .await?
     );
     assert_eq!(get(stores, "acme", "msg_99").await?, None);
+    Ok(())
+}
+
+/// Two copies of a run's task (SQS delivers at least once) may both make attempt 2: the second to record
+/// it writes nothing, so the run's numbers stay distinct, and that copy ends.
+async fn an_attempt_recorded_in_the_run_already_is_not_recorded_again(stores: &Stores) -> Outcome {
+    let (acme, deliveries) = (tenant("acme"), &stores.deliveries);
+    let d = record_one_pending(stores).await?;
+    let retry = || StatusChange {
+        status: DeliveryStatus::Pending,
+        reason: Some("HTTP 503"),
+        next_attempt_at: Some(later!()),
+    };
+    for number in [1, 2] {
+        assert!(
+            deliveries
+                .update_delivery(&acme, &d.id, 0, Some(&attempt(number, 0, 503)), retry())
+                .await?
+        );
+    }
+    let before = get(stores, "acme", "msg_01").await?;
+    for number in [1, 2] {
+        assert!(
+            !deliveries
+                .update_delivery(
+                    &acme,
+                    &d.id,
+                    0,
+                    Some(&attempt(number, 0, 200)),
+                    change(DeliveryStatus::Delivered)
+                )
+                .await?,
+            "attempt {number} is recorded already"
+        );
+    }
+    assert_eq!(get(stores, "acme", "msg_01").await?, before);
+    // A decision without an attempt is not an attempt made twice.
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 0, None, retry())
+            .await?
+    );
+    assert!(
+        deliveries
+            .update_delivery(&acme, &d.id, 0, Some(&attempt(3, 0, 503)), retry())
+            .await?
+    );
+    // A new run numbers from 1 again.
+    assert_eq!(deliveries.start_resend(&acme, &d.id, None).await?, Some(1));
+    assert!(
+        deliveries
+            .update_delivery(
+                &acme,
+                &d.id,
+                1,
+                Some(&attempt(1, 1, 200)),
+                change(DeliveryStatus::Delivered)
+            )
+            .await?
+    );
+    let stored = get(stores, "acme", "msg_01").await?.expect("stored");
+    let numbers: Vec<(u32, u32)> = stored.attempts.iter().map(|a| (a.run, a.number)).collect();
+    assert_eq!(numbers, [(0, 1), (0, 2), (0, 3), (1, 1)]);
+    assert_eq!(stored.status, DeliveryStatus::Delivered);
     Ok(())
 }
 

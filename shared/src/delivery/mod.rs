@@ -209,6 +209,22 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// The number of the run's next attempt, given the one the queue counts for this task (its receives,
+    /// plus the attempts carried over from messages it was re-sent from): that, or one past the highest
+    /// attempt the run has recorded if that is higher. A duplicate of the run's task (SQS delivers at least
+    /// once; a re-send for a hold can leave the original behind) made attempts this copy's count misses,
+    /// and numbering from the record keeps the run's numbers distinct and its attempts within the limit.
+    pub fn next_attempt_number(&self, queue_number: u32) -> u32 {
+        let recorded = self
+            .attempts
+            .iter()
+            .filter(|attempt| attempt.run == self.run)
+            .map(|attempt| attempt.number)
+            .max()
+            .unwrap_or(0);
+        queue_number.max(recorded + 1)
+    }
+
     /// A new delivery `id` of `alert` to `endpoint_id`: pending, in its first run, with no attempt yet.
     pub fn pending(id: DeliveryId, alert: &Alert, endpoint_id: EndpointId) -> Delivery {
         Delivery {
@@ -276,6 +292,40 @@ mod tests {
         // Many small headers: the count stops them.
         let tiny = kept_response_headers(names.iter().map(|n| (n.as_str(), b"1".as_slice())));
         assert_eq!(tiny.len(), MAX_RESPONSE_HEADERS);
+    }
+
+    #[test]
+    fn the_next_attempt_number_goes_past_what_the_run_has_recorded() {
+        let at = Utc::now();
+        let attempt = |number, run| Attempt::unsent(at).numbered(number, run);
+        let mut delivery = Delivery {
+            id: DeliveryId::from("msg_1"),
+            tenant: TenantId("acme".into()),
+            alert_id: AlertId("alt_1".into()),
+            endpoint_id: EndpointId("ep_1".into()),
+            message_type: MessageType::Error,
+            status: DeliveryStatus::Pending,
+            status_reason: None,
+            run: 1,
+            attempts: Vec::new(),
+            next_attempt_at: None,
+            created_at: at,
+            updated_at: at,
+            fallback_of: None,
+            fallback_delivery_id: None,
+        };
+        assert_eq!(delivery.next_attempt_number(1), 1, "nothing recorded yet");
+        assert_eq!(
+            delivery.next_attempt_number(3),
+            3,
+            "receives whose attempts were never recorded are counted"
+        );
+
+        // The first run's attempts do not count in the second.
+        delivery.attempts = vec![attempt(1, 0), attempt(9, 0), attempt(1, 1), attempt(2, 1)];
+        assert_eq!(delivery.next_attempt_number(3), 3);
+        // A copy of the task re-sent for a hold, whose receives start again, goes on from the record.
+        assert_eq!(delivery.next_attempt_number(1), 3);
     }
 
     #[test]

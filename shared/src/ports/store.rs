@@ -256,7 +256,9 @@ pub trait DeliveryStore: Send + Sync {
         filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError>;
     /// Records an attempt (if any) and the new status, only while the delivery is pending in `run`.
-    /// Returns false, writing nothing, if a resend started another run or it already finished.
+    /// Returns false, writing nothing, if a resend started another run or it already finished, or if an
+    /// attempt numbered as high as this one is recorded in the run already: a duplicate of the run's task
+    /// (SQS delivers at least once) made it, and this copy ends.
     async fn update_delivery(
         &self,
         tenant: &TenantId,

@@ -47,8 +47,9 @@ struct Record<'a> {
 }
 
 impl Service {
-    /// Handles one received task: attempt number `receive_count` of its delivery run, unless the checks of
-    /// [`decide`] settle the delivery first; answers what the queue does with the task.
+    /// Handles one received task: the next attempt of its delivery run (see
+    /// [`Delivery::next_attempt_number`]), unless the checks of [`decide`] settle the delivery first;
+    /// answers what the queue does with the task.
     pub async fn attempt_delivery(
         &self,
         received: &ReceivedTask,
@@ -68,7 +69,6 @@ impl Service {
             delivery_id,
             run: *run,
         };
-        let number = received.attempt_number();
         let Some(delivery) = self
             .ports
             .deliveries
@@ -81,6 +81,7 @@ impl Service {
             self.follow_a_death_cut_short(&task, &delivery).await?;
             return Ok(Disposition::Done);
         }
+        let number = delivery.next_attempt_number(received.attempt_number());
         if let Some(decision) = decide::past_attempt_limit(number) {
             return self.settle_unsent(&task, None, decision).await;
         }

@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 
 use super::alerts::{delivery_items, put_new};
 use super::delivery_items::{
-    ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN, STAGED,
-    STATUS_REASON, Stored, UPDATED_AT, attempt_item, stored_from,
+    ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN,
+    RUN_LAST_ATTEMPT, STAGED, STATUS_REASON, Stored, UPDATED_AT, attempt_item, stored_from,
 };
 use super::item::{self, Item, n, s};
 use super::layout::{
@@ -315,6 +315,9 @@ impl DeliveryStore for DynamoStore {
             if current.run != run || current.status != DeliveryStatus::Pending {
                 return Ok(false);
             }
+            if attempt.is_some_and(|attempt| attempt.number <= stored.run_last_attempt) {
+                return Ok(false);
+            }
             let mut set = vec![
                 "#status = :status",
                 "#by_status = :by_status",
@@ -345,9 +348,13 @@ impl DeliveryStore for DynamoStore {
                 }
                 None => remove.push("#next"),
             }
-            if attempt.is_some() {
+            if let Some(attempt) = attempt {
                 set.push("#count = :new_count");
-                write = write.value(":new_count", n(stored.attempt_count + 1));
+                set.push("#run_last = :run_last");
+                write = write
+                    .name("#run_last", RUN_LAST_ATTEMPT)
+                    .value(":new_count", n(stored.attempt_count + 1))
+                    .value(":run_last", n(attempt.number));
             }
             write.update = format!("SET {}", set.join(", "));
             if !remove.is_empty() {
@@ -458,13 +465,14 @@ impl DeliveryStore for DynamoStore {
                 .name("#count", ATTEMPT_COUNT)
                 .name("#reason", STATUS_REASON)
                 .name("#next", NEXT_ATTEMPT_AT)
+                .name("#run_last", RUN_LAST_ATTEMPT)
                 .value(":run", n(current.run))
                 .value(":new_run", n(new_run))
                 .value(":current", s(current.status.as_str()))
                 .value(":count", n(stored.attempt_count));
             write.update = "SET #run = :new_run, #status = :status, #by_status = :by_status, \
                             #by_endpoint_status = :by_endpoint_status, #updated = :updated \
-                            REMOVE #reason, #next"
+                            REMOVE #reason, #next, #run_last"
                 .to_string();
             write.condition = UNCHANGED.to_string();
             if write.send(self).await? {

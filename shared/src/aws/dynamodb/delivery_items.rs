@@ -30,6 +30,9 @@ pub(super) const CREATED_AT: &str = "created_at";
 pub(super) const UPDATED_AT: &str = "updated_at";
 /// How many attempts the delivery has: the sequence number of the next attempt item is one more.
 pub(super) const ATTEMPT_COUNT: &str = "attempt_count";
+/// The highest attempt number recorded in the current run; absent before its first attempt. Another copy
+/// of the run's task that made the same attempt finds it here and records nothing.
+pub(super) const RUN_LAST_ATTEMPT: &str = "run_last_attempt";
 /// Set on the deliveries of a large alert while it is being written; such a delivery reads as absent.
 pub(super) const STAGED: &str = "staged";
 pub(super) const DOC: &str = "doc";
@@ -126,6 +129,8 @@ pub(super) fn attempt_item(
 pub(super) struct Stored {
     pub(super) delivery: Delivery,
     pub(super) attempt_count: u64,
+    /// See [`RUN_LAST_ATTEMPT`]; 0 before the run's first attempt.
+    pub(super) run_last_attempt: u32,
     pub(super) expires_at: i64,
 }
 
@@ -150,6 +155,7 @@ pub(super) fn stored_from(found: &Item) -> Result<Stored, ItemError> {
     Ok(Stored {
         delivery,
         attempt_count: item::number(found, ATTEMPT_COUNT)?,
+        run_last_attempt: item::optional_number(found, RUN_LAST_ATTEMPT)?.unwrap_or(0),
         expires_at: item::number(found, EXPIRES_AT)?,
     })
 }

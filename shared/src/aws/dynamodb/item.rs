@@ -84,6 +84,20 @@ where
     }
 }
 
+/// A number attribute that may be absent.
+pub(super) fn optional_number<T: FromStr>(
+    item: &Item,
+    attribute: &'static str,
+) -> Result<Option<T>, ItemError>
+where
+    T::Err: std::fmt::Display,
+{
+    match item.get(attribute) {
+        None | Some(AttributeValue::Null(true)) => Ok(None),
+        Some(_) => number(item, attribute).map(Some),
+    }
+}
+
 /// A boolean attribute; absent reads as false.
 pub(super) fn flag(item: &Item, attribute: &'static str) -> Result<bool, ItemError> {
     match item.get(attribute) {

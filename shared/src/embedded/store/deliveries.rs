@@ -51,6 +51,23 @@ pub(super) fn insert_attempt(
     Ok(())
 }
 
+/// Whether the delivery has an attempt numbered `attempt.number` or higher in `attempt.run`: another copy
+/// of the run's task made it.
+fn attempt_made_already(
+    c: &rusqlite::Connection,
+    tenant: &TenantId,
+    id: &DeliveryId,
+    attempt: &Attempt,
+) -> Result<bool, StoreError> {
+    Ok(c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM attempts WHERE tenant = ?1 AND delivery_id = ?2 \
+         AND json_extract(doc, '$.run') = ?3 AND json_extract(doc, '$.number') >= ?4)",
+    )?
+    .query_row(params![tenant.0, id.0, attempt.run, attempt.number], |r| {
+        r.get(0)
+    })?)
+}
+
 const DELIVERY_COLUMNS: &str = "tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, \
                                 next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id";
 
@@ -208,6 +225,11 @@ impl DeliveryStore for Database {
         let next = change.next_attempt_at.map(|t| t.to_rfc3339());
         self.run(move |c| {
             let tx = c.savepoint()?;
+            if let Some(attempt) = &attempt
+                && attempt_made_already(&tx, &tenant, &id, attempt)?
+            {
+                return Ok(false);
+            }
             let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
                  WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
                 params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
