@@ -141,17 +141,40 @@ async fn healthy_receives_all(beside_a_hanging_endpoint: bool) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_endpoint_does_not_delay_a_healthy_neighbour() {
-    let alone = healthy_receives_all(false).await;
-    let beside = healthy_receives_all(true).await;
     // Alone, the healthy endpoint gets its 200 alerts in well under 2 s; half of that is less than a shared
     // 2-core machine's hiccups (another test's process start, a slow fsync) can add to one run. The
     // second 1 s keeps the test about the scheduling, not that noise: a FIFO worker whose slots all wait
-    // for the hanging endpoint's timeouts needs about 12 s.
-    let bound = alone.mul_f64(1.5) + Duration::from_secs(1);
-    assert!(
-        beside <= bound,
-        "beside a hanging endpoint the healthy one needed {beside:?} for its alerts, alone {alone:?} (bound {bound:?})"
+    // for the hanging endpoint's timeouts needs about 12 s. Noise only ever adds time, so the runs are
+    // interleaved pairs and the fastest of each kind counts: up to three pairs, fewer once the bound holds.
+    // A fresh-clone run beside the rest of the suite measured 4.2 s beside against 1.1 s alone in one pair.
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let alone = healthy_receives_all(false).await;
+        let beside = healthy_receives_all(true).await;
+        runs.push((alone, beside));
+        let (alone, beside) = fastest(&runs);
+        if beside <= fair_bound(alone) {
+            return;
+        }
+    }
+    let (alone, beside) = fastest(&runs);
+    panic!(
+        "beside a hanging endpoint the healthy one needed at best {beside:?} for its alerts, alone {alone:?} \
+         (bound {:?}); every pair (alone, beside): {runs:?}",
+        fair_bound(alone)
     );
+}
+
+/// How long the healthy endpoint may take beside a hanging one, given how long it took alone.
+fn fair_bound(alone: Duration) -> Duration {
+    alone.mul_f64(1.5) + Duration::from_secs(1)
+}
+
+/// The fastest time alone and the fastest beside, over the pairs run.
+fn fastest(runs: &[(Duration, Duration)]) -> (Duration, Duration) {
+    let alone = runs.iter().map(|r| r.0).min().expect("a pair");
+    let beside = runs.iter().map(|r| r.1).min().expect("a pair");
+    (alone, beside)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
