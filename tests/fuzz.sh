@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the template engine and the alert parser with cargo-fuzz (libFuzzer): `tests/fuzz.sh [seconds]` runs each
-# target for that long (default 600). cargo-fuzz is installed into .tools/ on first use. Only a stable toolchain is
-# needed: RUSTC_BOOTSTRAP=1 lets it accept the unstable coverage flags cargo-fuzz passes. Crashes land in
-# fuzz/artifacts/<target>/; the corpus grows in target/fuzz-corpus/<target>/.
+# Fuzzes the template engine, the alert parser and the label matcher parser with cargo-fuzz (libFuzzer):
+# `tests/fuzz.sh [seconds]` runs each target for that long (default 600). cargo-fuzz is installed into .tools/
+# on first use. Only a stable toolchain is needed: RUSTC_BOOTSTRAP=1 lets it accept the unstable coverage flags
+# cargo-fuzz passes. Crashes land in fuzz/artifacts/<target>/; the corpus grows in target/fuzz-corpus/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,7 +20,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/fuzz"
 flags=(-O --debug-assertions --sanitizer none --codegen-units 16)
 cd fuzz
 cargo fuzz build "${flags[@]}"
-for target in template alert_parser; do
+for target in template alert_parser matcher; do
     corpus="$root/target/fuzz-corpus/$target"
     mkdir -p "$corpus"
     printf '\n==> fuzz %s for %ss\n' "$target" "$seconds"

@@ -39,7 +39,7 @@ bench_started=$(date +%s)
 cargo run --locked -p alertwire-bench -- --quick 2>&1 | tee "$log_dir/bench-quick.log"
 echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
 
-step "fuzz smoke: the template engine and the alert parser, 20 s each (tests/fuzz.sh runs them longer)"
+step "fuzz smoke: the template engine, the alert parser and the label matchers, 20 s each (tests/fuzz.sh runs them longer)"
 bash tests/fuzz.sh 20
 
 step "browser: Debian's chromium and chromedriver, installed when missing"

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod render_context;
+pub mod routing;
 pub mod sealing;
 pub mod service;
 pub mod template;
