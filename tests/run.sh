@@ -7,7 +7,9 @@ root=$(pwd)
 log_dir="$root/target/test-logs"
 mkdir -p "$log_dir"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts, in seconds since the run began: CI's log then shows where the time went.
+run_started=$(date +%s)
+step() { printf '\n==> %s  [at %ss]\n' "$*" "$(($(date +%s) - run_started))"; }
 
 # Adds up the `test result:` lines of cargo test output into the closing line.
 passed=0 failed=0
@@ -21,9 +23,8 @@ count_results() {
 step "formatting"
 cargo fmt --all --check
 
-step "lints"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p alertwire-tests --all-targets --features browser --locked -- -D warnings
+step "lints (every target with every feature: the AWS and browser tests too)"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "build (the durability test runs the real binary)"
 cargo build --workspace --bins --locked
@@ -161,5 +162,5 @@ print(f"package {name}: bootstrap {binary.stat().st_size / 1e6:.1f} MB, zipped {
 PY
 done
 
-printf '\ntests: %s passed, %s failed\n' "$passed" "$failed"
+printf '\ntests: %s passed, %s failed (in %ss)\n' "$passed" "$failed" "$(($(date +%s) - run_started))"
 [ "$failed" -eq 0 ]
