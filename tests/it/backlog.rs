@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 
 const BACKLOG: usize = 20_000;
 const STEADY: usize = 2_000;
-/// Alerts per Alertmanager notification: how the backlog is posted quickly.
-const PER_NOTIFICATION: usize = 500;
+/// Alerts per Alertmanager notification: how the backlog is posted quickly. The README's `max_alerts`; a
+/// fresh-clone run beside the rest of the suite took over the client's 30 s for one of 500.
+const PER_NOTIFICATION: usize = 100;
 /// The wait after a failed attempt: longer than the outage, so that each delivery meets it at most once.
 /// When the endpoint is back, the test lets this time pass at once (see `retries_fall_due`).
 const RETRY_DELAY: &str = "1h";
