@@ -37,6 +37,10 @@ export async function endpointEditor(id) {
     SEVERITIES.map((s) => el("option", { value: s }, s)));
   severity.value = endpoint.min_severity;
   const enabled = el("input", { id: "f-enabled", type: "checkbox", checked: endpoint.enabled });
+  // One Alertmanager matcher per line; all must hold for an alert to be routed here.
+  const matchers = el("textarea", { id: "f-matchers", spellcheck: "false", rows: 3,
+    placeholder: 'team="db"\nenv=~"prod|staging"' });
+  matchers.value = (endpoint.matchers ?? []).join("\n");
   // Fields the API checks on their own: a 422 naming one shows under it (see `showFieldError`).
   const fieldErrors = new Map();
   const checkedField = (apiName, id, label, input, hint) => {
@@ -185,6 +189,7 @@ export async function endpointEditor(id) {
     const result = { name: name.value, url: url.value, method: method.value, headers,
       content_type: contentType.value, body: body.value, min_severity: severity.value,
       message_types: messageTypes, enabled: enabled.checked,
+      matchers: matchers.value.split("\n").map((m) => m.trim()).filter((m) => m),
       rate_limit_per_second: numberOrText(rateLimit.value) };
     // Empty: the default.
     if (maxInFlight.value.trim()) result.max_in_flight = numberOrText(maxInFlight.value);
@@ -205,7 +210,9 @@ export async function endpointEditor(id) {
       input.removeAttribute("aria-invalid");
       error.textContent = "";
     }
-    const target = e instanceof ApiFailure && fieldErrors.get(e.field);
+    // `matchers[1]` shows under the matchers as a whole.
+    const field = e instanceof ApiFailure ? String(e.field ?? "").replace(/\[\d+\]$/, "") : "";
+    const target = e instanceof ApiFailure && fieldErrors.get(field);
     if (!target) return false;
     target.input.setAttribute("aria-invalid", "true");
     target.error.textContent = e.message;
@@ -376,6 +383,9 @@ export async function endpointEditor(id) {
       el("div", {}, ...field("content-type", "Content type", contentType)),
       el("div", {}, ...field("min-severity", "Send alerts from this severity up", severity))),
     el("label", { class: "inline" }, enabled, "Enabled"),
+    el("h3", {}, "Routing"),
+    checkedField("matchers", "f-matchers", "Label matchers, one per line", matchers,
+      'Alertmanager\'s syntax, e.g. team="db" or env=~"prod|staging": all must hold. Empty: every alert.'),
     el("h3", {}, "Delivery limits"),
     el("div", { class: "row", id: "limits" },
       checkedField("max_in_flight", "f-max-in-flight", "Attempts in flight at most", maxInFlight,

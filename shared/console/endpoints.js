@@ -1,4 +1,5 @@
-// The endpoints screen: every endpoint with its state, health and circuit breaker, in words.
+// The endpoints screen: every endpoint with the alerts it is routed (its matchers), its state, health and
+// circuit breaker, in words.
 
 import { get } from "./api.js";
 import { el, show, table, when } from "./dom.js";
@@ -19,6 +20,7 @@ export async function endpointsScreen() {
   const rows = endpoints.map((e) => [
     el("a", { href: `#/endpoints/${e.id}` }, e.name),
     el("code", {}, `${e.method} ${e.url}`),
+    e.matchers?.length ? el("code", { class: "matchers" }, e.matchers.join(", ")) : "Every alert",
     el("span", { class: "state" }, stateText(e)),
     healthText(e),
     circuitBadge(e),
@@ -31,6 +33,6 @@ export async function endpointsScreen() {
       el("button", { type: "button", id: "refresh", onclick: endpointsScreen }, "Refresh")),
     endpoints.length === 0
       ? el("p", {}, "No endpoints yet.")
-      : table(["Name", "Request", "State", "Health", "Circuit", "Deliveries"], rows),
+      : table(["Name", "Request", "Routed", "State", "Health", "Circuit", "Deliveries"], rows),
   );
 }

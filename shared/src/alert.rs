@@ -129,6 +129,8 @@ const FIELDS: &[&str] = &[
     "source",
     "timeframe_start",
     "timeframe_end",
+    // Which endpoints the alert is for: read by `routing::EndpointSelection`, not part of the content.
+    "endpoints",
 ];
 const MAX_TITLE: usize = 1_000;
 const MAX_DESCRIPTION: usize = 65_536;

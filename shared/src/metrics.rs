@@ -20,6 +20,8 @@ use crate::delivery::{DeliveryStatus, ErrorClass};
 
 /// Alerts accepted (answered 202 and queued), by `message_type`.
 pub const ALERTS_ACCEPTED: &str = "alertwire_alerts_accepted_total";
+/// Accepted alerts that no endpoint's routing took (and no default endpoint), by `message_type`.
+pub const ALERTS_UNROUTED: &str = "alertwire_alerts_unrouted_total";
 /// Alerts refused by the use case, by `reason`.
 pub const ALERTS_REFUSED: &str = "alertwire_alerts_refused_total";
 /// Delivery attempts, by `outcome` and `error_class`.
@@ -177,6 +179,14 @@ impl Metrics {
         );
     }
 
+    pub fn alert_unrouted(&self, message_type: MessageType) {
+        self.count(
+            ALERTS_UNROUTED,
+            &[("message_type", message_type.as_str())],
+            1,
+        );
+    }
+
     pub fn alert_refused(&self, reason: Refusal) {
         self.count(ALERTS_REFUSED, &[("reason", reason.as_str())], 1);
     }
@@ -325,6 +335,10 @@ fn describe(recorder: &dyn Recorder) {
             "Deliveries that reached a final status.",
         ),
         (RESENDS, "Manual resends and dead-letter replays started."),
+        (
+            ALERTS_UNROUTED,
+            "Accepted alerts that no endpoint's routing took.",
+        ),
         (
             ENDPOINTS_DISABLED,
             "Endpoints disabled by the health policy.",

@@ -13,6 +13,7 @@ mod endpoint_health;
 mod fallback;
 mod first_start;
 mod key_revocation;
+mod label_routing;
 mod metrics;
 mod openapi;
 mod operations;

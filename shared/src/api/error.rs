@@ -43,6 +43,25 @@ pub enum JsonBodyErrors {
     InvalidField(ErrorBody),
 }
 
+/// The error answers of a route that reads a JSON body and a query: [`JsonBodyErrors`], with the `400`
+/// of an unknown query parameter beside that of a body that is not JSON.
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum JsonBodyAndQueryErrors {
+    /// The body is not JSON or is missing, or a query parameter is unknown (`field` names it)
+    #[response(status = 400)]
+    NotJsonOrBadQuery(ErrorBody),
+    /// The body is larger than 256 KiB
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not application/json
+    #[response(status = 415)]
+    NotJsonMediaType(ErrorBody),
+    /// A field is missing, unknown or invalid, or the query names an unknown endpoint; `field` names it
+    #[response(status = 422)]
+    InvalidField(ErrorBody),
+}
+
 /// The error answer of a route that reads the deliveries' list filters from its query.
 #[derive(IntoResponses)]
 #[allow(dead_code, reason = "never built: it documents answers ApiError gives")]

@@ -91,6 +91,11 @@ pub struct AlertInput {
     pub timeframe_start: Option<TimestampInput>,
     /// Not before `timeframe_start`.
     pub timeframe_end: Option<TimestampInput>,
+    /// Names or ids of the tenant's endpoints this alert is for, at most 50: only they are considered,
+    /// and their matchers, severity and message-type filters still apply. An unknown one is a `422` and
+    /// nothing is stored. Absent: every endpoint.
+    #[schema(max_items = 50)]
+    pub endpoints: Option<Vec<String>>,
 }
 
 /// An RFC 3339 time, or epoch milliseconds.
@@ -137,6 +142,12 @@ pub struct EndpointInput {
     /// Default `info`.
     pub min_severity: Option<Severity>,
     pub message_types: Option<MessageRoutesInput>,
+    /// Label matchers in Alertmanager's syntax (`team="db"`, `env=~"prod|staging"`, `service!="canary"`,
+    /// `tag!~"noisy|test"`), at most 32: the endpoint is routed an alert only when all hold. Labels: the
+    /// alert's `name=value` tags, `severity`, `message_type`, `source`, and each bare tag as a value of
+    /// `tag`. Regexes are fully anchored; a missing label has the value `""`. Absent or empty: every alert.
+    #[schema(max_items = 32)]
+    pub matchers: Option<Vec<String>>,
     /// `generate`, or a `whsec_` secret; none: requests are not signed.
     #[schema(
         max_length = 200,

@@ -32,6 +32,9 @@ pub struct EndpointView {
     pub body: String,
     pub min_severity: Severity,
     pub message_types: MessageRoutesView,
+    /// Label matchers in Alertmanager's syntax: the endpoint is routed an alert only when all hold.
+    /// Empty: every alert.
+    pub matchers: Vec<String>,
     pub secret: Option<String>,
     pub verification_token: Option<String>,
     pub retiring_secrets: Vec<RetiringSecretView>,
@@ -76,6 +79,7 @@ impl From<&Endpoint> for EndpointView {
                 reminder: route_view(&endpoint.message_types.reminder),
                 ok: route_view(&endpoint.message_types.ok),
             },
+            matchers: endpoint.matchers.clone(),
             secret: endpoint.secret.as_ref().map(|_| SECRET_MASK.to_string()),
             verification_token: endpoint.verification_token.as_ref().map(|_| MASK.into()),
             retiring_secrets: endpoint
@@ -385,10 +389,13 @@ pub struct DeadLetterPage {
     pub next_before: Option<String>,
 }
 
-/// What an accepted alert became: one delivery per endpoint of the tenant.
+/// What an accepted alert became: one delivery per endpoint it was routed to (see an endpoint's
+/// `matchers` and the alert's `endpoints`); an endpoint it was not routed to has none.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertReceiptView {
     pub id: String,
+    /// How many endpoints the alert was routed to: 0 for an unrouted alert.
+    pub routed_endpoints: usize,
     pub deliveries: Vec<DeliveryRef>,
 }
 
@@ -396,6 +403,7 @@ impl From<&AlertReceipt> for AlertReceiptView {
     fn from(receipt: &AlertReceipt) -> Self {
         Self {
             id: receipt.alert_id.to_string(),
+            routed_endpoints: receipt.deliveries.len(),
             deliveries: receipt
                 .deliveries
                 .iter()
@@ -517,6 +525,7 @@ mod tests {
                     body: None,
                 }),
             },
+            matchers: vec![r#"team="db""#.into()],
             secret: Some(WebhookSecret::generate()),
             retiring_secrets: vec![RetiringSecret {
                 secret: WebhookSecret::generate(),
@@ -557,6 +566,7 @@ mod tests {
                     "reminder": null,
                     "ok": {"method": "PUT", "headers": {"X-Key": {"value": "********", "secret": true}}},
                 },
+                "matchers": ["team=\"db\""],
                 "secret": "whsec_********",
                 "verification_token": "********",
                 "retiring_secrets": [{"secret": "whsec_********", "until": "2026-03-02T09:14:05Z"}],

@@ -1,7 +1,9 @@
-//! An endpoint with its templates compiled once per version, for rendering many deliveries.
+//! An endpoint with its templates and matchers compiled once per version, for routing many alerts and
+//! rendering many deliveries.
 
 use crate::alert::MessageType;
 use crate::input_error::FieldError;
+use crate::routing::matcher::MatcherSet;
 use crate::template::{Escaping, Template};
 
 use super::{Endpoint, HeaderSpec, HttpMethod, Route, RouteOverride};
@@ -15,11 +17,13 @@ pub struct CompiledRoute {
     pub body: Template,
 }
 
-/// An endpoint with every route compiled once, for rendering many deliveries.
+/// An endpoint with every route and its matchers compiled once.
 #[derive(Debug, Clone)]
 pub struct CompiledEndpoint {
     pub endpoint: Endpoint,
     routes: [Option<CompiledRoute>; 3],
+    /// Which alerts the endpoint is routed ([`Endpoint::matchers`]).
+    pub matchers: MatcherSet,
 }
 
 impl CompiledEndpoint {
@@ -30,7 +34,15 @@ impl CompiledEndpoint {
             route_for(MessageType::Reminder)?,
             route_for(MessageType::Ok)?,
         ];
-        Ok(Self { endpoint, routes })
+        let matchers = MatcherSet::parse(&endpoint.matchers).map_err(|e| {
+            let field = format!("matchers[{}]", e.index);
+            FieldError::invalid(&field, format!("`{field}`: {e}"))
+        })?;
+        Ok(Self {
+            endpoint,
+            routes,
+            matchers,
+        })
     }
 
     /// `None` when the message type is switched off.

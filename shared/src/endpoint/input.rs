@@ -13,6 +13,7 @@ use crate::ids::{EndpointId, TenantId};
 use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::render_context;
+use crate::routing::matcher::{MAX_MATCHERS, Matcher};
 use crate::template::Escaping;
 use crate::webhook::signing::WebhookSecret;
 
@@ -61,6 +62,8 @@ pub struct EndpointInput {
     pub body: String,
     pub min_severity: Severity,
     pub message_types: MessageRoutes,
+    /// Canonical forms, every one parsed.
+    pub matchers: Vec<String>,
     pub secret: Option<WebhookSecret>,
     pub verification_token: Option<String>,
     pub enabled: bool,
@@ -79,6 +82,7 @@ const FIELDS: &[&str] = &[
     "body",
     "min_severity",
     "message_types",
+    "matchers",
     "secret",
     "verification_token",
     "enabled",
@@ -138,6 +142,7 @@ impl EndpointInput {
             },
             min_severity,
             message_types: routes(&reader, previous)?,
+            matchers: matchers(&reader)?,
             secret: secret(&reader, previous)?,
             verification_token: verification_token(&reader, previous)?,
             enabled: reader.bool("enabled")?.unwrap_or(true),
@@ -175,6 +180,7 @@ impl EndpointInput {
             body: self.body,
             min_severity: self.min_severity,
             message_types: self.message_types,
+            matchers: self.matchers,
             retiring_secrets: previous
                 .map(|p| p.retire_secret(self.secret.as_ref(), DEFAULT_SECRET_GRACE, now))
                 .unwrap_or_default(),
@@ -268,6 +274,43 @@ fn route_fields(routes: &MessageRoutes, message_type: MessageType) -> (String, S
         }
         _ => ("url".into(), "body".into()),
     }
+}
+
+/// `["team=\"db\"", "env=~\"prod|staging\""]`: each one parsed (its regex compiled) and kept in its
+/// canonical form; an error names the matcher by its place in the list.
+fn matchers(reader: &ObjectReader<'_>) -> Result<Vec<String>, FieldError> {
+    let Some(value) = reader.value("matchers") else {
+        return Ok(Vec::new());
+    };
+    let items = value.as_array().ok_or_else(|| {
+        FieldError::invalid(
+            "matchers",
+            "`matchers` must be a list of label matchers such as team=\"db\"",
+        )
+    })?;
+    if items.len() > MAX_MATCHERS {
+        return Err(FieldError::invalid(
+            "matchers",
+            format!("`matchers` has more than {MAX_MATCHERS} matchers"),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let field = format!("matchers[{index}]");
+            let text = item.as_str().ok_or_else(|| {
+                FieldError::invalid(
+                    &field,
+                    format!("`{field}` must be a string such as team=\"db\""),
+                )
+            })?;
+            Matcher::parse(text).map(|m| m.to_string()).map_err(|e| {
+                let shown: String = text.chars().take(100).collect();
+                FieldError::invalid(&field, format!("`{field}`: the matcher {shown:?} {e}"))
+            })
+        })
+        .collect()
 }
 
 fn method(reader: &ObjectReader<'_>, name: &str) -> Result<Option<HttpMethod>, FieldError> {

@@ -125,6 +125,10 @@ pub struct Endpoint {
     pub body: String,
     pub min_severity: Severity,
     pub message_types: MessageRoutes,
+    /// Label matchers in Alertmanager's syntax, each in its canonical form: the endpoint is routed an
+    /// alert only when all of them hold ([`crate::routing`]). None: every alert of the tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<String>,
     pub secret: Option<WebhookSecret>,
     /// Replaced secrets that still sign beside `secret` until their grace period ends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

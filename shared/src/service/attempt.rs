@@ -153,7 +153,7 @@ impl Service {
             circuit_open: endpoint.health.circuit.is_some(),
             probe: pass.probe,
         };
-        let compiled = self.compiled(endpoint)?;
+        let compiled = self.compiled(&endpoint)?;
         let facts = RequestFacts {
             delivery_id: task.delivery_id.as_str(),
             attempt: number,

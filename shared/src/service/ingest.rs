@@ -1,7 +1,8 @@
-//! Accepting an alert: validate it, decide per endpoint whether it is sent or filtered, store the alert
-//! with its deliveries in one write, and enqueue one task per delivery before answering (in that same
-//! write where the store holds the queue). A source's
-//! notification (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted and refused
+//! Accepting an alert: validate it, route it to the endpoints meant for it ([`crate::routing`]), decide
+//! per routed endpoint whether it is sent or filtered, store the alert with those deliveries in one write,
+//! and enqueue one task per pending delivery before answering (in that same write where the store holds
+//! the queue). An endpoint the alert is not routed to gets no delivery. A source's notification
+//! (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted, refused and unrouted
 //! alerts, and deliveries filtered at once; a repeat with the same Idempotency-Key is not counted again.
 
 use serde_json::Value;
@@ -13,10 +14,13 @@ use crate::alert_sources::SourceAlert;
 use crate::delivery::decide::filter_reason;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
-use crate::ids::{AlertId, DeliveryId, TenantId};
+use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::metrics::Refusal;
 use crate::ports::queue::Task;
 use crate::ports::store::{AlertReceipt, AlertRecord, RecordOutcome};
+use crate::routing::labels::Labels;
+use crate::routing::selection::EndpointSelection;
+use crate::routing::{self};
 
 impl Service {
     /// Returns once every pending delivery is on the queue. With `idempotency_key`, a repeat of the same
@@ -48,12 +52,18 @@ impl Service {
         idempotency_key: Option<&str>,
     ) -> Result<AlertReceipt, ServiceError> {
         let input = AlertContent::from_json(body)?;
+        let selection = EndpointSelection::from_json(body)?;
         let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
         let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let named = match &selection {
+            Some(selection) => Some(selection.resolve(&endpoints)?),
+            None => None,
+        };
+        let routed = self.routed(&input, &endpoints, named.as_deref());
         self.record_and_enqueue(
             tenant,
             input,
-            &endpoints,
+            &routed,
             idempotency_key.map(|k| (k, request_hash.as_str())),
         )
         .await
@@ -65,30 +75,62 @@ impl Service {
     /// the source retries the notification and the alerts already written answer with their first receipt,
     /// so the retry completes the batch without duplicating any alert. The key stands for the alert's
     /// identity, so a retry whose annotations changed meanwhile is not a conflict: the first version stays.
+    /// `selection`: the endpoints the receiver's URL names (`?endpoints=`), for every alert of it.
     pub async fn accept_source_alerts(
         &self,
         tenant: &TenantId,
         alerts: Vec<SourceAlert>,
+        selection: Option<&EndpointSelection>,
     ) -> Result<Vec<AlertReceipt>, ServiceError> {
         let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let named = match selection {
+            Some(selection) => Some(selection.resolve(&endpoints)?),
+            None => None,
+        };
         let mut receipts = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let key = alert.idempotency_key.as_str();
+            let routed = self.routed(&alert.content, &endpoints, named.as_deref());
             receipts.push(
-                self.record_and_enqueue(tenant, alert.content, &endpoints, Some((key, key)))
+                self.record_and_enqueue(tenant, alert.content, &routed, Some((key, key)))
                     .await?,
             );
         }
         Ok(receipts)
     }
 
-    /// Stores the alert with one delivery per endpoint and queues the pending ones; `idempotency` is the key
-    /// and the hash of what it stands for.
+    /// The tenant's `endpoints` that an alert of `content` is routed to: those it names (all when `named`
+    /// is `None`) whose matchers hold, compiled once per endpoint version.
+    fn routed<'e>(
+        &self,
+        content: &AlertContent,
+        endpoints: &'e [Endpoint],
+        named: Option<&[EndpointId]>,
+    ) -> Vec<&'e Endpoint> {
+        let labels = Labels::of(content);
+        endpoints
+            .iter()
+            .filter(|endpoint| match self.compiled(endpoint) {
+                Ok(compiled) => {
+                    routing::route(&endpoint.id, &compiled.matchers, &labels, named).is_ok()
+                }
+                // Saved endpoints passed these checks; one that no longer compiles is routed as if it had
+                // no matchers, and its attempts record why it cannot be sent.
+                Err(e) => {
+                    tracing::warn!(endpoint = %endpoint.id, error = %e, "endpoint does not compile");
+                    named.is_none_or(|named| named.binary_search(&endpoint.id).is_ok())
+                }
+            })
+            .collect()
+    }
+
+    /// Stores the alert with one delivery per endpoint it was routed to and queues the pending ones;
+    /// `idempotency` is the key and the hash of what it stands for.
     pub(super) async fn record_and_enqueue(
         &self,
         tenant: &TenantId,
         input: AlertContent,
-        endpoints: &[Endpoint],
+        endpoints: &[&Endpoint],
         idempotency: Option<(&str, &str)>,
     ) -> Result<AlertReceipt, ServiceError> {
         let alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
@@ -114,6 +156,10 @@ impl Service {
                     self.enqueue(tenant, &alert.id, &tasks).await?;
                 }
                 self.metrics.alert_accepted(alert.content.message_type);
+                if deliveries.is_empty() {
+                    self.metrics.alert_unrouted(alert.content.message_type);
+                    tracing::info!(alert = %alert.id, "no endpoint is routed this alert");
+                }
                 let filtered = deliveries
                     .iter()
                     .filter(|d| d.status == DeliveryStatus::Filtered)

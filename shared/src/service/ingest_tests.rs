@@ -271,7 +271,10 @@ async fn a_notification_gives_each_of_its_alerts_a_queued_delivery() {
     let alerts = alertmanager::alerts_from_json(&alertmanager_notification()).unwrap();
 
     // WHEN an Alertmanager notification of two alerts is accepted
-    let receipts = service.accept_source_alerts(&acme(), alerts).await.unwrap();
+    let receipts = service
+        .accept_source_alerts(&acme(), alerts, None)
+        .await
+        .unwrap();
 
     // THEN each alert has its own delivery, and both are queued
     assert_eq!(receipts.len(), 2);
@@ -287,13 +290,13 @@ async fn a_repeated_notification_answers_its_first_receipts_and_adds_nothing() {
     let alerts = || alertmanager::alerts_from_json(&alertmanager_notification()).unwrap();
     // GIVEN a notification was accepted
     let first = service
-        .accept_source_alerts(&acme(), alerts())
+        .accept_source_alerts(&acme(), alerts(), None)
         .await
         .unwrap();
 
     // WHEN Alertmanager sends it again
     let repeat = service
-        .accept_source_alerts(&acme(), alerts())
+        .accept_source_alerts(&acme(), alerts(), None)
         .await
         .unwrap();
 
@@ -301,4 +304,175 @@ async fn a_repeated_notification_answers_its_first_receipts_and_adds_nothing() {
     assert_eq!(repeat, first);
     assert_eq!(stored_deliveries(&service, &acme()).await.len(), 2);
     assert_eq!(take_queued_tasks(&service).await.len(), 2);
+}
+
+/// The endpoints the receipt's deliveries go to, sorted.
+fn receipt_endpoints(receipt: &AlertReceipt) -> Vec<EndpointId> {
+    let mut endpoints: Vec<EndpointId> =
+        receipt.deliveries.iter().map(|(_, e)| e.clone()).collect();
+    endpoints.sort();
+    endpoints
+}
+
+#[tokio::test]
+async fn an_alert_gets_deliveries_only_to_the_endpoints_whose_matchers_hold() {
+    let service = monday_service();
+    // GIVEN an endpoint per team, and one without matchers
+    let db = endpoint_at(
+        &service,
+        &acme(),
+        "db",
+        closed_port(),
+        json!({"matchers": ["team=\"db\""]}),
+    )
+    .await;
+    let web = endpoint_at(
+        &service,
+        &acme(),
+        "web",
+        closed_port(),
+        json!({"matchers": ["team=\"web\"", "severity=~\"high|critical\""]}),
+    )
+    .await;
+    let tracker = endpoint_at(&service, &acme(), "tracker", closed_port(), json!({})).await;
+
+    // WHEN a database alert is accepted
+    let receipt = service
+        .accept_alert(
+            &acme(),
+            &json!({"title": "replica lag", "severity": "high", "tags": ["team=db"]}),
+            None,
+        )
+        .await
+        .unwrap();
+
+    // THEN only the database endpoint and the catch-all get a delivery and a task; the web one gets none
+    let mut expected = vec![db, tracker];
+    expected.sort();
+    assert_eq!(receipt_endpoints(&receipt), expected);
+    assert_eq!(take_queued_tasks(&service).await.len(), 2);
+    assert!(
+        stored_deliveries(&service, &acme())
+            .await
+            .iter()
+            .all(|d| d.endpoint_id != web)
+    );
+}
+
+#[tokio::test]
+async fn an_alert_naming_endpoints_reaches_only_those_whose_filters_also_hold() {
+    let service = monday_service();
+    let db = endpoint_at(
+        &service,
+        &acme(),
+        "db",
+        closed_port(),
+        json!({"matchers": ["team=\"db\""]}),
+    )
+    .await;
+    let web = endpoint_at(
+        &service,
+        &acme(),
+        "web",
+        closed_port(),
+        json!({"matchers": ["team=\"web\""]}),
+    )
+    .await;
+    let _tracker = endpoint_at(&service, &acme(), "tracker", closed_port(), json!({})).await;
+    let quiet = endpoint_at(
+        &service,
+        &acme(),
+        "quiet",
+        closed_port(),
+        json!({"min_severity": "critical"}),
+    )
+    .await;
+
+    // WHEN a database alert names the web endpoint by name, and the others by id
+    let body = json!({"title": "replica lag", "tags": ["team=db"],
+                      "endpoints": ["web", db.as_str(), quiet.as_str()]});
+    let receipt = service.accept_alert(&acme(), &body, None).await.unwrap();
+
+    // THEN the tracker is not considered, web's matcher excludes it, and the quiet one filters it by severity
+    let mut expected = vec![db.clone(), quiet.clone()];
+    expected.sort();
+    assert_eq!(receipt_endpoints(&receipt), expected);
+    assert_eq!(
+        delivery_to(&service, &receipt, &quiet).await.status,
+        DeliveryStatus::Filtered
+    );
+    assert_eq!(
+        delivery_to(&service, &receipt, &db).await.status,
+        DeliveryStatus::Pending
+    );
+    assert!(receipt.deliveries.iter().all(|(_, e)| *e != web));
+}
+
+#[tokio::test]
+async fn an_unknown_named_endpoint_is_refused_with_nothing_written() {
+    let service = monday_service();
+    endpoint_at(&service, &acme(), "db", closed_port(), json!({})).await;
+
+    // WHEN an alert names an endpoint the tenant does not have
+    let body = json!({"title": "cpu", "endpoints": ["db", "dba"]});
+    let error = service
+        .accept_alert(&acme(), &body, None)
+        .await
+        .unwrap_err();
+
+    // THEN it is refused naming the entry, and nothing is stored or queued
+    let ServiceError::Input(error) = error else {
+        panic!("expected an input error, got {error:?}");
+    };
+    assert_eq!(error.field, "endpoints[1]");
+    assert!(stored_deliveries(&service, &acme()).await.is_empty());
+    assert!(take_queued_tasks(&service).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_matcher_is_refused_at_save_naming_it() {
+    let service = monday_service();
+    for (matchers, field) in [
+        (json!(["team=\"db\"", "env=~\"(prod\""]), "matchers[1]"),
+        (json!(["team=\"db"]), "matchers[0]"),
+        (json!(["team"]), "matchers[0]"),
+        (json!("team=\"db\""), "matchers"),
+        (json!([7]), "matchers[0]"),
+    ] {
+        let body = json!({"name": "db", "url": "http://127.0.0.1:9/hook", "matchers": matchers});
+        let Err(ServiceError::Input(error)) = service.create_endpoint(&acme(), &body).await else {
+            panic!("{matchers} was accepted");
+        };
+        assert_eq!(error.field, field, "{matchers}");
+    }
+    assert!(
+        service
+            .ports
+            .endpoints
+            .list_endpoints(&acme())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn matchers_are_kept_in_their_canonical_form() {
+    let service = monday_service();
+    let id = endpoint_at(
+        &service,
+        &acme(),
+        "db",
+        closed_port(),
+        json!({"matchers": ["team = db", "env=~\"prod|staging\""]}),
+    )
+    .await;
+    let stored = service
+        .ports
+        .endpoints
+        .get_endpoint(&acme(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.matchers, ["team=\"db\"", "env=~\"prod|staging\""]);
 }

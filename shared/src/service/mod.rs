@@ -164,8 +164,8 @@ impl Service {
         &self.metrics
     }
 
-    /// The endpoint with its templates compiled, from the cache when the version matches.
-    fn compiled(&self, endpoint: Endpoint) -> Result<Arc<CompiledEndpoint>, FieldError> {
+    /// The endpoint with its templates and matchers compiled, from the cache when the version matches.
+    fn compiled(&self, endpoint: &Endpoint) -> Result<Arc<CompiledEndpoint>, FieldError> {
         let key = (endpoint.tenant.clone(), endpoint.id.clone());
         let mut cache = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(hit) = cache
@@ -174,7 +174,7 @@ impl Service {
         {
             return Ok(hit.clone());
         }
-        let compiled = Arc::new(CompiledEndpoint::compile(endpoint)?);
+        let compiled = Arc::new(CompiledEndpoint::compile(endpoint.clone())?);
         if cache.len() >= COMPILED_CACHE_LIMIT {
             cache.clear();
         }

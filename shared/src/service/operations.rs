@@ -220,13 +220,8 @@ impl Service {
         let content = AlertContent::from_json(&event.alert_json())?;
         let key = event.idempotency_key();
         let idempotency = key.as_deref().map(|k| (k, k));
-        self.record_and_enqueue(
-            tenant,
-            content,
-            std::slice::from_ref(&operations),
-            idempotency,
-        )
-        .await?;
+        self.record_and_enqueue(tenant, content, &[&operations], idempotency)
+            .await?;
         tracing::info!(event = event.name(), endpoint = %event.endpoint_id(), "operational alert accepted");
         Ok(true)
     }

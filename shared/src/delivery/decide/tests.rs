@@ -30,6 +30,7 @@ fn endpoint() -> Endpoint {
             reminder: Route::Default,
             ok: Route::Default,
         },
+        matchers: Vec::new(),
         secret: None,
         retiring_secrets: Vec::new(),
         verification_token: None,
