@@ -148,19 +148,5 @@ step "cost: 100 alerts through the functions' services, every DynamoDB and SQS r
 bash tests/cost.sh 100 2>&1 | tee "$log_dir/cost.log"
 count_results "$log_dir/cost.log"
 
-step "packages: cargo lambda build --release (x86_64 here; arm64 needs its std, see docs/aws.md)"
-cargo lambda build --release --locked --package alertwire-api --package alertwire-deliver --package alertwire-replay
-for function in api deliver replay; do
-    python3 - "$function" <<'PY'
-import io, sys, zipfile, pathlib
-name = sys.argv[1]
-binary = pathlib.Path("target/lambda") / name / "bootstrap"
-buffer = io.BytesIO()
-with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-    z.write(binary, "bootstrap")
-print(f"package {name}: bootstrap {binary.stat().st_size / 1e6:.1f} MB, zipped {len(buffer.getvalue()) / 1e6:.1f} MB")
-PY
-done
-
 printf '\ntests: %s passed, %s failed (in %ss)\n' "$passed" "$failed" "$(($(date +%s) - run_started))"
 [ "$failed" -eq 0 ]
