@@ -19,6 +19,8 @@ const FIELD: &str = "endpoints";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointSelection {
     entries: Vec<String>,
+    /// From a JSON list, whose entries errors name by place (`endpoints[1]`); a query has no places.
+    listed: bool,
 }
 
 impl EndpointSelection {
@@ -46,7 +48,7 @@ impl EndpointSelection {
                     .and_then(|entry| checked_entry(&field, entry))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::new(entries).map(Some)
+        Self::new(entries, true).map(Some)
     }
 
     /// The `endpoints` query parameter: names or ids separated by commas; `None` when absent.
@@ -58,10 +60,10 @@ impl EndpointSelection {
             .split(',')
             .map(|entry| checked_entry(FIELD, entry.trim().to_string()))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::new(entries).map(Some)
+        Self::new(entries, false).map(Some)
     }
 
-    fn new(entries: Vec<String>) -> Result<EndpointSelection, FieldError> {
+    fn new(entries: Vec<String>, listed: bool) -> Result<EndpointSelection, FieldError> {
         if entries.is_empty() {
             return Err(FieldError::invalid(
                 FIELD,
@@ -74,7 +76,7 @@ impl EndpointSelection {
                 format!("`endpoints` names more than {MAX_NAMED_ENDPOINTS} endpoints"),
             ));
         }
-        Ok(EndpointSelection { entries })
+        Ok(EndpointSelection { entries, listed })
     }
 
     /// The ids of the endpoints named, among the tenant's `endpoints`: an entry is an id, or else the name
@@ -89,10 +91,10 @@ impl EndpointSelection {
                 _ => by_name.map(|e| &e.id).collect(),
             };
             if found.is_empty() {
-                let field = if self.entries.len() == 1 && index == 0 {
-                    FIELD.to_string()
-                } else {
+                let field = if self.listed {
                     format!("{FIELD}[{index}]")
+                } else {
+                    FIELD.to_string()
                 };
                 let shown: String = entry.chars().take(100).collect();
                 return Err(FieldError::invalid(
@@ -176,6 +178,10 @@ mod tests {
         let error = selection.resolve(&endpoints).unwrap_err();
         assert_eq!(error.field, "endpoints[1]");
         assert!(error.message.contains("\"nope\""), "{}", error.message);
+        let by_query = EndpointSelection::from_query(Some("nope"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_query.resolve(&endpoints).unwrap_err().field, "endpoints");
     }
 
     #[test]
