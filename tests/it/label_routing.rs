@@ -18,6 +18,21 @@ async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver, matchers: Va
     view["id"].as_str().unwrap().to_string()
 }
 
+/// Posts the Alertmanager fixture to `path` as Alertmanager does: JSON, the key as bearer credentials.
+async fn post_alertmanager_fixture(api: &ApiClient, path: &str) -> (u16, Value) {
+    let authorization = format!("Bearer {}", api.key);
+    api.raw(
+        "POST",
+        path,
+        &[
+            ("Authorization", authorization.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        ALERTMANAGER_FIRING.as_bytes().to_vec(),
+    )
+    .await
+}
+
 /// Every delivery the tenant has, as `(endpoint_id, status)`.
 async fn deliveries(api: &ApiClient) -> Vec<(String, String)> {
     let (status, page) = api.get("/v1/deliveries?limit=500").await;
@@ -58,18 +73,7 @@ async fn an_alertmanager_notification_reaches_only_the_endpoints_its_labels_matc
     let web_id = endpoint(&server.api, "web", &web, json!(["team=\"web\""])).await;
 
     // WHEN Alertmanager posts its notification of two `team=storage` alerts, one for a postgres volume
-    let (status, receipt) = server
-        .api
-        .raw(
-            "POST",
-            "/v1/alerts/alertmanager",
-            &[
-                ("Authorization", &format!("Bearer {}", server.api.key)),
-                ("Content-Type", "application/json"),
-            ],
-            ALERTMANAGER_FIRING.as_bytes().to_vec(),
-        )
-        .await;
+    let (status, receipt) = post_alertmanager_fixture(&server.api, "/v1/alerts/alertmanager").await;
     assert_eq!(status, 202, "{receipt}");
 
     // THEN the storage endpoint gets both, the postgres one the postgres alert, the web one nothing
@@ -115,18 +119,11 @@ async fn an_alert_naming_one_endpoint_reaches_only_that_one() {
         .send_alert(&json!({"title": "disk", "endpoints": ["tracker"]}))
         .await;
     assert_eq!(ids.len(), 1);
-    let (status, receipt) = server
-        .api
-        .raw(
-            "POST",
-            &format!("/v1/alerts/alertmanager?endpoints={tracker_id}"),
-            &[
-                ("Authorization", &format!("Bearer {}", server.api.key)),
-                ("Content-Type", "application/json"),
-            ],
-            ALERTMANAGER_FIRING.as_bytes().to_vec(),
-        )
-        .await;
+    let (status, receipt) = post_alertmanager_fixture(
+        &server.api,
+        &format!("/v1/alerts/alertmanager?endpoints={tracker_id}"),
+    )
+    .await;
     assert_eq!(status, 202, "{receipt}");
 
     // THEN the tracker gets all three alerts and the pager none
@@ -155,18 +152,9 @@ async fn an_unknown_endpoint_or_a_bad_matcher_is_a_422_with_nothing_written() {
     assert_eq!(error["error"]["field"], "endpoints[1]", "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("pagr"));
     // The same through a receiver's URL
-    let (status, error) = server
-        .api
-        .raw(
-            "POST",
-            "/v1/alerts/alertmanager?endpoints=pager,nope",
-            &[
-                ("Authorization", &format!("Bearer {}", server.api.key)),
-                ("Content-Type", "application/json"),
-            ],
-            ALERTMANAGER_FIRING.as_bytes().to_vec(),
-        )
-        .await;
+    let (status, error) =
+        post_alertmanager_fixture(&server.api, "/v1/alerts/alertmanager?endpoints=pager,nope")
+            .await;
     assert_eq!(status, 422, "{error}");
     assert!(error["error"]["message"].as_str().unwrap().contains("nope"));
     assert!(deliveries(&server.api).await.is_empty());

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::endpoint::Endpoint;
 use crate::ids::EndpointId;
-use crate::input_error::FieldError;
+use crate::input_error::{FieldError, check_text};
 
 /// The most endpoints one alert may name.
 pub const MAX_NAMED_ENDPOINTS: usize = 50;
@@ -119,12 +119,7 @@ fn checked_entry(field: &str, entry: String) -> Result<String, FieldError> {
             format!("`{field}` is empty: an endpoint name or id"),
         ));
     }
-    if entry.chars().count() > MAX_ENTRY {
-        return Err(FieldError::invalid(
-            field,
-            format!("`{field}` is longer than {MAX_ENTRY} characters"),
-        ));
-    }
+    check_text(field, &entry, MAX_ENTRY)?;
     Ok(entry)
 }
 
