@@ -2,7 +2,8 @@
 # What alerts cost on AWS, measured: moto behind a metering proxy that prices every DynamoDB and SQS
 # request, the api and deliver functions' services driven with alerts (tests/aws/cost.rs), then the bill
 # of a month with a million alerts (tests/cost/price.py). Two runs: every alert delivered on the first
-# attempt, and every tenth alert needing three attempts.
+# attempt, with 100 more endpoints that no alert is routed to (they must add nothing per alert), and every
+# tenth alert needing three attempts.
 #
 #   bash tests/cost.sh [alerts]     (1,000 by default; needs the venv tests/run.sh makes)
 set -euo pipefail
@@ -32,7 +33,10 @@ for retry_every in 0 10; do
         "$out/meter-$retry_every.jsonl" > "$out/proxy-$retry_every.log" 2>&1 &
     pids+=($!)
     wait_port "$proxy_port"
+    other_endpoints=0
+    [ "$retry_every" -eq 0 ] && other_endpoints=100
     AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" COST_ALERTS="$alerts" COST_RETRY_EVERY="$retry_every" \
+        COST_OTHER_ENDPOINTS="$other_endpoints" \
         COST_SUMMARY="$out/summary-$retry_every.json" \
         cargo test --locked -p alertwire-tests --features aws --test aws -- --ignored --exact cost::requests_per_alert
     runs+=("$out/meter-$retry_every.jsonl" "$out/summary-$retry_every.json")

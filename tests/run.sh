@@ -55,6 +55,16 @@ step "tests: the web console in a real browser (screenshots in target/debug/cons
 cargo test -p alertwire-tests --features browser --test browser --locked 2>&1 | tee "$log_dir/browser.log"
 count_results "$log_dir/browser.log"
 
+step "Alertmanager: Debian's prometheus-alertmanager, installed when missing, sending to alertwire"
+if [ ! -x /usr/bin/prometheus-alertmanager ]; then
+    as_root=""
+    [ "$(id -u)" -eq 0 ] || as_root="sudo"
+    $as_root apt-get update
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager
+fi
+cargo test -p alertwire-tests --features alertmanager --test alertmanager --locked 2>&1 | tee "$log_dir/alertmanager.log"
+count_results "$log_dir/alertmanager.log"
+
 step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv"
 venv="$root/.venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

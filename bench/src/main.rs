@@ -15,6 +15,7 @@ mod process_cpu;
 mod receiver;
 mod render;
 mod replay;
+mod routing;
 mod serve_process;
 mod signing;
 mod stats;
@@ -120,7 +121,7 @@ fn main() -> std::process::ExitCode {
     let mut failures = Vec::new();
     let mut notes = Vec::new();
     type Scenario = fn(Settings, &mut Vec<String>) -> Result<Vec<table::Row>, BenchError>;
-    let scenarios: [(&str, Scenario); 10] = [
+    let scenarios: [(&str, Scenario); 11] = [
         ("end-to-end deliveries and memory", |s, n| e2e::run(s, n)),
         ("backlog drain and ingest beside it", |s, n| {
             backlog::run(s, n)
@@ -131,6 +132,7 @@ fn main() -> std::process::ExitCode {
         ),
         ("logging cost", |s, n| logging::run(s, n)),
         ("ingest", |s, n| ingest::run(s, n)),
+        ("routing with many endpoints", |s, n| routing::run(s, n)),
         ("template render", |s, _| Ok(render::run(s))),
         ("signing", |s, _| Ok(signing::run(s))),
         ("dead-letter replay", |s, n| replay::run(s, n)),

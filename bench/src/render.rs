@@ -62,6 +62,7 @@ fn alert() -> Alert {
             timeframe_start: Some(at - chrono::Duration::minutes(5)),
             timeframe_end: Some(at),
         },
+        routing: None,
     }
 }
 

@@ -90,8 +90,13 @@ impl ServeProcess {
 
     /// Creates an endpoint with a signing secret and the default body, posting to `url`; returns its id.
     pub async fn create_endpoint(&self, name: &str, url: &str) -> Result<String, BenchError> {
-        let body = json!({"name": name, "url": url, "secret": "generate"});
-        let (status, answer) = self.call("POST", "/v1/endpoints", Some(&body)).await?;
+        self.create_endpoint_from(&json!({"name": name, "url": url, "secret": "generate"}))
+            .await
+    }
+
+    /// Creates the endpoint `body` defines and returns its id.
+    pub async fn create_endpoint_from(&self, body: &Value) -> Result<String, BenchError> {
+        let (status, answer) = self.call("POST", "/v1/endpoints", Some(body)).await?;
         if status != 201 {
             return Err(BenchError::Unexpected(format!(
                 "creating an endpoint: {status} {answer}"

@@ -1,5 +1,5 @@
-// The deliveries screen: filter by endpoint, status and time; open one for its attempts timeline
-// (status code, error class, response body, duration) and resend it.
+// The deliveries screen: filter by endpoint, status and time (and by alert, from a link that names one);
+// open one for its attempts timeline (status code, error class, response body, duration) and resend it.
 
 import { get, post } from "./api.js";
 import { announce, el, messageBox, setMessage, show, table, when } from "./dom.js";
@@ -20,11 +20,13 @@ export async function deliveriesScreen(id, query) {
   const period = el("select", { id: "filter-time" }, PERIODS.map(([v, t]) => el("option", { value: v }, t)));
   period.value = query.get("within") ?? "";
   const results = el("div", { id: "deliveries", "aria-live": "polite" });
+  const alertId = query.get("alert_id");
 
   async function load() {
     const params = new URLSearchParams();
     if (endpoint.value) params.set("endpoint_id", endpoint.value);
     if (status.value) params.set("status", status.value);
+    if (alertId) params.set("alert_id", alertId);
     params.set("limit", "200");
     const { deliveries } = await get(`/v1/deliveries?${params}`);
     const since = period.value ? Date.now() - Number(period.value) * 1000 : 0;
@@ -43,6 +45,7 @@ export async function deliveriesScreen(id, query) {
   for (const select of [endpoint, status, period]) select.addEventListener("change", load);
   show(
     el("h2", {}, "Deliveries"),
+    alertId ? el("p", { id: "alert-filter" }, `Of alert ${alertId} only.`) : null,
     el("div", { class: "row", role: "search" },
       el("div", {}, el("label", { for: "filter-endpoint" }, "Endpoint"), endpoint),
       el("div", {}, el("label", { for: "filter-status" }, "Status"), status),

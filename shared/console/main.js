@@ -1,5 +1,5 @@
 // The console's entry: signs in, then shows the screen the address's fragment names
-// (#/endpoints, #/endpoints/new, #/endpoints/<id>, #/deliveries, #/dead-letters).
+// (#/endpoints, #/endpoints/new, #/endpoints/<id>, #/routing, #/deliveries, #/dead-letters).
 
 import { ApiFailure, signOut, signedIn } from "./api.js";
 import { deadLettersScreen } from "./dead_letters.js";
@@ -7,6 +7,7 @@ import { deliveriesScreen } from "./deliveries.js";
 import { announce, el, show } from "./dom.js";
 import { endpointEditor } from "./endpoint_editor.js";
 import { endpointsScreen } from "./endpoints.js";
+import { routingScreen } from "./routing.js";
 import { signInScreen } from "./sign_in.js";
 
 const nav = document.getElementById("nav");
@@ -27,6 +28,7 @@ async function route() {
   }
   try {
     if (screen === "endpoints" && id) await endpointEditor(id === "new" ? null : id);
+    else if (screen === "routing") await routingScreen();
     else if (screen === "deliveries") await deliveriesScreen(id, new URLSearchParams(search));
     else if (screen === "dead-letters") await deadLettersScreen();
     else await endpointsScreen();

@@ -97,6 +97,9 @@ pub struct Alert {
     pub received_at: DateTime<Utc>,
     #[serde(flatten)]
     pub content: AlertContent,
+    /// How ingest routed it; `None` until it is recorded, and for alerts accepted before routing was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::routing::RoutingOutcome>,
 }
 
 /// What the sender of an alert says; validated by [`AlertContent::from_json`].
@@ -215,6 +218,7 @@ impl AlertContent {
             tenant,
             received_at,
             content: self,
+            routing: None,
         }
     }
 }

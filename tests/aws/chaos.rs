@@ -258,16 +258,24 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
     let receipts = accepting.await.expect("every alert accepted");
     let mut promised = Vec::new();
     for (i, receipt) in &receipts {
+        let mut routed = Vec::new();
         for (delivery, endpoint) in &receipt.deliveries {
             let n = endpoints
                 .iter()
                 .position(|e| e == endpoint)
                 .expect("a delivery to one of the endpoints");
+            routed.push(n);
             promised.push(Promised {
                 id: delivery.0.clone(),
                 filtered_by_rule: chaos_scenario::filtered_by_rule(n, *i),
             });
         }
+        routed.sort_unstable();
+        assert_eq!(
+            routed,
+            chaos_scenario::routed_endpoints(*i),
+            "alert {i}'s receipt"
+        );
     }
     let stored = rig.deliveries_of(&endpoints).await;
     let received = receiver.received();
@@ -287,7 +295,10 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
         ))
     );
     assert_eq!(kills, kills_wanted, "the run ended before every kill");
-    assert_eq!(promised.len(), alerts * ENDPOINTS);
+    let routed: usize = (0..alerts)
+        .map(|i| chaos_scenario::routed_endpoints(i).len())
+        .sum();
+    assert_eq!(promised.len(), routed);
     assert!(books.lost.is_empty(), "lost deliveries: {:#?}", books.lost);
     assert!(
         books.unaccounted.is_empty(),

@@ -11,7 +11,9 @@
 //! functions and the event source make is metered; the phase markers keep set-up out of the figures.
 //!
 //! `COST_ALERTS` (1,000) alerts, of which every `COST_RETRY_EVERY`-th (0 = none) is answered 500 twice
-//! before its 2XX, so it needs three attempts. Run only by tests/cost.sh (`--ignored`).
+//! before its 2XX, so it needs three attempts. Every alert is routed to the one receiving endpoint; the
+//! tenant also has `COST_OTHER_ENDPOINTS` (0) endpoints whose matchers (`team="t7"`) no alert holds, which
+//! should cost nothing per alert. Run only by tests/cost.sh (`--ignored`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -169,6 +171,7 @@ impl EventSource {
 async fn requests_per_alert() {
     let alerts = env_number("COST_ALERTS", 1000);
     let retry_every = env_number("COST_RETRY_EVERY", 0);
+    let other_endpoints = env_number("COST_OTHER_ENDPOINTS", 0);
     let name = format!("alertwire-cost-{retry_every}");
     let http = http_client(Duration::from_secs(30));
     phase(&http, "setup").await;
@@ -237,6 +240,17 @@ async fn requests_per_alert() {
         .await
         .unwrap();
     assert!(endpoint["id"].is_string(), "{endpoint}");
+    for team in 0..other_endpoints {
+        let body = json!({"name": format!("team-{team}"), "url": receiver.url("/other"),
+                          "matchers": [format!("team=\"t{team}\"")]});
+        http.post(format!("{api_url}/v1/endpoints"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("an endpoint that matches no alert is created");
+    }
 
     let mut source = EventSource {
         tasks: Sqs {
@@ -300,6 +314,7 @@ async fn requests_per_alert() {
     let summary = json!({
         "alerts": alerts,
         "retry_every": retry_every,
+        "other_endpoints": other_endpoints,
         "attempts": received.len(),
         "api_invocations": alerts,
         "deliver_invocations": source.invocations,

@@ -1,6 +1,7 @@
 //! The conformance suites that hold the embedded and AWS adapters to the same behaviour, and alertwire's
 //! AWS path against the moto emulator (started by tests/run.sh, `AWS_ENDPOINT_URL` set): the Lambda
-//! binaries run end to end under cargo-lambda, and the chaos accounting with the deliver batch killed.
+//! binaries run end to end under cargo-lambda, the chaos accounting with the deliver batch killed, and
+//! routing with many endpoints.
 //!
 //! Without the `aws` feature only the SQLite half of the conformance suites is built
 //! (`store_conformance::sqlite::*`, `queue_conformance::embedded::*`), so the default `cargo test
@@ -15,6 +16,8 @@ mod deployment_key;
 #[cfg(feature = "aws")]
 mod lambda_e2e;
 mod queue_conformance;
+#[cfg(feature = "aws")]
+mod routing;
 #[cfg(feature = "aws")]
 mod serialized_writes;
 mod store_conformance;

@@ -54,6 +54,15 @@ impl<S: AlertStore> AlertStore for SerializedWrites<S> {
     ) -> Result<Option<Alert>, StoreError> {
         self.inner.get_alert(tenant, id).await
     }
+
+    async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.inner.list_unrouted(tenant, before, limit).await
+    }
 }
 
 #[async_trait]

@@ -23,6 +23,7 @@ use alertwire_shared::ports::store::{
     EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, Revocation, SettingsStore,
     StatusChange, StoreError,
 };
+use alertwire_shared::routing::RoutingOutcome;
 use alertwire_shared::tenant_settings::TenantSettings;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -105,6 +106,7 @@ conformance!(
     an_idempotency_key_answers_with_the_first_receipt,
     an_alert_to_many_endpoints_is_recorded_whole,
     marking_an_unknown_alert_enqueued_changes_nothing,
+    unrouted_alerts_are_listed_newest_first_by_tenant,
     deliveries_are_listed_newest_first_under_every_filter,
     pages_follow_before_and_limit,
     attempts_are_kept_in_order,
@@ -248,13 +250,7 @@ fn record<'a>(
 }
 
 fn receipt(alert: &Alert, deliveries: &[Delivery]) -> AlertReceipt {
-    AlertReceipt {
-        alert_id: alert.id.clone(),
-        deliveries: deliveries
-            .iter()
-            .map(|d| (d.id.clone(), d.endpoint_id.clone()))
-            .collect(),
-    }
+    AlertReceipt::of(alert, deliveries)
 }
 
 fn filter() -> DeliveryFilter {
@@ -834,6 +830,79 @@ async fn endpoint_health_is_kept_beside_the_endpoint(stores: &Stores) -> Outcome
             .map(|e| e.health),
         Some(EndpointHealth::default()),
         "a deleted endpoint's health goes with it"
+    );
+    Ok(())
+}
+
+async fn unrouted_alerts_are_listed_newest_first_by_tenant(stores: &Stores) -> Outcome {
+    let routed = |endpoints: usize, unrouted: bool| {
+        Some(RoutingOutcome {
+            endpoints,
+            unrouted,
+        })
+    };
+    // Three unrouted alerts of acme (one sent to its default endpoint), one routed, one of globex
+    let mut written = Vec::new();
+    for (tenant, id, routing) in [
+        ("acme", "al_01", routed(0, true)),
+        ("acme", "al_02", routed(1, false)),
+        ("acme", "al_03", routed(1, true)),
+        ("globex", "al_04", routed(0, true)),
+        ("acme", "al_05", routed(0, true)),
+    ] {
+        let mut unrouted = alert(tenant, id);
+        unrouted.routing = routing;
+        let deliveries = match routing {
+            Some(r) if r.endpoints == 1 => {
+                vec![delivery(
+                    tenant,
+                    &format!("msg_{id}"),
+                    id,
+                    "ep_01",
+                    "pending",
+                )]
+            }
+            _ => Vec::new(),
+        };
+        stores
+            .alerts
+            .record_alert(record(&unrouted, &deliveries, None))
+            .await?;
+        written.push(unrouted);
+    }
+    let ids = |alerts: Vec<Alert>| -> Vec<String> { alerts.into_iter().map(|a| a.id.0).collect() };
+    let acme = tenant("acme");
+    assert_eq!(
+        ids(stores.alerts.list_unrouted(&acme, None, 10).await?),
+        ["al_05", "al_03", "al_01"]
+    );
+    assert_eq!(
+        ids(stores.alerts.list_unrouted(&acme, None, 2).await?),
+        ["al_05", "al_03"]
+    );
+    assert_eq!(
+        ids(stores
+            .alerts
+            .list_unrouted(&acme, Some(&AlertId::from("al_03")), 10)
+            .await?),
+        ["al_01"]
+    );
+    // The listed alert is the alert as recorded
+    let listed = stores.alerts.list_unrouted(&acme, None, 1).await?;
+    assert_eq!(listed, [written[4].clone()]);
+    assert_eq!(
+        ids(stores
+            .alerts
+            .list_unrouted(&tenant("globex"), None, 10)
+            .await?),
+        ["al_04"]
+    );
+    assert!(
+        stores
+            .alerts
+            .list_unrouted(&tenant("initech"), None, 10)
+            .await?
+            .is_empty()
     );
     Ok(())
 }
@@ -1661,6 +1730,7 @@ async fn settings_are_per_tenant_and_a_notice_is_taken_once_per_window(stores: &
     );
     let ops = TenantSettings {
         operations_endpoint_id: Some(EndpointId::from("ep_ops")),
+        default_endpoint_id: Some(EndpointId::from("ep_tickets")),
     };
     settings.put_settings(&acme, &ops).await?;
     assert_eq!(settings.get_settings(&acme).await?, ops);

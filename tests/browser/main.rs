@@ -2,7 +2,7 @@
 //! create an endpoint (a template error first, then "Run the test" against a receiver on 127.0.0.1),
 //! an unreachable endpoint's test, an alert that fails until it is dead, its attempts timeline, and its
 //! replay from the dead letters screen until it is delivered; an endpoint whose circuit opens, its figures
-//! and its delivery limits. Screenshots of each screen go to
+//! and its delivery limits; the route test and the default endpoint. Screenshots of each screen go to
 //! `<target>/<profile>/console-screenshots/`; with `UPDATE_SCREENSHOTS=1` they are also copied to
 //! `docs/screenshots/` for the README.
 
@@ -508,4 +508,80 @@ async fn an_open_circuit_its_figures_and_the_endpoint_limits() {
         .await;
     assert_eq!(cleared, json!(""));
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routing_screen_says_which_endpoints_get_an_alert_and_sets_the_default_endpoint() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let mut ids = Vec::new();
+    for (name, matchers) in [
+        ("db chat", json!(["team=\"db\""])),
+        (
+            "web pager",
+            json!(["team=\"web\"", "severity=~\"critical|high\""]),
+        ),
+        ("tickets", json!(["team=\"none\""])),
+    ] {
+        let view = server
+            .api
+            .create_endpoint(
+                &json!({"name": name, "url": receiver.url("/in"), "matchers": matchers}),
+            )
+            .await;
+        ids.push(view["id"].as_str().expect("an id").to_string());
+    }
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-routing-profile"),
+        screenshot_dir(),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/routing")).await;
+    browser.text_containing("main h2", "Routing").await;
+
+    // A database alert: the db endpoint gets it; the others say which matcher does not hold
+    browser.fill("#route-tags", "team=db").await;
+    browser.click("#route-test button[type=submit]").await;
+    browser
+        .text_containing("#route-message", "1 endpoint would get this alert")
+        .await;
+    let table = browser.text_containing("#route-result", "Gets it").await;
+    assert!(
+        table.contains("Not routed: team=\"web\" does not hold"),
+        "{table}"
+    );
+    browser.screenshot("routing").await;
+
+    // With the tracker as default endpoint, an alert nobody's matchers take goes there
+    browser.select("#default-endpoint", &ids[2]).await;
+    browser.click("#save-default-endpoint").await;
+    browser
+        .text_containing("#default-endpoint-message", "Saved.")
+        .await;
+    let (_, settings) = server.api.get("/v1/settings").await;
+    assert_eq!(
+        settings["default_endpoint_id"],
+        ids[2].as_str(),
+        "{settings}"
+    );
+    browser.fill("#route-tags", "team=mobile").await;
+    browser.click("#route-test button[type=submit]").await;
+    browser
+        .text_containing("#route-result", "Gets it as the default endpoint")
+        .await;
+    assert!(receiver.received().is_empty(), "a route test sends nothing");
+
+    // An alert that no endpoint's routing takes is listed under the unrouted alerts
+    server
+        .api
+        .send_alert(&json!({"title": "nobody's alert", "tags": ["team=mobile"]}))
+        .await;
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/routing")).await;
+    let listed = browser.text_containing("#unrouted", "nobody's alert").await;
+    assert!(listed.contains("The default endpoint"), "{listed}");
 }

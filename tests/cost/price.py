@@ -117,8 +117,12 @@ def bill(template, meter_path, summary_path):
     lines["KMS (key and requests)"] = KMS_KEY_PER_MONTH + kms_requests * KMS_PER_REQUEST
 
     retry = summary["retry_every"]
-    title = "one endpoint, all delivered on the first attempt" if retry == 0 else (
-        f"one endpoint, every {retry}th alert needing three attempts"
+    others = summary.get("other_endpoints", 0)
+    routed = "one endpoint" if others == 0 else (
+        f"one endpoint routed, {others} more whose matchers no alert holds"
+    )
+    title = f"{routed}, all delivered on the first attempt" if retry == 0 else (
+        f"{routed}, every {retry}th alert needing three attempts"
     )
     print(f"### {alerts:,} alerts, {title}\n")
     print(f"Attempts: {summary['attempts']:,}; deliver invocations: {summary['deliver_invocations']:,} "

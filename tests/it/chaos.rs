@@ -108,20 +108,29 @@ async fn settled(api: &ApiClient, endpoints: &[String], within: Duration) -> Vec
     }
 }
 
-/// The deliveries each receipt promised, by endpoint.
+/// The deliveries each receipt promised, by endpoint; each receipt lists exactly the endpoints its alert
+/// is routed to.
 fn promised(receipts: &[(usize, Value)], endpoints: &[String]) -> Vec<Promised> {
     let mut promised = Vec::new();
     for (i, receipt) in receipts {
+        let mut routed = Vec::new();
         for delivery in receipt["deliveries"].as_array().expect("deliveries") {
             let n = endpoints
                 .iter()
                 .position(|e| delivery["endpoint_id"] == e.as_str())
                 .expect("a delivery to one of the endpoints");
+            routed.push(n);
             promised.push(Promised {
                 id: delivery["id"].as_str().expect("an id").to_string(),
                 filtered_by_rule: chaos_scenario::filtered_by_rule(n, *i),
             });
         }
+        routed.sort_unstable();
+        assert_eq!(
+            routed,
+            chaos_scenario::routed_endpoints(*i),
+            "alert {i}'s receipt: {receipt}"
+        );
     }
     promised
 }
@@ -179,7 +188,10 @@ async fn settle_and_account(
     });
     println!("{}", books.table(title));
     assert_eq!(receipts.len(), alerts);
-    assert_eq!(promised.len(), alerts * endpoints.len());
+    let routed: usize = (0..alerts)
+        .map(|i| chaos_scenario::routed_endpoints(i).len())
+        .sum();
+    assert_eq!(promised.len(), routed);
     assert!(books.lost.is_empty(), "lost deliveries: {:#?}", books.lost);
     assert!(
         books.unaccounted.is_empty(),

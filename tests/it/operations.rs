@@ -22,7 +22,13 @@ async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver) -> String {
 async fn set_operations(api: &ApiClient, id: &str) {
     let body = json!({"operations_endpoint_id": id});
     let (status, answer) = api.call("PUT", "/v1/settings", Some(&body)).await;
-    assert_eq!((status, answer), (200, body));
+    assert_eq!(
+        (status, answer),
+        (
+            200,
+            json!({"operations_endpoint_id": id, "default_endpoint_id": null})
+        )
+    );
 }
 
 /// The operational alerts the receiver got once it has `n` requests in all (and a moment more for any
@@ -54,7 +60,10 @@ async fn settings_are_read_replaced_and_refused_naming_the_field() {
     let (status, settings) = server.api.get("/v1/settings").await;
     assert_eq!(
         (status, settings),
-        (200, json!({"operations_endpoint_id": null}))
+        (
+            200,
+            json!({"operations_endpoint_id": null, "default_endpoint_id": null})
+        )
     );
 
     let beta = server.tenant("beta").await;
@@ -68,7 +77,7 @@ async fn settings_are_read_replaced_and_refused_naming_the_field() {
     let (_, settings) = server.api.get("/v1/settings").await;
     assert_eq!(
         settings,
-        json!({"operations_endpoint_id": null}),
+        json!({"operations_endpoint_id": null, "default_endpoint_id": null}),
         "nothing written"
     );
 

@@ -131,6 +131,20 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             422,
         ),
         (
+            "PUT",
+            "/v1/settings".into(),
+            json!({"default_endpoint_id": endpoint_id}),
+            422,
+        ),
+        // alpha's alert is unknown to beta, and so are alpha's endpoints to beta's route test.
+        ("GET", format!("/v1/alerts/{alert_id}"), Value::Null, 404),
+        (
+            "POST",
+            "/v1/routing/test".into(),
+            json!({"title": "x", "endpoints": [endpoint_id]}),
+            422,
+        ),
+        (
             "GET",
             format!("/v1/deliveries/{}", ids[0]),
             Value::Null,
@@ -193,6 +207,7 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             "deliveries",
         ),
         ("/v1/dead-letters", "dead_letters"),
+        ("/v1/alerts/unrouted", "alerts"),
         (
             &*format!("/v1/dead-letters?endpoint_id={doomed_id}"),
             "dead_letters",

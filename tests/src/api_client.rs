@@ -128,6 +128,14 @@ impl ApiClient {
         self.call("POST", path, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call("DELETE", path, None).await
+    }
+
     /// Creates an endpoint and returns its view; panics unless 201.
     pub async fn create_endpoint(&self, body: &Value) -> Value {
         let (status, view) = self.post("/v1/endpoints", body).await;

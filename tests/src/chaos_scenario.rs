@@ -1,7 +1,8 @@
 //! What a chaos run sends, the same on the embedded default and on AWS: three endpoints on the chaos
-//! receiver (the third takes only `high` and `critical` alerts, so some deliveries end `filtered`),
-//! alerts whose severities cycle through all five, the receiver's settings, and the sizes and seed read
-//! from the environment.
+//! receiver (the second is routed only the alerts labelled `team="even"`, so routing is on and the others
+//! get no delivery of it; the third takes only `high` and `critical` alerts, so some deliveries end
+//! `filtered`), alerts whose severities cycle through all five, the receiver's settings, and the sizes and
+//! seed read from the environment.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub const CHAOS_BODY: &str =
 
 pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
 pub const ENDPOINTS: usize = 3;
+/// The endpoint with a matcher: only even-numbered alerts are routed to it.
+const ROUTED_ENDPOINT: usize = 1;
 /// The last endpoint's minimum severity, as an index into [`SEVERITIES`].
 const FILTERING_MIN_SEVERITY: usize = 3;
 /// The seed when `CHAOS_SEED` is not set.
@@ -55,6 +58,9 @@ pub fn endpoint(receiver: &ChaosReceiver, n: usize) -> Value {
         "url": receiver.url(&format!("/chaos/{n}")),
         "body": CHAOS_BODY,
     });
+    if n == ROUTED_ENDPOINT {
+        body["matchers"] = json!(["team=\"even\""]);
+    }
     if n == ENDPOINTS - 1 {
         body["min_severity"] = json!(SEVERITIES[FILTERING_MIN_SEVERITY]);
     }
@@ -66,7 +72,18 @@ pub fn alert(i: usize) -> Value {
     json!({
         "title": format!("chaos alert {i}"),
         "severity": SEVERITIES[i % SEVERITIES.len()],
+        "tags": [if i.is_multiple_of(2) { "team=even" } else { "team=odd" }],
     })
+}
+
+/// Whether alert `i` is routed to endpoint `n` (gets a delivery there, sent or filtered).
+pub fn routed(n: usize, i: usize) -> bool {
+    n != ROUTED_ENDPOINT || i.is_multiple_of(2)
+}
+
+/// The endpoints alert `i` is routed to; a receipt must list exactly these.
+pub fn routed_endpoints(i: usize) -> Vec<usize> {
+    (0..ENDPOINTS).filter(|&n| routed(n, i)).collect()
 }
 
 /// Whether endpoint `n`'s rules filter alert `i` out.

@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../console/endpoint_stats.js"),
     ),
+    ("routing.js", JS, include_str!("../../console/routing.js")),
     (
         "deliveries.js",
         JS,

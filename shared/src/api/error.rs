@@ -120,6 +120,14 @@ pub enum KeyRevokeErrors {
 /// The error answer of a route on one delivery, `/v1/deliveries/{id}…`.
 #[derive(IntoResponses)]
 #[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
+pub enum AlertErrors {
+    /// No such alert (or it expired with its deliveries)
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+#[derive(IntoResponses)]
+#[allow(dead_code, reason = "never built: it documents answers ApiError gives")]
 pub enum DeliveryErrors {
     /// No such delivery
     #[response(status = 404)]

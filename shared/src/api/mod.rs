@@ -14,6 +14,7 @@ mod error;
 mod json_body;
 mod keys;
 pub mod openapi;
+mod routing;
 mod settings;
 pub mod views;
 
@@ -79,6 +80,9 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(endpoints::catalogue))
         .routes(routes!(endpoints::rotate_secret))
         .routes(routes!(alerts::accept))
+        .routes(routes!(alerts::read))
+        .routes(routes!(alerts::list_unrouted))
+        .routes(routes!(routing::test))
         .routes(routes!(alert_sources::from_alertmanager))
         .routes(routes!(alert_sources::from_grafana))
         .routes(routes!(deliveries::list))

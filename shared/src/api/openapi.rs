@@ -27,11 +27,11 @@ const API_KEY: &str = "api_key";
     components(schemas(super::views::ErrorBody)),
     security(("api_key" = [])),
     tags(
-        (name = "alerts", description = "Alerts in: our own format, Alertmanager and Grafana notifications"),
+        (name = "alerts", description = "Alerts in: our own format, Alertmanager and Grafana notifications; read back; and the route test"),
         (name = "endpoints", description = "Where alerts go and how each request is shaped"),
         (name = "deliveries", description = "Each alert on its way to each endpoint, with every attempt"),
         (name = "dead-letters", description = "Deliveries whose attempts all failed, and their replay"),
-        (name = "settings", description = "The tenant's settings: where alertwire's own operational alerts go"),
+        (name = "settings", description = "The tenant's settings: where alertwire's own operational alerts go, and the default endpoint"),
         (name = "keys", description = "The tenant's API keys: listed by id and revoked"),
         (name = "service", description = "Health and this document"),
     )
@@ -317,4 +317,9 @@ pub struct SettingsInput {
     /// as alerts of `source: "alertwire"`, never about itself.
     #[schema(max_length = 200)]
     pub operations_endpoint_id: Option<String>,
+    /// An endpoint of this tenant that receives every alert routed to no endpoint (no endpoint's
+    /// `matchers` held, or none it named took it), like Alertmanager's root route; its own matchers are
+    /// not asked, its severity and message-type filters still apply. The alert stays counted as unrouted.
+    #[schema(max_length = 200)]
+    pub default_endpoint_id: Option<String>,
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::alert::{MessageType, Severity};
+use crate::alert::{Alert, MessageType, Severity};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::circuit::{self, CircuitState};
 use crate::endpoint::health::EndpointHealth;
@@ -16,7 +16,7 @@ use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverri
 use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
 use crate::ports::store::{AlertReceipt, ApiKeyRecord};
-use crate::service::CappedStats;
+use crate::service::{CappedStats, EndpointRoute, RouteMiss, RouteTest};
 use crate::tenant_settings::TenantSettings;
 
 /// An endpoint as the API shows it. Secret values are masked as `********` (`whsec_********` for signing
@@ -303,6 +303,8 @@ impl From<&Delivery> for DeliveryView {
 pub struct SettingsView {
     /// Where alertwire's operational alerts go; none when absent.
     pub operations_endpoint_id: Option<String>,
+    /// Where an alert routed to no endpoint goes; none when absent.
+    pub default_endpoint_id: Option<String>,
 }
 
 impl From<&TenantSettings> for SettingsView {
@@ -310,6 +312,10 @@ impl From<&TenantSettings> for SettingsView {
         Self {
             operations_endpoint_id: settings
                 .operations_endpoint_id
+                .as_ref()
+                .map(|id| id.to_string()),
+            default_endpoint_id: settings
+                .default_endpoint_id
                 .as_ref()
                 .map(|id| id.to_string()),
         }
@@ -394,8 +400,11 @@ pub struct DeadLetterPage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertReceiptView {
     pub id: String,
-    /// How many endpoints the alert was routed to: 0 for an unrouted alert.
+    /// How many endpoints got a delivery of the alert (sent or filtered).
     pub routed_endpoints: usize,
+    /// No endpoint's routing took the alert: it went only to the tenant's `default_endpoint_id`, or,
+    /// with none set, nowhere. Counted in `alertwire_alerts_unrouted_total`.
+    pub unrouted: bool,
     pub deliveries: Vec<DeliveryRef>,
 }
 
@@ -404,6 +413,7 @@ impl From<&AlertReceipt> for AlertReceiptView {
         Self {
             id: receipt.alert_id.to_string(),
             routed_endpoints: receipt.deliveries.len(),
+            unrouted: receipt.unrouted,
             deliveries: receipt
                 .deliveries
                 .iter()
@@ -619,5 +629,130 @@ mod tests {
             serde_json::to_value(&placed).unwrap(),
             json!({"code": "invalid_template", "message": "m", "field": "body", "line": 2, "column": 7})
         );
+    }
+}
+
+/// `GET /v1/alerts/{id}`: an accepted alert as it was received, and where routing sent it. Its deliveries
+/// are listed by `GET /v1/deliveries?alert_id=`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertView {
+    pub id: String,
+    pub received_at: DateTime<Utc>,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    pub message_type: MessageType,
+    pub incident_key: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub samples: Vec<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub context: serde_json::Map<String, serde_json::Value>,
+    pub link: Option<String>,
+    pub source: Option<String>,
+    pub timeframe_start: Option<DateTime<Utc>>,
+    pub timeframe_end: Option<DateTime<Utc>>,
+    /// How many endpoints got a delivery of it (sent or filtered); `null` for an alert accepted before
+    /// alertwire kept this.
+    pub routed_endpoints: Option<usize>,
+    /// No endpoint's routing took it (see the receipt's `unrouted`); `null` as above.
+    pub unrouted: Option<bool>,
+}
+
+impl From<&Alert> for AlertView {
+    fn from(alert: &Alert) -> Self {
+        let content = &alert.content;
+        Self {
+            id: alert.id.to_string(),
+            received_at: alert.received_at,
+            title: content.title.clone(),
+            description: content.description.clone(),
+            severity: content.severity,
+            message_type: content.message_type,
+            incident_key: content.incident_key.clone(),
+            tags: content.tags.clone(),
+            samples: content.samples.clone(),
+            context: content.context.clone(),
+            link: content.link.clone(),
+            source: content.source.clone(),
+            timeframe_start: content.timeframe_start,
+            timeframe_end: content.timeframe_end,
+            routed_endpoints: alert.routing.map(|r| r.endpoints),
+            unrouted: alert.routing.map(|r| r.unrouted),
+        }
+    }
+}
+
+/// A page of alerts, newest first; `next_before` is the `before` of the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertPage {
+    pub alerts: Vec<AlertView>,
+    pub next_before: Option<String>,
+}
+
+/// `POST /v1/routing/test`: what each endpoint of the tenant would do with the alert. Nothing is stored
+/// or sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteTestView {
+    /// How many endpoints would get a delivery (sent or filtered).
+    pub routed_endpoints: usize,
+    /// No endpoint's routing takes the alert: only the tenant's `default_endpoint_id`, if set, gets it.
+    pub unrouted: bool,
+    /// Every endpoint of the tenant.
+    pub endpoints: Vec<EndpointRouteView>,
+}
+
+/// One endpoint in a route test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointRouteView {
+    pub endpoint_id: String,
+    pub name: String,
+    pub matchers: Vec<String>,
+    /// Routing takes the alert for this endpoint: the alert names it (or names none) and every matcher
+    /// holds.
+    pub matched: bool,
+    /// Why routing does not take it: `not_named` (the alert names other endpoints) or `matcher` (see
+    /// `failed_matcher`); `null` when routing takes it.
+    #[schema(value_type = Option<String>)]
+    pub not_matched_because: Option<&'static str>,
+    /// The first of its matchers that does not hold.
+    pub failed_matcher: Option<String>,
+    /// It gets the alert as the tenant's default endpoint, since no endpoint's routing takes it.
+    pub default_endpoint: bool,
+    /// What ingest would record: `pending` (sent), `filtered` (kept, not sent) or `none`.
+    #[schema(value_type = String)]
+    pub delivery: &'static str,
+    /// Why it would be filtered: disabled, below `min_severity`, or its message type is off.
+    pub filter: Option<String>,
+}
+
+impl From<&RouteTest> for RouteTestView {
+    fn from(test: &RouteTest) -> Self {
+        Self {
+            routed_endpoints: test.routed_endpoints(),
+            unrouted: test.unrouted,
+            endpoints: test.endpoints.iter().map(EndpointRouteView::from).collect(),
+        }
+    }
+}
+
+impl From<&EndpointRoute> for EndpointRouteView {
+    fn from(route: &EndpointRoute) -> Self {
+        let (because, failed_matcher) = match &route.not_routed {
+            None => (None, None),
+            Some(RouteMiss::NotNamed) => (Some("not_named"), None),
+            Some(RouteMiss::MatcherFails(m)) => (Some("matcher"), Some(m.clone())),
+        };
+        Self {
+            endpoint_id: route.endpoint_id.to_string(),
+            name: route.name.clone(),
+            matchers: route.matchers.clone(),
+            matched: route.matched,
+            not_matched_because: because,
+            failed_matcher,
+            default_endpoint: route.by_default,
+            delivery: route.delivery.as_str(),
+            filter: route.filter.clone(),
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The query-plan check: every statement that the hot paths run (ingest, receive, settle, attempt record,
-//! delivery read, list page) is recorded while they run, then planned with `EXPLAIN QUERY PLAN`. None may
+//! delivery read, list page, unrouted alerts page) is recorded while they run, then planned with `EXPLAIN QUERY PLAN`. None may
 //! scan a table that grows with the backlog or the history, and a range search must stop after a bounded
 //! number of rows (index order and a `LIMIT`, no sort of everything it found).
 
@@ -28,6 +28,7 @@ use crate::ports::store::{
 /// Tables whose rows grow with alerts, deliveries or the backlog. A scan of any of them is a defect.
 const GROWING_TABLES: &[&str] = &[
     "alerts",
+    "unrouted_alerts",
     "deliveries",
     "attempts",
     "queue",
@@ -66,13 +67,18 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
     assert!(database.tenant_for_key("hash-1").await.unwrap().is_some());
     database.list_endpoints(&tenant).await.unwrap();
     for n in 0..4 {
-        let alert = AlertContent::from_json(&json!({"title": "disk full"}))
+        let mut alert = AlertContent::from_json(&json!({"title": "disk full"}))
             .unwrap()
             .into_alert(
                 AlertId::from(format!("al_{n}").as_str()),
                 tenant.clone(),
                 Utc::now(),
             );
+        // The first is unrouted (sent to a default endpoint), so its listing is written too.
+        alert.routing = Some(crate::routing::RoutingOutcome {
+            endpoints: 1,
+            unrouted: n == 0,
+        });
         let delivery = Delivery::pending(
             DeliveryId::from(format!("msg_{n}").as_str()),
             &alert,
@@ -107,6 +113,10 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
         let delivery = database.get_delivery(&tenant, delivery_id).await.unwrap();
         let alert_id = delivery.unwrap().alert_id;
         database.get_alert(&tenant, &alert_id).await.unwrap();
+        database
+            .list_unrouted(&tenant, Some(&alert_id), 50)
+            .await
+            .unwrap();
         database.get_endpoint(&tenant, &endpoint.id).await.unwrap();
         let attempt = Attempt {
             number: 1,

@@ -58,6 +58,11 @@ CREATE TABLE IF NOT EXISTS alerts (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_by_idempotency_key
     ON alerts (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS unrouted_alerts (
+    tenant TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
     tenant          TEXT NOT NULL,
     id              TEXT NOT NULL,

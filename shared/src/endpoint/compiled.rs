@@ -1,9 +1,8 @@
-//! An endpoint with its templates and matchers compiled once per version, for routing many alerts and
-//! rendering many deliveries.
+//! An endpoint with its templates compiled once per version, for rendering many deliveries. Its matchers
+//! are parsed by the tenant's route table ([`crate::routing::table`]).
 
 use crate::alert::MessageType;
 use crate::input_error::FieldError;
-use crate::routing::matcher::MatcherSet;
 use crate::template::{Escaping, Template};
 
 use super::{Endpoint, HeaderSpec, HttpMethod, Route, RouteOverride};
@@ -17,13 +16,11 @@ pub struct CompiledRoute {
     pub body: Template,
 }
 
-/// An endpoint with every route and its matchers compiled once.
+/// An endpoint with every route compiled once.
 #[derive(Debug, Clone)]
 pub struct CompiledEndpoint {
     pub endpoint: Endpoint,
     routes: [Option<CompiledRoute>; 3],
-    /// Which alerts the endpoint is routed ([`Endpoint::matchers`]).
-    pub matchers: MatcherSet,
 }
 
 impl CompiledEndpoint {
@@ -34,15 +31,7 @@ impl CompiledEndpoint {
             route_for(MessageType::Reminder)?,
             route_for(MessageType::Ok)?,
         ];
-        let matchers = MatcherSet::parse(&endpoint.matchers).map_err(|e| {
-            let field = format!("matchers[{}]", e.index);
-            FieldError::invalid(&field, format!("`{field}`: {e}"))
-        })?;
-        Ok(Self {
-            endpoint,
-            routes,
-            matchers,
-        })
+        Ok(Self { endpoint, routes })
     }
 
     /// `None` when the message type is switched off.

@@ -147,6 +147,24 @@ pub trait EndpointStore: Send + Sync {
 pub struct AlertReceipt {
     pub alert_id: AlertId,
     pub deliveries: Vec<(DeliveryId, EndpointId)>,
+    /// No endpoint was routed the alert; its one delivery, if any, is to the tenant's default endpoint.
+    /// Absent in receipts kept before it was: those had no default endpoint, so no delivery says unrouted.
+    #[serde(default)]
+    pub unrouted: bool,
+}
+
+impl AlertReceipt {
+    /// The receipt of `alert`, recorded with `deliveries`.
+    pub fn of(alert: &Alert, deliveries: &[Delivery]) -> Self {
+        Self {
+            alert_id: alert.id.clone(),
+            deliveries: deliveries
+                .iter()
+                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+                .collect(),
+            unrouted: alert.routing.is_some_and(|r| r.unrouted) || deliveries.is_empty(),
+        }
+    }
 }
 
 /// An alert with its deliveries, written in one piece.
@@ -183,6 +201,14 @@ pub trait AlertStore: Send + Sync {
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError>;
     async fn get_alert(&self, tenant: &TenantId, id: &AlertId)
     -> Result<Option<Alert>, StoreError>;
+    /// The tenant's alerts that no endpoint was routed (their routing says `unrouted`), newest first:
+    /// at most `limit`, with ids below `before` when given. Kept as long as the alerts.
+    async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError>;
 }
 
 #[derive(Debug, Clone, Default)]

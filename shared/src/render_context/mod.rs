@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::alert::{Alert, MessageType, Severity, shortened};
+use crate::routing::labels::{BARE_TAG, Labels};
 
 pub use samples::{hostile_context, sample_alert, sample_context};
 pub use uptrends::{Moment, TimeFormat, UPTRENDS_VARIABLES, UptrendsSource};
@@ -52,6 +53,18 @@ impl Names {
 }
 
 /// The template context for one attempt of one delivery, with every name (see [`context_with`]).
+/// The alert's routing labels ([`crate::routing::labels`]) as an object, the first value of each name; bare
+/// tags (the label `tag`) are left out, as `alert_tags` has them.
+fn labels(alert: &Alert) -> Value {
+    let mut labels = Map::new();
+    for (name, value) in Labels::of(&alert.content).pairs() {
+        if name != BARE_TAG && !labels.contains_key(name) {
+            labels.insert(name.to_string(), json!(value));
+        }
+    }
+    Value::Object(labels)
+}
+
 pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     context_with(alert, facts, Names::MustacheAndUptrends)
 }
@@ -126,6 +139,7 @@ pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> V
     put("alert_received_at", json!(alert.received_at.to_rfc3339()));
     put("alert_context", context.clone());
     put("alert_context_json", context);
+    put("alert_labels", labels(alert));
     put("message_type", json!(alert.content.message_type.as_str()));
     put(
         "is_error",

@@ -34,6 +34,7 @@ pub fn sample_alert(tenant: crate::ids::TenantId, now: DateTime<Utc>) -> Alert {
             timeframe_start: Some(now - chrono::Duration::minutes(5)),
             timeframe_end: Some(now),
         },
+        routing: None,
     }
 }
 

@@ -170,3 +170,29 @@ fn first_error_falls_back_to_the_acceptance_time_and_links_to_empty() {
     assert_eq!(ctx["@monitor.dashboardUrl"], "");
     assert_eq!(ctx["@incident.key"], "");
 }
+
+#[test]
+fn alert_labels_are_the_routing_labels_by_name() {
+    let mut alert = alert(MessageType::Error);
+    alert.content.tags = vec![
+        "team=db".into(),
+        "team=web".into(),
+        "nightly".into(),
+        "severity=low".into(),
+    ];
+    alert.content.source = Some("alertmanager".into());
+    let labels = &uptrends_context(&alert)["alert_labels"];
+    // The first value of a name given twice; the alert's own severity, not the tag; no bare tags
+    assert_eq!(
+        labels,
+        &json!({"team": "db", "severity": "high", "message_type": "error", "source": "alertmanager"})
+    );
+    let rendered = crate::template::Template::compile(
+        "{{alert_labels.team}}",
+        crate::template::Escaping::Plain,
+    )
+    .unwrap()
+    .render(&uptrends_context(&alert), 1024)
+    .unwrap();
+    assert_eq!(rendered, "db");
+}

@@ -157,6 +157,11 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
         VarKind::Opaque,
         "the context as a raw JSON object",
     ),
+    (
+        "alert_labels",
+        VarKind::Opaque,
+        "the labels endpoints are routed on, by name: its name=value tags (Alertmanager's and Grafana's labels), severity, message_type and source, e.g. {{alert_labels.team}}; a name given twice keeps its first value; bare tags are in alert_tags",
+    ),
     ("message_type", VarKind::Value, "error, reminder or ok"),
     (
         "is_error",

@@ -48,6 +48,11 @@ impl<'a> Labels<'a> {
         Labels { pairs }
     }
 
+    /// Every `(name, value)` pair, sorted.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.pairs.iter().copied()
+    }
+
     /// Every value of `name`; none when the alert does not carry it.
     pub fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
         let start = self.pairs.partition_point(|(n, _)| *n < name);

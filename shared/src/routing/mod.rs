@@ -2,15 +2,29 @@
 //! with label matchers in Alertmanager's syntax ([`matcher`]), evaluated against the labels an alert
 //! carries ([`labels`]); an alert may also name the endpoints it is for ([`selection`]). An endpoint that
 //! is not routed an alert gets no delivery at all; one that is may still filter it by severity or
-//! message type (a `filtered` delivery, [`crate::delivery::decide`]). Plain domain: no storage, no HTTP.
+//! message type (a `filtered` delivery, [`crate::delivery::decide`]). A tenant's endpoints are routed
+//! through a [`table`] that indexes them by label. Plain domain: no storage, no HTTP.
 
 pub mod labels;
 pub mod matcher;
 pub mod selection;
+pub mod table;
+
+use serde::{Deserialize, Serialize};
 
 use crate::ids::EndpointId;
 use labels::Labels;
 use matcher::{Matcher, MatcherSet};
+
+/// What routing decided for an accepted alert, kept with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingOutcome {
+    /// How many endpoints got a delivery of the alert, sent or filtered.
+    pub endpoints: usize,
+    /// No endpoint was routed the alert: it went to the tenant's default endpoint when one is set
+    /// (then `endpoints` is 1), and nowhere otherwise.
+    pub unrouted: bool,
+}
 
 /// Why an endpoint is not routed an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +50,20 @@ pub fn route<'m>(
         Some(failing) => Err(NotRouted::MatcherFails(failing)),
         None => Ok(()),
     }
+}
+
+/// An enabled endpoint `id` named `name` that takes every alert, for the tests of routing.
+#[cfg(test)]
+pub(crate) fn test_endpoint(id: &str, name: &str) -> crate::endpoint::Endpoint {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "tenant": "tn_1", "name": name, "url": "https://example.com/", "method": "POST",
+        "headers": [], "content_type": "application/json", "body": "{}", "min_severity": "info",
+        "message_types": {"error": {"mode": "default"}, "reminder": {"mode": "default"},
+                          "ok": {"mode": "default"}},
+        "secret": null, "verification_token": null, "enabled": true, "disabled_reason": null,
+        "version": 1, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+    }))
+    .expect("a valid endpoint document")
 }
 
 #[cfg(test)]

@@ -130,17 +130,7 @@ mod tests {
     use super::*;
 
     fn endpoint(id: &str, name: &str) -> Endpoint {
-        let mut e: Endpoint = serde_json::from_value(json!({
-            "id": id, "tenant": "tn_1", "name": name, "url": "https://example.com/", "method": "POST",
-            "headers": [], "content_type": "application/json", "body": "{}", "min_severity": "info",
-            "message_types": {"error": {"mode": "default"}, "reminder": {"mode": "default"},
-                              "ok": {"mode": "default"}},
-            "secret": null, "verification_token": null, "enabled": true, "disabled_reason": null,
-            "version": 1, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-        }))
-        .unwrap();
-        e.enabled = true;
-        e
+        super::super::test_endpoint(id, name)
     }
 
     #[test]

@@ -331,6 +331,7 @@ impl Service {
                 .disable_endpoint(tenant, endpoint_id, &reason, now)
                 .await?
         {
+            self.route_tables.forget(tenant);
             self.metrics.endpoint_disabled();
             tracing::warn!(endpoint = %endpoint_id, %reason, "endpoint disabled");
             if let Some(disabled) = endpoints.get_endpoint(tenant, endpoint_id).await? {

@@ -1,11 +1,35 @@
-//! Reading deliveries: one with every attempt, or a page of them by filter.
+//! Reading what was accepted: an alert, a delivery with every attempt, or a page of deliveries by filter.
 
 use super::{Service, ServiceError};
+use crate::alert::Alert;
 use crate::delivery::Delivery;
-use crate::ids::{DeliveryId, TenantId};
+use crate::ids::{AlertId, DeliveryId, TenantId};
 use crate::ports::store::DeliveryFilter;
 
 impl Service {
+    /// The tenant's alert `id`, or `None`.
+    pub async fn get_alert(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+    ) -> Result<Option<Alert>, ServiceError> {
+        Ok(self.ports.alerts.get_alert(tenant, id).await?)
+    }
+
+    /// The tenant's alerts that no endpoint was routed, newest first, below `before` when given.
+    pub async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, ServiceError> {
+        Ok(self
+            .ports
+            .alerts
+            .list_unrouted(tenant, before, limit)
+            .await?)
+    }
+
     /// The tenant's delivery `id` with every attempt, or `None`.
     pub async fn get_delivery(
         &self,

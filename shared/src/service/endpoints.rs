@@ -27,6 +27,7 @@ impl Service {
             .await?;
         let endpoint = input.into_endpoint(id, tenant.clone(), None, self.clock.now());
         self.ports.endpoints.insert_endpoint(&endpoint).await?;
+        self.route_tables.forget(tenant);
         Ok(endpoint)
     }
 
@@ -81,6 +82,7 @@ impl Service {
                 "the endpoint was changed by another request; read it again and retry".into(),
             ));
         }
+        self.route_tables.forget(tenant);
         if endpoint.enabled && !previous.enabled {
             // Re-enabled by the user: the failures that disabled it are history.
             self.ports.endpoints.clear_failures(tenant, id).await?;
@@ -123,8 +125,9 @@ impl Service {
         id: &EndpointId,
     ) -> Result<(), ServiceError> {
         self.check_no_one_falls_back_to(tenant, id).await?;
-        self.check_not_operations_endpoint(tenant, id).await?;
+        self.check_not_named_in_settings(tenant, id).await?;
         if self.ports.endpoints.delete_endpoint(tenant, id).await? {
+            self.route_tables.forget(tenant);
             Ok(())
         } else {
             Err(ServiceError::NotFound("endpoint"))

@@ -1,5 +1,6 @@
-//! Accepting an alert: validate it, route it to the endpoints meant for it ([`crate::routing`]), decide
-//! per routed endpoint whether it is sent or filtered, store the alert with those deliveries in one write,
+//! Accepting an alert: validate it, route it to the endpoints meant for it ([`crate::routing`]) or, when
+//! none is, to the tenant's default endpoint, decide per endpoint whether it is sent or filtered, store
+//! the alert with those deliveries in one write,
 //! and enqueue one task per pending delivery before answering (in that same write where the store holds
 //! the queue). An endpoint the alert is not routed to gets no delivery. A source's notification
 //! (Alertmanager, Grafana) is accepted as its alerts, each so. Counts accepted, refused and unrouted
@@ -18,9 +19,27 @@ use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::metrics::Refusal;
 use crate::ports::queue::Task;
 use crate::ports::store::{AlertReceipt, AlertRecord, RecordOutcome};
+use crate::routing::RoutingOutcome;
 use crate::routing::labels::Labels;
 use crate::routing::selection::EndpointSelection;
-use crate::routing::{self};
+use crate::routing::table::RouteTable;
+
+/// The endpoints an accepted alert gets a delivery for.
+pub(super) struct Destinations<'e> {
+    pub endpoints: Vec<&'e Endpoint>,
+    /// No endpoint was routed the alert; `endpoints` is the tenant's default endpoint, if one is set.
+    pub unrouted: bool,
+}
+
+impl<'e> Destinations<'e> {
+    /// Only `endpoint`, chosen by alertwire, not by routing (an operational alert).
+    pub fn only(endpoint: &'e Endpoint) -> Self {
+        Self {
+            endpoints: vec![endpoint],
+            unrouted: false,
+        }
+    }
+}
 
 impl Service {
     /// Returns once every pending delivery is on the queue. With `idempotency_key`, a repeat of the same
@@ -54,16 +73,18 @@ impl Service {
         let input = AlertContent::from_json(body)?;
         let selection = EndpointSelection::from_json(body)?;
         let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
-        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let table = self.route_table(tenant).await?;
         let named = match &selection {
-            Some(selection) => Some(selection.resolve(&endpoints)?),
+            Some(selection) => Some(selection.resolve(table.endpoints())?),
             None => None,
         };
-        let routed = self.routed(&input, &endpoints, named.as_deref());
+        let destinations = self
+            .destinations(tenant, &input, &table, named.as_deref())
+            .await?;
         self.record_and_enqueue(
             tenant,
             input,
-            &routed,
+            &destinations,
             idempotency_key.map(|k| (k, request_hash.as_str())),
         )
         .await
@@ -82,59 +103,67 @@ impl Service {
         alerts: Vec<SourceAlert>,
         selection: Option<&EndpointSelection>,
     ) -> Result<Vec<AlertReceipt>, ServiceError> {
-        let endpoints = self.ports.endpoints.list_endpoints(tenant).await?;
+        let table = self.route_table(tenant).await?;
         let named = match selection {
-            Some(selection) => Some(selection.resolve(&endpoints)?),
+            Some(selection) => Some(selection.resolve(table.endpoints())?),
             None => None,
         };
         let mut receipts = Vec::with_capacity(alerts.len());
         for alert in alerts {
             let key = alert.idempotency_key.as_str();
-            let routed = self.routed(&alert.content, &endpoints, named.as_deref());
+            let destinations = self
+                .destinations(tenant, &alert.content, &table, named.as_deref())
+                .await?;
             receipts.push(
-                self.record_and_enqueue(tenant, alert.content, &routed, Some((key, key)))
+                self.record_and_enqueue(tenant, alert.content, &destinations, Some((key, key)))
                     .await?,
             );
         }
         Ok(receipts)
     }
 
-    /// The tenant's `endpoints` that an alert of `content` is routed to: those it names (all when `named`
-    /// is `None`) whose matchers hold, compiled once per endpoint version.
-    fn routed<'e>(
+    /// Where an alert of `content` goes among the tenant's endpoints (`table`): those it is routed to
+    /// or, when there are none, the tenant's default endpoint (the settings are read only then).
+    pub(super) async fn destinations<'e>(
         &self,
+        tenant: &TenantId,
         content: &AlertContent,
-        endpoints: &'e [Endpoint],
+        table: &'e RouteTable,
         named: Option<&[EndpointId]>,
-    ) -> Vec<&'e Endpoint> {
-        let labels = Labels::of(content);
-        endpoints
-            .iter()
-            .filter(|endpoint| match self.compiled(endpoint) {
-                Ok(compiled) => {
-                    routing::route(&endpoint.id, &compiled.matchers, &labels, named).is_ok()
-                }
-                // Saved endpoints passed these checks; one that no longer compiles is routed as if it had
-                // no matchers, and its attempts record why it cannot be sent.
-                Err(e) => {
-                    tracing::warn!(endpoint = %endpoint.id, error = %e, "endpoint does not compile");
-                    named.is_none_or(|named| named.binary_search(&endpoint.id).is_ok())
-                }
-            })
-            .collect()
+    ) -> Result<Destinations<'e>, ServiceError> {
+        let routed = table.routed(&Labels::of(content), named);
+        if !routed.is_empty() {
+            return Ok(Destinations {
+                endpoints: routed,
+                unrouted: false,
+            });
+        }
+        let settings = self.ports.settings.get_settings(tenant).await?;
+        let default = settings
+            .default_endpoint_id
+            .and_then(|id| table.endpoints().iter().find(|e| e.id == id));
+        Ok(Destinations {
+            endpoints: default.into_iter().collect(),
+            unrouted: true,
+        })
     }
 
-    /// Stores the alert with one delivery per endpoint it was routed to and queues the pending ones;
-    /// `idempotency` is the key and the hash of what it stands for.
+    /// Stores the alert with one delivery per destination and queues the pending ones; `idempotency` is
+    /// the key and the hash of what it stands for.
     pub(super) async fn record_and_enqueue(
         &self,
         tenant: &TenantId,
         input: AlertContent,
-        endpoints: &[&Endpoint],
+        destinations: &Destinations<'_>,
         idempotency: Option<(&str, &str)>,
     ) -> Result<AlertReceipt, ServiceError> {
-        let alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
-        let deliveries: Vec<Delivery> = endpoints
+        let mut alert = input.into_alert(AlertId::generate(), tenant.clone(), self.clock.now());
+        alert.routing = Some(RoutingOutcome {
+            endpoints: destinations.endpoints.len(),
+            unrouted: destinations.unrouted,
+        });
+        let deliveries: Vec<Delivery> = destinations
+            .endpoints
             .iter()
             .map(|e| new_delivery(DeliveryId::generate(), &alert, e))
             .collect();
@@ -156,9 +185,13 @@ impl Service {
                     self.enqueue(tenant, &alert.id, &tasks).await?;
                 }
                 self.metrics.alert_accepted(alert.content.message_type);
-                if deliveries.is_empty() {
+                if destinations.unrouted {
                     self.metrics.alert_unrouted(alert.content.message_type);
-                    tracing::info!(alert = %alert.id, "no endpoint is routed this alert");
+                    tracing::info!(
+                        alert = %alert.id,
+                        default_endpoint = ?destinations.endpoints.first().map(|e| &e.id),
+                        "no endpoint is routed this alert"
+                    );
                 }
                 let filtered = deliveries
                     .iter()
@@ -166,13 +199,7 @@ impl Service {
                     .count();
                 self.metrics
                     .deliveries_finished(DeliveryStatus::Filtered, filtered as u64);
-                Ok(AlertReceipt {
-                    alert_id: alert.id,
-                    deliveries: deliveries
-                        .into_iter()
-                        .map(|d| (d.id, d.endpoint_id))
-                        .collect(),
-                })
+                Ok(AlertReceipt::of(&alert, &deliveries))
             }
             RecordOutcome::AlreadyRecorded {
                 receipt,

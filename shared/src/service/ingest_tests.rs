@@ -476,3 +476,82 @@ async fn matchers_are_kept_in_their_canonical_form() {
         .unwrap();
     assert_eq!(stored.matchers, ["team=\"db\"", "env=~\"prod|staging\""]);
 }
+
+#[tokio::test]
+async fn an_unrouted_alert_goes_to_the_default_endpoint_and_is_kept_as_unrouted() {
+    let service = monday_service();
+    // GIVEN a database endpoint, and a ticket tracker whose own matcher takes nothing, as default endpoint
+    let db = endpoint_at(
+        &service,
+        &acme(),
+        "db",
+        closed_port(),
+        json!({"matchers": ["team=\"db\""]}),
+    )
+    .await;
+    let tickets = endpoint_at(
+        &service,
+        &acme(),
+        "tickets",
+        closed_port(),
+        json!({"matchers": ["team=\"nobody\""]}),
+    )
+    .await;
+    let web_alert = json!({"title": "5xx rate", "tags": ["team=web"]});
+
+    // WHEN a web alert is accepted before and after the tracker is made the default endpoint
+    let before = service
+        .accept_alert(&acme(), &web_alert, None)
+        .await
+        .unwrap();
+    service
+        .put_settings(&acme(), &json!({"default_endpoint_id": tickets.as_str()}))
+        .await
+        .unwrap();
+    let after = service
+        .accept_alert(&acme(), &web_alert, None)
+        .await
+        .unwrap();
+    let routed = service
+        .accept_alert(&acme(), &json!({"title": "lag", "tags": ["team=db"]}), None)
+        .await
+        .unwrap();
+
+    // THEN before, it reached nothing; after, only the default endpoint; both are unrouted, and an alert
+    // that routing takes does not reach the default endpoint
+    assert!(before.unrouted && before.deliveries.is_empty());
+    assert!(after.unrouted);
+    assert_eq!(receipt_endpoints(&after), vec![tickets.clone()]);
+    assert!(!routed.unrouted);
+    assert_eq!(receipt_endpoints(&routed), vec![db]);
+    let stored = service
+        .ports
+        .alerts
+        .get_alert(&acme(), &after.alert_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.routing,
+        Some(RoutingOutcome {
+            endpoints: 1,
+            unrouted: true
+        })
+    );
+
+    // AND both are listed as unrouted, newest first; the routed one is not
+    let unrouted: Vec<AlertId> = service
+        .list_unrouted(&acme(), None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(unrouted, [after.alert_id.clone(), before.alert_id.clone()]);
+
+    // AND the default endpoint cannot be deleted while the setting names it
+    assert!(matches!(
+        service.delete_endpoint(&acme(), &tickets).await,
+        Err(ServiceError::Conflict(m)) if m.contains("default_endpoint_id")
+    ));
+}

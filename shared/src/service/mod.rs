@@ -18,6 +18,8 @@ mod in_memory;
 mod ingest;
 mod operations;
 mod resend;
+mod route_tables;
+mod route_test;
 mod stranded;
 mod test_send;
 
@@ -30,6 +32,8 @@ pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
 pub use endpoints::ReplacedEndpoint;
 pub use operations::{FAILING_DEBOUNCE, OPERATIONS_SOURCE, OperationsEvent};
+pub use route_tables::ROUTE_TABLE_PERIOD;
+pub use route_test::{EndpointRoute, RouteMiss, RouteTest, WouldRecord};
 pub use stranded::StrandedReport;
 pub use test_send::TestSendReport;
 
@@ -96,6 +100,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     /// Compiled templates per endpoint version, so a template is parsed once, not per delivery.
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
+    /// Each tenant's endpoints indexed for routing, read once per period.
+    route_tables: route_tables::RouteTables,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +132,15 @@ impl Service {
             metrics: Metrics::disabled(),
             clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
+            route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
         }
+    }
+
+    /// How long ingest routes on a tenant's endpoints as read before reading them again (by default
+    /// [`ROUTE_TABLE_PERIOD`]); this process's own endpoint writes are seen at once.
+    pub fn with_route_table_period(mut self, period: std::time::Duration) -> Self {
+        self.route_tables = route_tables::RouteTables::new(period);
+        self
     }
 
     /// When endpoints are disabled by themselves (by default after 5 days of failures).

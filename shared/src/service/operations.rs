@@ -137,45 +137,54 @@ impl Service {
         Ok(self.ports.settings.get_settings(tenant).await?)
     }
 
-    /// Replaces the tenant's settings; `operations_endpoint_id` must name one of its endpoints (another
-    /// tenant's is unknown here).
+    /// Replaces the tenant's settings; `operations_endpoint_id` and `default_endpoint_id` must name
+    /// endpoints of the tenant (another tenant's is unknown here).
     pub async fn put_settings(
         &self,
         tenant: &TenantId,
         body: &Value,
     ) -> Result<TenantSettings, ServiceError> {
         let settings = TenantSettings::from_json(body)?;
-        if let Some(id) = &settings.operations_endpoint_id
-            && self
-                .ports
-                .endpoints
-                .get_endpoint(tenant, id)
-                .await?
-                .is_none()
-        {
-            return Err(FieldError::invalid(
-                "operations_endpoint_id",
-                format!("`operations_endpoint_id`: there is no endpoint `{id}`"),
-            )
-            .into());
+        for (field, id) in [
+            ("operations_endpoint_id", &settings.operations_endpoint_id),
+            ("default_endpoint_id", &settings.default_endpoint_id),
+        ] {
+            if let Some(id) = id
+                && self
+                    .ports
+                    .endpoints
+                    .get_endpoint(tenant, id)
+                    .await?
+                    .is_none()
+            {
+                return Err(FieldError::invalid(
+                    field,
+                    format!("`{field}`: there is no endpoint `{id}`"),
+                )
+                .into());
+            }
         }
         self.ports.settings.put_settings(tenant, &settings).await?;
         Ok(settings)
     }
 
-    /// A conflict if `id` is the tenant's operations endpoint: it cannot be deleted while named.
-    pub(super) async fn check_not_operations_endpoint(
+    /// A conflict if `id` is the tenant's operations or default endpoint: it cannot be deleted while
+    /// a setting names it.
+    pub(super) async fn check_not_named_in_settings(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<(), ServiceError> {
         let settings = self.ports.settings.get_settings(tenant).await?;
-        if settings.operations_endpoint_id.as_ref() == Some(id) {
-            return Err(ServiceError::Conflict(
-                "the endpoint is the tenant's operations endpoint; change `operations_endpoint_id` \
-                 in /v1/settings first"
-                    .into(),
-            ));
+        for (field, named) in [
+            ("operations_endpoint_id", &settings.operations_endpoint_id),
+            ("default_endpoint_id", &settings.default_endpoint_id),
+        ] {
+            if named.as_ref() == Some(id) {
+                return Err(ServiceError::Conflict(format!(
+                    "the endpoint is the tenant's `{field}`; change it in /v1/settings first"
+                )));
+            }
         }
         Ok(())
     }
@@ -220,8 +229,13 @@ impl Service {
         let content = AlertContent::from_json(&event.alert_json())?;
         let key = event.idempotency_key();
         let idempotency = key.as_deref().map(|k| (k, k));
-        self.record_and_enqueue(tenant, content, &[&operations], idempotency)
-            .await?;
+        self.record_and_enqueue(
+            tenant,
+            content,
+            &super::ingest::Destinations::only(&operations),
+            idempotency,
+        )
+        .await?;
         tracing::info!(event = event.name(), endpoint = %event.endpoint_id(), "operational alert accepted");
         Ok(true)
     }

@@ -8,9 +8,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::delivery_items::{STAGED, attempt_item, delivery_item};
 use super::item::{self, Item, n, s};
 use super::layout::{
-    EXPIRES_AT, PK, SK, alert_sk, attempt_sk, attempts_pk, delivery_sk, idempotency_sk, tenant_pk,
+    EXPIRES_AT, PK, SK, UNROUTED_PREFIX, alert_sk, attempt_sk, attempts_pk, delivery_sk,
+    idempotency_sk, tenant_pk, unrouted_sk,
 };
-use super::{DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, written};
+use super::{
+    DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, request_failed,
+    written,
+};
 use crate::alert::Alert;
 use crate::delivery::Delivery;
 use crate::ids::{AlertId, DeliveryId, TenantId};
@@ -75,6 +79,17 @@ fn alert_item(
         alert_item.insert(PUBLISHING.to_string(), AttributeValue::Bool(true));
     }
     Ok(alert_item)
+}
+
+/// The copy of an unrouted alert that its tenant's list of unrouted alerts reads, expiring with it.
+fn unrouted_item(alert: &Alert, expires_at: i64) -> Result<Item, StoreError> {
+    Ok([
+        (PK.to_string(), s(tenant_pk(&alert.tenant))),
+        (SK.to_string(), s(unrouted_sk(&alert.id))),
+        (DOC.to_string(), item::json_value(alert)?),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+    ]
+    .into())
 }
 
 /// A delivery and its attempts (usually none yet) as items.
@@ -226,15 +241,9 @@ impl AlertStore for DynamoStore {
         let alert = record.alert;
         let tenant = &alert.tenant;
         let expires_at = self.expiry();
-        let receipt = AlertReceipt {
-            alert_id: alert.id.clone(),
-            deliveries: record
-                .deliveries
-                .iter()
-                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
-                .collect(),
-        };
-        let fixed = 1 + usize::from(record.idempotency.is_some());
+        let receipt = AlertReceipt::of(alert, record.deliveries);
+        let unrouted = alert.routing.is_some_and(|r| r.unrouted);
+        let fixed = 1 + usize::from(record.idempotency.is_some()) + usize::from(unrouted);
         let sizes: Vec<usize> = record
             .deliveries
             .iter()
@@ -268,6 +277,10 @@ impl AlertStore for DynamoStore {
             &self.table,
             alert_item(alert, &receipt, expires_at, !staged.is_empty())?,
         )?);
+        if unrouted {
+            // An unrouted alert has one delivery at most, so this always fits in the transaction.
+            items.push(put_new(&self.table, unrouted_item(alert, expires_at)?)?);
+        }
         for delivery in committed {
             for delivery_item in delivery_items(delivery, expires_at, false)? {
                 items.push(put_new(&self.table, delivery_item)?);
@@ -334,6 +347,54 @@ impl AlertStore for DynamoStore {
             return Ok(None);
         };
         Ok(Some(item::json(&found, DOC)?))
+    }
+
+    /// One `Query` of the tenant's partition, newest first, from below `before` (the sort keys of the
+    /// unrouted alerts sort as their ids), paged until `limit` live items are read.
+    async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let mut alerts = Vec::new();
+        let mut start = None;
+        let upper = match before {
+            Some(before) => unrouted_sk(before),
+            // Above every unrouted sort key: `#` < `~`.
+            None => format!("{UNROUTED_PREFIX}~"),
+        };
+        while alerts.len() < limit {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lower AND :upper")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":lower", s(UNROUTED_PREFIX))
+                .expression_attribute_values(":upper", s(upper.clone()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| request_failed("Query", e))?;
+            let now = now_epoch();
+            for found in output.items.unwrap_or_default() {
+                // BETWEEN includes `before` itself.
+                if item::is_live(&found, now)? && found.get(SK) != Some(&s(upper.clone())) {
+                    alerts.push(item::json(&found, DOC)?);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        alerts.truncate(limit);
+        Ok(alerts)
     }
 }
 

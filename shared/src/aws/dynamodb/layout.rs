@@ -91,6 +91,13 @@ pub(super) fn alert_sk(id: &AlertId) -> String {
     format!("AL#{id}")
 }
 
+/// Beside an alert that no endpoint was routed, in its tenant's partition: what lists those alerts.
+pub(super) const UNROUTED_PREFIX: &str = "UNROUTED#";
+
+pub(super) fn unrouted_sk(id: &AlertId) -> String {
+    format!("{UNROUTED_PREFIX}{id}")
+}
+
 /// Idempotency keys are caller-chosen text of any length: the sort key holds their SHA-256.
 pub(super) fn idempotency_sk(key: &str) -> String {
     format!("IDEM#{:x}", Sha256::digest(key.as_bytes()))

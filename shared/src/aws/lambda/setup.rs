@@ -428,6 +428,14 @@ impl AlertStore for NotGiven {
     async fn get_alert(&self, _: &TenantId, _: &AlertId) -> Result<Option<Alert>, StoreError> {
         self.refuse("alerts")
     }
+    async fn list_unrouted(
+        &self,
+        _: &TenantId,
+        _: Option<&AlertId>,
+        _: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.refuse("alerts")
+    }
 }
 
 #[async_trait]

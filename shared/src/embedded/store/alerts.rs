@@ -15,15 +15,9 @@ use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, 
 impl AlertStore for Database {
     async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
         let alert_doc = serde_json::to_string(record.alert)?;
-        let receipt = AlertReceipt {
-            alert_id: record.alert.id.clone(),
-            deliveries: record
-                .deliveries
-                .iter()
-                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
-                .collect(),
-        };
+        let receipt = AlertReceipt::of(record.alert, record.deliveries);
         let receipt_doc = serde_json::to_string(&receipt)?;
+        let unrouted = record.alert.routing.is_some_and(|r| r.unrouted);
         let tenant = record.alert.tenant.0.clone();
         let alert_id = record.alert.id.0.clone();
         let idempotency = record
@@ -63,6 +57,10 @@ impl AlertStore for Database {
             for delivery in &deliveries {
                 insert_delivery(&tx, delivery)?;
             }
+            if unrouted {
+                tx.prepare_cached("INSERT INTO unrouted_alerts (tenant, id) VALUES (?1, ?2)")?
+                    .execute(params![tenant, alert_id])?;
+            }
             insert_tasks(&tx, &tasks)?;
             tx.commit()?;
             Ok(RecordOutcome::Recorded { enqueued: queued })
@@ -94,6 +92,29 @@ impl AlertStore for Database {
             tenant,
             &id.0,
         )
+        .await
+    }
+
+    async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let (tenant, before) = (tenant.0.clone(), before.map(|b| b.0.clone()));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT a.doc FROM unrouted_alerts u JOIN alerts a ON a.tenant = u.tenant AND a.id = u.id
+                 WHERE u.tenant = ?1 AND (?2 IS NULL OR u.id < ?2) ORDER BY u.id DESC LIMIT ?3",
+            )?;
+            let docs = statement.query_map(params![tenant, before, limit], |r| r.get::<_, String>(0))?;
+            let mut alerts = Vec::new();
+            for doc in docs {
+                alerts.push(serde_json::from_str(&doc?)?);
+            }
+            Ok(alerts)
+        })
         .await
     }
 }

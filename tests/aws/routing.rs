@@ -1,0 +1,201 @@
+//! Routing on the AWS path, against moto: the service on the DynamoDB store and the SQS queue, as the api
+//! and deliver functions build it, and the SQS event source mapping played by the test. Alerts reach only
+//! the endpoints their labels match or that they name, an unrouted alert reaches the default endpoint
+//! and is kept as unrouted, 1,000 endpoints that match nothing add no delivery record, and a bad regex is
+//! a 422 with nothing written. Every delivery goes to a real receiver on 127.0.0.1.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
+use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
+use alertwire_shared::aws::load_sdk_config;
+use alertwire_shared::delivery::retry_policy::RetryPolicy;
+use alertwire_shared::ids::TenantId;
+use alertwire_shared::outbound::sender::HttpSender;
+use alertwire_shared::ports::store::{AlertStore, DeliveryFilter, DeliveryStore};
+use alertwire_shared::sealing::LocalSealer;
+use alertwire_shared::service::{Ports, Service, ServiceError};
+use alertwire_tests::server::loopback_policy;
+use alertwire_tests::{Behaviour, Receiver};
+use serde_json::{Value, json};
+
+use crate::queue_conformance::backends::Sqs;
+
+const SETTLE: Duration = Duration::from_secs(60);
+/// Endpoints whose matchers no alert of the test holds.
+const OTHER_ENDPOINTS: usize = 1000;
+
+struct Rig {
+    sqs: Sqs,
+    store: DynamoStore,
+    service: Service,
+    tenant: TenantId,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let sqs = Sqs::with_visibility("routing", Duration::from_secs(30)).await;
+        let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+        let table = format!("routing-{}", TenantId::generate().0.replace("tn_", ""));
+        create_table(&client, &table)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
+        let store = DynamoStore::new(
+            client,
+            table,
+            DEFAULT_RECORD_TTL,
+            Arc::new(LocalSealer::generate()),
+        );
+        let ports = Ports::on_one_store(store.clone(), Arc::new(sqs.queue.clone()));
+        let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
+            .expect("an HTTP client");
+        let retry = RetryPolicy::parse("0ms").expect("retry delays");
+        Rig {
+            sqs,
+            store,
+            service: Service::new(ports, sender, retry),
+            tenant: TenantId::generate(),
+        }
+    }
+
+    async fn endpoint(&self, name: &str, receiver: &Receiver, matchers: Value) -> String {
+        let body = json!({"name": name, "url": receiver.url("/hook"), "matchers": matchers});
+        let endpoint = self
+            .service
+            .create_endpoint(&self.tenant, &body)
+            .await
+            .expect("the endpoint is created");
+        endpoint.id.0
+    }
+
+    /// Plays the event source mapping until the queue stays empty.
+    async fn deliver_everything(&self) {
+        let deadline = Instant::now() + SETTLE;
+        let mut idle = 0;
+        while idle < 2 {
+            assert!(Instant::now() < deadline, "deliveries did not settle");
+            let records = self.sqs.receive_batch().await;
+            if records.is_empty() {
+                idle += 1;
+                continue;
+            }
+            idle = 0;
+            let failed = deliver_batch(&self.service, &self.sqs.queue, records.clone()).await;
+            self.sqs.delete_finished(&records, &failed).await;
+        }
+    }
+
+    /// Every delivery of the tenant, as `(endpoint_id, status)`.
+    async fn deliveries(&self) -> Vec<(String, String)> {
+        let filter = DeliveryFilter {
+            limit: 10_000,
+            ..DeliveryFilter::default()
+        };
+        self.store
+            .list_deliveries(&self.tenant, &filter)
+            .await
+            .expect("the deliveries")
+            .into_iter()
+            .map(|d| (d.endpoint_id.0, d.status.as_str().to_string()))
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_and_sqs_alerts_reach_only_their_endpoints_and_the_rest_costs_nothing() {
+    let rig = Rig::new().await;
+    let web = Receiver::start(Behaviour::status(200)).await;
+    let db = Receiver::start(Behaviour::status(200)).await;
+    let tickets = Receiver::start(Behaviour::status(200)).await;
+    let others = Receiver::start(Behaviour::status(200)).await;
+    let web_id = rig.endpoint("web", &web, json!(["team=\"web\""])).await;
+    let db_id = rig.endpoint("db", &db, json!(["team=\"db\""])).await;
+    let tickets_id = rig
+        .endpoint("tickets", &tickets, json!(["team=\"none\""]))
+        .await;
+    for n in 0..OTHER_ENDPOINTS {
+        let matchers = if n.is_multiple_of(20) {
+            json!([format!("env=~\"staging-{n}|qa-{n}\"")])
+        } else {
+            json!([format!("team=\"t{n}\"")])
+        };
+        rig.endpoint(&format!("other-{n}"), &others, matchers).await;
+    }
+    rig.service
+        .put_settings(&rig.tenant, &json!({"default_endpoint_id": tickets_id}))
+        .await
+        .expect("the default endpoint is set");
+
+    // A bad regex is refused naming the matcher, and nothing is written
+    let refused = rig
+        .service
+        .create_endpoint(
+            &rig.tenant,
+            &json!({"name": "bad", "url": db.url("/hook"), "matchers": ["team=\"db\"", "env=~\"(prod\""]}),
+        )
+        .await;
+    match refused {
+        Err(ServiceError::Input(e)) => assert_eq!(e.field, "matchers[1]"),
+        other => panic!("a bad regex must be refused: {other:?}"),
+    }
+    let endpoints = rig.service.list_endpoints(&rig.tenant).await.unwrap();
+    assert_eq!(endpoints.len(), OTHER_ENDPOINTS + 3);
+
+    // WHEN a web alert, an alert naming the db endpoint and an alert no matcher takes are accepted
+    let accept = |body: Value| {
+        let (service, tenant) = (&rig.service, &rig.tenant);
+        async move {
+            service
+                .accept_alert(tenant, &body, None)
+                .await
+                .expect("accepted")
+        }
+    };
+    let to_web = accept(json!({"title": "5xx rate", "tags": ["team=web", "env=prod"]})).await;
+    let named =
+        accept(json!({"title": "lag", "tags": ["team=db"], "endpoints": ["db", "web"]})).await;
+    let unrouted = accept(json!({"title": "orphan", "tags": ["team=mobile"]})).await;
+    rig.deliver_everything().await;
+
+    // THEN each reaches one endpoint: by its labels; of those it names, the one whose matcher holds; and
+    // the default endpoint
+    assert_eq!(to_web.deliveries.len(), 1);
+    assert_eq!(to_web.deliveries[0].1.0, web_id);
+    assert_eq!(named.deliveries.len(), 1, "{named:?}");
+    assert_eq!(named.deliveries[0].1.0, db_id);
+    assert!(!named.unrouted && !to_web.unrouted);
+    assert!(unrouted.unrouted);
+    assert_eq!(unrouted.deliveries.len(), 1);
+    assert_eq!(unrouted.deliveries[0].1.0, tickets_id);
+    assert_eq!(web.wait_for(1, SETTLE).await[0].json()["title"], "5xx rate");
+    assert_eq!(db.wait_for(1, SETTLE).await[0].json()["title"], "lag");
+    assert_eq!(
+        tickets.wait_for(1, SETTLE).await[0].json()["title"],
+        "orphan"
+    );
+    assert_eq!(
+        web.received().len(),
+        1,
+        "the web endpoint was named but its matcher fails"
+    );
+    assert!(others.received().is_empty());
+
+    // AND the 1,000 endpoints that match nothing added no delivery record: three alerts, three records
+    let mut stored = rig.deliveries().await;
+    stored.sort();
+    let mut expected = vec![
+        (web_id, "delivered".to_string()),
+        (db_id, "delivered".to_string()),
+        (tickets_id, "delivered".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(stored, expected);
+    let kept = rig
+        .store
+        .get_alert(&rig.tenant, &unrouted.alert_id)
+        .await
+        .unwrap()
+        .expect("the unrouted alert is kept");
+    assert!(kept.routing.is_some_and(|r| r.unrouted && r.endpoints == 1));
+}
