@@ -19,6 +19,8 @@ use crate::{BenchError, Settings, block_on};
 
 const CONCURRENCY: usize = 16;
 const GOAL: f64 = 0.8;
+/// How long the deliveries of one run may take to drain before the next run.
+const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 
 fn request(base: &str) -> Request {
     Request {
@@ -60,6 +62,20 @@ async fn tenant_with(
     Ok(server)
 }
 
+/// Waits until the server has no pending delivery.
+async fn drained(server: &ServeProcess) -> Result<(), BenchError> {
+    let deadline = std::time::Instant::now() + DRAIN_LIMIT;
+    while server.has_pending().await? {
+        if std::time::Instant::now() > deadline {
+            return Err(BenchError::Unexpected(
+                "the deliveries did not drain between runs".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 /// Delivery records per alert in a stopped server's database.
 fn deliveries_per_alert(data_dir: &Path) -> Result<f64, BenchError> {
     let sqlite = |e: rusqlite::Error| BenchError::Store(e.to_string());
@@ -93,11 +109,17 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             load::run(&client, request, CONCURRENCY, Until::Count(50)).await?;
         }
         let mut rates: Vec<Figure> = counts.iter().map(|_| Figure::new("alerts/s")).collect();
+        for server in &servers {
+            drained(server).await?;
+        }
         for _ in 0..settings.runs {
-            for (request, rate) in requests.iter().zip(&mut rates) {
+            for ((request, rate), server) in requests.iter().zip(&mut rates).zip(&servers) {
                 let result =
                     load::run(&client, request, CONCURRENCY, Until::Elapsed(duration)).await?;
                 rate.push(result.per_second());
+                // The next count's run starts on a quiet machine, not beside this one's worker still
+                // delivering what it queued.
+                drained(server).await?;
             }
         }
         let mut rows = Vec::new();
@@ -137,7 +159,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             let _ = std::fs::remove_dir_all(&data_dir);
         }
         notes.push(format!(
-            "routing: {CONCURRENCY} closed-loop clients for {} ms a run per endpoint count, the counts interleaved; each tenant is its own `alertwire serve` with its worker delivering the matching endpoints' deliveries meanwhile (the 1-endpoint tenant delivers one per alert, the others two).",
+            "routing: {CONCURRENCY} closed-loop clients for {} ms a run per endpoint count, the counts interleaved; each tenant is its own `alertwire serve` with its worker delivering the matching endpoints' deliveries meanwhile (the 1-endpoint tenant delivers one per alert, the others two), and each run waits until the previous one's deliveries are drained.",
             duration.as_millis()
         ));
         Ok(rows)

@@ -1,6 +1,8 @@
 //! Each tenant's [`RouteTable`], kept in the process so that ingest reads a tenant's endpoints from the
 //! store once per period, not once per alert. Every endpoint write this process makes drops its tenant's
-//! table at once; a write made by another process (another Lambda instance) is seen within the period.
+//! table at once; a write made by another process (another Lambda instance) is seen within the period
+//! (and the time one read takes). When a table ages out, one request reads it again while the others go
+//! on with the aged one, so a burst of alerts does not read the endpoints once per request in flight.
 //! A table kept a little stale only errs where the attempt corrects it: the attempt reads the endpoint
 //! again, so a delivery to an endpoint disabled or deleted meanwhile is settled unsent.
 
@@ -31,11 +33,20 @@ struct Kept {
     /// `None`); a new table still takes its parsed matchers for the endpoints that did not change.
     table: Option<Arc<RouteTable>>,
     read_at: Option<Instant>,
+    /// When a request began to read the aged table again; another one that began longer than a period
+    /// ago is taken as abandoned (its request was dropped).
+    refreshing_since: Option<Instant>,
 }
 
-/// What is kept of a tenant: its table while fresh, the last table, and the generation.
+/// What ingest routes on: the kept table, or a table to read now.
+enum Wanted {
+    Kept(Arc<RouteTable>),
+    Read(Lookup),
+}
+
+/// What a read of a tenant's table starts from: the last table (for its parsed matchers) and the
+/// generation to keep the new one under.
 struct Lookup {
-    fresh: Option<Arc<RouteTable>>,
     last: Option<Arc<RouteTable>>,
     generation: u64,
 }
@@ -54,18 +65,36 @@ impl RouteTables {
 
     fn lookup(&self, tenant: &TenantId) -> Lookup {
         let tenants = self.lock();
-        let Some(kept) = tenants.get(tenant) else {
-            return Lookup {
-                fresh: None,
-                last: None,
-                generation: 0,
-            };
-        };
-        let fresh = kept.read_at.is_some_and(|t| t.elapsed() < self.period);
+        let kept = tenants.get(tenant);
         Lookup {
-            fresh: kept.table.clone().filter(|_| fresh),
+            last: kept.and_then(|k| k.table.clone()),
+            generation: kept.map_or(0, |k| k.generation),
+        }
+    }
+
+    /// The table ingest routes on: the kept one while fresh, or while it is only aged and another request
+    /// is reading it again; otherwise this request is to read it (and is marked as reading).
+    fn for_ingest(&self, tenant: &TenantId) -> Wanted {
+        let mut tenants = self.lock();
+        let kept = tenants.entry(tenant.clone()).or_default();
+        let period = self.period;
+        if let (Some(table), Some(read_at)) = (&kept.table, kept.read_at) {
+            let refreshing = kept.refreshing_since.is_some_and(|t| t.elapsed() < period);
+            if read_at.elapsed() < period || refreshing {
+                return Wanted::Kept(table.clone());
+            }
+        }
+        kept.refreshing_since = Some(Instant::now());
+        Wanted::Read(Lookup {
             last: kept.table.clone(),
             generation: kept.generation,
+        })
+    }
+
+    /// A read of the tenant's table failed: the next request reads it.
+    fn read_failed(&self, tenant: &TenantId) {
+        if let Some(kept) = self.lock().get_mut(tenant) {
+            kept.refreshing_since = None;
         }
     }
 
@@ -76,6 +105,7 @@ impl RouteTables {
             tenants.clear();
         }
         let kept = tenants.entry(tenant.clone()).or_default();
+        kept.refreshing_since = None;
         if kept.generation == generation {
             kept.table = Some(table);
             kept.read_at = Some(read_at);
@@ -88,19 +118,26 @@ impl RouteTables {
         let kept = tenants.entry(tenant.clone()).or_default();
         kept.generation += 1;
         kept.read_at = None;
+        kept.refreshing_since = None;
     }
 }
 
 impl Service {
-    /// The tenant's route table: the one kept, when read within the period, or a new one read now.
+    /// The tenant's route table for ingest: the one kept, when read within the period (or while another
+    /// request reads it again), or a new one read now.
     pub(super) async fn route_table(
         &self,
         tenant: &TenantId,
     ) -> Result<Arc<RouteTable>, ServiceError> {
-        let lookup = self.route_tables.lookup(tenant);
-        match lookup.fresh {
-            Some(table) => Ok(table),
-            None => self.read_route_table(tenant, lookup).await,
+        match self.route_tables.for_ingest(tenant) {
+            Wanted::Kept(table) => Ok(table),
+            Wanted::Read(lookup) => {
+                let read = self.read_route_table(tenant, lookup).await;
+                if read.is_err() {
+                    self.route_tables.read_failed(tenant);
+                }
+                read
+            }
         }
     }
 
@@ -135,19 +172,44 @@ mod tests {
     fn a_table_read_before_a_write_is_not_kept_and_one_kept_ages_out() {
         let tables = RouteTables::new(Duration::from_millis(50));
         let acme = TenantId::from("acme");
-        let generation = tables.lookup(&acme).generation;
+        let Wanted::Read(lookup) = tables.for_ingest(&acme) else {
+            panic!("nothing kept yet: read it");
+        };
         // A write lands while the table is being read: what was read is not kept.
         tables.forget(&acme);
-        tables.keep(&acme, generation, Instant::now(), Arc::default());
-        let lookup = tables.lookup(&acme);
-        assert!(lookup.fresh.is_none() && lookup.last.is_none());
         tables.keep(&acme, lookup.generation, Instant::now(), Arc::default());
-        assert!(tables.lookup(&acme).fresh.is_some());
-        // It ages out, and a write drops it, but it stays the last table read
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(tables.lookup(&acme).fresh.is_none());
+        let Wanted::Read(lookup) = tables.for_ingest(&acme) else {
+            panic!("what was read before the write is not used");
+        };
+        assert!(lookup.last.is_none());
+        tables.keep(&acme, lookup.generation, Instant::now(), Arc::default());
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Kept(_)));
+        // A write drops it, but it stays the last table read, for its parsed matchers
         tables.forget(&acme);
-        let lookup = tables.lookup(&acme);
-        assert!(lookup.fresh.is_none() && lookup.last.is_some());
+        assert!(tables.lookup(&acme).last.is_some());
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Read(_)));
+    }
+
+    #[test]
+    fn an_aged_table_is_read_again_by_one_request_while_the_others_use_it() {
+        let tables = RouteTables::new(Duration::from_millis(50));
+        let acme = TenantId::from("acme");
+        let Wanted::Read(lookup) = tables.for_ingest(&acme) else {
+            panic!("nothing kept yet: read it");
+        };
+        tables.keep(&acme, lookup.generation, Instant::now(), Arc::default());
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Kept(_)));
+        std::thread::sleep(Duration::from_millis(60));
+        // Aged: the first request reads it again, the next ones go on with the aged table meanwhile
+        let Wanted::Read(lookup) = tables.for_ingest(&acme) else {
+            panic!("aged: read it again");
+        };
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Kept(_)));
+        tables.keep(&acme, lookup.generation, Instant::now(), Arc::default());
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Kept(_)));
+        // A write of this process: no request routes on the old table any more
+        tables.forget(&acme);
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Read(_)));
+        assert!(matches!(tables.for_ingest(&acme), Wanted::Read(_)));
     }
 }
