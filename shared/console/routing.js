@@ -28,13 +28,13 @@ export async function routingScreen() {
   const [{ endpoints }, settings, { alerts: unrouted }] = await Promise.all([
     get("/v1/endpoints"), get("/v1/settings"), get(`/v1/alerts/unrouted?limit=${UNROUTED_SHOWN}`)]);
   const field = (label, control) => el("label", {}, label, control);
-  const title = el("input", { id: "route-title", value: "Test alert", required: true });
+  const title = el("input", { id: "route-title", type: "text", value: "Test alert", required: true });
   const severity = el("select", { id: "route-severity" },
     SEVERITIES.map((s) => el("option", { value: s, selected: s === "high" }, s)));
   const messageType = el("select", { id: "route-message-type" },
     MESSAGE_TYPES.map((t) => el("option", { value: t }, t)));
   const tags = el("textarea", { id: "route-tags", rows: "4", placeholder: "team=db\nenv=prod" });
-  const named = el("input", { id: "route-endpoints", placeholder: "names or ids, comma-separated (optional)" });
+  const named = el("input", { id: "route-endpoints", type: "text", placeholder: "names or ids, comma-separated (optional)" });
   const message = messageBox("route-message");
   const result = el("div", { id: "route-result" });
 
