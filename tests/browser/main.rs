@@ -26,6 +26,7 @@ const README_SCREENS: &[&str] = &[
     "deliveries",
     "delivery-attempts",
     "dead-letters",
+    "routing",
 ];
 
 fn screenshot_dir() -> PathBuf {
