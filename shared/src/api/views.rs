@@ -644,7 +644,7 @@ pub struct AlertView {
     pub message_type: MessageType,
     pub incident_key: Option<String>,
     pub tags: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
+    /// As sent: any JSON values.
     pub samples: Vec<serde_json::Value>,
     #[schema(value_type = Object)]
     pub context: serde_json::Map<String, serde_json::Value>,
