@@ -585,4 +585,5 @@ async fn the_routing_screen_says_which_endpoints_get_an_alert_and_sets_the_defau
     browser.goto(&format!("{console}#/routing")).await;
     let listed = browser.text_containing("#unrouted", "nobody's alert").await;
     assert!(listed.contains("The default endpoint"), "{listed}");
+    browser.close().await;
 }
