@@ -14,7 +14,12 @@ const GRAFANA_RESOLVED: &str = include_str!("../fixtures/grafana/resolved.json")
 
 /// Posts `body` the way Alertmanager's `http_config.authorization` and Grafana's "Authorization header"
 /// send it: `Authorization: Bearer <credentials>`, JSON, the tool's own user agent.
-async fn post_as_tool(api: &ApiClient, path: &str, user_agent: &str, body: &str) -> (u16, Value) {
+pub(crate) async fn post_as_tool(
+    api: &ApiClient,
+    path: &str,
+    user_agent: &str,
+    body: &str,
+) -> (u16, Value) {
     let authorization = format!("Bearer {}", api.key);
     api.raw(
         "POST",

@@ -8,6 +8,8 @@ use std::time::Duration;
 use alertwire_tests::{ApiClient, Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
 
+use crate::alert_sources::post_as_tool;
+
 const SETTLE: Duration = Duration::from_secs(30);
 const ALERTMANAGER_FIRING: &str = include_str!("../fixtures/alertmanager/firing.json");
 const UNROUTED: &str = "alertwire_alerts_unrouted_total";
@@ -19,19 +21,9 @@ async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver, matchers: Va
     view["id"].as_str().unwrap().to_string()
 }
 
-/// Posts the Alertmanager fixture to `path` as Alertmanager does: JSON, the key as bearer credentials.
+/// Posts the Alertmanager fixture to `path` as Alertmanager does.
 async fn post_alertmanager_fixture(api: &ApiClient, path: &str) -> (u16, Value) {
-    let authorization = format!("Bearer {}", api.key);
-    api.raw(
-        "POST",
-        path,
-        &[
-            ("Authorization", authorization.as_str()),
-            ("Content-Type", "application/json"),
-        ],
-        ALERTMANAGER_FIRING.as_bytes().to_vec(),
-    )
-    .await
+    post_as_tool(api, path, "Alertmanager/0.28.1", ALERTMANAGER_FIRING).await
 }
 
 /// Every delivery the tenant has, as `(endpoint_id, status)`.

@@ -364,6 +364,7 @@ impl AlertStore for DynamoStore {
             // Above every unrouted sort key: `#` < `~`.
             None => format!("{UNROUTED_PREFIX}~"),
         };
+        let upper = s(upper);
         while alerts.len() < limit {
             let output = self
                 .client
@@ -374,7 +375,7 @@ impl AlertStore for DynamoStore {
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", s(tenant_pk(tenant)))
                 .expression_attribute_values(":lower", s(UNROUTED_PREFIX))
-                .expression_attribute_values(":upper", s(upper.clone()))
+                .expression_attribute_values(":upper", upper.clone())
                 .scan_index_forward(false)
                 .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start)
@@ -384,7 +385,7 @@ impl AlertStore for DynamoStore {
             let now = now_epoch();
             for found in output.items.unwrap_or_default() {
                 // BETWEEN includes `before` itself.
-                if item::is_live(&found, now)? && found.get(SK) != Some(&s(upper.clone())) {
+                if item::is_live(&found, now)? && found.get(SK) != Some(&upper) {
                     alerts.push(item::json(&found, DOC)?);
                 }
             }
