@@ -2,21 +2,27 @@
 //! and deliver functions build it, and the SQS event source mapping played by the test. Alerts reach only
 //! the endpoints their labels match or that they name, an unrouted alert reaches the default endpoint
 //! and is kept as unrouted, 1,000 endpoints that match nothing add no delivery record, and a bad regex is
-//! a 422 with nothing written. Every delivery goes to a real receiver on 127.0.0.1.
+//! a 422 with nothing written. A real Alertmanager (Debian's `prometheus-alertmanager`) posts to the api
+//! function's router over the same store and queue, configured as `tests/alertmanager` configures it for
+//! the embedded default. Every delivery goes to a real receiver on 127.0.0.1.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertwire_shared::api;
 use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
 use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
 use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::outbound::sender::HttpSender;
+use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::ports::store::{AlertStore, DeliveryFilter, DeliveryStore};
 use alertwire_shared::sealing::LocalSealer;
+use alertwire_shared::service::hash_api_key;
 use alertwire_shared::service::{Ports, Service, ServiceError};
-use alertwire_tests::server::loopback_policy;
+use alertwire_tests::alertmanager::{Alertmanager, alert, routes_config};
+use alertwire_tests::server::{loopback_policy, scratch_dir};
 use alertwire_tests::{Behaviour, Receiver};
 use serde_json::{Value, json};
 
@@ -29,7 +35,7 @@ const OTHER_ENDPOINTS: usize = 1000;
 struct Rig {
     sqs: Sqs,
     store: DynamoStore,
-    service: Service,
+    service: Arc<Service>,
     tenant: TenantId,
 }
 
@@ -54,7 +60,7 @@ impl Rig {
         Rig {
             sqs,
             store,
-            service: Service::new(ports, sender, retry),
+            service: Arc::new(Service::new(ports, sender, retry)),
             tenant: TenantId::generate(),
         }
     }
@@ -83,6 +89,33 @@ impl Rig {
             idle = 0;
             let failed = deliver_batch(&self.service, &self.sqs.queue, records.clone()).await;
             self.sqs.delete_finished(&records, &failed).await;
+        }
+    }
+
+    /// Serves the api function's router over the rig's service on 127.0.0.1, with `key` as the tenant's
+    /// API key; returns its base URL.
+    async fn serve_api(&self, key: &str) -> String {
+        self.store
+            .add_key(&self.tenant, &hash_api_key(key), "alertmanager")
+            .await
+            .expect("the key is added");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = api::router(self.service.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        base
+    }
+
+    /// Waits until the tenant has `count` deliveries (the alerts that make them arrive on their own).
+    async fn wait_for_deliveries(&self, count: usize) {
+        let deadline = Instant::now() + SETTLE;
+        while self.deliveries().await.len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "only {:?} deliveries were made",
+                self.deliveries().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -198,4 +231,51 @@ async fn on_dynamodb_and_sqs_alerts_reach_only_their_endpoints_and_the_rest_cost
         .unwrap()
         .expect("the unrouted alert is kept");
     assert!(kept.routing.is_some_and(|r| r.unrouted && r.endpoints == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_alertmanager_reaches_only_the_endpoints_its_labels_and_routes_name_on_aws() {
+    let rig = Rig::new().await;
+    let web = Receiver::start(Behaviour::status(200)).await;
+    let db = Receiver::start(Behaviour::status(200)).await;
+    let tickets = Receiver::start(Behaviour::status(200)).await;
+    let web_id = rig.endpoint("web", &web, json!(["team=\"web\""])).await;
+    rig.endpoint("db", &db, json!(["team=\"db\""])).await;
+    let tickets_id = rig
+        .endpoint("tickets", &tickets, json!(["team=\"db\""]))
+        .await;
+    let key = "aw_alertmanager_on_aws_0123456789";
+    let base = rig.serve_api(key).await;
+    let config = routes_config(&format!("{base}/v1/alerts/alertmanager"), key);
+    let alertmanager = Alertmanager::start(&scratch_dir("alertmanager-aws"), &config).await;
+
+    // WHEN Prometheus fires a web alert and a database replica-lag alert at Alertmanager
+    alertmanager
+        .fire(&[alert("HighLatency", "web"), alert("ReplicaLag", "db")])
+        .await;
+    rig.wait_for_deliveries(2).await;
+    rig.deliver_everything().await;
+
+    // THEN the web alert reaches the web endpoint only (alertwire's matchers), and the replica-lag alert
+    // only the endpoint its Alertmanager route names, not the db one
+    let to_web = web.wait_for(1, SETTLE).await;
+    assert_eq!(to_web[0].json()["title"], "HighLatency for team web");
+    let to_tickets = tickets.wait_for(1, SETTLE).await;
+    assert_eq!(to_tickets[0].json()["title"], "ReplicaLag for team db");
+    assert_eq!(
+        to_tickets[0].json()["context"]["receiver"],
+        "alertwire-tickets"
+    );
+    assert!(
+        db.received().is_empty(),
+        "the replica-lag receiver names only tickets"
+    );
+    let mut stored = rig.deliveries().await;
+    stored.sort();
+    let mut expected = vec![
+        (web_id, "delivered".to_string()),
+        (tickets_id, "delivered".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(stored, expected);
 }

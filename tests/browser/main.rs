@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use alertwire_shared::endpoint::circuit::CircuitPolicy;
-use alertwire_tests::browser::{Browser, free_port};
+use alertwire_tests::browser::Browser;
+use alertwire_tests::serve_process::free_port;
 use alertwire_tests::server::scratch_dir;
 use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::json;

@@ -1,7 +1,8 @@
 //! Test support for alertwire's end-to-end tests: real HTTP receivers on 127.0.0.1 with scripted (or
-//! seeded random) behaviour, an in-process alertwire on the embedded store, the built binary as a child
-//! process, a reader of its Prometheus metrics, and the accounting of chaos runs.
+//! seeded random) behaviour, a real Alertmanager, an in-process alertwire on the embedded store, the built
+//! binary as a child process, a reader of its Prometheus metrics, and the accounting of chaos runs.
 
+pub mod alertmanager;
 pub mod api_client;
 pub mod browser;
 pub mod chaos_accounting;
