@@ -121,20 +121,18 @@ async fn delivered(
     expected: u64,
     since: Instant,
 ) -> Result<(), BenchError> {
-    while receiver.count() < expected || server.has_pending().await? {
+    while receiver.count() < expected {
         if since.elapsed() > DRAIN_LIMIT {
             return Err(BenchError::Unexpected(format!(
                 "the backlog did not drain: {} of {expected} deliveries arrived",
                 receiver.count()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(if receiver.count() < expected {
-            5
-        } else {
-            50
-        }))
-        .await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    server
+        .wait_until_drained(since + DRAIN_LIMIT, Duration::from_millis(50))
+        .await?;
     if receiver.count() != expected {
         return Err(BenchError::Unexpected(format!(
             "{} deliveries arrived, expected {expected}",

@@ -94,12 +94,9 @@ pub(crate) async fn subject(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    while server.has_pending().await? {
-        if start.elapsed() > SETTLE_LIMIT {
-            return Err(BenchError::Unexpected("deliveries stayed pending".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    server
+        .wait_until_drained(start + SETTLE_LIMIT, Duration::from_millis(2))
+        .await?;
     let elapsed = start.elapsed();
     let cpu = cpu_seconds(server.pid())? - cpu_before;
     if receiver.count() != expected {

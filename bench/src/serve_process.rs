@@ -108,19 +108,32 @@ impl ServeProcess {
             .ok_or_else(|| BenchError::Unexpected(format!("an endpoint without an id: {answer}")))
     }
 
-    /// Whether any delivery is still pending.
-    pub async fn has_pending(&self) -> Result<bool, BenchError> {
-        let (status, answer) = self
-            .call("GET", "/v1/deliveries?status=pending&limit=1", None)
-            .await?;
-        if status != 200 {
-            return Err(BenchError::Unexpected(format!(
-                "listing deliveries: {status} {answer}"
-            )));
+    /// Waits, asking every `poll`, until no delivery is pending; an error once `deadline` passes first.
+    pub async fn wait_until_drained(
+        &self,
+        deadline: Instant,
+        poll: Duration,
+    ) -> Result<(), BenchError> {
+        loop {
+            let (status, answer) = self
+                .call("GET", "/v1/deliveries?status=pending&limit=1", None)
+                .await?;
+            if status != 200 {
+                return Err(BenchError::Unexpected(format!(
+                    "listing deliveries: {status} {answer}"
+                )));
+            }
+            if answer["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.is_empty())
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(BenchError::Unexpected("deliveries stayed pending".into()));
+            }
+            tokio::time::sleep(poll).await;
         }
-        Ok(answer["deliveries"]
-            .as_array()
-            .is_some_and(|d| !d.is_empty()))
     }
 
     async fn call(

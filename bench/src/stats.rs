@@ -1,4 +1,5 @@
-//! Figures of repeated runs: median and spread (min–max), and the ratio of two medians.
+//! Figures of repeated runs: median and spread (min–max), the ratio of two medians, and the median of
+//! paired runs' ratios.
 
 /// The values of one figure over repeated runs, in its unit.
 #[derive(Debug, Clone)]
@@ -54,6 +55,17 @@ impl Figure {
             self.values.len()
         )
     }
+}
+
+/// The median of the ratios of runs made side by side: the subject's `i`th run to the baseline's `i`th.
+/// Steadier than the ratio of the medians when the machine's pace drifts from one pair of runs to the
+/// next, as each pair shares it.
+pub fn paired_ratio(subject: &Figure, baseline: &Figure) -> f64 {
+    let mut ratios = Figure::new("×");
+    for (s, b) in subject.values.iter().zip(&baseline.values) {
+        ratios.push(s / b);
+    }
+    ratios.median()
 }
 
 /// The ratio of the subject's median to the baseline's.
