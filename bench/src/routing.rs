@@ -187,18 +187,18 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             );
             let rate = paired_ratio(&rates[i], &rates[BASELINE]);
             let cost = paired_ratio(&cpu[i], &cpu[BASELINE]);
-            let (rate_goal, cost_goal, met) = match i {
-                BASELINE => ("– (the baseline)".into(), "– (the baseline)".into(), None),
-                0 => (
-                    "– (for reference: 1 delivery per alert, not 2)".into(),
-                    "– (for reference)".into(),
-                    None,
-                ),
+            let (rate_goal, met) = match i {
+                BASELINE => ("– (the baseline)".into(), None),
+                0 => ("– (for reference: 1 delivery per alert, not 2)".into(), None),
                 _ => (
                     format!("≥ {GOAL}× the rate with 2 endpoints"),
-                    format!("≤ {:.2}× the CPU with 2 endpoints", 1.0 / GOAL),
-                    Some((rate >= GOAL, cost <= 1.0 / GOAL)),
+                    Some(rate >= GOAL),
                 ),
+            };
+            let cost_goal = if i == BASELINE {
+                "– (the baseline)"
+            } else {
+                "– (reported: a cost that moves less with the machine's load than a rate)"
             };
             rows.push(Row {
                 scenario: format!("routing: accepted alerts/s with {endpoints}"),
@@ -206,7 +206,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 baseline: (i != BASELINE).then(|| rates[BASELINE].clone()),
                 ratio: (i != BASELINE).then_some(rate),
                 goal: rate_goal,
-                met: met.map(|(rate_met, _)| rate_met),
+                met,
             });
             rows.push(Row {
                 scenario: format!(
@@ -215,8 +215,8 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 figure: cpu[i].clone(),
                 baseline: (i != BASELINE).then(|| cpu[BASELINE].clone()),
                 ratio: (i != BASELINE).then_some(cost),
-                goal: cost_goal,
-                met: met.map(|(_, cost_met)| cost_met),
+                goal: cost_goal.into(),
+                met: None,
             });
         }
         let calls = if settings.quick { 1_000 } else { 20_000 };
