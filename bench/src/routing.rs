@@ -189,7 +189,10 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             let cost = paired_ratio(&cpu[i], &cpu[BASELINE]);
             let (rate_goal, met) = match i {
                 BASELINE => ("– (the baseline)".into(), None),
-                0 => ("– (for reference: 1 delivery per alert, not 2)".into(), None),
+                0 => (
+                    "– (for reference: 1 delivery per alert, not 2)".into(),
+                    None,
+                ),
                 _ => (
                     format!("≥ {GOAL}× the rate with 2 endpoints"),
                     Some(rate >= GOAL),
