@@ -20,6 +20,41 @@ count_results() {
     passed=$((passed + p)) failed=$((failed + f))
 }
 
+# What waits on the network rather than the CPU is installed beside the lints and the build: Debian's
+# chromium, chromedriver and prometheus-alertmanager when missing, and the two project-local Python venvs
+# (the SAM CLI pins its own versions of boto3 and friends, so it gets a venv of its own). The steps that
+# need them wait for it; its output is in target/test-logs/installs.log.
+venv="$root/.venv"
+sam_venv="$root/.venv-sam"
+installs() {
+    local missing=()
+    { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || missing+=(chromium chromium-driver)
+    [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+    if [ ${#missing[@]} -gt 0 ]; then
+        local as_root=""
+        [ "$(id -u)" -eq 0 ] || as_root="sudo"
+        $as_root apt-get update
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+    [ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
+    "$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
+}
+installs_started=$(date +%s)
+( set -euo pipefail; installs ) > "$log_dir/installs.log" 2>&1 &
+installs_pid=$!
+wait_for_installs() {
+    [ -n "$installs_pid" ] || return 0
+    if ! wait "$installs_pid"; then
+        cat "$log_dir/installs.log"
+        echo "installing the Debian packages or the Python tools failed (above)" >&2
+        exit 1
+    fi
+    installs_pid=""
+    echo "installs (in the background since the start): done $(($(date +%s) - installs_started)) s after they began"
+}
+
 step "formatting"
 cargo fmt --all --check
 
@@ -43,38 +78,20 @@ echo "benchmark smoke run: $(($(date +%s) - bench_started)) s"
 step "fuzz smoke: the template engine, the alert parser and the label matchers, 20 s each (tests/fuzz.sh runs them longer)"
 bash tests/fuzz.sh 20
 
-step "browser: Debian's chromium and chromedriver, installed when missing"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
-    as_root=""
-    [ "$(id -u)" -eq 0 ] || as_root="sudo"
-    $as_root apt-get update
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
-fi
+step "browser: Debian's chromium and chromedriver (installed in the background when missing)"
+wait_for_installs
 
 step "tests: the web console in a real browser (screenshots in target/debug/console-screenshots)"
 cargo test -p alertwire-tests --features browser --test browser --locked 2>&1 | tee "$log_dir/browser.log"
 count_results "$log_dir/browser.log"
 
-step "Alertmanager: Debian's prometheus-alertmanager, installed when missing, sending to alertwire"
-if [ ! -x /usr/bin/prometheus-alertmanager ]; then
-    as_root=""
-    [ "$(id -u)" -eq 0 ] || as_root="sudo"
-    $as_root apt-get update
-    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus-alertmanager
-fi
+step "Alertmanager: Debian's prometheus-alertmanager (installed in the background when missing), sending to alertwire"
 cargo test -p alertwire-tests --features alertmanager --test alertmanager --locked 2>&1 | tee "$log_dir/alertmanager.log"
 count_results "$log_dir/alertmanager.log"
 
-step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv"
-venv="$root/.venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+step "tools: moto, cfn-lint, cargo-lambda and schemathesis in the project-local venv (installed in the background)"
+wait_for_installs
 export PATH="$venv/bin:$PATH"
-
-# The SAM CLI pins its own versions of boto3 and friends, so it gets a venv of its own.
-sam_venv="$root/.venv-sam"
-[ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
-"$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
 PATH="$PATH:$sam_venv/bin" bash tests/cfn_lint.sh
 
 step "API: schemathesis against alertwire serve and its /openapi.json (own network namespace, loopback only)"
