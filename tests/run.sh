@@ -42,7 +42,8 @@ installs() {
     "$sam_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-sam.txt
 }
 installs_started=$(date +%s)
-( set -euo pipefail; installs ) > "$log_dir/installs.log" 2>&1 &
+( set -euo pipefail; installs; echo "installs finished $(($(date +%s) - installs_started)) s after they began" ) \
+    > "$log_dir/installs.log" 2>&1 &
 installs_pid=$!
 wait_for_installs() {
     [ -n "$installs_pid" ] || return 0
@@ -52,7 +53,7 @@ wait_for_installs() {
         exit 1
     fi
     installs_pid=""
-    echo "installs (in the background since the start): done $(($(date +%s) - installs_started)) s after they began"
+    tail -n 1 "$log_dir/installs.log"
 }
 
 step "formatting"
