@@ -19,6 +19,7 @@ mod openapi;
 mod operations;
 mod presets;
 mod routing;
+mod schema_upgrade;
 mod secret_rotation;
 mod secrets_at_rest;
 mod secrets_never_shown;

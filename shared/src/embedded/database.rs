@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
-use super::schema::{SCHEMA, add_missing_columns};
+use super::schema::{SchemaError, Upgrade, check_version, upgrade};
 use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
 use crate::ports::store::StoreError;
 use crate::sealing::{KeyFileError, LocalSealer};
@@ -65,6 +65,8 @@ pub enum OpenError {
     Thread(std::io::Error),
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    #[error("{path}: {source}")]
+    Schema { path: PathBuf, source: SchemaError },
 }
 
 impl Database {
@@ -90,7 +92,10 @@ impl Database {
         };
         let path = dir.join("alertwire.db");
         let connection = Connection::open(&path)?;
-        prepare_schema(&connection)?;
+        prepare_schema(&connection).map_err(|source| OpenError::Schema {
+            path: path.clone(),
+            source,
+        })?;
         let sealer = crate::sealing::load_or_create(dir, holds_sealed_values(&connection)?)?;
         let mut database = Self::prepare(connection, lock, Arc::new(sealer))?;
         // Opened after the writer has set WAL mode and created the schema.
@@ -101,7 +106,10 @@ impl Database {
     /// A private in-memory database, for tests; its values sealed under a key that dies with it.
     pub fn in_memory() -> Result<Self, OpenError> {
         let connection = Connection::open_in_memory()?;
-        prepare_schema(&connection)?;
+        prepare_schema(&connection).map_err(|source| OpenError::Schema {
+            path: PathBuf::from(":memory:"),
+            source,
+        })?;
         Self::prepare(connection, None, Arc::new(LocalSealer::generate()))
     }
 
@@ -189,8 +197,10 @@ struct Readers {
     reads: mpsc::Sender<Read>,
 }
 
-/// Pragmas and schema, before anything else uses the connection.
-fn prepare_schema(connection: &Connection) -> rusqlite::Result<()> {
+/// The schema version check, pragmas and migrations, before anything else uses the connection. A file
+/// from a newer alertwire is refused before the first write (switching it to WAL is one).
+fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
+    check_version(connection)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // An accepted alert must survive power loss, not only a crash of this process.
     connection.pragma_update(None, "synchronous", "FULL")?;
@@ -199,8 +209,14 @@ fn prepare_schema(connection: &Connection) -> rusqlite::Result<()> {
     // journal; in memory, not in a temporary file opened and unlinked for every group.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.execute_batch(SCHEMA)?;
-    add_missing_columns(connection)
+    if let Upgrade::Upgraded { from } = upgrade(connection)? {
+        tracing::info!(
+            from,
+            to = super::schema::SCHEMA_VERSION,
+            "database schema upgraded"
+        );
+    }
+    Ok(())
 }
 
 /// Whether any endpoint document holds a sealed value, so its key must exist already.

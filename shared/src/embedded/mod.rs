@@ -15,3 +15,4 @@ pub mod worker;
 pub use database::{Database, OpenError};
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use recovery::Recovered;
+pub use schema::{SCHEMA_VERSION, SchemaError};

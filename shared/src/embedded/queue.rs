@@ -380,13 +380,14 @@ mod tests {
                 .unwrap();
             let received = queue.receive(1).await.unwrap();
             queue.dead_letter(&received[0]).await.unwrap();
-            // What a file written by the release before the counters looks like.
+            // What a file written by the release before the counters looks like (before schema versions too).
             queue
                 .database
                 .run(|c| {
                     c.execute_batch(
                         "DROP TRIGGER queue_depth_on_insert; DROP TRIGGER queue_depth_on_delete;
-                         DROP TRIGGER queue_depth_on_move; DROP TABLE queue_depth;",
+                         DROP TRIGGER queue_depth_on_move; DROP TABLE queue_depth;
+                         PRAGMA user_version = 0;",
                     )?;
                     Ok(())
                 })

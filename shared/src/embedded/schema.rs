@@ -1,9 +1,108 @@
-//! The SQLite schema of the embedded store and queue, applied at open, with the columns added since a
-//! table was first created.
+//! The SQLite schema of the embedded store and queue and its versions: the file's `PRAGMA user_version`
+//! says which schema it holds, and opening it applies the migrations it lacks, in order, in one
+//! transaction. A file from a newer alertwire is refused before anything is written to it.
 
 use rusqlite::Connection;
 
-pub const SCHEMA: &str = r#"
+/// The schema version this build reads and writes. Files from before versions hold 0.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// One step of the schema, from the version before `to` to `to`.
+struct Migration {
+    to: i64,
+    what: &'static str,
+    apply: fn(&Connection) -> rusqlite::Result<()>,
+}
+
+/// Every migration, in order; the last one's `to` is [`SCHEMA_VERSION`].
+const MIGRATIONS: &[Migration] = &[Migration {
+    to: 1,
+    what: "the tables, indexes and columns of the releases before schema versions, completed",
+    apply: |connection| {
+        connection.execute_batch(SCHEMA)?;
+        add_missing_columns(connection)
+    },
+}];
+
+/// What opening did to the file's schema.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Upgrade {
+    /// It was at [`SCHEMA_VERSION`] already.
+    Current,
+    /// It was empty and now holds the schema.
+    Created,
+    /// It was at `from` and is now at [`SCHEMA_VERSION`].
+    Upgraded { from: i64 },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "the database holds schema version {file}, and this alertwire knows versions up to {SCHEMA_VERSION}: it was written by a newer alertwire; run that release (or a later one), or restore a backup made for this one. Nothing was changed"
+    )]
+    Newer { file: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The file's schema version, read without writing anything; an error for a version newer than this
+/// build's.
+pub fn check_version(connection: &Connection) -> Result<i64, SchemaError> {
+    let version: i64 = connection.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(SchemaError::Newer { file: version });
+    }
+    Ok(version)
+}
+
+/// Applies the migrations the file lacks, and its new version, in one transaction. The version is read
+/// again inside it, so that of two processes opening the file at once one migrates and the other finds it
+/// done.
+pub fn upgrade(connection: &Connection) -> Result<Upgrade, SchemaError> {
+    if check_version(connection)? == SCHEMA_VERSION {
+        return Ok(Upgrade::Current);
+    }
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let migrated = migrate(connection);
+    match migrated {
+        Ok(_) => connection.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+    }
+    migrated
+}
+
+fn migrate(connection: &Connection) -> Result<Upgrade, SchemaError> {
+    let from = check_version(connection)?;
+    if from == SCHEMA_VERSION {
+        return Ok(Upgrade::Current);
+    }
+    let empty: bool =
+        connection.query_row("SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)", [], |r| {
+            r.get(0)
+        })?;
+    for migration in MIGRATIONS.iter().filter(|m| m.to > from) {
+        if !empty {
+            tracing::info!(
+                to = migration.to,
+                what = migration.what,
+                "migrating the database"
+            );
+        }
+        (migration.apply)(connection)?;
+    }
+    connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(if empty {
+        Upgrade::Created
+    } else {
+        Upgrade::Upgraded { from }
+    })
+}
+
+/// The schema of the releases before versions, every statement idempotent: migration 1 applies it to a
+/// new file and to any file those releases wrote.
+const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash   TEXT PRIMARY KEY,
     tenant     TEXT NOT NULL,
@@ -114,9 +213,8 @@ CREATE TABLE IF NOT EXISTS queue (
 CREATE INDEX IF NOT EXISTS queue_ready ON queue (queue, visible_at, seq);
 CREATE INDEX IF NOT EXISTS queue_by_delivery ON queue (delivery_id);
 -- How many tasks each queue holds, kept by triggers, so that reading the depth never walks the queue.
--- Counted once, when the table is new (a file from before it has tasks already); later opens skip the
--- count, since the constant NOT EXISTS term is false.
-BEGIN IMMEDIATE;
+-- Counted once, when the table is new (a file from before it has tasks already); a file that has it
+-- already skips the count, since the constant NOT EXISTS term is false.
 CREATE TABLE IF NOT EXISTS queue_depth (
     queue TEXT PRIMARY KEY CHECK (queue IN ('main', 'dead')),
     tasks INTEGER NOT NULL
@@ -136,7 +234,6 @@ CREATE TRIGGER IF NOT EXISTS queue_depth_on_move AFTER UPDATE OF queue ON queue
     UPDATE queue_depth SET tasks = tasks - 1 WHERE queue = OLD.queue;
     UPDATE queue_depth SET tasks = tasks + 1 WHERE queue = NEW.queue;
 END;
-COMMIT;
 "#;
 
 /// Columns added to a table after it was first released, as `(table, column, type)`: a file created
@@ -155,7 +252,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS api_keys_by_id ON api_keys (tenant, id);
 ";
 
 /// Adds every column of [`ADDED_COLUMNS`] its table lacks.
-pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
     for (table, column, kind) in ADDED_COLUMNS {
         let present: bool = connection.query_row(
             "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
@@ -172,6 +269,55 @@ pub fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version(connection: &Connection) -> i64 {
+        connection
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_file_gets_the_schema_at_the_current_version_and_an_old_one_is_upgraded_once() {
+        let new = Connection::open_in_memory().unwrap();
+        assert_eq!(upgrade(&new).unwrap(), Upgrade::Created);
+        assert_eq!(version(&new), SCHEMA_VERSION);
+        assert_eq!(upgrade(&new).unwrap(), Upgrade::Current);
+
+        let old = Connection::open_in_memory().unwrap();
+        old.execute_batch(
+            "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, tenant TEXT NOT NULL,
+                 label TEXT NOT NULL, created_at TEXT NOT NULL);",
+        )
+        .unwrap();
+        assert_eq!(upgrade(&old).unwrap(), Upgrade::Upgraded { from: 0 });
+        assert_eq!(version(&old), SCHEMA_VERSION);
+        let tables: i64 = old
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(tables > 10, "every table is made: {tables}");
+    }
+
+    #[test]
+    fn a_file_from_a_newer_version_is_refused_and_nothing_is_written() {
+        let newer = Connection::open_in_memory().unwrap();
+        newer
+            .execute_batch(&format!("PRAGMA user_version = {};", SCHEMA_VERSION + 1))
+            .unwrap();
+        let refused = upgrade(&newer);
+        assert!(
+            matches!(refused, Err(SchemaError::Newer { file }) if file == SCHEMA_VERSION + 1),
+            "{refused:?}"
+        );
+        let tables: i64 = newer
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tables, 0);
+        assert_eq!(version(&newer), SCHEMA_VERSION + 1);
+    }
 
     #[test]
     fn a_file_from_before_the_added_columns_gets_them_at_open_and_keeps_its_rows() {
