@@ -6,31 +6,18 @@
 
 use std::time::Duration;
 
-use alertwire_tests::alertmanager::{Alertmanager, alert, routes_config};
+use alertwire_tests::TestServer;
+use alertwire_tests::alertmanager::{Alertmanager, RouteScenario, routes_config};
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{Behaviour, Receiver, TestServer};
-use serde_json::json;
 
 const SETTLE: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_alertmanager_reaches_only_the_endpoints_its_labels_and_routes_name() {
     let server = TestServer::start().await;
-    let web = Receiver::start(Behaviour::status(200)).await;
-    let db = Receiver::start(Behaviour::status(200)).await;
-    let tickets = Receiver::start(Behaviour::status(200)).await;
-    for (name, receiver) in [("web", &web), ("db", &db), ("tickets", &tickets)] {
-        let matchers = if name == "web" {
-            json!(["team=\"web\""])
-        } else {
-            json!(["team=\"db\""])
-        };
-        server
-            .api
-            .create_endpoint(
-                &json!({"name": name, "url": receiver.url("/hook"), "matchers": matchers}),
-            )
-            .await;
+    let scenario = RouteScenario::start().await;
+    for (_, body) in scenario.endpoints() {
+        server.api.create_endpoint(&body).await;
     }
     // One alertwire URL per Alertmanager receiver: the root route's lets alertwire's matchers route; the
     // replica-lag route's names the tickets endpoint, so the db endpoint, whose matcher also holds, is
@@ -42,25 +29,16 @@ async fn a_real_alertmanager_reaches_only_the_endpoints_its_labels_and_routes_na
     let alertmanager = Alertmanager::start(&scratch_dir("alertmanager"), &config).await;
 
     // WHEN Prometheus fires a web alert and a database replica-lag alert at Alertmanager
-    alertmanager
-        .fire(&[alert("HighLatency", "web"), alert("ReplicaLag", "db")])
-        .await;
+    scenario.fire(&alertmanager).await;
 
     // THEN the web alert reaches the web endpoint only (alertwire's matchers), and the replica-lag alert
     // only the endpoint its Alertmanager route names, not the db one
-    let to_web = web.wait_for(1, SETTLE).await;
-    assert_eq!(to_web[0].json()["title"], "HighLatency for team web");
-    let to_tickets = tickets.wait_for(1, SETTLE).await;
-    assert_eq!(to_tickets[0].json()["title"], "ReplicaLag for team db");
-    assert_eq!(
-        to_tickets[0].json()["context"]["receiver"],
-        "alertwire-tickets"
-    );
+    scenario.assert_routed(SETTLE).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(web.received().len(), 1);
-    assert_eq!(tickets.received().len(), 1);
+    assert_eq!(scenario.web.received().len(), 1);
+    assert_eq!(scenario.tickets.received().len(), 1);
     assert!(
-        db.received().is_empty(),
+        scenario.db.received().is_empty(),
         "the replica-lag receiver names only tickets"
     );
     let (_, page) = server.api.get("/v1/deliveries?limit=100").await;

@@ -21,7 +21,7 @@ use alertwire_shared::ports::store::{AlertStore, DeliveryFilter, DeliveryStore};
 use alertwire_shared::sealing::LocalSealer;
 use alertwire_shared::service::hash_api_key;
 use alertwire_shared::service::{Ports, Service, ServiceError};
-use alertwire_tests::alertmanager::{Alertmanager, alert, routes_config};
+use alertwire_tests::alertmanager::{Alertmanager, RouteScenario, routes_config};
 use alertwire_tests::server::{loopback_policy, scratch_dir};
 use alertwire_tests::{Behaviour, Receiver};
 use serde_json::{Value, json};
@@ -66,10 +66,17 @@ impl Rig {
     }
 
     async fn endpoint(&self, name: &str, receiver: &Receiver, matchers: Value) -> String {
-        let body = json!({"name": name, "url": receiver.url("/hook"), "matchers": matchers});
+        self.create_endpoint(
+            &json!({"name": name, "url": receiver.url("/hook"), "matchers": matchers}),
+        )
+        .await
+    }
+
+    /// Creates the endpoint `body` describes; returns its id.
+    async fn create_endpoint(&self, body: &Value) -> String {
         let endpoint = self
             .service
-            .create_endpoint(&self.tenant, &body)
+            .create_endpoint(&self.tenant, body)
             .await
             .expect("the endpoint is created");
         endpoint.id.0
@@ -236,45 +243,29 @@ async fn on_dynamodb_and_sqs_alerts_reach_only_their_endpoints_and_the_rest_cost
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_alertmanager_reaches_only_the_endpoints_its_labels_and_routes_name_on_aws() {
     let rig = Rig::new().await;
-    let web = Receiver::start(Behaviour::status(200)).await;
-    let db = Receiver::start(Behaviour::status(200)).await;
-    let tickets = Receiver::start(Behaviour::status(200)).await;
-    let web_id = rig.endpoint("web", &web, json!(["team=\"web\""])).await;
-    rig.endpoint("db", &db, json!(["team=\"db\""])).await;
-    let tickets_id = rig
-        .endpoint("tickets", &tickets, json!(["team=\"db\""]))
-        .await;
+    let scenario = RouteScenario::start().await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, body) in scenario.endpoints() {
+        ids.insert(name, rig.create_endpoint(&body).await);
+    }
     let key = "aw_alertmanager_on_aws_0123456789";
     let base = rig.serve_api(key).await;
     let config = routes_config(&format!("{base}/v1/alerts/alertmanager"), key);
     let alertmanager = Alertmanager::start(&scratch_dir("alertmanager-aws"), &config).await;
 
     // WHEN Prometheus fires a web alert and a database replica-lag alert at Alertmanager
-    alertmanager
-        .fire(&[alert("HighLatency", "web"), alert("ReplicaLag", "db")])
-        .await;
+    scenario.fire(&alertmanager).await;
     rig.wait_for_deliveries(2).await;
     rig.deliver_everything().await;
 
     // THEN the web alert reaches the web endpoint only (alertwire's matchers), and the replica-lag alert
     // only the endpoint its Alertmanager route names, not the db one
-    let to_web = web.wait_for(1, SETTLE).await;
-    assert_eq!(to_web[0].json()["title"], "HighLatency for team web");
-    let to_tickets = tickets.wait_for(1, SETTLE).await;
-    assert_eq!(to_tickets[0].json()["title"], "ReplicaLag for team db");
-    assert_eq!(
-        to_tickets[0].json()["context"]["receiver"],
-        "alertwire-tickets"
-    );
-    assert!(
-        db.received().is_empty(),
-        "the replica-lag receiver names only tickets"
-    );
+    scenario.assert_routed(SETTLE).await;
     let mut stored = rig.deliveries().await;
     stored.sort();
     let mut expected = vec![
-        (web_id, "delivered".to_string()),
-        (tickets_id, "delivered".to_string()),
+        (ids["web"].clone(), "delivered".to_string()),
+        (ids["tickets"].clone(), "delivered".to_string()),
     ];
     expected.sort();
     assert_eq!(stored, expected);

@@ -1,12 +1,15 @@
 //! A real Prometheus Alertmanager (Debian's `prometheus-alertmanager`) as a child process on 127.0.0.1,
 //! clustering off, with alertwire as its webhook receiver: started from a configuration, fed alerts
-//! through its own API as Prometheus feeds them, stopped when dropped.
+//! through its own API as Prometheus feeds them, stopped when dropped; and the routing scenario the
+//! embedded and AWS tests run through it.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::{Behaviour, Receiver};
 
 const BINARY: &str = "/usr/bin/prometheus-alertmanager";
 /// How long Alertmanager may take to get ready.
@@ -89,12 +92,67 @@ impl Drop for Alertmanager {
 }
 
 /// An alert as Prometheus fires it, for team `team`.
-pub fn alert(name: &str, team: &str) -> Value {
+fn alert(name: &str, team: &str) -> Value {
     json!({
         "labels": {"alertname": name, "team": team, "severity": "critical", "instance": "db-2:9100"},
         "annotations": {"summary": format!("{name} for team {team}")},
         "generatorURL": "http://prometheus.example/graph"
     })
+}
+
+/// The routing scenario of the Alertmanager tests, on the embedded default and on AWS alike: endpoints
+/// `web` (`team="web"`), `db` and `tickets` (both `team="db"`), each posting to a receiver of its own, and
+/// a `HighLatency` alert of team web and a `ReplicaLag` alert of team db fired at an Alertmanager that
+/// [`routes_config`] configures.
+pub struct RouteScenario {
+    pub web: Receiver,
+    pub db: Receiver,
+    pub tickets: Receiver,
+}
+
+impl RouteScenario {
+    pub async fn start() -> Self {
+        Self {
+            web: Receiver::start(Behaviour::status(200)).await,
+            db: Receiver::start(Behaviour::status(200)).await,
+            tickets: Receiver::start(Behaviour::status(200)).await,
+        }
+    }
+
+    /// The three endpoints to create, each as its name and its body.
+    pub fn endpoints(&self) -> [(&'static str, Value); 3] {
+        let body = |name: &str, receiver: &Receiver, team: &str| json!({"name": name, "url": receiver.url("/hook"), "matchers": [format!("team=\"{team}\"")]});
+        [
+            ("web", body("web", &self.web, "web")),
+            ("db", body("db", &self.db, "db")),
+            ("tickets", body("tickets", &self.tickets, "db")),
+        ]
+    }
+
+    /// Fires the web alert and the database replica-lag alert at `alertmanager`.
+    pub async fn fire(&self, alertmanager: &Alertmanager) {
+        alertmanager
+            .fire(&[alert("HighLatency", "web"), alert("ReplicaLag", "db")])
+            .await;
+    }
+
+    /// Waits until the web alert reaches the web endpoint (alertwire's matchers) and the replica-lag alert
+    /// the tickets endpoint (the one its Alertmanager route names), and checks that the db endpoint,
+    /// whose matcher holds too, got nothing.
+    pub async fn assert_routed(&self, within: Duration) {
+        let to_web = self.web.wait_for(1, within).await;
+        assert_eq!(to_web[0].json()["title"], "HighLatency for team web");
+        let to_tickets = self.tickets.wait_for(1, within).await;
+        assert_eq!(to_tickets[0].json()["title"], "ReplicaLag for team db");
+        assert_eq!(
+            to_tickets[0].json()["context"]["receiver"],
+            "alertwire-tickets"
+        );
+        assert!(
+            self.db.received().is_empty(),
+            "the replica-lag receiver names only tickets"
+        );
+    }
 }
 
 /// An Alertmanager configuration with one alertwire receiver per route, as a user writes it: the root
