@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
-use super::schema::{SchemaError, Upgrade, check_version, upgrade};
+use super::schema::{SCHEMA_VERSION, SchemaError, Upgrade, check_version, upgrade};
 use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
 use crate::ports::store::StoreError;
 use crate::sealing::{KeyFileError, LocalSealer};
@@ -200,7 +200,7 @@ struct Readers {
 /// The schema version check, pragmas and migrations, before anything else uses the connection. A file
 /// from a newer alertwire is refused before the first write (switching it to WAL is one).
 fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
-    check_version(connection)?;
+    let version = check_version(connection)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // An accepted alert must survive power loss, not only a crash of this process.
     connection.pragma_update(None, "synchronous", "FULL")?;
@@ -209,12 +209,10 @@ fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
     // journal; in memory, not in a temporary file opened and unlinked for every group.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    if let Upgrade::Upgraded { from } = upgrade(connection)? {
-        tracing::info!(
-            from,
-            to = super::schema::SCHEMA_VERSION,
-            "database schema upgraded"
-        );
+    if version < SCHEMA_VERSION
+        && let Upgrade::Upgraded { from } = upgrade(connection)?
+    {
+        tracing::info!(from, to = SCHEMA_VERSION, "database schema upgraded");
     }
     Ok(())
 }

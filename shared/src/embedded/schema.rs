@@ -56,12 +56,10 @@ pub fn check_version(connection: &Connection) -> Result<i64, SchemaError> {
 }
 
 /// Applies the migrations the file lacks, and its new version, in one transaction. The version is read
-/// again inside it, so that of two processes opening the file at once one migrates and the other finds it
-/// done.
+/// inside it, so that of two processes opening the file at once one migrates and the other finds it done.
+/// A caller that read [`check_version`] at [`SCHEMA_VERSION`] need not call this: it only takes the
+/// write lock to find nothing to do.
 pub fn upgrade(connection: &Connection) -> Result<Upgrade, SchemaError> {
-    if check_version(connection)? == SCHEMA_VERSION {
-        return Ok(Upgrade::Current);
-    }
     connection.execute_batch("BEGIN IMMEDIATE")?;
     let migrated = migrate(connection);
     match migrated {
