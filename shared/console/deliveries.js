@@ -2,14 +2,14 @@
 // open one for its attempts timeline (status code, error class, response body, duration) and resend it.
 
 import { get, post } from "./api.js";
-import { announce, el, messageBox, setMessage, show, table, when } from "./dom.js";
+import { announce, el, messageBox, retentionNote, setMessage, show, table, when } from "./dom.js";
 
 const STATUSES = ["pending", "delivered", "dead", "filtered"];
 const PERIODS = [["", "Any time"], ["3600", "Last hour"], ["86400", "Last day"], ["604800", "Last week"]];
 
 export async function deliveriesScreen(id, query) {
   if (id) return deliveryScreen(id);
-  const { endpoints } = await get("/v1/endpoints");
+  const [{ endpoints }, { retention }] = await Promise.all([get("/v1/endpoints"), get("/v1/settings")]);
   const names = new Map(endpoints.map((e) => [e.id, e.name]));
   const endpoint = el("select", { id: "filter-endpoint" }, el("option", { value: "" }, "All endpoints"),
     endpoints.map((e) => el("option", { value: e.id }, e.name)));
@@ -51,7 +51,8 @@ export async function deliveriesScreen(id, query) {
       el("div", {}, el("label", { for: "filter-status" }, "Status"), status),
       el("div", {}, el("label", { for: "filter-time" }, "Created"), period),
       el("button", { type: "button", id: "refresh", onclick: load }, "Refresh")),
-    results);
+    results,
+    el("p", { id: "retention", class: "hint" }, retentionNote(retention)));
   await load();
 }
 

@@ -46,6 +46,24 @@ export function when(time) {
   return Number.isNaN(date.getTime()) ? String(time) : date.toLocaleString();
 }
 
+/** A length of time in seconds as people say it: "30 days", "12 hours", "90 seconds". */
+export function span(seconds) {
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (seconds >= size && seconds % size === 0) {
+      const n = seconds / size;
+      return `${n} ${unit}${n === 1 ? "" : "s"}`;
+    }
+  }
+  return `${seconds} second${seconds === 1 ? "" : "s"}`;
+}
+
+/** What the service's retention keeps, in one sentence. */
+export function retentionNote({ history_seconds: history, dead_letter_seconds: dead }) {
+  const deadLetters = dead == null ? "until they are replayed" : `for ${span(dead)} unless replayed`;
+  return `Finished alerts and deliveries are kept for ${span(history)}, then deleted; ` +
+    `pending deliveries until they finish; dead letters ${deadLetters}.`;
+}
+
 /** A table whose cells carry their column name, so a narrow screen can show each row as a card. */
 export function table(columns, rows) {
   return el("table", {},

@@ -71,7 +71,8 @@ export async function routingScreen() {
   const defaultMessage = messageBox("default-endpoint-message");
   async function saveDefault() {
     try {
-      await put("/v1/settings", { ...settings, default_endpoint_id: defaultSelect.value || null });
+      await put("/v1/settings", { operations_endpoint_id: settings.operations_endpoint_id,
+        default_endpoint_id: defaultSelect.value || null });
       settings.default_endpoint_id = defaultSelect.value || null;
       setMessage(defaultMessage, "ok", "Saved.");
     } catch (e) {

@@ -5,7 +5,7 @@
 //! and an adapter (`embedded` or `aws`) does the storing and queueing.
 //! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], a tenant's settings
 //!   ([`tenant_settings`]), and the [`clock`] the service reads the time from (domain rules are given
-//!   `now`).
+//!   `now`), and how long finished history is kept ([`retention`]).
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
 //! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`), the retry
@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod ports;
 pub mod render_context;
+pub mod retention;
 pub mod routing;
 pub mod sealing;
 pub mod service;

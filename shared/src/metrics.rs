@@ -47,6 +47,11 @@ pub const CIRCUITS_OPEN: &str = "alertwire_circuits_open";
 pub const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 /// Tasks on the embedded dead-letter queue.
 pub const DEAD_LETTERS: &str = "alertwire_dead_letters";
+/// Records the embedded pruner deleted past retention, by `record` (`alerts`, `deliveries`, `attempts`,
+/// `dead_letters`).
+pub const HISTORY_PRUNED: &str = "alertwire_history_pruned_total";
+/// Bytes the embedded database takes on disk (its file and its write-ahead log), at each scrape.
+pub const STORE_BYTES: &str = "alertwire_store_bytes";
 
 /// Attempt durations: 5 ms to the longest HTTP timeout (300 s).
 pub const ATTEMPT_DURATION_BUCKETS: &[f64] = &[
@@ -137,6 +142,28 @@ impl ResendKind {
         match self {
             Self::Resend => "resend",
             Self::Replay => "replay",
+        }
+    }
+}
+
+/// What the embedded pruner deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrunedRecord {
+    Alerts,
+    /// Delivered and filtered deliveries.
+    Deliveries,
+    Attempts,
+    /// Dead deliveries past the dead-letter retention.
+    DeadLetters,
+}
+
+impl PrunedRecord {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alerts => "alerts",
+            Self::Deliveries => "deliveries",
+            Self::Attempts => "attempts",
+            Self::DeadLetters => "dead_letters",
         }
     }
 }
@@ -268,6 +295,18 @@ impl Metrics {
         }
     }
 
+    /// The pruner deleted `count` records past retention.
+    pub fn history_pruned(&self, record: PrunedRecord, count: u64) {
+        self.count(HISTORY_PRUNED, &[("record", record.as_str())], count);
+    }
+
+    /// The embedded database's size on disk, refreshed before each scrape.
+    pub fn store_bytes(&self, bytes: u64) {
+        self.recorder
+            .register_gauge(&key(STORE_BYTES, &[]), &metadata())
+            .set(bytes as f64);
+    }
+
     fn count(&self, name: &'static str, labels: &[(&'static str, &'static str)], by: u64) {
         self.recorder
             .register_counter(&key(name, labels), &metadata())
@@ -351,6 +390,10 @@ fn describe(recorder: &dyn Recorder) {
             DELIVERIES_HELD,
             "Deliveries held back without spending an attempt, by reason.",
         ),
+        (
+            HISTORY_PRUNED,
+            "Records deleted by the embedded pruner past retention, by record.",
+        ),
     ];
     for (name, help) in counters {
         recorder.describe_counter(
@@ -387,4 +430,11 @@ fn describe(recorder: &dyn Recorder) {
             SharedString::const_str(help),
         );
     }
+    recorder.describe_gauge(
+        KeyName::from_const_str(STORE_BYTES),
+        Some(Unit::Bytes),
+        SharedString::const_str(
+            "Bytes the embedded database takes on disk, its write-ahead log included.",
+        ),
+    );
 }

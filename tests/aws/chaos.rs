@@ -286,6 +286,7 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
         received: &received,
         kills,
         numbering: Numbering::MaySkip,
+        pruned: &[],
     });
     println!(
         "{}",

@@ -168,6 +168,9 @@ async fn the_console_flow_from_sign_in_to_a_replayed_dead_letter() {
         .refresh_until("#refresh", "#deliveries", "dead", SETTLE)
         .await;
     browser.text_containing("#deliveries", "delivered").await;
+    browser
+        .text_containing("#retention", "kept for 30 days, then deleted")
+        .await;
     browser.screenshot("deliveries").await;
     browser.select("#filter-status", "dead").await;
     browser

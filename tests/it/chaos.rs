@@ -2,11 +2,15 @@
 //! resets mid-answer, answers slower than the timeout, 429 with Retry-After) while alerts pour in and the
 //! process is killed with SIGKILL at random moments and restarted on the same data directory. At the end
 //! every delivery is accounted for exactly (see `alertwire_tests::chaos_accounting`) and the table is
-//! printed. The same books are kept for a backlog of about 10,000 deliveries killed while it drains.
+//! printed. The first run prunes history as it goes (a retention of a few seconds), so the books also
+//! hold what the pruner deleted. The same books are kept for a backlog of about 10,000 deliveries killed
+//! while it drains.
 //!
 //! Sized for CI by default; `CHAOS_ALERTS`, `CHAOS_BACKLOG_ALERTS`, `CHAOS_KILLS` and `CHAOS_SEED` change
 //! it (`tests/chaos.sh` runs the long version).
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alertwire_shared::delivery::{Attempt, DeliveryStatus};
@@ -25,6 +29,9 @@ const CONCURRENCY: usize = 32;
 /// Short, so slow answers cost little; not shorter, so a busy machine's scheduling is not a timeout.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
 const POSTERS: usize = 4;
+/// The retention of the first chaos run, in seconds: history is pruned while the run goes on. Longer
+/// than a restart, so an alert whose answer a kill cut off is still known when its poster sends it again.
+const RETENTION_SECS: u64 = 3;
 
 /// Posts alerts `first, first + step, …` below `count` until each is answered 202, retrying through
 /// crashes with the same Idempotency-Key; returns (alert number, receipt).
@@ -64,16 +71,35 @@ async fn post_alerts(
 
 /// Every delivery of the endpoints, as the API lists them (all pages).
 async fn list_deliveries(api: &ApiClient, endpoints: &[String]) -> Vec<Stored> {
+    try_list_deliveries(api, endpoints)
+        .await
+        .unwrap_or_else(|e| panic!("listing deliveries: {e}"))
+}
+
+/// [`list_deliveries`], or why it could not list them all (the process may be down).
+async fn try_list_deliveries(api: &ApiClient, endpoints: &[String]) -> Result<Vec<Stored>, String> {
+    let client = alertwire_tests::http_client(Duration::from_secs(10));
     let mut all = Vec::new();
     for endpoint in endpoints {
         let mut before: Option<String> = None;
         loop {
-            let mut path = format!("/v1/deliveries?endpoint_id={endpoint}&limit=500");
+            let mut url = format!(
+                "{}/v1/deliveries?endpoint_id={endpoint}&limit=500",
+                api.base
+            );
             if let Some(before) = &before {
-                path.push_str(&format!("&before={before}"));
+                url.push_str(&format!("&before={before}"));
             }
-            let (status, page) = api.get(&path).await;
-            assert_eq!(status, 200, "listing deliveries: {page}");
+            let response = client
+                .get(&url)
+                .bearer_auth(&api.key)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if response.status() != 200 {
+                return Err(format!("answered {}", response.status()));
+            }
+            let page: Value = response.json().await.map_err(|e| e.to_string())?;
             for delivery in page["deliveries"].as_array().expect("deliveries") {
                 all.push(Stored {
                     id: delivery["id"].as_str().expect("an id").to_string(),
@@ -89,7 +115,52 @@ async fn list_deliveries(api: &ApiClient, endpoints: &[String]) -> Vec<Stored> {
             }
         }
     }
-    all
+    Ok(all)
+}
+
+/// Lists the deliveries again and again while a run with retention goes on, keeping each one's last
+/// listing, so that those the pruner deletes before the end are still accounted for, attempt by
+/// attempt. A retention of seconds is far longer than a round of listing.
+struct ListingWatch {
+    last: Arc<Mutex<HashMap<String, Stored>>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ListingWatch {
+    fn start(api: ApiClient, endpoints: Vec<String>) -> Self {
+        let last = Arc::new(Mutex::new(HashMap::new()));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let kept = last.clone();
+        let task = tokio::spawn(async move {
+            while !*stopped.borrow() {
+                // A listing cut off by a kill is dropped whole; the next round lists again.
+                if let Ok(listing) = try_list_deliveries(&api, &endpoints).await {
+                    let mut kept = kept.lock().unwrap();
+                    for delivery in listing {
+                        kept.insert(delivery.id.clone(), delivery);
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+        });
+        Self { last, stop, task }
+    }
+
+    /// Stops watching; returns the last listing of every delivery that `now` (the final listing) lacks.
+    async fn pruned(self, now: &[Stored]) -> Vec<Stored> {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let present: HashSet<&str> = now.iter().map(|d| d.id.as_str()).collect();
+        let last = self.last.lock().unwrap();
+        last.values()
+            .filter(|d| !present.contains(d.id.as_str()))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Lists until no delivery is pending, or `within` passed; returns the last listing.
@@ -170,13 +241,18 @@ async fn settle_and_account(
     api: &ApiClient,
     endpoints: &[String],
     receipts: &[(usize, Value)],
-    alerts: usize,
     receiver: &ChaosReceiver,
     kills: usize,
+    watch: Option<ListingWatch>,
 ) {
     let promised = promised(receipts, endpoints);
     let settle_limit = Duration::from_secs(120 + promised.len() as u64 / 5);
     let stored = settled(api, endpoints, settle_limit).await;
+    let pruning = watch.is_some();
+    let pruned = match watch {
+        Some(watch) => watch.pruned(&stored).await,
+        None => Vec::new(),
+    };
     let received = receiver.received();
     let books = Accounting::of(&ChaosRun {
         alerts: receipts.len(),
@@ -185,10 +261,10 @@ async fn settle_and_account(
         received: &received,
         kills,
         numbering: Numbering::Contiguous,
+        pruned: &pruned,
     });
     println!("{}", books.table(title));
-    assert_eq!(receipts.len(), alerts);
-    let routed: usize = (0..alerts)
+    let routed: usize = (0..receipts.len())
         .map(|i| chaos_scenario::routed_endpoints(i).len())
         .sum();
     assert_eq!(promised.len(), routed);
@@ -207,6 +283,9 @@ async fn settle_and_account(
         books.delivered + books.dead + books.filtered,
         promised.len()
     );
+    if pruning {
+        assert!(books.pruned > 0, "the pruner deleted nothing");
+    }
 }
 
 /// The chaos endpoints on `api`, their ids.
@@ -242,10 +321,13 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     let data_dir = scratch_dir("chaos");
     let port = free_port();
     let settings = serve_settings(CONCURRENCY);
-    let mut process = ServeProcess::start(&data_dir, port, &settings);
+    let retention = RETENTION_SECS.to_string();
+    let env = [("ALERTWIRE_RETENTION", retention.as_str())];
+    let mut process = ServeProcess::start_with_env(&data_dir, port, &settings, &env);
     let api = ApiClient::new(process.base.clone(), KEY);
     wait_healthy(&api.base, Duration::from_secs(30)).await;
     let endpoints = create_endpoints(&api, &receiver).await;
+    let watch = ListingWatch::start(api.clone(), endpoints.clone());
     let posters = start_posting(&api, alerts);
 
     // The killer: each process lives a random while (start-up and recovery included), then SIGKILL.
@@ -254,16 +336,23 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         tokio::time::sleep(Duration::from_millis(moments.random_range(200..2500))).await;
         process.kill();
         tokio::time::sleep(Duration::from_millis(moments.random_range(0..300))).await;
-        process = ServeProcess::start(&data_dir, port, &settings);
+        process = ServeProcess::start_with_env(&data_dir, port, &settings, &env);
     }
     wait_healthy(&api.base, Duration::from_secs(30)).await;
     let title = format!(
-        "chaos on the embedded default (alertwire serve, SIGKILL): seed {seed}, {:.1} s",
+        "chaos on the embedded default (alertwire serve, SIGKILL, retention {RETENTION_SECS} s): seed {seed}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let receipts = posted(posters).await;
+    assert_eq!(receipts.len(), alerts);
     settle_and_account(
-        &title, &api, &endpoints, &receipts, alerts, &receiver, kills,
+        &title,
+        &api,
+        &endpoints,
+        &receipts,
+        &receiver,
+        kills,
+        Some(watch),
     )
     .await;
 }
@@ -296,6 +385,7 @@ async fn sigkills_while_a_backlog_drains_lose_nothing() {
     wait_healthy(&api.base, Duration::from_secs(30)).await;
     let endpoints = create_endpoints(&api, &receiver).await;
     let receipts = posted(start_posting(&api, alerts)).await;
+    assert_eq!(receipts.len(), alerts);
     let (status, waiting) = api.get("/v1/deliveries?status=pending&limit=500").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -318,8 +408,5 @@ async fn sigkills_while_a_backlog_drains_lose_nothing() {
         "chaos with a backlog of {alerts} alerts (alertwire serve, SIGKILL during the drain): seed {seed}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    settle_and_account(
-        &title, &api, &endpoints, &receipts, alerts, &receiver, kills,
-    )
-    .await;
+    settle_and_account(&title, &api, &endpoints, &receipts, &receiver, kills, None).await;
 }

@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod operations;
 mod presets;
+mod retention;
 mod routing;
 mod schema_upgrade;
 mod secret_rotation;

@@ -22,13 +22,9 @@ async fn endpoint(api: &ApiClient, name: &str, receiver: &Receiver) -> String {
 async fn set_operations(api: &ApiClient, id: &str) {
     let body = json!({"operations_endpoint_id": id});
     let (status, answer) = api.call("PUT", "/v1/settings", Some(&body)).await;
-    assert_eq!(
-        (status, answer),
-        (
-            200,
-            json!({"operations_endpoint_id": id, "default_endpoint_id": null})
-        )
-    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["operations_endpoint_id"], id);
+    assert_eq!(answer["default_endpoint_id"], Value::Null);
 }
 
 /// The operational alerts the receiver got once it has `n` requests in all (and a moment more for any
@@ -58,13 +54,17 @@ async fn settings_are_read_replaced_and_refused_naming_the_field() {
     let server = TestServer::start().await;
     let receiver = Receiver::start(Behaviour::status(200)).await;
     let (status, settings) = server.api.get("/v1/settings").await;
-    assert_eq!(
-        (status, settings),
-        (
-            200,
-            json!({"operations_endpoint_id": null, "default_endpoint_id": null})
-        )
-    );
+    let defaults = json!({
+        "operations_endpoint_id": null,
+        "default_endpoint_id": null,
+        "retention": {"history_seconds": 30 * 86_400, "dead_letter_seconds": null}
+    });
+    assert_eq!((status, settings), (200, defaults.clone()));
+    // The retention is the operator's, for the whole service: a tenant cannot set it.
+    let body = json!({"retention": {"history_seconds": 1}});
+    let (status, answer) = server.api.call("PUT", "/v1/settings", Some(&body)).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["field"], "retention");
 
     let beta = server.tenant("beta").await;
     let theirs = endpoint(&beta, "theirs", &receiver).await;
@@ -75,11 +75,7 @@ async fn settings_are_read_replaced_and_refused_naming_the_field() {
         assert_eq!(answer["error"]["field"], "operations_endpoint_id");
     }
     let (_, settings) = server.api.get("/v1/settings").await;
-    assert_eq!(
-        settings,
-        json!({"operations_endpoint_id": null, "default_endpoint_id": null}),
-        "nothing written"
-    );
+    assert_eq!(settings, defaults, "nothing written");
 
     let ops = endpoint(&server.api, "ops", &receiver).await;
     set_operations(&server.api, &ops).await;

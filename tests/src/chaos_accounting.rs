@@ -13,6 +13,9 @@
 //!   A timed-out attempt may have no request at the receiver: on a busy machine the sender can give up
 //!   before the receiver has read the request. Those are counted, not faulted.
 //! - **duplicates**: deliveries whose `webhook-id` the receiver answered 2XX more than once.
+//! - **pruned**: with retention running, the store deletes finished history during the run. A delivery
+//!   it no longer holds at the end is accounted for from its last listing before the pruner deleted it
+//!   (so it must have been listed final); one never listed is lost.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -55,6 +58,9 @@ pub struct ChaosRun<'a> {
     pub received: &'a [Received],
     pub kills: usize,
     pub numbering: Numbering,
+    /// Deliveries the store no longer holds at the end, as last listed during the run (the pruner
+    /// deleted them); empty without retention.
+    pub pruned: &'a [Stored],
 }
 
 #[derive(Debug, Clone, Default)]
@@ -66,6 +72,8 @@ pub struct Accounting {
     pub dead: usize,
     pub filtered: usize,
     pub pending: usize,
+    /// Deliveries accounted for from their last listing, as the pruner deleted them before the end.
+    pub pruned: usize,
     pub lost: Vec<String>,
     pub unaccounted: Vec<String>,
     pub receiver_requests: usize,
@@ -92,6 +100,8 @@ impl Accounting {
         let promised: HashSet<&str> = run.promised.iter().map(|p| p.id.as_str()).collect();
         let stored: HashMap<&str, &Stored> =
             run.stored.iter().map(|s| (s.id.as_str(), s)).collect();
+        let pruned: HashMap<&str, &Stored> =
+            run.pruned.iter().map(|s| (s.id.as_str(), s)).collect();
         let mut requests: HashMap<&str, Vec<(Option<u32>, &Behaviour)>> = HashMap::new();
         for request in run.received {
             match request.header("webhook-id") {
@@ -117,12 +127,17 @@ impl Accounting {
         }
         for promise in run.promised {
             let seen = requests.remove(promise.id.as_str()).unwrap_or_default();
-            match stored.get(promise.id.as_str()) {
-                None => books.lost.push(format!(
+            let id = promise.id.as_str();
+            match (stored.get(id), pruned.get(id)) {
+                (Some(delivery), _) => books.account(promise, delivery, &seen, run),
+                (None, Some(last_listed)) => {
+                    books.pruned += 1;
+                    books.account(promise, last_listed, &seen, run);
+                }
+                (None, None) => books.lost.push(format!(
                     "{} was accepted but is not in the store",
                     promise.id
                 )),
-                Some(delivery) => books.account(promise, delivery, &seen, run),
             }
         }
         books
@@ -250,7 +265,7 @@ impl Accounting {
 
     /// The figures as a two-column table, then every lost and unaccounted item.
     pub fn table(&self, title: &str) -> String {
-        let rows: [(&str, String); 15] = [
+        let rows: [(&str, String); 16] = [
             ("alerts", self.alerts.to_string()),
             ("deliveries", self.deliveries.to_string()),
             ("kills", self.kills.to_string()),
@@ -258,6 +273,10 @@ impl Accounting {
             ("dead", self.dead.to_string()),
             ("filtered", self.filtered.to_string()),
             ("pending", self.pending.to_string()),
+            (
+                "pruned",
+                format!("{} (accounted from their last listing)", self.pruned),
+            ),
             ("lost", self.lost.len().to_string()),
             ("unaccounted", self.unaccounted.len().to_string()),
             ("receiver requests", self.receiver_requests.to_string()),

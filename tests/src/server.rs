@@ -14,6 +14,7 @@ use alertwire_shared::outbound::target_policy::{
     HostResolver, PortAllowance, SystemResolver, TargetPolicy,
 };
 use alertwire_shared::ports::store::ApiKeyStore;
+use alertwire_shared::retention::Retention;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
 
 use crate::ApiClient;
@@ -62,6 +63,7 @@ impl TestServer {
                 max_cooldown: Duration::from_millis(250),
                 ..CircuitPolicy::default()
             },
+            retention: Retention::default(),
         };
         adjust(&mut config);
         let server = server::start_with_resolver(config, resolver)

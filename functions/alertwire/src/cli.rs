@@ -219,6 +219,13 @@ pub struct ServeArgs {
     /// How long a delivery may wait for an open circuit before it goes dead, e.g. `24h`.
     #[arg(long, env = "ALERTWIRE_BREAKER_HOLD_LIMIT", default_value = "24h")]
     pub breaker_hold_limit: String,
+    /// How long finished alerts, deliveries and attempts are kept, e.g. `90d`, `12h` or seconds; then
+    /// they are deleted. Pending deliveries are never deleted.
+    #[arg(long, env = "ALERTWIRE_RETENTION", default_value = "30d")]
+    pub retention: String,
+    /// How long a dead letter nobody replays is kept, e.g. `90d`; without it, until it is replayed.
+    #[arg(long, env = "ALERTWIRE_DEAD_LETTER_RETENTION")]
+    pub dead_letter_retention: Option<String>,
 }
 
 #[derive(Subcommand)]

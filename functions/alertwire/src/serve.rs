@@ -10,6 +10,7 @@ use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::outbound::target_policy::{PortAllowance, TargetPolicy};
 use alertwire_shared::ports::store::ApiKeyStore;
+use alertwire_shared::retention::Retention;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
 
 use crate::cli::ServeArgs;
@@ -30,6 +31,8 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         health: HealthPolicy::parse(&args.disable_after).map_err(|e| e.to_string())?,
         circuit: circuit_policy(&args)?,
+        retention: Retention::parse(Some(&args.retention), args.dead_letter_retention.as_deref())
+            .map_err(|e| e.to_string())?,
     };
     let database = server::open_database(&config)
         .await

@@ -26,7 +26,7 @@ pub async fn read(
     Tenant(tenant): Tenant,
 ) -> Result<Json<SettingsView>, ApiError> {
     let settings = service.get_settings(&tenant).await?;
-    Ok(Json(SettingsView::from(&settings)))
+    Ok(Json(SettingsView::new(&settings, service.retention())))
 }
 
 #[utoipa::path(
@@ -47,5 +47,5 @@ pub async fn replace(
     body: JsonBody,
 ) -> Result<Json<SettingsView>, ApiError> {
     let settings = service.put_settings(&tenant, &body.required()?).await?;
-    Ok(Json(SettingsView::from(&settings)))
+    Ok(Json(SettingsView::new(&settings, service.retention())))
 }

@@ -16,6 +16,7 @@ use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverri
 use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
 use crate::ports::store::{AlertReceipt, ApiKeyRecord};
+use crate::retention::Retention;
 use crate::service::{CappedStats, EndpointRoute, RouteMiss, RouteTest};
 use crate::tenant_settings::TenantSettings;
 
@@ -298,18 +299,33 @@ impl From<&Delivery> for DeliveryView {
     }
 }
 
-/// The tenant's settings.
+/// The tenant's settings, and the service's retention beside them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsView {
     /// Where alertwire's operational alerts go; none when absent.
     pub operations_endpoint_id: Option<String>,
     /// Where an alert routed to no endpoint goes; none when absent.
     pub default_endpoint_id: Option<String>,
+    /// How long history is kept: set by the operator for the whole service (`--retention`), read only.
+    pub retention: RetentionView,
 }
 
-impl From<&TenantSettings> for SettingsView {
-    fn from(settings: &TenantSettings) -> Self {
+/// How long history is kept, in seconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionView {
+    /// Finished alerts, deliveries and attempts, from when they finished.
+    pub history_seconds: u64,
+    /// Dead letters nobody replays; none: kept until replayed.
+    pub dead_letter_seconds: Option<u64>,
+}
+
+impl SettingsView {
+    pub fn new(settings: &TenantSettings, retention: Retention) -> Self {
         Self {
+            retention: RetentionView {
+                history_seconds: retention.history.as_secs(),
+                dead_letter_seconds: retention.dead_letters.map(|d| d.as_secs()),
+            },
             operations_endpoint_id: settings
                 .operations_endpoint_id
                 .as_ref()

@@ -25,6 +25,11 @@ type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
 /// A caller's work, run on the database thread inside the batch's transaction.
 type Unit = Box<dyn FnOnce(&mut Connection) -> Completion + Send>;
 
+/// The database file in a data directory.
+pub(super) const DATABASE_FILE: &str = "alertwire.db";
+/// The file a serving process holds locked in its data directory.
+const LOCK_FILE: &str = "serve.lock";
+
 /// Most units of work committed together.
 const MAX_BATCH: usize = 256;
 /// How long a connection waits for a lock another connection holds (recovery, `alertwire keys create`).
@@ -44,6 +49,8 @@ pub struct Database {
     queue_attached: Arc<AtomicBool>,
     /// Seals an endpoint's secret values before they are written, under the data directory's key file.
     pub(super) sealer: Arc<dyn SecretSealer>,
+    /// The database file; None in memory.
+    path: Option<Arc<PathBuf>>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
 }
@@ -79,27 +86,24 @@ impl Database {
             source,
         })?;
         let lock = if exclusive {
-            let file = File::create(dir.join("serve.lock")).map_err(OpenError::Lock)?;
-            match file.try_lock() {
-                Ok(()) => Some(Arc::new(file)),
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(OpenError::Locked(dir.to_path_buf()));
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(OpenError::Lock(e)),
-            }
+            Some(Arc::new(take_serving_lock(dir)?))
         } else {
             None
         };
-        let path = dir.join("alertwire.db");
+        let path = dir.join(DATABASE_FILE);
         let connection = Connection::open(&path)?;
         prepare_schema(&connection).map_err(|source| OpenError::Schema {
             path: path.clone(),
             source,
         })?;
+        if exclusive {
+            give_free_pages_back(&connection)?;
+        }
         let sealer = crate::sealing::load_or_create(dir, holds_sealed_values(&connection)?)?;
         let mut database = Self::prepare(connection, lock, Arc::new(sealer))?;
         // Opened after the writer has set WAL mode and created the schema.
         database.readers = Some(Arc::new(Readers::open(&path)?));
+        database.path = Some(Arc::new(path));
         Ok(database)
     }
 
@@ -129,8 +133,18 @@ impl Database {
             queue_wakeup: Arc::new(Notify::new()),
             queue_attached: Arc::new(AtomicBool::new(false)),
             sealer,
+            path: None,
             _lock: lock,
         })
+    }
+
+    /// Bytes the database takes on disk: its file and its write-ahead log; None in memory.
+    pub fn disk_bytes(&self) -> Option<u64> {
+        let path = self.path.as_ref()?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Some(size(path) + size(Path::new(&wal)))
     }
 
     /// Notified whenever tasks are queued, so a worker need not poll hard.
@@ -197,10 +211,24 @@ struct Readers {
     reads: mpsc::Sender<Read>,
 }
 
+/// Locks `dir` for one process: a server for its whole life, a restore while it writes. Released when
+/// the file is closed, by the process's exit too.
+pub(super) fn take_serving_lock(dir: &Path) -> Result<File, OpenError> {
+    let file = File::create(dir.join(LOCK_FILE)).map_err(OpenError::Lock)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(OpenError::Lock(e)),
+    }
+}
+
 /// The schema version check, pragmas and migrations, before anything else uses the connection. A file
 /// from a newer alertwire is refused before the first write (switching it to WAL is one).
 fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
     let version = check_version(connection)?;
+    // Pages freed by the pruner go back to the file system. Only a file with no table yet takes the
+    // setting like this; an older one is converted by [`give_free_pages_back`].
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // An accepted alert must survive power loss, not only a crash of this process.
     connection.pragma_update(None, "synchronous", "FULL")?;
@@ -217,8 +245,20 @@ fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// A file made before the pruner (with `auto_vacuum = NONE`) is rebuilt once with `VACUUM` so that it
+/// can give the pages of pruned history back; logged, as it takes a while on a large file.
+fn give_free_pages_back(connection: &Connection) -> rusqlite::Result<()> {
+    let mode: i64 = connection.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == 2 {
+        return Ok(());
+    }
+    tracing::info!("rebuilding the database once so that pruned history frees disk space (VACUUM)");
+    connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    connection.execute_batch("VACUUM")
+}
+
 /// Whether any endpoint document holds a sealed value, so its key must exist already.
-fn holds_sealed_values(connection: &Connection) -> rusqlite::Result<bool> {
+pub(super) fn holds_sealed_values(connection: &Connection) -> rusqlite::Result<bool> {
     connection.query_row(
         "SELECT EXISTS (SELECT 1 FROM endpoints WHERE instr(doc, ?1) > 0)",
         [format!("\"{SEALED_PREFIX}")],

@@ -3,6 +3,7 @@
 
 mod database;
 pub mod prometheus;
+mod pruner;
 #[cfg(test)]
 mod query_plans;
 mod queue;
@@ -13,6 +14,7 @@ mod store;
 pub mod worker;
 
 pub use database::{Database, OpenError};
+pub use pruner::{Pruned, Pruner};
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use recovery::Recovered;
 pub use schema::{SCHEMA_VERSION, SchemaError};

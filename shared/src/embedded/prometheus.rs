@@ -106,6 +106,9 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> impl IntoResponse {
             tracing::warn!(error = %e, "cannot count the open circuits; the gauge keeps its last value")
         }
     }
+    if let Some(bytes) = scrape.database.disk_bytes() {
+        scrape.prometheus.metrics.store_bytes(bytes);
+    }
     let handle = &scrape.prometheus.handle;
     handle.run_upkeep();
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], handle.render())

@@ -13,12 +13,14 @@ use tokio::task::JoinHandle;
 
 use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::embedded::prometheus::PrometheusMetrics;
+use crate::embedded::pruner::Pruner;
 use crate::embedded::worker::DeliveryWorker;
 use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
 use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::outbound::sender::HttpSender;
 use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetPolicy};
+use crate::retention::Retention;
 use crate::service::{Ports, Service};
 
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub struct ServerConfig {
     pub health: HealthPolicy,
     /// When an endpoint's circuit opens, and how long it stays open.
     pub circuit: CircuitPolicy,
+    /// How long finished history stays before the pruner deletes it.
+    pub retention: Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,7 @@ pub struct EmbeddedServer {
     api: JoinHandle<()>,
     worker: JoinHandle<()>,
     metrics_upkeep: JoinHandle<()>,
+    pruner: JoinHandle<()>,
 }
 
 /// Opens (and recovers) the store, then serves the API and runs the worker until `stop`, with
@@ -119,6 +124,7 @@ async fn start_on(
         Service::new(ports, sender, config.retry.clone())
             .with_health_policy(config.health)
             .with_circuit_policy(config.circuit)
+            .with_retention(config.retention)
             .with_metrics(prometheus.metrics.clone()),
     );
     let listener = TcpListener::bind(config.listen)
@@ -137,6 +143,14 @@ async fn start_on(
             .run(watcher.clone()),
     );
     let metrics_upkeep = tokio::spawn(prometheus.clone().upkeep(watcher.clone()));
+    let pruner = tokio::spawn(
+        Pruner::new(
+            database.clone(),
+            config.retention,
+            prometheus.metrics.clone(),
+        )
+        .run(watcher.clone()),
+    );
     let app = crate::api::router(service.clone())
         .merge(prometheus.router(queue, database.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http());
@@ -160,6 +174,7 @@ async fn start_on(
         api,
         worker,
         metrics_upkeep,
+        pruner,
     })
 }
 
@@ -170,5 +185,6 @@ impl EmbeddedServer {
         let _ = self.api.await;
         let _ = self.worker.await;
         let _ = self.metrics_upkeep.await;
+        let _ = self.pruner.await;
     }
 }

@@ -51,6 +51,7 @@ use crate::ports::queue::{QueueError, TaskQueue};
 use crate::ports::store::{
     AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, SettingsStore, StoreError,
 };
+use crate::retention::Retention;
 
 /// The adapters a service runs on, chosen once at start-up.
 #[derive(Clone)]
@@ -102,6 +103,8 @@ pub struct Service {
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
     /// Each tenant's endpoints indexed for routing, read once per period.
     route_tables: route_tables::RouteTables,
+    /// How long finished history is kept; the adapters apply it, the API shows it.
+    retention: Retention,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +136,18 @@ impl Service {
             clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
             route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
+            retention: Retention::default(),
         }
+    }
+
+    /// How long finished history is kept, as the store applies it (by default [`Retention::default`]).
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     /// How long ingest routes on a tenant's endpoints as read before reading them again (by default

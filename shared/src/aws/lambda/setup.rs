@@ -26,12 +26,12 @@ use crate::ports::store::{
     AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, RecordOutcome, Revocation,
     SettingsStore, StoreError,
 };
+use crate::retention::Retention;
 use crate::service::{Ports, Service};
 use crate::tenant_settings::TenantSettings;
 
 /// The tenant of the bootstrap key given as `ALERTWIRE_API_KEY_SHA256`.
 pub const DEFAULT_TENANT: &str = "default";
-const DEFAULT_TTL_DAYS: u64 = 30;
 /// The longest retry delay the deliver function accepts: one `ChangeMessageVisibility` must hold it, and
 /// SQS ends a visibility at most 12 hours after the receive; an hour is left for the wait before the
 /// invocation and the attempt itself.
@@ -57,7 +57,8 @@ pub struct LambdaSettings {
     pub dlq_url: String,
     /// The KMS key endpoint secrets are sealed under (`ALERTWIRE_KMS_KEY_ID`: an id, ARN or alias).
     pub kms_key_id: String,
-    pub record_ttl: Duration,
+    /// How long records stay readable (`ALERTWIRE_RETENTION`): their `expires_at`.
+    pub retention: Retention,
     pub retry: RetryPolicy,
     pub health: HealthPolicy,
     pub circuit: CircuitPolicy,
@@ -76,18 +77,16 @@ impl LambdaSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SetupError> {
         let required = |name: &'static str| lookup(name).ok_or(SetupError::Missing(name));
         let invalid = |name: &'static str, reason: String| SetupError::Invalid { name, reason };
-        let ttl_days = match lookup("ALERTWIRE_DELIVERY_TTL_DAYS") {
-            None => DEFAULT_TTL_DAYS,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| {
-                    invalid(
-                        "ALERTWIRE_DELIVERY_TTL_DAYS",
-                        "a number of days from 1 to 3650".into(),
-                    )
-                })?,
+        let retention = match (
+            lookup("ALERTWIRE_RETENTION"),
+            lookup("ALERTWIRE_DELIVERY_TTL_DAYS"),
+        ) {
+            (Some(text), _) => Retention::parse(Some(&text), None)
+                .map_err(|e| invalid("ALERTWIRE_RETENTION", e.to_string()))?,
+            // The setting's name before `ALERTWIRE_RETENTION`, still read for stacks that set it.
+            (None, Some(days)) => Retention::parse(Some(&format!("{}d", days.trim())), None)
+                .map_err(|e| invalid("ALERTWIRE_DELIVERY_TTL_DAYS", e.to_string()))?,
+            (None, None) => Retention::default(),
         };
         let retry = match lookup("ALERTWIRE_RETRY_DELAYS") {
             None => RetryPolicy::default(),
@@ -153,7 +152,7 @@ impl LambdaSettings {
             queue_url: required("ALERTWIRE_QUEUE_URL")?,
             dlq_url: required("ALERTWIRE_DLQ_URL")?,
             kms_key_id: required("ALERTWIRE_KMS_KEY_ID")?,
-            record_ttl: Duration::from_secs(ttl_days * 86_400),
+            retention,
             retry,
             health,
             circuit,
@@ -206,7 +205,7 @@ impl Adapters {
             store: DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
                 settings.table.clone(),
-                settings.record_ttl,
+                settings.retention.history,
                 // Asks KMS for nothing until the first endpoint secret is sealed or opened.
                 Arc::new(KmsSealer::new(
                     aws_sdk_kms::Client::new(&sdk),
@@ -314,6 +313,7 @@ fn service(
     Ok(Service::new(ports, sender, settings.retry.clone())
         .with_health_policy(settings.health)
         .with_circuit_policy(settings.circuit)
+        .with_retention(settings.retention)
         .with_metrics(metrics))
 }
 
@@ -480,7 +480,14 @@ mod tests {
     #[test]
     fn defaults_apply_and_required_names_are_named() {
         let settings = LambdaSettings::from_lookup(lookup(&BASE)).unwrap();
-        assert_eq!(settings.record_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(settings.retention.history, Duration::from_secs(30 * 86_400));
+        let mut older = BASE.to_vec();
+        older.push(("ALERTWIRE_DELIVERY_TTL_DAYS", "7"));
+        let settings = LambdaSettings::from_lookup(lookup(&older)).unwrap();
+        assert_eq!(settings.retention.history, Duration::from_secs(7 * 86_400));
+        older.push(("ALERTWIRE_RETENTION", "12h"));
+        let settings = LambdaSettings::from_lookup(lookup(&older)).unwrap();
+        assert_eq!(settings.retention.history, Duration::from_secs(12 * 3600));
         assert_eq!(settings.http_timeout, DEFAULT_TIMEOUT);
         let err = LambdaSettings::from_lookup(lookup(&BASE[..2])).unwrap_err();
         assert!(err.to_string().contains("ALERTWIRE_DLQ_URL"));
