@@ -3,6 +3,7 @@
 
 mod alert_sources;
 mod backlog;
+mod backup;
 mod bad_input;
 mod chaos;
 mod cli;

@@ -57,6 +57,10 @@ pub enum Command {
         /// The delivery's id (`dl_…`).
         id: String,
     },
+    /// Copy the database of a data directory into a new file, while `serve` runs there.
+    Backup(BackupArgs),
+    /// Write a backup over the database of a data directory; refused while `serve` runs there.
+    Restore(RestoreArgs),
     /// Dead letters of a running alertwire: list them, replay them.
     #[command(name = "dead-letters")]
     DeadLetters {
@@ -266,6 +270,27 @@ pub struct KeysCreateArgs {
     pub label: String,
     #[arg(long, env = "ALERTWIRE_DATA_DIR", default_value = "./.alertwire")]
     pub data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    /// The new file to write (never overwritten).
+    #[arg(long)]
+    pub to: PathBuf,
+    #[arg(long, env = "ALERTWIRE_DATA_DIR", default_value = "./.alertwire")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// A file made by `alertwire backup`.
+    #[arg(long)]
+    pub from: PathBuf,
+    #[arg(long, env = "ALERTWIRE_DATA_DIR", default_value = "./.alertwire")]
+    pub data_dir: PathBuf,
+    /// The `secrets.key` of the data directory the backup was taken from, when restoring elsewhere.
+    #[arg(long)]
+    pub secrets_key: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -1,7 +1,9 @@
 //! `alertwire`: the embedded default on one machine. `serve` runs the API and the delivery worker over a
-//! local SQLite store and queue; `keys` creates, lists and revokes API keys; `listen` is a small receiver for trying it;
+//! local SQLite store and queue; `keys` creates, lists and revokes API keys; `backup` and `restore` copy
+//! the database out and back; `listen` is a small receiver for trying it;
 //! `endpoints`, `deliveries`, `resend` and `dead-letters` operate a running instance through its API.
 
+mod backup;
 mod cli;
 mod keys;
 mod listen;
@@ -20,6 +22,8 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Keys(cli::KeysCommand::Create(args)) => keys::create(args).await,
         cli::Command::Keys(cli::KeysCommand::List(args)) => keys::list(args).await,
         cli::Command::Keys(cli::KeysCommand::Revoke(args)) => keys::revoke(args).await,
+        cli::Command::Backup(args) => backup::backup(args).await,
+        cli::Command::Restore(args) => backup::restore(args).await,
         cli::Command::Listen(args) => listen::run(args).await,
         cli::Command::Endpoints { remote, command } => remote::endpoints(remote, command).await,
         cli::Command::Deliveries { remote, command } => remote::deliveries(remote, command).await,

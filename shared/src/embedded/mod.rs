@@ -1,6 +1,7 @@
 //! The embedded adapters: one SQLite database file (WAL, fsync on commit) that holds the store and the
 //! queue, so `alertwire serve` needs nothing but its data directory.
 
+pub mod backup;
 mod database;
 pub mod prometheus;
 mod pruner;
