@@ -25,6 +25,7 @@ mod schema_upgrade;
 mod secret_rotation;
 mod secrets_at_rest;
 mod secrets_never_shown;
+mod shutdown;
 mod signatures;
 mod ssrf;
 mod storms;

@@ -96,6 +96,24 @@ impl ServeProcess {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// SIGTERM, as a service manager stops it; then waits up to `within` for the process to exit and
+    /// returns its exit status (`None` if it had not exited by then: it is killed).
+    pub fn terminate(mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was not sent");
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL, then reap: the data directory's lock is free when this returns.
     pub fn kill(mut self) {
         self.stop();

@@ -38,7 +38,8 @@ impl DeliveryWorker {
         }
     }
 
-    /// Runs until `shutdown` turns true, then waits for attempts in flight to finish.
+    /// Runs until `shutdown` turns true, then starts no attempt and waits for those in flight to finish and
+    /// be recorded: each ends within the HTTP timeout.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let wakeup = self.queue.wakeup();
@@ -73,11 +74,19 @@ impl DeliveryWorker {
             }
             let mut first = Some(first);
             for task in in_turns_by_endpoint(received) {
+                if *shutdown.borrow() {
+                    break;
+                }
                 let permit = match first.take() {
                     Some(p) => p,
-                    None => match permits.clone().acquire_owned().await {
-                        Ok(p) => p,
-                        Err(_) => break,
+                    None => tokio::select! {
+                        permit = permits.clone().acquire_owned() => match permit {
+                            Ok(p) => p,
+                            Err(_) => break,
+                        },
+                        // Tasks received but not started stay leased; the next start's recovery
+                        // releases them with their attempt numbers unchanged.
+                        _ = shutdown.wait_for(|stop| *stop) => break,
                     },
                 };
                 let service = self.service.clone();
@@ -88,7 +97,7 @@ impl DeliveryWorker {
                 });
             }
         }
-        // Wait for every attempt in flight to settle before returning.
+        // Every attempt in flight settles (each within the HTTP timeout) before the worker returns.
         let _ = permits.acquire_many(self.concurrency as u32).await;
     }
 }
