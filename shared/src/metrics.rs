@@ -52,6 +52,16 @@ pub const DEAD_LETTERS: &str = "alertwire_dead_letters";
 pub const HISTORY_PRUNED: &str = "alertwire_history_pruned_total";
 /// Bytes the embedded database takes on disk (its file and its write-ahead log), at each scrape.
 pub const STORE_BYTES: &str = "alertwire_store_bytes";
+/// Log lines that could not be written (stderr on a full disk, a closed pipe), since the process started.
+pub const LOG_LINES_UNWRITTEN: &str = "alertwire_log_lines_unwritten_total";
+
+/// The process-wide count behind [`LOG_LINES_UNWRITTEN`]: the log writer adds to it, a scrape reads it.
+static UNWRITTEN_LOG_LINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts a log line the process could not write.
+pub fn log_line_unwritten() {
+    UNWRITTEN_LOG_LINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Attempt durations: 5 ms to the longest HTTP timeout (300 s).
 pub const ATTEMPT_DURATION_BUCKETS: &[f64] = &[
@@ -300,6 +310,14 @@ impl Metrics {
         self.count(HISTORY_PRUNED, &[("record", record.as_str())], count);
     }
 
+    /// The process's unwritten log lines so far, refreshed before each scrape.
+    pub fn refresh_unwritten_log_lines(&self) {
+        let total = UNWRITTEN_LOG_LINES.load(std::sync::atomic::Ordering::Relaxed);
+        self.recorder
+            .register_counter(&key(LOG_LINES_UNWRITTEN, &[]), &metadata())
+            .absolute(total);
+    }
+
     /// The embedded database's size on disk, refreshed before each scrape.
     pub fn store_bytes(&self, bytes: u64) {
         self.recorder
@@ -393,6 +411,10 @@ fn describe(recorder: &dyn Recorder) {
         (
             HISTORY_PRUNED,
             "Records deleted by the embedded pruner past retention, by record.",
+        ),
+        (
+            LOG_LINES_UNWRITTEN,
+            "Log lines that could not be written (a full disk, a closed stderr).",
         ),
     ];
     for (name, help) in counters {

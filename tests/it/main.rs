@@ -13,6 +13,7 @@ mod durability;
 mod endpoint_health;
 mod fallback;
 mod first_start;
+mod full_disk;
 mod key_revocation;
 mod label_routing;
 mod metrics;

@@ -235,11 +235,22 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// Seconds a client is asked to wait after a `503`.
+const UNAVAILABLE_RETRY_AFTER: &str = "5";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail::new(self.code, self.message, self.field, self.position),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The store could not write (a full disk, an I/O error): worth trying again soon.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+            );
+        }
+        response
     }
 }

@@ -106,6 +106,7 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> impl IntoResponse {
             tracing::warn!(error = %e, "cannot count the open circuits; the gauge keeps its last value")
         }
     }
+    scrape.prometheus.metrics.refresh_unwritten_log_lines();
     if let Some(bytes) = scrape.database.disk_bytes() {
         scrape.prometheus.metrics.store_bytes(bytes);
     }

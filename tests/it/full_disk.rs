@@ -1,0 +1,183 @@
+//! A full disk, for real: the data directory on a small tmpfs that the test mounts (the test command runs
+//! as root), filled up while alerts come in. Every request gets an answer (`202`, or `503` with
+//! `Retry-After` when the store cannot write), the process stays up, and once space comes back it takes
+//! alerts again by itself; every alert answered `202` is delivered. Both layouts: the log elsewhere, and
+//! the log on the same full disk (where a failed log write used to panic the request and drop its
+//! connection).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use alertwire_tests::serve_process::{
+    LogSettings, ServeProcess, ServeSettings, free_port, wait_healthy,
+};
+use alertwire_tests::server::scratch_dir;
+use alertwire_tests::{ApiClient, Behaviour, Receiver};
+use serde_json::{Value, json};
+
+const KEY: &str = "full-disk-test-key-0123456789";
+
+/// A tmpfs of `size` mounted at a new directory, unmounted when dropped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    /// None when this process may not mount (not root): the test command runs as root, a developer's
+    /// `cargo test` may not.
+    fn mount(name: &str, size: &str) -> Option<SmallDisk> {
+        let dir = scratch_dir(name);
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the test command runs as root and must be able to mount a tmpfs"
+            );
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    /// Writes a file until the disk is full; returns it.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut file = std::fs::File::create(&path).expect("the filler file");
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        // The last pages a partial chunk leaves.
+        while file.write_all(&chunk[..512]).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+    }
+}
+
+fn settings(log_file: Option<PathBuf>) -> ServeSettings {
+    ServeSettings {
+        api_key: KEY.into(),
+        retry_delays: "200ms".into(),
+        http_timeout_secs: 5,
+        concurrency: 4,
+        // A line for every request and attempt, so the log needs the disk as often as the store does.
+        log: LogSettings {
+            filter: "debug,tower_http=debug,hyper=info,reqwest=info,rustls=info".into(),
+            file: log_file,
+        },
+    }
+}
+
+/// An alert of about 20 KiB.
+fn big_alert(n: usize) -> Value {
+    json!({"title": format!("big {n}"), "description": "x".repeat(20 * 1024)})
+}
+
+/// Posts `count` alerts; every one must be answered: returns the delivery ids of those answered 202 and
+/// how many were answered 503 (with `Retry-After` and a JSON error).
+async fn post_all(api: &ApiClient, first: usize, count: usize) -> (Vec<String>, usize) {
+    let client = alertwire_tests::http_client(Duration::from_secs(20));
+    let (mut accepted, mut unavailable) = (Vec::new(), 0);
+    for n in first..first + count {
+        let response = client
+            .post(format!("{}/v1/alerts", api.base))
+            .bearer_auth(KEY)
+            .json(&big_alert(n))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("alert {n} got no answer: {e}"));
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("alert {n}: an answer that is not JSON: {e}"));
+        match status {
+            202 => accepted.extend(
+                body["deliveries"]
+                    .as_array()
+                    .expect("deliveries")
+                    .iter()
+                    .map(|d| d["id"].as_str().expect("an id").to_string()),
+            ),
+            503 => {
+                unavailable += 1;
+                assert!(retry_after.is_some(), "a 503 without Retry-After: {body}");
+                assert_eq!(body["error"]["code"], "unavailable", "{body}");
+            }
+            other => panic!("alert {n} answered {other}: {body}"),
+        }
+    }
+    (accepted, unavailable)
+}
+
+async fn full_disk_run(disk: &SmallDisk, log_file: PathBuf) {
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let data_dir = disk.dir.join("data");
+    let process = ServeProcess::start(&data_dir, free_port(), &settings(Some(log_file)));
+    let api = ApiClient::new(process.base.clone(), KEY);
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    api.create_endpoint(&json!({"name": "ok", "url": receiver.url("/hook")}))
+        .await;
+    let (mut accepted, _) = post_all(&api, 0, 5).await;
+
+    // WHEN the disk fills up
+    let filler = disk.fill();
+    let (during, refused) = post_all(&api, 100, 40).await;
+    let taken_while_full = during.len();
+    accepted.extend(during);
+    // THEN every request was answered, and the store's refusals were 503s
+    assert!(refused > 0, "the full disk refused nothing");
+    let (status, _) = api.get("/healthz").await;
+    assert_eq!(status, 200, "still up");
+
+    // WHEN space comes back, THEN alerts are taken again, by itself
+    remove(&filler);
+    let (after, unavailable) = post_all(&api, 200, 5).await;
+    assert_eq!((after.len(), unavailable), (5, 0));
+    accepted.extend(after);
+    // AND every alert answered 202 is delivered
+    for id in &accepted {
+        let delivery = api.settled(id, Duration::from_secs(60)).await;
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+    }
+    let metrics = api.scrape_metrics().await;
+    println!(
+        "full disk: of 40 alerts posted while it was full, {refused} answered 503 and {taken_while_full} \
+         deliveries taken; unwritten log lines {}",
+        metrics.value("alertwire_log_lines_unwritten_total", &[])
+    );
+    drop(process);
+}
+
+fn remove(path: &Path) {
+    std::fs::remove_file(path).expect("the filler goes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_every_request_and_recovers_with_the_log_elsewhere() {
+    let Some(disk) = SmallDisk::mount("full-disk-data", "8m") else {
+        return;
+    };
+    let log = scratch_dir("full-disk-log-elsewhere").join("alertwire.log");
+    full_disk_run(&disk, log).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_answers_every_request_and_recovers_with_the_log_on_it_too() {
+    let Some(disk) = SmallDisk::mount("full-disk-log", "8m") else {
+        return;
+    };
+    let log = disk.dir.join("alertwire.log");
+    full_disk_run(&disk, log).await;
+}
