@@ -17,6 +17,7 @@ use metrics::{
 
 use crate::alert::MessageType;
 use crate::delivery::{DeliveryStatus, ErrorClass};
+use crate::ports::store::WriteTrouble;
 
 /// Alerts accepted (answered 202 and queued), by `message_type`.
 pub const ALERTS_ACCEPTED: &str = "alertwire_alerts_accepted_total";
@@ -52,6 +53,8 @@ pub const DEAD_LETTERS: &str = "alertwire_dead_letters";
 pub const HISTORY_PRUNED: &str = "alertwire_history_pruned_total";
 /// Bytes the embedded database takes on disk (its file and its write-ahead log), at each scrape.
 pub const STORE_BYTES: &str = "alertwire_store_bytes";
+/// 1 while the embedded store cannot write, by `reason` (`disk_full`, `io_error`), at each scrape.
+pub const STORE_UNWRITABLE: &str = "alertwire_store_unwritable";
 /// Log lines that could not be written (stderr on a full disk, a closed pipe), since the process started.
 pub const LOG_LINES_UNWRITTEN: &str = "alertwire_log_lines_unwritten_total";
 
@@ -318,6 +321,18 @@ impl Metrics {
             .absolute(total);
     }
 
+    /// What keeps the embedded store from writing now (none: every reason 0), refreshed before each scrape.
+    pub fn store_unwritable(&self, trouble: Option<WriteTrouble>) {
+        for reason in [WriteTrouble::DiskFull, WriteTrouble::Io] {
+            self.recorder
+                .register_gauge(
+                    &key(STORE_UNWRITABLE, &[("reason", reason.as_str())]),
+                    &metadata(),
+                )
+                .set(if trouble == Some(reason) { 1.0 } else { 0.0 });
+        }
+    }
+
     /// The embedded database's size on disk, refreshed before each scrape.
     pub fn store_bytes(&self, bytes: u64) {
         self.recorder
@@ -452,6 +467,11 @@ fn describe(recorder: &dyn Recorder) {
             SharedString::const_str(help),
         );
     }
+    recorder.describe_gauge(
+        KeyName::from_const_str(STORE_UNWRITABLE),
+        None,
+        SharedString::const_str("1 while the embedded store cannot write, by reason."),
+    );
     recorder.describe_gauge(
         KeyName::from_const_str(STORE_BYTES),
         Some(Unit::Bytes),

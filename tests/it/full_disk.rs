@@ -1,7 +1,8 @@
 //! A full disk, for real: the data directory on a small tmpfs that the test mounts (the test command runs
 //! as root), filled up while alerts come in. Every request gets an answer (`202`, or `503` with
-//! `Retry-After` when the store cannot write), the process stays up, and once space comes back it takes
-//! alerts again by itself; every alert answered `202` is delivered. Both layouts: the log elsewhere, and
+//! `Retry-After` when the store cannot write), the process stays up, `/healthz` and a metric say `disk
+//! full`, and the worker starts no attempt meanwhile. Once space comes back it is healthy again by itself
+//! and takes alerts; every alert answered `202` is delivered. Both layouts: the log elsewhere, and
 //! the log on the same full disk (where a failed log write used to panic the request and drop its
 //! connection).
 
@@ -138,11 +139,33 @@ async fn full_disk_run(disk: &SmallDisk, log_file: PathBuf) {
     accepted.extend(during);
     // THEN every request was answered, and the store's refusals were 503s
     assert!(refused > 0, "the full disk refused nothing");
-    let (status, _) = api.get("/healthz").await;
-    assert_eq!(status, 200, "still up");
+    // AND /healthz and the metrics say so, and no attempt is spent while nothing can be recorded
+    let (status, health) = api.get("/healthz").await;
+    assert_eq!(
+        (status, health),
+        (503, json!({"status": "degraded", "reason": "disk full"}))
+    );
+    let scrape = api.scrape_metrics().await;
+    assert_eq!(
+        scrape.value("alertwire_store_unwritable", &[("reason", "disk_full")]),
+        1.0
+    );
+    let requests_while_full = receiver.received().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.received().len(), requests_while_full);
 
-    // WHEN space comes back, THEN alerts are taken again, by itself
+    // WHEN space comes back, THEN it is healthy again by itself, and alerts are taken
     remove(&filler);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, health) = api.get("/healthz").await;
+        if status == 200 {
+            assert_eq!(health, json!({"status": "ok"}));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (after, unavailable) = post_all(&api, 200, 5).await;
     assert_eq!((after.len(), unavailable), (5, 0));
     accepted.extend(after);

@@ -21,8 +21,8 @@ pub mod views;
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::header;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use utoipa::OpenApi;
@@ -95,19 +95,36 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(keys::revoke))
 }
 
-/// Whether the process is up; needs no API key.
+/// Whether the process is up and can take alerts; needs no API key. `503` with `degraded` and the reason
+/// while the store cannot write (a full disk): alerts are refused with `503` then, and delivery waits.
 #[utoipa::path(
     get,
     path = "/healthz",
     operation_id = "health",
     tag = "service",
     security(()),
-    responses((status = 200, description = "The process is up", body = views::Health))
+    responses(
+        (status = 200, description = "The process is up", body = views::Health),
+        (status = 503, description = "Up, but the store cannot write: degraded, with the reason", body = views::Health),
+    )
 )]
-async fn health() -> axum::Json<views::Health> {
-    axum::Json(views::Health {
-        status: "ok".into(),
-    })
+async fn health(State(service): State<Arc<Service>>) -> (StatusCode, axum::Json<views::Health>) {
+    match service.write_trouble() {
+        None => (
+            StatusCode::OK,
+            axum::Json(views::Health {
+                status: "ok".into(),
+                reason: None,
+            }),
+        ),
+        Some(trouble) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(views::Health {
+                status: "degraded".into(),
+                reason: Some(trouble.reason().into()),
+            }),
+        ),
+    }
 }
 
 /// This OpenAPI document; needs no API key.

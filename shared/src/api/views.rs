@@ -468,8 +468,12 @@ pub struct Validity {
 /// `GET /healthz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok`, or `degraded` while the store cannot write.
     #[schema(example = "ok")]
     pub status: String,
+    /// Why it is degraded: `disk full` or `disk i/o error`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Every error: `{"error": {"code", "message", "field"}}`.

@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::Connection;
@@ -17,7 +17,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::schema::{SCHEMA_VERSION, SchemaError, Upgrade, check_version, upgrade};
 use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
-use crate::ports::store::StoreError;
+use crate::ports::store::{StoreError, WriteCondition, WriteTrouble};
 use crate::sealing::{KeyFileError, LocalSealer};
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
@@ -51,6 +51,8 @@ pub struct Database {
     pub(super) sealer: Arc<dyn SecretSealer>,
     /// The database file; None in memory.
     path: Option<Arc<PathBuf>>,
+    /// What failed the last commit (a full disk, an I/O error), until one goes through.
+    trouble: Arc<LastCommit>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
 }
@@ -123,9 +125,11 @@ impl Database {
         sealer: Arc<dyn SecretSealer>,
     ) -> Result<Self, OpenError> {
         let (units, queue) = mpsc::channel();
+        let trouble = Arc::new(LastCommit::default());
+        let last_commit = trouble.clone();
         std::thread::Builder::new()
             .name("alertwire-sqlite".into())
-            .spawn(move || commit_in_groups(connection, queue))
+            .spawn(move || commit_in_groups(connection, queue, &last_commit))
             .map_err(OpenError::Thread)?;
         Ok(Self {
             units,
@@ -134,8 +138,19 @@ impl Database {
             queue_attached: Arc::new(AtomicBool::new(false)),
             sealer,
             path: None,
+            trouble,
             _lock: lock,
         })
+    }
+
+    /// Writes nothing that matters, to learn whether the store can write again after a failed commit.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        self.run(|c| {
+            c.prepare_cached("UPDATE queue_depth SET tasks = tasks WHERE queue = 'main'")?
+                .execute([])?;
+            Ok(())
+        })
+        .await
     }
 
     /// Bytes the database takes on disk: its file and its write-ahead log; None in memory.
@@ -326,9 +341,37 @@ fn in_snapshot<T>(
     result
 }
 
+/// What the last commit met: nothing (0), a full disk, an I/O error.
+#[derive(Default)]
+struct LastCommit(AtomicU8);
+
+impl LastCommit {
+    fn record(&self, error: Option<&rusqlite::Error>) {
+        let code = match error.and_then(rusqlite::Error::sqlite_error_code) {
+            None if error.is_none() => 0,
+            Some(rusqlite::ErrorCode::DiskFull) => 1,
+            Some(rusqlite::ErrorCode::SystemIoFailure) => 2,
+            // Another failure says nothing about the disk.
+            _ => return,
+        };
+        self.0.store(code, Ordering::Relaxed);
+    }
+}
+
+impl WriteCondition for Database {
+    fn write_trouble(&self) -> Option<WriteTrouble> {
+        match self.trouble.0.load(Ordering::Relaxed) {
+            1 => Some(WriteTrouble::DiskFull),
+            2 => Some(WriteTrouble::Io),
+            _ => None,
+        }
+    }
+}
+
 /// The database thread: takes every unit of work waiting (up to [`MAX_BATCH`]), runs them in one
-/// transaction, commits, then answers them all. Ends when every handle is dropped.
-fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>) {
+/// transaction, commits, then answers them all, and records what the commit met. Ends when every handle
+/// is dropped.
+fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>, last: &LastCommit) {
     while let Ok(first) = units.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -344,7 +387,9 @@ fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>) {
             .map(|unit| unit(&mut connection))
             .collect();
         let commit_error = if grouped {
-            connection.execute_batch("COMMIT").err().map(|e| {
+            let committed = connection.execute_batch("COMMIT");
+            last.record(committed.as_ref().err());
+            committed.err().map(|e| {
                 let _ = connection.execute_batch("ROLLBACK");
                 e.to_string()
             })

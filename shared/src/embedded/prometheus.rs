@@ -21,6 +21,7 @@ use crate::embedded::{Database, EmbeddedQueue};
 use crate::metrics::{
     ATTEMPT_DURATION, ATTEMPT_DURATION_BUCKETS, DELIVERY_LATENCY, DELIVERY_LATENCY_BUCKETS, Metrics,
 };
+use crate::ports::store::WriteCondition;
 
 /// The Prometheus text format's media type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -107,6 +108,10 @@ async fn scrape(State(scrape): State<Arc<Scrape>>) -> impl IntoResponse {
         }
     }
     scrape.prometheus.metrics.refresh_unwritten_log_lines();
+    scrape
+        .prometheus
+        .metrics
+        .store_unwritable(scrape.database.write_trouble());
     if let Some(bytes) = scrape.database.disk_bytes() {
         scrape.prometheus.metrics.store_bytes(bytes);
     }

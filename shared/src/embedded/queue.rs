@@ -36,6 +36,11 @@ impl EmbeddedQueue {
 
     /// Notified whenever tasks become visible by being sent (here or with an alert by the store), so a
     /// worker need not poll hard.
+    /// Whether its database can write again (see [`Database::probe_write`]).
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        self.database.probe_write().await
+    }
+
     pub fn wakeup(&self) -> Arc<Notify> {
         self.database.queue_wakeup()
     }

@@ -125,6 +125,7 @@ async fn start_on(
             .with_health_policy(config.health)
             .with_circuit_policy(config.circuit)
             .with_retention(config.retention)
+            .with_write_condition(Arc::new(database.clone()))
             .with_metrics(prometheus.metrics.clone()),
     );
     let listener = TcpListener::bind(config.listen)

@@ -11,10 +11,13 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::embedded::EmbeddedQueue;
 use crate::ports::queue::{ReceivedTask, TaskQueue};
+use crate::ports::store::WriteTrouble;
 use crate::service::{Disposition, Service};
 
 /// Longest sleep between looks at the queue when nothing wakes the worker.
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often a worker that waits for the store to write again tries a write.
+const STORE_PROBE: Duration = Duration::from_secs(1);
 /// Delay before a task whose attempt hit a store or queue error is tried again.
 const FAULT_DELAY: Duration = Duration::from_secs(5);
 /// Tasks received beyond the free slots, as a share of the slots: a worker whose slots free one at a time
@@ -44,6 +47,10 @@ impl DeliveryWorker {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let wakeup = self.queue.wakeup();
         while !*shutdown.borrow() {
+            if let Some(trouble) = self.service.write_trouble() {
+                self.wait_for_the_store(trouble, &mut shutdown).await;
+                continue;
+            }
             let first = tokio::select! {
                 permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
@@ -99,6 +106,32 @@ impl DeliveryWorker {
         }
         // Every attempt in flight settles (each within the HTTP timeout) before the worker returns.
         let _ = permits.acquire_many(self.concurrency as u32).await;
+    }
+}
+
+impl DeliveryWorker {
+    /// While the store cannot write, no attempt starts: its outcome could not be recorded, and the
+    /// attempt would be spent. Probes the store every [`STORE_PROBE`] until a write goes through (or the
+    /// process stops).
+    async fn wait_for_the_store(
+        &self,
+        trouble: WriteTrouble,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        tracing::warn!(
+            reason = trouble.reason(),
+            "the store cannot write: delivery waits until it can"
+        );
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(STORE_PROBE) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            if self.queue.probe_write().await.is_ok() && self.service.write_trouble().is_none() {
+                tracing::info!("the store writes again: delivery resumes");
+                return;
+            }
+        }
     }
 }
 

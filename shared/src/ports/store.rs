@@ -346,3 +346,37 @@ pub trait SettingsStore: Send + Sync {
         window: chrono::Duration,
     ) -> Result<bool, StoreError>;
 }
+
+/// Why the store cannot write at the moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteTrouble {
+    /// No space left for the store's files.
+    DiskFull,
+    /// The disk failed a read or a write.
+    Io,
+}
+
+impl WriteTrouble {
+    /// As `/healthz` says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::DiskFull => "disk full",
+            Self::Io => "disk i/o error",
+        }
+    }
+
+    /// As a metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DiskFull => "disk_full",
+            Self::Io => "io_error",
+        }
+    }
+}
+
+/// Whether the store's last write went through, as its adapter knows it; one that writes to a service
+/// (DynamoDB) has no such condition.
+pub trait WriteCondition: Send + Sync {
+    /// The trouble of the last write that failed, until a write goes through again.
+    fn write_trouble(&self) -> Option<WriteTrouble>;
+}

@@ -50,6 +50,7 @@ use crate::outbound::sender::HttpSender;
 use crate::ports::queue::{QueueError, TaskQueue};
 use crate::ports::store::{
     AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, SettingsStore, StoreError,
+    WriteCondition, WriteTrouble,
 };
 use crate::retention::Retention;
 
@@ -105,6 +106,8 @@ pub struct Service {
     route_tables: route_tables::RouteTables,
     /// How long finished history is kept; the adapters apply it, the API shows it.
     retention: Retention,
+    /// Whether the store can write now, where its adapter can tell.
+    write_condition: Option<Arc<dyn WriteCondition>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +140,19 @@ impl Service {
             compiled: Mutex::new(HashMap::new()),
             route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
             retention: Retention::default(),
+            write_condition: None,
         }
+    }
+
+    /// Reports, on `/healthz` and to the worker, what keeps the store from writing (a full disk).
+    pub fn with_write_condition(mut self, condition: Arc<dyn WriteCondition>) -> Self {
+        self.write_condition = Some(condition);
+        self
+    }
+
+    /// What keeps the store from writing now, if its adapter knows of something.
+    pub fn write_trouble(&self) -> Option<WriteTrouble> {
+        self.write_condition.as_ref()?.write_trouble()
     }
 
     /// How long finished history is kept, as the store applies it (by default [`Retention::default`]).
