@@ -497,6 +497,89 @@ async fn dynamodb_an_interrupted_large_alert_is_finished_by_its_retry() {
     assert!(!alert_item.contains_key("publishing"), "publishing is done");
 }
 
+/// Item layouts: every record item is written with this build's layout; one without the attribute (written
+/// before layouts) reads as before; one in a layout newer than this build reads is refused, naming both
+/// layouts, not misread.
+#[tokio::test]
+async fn dynamodb_items_carry_their_layout_and_a_newer_one_is_refused() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "layouts").await;
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
+    let first = alert("acme", "al_01");
+    let deliveries = vec![delivery("acme", "msg_01", "al_01", "ep_01", "pending")];
+    store
+        .record_alert(record(&first, &deliveries, None))
+        .await
+        .expect("recorded");
+    let raw = |sk: &'static str| {
+        let client = client.clone();
+        let table = table.clone();
+        async move {
+            client
+                .get_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S("T#acme".into()))
+                .key("sk", AttributeValue::S(sk.into()))
+                .send()
+                .await
+                .expect("read")
+                .item
+                .expect("stored")
+        }
+    };
+    for sk in ["AL#al_01", "DL#msg_01"] {
+        assert_eq!(
+            raw(sk).await.get("layout"),
+            Some(&AttributeValue::N("1".into())),
+            "{sk}"
+        );
+    }
+    let update = |sk: &'static str, expression: &'static str, value: Option<&'static str>| {
+        let mut request = client
+            .update_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S("T#acme".into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .update_expression(expression);
+        if let Some(value) = value {
+            request = request.expression_attribute_values(":v", AttributeValue::N(value.into()));
+        }
+        request.send()
+    };
+    let acme = tenant("acme");
+
+    // An item from before layouts reads as before.
+    update("AL#al_01", "REMOVE layout", None)
+        .await
+        .expect("removed");
+    let read = store
+        .get_alert(&acme, &AlertId::from("al_01"))
+        .await
+        .expect("a layout-0 alert reads");
+    assert_eq!(read.map(|a| a.id), Some(first.id.clone()));
+
+    // A newer layout is refused, by name.
+    update("DL#msg_01", "SET layout = :v", Some("2"))
+        .await
+        .expect("set");
+    let refused = store
+        .get_delivery(&acme, &DeliveryId::from("msg_01"))
+        .await
+        .map(|_| ());
+    let Err(StoreError::Corrupt(message)) = refused else {
+        panic!("a layout-2 delivery was read: {refused:?}");
+    };
+    assert!(
+        message.contains("layout 2") && message.contains("up to 1"),
+        "{message}"
+    );
+}
+
 /// The search for stranded deliveries reads the tenant registry, then each registered tenant's pending
 /// deliveries: a tenant gets into the registry with its first key, or at a bootstrap (a deployment from
 /// before the registry), and only the pending deliveries of registered tenants are found.

@@ -73,6 +73,7 @@ fn alert_item(
         (RECEIPT.to_string(), item::json_value(receipt)?),
         (ENQUEUED.to_string(), AttributeValue::Bool(false)),
         (EXPIRES_AT.to_string(), n(expires_at)),
+        item::layout_attribute(),
     ]
     .into();
     if publishing {
@@ -88,6 +89,7 @@ fn unrouted_item(alert: &Alert, expires_at: i64) -> Result<Item, StoreError> {
         (SK.to_string(), s(unrouted_sk(&alert.id))),
         (DOC.to_string(), item::json_value(alert)?),
         (EXPIRES_AT.to_string(), n(expires_at)),
+        item::layout_attribute(),
     ]
     .into())
 }
@@ -160,7 +162,7 @@ impl DynamoStore {
             .ok_or(DynamoError::Inconsistent(
                 "an idempotency record names an alert that is missing",
             ))?;
-        let receipt: AlertReceipt = item::json(&alert, RECEIPT)?;
+        let receipt: AlertReceipt = item::document(&alert, RECEIPT)?;
         if item::flag(&alert, PUBLISHING)? {
             // The first request died while publishing: finish its work before answering.
             let ids: Vec<DeliveryId> = receipt.deliveries.iter().map(|(d, _)| d.clone()).collect();
@@ -346,7 +348,7 @@ impl AlertStore for DynamoStore {
         let Some(found) = self.get_live(tenant_pk(tenant), alert_sk(id)).await? else {
             return Ok(None);
         };
-        Ok(Some(item::json(&found, DOC)?))
+        Ok(Some(item::document(&found, DOC)?))
     }
 
     /// One `Query` of the tenant's partition, newest first, from below `before` (the sort keys of the
@@ -386,7 +388,7 @@ impl AlertStore for DynamoStore {
             for found in output.items.unwrap_or_default() {
                 // BETWEEN includes `before` itself.
                 if item::is_live(&found, now)? && found.get(SK) != Some(&upper) {
-                    alerts.push(item::json(&found, DOC)?);
+                    alerts.push(item::document(&found, DOC)?);
                 }
             }
             start = output.last_evaluated_key;

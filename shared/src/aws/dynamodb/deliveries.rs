@@ -100,7 +100,7 @@ impl DynamoStore {
         self.query_prefix(attempts_pk(tenant, id), ATTEMPT_PREFIX)
             .await?
             .iter()
-            .map(|found| Ok(item::json(found, DOC)?))
+            .map(|found| Ok(item::document(found, DOC)?))
             .collect()
     }
 

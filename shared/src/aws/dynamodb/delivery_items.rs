@@ -9,8 +9,8 @@ use chrono::Utc;
 use super::item::{self, Item, ItemError, n, s};
 use super::layout::{
     BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_ID, DELIVERY_INDEXES,
-    EXPIRES_AT, PK, SK, alert_index_key, attempt_sk, attempts_pk, delivery_sk, endpoint_index_key,
-    endpoint_status_index_key, status_index_key, tenant_pk,
+    EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, alert_index_key, attempt_sk, attempts_pk,
+    delivery_sk, endpoint_index_key, endpoint_status_index_key, status_index_key, tenant_pk,
 };
 use super::{DynamoError, DynamoStore, key, now_epoch, written};
 use crate::alert::MessageType;
@@ -61,6 +61,7 @@ pub(super) fn delivery_item(
         (UPDATED_AT, item::time_value(&delivery.updated_at)),
         (ATTEMPT_COUNT, n(delivery.attempts.len())),
         (EXPIRES_AT, n(expires_at)),
+        (LAYOUT, n(WRITTEN_LAYOUT)),
         (
             BY_ENDPOINT.key_attribute,
             s(endpoint_index_key(tenant, &delivery.endpoint_id)),
@@ -121,6 +122,7 @@ pub(super) fn attempt_item(
         (SK.to_string(), s(attempt_sk(sequence))),
         (DOC.to_string(), item::json_value(attempt)?),
         (EXPIRES_AT.to_string(), n(expires_at)),
+        item::layout_attribute(),
     ]
     .into())
 }
@@ -135,6 +137,7 @@ pub(super) struct Stored {
 }
 
 pub(super) fn stored_from(found: &Item) -> Result<Stored, ItemError> {
+    item::check_layout(found)?;
     let delivery = Delivery {
         id: DeliveryId(item::string(found, DELIVERY_ID)?.to_string()),
         tenant: TenantId(item::string(found, TENANT)?.to_string()),

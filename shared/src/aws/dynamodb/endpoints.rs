@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 
 use super::item::{self, Item, n, s, time_value};
-use super::layout::{ENDPOINT_PREFIX, PK, SK, endpoint_sk, tenant_pk};
+use super::layout::{ENDPOINT_PREFIX, LAYOUT, PK, SK, WRITTEN_LAYOUT, endpoint_sk, tenant_pk};
 use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
@@ -49,6 +49,7 @@ impl DynamoStore {
             (SK.to_string(), s(endpoint_sk(&endpoint.id))),
             (VERSION.to_string(), n(endpoint.version)),
             (DOC.to_string(), self.sealed_doc(endpoint).await?),
+            item::layout_attribute(),
         ]
         .into())
     }
@@ -59,6 +60,7 @@ impl DynamoStore {
 
     /// The endpoint of an item, its sealed values opened.
     async fn endpoint_from(&self, found: &Item) -> Result<Endpoint, StoreError> {
+        item::check_layout(found)?;
         let mut endpoint = open_document(item::string(found, DOC)?, &*self.sealer).await?;
         endpoint.health = health_from(found)?;
         Ok(endpoint)
@@ -146,10 +148,12 @@ impl EndpointStore for DynamoStore {
                 tenant_pk(&endpoint.tenant),
                 endpoint_sk(&endpoint.id),
             )))
-            .update_expression("SET #doc = :doc, #version = :version")
+            .update_expression("SET #doc = :doc, #version = :version, #layout = :layout")
             .condition_expression("#version = :expected")
             .expression_attribute_names("#doc", DOC)
             .expression_attribute_names("#version", VERSION)
+            .expression_attribute_names("#layout", LAYOUT)
+            .expression_attribute_values(":layout", n(WRITTEN_LAYOUT))
             .expression_attribute_values(":doc", self.sealed_doc(endpoint).await?)
             .expression_attribute_values(":version", n(endpoint.version))
             .expression_attribute_values(":expected", n(expected_version))

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::layout::EXPIRES_AT;
+use super::layout::{EXPIRES_AT, LAYOUT, NEWEST_READ_LAYOUT, WRITTEN_LAYOUT};
 use crate::ports::store::StoreError;
 
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -28,6 +28,10 @@ pub(super) enum ItemError {
     },
     #[error("a record could not be encoded: {0}")]
     Encode(serde_json::Error),
+    #[error(
+        "a stored item was written in layout {found} by a newer alertwire, and this one reads layouts up to {NEWEST_READ_LAYOUT}: deploy the newer release to every function"
+    )]
+    NewerLayout { found: u32 },
 }
 
 impl From<ItemError> for StoreError {
@@ -46,6 +50,33 @@ pub(super) fn n(number: impl ToString) -> AttributeValue {
 
 pub(super) fn time_value(time: &DateTime<Utc>) -> AttributeValue {
     AttributeValue::S(time.to_rfc3339())
+}
+
+/// The layout attribute of an item this build writes.
+pub(super) fn layout_attribute() -> (String, AttributeValue) {
+    (LAYOUT.to_string(), n(WRITTEN_LAYOUT))
+}
+
+/// Refuses an item written in a layout newer than this build reads; one without the attribute is
+/// layout 0.
+pub(super) fn check_layout(item: &Item) -> Result<(), ItemError> {
+    let found = match item.get(LAYOUT) {
+        None => 0,
+        Some(_) => number::<u32>(item, LAYOUT)?,
+    };
+    if found > NEWEST_READ_LAYOUT {
+        return Err(ItemError::NewerLayout { found });
+    }
+    Ok(())
+}
+
+/// The record a `doc` attribute holds, once the item's layout is one this build reads.
+pub(super) fn document<T: DeserializeOwned>(
+    item: &Item,
+    attribute: &'static str,
+) -> Result<T, ItemError> {
+    check_layout(item)?;
+    json(item, attribute)
 }
 
 /// A record as a JSON string attribute.
@@ -163,6 +194,20 @@ pub(super) fn is_live(item: &Item, now: i64) -> Result<bool, ItemError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layouts_up_to_the_newest_read_are_taken_and_a_newer_one_is_named() {
+        let without: Item = HashMap::new();
+        assert!(check_layout(&without).is_ok(), "before layouts: layout 0");
+        let current: Item = [layout_attribute()].into();
+        assert!(check_layout(&current).is_ok());
+        let newer: Item = [(LAYOUT.to_string(), n(NEWEST_READ_LAYOUT + 1))].into();
+        let refused = check_layout(&newer).unwrap_err();
+        assert!(
+            matches!(refused, ItemError::NewerLayout { found } if found == NEWEST_READ_LAYOUT + 1)
+        );
+        assert!(refused.to_string().contains("deploy the newer release"));
+    }
 
     #[test]
     fn wrong_types_and_missing_attributes_are_errors_not_panics() {

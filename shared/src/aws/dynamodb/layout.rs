@@ -13,6 +13,15 @@ pub(super) const PK: &str = "pk";
 pub(super) const SK: &str = "sk";
 /// Epoch seconds after which a record is gone (the table's TTL attribute).
 pub(super) const EXPIRES_AT: &str = "expires_at";
+/// Which layout an item that holds a record (an alert, a delivery, an attempt, an endpoint, settings) was
+/// written in; items written before layouts were numbered lack it and are layout 0.
+pub(super) const LAYOUT: &str = "layout";
+/// The layout this build writes.
+pub(super) const WRITTEN_LAYOUT: u32 = 1;
+/// The newest layout this build reads; it reads every older one too. A release that changes a layout
+/// first ships reading it while still writing the old one, and only the next release writes it (see
+/// `docs/aws.md`), so that two versions of a function running at once can read what both write.
+pub(super) const NEWEST_READ_LAYOUT: u32 = 1;
 /// A delivery's id, as a plain attribute of its item.
 pub(super) const DELIVERY_ID: &str = "delivery_id";
 

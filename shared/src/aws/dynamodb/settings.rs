@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::item::{self, n, s};
-use super::layout::{EXPIRES_AT, PK, SK, notice_sk, tenant_pk};
+use super::layout::{EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, notice_sk, tenant_pk};
 use super::{DynamoStore, request_failed, written};
 use crate::ids::TenantId;
 use crate::ports::store::{SettingsStore, StoreError};
@@ -23,7 +23,7 @@ impl SettingsStore for DynamoStore {
             .get_live(tenant_pk(tenant), SETTINGS_SK.to_string())
             .await?
         {
-            Some(found) => Ok(item::json(&found, DOC)?),
+            Some(found) => Ok(item::document(&found, DOC)?),
             None => Ok(TenantSettings::default()),
         }
     }
@@ -39,6 +39,7 @@ impl SettingsStore for DynamoStore {
             .item(PK, s(tenant_pk(tenant)))
             .item(SK, s(SETTINGS_SK))
             .item(DOC, item::json_value(settings)?)
+            .item(LAYOUT, n(WRITTEN_LAYOUT))
             .send()
             .await
             .map_err(|e| request_failed("PutItem", e))?;
