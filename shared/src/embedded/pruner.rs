@@ -220,9 +220,10 @@ struct Batch {
 fn tenants(c: &Connection) -> Result<Vec<String>, StoreError> {
     let mut statement = c.prepare_cached(
         "WITH RECURSIVE t(tenant) AS (
-             SELECT min(tenant) FROM alerts
+             SELECT (SELECT tenant FROM alerts WHERE tenant > '' ORDER BY tenant LIMIT 1)
              UNION ALL
-             SELECT (SELECT min(tenant) FROM alerts WHERE tenant > t.tenant) FROM t WHERE t.tenant IS NOT NULL
+             SELECT (SELECT tenant FROM alerts WHERE tenant > t.tenant ORDER BY tenant LIMIT 1)
+             FROM t WHERE t.tenant IS NOT NULL
          )
          SELECT tenant FROM t WHERE tenant IS NOT NULL",
     )?;
