@@ -7,6 +7,7 @@
 mod backlog;
 mod bare_202;
 mod e2e;
+mod history;
 mod ingest;
 mod lambda;
 mod load;
@@ -121,7 +122,7 @@ fn main() -> std::process::ExitCode {
     let mut failures = Vec::new();
     let mut notes = Vec::new();
     type Scenario = fn(Settings, &mut Vec<String>) -> Result<Vec<table::Row>, BenchError>;
-    let scenarios: [(&str, Scenario); 11] = [
+    let scenarios: [(&str, Scenario); 12] = [
         ("end-to-end deliveries and memory", |s, n| e2e::run(s, n)),
         ("backlog drain and ingest beside it", |s, n| {
             backlog::run(s, n)
@@ -132,6 +133,9 @@ fn main() -> std::process::ExitCode {
         ),
         ("logging cost", |s, n| logging::run(s, n)),
         ("ingest", |s, n| ingest::run(s, n)),
+        ("history: a million delivered alerts stored", |s, n| {
+            history::run(s, n)
+        }),
         ("routing with many endpoints", |s, n| routing::run(s, n)),
         ("template render", |s, _| Ok(render::run(s))),
         ("signing", |s, _| Ok(signing::run(s))),

@@ -1,0 +1,326 @@
+//! History: does a database that already holds months of finished deliveries slow `alertwire serve` down?
+//! A data directory is seeded once with 1,000,000 delivered alerts (20,000 with `--quick`), each with its
+//! delivery and its 200 attempt, written through the store (`record_alert`, then `mark_enqueued` as the
+//! service does), not through HTTP. Then, in
+//! rounds, a server on it and a server on an empty database are measured one after the other: start-up
+//! (spawn to `/healthz`), ingest, end-to-end delivery, and the p99 of `GET /v1/deliveries` for the first
+//! page and for the 50th (reached by its keyset cursor). Each history figure is set beside the empty one
+//! of the same round.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use alertwire_shared::alert::AlertContent;
+use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
+use alertwire_shared::embedded::Database;
+use alertwire_shared::ids::{AlertId, DeliveryId};
+use alertwire_shared::ports::store::{AlertRecord, AlertStore, ApiKeyStore, EndpointStore};
+use alertwire_shared::service::hash_api_key;
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::load::{self, Until};
+use crate::receiver::CountingReceiver;
+use crate::serve_process::{API_KEY, ServeProcess};
+use crate::stats::{Figure, number, paired_ratio};
+use crate::table::Row;
+use crate::{BenchError, Settings, block_on};
+
+const HISTORY: usize = 1_000_000;
+const QUICK_HISTORY: usize = 20_000;
+/// Alerts written into the store at once while seeding (the store commits them in groups).
+const SEEDING_CONCURRENCY: usize = 256;
+/// Clients posting alerts at once, as in the ingest and end-to-end scenarios.
+const POSTING_CONCURRENCY: usize = 16;
+/// Requests timed per listing page and round.
+const LISTINGS: usize = 200;
+/// The page timed besides the first, and the page size.
+const DEEP_PAGE: usize = 50;
+const PAGE_SIZE: usize = 50;
+const SETTLE_LIMIT: Duration = Duration::from_secs(300);
+const GOAL: f64 = 0.8;
+
+fn store_error(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Store(e.to_string())
+}
+
+/// One round's figures of one server.
+struct Round {
+    startup_ms: f64,
+    ingest_per_s: f64,
+    e2e_per_s: f64,
+    first_page_p99_ms: f64,
+    deep_page_p99_ms: f64,
+}
+
+/// A delivered alert's one delivery, with its attempt answered 200.
+fn delivered(delivery: &mut Delivery) {
+    let at = delivery.created_at;
+    let mut attempt = Attempt::unsent(at);
+    attempt.number = 1;
+    attempt.duration_ms = 12;
+    attempt.status_code = Some(200);
+    attempt.response_headers = vec![("content-type".into(), "application/json".into())];
+    attempt.response_body = Some("{\"ok\":true}".into());
+    delivery.attempts = vec![attempt];
+    delivery.status = DeliveryStatus::Delivered;
+}
+
+/// Writes `alerts` delivered alerts to the only endpoint of the stopped server's data directory.
+async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
+    let database = Database::open(data_dir, false).map_err(store_error)?;
+    let tenant = database
+        .tenant_for_key(&hash_api_key(API_KEY))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| BenchError::Setup("the bench key is not stored".into()))?;
+    let endpoint = database
+        .list_endpoints(&tenant)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| BenchError::Setup("the history's endpoint is not stored".into()))?;
+    let body: Value = serde_json::from_slice(&crate::e2e::alert_body())
+        .map_err(|e| BenchError::Setup(e.to_string()))?;
+    let content = AlertContent::from_json(&body).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let mut writes = JoinSet::new();
+    for _ in 0..alerts {
+        while writes.len() >= SEEDING_CONCURRENCY {
+            if let Some(written) = writes.join_next().await {
+                written.map_err(store_error)??;
+            }
+        }
+        let (database, tenant) = (database.clone(), tenant.clone());
+        let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
+        writes.spawn(async move {
+            let alert = content.into_alert(AlertId::generate(), tenant, chrono::Utc::now());
+            let mut delivery = Delivery::pending(DeliveryId::generate(), &alert, endpoint_id);
+            delivered(&mut delivery);
+            database
+                .record_alert(AlertRecord {
+                    alert: &alert,
+                    deliveries: std::slice::from_ref(&delivery),
+                    idempotency: None,
+                    tasks: &[],
+                })
+                .await
+                .map_err(store_error)?;
+            // As the service does once an alert's tasks are queued (here: none left to queue).
+            database
+                .mark_enqueued(&alert.tenant, &alert.id)
+                .await
+                .map_err(store_error)
+        });
+    }
+    while let Some(written) = writes.join_next().await {
+        written.map_err(store_error)??;
+    }
+    Ok(())
+}
+
+/// Bytes of the database file and its write-ahead log.
+fn disk_bytes(data_dir: &Path) -> u64 {
+    ["alertwire.db", "alertwire.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(data_dir.join(name)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The p99, in ms, of `LISTINGS` sequential requests of `path`.
+async fn listing_p99(
+    client: &reqwest::Client,
+    server: &ServeProcess,
+    path: &str,
+) -> Result<f64, BenchError> {
+    let (name, value) = ServeProcess::auth_header();
+    let mut latencies = Vec::with_capacity(LISTINGS);
+    for _ in 0..LISTINGS {
+        let started = Instant::now();
+        let response = client
+            .get(format!("{}{path}", server.base))
+            .header(name, &value)
+            .send()
+            .await?;
+        let status = response.status();
+        response.bytes().await?;
+        if status != 200 {
+            return Err(BenchError::Unexpected(format!("{path}: {status}")));
+        }
+        latencies.push(started.elapsed().as_micros() as u64);
+    }
+    latencies.sort_unstable();
+    Ok(crate::stats::percentile_ms(&latencies, 99.0))
+}
+
+/// The listing path of page `page` (1-based), following the keyset cursor from the first; of the last
+/// page when there are fewer (an empty database has a few pages, of the round's own alerts).
+async fn page_path(
+    client: &reqwest::Client,
+    server: &ServeProcess,
+    page: usize,
+) -> Result<String, BenchError> {
+    let (name, value) = ServeProcess::auth_header();
+    let mut path = format!("/v1/deliveries?limit={PAGE_SIZE}");
+    for _ in 1..page {
+        let answer: Value = client
+            .get(format!("{}{path}", server.base))
+            .header(name, &value)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let Some(next) = answer["next_before"].as_str() else {
+            break;
+        };
+        path = format!("/v1/deliveries?limit={PAGE_SIZE}&before={next}");
+    }
+    Ok(path)
+}
+
+/// One round on the data directory: start-up, ingest, end-to-end, then the two listings (the empty
+/// database has its pages by then: the alerts of the round). Returns the figures and the directory.
+async fn measure(
+    client: &reqwest::Client,
+    receiver: &CountingReceiver,
+    data_dir: PathBuf,
+    fresh: bool,
+    settings: Settings,
+) -> Result<(Round, PathBuf), BenchError> {
+    let binary = crate::sibling_binary("alertwire")?;
+    let began = Instant::now();
+    let server = ServeProcess::open(&binary, data_dir, "warn").await?;
+    let startup_ms = began.elapsed().as_secs_f64() * 1e3;
+    if fresh {
+        server.create_endpoint("history", &receiver.url()).await?;
+    }
+    let request = crate::e2e::alert_request(&server);
+    let duration = Duration::from_millis(if settings.quick { 300 } else { 3_000 });
+    let ingest = load::run(
+        client,
+        &request,
+        POSTING_CONCURRENCY,
+        Until::Elapsed(duration),
+    )
+    .await?;
+    server
+        .wait_until_drained(Instant::now() + SETTLE_LIMIT, Duration::from_millis(20))
+        .await?;
+    let alerts: u64 = if settings.quick { 300 } else { 3_000 };
+    let expected = receiver.count() + alerts;
+    let start = Instant::now();
+    load::run(client, &request, POSTING_CONCURRENCY, Until::Count(alerts)).await?;
+    while receiver.count() < expected {
+        if start.elapsed() > SETTLE_LIMIT {
+            return Err(BenchError::Unexpected(format!(
+                "only {} of {expected} deliveries arrived",
+                receiver.count()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    server
+        .wait_until_drained(start + SETTLE_LIMIT, Duration::from_millis(2))
+        .await?;
+    let e2e_per_s = alerts as f64 / start.elapsed().as_secs_f64();
+    let first = page_path(client, &server, 1).await?;
+    let deep = page_path(client, &server, DEEP_PAGE).await?;
+    let round = Round {
+        startup_ms,
+        ingest_per_s: ingest.per_second(),
+        e2e_per_s,
+        first_page_p99_ms: listing_p99(client, &server, &first).await?,
+        deep_page_p99_ms: listing_p99(client, &server, &deep).await?,
+    };
+    Ok((round, server.stop_keeping_data()))
+}
+
+pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, BenchError> {
+    block_on(async {
+        let client = load::client();
+        let receiver = CountingReceiver::start().await?;
+        let history = if settings.quick {
+            QUICK_HISTORY
+        } else {
+            HISTORY
+        };
+        let binary = crate::sibling_binary("alertwire")?;
+
+        let server = ServeProcess::start(&binary, crate::scratch_dir("history")).await?;
+        server.create_endpoint("history", &receiver.url()).await?;
+        let mut history_dir = server.stop_keeping_data();
+        let seeding = Instant::now();
+        seed(&history_dir, history).await?;
+        let seeded_in = seeding.elapsed();
+        let bytes_per_alert = disk_bytes(&history_dir) as f64 / history as f64;
+
+        let names = [
+            ("start-up, spawn to /healthz, ms", false),
+            ("ingest, alerts/s", true),
+            ("end-to-end, deliveries/s", true),
+            ("GET /v1/deliveries first page, p99 ms", false),
+            (
+                "GET /v1/deliveries 50th page (keyset cursor), p99 ms",
+                false,
+            ),
+        ];
+        let unit = |higher_is_better: bool| if higher_is_better { "/s" } else { "ms" };
+        let mut with_history: Vec<Figure> =
+            names.iter().map(|(_, up)| Figure::new(unit(*up))).collect();
+        let mut empty: Vec<Figure> = names.iter().map(|(_, up)| Figure::new(unit(*up))).collect();
+        let rounds = settings.runs.min(3);
+        for _ in 0..rounds {
+            let fresh_dir = crate::scratch_dir("history-empty");
+            let _ = std::fs::remove_dir_all(&fresh_dir);
+            let (round, fresh_dir) = measure(&client, &receiver, fresh_dir, true, settings).await?;
+            let _ = std::fs::remove_dir_all(&fresh_dir);
+            push(&mut empty, &round);
+            let (round, kept) = measure(&client, &receiver, history_dir, false, settings).await?;
+            history_dir = kept;
+            push(&mut with_history, &round);
+        }
+        let _ = std::fs::remove_dir_all(&history_dir);
+
+        let mut rows = Vec::new();
+        for (((name, higher_is_better), figure), baseline) in
+            names.iter().zip(with_history).zip(empty)
+        {
+            // As speed: for times, the empty database's time over the history's.
+            let r = if *higher_is_better {
+                paired_ratio(&figure, &baseline)
+            } else {
+                paired_ratio(&baseline, &figure)
+            };
+            rows.push(Row {
+                scenario: format!(
+                    "history: {name} with {history} delivered alerts stored (÷ an empty database{})",
+                    if *higher_is_better { "" } else { ", as speed: empty ÷ history" }
+                ),
+                figure,
+                baseline: Some(baseline),
+                ratio: Some(r),
+                goal: format!("≥ {GOAL}×"),
+                met: Some(r >= GOAL),
+            });
+        }
+        notes.push(format!(
+            "history: {history} delivered alerts (one delivery and one 200 attempt each) written through the store in {:.0} s; {} bytes on disk per delivered alert (database and write-ahead log). {rounds} rounds, each an empty database then the history, measured one after the other: start-up, ingest ({POSTING_CONCURRENCY} clients), end-to-end, then {LISTINGS} listings of the first page and of the {DEEP_PAGE}th ({PAGE_SIZE} a page).",
+            seeded_in.as_secs_f64(),
+            number(bytes_per_alert)
+        ));
+        Ok(rows)
+    })
+}
+
+fn push(figures: &mut [Figure], round: &Round) {
+    for (figure, value) in figures.iter_mut().zip([
+        round.startup_ms,
+        round.ingest_per_s,
+        round.e2e_per_s,
+        round.first_page_p99_ms,
+        round.deep_page_p99_ms,
+    ]) {
+        figure.push(value);
+    }
+}
