@@ -21,7 +21,8 @@ count_results() {
 }
 
 # What waits on the network rather than the CPU is installed beside the lints and the build: Debian's
-# chromium, chromedriver and prometheus-alertmanager when missing, and the two project-local Python venvs
+# chromium, chromedriver, prometheus-alertmanager, podman, runc and musl-tools when missing, the musl
+# target of the Rust toolchain (the container image's static binary), and the two project-local Python venvs
 # (the SAM CLI pins its own versions of boto3 and friends, so it gets a venv of its own). The steps that
 # need them wait for it; its output is in target/test-logs/installs.log.
 venv="$root/.venv"
@@ -30,12 +31,17 @@ installs() {
     local missing=()
     { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } || missing+=(chromium chromium-driver)
     [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+    command -v podman > /dev/null || missing+=(podman)
+    command -v runc > /dev/null || missing+=(runc)
+    command -v musl-gcc > /dev/null || missing+=(musl-tools)
+    command -v curl > /dev/null || missing+=(curl)
     if [ ${#missing[@]} -gt 0 ]; then
         local as_root=""
         [ "$(id -u)" -eq 0 ] || as_root="sudo"
         $as_root apt-get update
         $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
     fi
+    rustup target list --installed | grep -qx x86_64-unknown-linux-musl || rustup target add x86_64-unknown-linux-musl
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
     [ -x "$sam_venv/bin/python" ] || python3 -m venv "$sam_venv"
@@ -81,6 +87,10 @@ bash tests/fuzz.sh 20
 
 step "browser: Debian's chromium and chromedriver (installed in the background when missing)"
 wait_for_installs
+
+step "container image (FROM scratch, run with podman) and the systemd unit (tests/container.sh)"
+bash tests/container.sh 2>&1 | tee "$log_dir/container.log"
+count_results "$log_dir/container.log"
 
 step "tests: the web console in a real browser (screenshots in target/debug/console-screenshots)"
 cargo test -p alertwire-tests --features browser --test browser --locked 2>&1 | tee "$log_dir/browser.log"

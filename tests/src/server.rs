@@ -64,6 +64,7 @@ impl TestServer {
                 ..CircuitPolicy::default()
             },
             retention: Retention::default(),
+            trusted_roots: Default::default(),
         };
         adjust(&mut config);
         let server = server::start_with_resolver(config, resolver)

@@ -36,6 +36,14 @@ pub enum Command {
     Keys(KeysCommand),
     /// A small webhook receiver for trying alertwire: prints each request and checks its signature.
     Listen(ListenArgs),
+    /// Ask a running alertwire whether it is healthy (`GET /healthz`): exit 0 if it is, 1 if not. For a
+    /// container's health check, where there is no curl.
+    Health {
+        /// The health URL; by default `/healthz` on `ALERTWIRE_LISTEN` (on 127.0.0.1 when it listens on
+        /// every address), else on 127.0.0.1:8080.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Endpoints of a running alertwire: list, show, create, test, delete.
     Endpoints {
         #[command(flatten)]
@@ -230,6 +238,16 @@ pub struct ServeArgs {
     /// How long a dead letter nobody replays is kept, e.g. `90d`; without it, until it is replayed.
     #[arg(long, env = "ALERTWIRE_DEAD_LETTER_RETENTION")]
     pub dead_letter_retention: Option<String>,
+    /// Which certificate authorities HTTPS endpoints are checked against: the machine's store (`system`),
+    /// or the Mozilla set compiled into the binary (`compiled-in`, for a container without a store).
+    #[arg(long, env = "ALERTWIRE_TRUSTED_ROOTS", value_enum, default_value_t = Roots::System)]
+    pub trusted_roots: Roots,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Roots {
+    System,
+    CompiledIn,
 }
 
 #[derive(Subcommand)]

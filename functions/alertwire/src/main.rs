@@ -1,10 +1,12 @@
 //! `alertwire`: the embedded default on one machine. `serve` runs the API and the delivery worker over a
 //! local SQLite store and queue; `keys` creates, lists and revokes API keys; `backup` and `restore` copy
 //! the database out and back; `listen` is a small receiver for trying it;
-//! `endpoints`, `deliveries`, `resend` and `dead-letters` operate a running instance through its API.
+//! `endpoints`, `deliveries`, `resend` and `dead-letters` operate a running instance through its API;
+//! `health` asks one whether it is healthy.
 
 mod backup;
 mod cli;
+mod health;
 mod keys;
 mod listen;
 mod logging;
@@ -25,6 +27,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Backup(args) => backup::backup(args).await,
         cli::Command::Restore(args) => backup::restore(args).await,
         cli::Command::Listen(args) => listen::run(args).await,
+        cli::Command::Health { url } => health::check(url).await,
         cli::Command::Endpoints { remote, command } => remote::endpoints(remote, command).await,
         cli::Command::Deliveries { remote, command } => remote::deliveries(remote, command).await,
         cli::Command::Resend { remote, id } => remote::resend(remote, id).await,

@@ -9,11 +9,12 @@ use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::endpoint::health::HealthPolicy;
 use alertwire_shared::ids::TenantId;
 use alertwire_shared::outbound::target_policy::{PortAllowance, TargetPolicy};
+use alertwire_shared::outbound::trusted_roots::TrustedRoots;
 use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::retention::Retention;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
 
-use crate::cli::ServeArgs;
+use crate::cli::{Roots, ServeArgs};
 
 /// The tenant of `ALERTWIRE_API_KEY` and of the key generated at first start.
 const DEFAULT_TENANT: &str = "default";
@@ -33,6 +34,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         circuit: circuit_policy(&args)?,
         retention: Retention::parse(Some(&args.retention), args.dead_letter_retention.as_deref())
             .map_err(|e| e.to_string())?,
+        trusted_roots: match args.trusted_roots {
+            Roots::System => TrustedRoots::System,
+            Roots::CompiledIn => TrustedRoots::CompiledIn,
+        },
     };
     let database = server::open_database(&config)
         .await

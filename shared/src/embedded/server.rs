@@ -20,6 +20,7 @@ use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::outbound::sender::HttpSender;
 use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetPolicy};
+use crate::outbound::trusted_roots::TrustedRoots;
 use crate::retention::Retention;
 use crate::service::{Ports, Service};
 
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     pub circuit: CircuitPolicy,
     /// How long finished history stays before the pruner deletes it.
     pub retention: Retention,
+    /// Which certificate authorities HTTPS endpoints are checked against.
+    pub trusted_roots: TrustedRoots,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +117,11 @@ async fn start_on(
         },
     );
     let ports = Ports::on_one_store(database.clone(), Arc::new(queue.clone()));
-    let sender = HttpSender::with_resolver(
+    let sender = HttpSender::with_resolver_trusting(
         Arc::new(config.policy.clone()),
         config.http_timeout,
         resolver,
+        config.trusted_roots,
     )?;
     let prometheus = PrometheusMetrics::new();
     let service = Arc::new(

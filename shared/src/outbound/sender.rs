@@ -70,6 +70,17 @@ impl HttpSender {
         Self::build(policy, timeout, resolver, TrustedRoots::System)
     }
 
+    /// With a chosen name resolver, trusting `roots` (a container image without a trust store takes the
+    /// compiled-in set).
+    pub fn with_resolver_trusting(
+        policy: Arc<TargetPolicy>,
+        timeout: Duration,
+        resolver: Arc<dyn HostResolver>,
+        roots: TrustedRoots,
+    ) -> Result<Self, reqwest::Error> {
+        Self::build(policy, timeout, resolver, roots)
+    }
+
     fn build(
         policy: Arc<TargetPolicy>,
         timeout: Duration,
