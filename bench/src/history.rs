@@ -5,7 +5,8 @@
 //! rounds, a server on it and a server on an empty database are measured one after the other: start-up
 //! (spawn to `/healthz`), ingest, end-to-end delivery, and the p99 of `GET /v1/deliveries` for the first
 //! page and for the 50th (reached by its keyset cursor). Each history figure is set beside the empty one
-//! of the same round.
+//! of the same round. Then a day's worth of history (a thirtieth) past the 30-day retention is added, and
+//! ingest while the pruner deletes it is set beside ingest on the same server once it is done.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,8 +67,28 @@ fn delivered(delivery: &mut Delivery) {
     delivery.status = DeliveryStatus::Delivered;
 }
 
-/// Writes `alerts` delivered alerts to the only endpoint of the stopped server's data directory.
-async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
+/// An alert id made at `moment`, as `AlertId::generate` makes one now (UUID v7: the time comes first).
+fn alert_id_at(moment: chrono::DateTime<chrono::Utc>) -> AlertId {
+    let seconds = u64::try_from(moment.timestamp()).unwrap_or(0);
+    let stamp =
+        uuid::Timestamp::from_unix(uuid::NoContext, seconds, moment.timestamp_subsec_nanos());
+    AlertId(format!("al_{}", uuid::Uuid::new_v7(stamp).simple()))
+}
+
+fn delivery_id_at(moment: chrono::DateTime<chrono::Utc>) -> DeliveryId {
+    let seconds = u64::try_from(moment.timestamp()).unwrap_or(0);
+    let stamp =
+        uuid::Timestamp::from_unix(uuid::NoContext, seconds, moment.timestamp_subsec_nanos());
+    DeliveryId(format!("msg_{}", uuid::Uuid::new_v7(stamp).simple()))
+}
+
+/// Writes `alerts` delivered alerts, received at `at`, to the only endpoint of the stopped server's data
+/// directory.
+async fn seed(
+    data_dir: &Path,
+    alerts: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), BenchError> {
     let database = Database::open(data_dir, false).map_err(store_error)?;
     let tenant = database
         .tenant_for_key(&hash_api_key(API_KEY))
@@ -94,8 +115,8 @@ async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
         let (database, tenant) = (database.clone(), tenant.clone());
         let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
         writes.spawn(async move {
-            let alert = content.into_alert(AlertId::generate(), tenant, chrono::Utc::now());
-            let mut delivery = Delivery::pending(DeliveryId::generate(), &alert, endpoint_id);
+            let alert = content.into_alert(alert_id_at(at), tenant, at);
+            let mut delivery = Delivery::pending(delivery_id_at(at), &alert, endpoint_id);
             delivered(&mut delivery);
             database
                 .record_alert(AlertRecord {
@@ -251,7 +272,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         server.create_endpoint("history", &receiver.url()).await?;
         let mut history_dir = server.stop_keeping_data();
         let seeding = Instant::now();
-        seed(&history_dir, history).await?;
+        seed(&history_dir, history, chrono::Utc::now()).await?;
         let seeded_in = seeding.elapsed();
         let bytes_per_alert = disk_bytes(&history_dir) as f64 / history as f64;
 
@@ -280,6 +301,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             history_dir = kept;
             push(&mut with_history, &round);
         }
+        let pruning = prune_a_day(&client, &history_dir, history / 30, settings).await?;
         let _ = std::fs::remove_dir_all(&history_dir);
 
         let mut rows = Vec::new();
@@ -304,6 +326,23 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 met: Some(r >= GOAL),
             });
         }
+        let r = paired_ratio(&pruning.during, &pruning.after);
+        rows.push(Row {
+            scenario: format!(
+                "history: ingest, alerts/s, while the pruner deletes a day past retention ({} alerts) from {history} (÷ the same server once it is done)",
+                history / 30
+            ),
+            figure: pruning.during,
+            baseline: Some(pruning.after),
+            ratio: Some(r),
+            goal: "reported".into(),
+            met: None,
+        });
+        notes.push(format!(
+            "history: pruning a day ({} delivered alerts, each with its delivery and attempt) took {:.1} s with ingest beside it.",
+            history / 30,
+            pruning.took.as_secs_f64()
+        ));
         notes.push(format!(
             "history: {history} delivered alerts (one delivery and one 200 attempt each) written through the store in {:.0} s; {} bytes on disk per delivered alert (database and write-ahead log). {rounds} rounds, each an empty database then the history, measured one after the other: start-up, ingest ({POSTING_CONCURRENCY} clients), end-to-end, then {LISTINGS} listings of the first page and of the {DEEP_PAGE}th ({PAGE_SIZE} a page).",
             seeded_in.as_secs_f64(),
@@ -323,4 +362,112 @@ fn push(figures: &mut [Figure], round: &Round) {
     ]) {
         figure.push(value);
     }
+}
+
+/// Ingest while the pruner deletes a day's worth of history, and on the same server once it is done.
+struct PruningCost {
+    during: Figure,
+    after: Figure,
+    /// From the first batch counted to the last.
+    took: Duration,
+}
+
+/// The `record`s pruned so far, as `/metrics` counts them.
+async fn pruned_so_far(
+    client: &reqwest::Client,
+    server: &ServeProcess,
+    record: &str,
+) -> Result<f64, BenchError> {
+    let series = format!("alertwire_history_pruned_total{{record=\"{record}\"}}");
+    let text = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find(|line| line.starts_with(&series))
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// Adds `alerts` delivered alerts received 31 days ago to the history, starts `serve` on it (retention
+/// 30 days, so its pruner's first pass, soon after the start, deletes them), and measures ingest while
+/// the pruner works, then once it has finished.
+async fn prune_a_day(
+    client: &reqwest::Client,
+    history_dir: &Path,
+    alerts: usize,
+    settings: Settings,
+) -> Result<PruningCost, BenchError> {
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(31);
+    seed(history_dir, alerts, long_ago).await?;
+    let binary = crate::sibling_binary("alertwire")?;
+    let server = ServeProcess::open(&binary, history_dir.to_path_buf(), "warn").await?;
+    let request = crate::e2e::alert_request(&server);
+    let window = Duration::from_millis(if settings.quick { 50 } else { 1_000 });
+    let deadline = Instant::now() + SETTLE_LIMIT;
+    while pruned_so_far(client, &server, "deliveries").await? == 0.0 {
+        if Instant::now() > deadline {
+            return Err(BenchError::Unexpected("the pruner never started".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let mut during = Figure::new("alerts/s");
+    // Windows of ingest while the pruner still has rows to delete.
+    // Windows of ingest while the pruner works: each counts if the pruner deleted something during it
+    // (its alerts go last, once their deliveries are gone).
+    loop {
+        let before = pruned_so_far(client, &server, "alerts").await?;
+        if before >= alerts as f64 || during.values.len() >= 5 {
+            break;
+        }
+        let deliveries_before = pruned_so_far(client, &server, "deliveries").await?;
+        let result = load::run(
+            client,
+            &request,
+            POSTING_CONCURRENCY,
+            Until::Elapsed(window),
+        )
+        .await?;
+        let progressed = pruned_so_far(client, &server, "deliveries").await? > deliveries_before
+            || pruned_so_far(client, &server, "alerts").await? > before;
+        if progressed {
+            during.push(result.per_second());
+        }
+    }
+    while pruned_so_far(client, &server, "alerts").await? < alerts as f64 {
+        if Instant::now() > deadline {
+            return Err(BenchError::Unexpected(
+                "the pruner did not finish the day".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = started.elapsed();
+    if during.values.is_empty() {
+        return Err(BenchError::Unexpected(format!(
+            "the pruner deleted the day in {took:?}, before a window of ingest ended"
+        )));
+    }
+    let mut after = Figure::new("alerts/s");
+    for _ in 0..during.values.len() {
+        let result = load::run(
+            client,
+            &request,
+            POSTING_CONCURRENCY,
+            Until::Elapsed(window),
+        )
+        .await?;
+        after.push(result.per_second());
+    }
+    drop(server);
+    Ok(PruningCost {
+        during,
+        after,
+        took,
+    })
 }

@@ -62,7 +62,10 @@ fn assert_labels_are_bounded(m: &Exposition) {
                     "rate_limit",
                     "slowed",
                     "circuit_open",
+                    "disk_full",
+                    "io_error",
                 ],
+                "record" => &["alerts", "deliveries", "attempts", "dead_letters"],
                 "to" => &["open", "closed"],
                 "outcome" => &["delivered", "retry", "dead"],
                 "error_class" => &[

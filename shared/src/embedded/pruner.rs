@@ -26,6 +26,9 @@ const VACUUM_PAGES: u32 = 1024;
 /// The shortest and the longest time between two passes.
 const SHORTEST_PERIOD: Duration = Duration::from_secs(1);
 const LONGEST_PERIOD: Duration = Duration::from_secs(600);
+/// The first pass after a start comes this soon (or after a period, if shorter): a restart does not
+/// put pruning off by a whole period.
+const FIRST_PASS_AFTER: Duration = Duration::from_secs(5);
 
 /// What one pass deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +79,16 @@ impl Pruner {
         (shortest / 10).clamp(SHORTEST_PERIOD, LONGEST_PERIOD)
     }
 
-    /// Prunes every [`period`](Self::period) until `shutdown` turns true; a pass that fails is logged
-    /// and tried again at the next period.
+    /// Prunes every [`period`](Self::period), the first time soon after the start, until `shutdown`
+    /// turns true; a pass that fails is logged and tried again at the next period.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut wait = self.period().min(FIRST_PASS_AFTER);
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(self.period()) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
+            wait = self.period();
             match self.prune_until(Utc::now(), Some(&shutdown)).await {
                 Ok(pruned) if !pruned.is_empty() => {
                     tracing::debug!(?pruned, "pruned history past retention");
@@ -135,7 +140,6 @@ impl Pruner {
                 .await?;
             total.add(pruned);
         }
-        self.report(&total);
         if !total.is_empty() {
             self.give_back_free_pages(stop).await?;
         }
@@ -160,6 +164,8 @@ impl Pruner {
                 return Ok(total);
             }
             let done = self.database.run(batch(after.take())).await?;
+            // Counted batch by batch, so a long pass shows its progress.
+            self.report(&done.pruned);
             total.add(done.pruned);
             match done.last {
                 Some(last) if done.rows == BATCH => after = Some(last),
