@@ -82,12 +82,13 @@ fn delivery_id_at(moment: chrono::DateTime<chrono::Utc>) -> DeliveryId {
     DeliveryId(format!("msg_{}", uuid::Uuid::new_v7(stamp).simple()))
 }
 
-/// Writes `alerts` delivered alerts, received at `at`, to the only endpoint of the stopped server's data
-/// directory.
+/// Writes `alerts` delivered alerts to the only endpoint of the stopped server's data directory, received
+/// one a millisecond from `from` on (so that their ids, time-ordered, come in order as a live server's
+/// do), or now, as they are written, when `from` is None.
 async fn seed(
     data_dir: &Path,
     alerts: usize,
-    at: chrono::DateTime<chrono::Utc>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), BenchError> {
     let database = Database::open(data_dir, false).map_err(store_error)?;
     let tenant = database
@@ -106,7 +107,10 @@ async fn seed(
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     let content = AlertContent::from_json(&body).map_err(|e| BenchError::Setup(e.to_string()))?;
     let mut writes = JoinSet::new();
-    for _ in 0..alerts {
+    for n in 0..alerts {
+        let at = from.map_or_else(chrono::Utc::now, |from| {
+            from + chrono::Duration::milliseconds(n as i64)
+        });
         while writes.len() >= SEEDING_CONCURRENCY {
             if let Some(written) = writes.join_next().await {
                 written.map_err(store_error)??;
@@ -272,7 +276,7 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         server.create_endpoint("history", &receiver.url()).await?;
         let mut history_dir = server.stop_keeping_data();
         let seeding = Instant::now();
-        seed(&history_dir, history, chrono::Utc::now()).await?;
+        seed(&history_dir, history, None).await?;
         let seeded_in = seeding.elapsed();
         let bytes_per_alert = disk_bytes(&history_dir) as f64 / history as f64;
 
@@ -403,7 +407,7 @@ async fn prune_a_day(
     settings: Settings,
 ) -> Result<PruningCost, BenchError> {
     let long_ago = chrono::Utc::now() - chrono::Duration::days(31);
-    seed(history_dir, alerts, long_ago).await?;
+    seed(history_dir, alerts, Some(long_ago)).await?;
     let binary = crate::sibling_binary("alertwire")?;
     let server = ServeProcess::open(&binary, history_dir.to_path_buf(), "warn").await?;
     let request = crate::e2e::alert_request(&server);
