@@ -654,7 +654,14 @@ async fn the_circuit_opens_admits_one_probe_and_closes(stores: &Stores) -> Outco
         probe_at: t2,
         probing: false,
     };
-    endpoints.open_circuit(&acme, &ep.id, &opened).await?;
+    assert!(
+        endpoints.open_circuit(&acme, &ep.id, &opened).await?,
+        "this call opened it"
+    );
+    assert!(
+        !endpoints.open_circuit(&acme, &ep.id, &opened).await?,
+        "a second failure at once finds it open"
+    );
     let health = endpoints
         .get_endpoint(&acme, &ep.id)
         .await?

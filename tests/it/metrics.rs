@@ -311,12 +311,13 @@ async fn resends_and_endpoints_disabled_by_a_410_are_counted() {
 
 #[tokio::test]
 async fn a_circuit_is_counted_open_while_it_holds_deliveries_and_closed_after() {
-    // Three outages open the circuit; the probe comes after 1 s, so the scrape sees it open.
+    // Three outages open the circuit, once however many attempts fail at the same moment; the probe comes
+    // after 3 s, so the scrape sees it open before a failed probe could open it again.
     let server = TestServer::with(|config| {
         config.circuit = CircuitPolicy {
             failures: 3,
-            cooldown: Duration::from_secs(1),
-            max_cooldown: Duration::from_secs(1),
+            cooldown: Duration::from_secs(3),
+            max_cooldown: Duration::from_secs(3),
             ..CircuitPolicy::default()
         }
     })

@@ -114,13 +114,14 @@ pub trait EndpointStore: Send + Sync {
         id: &EndpointId,
         note: FailureNote<'_>,
     ) -> Result<Option<EndpointHealth>, StoreError>;
-    /// Opens the circuit, or keeps it open until a new `probe_at`.
+    /// Opens the circuit, or keeps it open until a new `probe_at`. True if it was closed: this call opened
+    /// it (of two attempts that fail at once, one opens it, the other finds it open).
     async fn open_circuit(
         &self,
         tenant: &TenantId,
         id: &EndpointId,
         circuit: &OpenCircuit,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Claims the probe of an open circuit whose `probe_at` is still `seen_probe_at`: marks it probing until
     /// `lost_after` (when another may probe, if this one never reports). False if another claimed it first.
     async fn claim_probe(

@@ -308,10 +308,10 @@ impl Service {
                 .await;
         }
         if outage && let Some(circuit) = self.circuit.after_outage(&health, now, before.probe) {
-            endpoints
+            let opened = endpoints
                 .open_circuit(tenant, endpoint_id, &circuit)
                 .await?;
-            if health.circuit.is_none() {
+            if opened {
                 self.metrics.circuit_changed(true);
                 tracing::warn!(
                     endpoint = %endpoint_id,

@@ -235,13 +235,16 @@ impl EndpointStore for DynamoStore {
         tenant: &TenantId,
         id: &EndpointId,
         circuit: &OpenCircuit,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(tenant_pk(tenant), endpoint_sk(id))))
             .update_expression("SET #opened = :opened, #probe = :probe, #probing = :no")
+            // The item as it was: without `opened_at` when this write opened the circuit. (ALL_OLD, not
+            // UPDATED_OLD, which on moto came back without it.)
+            .return_values(ReturnValue::AllOld)
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#opened", OPENED_AT)
@@ -252,7 +255,12 @@ impl EndpointStore for DynamoStore {
             .expression_attribute_values(":no", AttributeValue::Bool(false))
             .send()
             .await;
-        written("UpdateItem", result).map(|_| ())
+        match result {
+            Ok(output) => Ok(output
+                .attributes
+                .is_none_or(|old| !old.contains_key(OPENED_AT))),
+            Err(e) => written::<(), _, _>("UpdateItem", Err(e)).map(|_| false),
+        }
     }
 
     async fn claim_probe(

@@ -391,7 +391,7 @@ impl EndpointStore for NotGiven {
         _: &TenantId,
         _: &EndpointId,
         _: &OpenCircuit,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.refuse("endpoints")
     }
     async fn claim_probe(

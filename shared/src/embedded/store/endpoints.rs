@@ -164,19 +164,27 @@ impl EndpointStore for Database {
         tenant: &TenantId,
         id: &EndpointId,
         circuit: &OpenCircuit,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         let (opened_at, probe_at) = (
             circuit.opened_at.to_rfc3339(),
             circuit.probe_at.to_rfc3339(),
         );
         self.run(move |c| {
+            // Read and written in one unit of the database thread: no other write comes between.
+            let was_closed = c
+                .prepare_cached(
+                    "SELECT opened_at IS NULL FROM endpoint_circuit WHERE tenant = ?1 AND endpoint_id = ?2",
+                )?
+                .query_row([&tenant, &id], |r| r.get::<_, bool>(0))
+                .optional()?
+                .unwrap_or(false);
             c.prepare_cached(
                 "UPDATE endpoint_circuit SET opened_at = ?3, probe_at = ?4, probing = 0
                  WHERE tenant = ?1 AND endpoint_id = ?2",
             )?
             .execute([tenant, id, opened_at, probe_at])?;
-            Ok(())
+            Ok(was_closed)
         })
         .await
     }
