@@ -9,71 +9,42 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alertwire_shared::alert::AlertContent;
 use alertwire_shared::delivery::Delivery;
 use alertwire_shared::delivery::retry_policy::MAX_ATTEMPTS;
-use alertwire_shared::embedded::{Database, EmbeddedQueue, QueueSettings};
+use alertwire_shared::embedded::{EmbeddedQueue, QueueSettings};
 use alertwire_shared::ids::{AlertId, DeliveryId};
 use alertwire_shared::ports::queue::Task;
-use alertwire_shared::ports::store::{AlertRecord, AlertStore, ApiKeyStore, EndpointStore};
-use alertwire_shared::service::hash_api_key;
-use tokio::task::JoinSet;
+use alertwire_shared::ports::store::{AlertRecord, AlertStore};
 
 use crate::load::{self, Until};
 use crate::receiver::CountingReceiver;
-use crate::serve_process::{API_KEY, ServeProcess};
+use crate::seeding::{SEEDING_CONCURRENCY, Seed, store_error, write_all};
+use crate::serve_process::ServeProcess;
 use crate::stats::{Figure, ratio};
 use crate::table::Row;
 use crate::{BenchError, Settings, block_on};
 
 /// Clients posting alerts at once, as in the ingest and end-to-end scenarios.
 const POSTING_CONCURRENCY: usize = 16;
-/// Alerts written into the store at once while seeding (the store commits them in groups).
-const SEEDING_CONCURRENCY: usize = 256;
 const DRAIN_LIMIT: Duration = Duration::from_secs(900);
 const GOAL: f64 = 0.8;
-
-fn store_error(e: impl std::fmt::Display) -> BenchError {
-    BenchError::Store(e.to_string())
-}
 
 /// Writes `alerts` alerts to the only endpoint of the stopped server's data directory, each with its
 /// delivery and its task, through the store's own `record_alert`.
 async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
-    let database = Database::open(data_dir, false).map_err(store_error)?;
+    let seed = Seed::open(data_dir).await?;
     // Attached, so the store queues each alert's task in the alert's own transaction, as `serve` does.
     let _queue = EmbeddedQueue::new(
-        database.clone(),
+        seed.database.clone(),
         QueueSettings {
             visibility_timeout: Duration::from_secs(60),
             max_receives: MAX_ATTEMPTS,
         },
     );
-    let tenant = database
-        .tenant_for_key(&hash_api_key(API_KEY))
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| BenchError::Setup("the bench key is not stored".into()))?;
-    let endpoint = database
-        .list_endpoints(&tenant)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| BenchError::Setup("the backlog's endpoint is not stored".into()))?;
-    let body: serde_json::Value = serde_json::from_slice(&crate::e2e::alert_body())
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
-    let content = AlertContent::from_json(&body).map_err(|e| BenchError::Setup(e.to_string()))?;
-    let mut writes = JoinSet::new();
-    for _ in 0..alerts {
-        while writes.len() >= SEEDING_CONCURRENCY {
-            if let Some(written) = writes.join_next().await {
-                written.map_err(store_error)??;
-            }
-        }
-        let (database, tenant) = (database.clone(), tenant.clone());
-        let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
-        writes.spawn(async move {
+    write_all(alerts, |_| {
+        let (database, tenant) = (seed.database.clone(), seed.tenant.clone());
+        let (endpoint_id, content) = (seed.endpoint.id.clone(), seed.content.clone());
+        async move {
             let alert = content.into_alert(AlertId::generate(), tenant.clone(), chrono::Utc::now());
             let delivery = Delivery::pending(DeliveryId::generate(), &alert, endpoint_id);
             let tasks = [Task::DeliverV1 {
@@ -93,12 +64,9 @@ async fn seed(data_dir: &Path, alerts: usize) -> Result<(), BenchError> {
                 .await
                 .map(|_| ())
                 .map_err(store_error)
-        });
-    }
-    while let Some(written) = writes.join_next().await {
-        written.map_err(store_error)??;
-    }
-    Ok(())
+        }
+    })
+    .await
 }
 
 /// A stopped server's data directory holding a backlog of `alerts` for `receiver`.

@@ -11,26 +11,21 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alertwire_shared::alert::AlertContent;
 use alertwire_shared::delivery::{Attempt, Delivery, DeliveryStatus};
-use alertwire_shared::embedded::Database;
 use alertwire_shared::ids::{AlertId, DeliveryId};
-use alertwire_shared::ports::store::{AlertRecord, AlertStore, ApiKeyStore, EndpointStore};
-use alertwire_shared::service::hash_api_key;
+use alertwire_shared::ports::store::{AlertRecord, AlertStore};
 use serde_json::Value;
-use tokio::task::JoinSet;
 
 use crate::load::{self, Until};
 use crate::receiver::CountingReceiver;
-use crate::serve_process::{API_KEY, ServeProcess};
+use crate::seeding::{Seed, store_error, write_all};
+use crate::serve_process::ServeProcess;
 use crate::stats::{Figure, number, paired_ratio};
 use crate::table::Row;
 use crate::{BenchError, Settings, block_on};
 
 const HISTORY: usize = 1_000_000;
 const QUICK_HISTORY: usize = 20_000;
-/// Alerts written into the store at once while seeding (the store commits them in groups).
-const SEEDING_CONCURRENCY: usize = 256;
 /// Clients posting alerts at once, as in the ingest and end-to-end scenarios.
 const POSTING_CONCURRENCY: usize = 16;
 /// Requests timed per listing page and round.
@@ -40,10 +35,6 @@ const DEEP_PAGE: usize = 50;
 const PAGE_SIZE: usize = 50;
 const SETTLE_LIMIT: Duration = Duration::from_secs(300);
 const GOAL: f64 = 0.8;
-
-fn store_error(e: impl std::fmt::Display) -> BenchError {
-    BenchError::Store(e.to_string())
-}
 
 /// One round's figures of one server.
 struct Round {
@@ -67,19 +58,12 @@ fn delivered(delivery: &mut Delivery) {
     delivery.status = DeliveryStatus::Delivered;
 }
 
-/// An alert id made at `moment`, as `AlertId::generate` makes one now (UUID v7: the time comes first).
-fn alert_id_at(moment: chrono::DateTime<chrono::Utc>) -> AlertId {
+/// An id made at `moment` with `prefix`, as `generate` makes one now (UUID v7: the time comes first).
+fn id_at(prefix: &str, moment: chrono::DateTime<chrono::Utc>) -> String {
     let seconds = u64::try_from(moment.timestamp()).unwrap_or(0);
     let stamp =
         uuid::Timestamp::from_unix(uuid::NoContext, seconds, moment.timestamp_subsec_nanos());
-    AlertId(format!("al_{}", uuid::Uuid::new_v7(stamp).simple()))
-}
-
-fn delivery_id_at(moment: chrono::DateTime<chrono::Utc>) -> DeliveryId {
-    let seconds = u64::try_from(moment.timestamp()).unwrap_or(0);
-    let stamp =
-        uuid::Timestamp::from_unix(uuid::NoContext, seconds, moment.timestamp_subsec_nanos());
-    DeliveryId(format!("msg_{}", uuid::Uuid::new_v7(stamp).simple()))
+    format!("{prefix}_{}", uuid::Uuid::new_v7(stamp).simple())
 }
 
 /// Writes `alerts` delivered alerts to the only endpoint of the stopped server's data directory, received
@@ -90,37 +74,16 @@ async fn seed(
     alerts: usize,
     from: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), BenchError> {
-    let database = Database::open(data_dir, false).map_err(store_error)?;
-    let tenant = database
-        .tenant_for_key(&hash_api_key(API_KEY))
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| BenchError::Setup("the bench key is not stored".into()))?;
-    let endpoint = database
-        .list_endpoints(&tenant)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| BenchError::Setup("the history's endpoint is not stored".into()))?;
-    let body: Value = serde_json::from_slice(&crate::e2e::alert_body())
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
-    let content = AlertContent::from_json(&body).map_err(|e| BenchError::Setup(e.to_string()))?;
-    let mut writes = JoinSet::new();
-    for n in 0..alerts {
+    let seed = Seed::open(data_dir).await?;
+    write_all(alerts, |n| {
         let at = from.map_or_else(chrono::Utc::now, |from| {
             from + chrono::Duration::milliseconds(n as i64)
         });
-        while writes.len() >= SEEDING_CONCURRENCY {
-            if let Some(written) = writes.join_next().await {
-                written.map_err(store_error)??;
-            }
-        }
-        let (database, tenant) = (database.clone(), tenant.clone());
-        let (endpoint_id, content) = (endpoint.id.clone(), content.clone());
-        writes.spawn(async move {
-            let alert = content.into_alert(alert_id_at(at), tenant, at);
-            let mut delivery = Delivery::pending(delivery_id_at(at), &alert, endpoint_id);
+        let (database, tenant) = (seed.database.clone(), seed.tenant.clone());
+        let (endpoint_id, content) = (seed.endpoint.id.clone(), seed.content.clone());
+        async move {
+            let alert = content.into_alert(AlertId(id_at("al", at)), tenant, at);
+            let mut delivery = Delivery::pending(DeliveryId(id_at("msg", at)), &alert, endpoint_id);
             delivered(&mut delivery);
             database
                 .record_alert(AlertRecord {
@@ -136,12 +99,9 @@ async fn seed(
                 .mark_enqueued(&alert.tenant, &alert.id)
                 .await
                 .map_err(store_error)
-        });
-    }
-    while let Some(written) = writes.join_next().await {
-        written.map_err(store_error)??;
-    }
-    Ok(())
+        }
+    })
+    .await
 }
 
 /// Bytes of the database file and its write-ahead log.

@@ -17,6 +17,7 @@ mod receiver;
 mod render;
 mod replay;
 mod routing;
+mod seeding;
 mod serve_process;
 mod signing;
 mod stats;
