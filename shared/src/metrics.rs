@@ -55,6 +55,8 @@ pub const HISTORY_PRUNED: &str = "alertwire_history_pruned_total";
 pub const STORE_BYTES: &str = "alertwire_store_bytes";
 /// 1 while the embedded store cannot write, by `reason` (`disk_full`, `io_error`), at each scrape.
 pub const STORE_UNWRITABLE: &str = "alertwire_store_unwritable";
+/// Sent attempts whose outcome the embedded worker keeps in memory until the store writes again.
+pub const OUTCOMES_UNRECORDED: &str = "alertwire_attempt_outcomes_unrecorded";
 /// Log lines that could not be written (stderr on a full disk, a closed pipe), since the process started.
 pub const LOG_LINES_UNWRITTEN: &str = "alertwire_log_lines_unwritten_total";
 
@@ -333,6 +335,13 @@ impl Metrics {
         }
     }
 
+    /// How many sent attempts' outcomes (or their tasks' dispositions) the worker keeps in memory now.
+    pub fn outcomes_unrecorded(&self, count: usize) {
+        self.recorder
+            .register_gauge(&key(OUTCOMES_UNRECORDED, &[]), &metadata())
+            .set(count as f64);
+    }
+
     /// The embedded database's size on disk, refreshed before each scrape.
     pub fn store_bytes(&self, bytes: u64) {
         self.recorder
@@ -471,6 +480,13 @@ fn describe(recorder: &dyn Recorder) {
         KeyName::from_const_str(STORE_UNWRITABLE),
         None,
         SharedString::const_str("1 while the embedded store cannot write, by reason."),
+    );
+    recorder.describe_gauge(
+        KeyName::from_const_str(OUTCOMES_UNRECORDED),
+        Some(Unit::Count),
+        SharedString::const_str(
+            "Sent attempts whose outcome waits in memory until the embedded store writes again.",
+        ),
     );
     recorder.describe_gauge(
         KeyName::from_const_str(STORE_BYTES),

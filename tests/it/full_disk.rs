@@ -4,7 +4,8 @@
 //! full`, and the worker starts no attempt meanwhile. Once space comes back it is healthy again by itself
 //! and takes alerts; every alert answered `202` is delivered. Both layouts: the log elsewhere, and
 //! the log on the same full disk (where a failed log write used to panic the request and drop its
-//! connection).
+//! connection). An attempt in flight when the disk fills is recorded once space returns, and not sent
+//! again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +15,7 @@ use alertwire_tests::serve_process::{
     LogSettings, ServeProcess, ServeSettings, free_port, wait_healthy,
 };
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{ApiClient, Behaviour, Receiver};
+use alertwire_tests::{ApiClient, Behaviour, Exposition, Receiver};
 use serde_json::{Value, json};
 
 const KEY: &str = "full-disk-test-key-0123456789";
@@ -156,16 +157,7 @@ async fn full_disk_run(disk: &SmallDisk, log_file: PathBuf) {
 
     // WHEN space comes back, THEN it is healthy again by itself, and alerts are taken
     remove(&filler);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, health) = api.get("/healthz").await;
-        if status == 200 {
-            assert_eq!(health, json!({"status": "ok"}));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "still {health}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy_again(&api).await;
     let (after, unavailable) = post_all(&api, 200, 5).await;
     assert_eq!((after.len(), unavailable), (5, 0));
     accepted.extend(after);
@@ -181,6 +173,58 @@ async fn full_disk_run(disk: &SmallDisk, log_file: PathBuf) {
         metrics.value("alertwire_log_lines_unwritten_total", &[])
     );
     drop(process);
+}
+
+/// Posts small alerts until three in a row are refused: a failed commit leaves pages of the write-ahead
+/// log allocated that small writes can still use. Returns the delivery ids of those accepted.
+async fn use_the_last_pages(api: &ApiClient) -> Vec<String> {
+    let mut accepted = Vec::new();
+    let mut refused_in_a_row = 0;
+    for n in 0..500 {
+        let (status, body) = api
+            .post("/v1/alerts", &json!({"title": format!("small {n}")}))
+            .await;
+        match status {
+            202 => {
+                refused_in_a_row = 0;
+                accepted.extend(
+                    body["deliveries"]
+                        .as_array()
+                        .expect("deliveries")
+                        .iter()
+                        .map(|d| d["id"].as_str().expect("an id").to_string()),
+                );
+            }
+            503 => refused_in_a_row += 1,
+            other => panic!("a small alert answered {other}: {body}"),
+        }
+        if refused_in_a_row == 3 {
+            return accepted;
+        }
+    }
+    panic!("the full disk still takes small alerts");
+}
+
+/// Scrapes the metrics until the gauge of outcomes waiting in memory reads `count` (panics after `within`).
+async fn wait_for_unrecorded(api: &ApiClient, count: f64, within: Duration) {
+    let gauge = |scrape: &Exposition| scrape.value("alertwire_attempt_outcomes_unrecorded", &[]);
+    let scrape = api
+        .scrape_metrics_until(within, |scrape| gauge(scrape) == count)
+        .await;
+    assert_eq!(gauge(&scrape), count, "outcomes waiting in memory");
+}
+
+async fn wait_until_healthy_again(api: &ApiClient) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, health) = api.get("/healthz").await;
+        if status == 200 {
+            assert_eq!(health, json!({"status": "ok"}));
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn remove(path: &Path) {
@@ -203,4 +247,85 @@ async fn a_full_disk_answers_every_request_and_recovers_with_the_log_on_it_too()
     };
     let log = disk.dir.join("alertwire.log");
     full_disk_run(&disk, log).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_in_flight_when_the_disk_fills_are_recorded_once_space_returns_and_not_sent_again()
+{
+    let Some(disk) = SmallDisk::mount("full-disk-in-flight", "8m") else {
+        return;
+    };
+    let log = scratch_dir("full-disk-in-flight-log").join("alertwire.log");
+    // Answers come back 4 s after the request, long enough to fill the disk meanwhile, with a body of the
+    // most an attempt keeps (16 KiB): more than the last pages a nearly full disk has for small writes.
+    let answer = format!("{{\"answer\":\"{}\"}}", "a".repeat(20 * 1024));
+    let receiver = Receiver::start(Behaviour::SlowWith(Duration::from_secs(4), answer)).await;
+    let process = ServeProcess::start(&disk.dir.join("data"), free_port(), &settings(Some(log)));
+    let api = ApiClient::new(process.base.clone(), KEY);
+    wait_healthy(&api.base, Duration::from_secs(30)).await;
+    // Two endpoints, two alerts: four attempts in flight, two on each (an endpoint's first window).
+    for name in ["slow-a", "slow-b"] {
+        api.create_endpoint(&json!({"name": name, "url": receiver.url("/hook")}))
+            .await;
+    }
+    let mut in_flight = Vec::new();
+    for n in 0..2 {
+        in_flight.extend(
+            api.send_alert(&json!({"title": format!("in flight {n}")}))
+                .await,
+        );
+    }
+    receiver.wait_for(4, Duration::from_secs(10)).await;
+
+    // WHEN the disk fills while the four attempts wait for their answers
+    let filler = disk.fill();
+    let (mut accepted, refused) = post_all(&api, 100, 40).await;
+    assert!(refused > 0, "the full disk refused nothing");
+    accepted.extend(use_the_last_pages(&api).await);
+    // THEN their outcomes, which the store cannot take, wait in memory, and no attempt is made meanwhile
+    wait_for_unrecorded(&api, 4.0, Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        receiver.received().len(),
+        4,
+        "an attempt started on a full disk"
+    );
+    for id in &in_flight {
+        assert_eq!(api.delivery(id).await["status"], "pending");
+    }
+
+    // WHEN space comes back
+    remove(&filler);
+    wait_until_healthy_again(&api).await;
+    // THEN each is recorded as the one attempt that was made, and nothing was sent twice
+    for id in &in_flight {
+        let delivery = api.settled(id, Duration::from_secs(30)).await;
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+        let attempts = delivery["attempts"].as_array().expect("attempts");
+        assert_eq!(attempts.len(), 1, "{delivery}");
+        assert_eq!(attempts[0]["status_code"], 200, "{delivery}");
+    }
+    wait_for_unrecorded(&api, 0.0, Duration::from_secs(5)).await;
+    accepted.extend(in_flight);
+    for id in &accepted {
+        let delivery = api.settled(id, Duration::from_secs(60)).await;
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+    }
+    let requests: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r.header("webhook-id").unwrap_or("-"),
+                r.body_text().chars().take(80).collect::<String>()
+            )
+        })
+        .collect();
+    assert_eq!(
+        requests.len(),
+        accepted.len(),
+        "one request for each delivery: {requests:#?} {accepted:?}"
+    );
+    drop(process);
 }

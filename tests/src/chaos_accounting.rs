@@ -336,7 +336,7 @@ fn answered_as(answer: &Behaviour, attempt: &Attempt) -> bool {
         Behaviour::Status(code, ..) => {
             attempt.status_code == Some(*code) && attempt.error_class == Some(ErrorClass::Non2xx)
         }
-        Behaviour::Slow(_) => false,
+        Behaviour::Slow(_) | Behaviour::SlowWith(..) => false,
         Behaviour::Reset | Behaviour::ResetMidResponse => {
             attempt.error_class == Some(ErrorClass::Connect)
         }

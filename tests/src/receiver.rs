@@ -16,6 +16,8 @@ pub enum Behaviour {
     Status(u16, Vec<(String, String)>, String),
     /// Wait this long, then answer 200 (if the sender is still there).
     Slow(Duration),
+    /// Wait this long, then answer 200 with this body (if the sender is still there).
+    SlowWith(Duration, String),
     /// Read the request, then reset the connection without answering.
     Reset,
     /// Send the head of a 200 answer and part of its body, then reset the connection.
@@ -204,6 +206,10 @@ impl Receiver {
             Behaviour::Slow(delay) => {
                 tokio::time::sleep(delay).await;
                 respond(&mut stream, 200, &[], "{\"slow\":true}").await;
+            }
+            Behaviour::SlowWith(delay, body) => {
+                tokio::time::sleep(delay).await;
+                respond(&mut stream, 200, &[], &body).await;
             }
             Behaviour::Reset => {
                 let _ = stream.set_zero_linger();

@@ -21,7 +21,7 @@ use crate::ports::store::{StoreError, WriteCondition, WriteTrouble};
 use crate::sealing::{KeyFileError, LocalSealer};
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
-type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+type Completion = Box<dyn FnOnce(Option<&CommitFailure>) + Send>;
 /// A caller's work, run on the database thread inside the batch's transaction.
 type Unit = Box<dyn FnOnce(&mut Connection) -> Completion + Send>;
 
@@ -204,7 +204,7 @@ impl Database {
             Box::new(move |commit_error| {
                 let _ = reply.send(match commit_error {
                     None => result,
-                    Some(e) => Err(StoreError::Backend(format!("the commit failed: {e}"))),
+                    Some(failure) => Err(failure.to_store_error()),
                 });
             })
         });
@@ -341,17 +341,52 @@ fn in_snapshot<T>(
     result
 }
 
-/// What the last commit met: nothing (0), a full disk, an I/O error.
+/// A commit that failed, as each unit of its batch is told.
+struct CommitFailure {
+    trouble: Option<WriteTrouble>,
+    detail: String,
+}
+
+impl CommitFailure {
+    fn new(error: &rusqlite::Error) -> Self {
+        let trouble = match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Some(WriteTrouble::DiskFull),
+            Some(rusqlite::ErrorCode::SystemIoFailure) => Some(WriteTrouble::Io),
+            _ => None,
+        };
+        Self {
+            trouble,
+            detail: error.to_string(),
+        }
+    }
+
+    fn to_store_error(&self) -> StoreError {
+        let detail = format!("the commit failed: {}", self.detail);
+        match self.trouble {
+            Some(trouble) => StoreError::Unwritable { trouble, detail },
+            None => StoreError::Backend(detail),
+        }
+    }
+}
+
+/// What the last commit that wrote met: nothing (0), a full disk, an I/O error.
 #[derive(Default)]
 struct LastCommit(AtomicU8);
 
 impl LastCommit {
-    fn record(&self, error: Option<&rusqlite::Error>) {
-        let code = match error.and_then(rusqlite::Error::sqlite_error_code) {
-            None if error.is_none() => 0,
-            Some(rusqlite::ErrorCode::DiskFull) => 1,
-            Some(rusqlite::ErrorCode::SystemIoFailure) => 2,
-            // Another failure says nothing about the disk.
+    /// Records a commit's result. A commit that changed nothing says nothing about the disk (an idle
+    /// worker's look at the queue), nor does a failure that is not the disk's.
+    fn record(&self, result: Result<(), &CommitFailure>, changed: bool) {
+        let code = match result {
+            Ok(()) if changed => 0,
+            Err(CommitFailure {
+                trouble: Some(WriteTrouble::DiskFull),
+                ..
+            }) => 1,
+            Err(CommitFailure {
+                trouble: Some(WriteTrouble::Io),
+                ..
+            }) => 2,
             _ => return,
         };
         self.0.store(code, Ordering::Relaxed);
@@ -382,22 +417,27 @@ fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>, las
         }
         // If the transaction cannot begin, each unit's savepoint is a transaction of its own.
         let grouped = connection.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let changes_before = connection.total_changes();
         let completions: Vec<Completion> = batch
             .into_iter()
             .map(|unit| unit(&mut connection))
             .collect();
-        let commit_error = if grouped {
-            let committed = connection.execute_batch("COMMIT");
-            last.record(committed.as_ref().err());
-            committed.err().map(|e| {
+        let commit_failure = if grouped {
+            let changed = connection.total_changes() != changes_before;
+            let failure = connection
+                .execute_batch("COMMIT")
+                .err()
+                .map(|e| CommitFailure::new(&e));
+            last.record(failure.as_ref().map_or(Ok(()), Err), changed);
+            if failure.is_some() {
                 let _ = connection.execute_batch("ROLLBACK");
-                e.to_string()
-            })
+            }
+            failure
         } else {
             None
         };
         for complete in completions {
-            complete(commit_error.as_deref());
+            complete(commit_failure.as_ref());
         }
     }
 }

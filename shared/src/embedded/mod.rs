@@ -12,6 +12,7 @@ mod recovery;
 mod schema;
 pub mod server;
 mod store;
+mod unrecorded;
 pub mod worker;
 
 pub use database::{Database, OpenError};

@@ -2,6 +2,9 @@
 //! bound, and hand each back to the queue as done, delayed, held or dead-lettered. Each received batch is
 //! started in turns by endpoint (round robin), so one endpoint's backlog does not take every slot before
 //! the others get one; how many attempts an endpoint may have in flight is the service's rule.
+//!
+//! While the store cannot write, no attempt starts, and the outcomes of attempts that were in flight wait in
+//! memory ([`UnrecordedTasks`]) until it writes again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -9,10 +12,11 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, watch};
 
+use super::unrecorded::{Unrecorded, UnrecordedTasks, Unsettled};
 use crate::embedded::EmbeddedQueue;
 use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::ports::store::WriteTrouble;
-use crate::service::{Disposition, Service};
+use crate::service::{AttemptError, Disposition, Service};
 
 /// Longest sleep between looks at the queue when nothing wakes the worker.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -30,14 +34,17 @@ pub struct DeliveryWorker {
     service: Arc<Service>,
     queue: EmbeddedQueue,
     concurrency: usize,
+    unrecorded: UnrecordedTasks,
 }
 
 impl DeliveryWorker {
     pub fn new(service: Arc<Service>, queue: EmbeddedQueue, concurrency: usize) -> Self {
+        let unrecorded = UnrecordedTasks::new(service.metrics().clone());
         Self {
             service,
             queue,
             concurrency: concurrency.max(1),
+            unrecorded,
         }
     }
 
@@ -49,6 +56,12 @@ impl DeliveryWorker {
         while !*shutdown.borrow() {
             if let Some(trouble) = self.service.write_trouble() {
                 self.wait_for_the_store(trouble, &mut shutdown).await;
+                continue;
+            }
+            // Before any task is received: one whose lease ran out meanwhile must not be attempted
+            // again. Only a store that cannot write keeps a task waiting, so this does not spin.
+            if !self.unrecorded.is_empty() {
+                self.record_what_waits().await;
                 continue;
             }
             let first = tokio::select! {
@@ -98,21 +111,83 @@ impl DeliveryWorker {
                 };
                 let service = self.service.clone();
                 let queue = self.queue.clone();
+                let unrecorded = self.unrecorded.clone();
                 tokio::spawn(async move {
-                    settle(&service, &queue, &task).await;
+                    settle(&service, &queue, task, &unrecorded).await;
                     drop(permit);
                 });
             }
         }
-        // Every attempt in flight settles (each within the HTTP timeout) before the worker returns.
+        // Every attempt in flight settles (each within the HTTP timeout) before the worker returns, and
+        // what waits in memory gets one more chance to be recorded.
         let _ = permits.acquire_many(self.concurrency as u32).await;
+        if !self.unrecorded.is_empty() {
+            self.record_what_waits().await;
+        }
+        let lost = self.unrecorded.len();
+        if lost > 0 {
+            tracing::warn!(
+                tasks = lost,
+                "stopping with attempts whose outcome the store did not take: they are made again after \
+                 their lease"
+            );
+        }
     }
 }
 
 impl DeliveryWorker {
+    /// Hands what waits in memory to the store and the queue, oldest first; keeps again what they still do
+    /// not take.
+    async fn record_what_waits(&self) {
+        let waiting = self.unrecorded.take_all();
+        let count = waiting.len();
+        for Unrecorded { task, unsettled } in waiting {
+            let disposition = match unsettled {
+                Unsettled::Outcome(sent) => match self.service.record_sent_attempt(*sent).await {
+                    Ok(disposition) => disposition,
+                    Err(failed) => match failed.unwritable_outcome() {
+                        Ok(sent) => {
+                            self.unrecorded.keep(task, Unsettled::Outcome(sent));
+                            continue;
+                        }
+                        Err(failed) => {
+                            retry_later(
+                                &self.service,
+                                &self.queue,
+                                task,
+                                &failed,
+                                &self.unrecorded,
+                            )
+                            .await;
+                            continue;
+                        }
+                    },
+                },
+                Unsettled::Disposition(disposition) => disposition,
+            };
+            apply(
+                &self.service,
+                &self.queue,
+                task,
+                disposition,
+                &self.unrecorded,
+            )
+            .await;
+        }
+        let left = self.unrecorded.len();
+        if left < count {
+            tracing::info!(
+                recorded = count - left,
+                left,
+                "recorded attempts' outcomes that waited for the store"
+            );
+        }
+    }
+
     /// While the store cannot write, no attempt starts: its outcome could not be recorded, and the
     /// attempt would be spent. Probes the store every [`STORE_PROBE`] until a write goes through (or the
-    /// process stops).
+    /// process stops). While outcomes wait in memory, recording them is the probe: a nearly full disk can
+    /// take the probe's one-page write and not an attempt's.
     async fn wait_for_the_store(
         &self,
         trouble: WriteTrouble,
@@ -127,7 +202,13 @@ impl DeliveryWorker {
                 _ = tokio::time::sleep(STORE_PROBE) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
-            if self.queue.probe_write().await.is_ok() && self.service.write_trouble().is_none() {
+            let written = if self.unrecorded.is_empty() {
+                self.queue.probe_write().await.is_ok()
+            } else {
+                self.record_what_waits().await;
+                self.unrecorded.is_empty()
+            };
+            if written && self.service.write_trouble().is_none() {
                 tracing::info!("the store writes again: delivery resumes");
                 return;
             }
@@ -135,23 +216,69 @@ impl DeliveryWorker {
     }
 }
 
-async fn settle(service: &Service, queue: &EmbeddedQueue, task: &ReceivedTask) {
-    let disposition = match service.attempt_delivery(task).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(error = %e, "attempt failed inside alertwire; the task will be retried");
-            Disposition::RetryIn(FAULT_DELAY)
-        }
+/// Attempts `task` and tells the queue what follows; keeps in `unrecorded` what the store cannot take.
+async fn settle(
+    service: &Service,
+    queue: &EmbeddedQueue,
+    task: ReceivedTask,
+    unrecorded: &UnrecordedTasks,
+) {
+    let failed = match service.attempt_delivery(&task).await {
+        Ok(disposition) => return apply(service, queue, task, disposition, unrecorded).await,
+        Err(failed) => failed,
     };
+    match failed.unwritable_outcome() {
+        Ok(sent) => {
+            tracing::warn!(delivery = %sent.delivery_id(),
+                "the store cannot write: the attempt's outcome waits in memory");
+            unrecorded.keep(task, Unsettled::Outcome(sent));
+        }
+        Err(failed) => retry_later(service, queue, task, &failed, unrecorded).await,
+    }
+}
+
+/// A task whose attempt failed inside alertwire for a reason other than a store that cannot write: it
+/// is tried again after [`FAULT_DELAY`].
+async fn retry_later(
+    service: &Service,
+    queue: &EmbeddedQueue,
+    task: ReceivedTask,
+    failed: &AttemptError,
+    unrecorded: &UnrecordedTasks,
+) {
+    tracing::error!(error = %failed, "attempt failed inside alertwire; the task will be retried");
+    apply(
+        service,
+        queue,
+        task,
+        Disposition::RetryIn(FAULT_DELAY),
+        unrecorded,
+    )
+    .await;
+}
+
+/// Tells the queue what to do with `task`; keeps the disposition in `unrecorded` while the store cannot
+/// write.
+async fn apply(
+    service: &Service,
+    queue: &EmbeddedQueue,
+    task: ReceivedTask,
+    disposition: Disposition,
+    unrecorded: &UnrecordedTasks,
+) {
     let applied = match disposition {
         Disposition::Done => queue.delete(&task.receipt).await,
         Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
-        Disposition::DeadLetter => queue.dead_letter(task).await,
-        Disposition::Hold(delay) => queue.hold(task, delay).await,
+        Disposition::DeadLetter => queue.dead_letter(&task).await,
+        Disposition::Hold(delay) => queue.hold(&task, delay).await,
     };
     if let Err(e) = applied {
-        // The lease runs out and the task comes back: at-least-once, never lost.
-        tracing::error!(error = %e, "cannot settle a task with the queue");
+        if service.write_trouble().is_some() {
+            unrecorded.keep(task, Unsettled::Disposition(disposition));
+        } else {
+            // The lease runs out and the task comes back: at-least-once, never lost.
+            tracing::error!(error = %e, "cannot settle a task with the queue");
+        }
     }
 }
 

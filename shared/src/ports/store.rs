@@ -17,6 +17,12 @@ use crate::tenant_settings::TenantSettings;
 pub enum StoreError {
     #[error("the store failed: {0}")]
     Backend(String),
+    /// The store cannot write at the moment (a full disk, a failing disk); nothing of the write was kept.
+    #[error("the store cannot write ({}): {detail}", trouble.reason())]
+    Unwritable {
+        trouble: WriteTrouble,
+        detail: String,
+    },
     #[error("a stored record could not be read: {0}")]
     Corrupt(String),
 }

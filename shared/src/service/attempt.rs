@@ -2,6 +2,10 @@
 //! does with the task next. The same code runs in the embedded worker and the deliver Lambda. Counts and
 //! times every attempt, and counts each delivery once when its final status is recorded. What each
 //! outcome means is decided in [`crate::delivery::decide`]; this file only orchestrates.
+//!
+//! An attempt that was sent but whose outcome the store did not take (a full disk) comes back to the caller
+//! as [`AttemptError::Unrecorded`], holding the outcome: the caller keeps it and hands it to
+//! [`Service::record_sent_attempt`] once the store writes again, so the request is not sent a second time.
 
 use std::time::Duration;
 
@@ -19,7 +23,7 @@ use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::AttemptOutcome;
 use crate::ports::queue::{ReceivedTask, Task};
-use crate::ports::store::StatusChange;
+use crate::ports::store::{StatusChange, StoreError};
 use crate::template::RenderError;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
@@ -39,6 +43,66 @@ struct HealthBefore {
     probe: bool,
 }
 
+/// Why a task did not settle.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// Failed before anything was sent, or after the outcome was recorded: the task comes back and is
+    /// taken up again.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The request was sent and its outcome is known, but the store did not take it. Hand `sent` back
+    /// to [`Service::record_sent_attempt`] when the store writes again; dropped, the task comes back after
+    /// its lease and the request is sent again (at least once).
+    #[error("the attempt was sent but its outcome could not be recorded: {error}")]
+    Unrecorded {
+        sent: Box<SentAttempt>,
+        error: ServiceError,
+    },
+}
+
+impl AttemptError {
+    /// The sent attempt, when the store did not take its outcome because it cannot write at the moment
+    /// (worth keeping until it can); any other failure gives itself back.
+    pub fn unwritable_outcome(self) -> Result<Box<SentAttempt>, Self> {
+        match self {
+            Self::Unrecorded {
+                sent,
+                error: ServiceError::Store(StoreError::Unwritable { .. }),
+            } => Ok(sent),
+            other => Err(other),
+        }
+    }
+}
+
+impl From<StoreError> for AttemptError {
+    fn from(e: StoreError) -> Self {
+        Self::Service(e.into())
+    }
+}
+
+/// A sent attempt and what it decided, until the store has taken both the endpoint's health and the
+/// delivery's new status.
+#[derive(Debug)]
+pub struct SentAttempt {
+    tenant: TenantId,
+    delivery_id: DeliveryId,
+    run: u32,
+    endpoint_id: EndpointId,
+    received_at: chrono::DateTime<chrono::Utc>,
+    attempt: Attempt,
+    retry_after: Option<Duration>,
+    before: HealthBefore,
+    decision: Decision,
+    /// Whether the endpoint's health already counts this attempt.
+    health_kept: bool,
+}
+
+impl SentAttempt {
+    pub fn delivery_id(&self) -> &DeliveryId {
+        &self.delivery_id
+    }
+}
+
 /// What one task led to, as the store records it.
 struct Record<'a> {
     task: &'a TaskRun<'a>,
@@ -53,7 +117,7 @@ impl Service {
     pub async fn attempt_delivery(
         &self,
         received: &ReceivedTask,
-    ) -> Result<Disposition, ServiceError> {
+    ) -> Result<Disposition, AttemptError> {
         let Some(Task::DeliverV1 {
             tenant,
             delivery_id,
@@ -83,7 +147,7 @@ impl Service {
         }
         let number = delivery.next_attempt_number(received.attempt_number());
         if let Some(decision) = decide::past_attempt_limit(number) {
-            return self.settle_unsent(&task, None, decision).await;
+            return Ok(self.settle_unsent(&task, None, decision).await?);
         }
         let endpoint = self
             .ports
@@ -92,12 +156,14 @@ impl Service {
             .await?;
         let endpoint = match decide::sendable_endpoint(endpoint) {
             Ok(endpoint) => endpoint,
-            Err(decision) => return self.settle_unsent(&task, None, decision).await,
+            Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
         };
         let pass = match self.admit(&delivery, &endpoint).await? {
             Admission::Attempt(pass) => pass,
             Admission::Hold(wait) => return Ok(Disposition::Hold(wait)),
-            Admission::Settle(decision) => return self.settle_unsent(&task, None, decision).await,
+            Admission::Settle(decision) => {
+                return Ok(self.settle_unsent(&task, None, decision).await?);
+            }
         };
         let alert = self
             .ports
@@ -106,7 +172,7 @@ impl Service {
             .await?;
         let alert = match decide::sendable_alert(&endpoint, alert) {
             Ok(alert) => alert,
-            Err(decision) => return self.settle_unsent(&task, None, decision).await,
+            Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
         };
         let disposition = self
             .attempt(&task, number, &delivery, endpoint, alert, &pass)
@@ -147,13 +213,13 @@ impl Service {
         endpoint: Endpoint,
         alert: Alert,
         pass: &AttemptPass,
-    ) -> Result<Disposition, ServiceError> {
+    ) -> Result<Disposition, AttemptError> {
         let before = HealthBefore {
             failing: endpoint.health.failure_streak > 0,
             circuit_open: endpoint.health.circuit.is_some(),
             probe: pass.probe,
         };
-        let compiled = self.compiled(&endpoint)?;
+        let compiled = self.compiled(&endpoint).map_err(ServiceError::from)?;
         let facts = RequestFacts {
             delivery_id: task.delivery_id.as_str(),
             attempt: number,
@@ -164,11 +230,11 @@ impl Service {
             Ok(Some(request)) => request,
             Ok(None) => {
                 let filter = FilterReason::MessageTypeOff(alert.content.message_type);
-                return self
+                return Ok(self
                     .settle_unsent(task, None, Decision::Filtered(filter))
-                    .await;
+                    .await?);
             }
-            Err(e) => return self.settle_unrenderable(task, number, &e).await,
+            Err(e) => return Ok(self.settle_unrenderable(task, number, &e).await?),
         };
         let exchange = self.sender.send(&request).await;
         let mut attempt = exchange.attempt.numbered(number, task.run);
@@ -177,40 +243,81 @@ impl Service {
             pacing_answer(&attempt),
             Duration::from_millis(attempt.duration_ms),
         );
-        self.track_health(
-            task.tenant,
-            &delivery.endpoint_id,
-            &attempt,
-            exchange.retry_after,
-            before,
-        )
-        .await?;
         let decision = decide::outcome(&attempt, exchange.retry_after, &self.retry);
         self.metrics.attempt_finished(
             attempt_outcome(&decision),
             attempt.error_class,
             Some(Duration::from_millis(attempt.duration_ms)),
         );
-        let recorded = self
-            .record(Record {
-                task,
-                attempt: Some(&attempt),
-                decision: &decision,
-            })
-            .await?;
+        self.record_sent_attempt(SentAttempt {
+            tenant: task.tenant.clone(),
+            delivery_id: task.delivery_id.clone(),
+            run: task.run,
+            endpoint_id: delivery.endpoint_id.clone(),
+            received_at: alert.received_at,
+            attempt,
+            retry_after: exchange.retry_after,
+            before,
+            decision,
+            health_kept: false,
+        })
+        .await
+    }
+
+    /// Records a sent attempt: the endpoint's health, then the delivery's new status; answers what the
+    /// queue does with the task. Called right after the attempt, and again with an
+    /// [`AttemptError::Unrecorded`]'s attempt once the store writes again: the parts already taken are not
+    /// written twice.
+    pub async fn record_sent_attempt(
+        &self,
+        mut sent: SentAttempt,
+    ) -> Result<Disposition, AttemptError> {
+        if !sent.health_kept {
+            let kept = self
+                .track_health(
+                    &sent.tenant,
+                    &sent.endpoint_id,
+                    &sent.attempt,
+                    sent.retry_after,
+                    sent.before,
+                )
+                .await;
+            if let Err(error) = kept {
+                return Err(unrecorded(sent, error));
+            }
+            sent.health_kept = true;
+        }
+        let task = TaskRun {
+            tenant: &sent.tenant,
+            delivery_id: &sent.delivery_id,
+            run: sent.run,
+        };
+        let record = Record {
+            task: &task,
+            attempt: Some(&sent.attempt),
+            decision: &sent.decision,
+        };
+        let recorded = match self.record_status(&record).await {
+            Ok(recorded) => recorded,
+            Err(error) => return Err(unrecorded(sent, error)),
+        };
+        if recorded {
+            self.follow_status(&record).await?;
+        }
+        let decision = &sent.decision;
         if recorded
-            && decision == Decision::Delivered
-            && let Ok(latency) = (self.clock.now() - alert.received_at).to_std()
+            && *decision == Decision::Delivered
+            && let Ok(latency) = (self.clock.now() - sent.received_at).to_std()
         {
             self.metrics.delivered_after(latency);
         }
         // One line per attempt is for debugging; INFO carries the state changes (below and in `record`).
         tracing::debug!(
-            delivery = %task.delivery_id,
-            attempt = number,
-            run = task.run,
-            status = attempt.status_code,
-            error = ?attempt.error_class,
+            delivery = %sent.delivery_id,
+            attempt = sent.attempt.number,
+            run = sent.run,
+            status = sent.attempt.status_code,
+            error = ?sent.attempt.error_class,
             outcome = decision.status().as_str(),
             "attempt finished"
         );
@@ -365,32 +472,56 @@ impl Service {
     /// finished when that status is final. False, writing and counting nothing, if the run is no longer
     /// current.
     async fn record(&self, record: Record<'_>) -> Result<bool, ServiceError> {
-        let Record {
-            task,
-            attempt,
-            decision,
-        } = record;
-        let status = decision.status();
-        let reason = decision.reason();
-        let change = StatusChange {
-            status,
-            reason: reason.as_deref(),
-            next_attempt_at: decision.next_attempt_at(self.clock.now()),
-        };
-        let recorded = self
-            .ports
-            .deliveries
-            .update_delivery(task.tenant, task.delivery_id, task.run, attempt, change)
-            .await?;
+        let recorded = self.record_status(&record).await?;
         if recorded {
-            self.metrics.deliveries_finished(status, 1);
-            if status == DeliveryStatus::Dead {
-                tracing::info!(delivery = %task.delivery_id, run = task.run, reason = reason.as_deref(), "delivery dead");
-                self.after_death(task.tenant, task.delivery_id, task.run, decision)
-                    .await?;
-            }
+            self.follow_status(&record).await?;
         }
         Ok(recorded)
+    }
+
+    /// The store's part of [`Self::record`]: the attempt and the status, in one write.
+    async fn record_status(&self, record: &Record<'_>) -> Result<bool, ServiceError> {
+        let reason = record.decision.reason();
+        let change = StatusChange {
+            status: record.decision.status(),
+            reason: reason.as_deref(),
+            next_attempt_at: record.decision.next_attempt_at(self.clock.now()),
+        };
+        let task = record.task;
+        Ok(self
+            .ports
+            .deliveries
+            .update_delivery(
+                task.tenant,
+                task.delivery_id,
+                task.run,
+                record.attempt,
+                change,
+            )
+            .await?)
+    }
+
+    /// What follows a recorded status: the count of finished deliveries, and what a death leads to. When
+    /// this fails after a death, the task comes back and [`Self::follow_a_death_cut_short`] ends it.
+    async fn follow_status(&self, record: &Record<'_>) -> Result<(), ServiceError> {
+        let status = record.decision.status();
+        self.metrics.deliveries_finished(status, 1);
+        if status == DeliveryStatus::Dead {
+            let task = record.task;
+            tracing::info!(delivery = %task.delivery_id, run = task.run,
+                reason = record.decision.reason().as_deref(), "delivery dead");
+            self.after_death(task.tenant, task.delivery_id, task.run, record.decision)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A sent attempt that the store did not take, for the caller to keep.
+fn unrecorded(sent: SentAttempt, error: ServiceError) -> AttemptError {
+    AttemptError::Unrecorded {
+        sent: Box::new(sent),
+        error,
     }
 }
 

@@ -26,7 +26,7 @@ mod test_send;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use attempt::Disposition;
+pub use attempt::{AttemptError, Disposition, SentAttempt};
 pub use auth::{generate_api_key, hash_api_key};
 pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
