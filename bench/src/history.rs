@@ -28,8 +28,9 @@ const HISTORY: usize = 1_000_000;
 const QUICK_HISTORY: usize = 20_000;
 /// Clients posting alerts at once, as in the ingest and end-to-end scenarios.
 const POSTING_CONCURRENCY: usize = 16;
-/// Requests timed per listing page and round.
-const LISTINGS: usize = 200;
+/// Requests timed per listing page, server and round, after [`LISTING_WARMUP`] untimed ones.
+const LISTINGS: usize = 1_000;
+const LISTING_WARMUP: usize = 20;
 /// The page timed besides the first, and the page size.
 const DEEP_PAGE: usize = 50;
 const PAGE_SIZE: usize = 50;
@@ -43,6 +44,9 @@ struct Round {
     e2e_per_s: f64,
     first_page_p99_ms: f64,
     deep_page_p99_ms: f64,
+    /// The medians beside the p99s, for the notes: what a listing costs when the machine is quiet.
+    first_page_p50_ms: f64,
+    deep_page_p50_ms: f64,
 }
 
 /// A delivered alert's one delivery, with its attempt answered 200.
@@ -113,30 +117,85 @@ fn disk_bytes(data_dir: &Path) -> u64 {
         .sum()
 }
 
-/// The p99, in ms, of `LISTINGS` sequential requests of `path`.
-async fn listing_p99(
+/// One listing request; its time in µs.
+async fn time_listing(
     client: &reqwest::Client,
     server: &ServeProcess,
     path: &str,
-) -> Result<f64, BenchError> {
+) -> Result<u64, BenchError> {
     let (name, value) = ServeProcess::auth_header();
-    let mut latencies = Vec::with_capacity(LISTINGS);
-    for _ in 0..LISTINGS {
-        let started = Instant::now();
-        let response = client
-            .get(format!("{}{path}", server.base))
-            .header(name, &value)
-            .send()
-            .await?;
-        let status = response.status();
-        response.bytes().await?;
-        if status != 200 {
-            return Err(BenchError::Unexpected(format!("{path}: {status}")));
-        }
-        latencies.push(started.elapsed().as_micros() as u64);
+    let started = Instant::now();
+    let response = client
+        .get(format!("{}{path}", server.base))
+        .header(name, &value)
+        .send()
+        .await?;
+    let status = response.status();
+    response.bytes().await?;
+    if status != 200 {
+        return Err(BenchError::Unexpected(format!("{path}: {status}")));
     }
-    latencies.sort_unstable();
-    Ok(crate::stats::percentile_ms(&latencies, 99.0))
+    Ok(started.elapsed().as_micros() as u64)
+}
+
+/// The p50 and p99 of a listing, in ms.
+#[derive(Clone, Copy, Default)]
+struct ListingTimes {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// The times of [`LISTINGS`] requests of each server's path, the two servers taking turns (the one that
+/// goes first alternating), so that the machine's noise falls on both alike.
+async fn interleaved_listings(
+    client: &reqwest::Client,
+    servers: [&ServeProcess; 2],
+    paths: [&str; 2],
+) -> Result<[ListingTimes; 2], BenchError> {
+    for (server, path) in servers.iter().zip(paths) {
+        for _ in 0..LISTING_WARMUP {
+            time_listing(client, server, path).await?;
+        }
+    }
+    let mut latencies = [Vec::with_capacity(LISTINGS), Vec::with_capacity(LISTINGS)];
+    for n in 0..LISTINGS {
+        let order = if n % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            latencies[k].push(time_listing(client, servers[k], paths[k]).await?);
+        }
+    }
+    Ok(latencies.map(|mut l| {
+        l.sort_unstable();
+        ListingTimes {
+            p50_ms: crate::stats::percentile_ms(&l, 50.0),
+            p99_ms: crate::stats::percentile_ms(&l, 99.0),
+        }
+    }))
+}
+
+/// Both servers' times of the first page and of the [`DEEP_PAGE`]th, on the two data directories (the
+/// empty database's, the history's), served at once; stops them keeping the data.
+async fn measure_listings(
+    client: &reqwest::Client,
+    dirs: [PathBuf; 2],
+) -> Result<([[ListingTimes; 2]; 2], [PathBuf; 2]), BenchError> {
+    let binary = crate::sibling_binary("alertwire")?;
+    let [a, b] = dirs;
+    let servers = [
+        ServeProcess::open(&binary, a, "warn").await?,
+        ServeProcess::open(&binary, b, "warn").await?,
+    ];
+    let mut pages = [[ListingTimes::default(); 2]; 2];
+    for (figures, page) in pages.iter_mut().zip([1, DEEP_PAGE]) {
+        let paths = [
+            page_path(client, &servers[0], page).await?,
+            page_path(client, &servers[1], page).await?,
+        ];
+        *figures = interleaved_listings(client, [&servers[0], &servers[1]], [&paths[0], &paths[1]])
+            .await?;
+    }
+    let [a, b] = servers;
+    Ok((pages, [a.stop_keeping_data(), b.stop_keeping_data()]))
 }
 
 /// The listing path of page `page` (1-based), following the keyset cursor from the first; of the last
@@ -164,8 +223,8 @@ async fn page_path(
     Ok(path)
 }
 
-/// One round on the data directory: start-up, ingest, end-to-end, then the two listings (the empty
-/// database has its pages by then: the alerts of the round). Returns the figures and the directory.
+/// One round on the data directory: start-up, ingest, end-to-end (the listings are measured after, with
+/// both databases: [`measure_listings`]). Returns the figures and the directory.
 async fn measure(
     client: &reqwest::Client,
     receiver: &CountingReceiver,
@@ -209,14 +268,14 @@ async fn measure(
         .wait_until_drained(start + SETTLE_LIMIT, Duration::from_millis(2))
         .await?;
     let e2e_per_s = alerts as f64 / start.elapsed().as_secs_f64();
-    let first = page_path(client, &server, 1).await?;
-    let deep = page_path(client, &server, DEEP_PAGE).await?;
     let round = Round {
         startup_ms,
         ingest_per_s: ingest.per_second(),
         e2e_per_s,
-        first_page_p99_ms: listing_p99(client, &server, &first).await?,
-        deep_page_p99_ms: listing_p99(client, &server, &deep).await?,
+        first_page_p99_ms: 0.0,
+        deep_page_p99_ms: 0.0,
+        first_page_p50_ms: 0.0,
+        deep_page_p50_ms: 0.0,
     };
     Ok((round, server.stop_keeping_data()))
 }
@@ -254,16 +313,47 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         let mut with_history: Vec<Figure> =
             names.iter().map(|(_, up)| Figure::new(unit(*up))).collect();
         let mut empty: Vec<Figure> = names.iter().map(|(_, up)| Figure::new(unit(*up))).collect();
-        let rounds = settings.runs.min(3);
-        for _ in 0..rounds {
+        let rounds = settings.runs;
+        let mut medians = Vec::new();
+        for n in 0..rounds {
             let fresh_dir = crate::scratch_dir("history-empty");
             let _ = std::fs::remove_dir_all(&fresh_dir);
-            let (round, fresh_dir) = measure(&client, &receiver, fresh_dir, true, settings).await?;
+            // Which goes first alternates, so that a drift of the machine falls on both alike.
+            let (mut fresh_round, fresh_dir, mut history_round, kept) = if n % 2 == 0 {
+                let (fresh_round, fresh_dir) =
+                    measure(&client, &receiver, fresh_dir, true, settings).await?;
+                let (history_round, kept) =
+                    measure(&client, &receiver, history_dir, false, settings).await?;
+                (fresh_round, fresh_dir, history_round, kept)
+            } else {
+                let (history_round, kept) =
+                    measure(&client, &receiver, history_dir, false, settings).await?;
+                let (fresh_round, fresh_dir) =
+                    measure(&client, &receiver, fresh_dir, true, settings).await?;
+                (fresh_round, fresh_dir, history_round, kept)
+            };
+            // The empty database has its pages by then: the alerts of the round.
+            let (pages, [fresh_dir, kept]) = measure_listings(&client, [fresh_dir, kept]).await?;
+            let [[fresh_first, history_first], [fresh_deep, history_deep]] = pages;
+            for (round, first, deep) in [
+                (&mut fresh_round, fresh_first, fresh_deep),
+                (&mut history_round, history_first, history_deep),
+            ] {
+                round.first_page_p99_ms = first.p99_ms;
+                round.first_page_p50_ms = first.p50_ms;
+                round.deep_page_p99_ms = deep.p99_ms;
+                round.deep_page_p50_ms = deep.p50_ms;
+            }
+            medians.push([
+                fresh_first.p50_ms,
+                history_first.p50_ms,
+                fresh_deep.p50_ms,
+                history_deep.p50_ms,
+            ]);
             let _ = std::fs::remove_dir_all(&fresh_dir);
-            push(&mut empty, &round);
-            let (round, kept) = measure(&client, &receiver, history_dir, false, settings).await?;
             history_dir = kept;
-            push(&mut with_history, &round);
+            push(&mut empty, &fresh_round);
+            push(&mut with_history, &history_round);
         }
         let pruning = prune_a_day(&client, &history_dir, history / 30, settings).await?;
         let _ = std::fs::remove_dir_all(&history_dir);
@@ -302,13 +392,27 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             goal: "reported".into(),
             met: None,
         });
+        let listed = |k: usize| {
+            medians
+                .iter()
+                .map(|m: &[f64; 4]| format!("{:.2}", m[k]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        notes.push(format!(
+            "history: the listings' medians by round, ms (empty; history): first page {}; {}; {DEEP_PAGE}th page {}; {}. Their p99s, the rows above, are mostly the machine's scheduling.",
+            listed(0),
+            listed(1),
+            listed(2),
+            listed(3)
+        ));
         notes.push(format!(
             "history: pruning a day ({} delivered alerts, each with its delivery and attempt) took {:.1} s with ingest beside it.",
             history / 30,
             pruning.took.as_secs_f64()
         ));
         notes.push(format!(
-            "history: {history} delivered alerts (one delivery and one 200 attempt each) written through the store in {:.0} s; {} bytes on disk per delivered alert (database and write-ahead log). {rounds} rounds, each an empty database then the history, measured one after the other: start-up, ingest ({POSTING_CONCURRENCY} clients), end-to-end, then {LISTINGS} listings of the first page and of the {DEEP_PAGE}th ({PAGE_SIZE} a page).",
+            "history: {history} delivered alerts (one delivery and one 200 attempt each) written through the store in {:.0} s; {} bytes on disk per delivered alert (database and write-ahead log). {rounds} rounds, each an empty database and the history measured one after the other (which goes first alternating): start-up, ingest ({POSTING_CONCURRENCY} clients), end-to-end; then both served at once, {LISTINGS} listings of each's first page and of its {DEEP_PAGE}th ({PAGE_SIZE} a page), the two taking turns.",
             seeded_in.as_secs_f64(),
             number(bytes_per_alert)
         ));
