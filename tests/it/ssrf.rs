@@ -61,6 +61,7 @@ const BOTH: &[&str] = &["127.0.0.1", "::1"];
 const NONE: &[&str] = &[];
 const LOOPBACK: &str = "a loopback address";
 const LOCAL_NAME: &str = "names the platform itself";
+const NOT_AS_WRITTEN: &str = "not valid as written";
 
 const SAVE_CASES: &[SaveCase] = &[
     // Loopback in every spelling the URL parser normalises.
@@ -84,6 +85,13 @@ const SAVE_CASES: &[SaveCase] = &[
     case("http://[::ffff:127.0.0.1]:PORT/", V4, LOOPBACK),
     case("http://[::ffff:7f00:1]:PORT/", V4, LOOPBACK),
     case("http://[64:ff9b::127.0.0.1]:PORT/", V4, LOOPBACK),
+    // What only a lenient (WHATWG) parser reads as a URL of that host: refused as written, whatever the host.
+    case("http:///127.0.0.1:PORT/x", V4, NOT_AS_WRITTEN),
+    case("http:/127.0.0.1:PORT/x", V4, NOT_AS_WRITTEN),
+    case("http:127.0.0.1:PORT/x", V4, NOT_AS_WRITTEN),
+    case("http:\\\\127.0.0.1:PORT\\x", V4, NOT_AS_WRITTEN),
+    case("http://127.0.0.1:PORT/a b", V4, NOT_AS_WRITTEN),
+    case("\thttp://127.0.0.1:PORT/", V4, NOT_AS_WRITTEN),
     // The unspecified addresses reach local listeners on Linux.
     case("http://0.0.0.0:PORT/", V4, "an unspecified address"),
     case("http://0:PORT/", V4, "an unspecified address"),

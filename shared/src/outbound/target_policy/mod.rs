@@ -85,6 +85,10 @@ pub enum TargetError {
     MissingScheme,
     #[error("the URL is not valid: {0}")]
     InvalidUrl(url::ParseError),
+    /// Text that a lenient parser (the WHATWG URL standard, browsers, `url`) reads as some URL, but that
+    /// is not one as written: `http:///x` has an empty authority and would be sent to host `x`.
+    #[error("the URL is not valid as written: {reason}")]
+    NotAsWritten { reason: &'static str },
     #[error("the scheme `{scheme}` is not allowed: use http or https")]
     SchemeNotAllowed { scheme: String },
     #[error("URLs with credentials are not allowed")]
@@ -120,6 +124,37 @@ pub enum TargetError {
     InvalidPort { input: String },
     #[error("the port list is empty: write numbers separated by commas, e.g. 8080,9000, or `any`")]
     NoPorts,
+}
+
+/// Refuses what only a lenient parser takes: the WHATWG URL standard (browsers, the `url` crate) drops
+/// tabs and newlines, trims spaces and control characters, reads `\` as `/`, and skips any number of
+/// slashes before the host, so `http:///x`, `http:/x` and `http:\\x` all become
+/// requests to host `x`. As written, an http(s) URL's scheme is followed by `//` and a host (RFC 3986:
+/// `scheme "://" authority`), with no whitespace, control character or backslash anywhere.
+fn written_strictly(url: &str) -> Result<(), TargetError> {
+    let refuse = |reason| Err(TargetError::NotAsWritten { reason });
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return refuse("it contains whitespace or a control character (percent-encode it)");
+    }
+    if url.contains('\\') {
+        return refuse("it contains `\\` (write `/`, or percent-encode it as `%5C`)");
+    }
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return Ok(());
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        // Url::parse and the scheme check say what is wrong.
+        return Ok(());
+    }
+    let Some(after_slashes) = rest.strip_prefix("//") else {
+        return refuse(
+            "the scheme must be followed by `//` and the host, as in https://example.com/",
+        );
+    };
+    if after_slashes.starts_with('/') || after_slashes.is_empty() {
+        return refuse("the host is missing after `//`");
+    }
+    Ok(())
 }
 
 impl From<url::ParseError> for TargetError {
@@ -235,6 +270,7 @@ impl TargetPolicy {
     /// `reqwest` does not call the DNS resolver for IP-literal hosts, so call this right before every send as well,
     /// not only when the URL is saved.
     pub fn check_url(&self, url: &str) -> Result<Url, TargetError> {
+        written_strictly(url)?;
         let parsed = Url::parse(url)?;
         let scheme = parsed.scheme();
         if scheme != "http" && scheme != "https" {

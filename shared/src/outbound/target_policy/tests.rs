@@ -22,7 +22,10 @@ fn matches(error: &TargetError, expect: Expect) -> bool {
         | (TargetError::LocalhostName { .. }, Expect::Localhost)
         | (TargetError::InternalName { .. }, Expect::Internal) => true,
         (
-            TargetError::MissingScheme | TargetError::InvalidUrl(_) | TargetError::MissingHost,
+            TargetError::MissingScheme
+            | TargetError::InvalidUrl(_)
+            | TargetError::MissingHost
+            | TargetError::NotAsWritten { .. },
             Expect::Invalid,
         ) => true,
         (TargetError::AddressNotAllowed(refusal), Expect::Address(class)) => refusal.class == class,
@@ -51,6 +54,18 @@ const REFUSED_URLS: &[(&str, Expect)] = &[
     ("hooks.example.com/x", Expect::Invalid),
     ("http://", Expect::Invalid),
     ("http://[::1/", Expect::Invalid),
+    // What only a lenient (WHATWG) parser reads, as a request to host hooks.example.com.
+    ("http:///hooks.example.com/x", Expect::Invalid),
+    ("https:////hooks.example.com/x", Expect::Invalid),
+    ("http:/hooks.example.com/x", Expect::Invalid),
+    ("https:hooks.example.com/x", Expect::Invalid),
+    ("http:\\\\hooks.example.com\\x", Expect::Invalid),
+    ("https://hooks.example.com\\x", Expect::Invalid),
+    (" https://hooks.example.com/", Expect::Invalid),
+    ("https://hooks.example.com/ ", Expect::Invalid),
+    ("https://hooks.exa\tmple.com/", Expect::Invalid),
+    ("https://hooks.example.com/a\nb", Expect::Invalid),
+    ("https://hooks.example.com/a b", Expect::Invalid),
     // Ports.
     ("http://hooks.example.com:8080/", Expect::Port),
     ("https://hooks.example.com:22/", Expect::Port),
