@@ -102,6 +102,39 @@ pub struct Alert {
     pub routing: Option<crate::routing::RoutingOutcome>,
 }
 
+/// The longest [`Alert::dedup_key`], in characters: PagerDuty's `dedup_key` takes 255, Opsgenie's `alias` 512.
+pub const DEDUP_KEY_CHARS: usize = 255;
+
+impl Alert {
+    /// What pairs this alert's messages at a service whose keys are short: the incident key (the alert's
+    /// id when it has none), at most [`DEDUP_KEY_CHARS`] characters. A longer key is cut and ends with `~`
+    /// and 16 hex digits of its SHA-256, so the ok still finds its error and two long keys that begin
+    /// alike stay apart.
+    pub fn dedup_key(&self) -> String {
+        let key = match self.content.incident_key.as_deref() {
+            Some(key) if !key.is_empty() => key,
+            _ => self.id.as_str(),
+        };
+        fitted_key(key, DEDUP_KEY_CHARS)
+    }
+}
+
+/// `key` as it is when it has at most `max_chars` characters; otherwise its beginning, `~` and 16 hex
+/// digits of the SHA-256 of the whole key, `max_chars` characters in all.
+fn fitted_key(key: &str, max_chars: usize) -> String {
+    use sha2::{Digest, Sha256};
+    const SUFFIX: usize = 17;
+    if key.chars().count() <= max_chars {
+        return key.to_string();
+    }
+    let digest = Sha256::digest(key.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let mut fitted: String = key.chars().take(max_chars.saturating_sub(SUFFIX)).collect();
+    fitted.push('~');
+    fitted.push_str(&hash);
+    fitted
+}
+
 /// What the sender of an alert says; validated by [`AlertContent::from_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertContent {
@@ -306,6 +339,31 @@ fn timestamp(reader: &ObjectReader<'_>, name: &str) -> Result<Option<DateTime<Ut
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_long_key_is_cut_to_fit_with_a_hash_of_the_whole() {
+        assert_eq!(fitted_key("db-1/disk", 255), "db-1/disk");
+        let exact = "k".repeat(255);
+        assert_eq!(fitted_key(&exact, 255), exact);
+        let long = format!("{}{}", "é".repeat(300), "a");
+        let other = format!("{}{}", "é".repeat(300), "b");
+        let cut = fitted_key(&long, 255);
+        assert_eq!(cut.chars().count(), 255);
+        assert!(
+            cut.starts_with(&"é".repeat(238)) && cut.contains('~'),
+            "{cut}"
+        );
+        assert_eq!(
+            cut,
+            fitted_key(&long, 255),
+            "the same key fits the same way"
+        );
+        assert_ne!(
+            cut,
+            fitted_key(&other, 255),
+            "long keys that begin alike stay apart"
+        );
+    }
     use super::*;
     use serde_json::json;
 

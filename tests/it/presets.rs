@@ -134,9 +134,15 @@ async fn teams_gets_an_adaptive_card_message() {
         assert!(text(&card["version"], "version").starts_with("1."));
         let elements = card["body"].as_array().expect("body is an array");
         for element in elements {
-            assert!(["TextBlock", "FactSet"].contains(&text(&element["type"], "type")));
+            // Text runs are never read as Markdown: the alert's text stays text.
+            assert_eq!(element["type"], "RichTextBlock", "{element}");
+            for run in element["inlines"].as_array().expect("inlines") {
+                assert_eq!(run["type"], "TextRun", "{run}");
+                text(&run["text"], "text run");
+            }
         }
-        let title = text(&elements[0]["text"], "title");
+        let heading = &elements[0]["inlines"][0];
+        let title = text(&heading["text"], "title");
         assert!(title.ends_with(&long_title()));
         assert_eq!(title.starts_with("Resolved: "), message_type == "ok");
         let expected_colour = if message_type == "ok" {
@@ -144,14 +150,25 @@ async fn teams_gets_an_adaptive_card_message() {
         } else {
             "Attention"
         };
-        assert_eq!(elements[0]["color"], expected_colour);
-        let facts = elements[2]["facts"].as_array().expect("facts");
-        for fact in facts {
-            text(&fact["title"], "fact title");
-            text(&fact["value"], "fact value");
-        }
-        assert!(facts.contains(&json!({"title": "Severity", "value": "high"})));
-        assert!(facts.contains(&json!({"title": "Incident", "value": INCIDENT})));
+        assert_eq!(heading["color"], expected_colour);
+        let facts: Vec<(String, String)> = elements[2..]
+            .iter()
+            .map(|line| {
+                let runs = line["inlines"].as_array().expect("inlines");
+                (
+                    text(&runs[0]["text"], "label").to_string(),
+                    text(&runs[1]["text"], "value").to_string(),
+                )
+            })
+            .collect();
+        assert!(
+            facts.contains(&("Severity: ".into(), "high".into())),
+            "{facts:?}"
+        );
+        assert!(
+            facts.contains(&("Incident: ".into(), INCIDENT.into())),
+            "{facts:?}"
+        );
         let action = &card["actions"][0];
         assert_eq!(action["type"], "Action.OpenUrl");
         assert_eq!(
@@ -159,6 +176,149 @@ async fn teams_gets_an_adaptive_card_message() {
             "https://prometheus.example.org/graph?g0.expr=disk"
         );
     }
+}
+
+/// Alert text written to abuse a reader: a Slack mention and disguised link, a Markdown link, emphasis, HTML.
+const HOSTILE: &str = "<!channel> <https://evil.example|click> [click](https://evil.example) **urgent** <b>x</b> & \"q\"";
+
+/// Every string in `value`, with where it is.
+fn strings(value: &Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) => found.push((at.to_string(), s.clone())),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                strings(item, &format!("{at}[{i}]"), found);
+            }
+        }
+        Value::Object(fields) => {
+            for (name, item) in fields {
+                strings(item, &format!("{at}.{name}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn hostile_alert_text_stays_text_in_every_preset() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(Behaviour::status(202)).await;
+    let hostile = json!({
+        "title": HOSTILE,
+        "description": HOSTILE,
+        "severity": "critical",
+        "incident_key": "hostile-1",
+        "tags": [HOSTILE],
+        "source": HOSTILE,
+    });
+    for preset in ["slack", "teams", "pagerduty", "opsgenie", "panther"] {
+        let path = format!("/{preset}");
+        let mut input = json!({"preset": preset, "name": preset, "url": receiver.url(&path)});
+        if matches!(preset, "pagerduty" | "opsgenie") {
+            input["verification_token"] = json!("key-1");
+        }
+        preset_endpoint(&server.api, input).await;
+    }
+    let ids = server.api.send_alert(&hostile).await;
+    for id in &ids {
+        let delivery = server.api.settled(id, Duration::from_secs(20)).await;
+        assert_eq!(delivery["status"], "delivered", "{delivery}");
+    }
+    let received = receiver.wait_for(5, Duration::from_secs(10)).await;
+    for request in &received {
+        // Each body is JSON as the service reads it: the hostile text moved nothing around.
+        let body = request.json();
+        let mut found = Vec::new();
+        strings(&body, "", &mut found);
+        let carrying: Vec<&(String, String)> = found
+            .iter()
+            .filter(|(_, s)| s.contains("evil.example"))
+            .collect();
+        assert!(
+            !carrying.is_empty(),
+            "{}: the alert text went missing: {body}",
+            request.path
+        );
+        match request.path.as_str() {
+            "/slack" => {
+                let notification = text(&body["text"], "text");
+                assert!(
+                    !notification.contains('<') && !notification.contains('>'),
+                    "{notification}"
+                );
+                assert!(
+                    notification.contains("&lt;!channel&gt; &lt;https://evil.example|click&gt;")
+                );
+                // Everywhere else the text is in plain_text objects, which Slack does not parse.
+                for (at, _) in carrying.iter().filter(|(at, _)| at != ".text") {
+                    let parent = at.rsplit_once('.').map_or("", |(p, _)| p);
+                    let kind = found.iter().find(|(a, _)| *a == format!("{parent}.type"));
+                    assert_eq!(kind.map(|(_, k)| k.as_str()), Some("plain_text"), "{at}");
+                }
+            }
+            "/teams" => {
+                for (at, _) in &carrying {
+                    let parent = at.rsplit_once('.').map_or("", |(p, _)| p);
+                    let kind = found.iter().find(|(a, _)| *a == format!("{parent}.type"));
+                    assert_eq!(kind.map(|(_, k)| k.as_str()), Some("TextRun"), "{at}");
+                }
+            }
+            // PagerDuty, Opsgenie and Panther read these fields as plain text: the text arrives as it was.
+            _ => assert!(carrying.iter().any(|(_, s)| s.contains(HOSTILE)), "{body}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_long_incident_key_fits_each_service_and_still_pairs() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(Behaviour::status(202)).await;
+    for (preset, path) in [("pagerduty", "/v2/enqueue"), ("opsgenie", "/v2/alerts")] {
+        preset_endpoint(
+            &server.api,
+            json!({"preset": preset, "name": preset, "url": receiver.url(path), "verification_token": "key-1"}),
+        )
+        .await;
+    }
+    // Two keys of 2,000 characters that differ only at the end.
+    let key = |last: char| format!("{}{last}", "k".repeat(1_999));
+    let mut keys = Vec::new();
+    for (incident, message_type) in [(key('a'), "error"), (key('a'), "ok"), (key('b'), "error")] {
+        let alert =
+            json!({"title": "disk", "incident_key": incident, "message_type": message_type});
+        for id in server.api.send_alert(&alert).await {
+            let delivery = server.api.settled(&id, Duration::from_secs(20)).await;
+            assert_eq!(delivery["status"], "delivered", "{delivery}");
+        }
+        let received = receiver.received();
+        let by = |prefix: &str| {
+            received
+                .iter()
+                .rev()
+                .find(|r| r.path.starts_with(prefix))
+                .expect("a request")
+                .clone()
+        };
+        let pagerduty = by("/v2/enqueue").json()["dedup_key"].clone();
+        let opsgenie = match message_type {
+            // The close names the alias in its path.
+            "ok" => {
+                let path = by("/v2/alerts/").path;
+                let alias = path
+                    .strip_prefix("/v2/alerts/")
+                    .and_then(|p| p.split_once("/close"))
+                    .map(|(alias, _)| alias.to_string())
+                    .expect("the close path");
+                json!(alias)
+            }
+            _ => by("/v2/alerts").json()["alias"].clone(),
+        };
+        assert!(chars(&pagerduty, "dedup_key") <= 255, "{pagerduty}");
+        assert!(chars(&opsgenie, "alias") <= 512, "{opsgenie}");
+        keys.push((pagerduty, opsgenie));
+    }
+    assert_eq!(keys[0], keys[1], "the ok pairs with its error");
+    assert_ne!(keys[0].0, keys[2].0, "two long keys stay apart");
 }
 
 #[tokio::test]

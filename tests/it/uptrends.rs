@@ -130,7 +130,7 @@ async fn unknown_uptrends_names_are_refused_with_line_and_column() {
         ),
         (
             "{\"n\": \"{{@HtmlEncode({{@monitor.notes}})}}\"}",
-            "template error at line 1, column 8: unknown function `@HtmlEncode` (the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`)",
+            "template error at line 1, column 8: unknown function `@HtmlEncode` (the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`, `@SlackEncode`)",
         ),
     ];
     for (body, message) in cases {

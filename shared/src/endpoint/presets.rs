@@ -9,7 +9,10 @@
 //!   <https://api.slack.com/reference/block-kit/blocks> (header text ≤ 150, section text ≤ 3,000).
 //! - Microsoft Teams, an Adaptive Card message as the Workflows "when a Teams webhook request is received"
 //!   trigger takes it: <https://learn.microsoft.com/en-us/connectors/teams/#microsoft-teams-webhook>,
-//!   <https://adaptivecards.io/explorer/AdaptiveCard.html>.
+//!   <https://adaptivecards.io/explorer/AdaptiveCard.html>, <https://adaptivecards.io/explorer/RichTextBlock.html>.
+//!
+//! Alert text is data, never markup: where a service reads a field as markup (Slack's `text` is mrkdwn, a
+//! Teams `TextBlock` is Markdown), the alert's text goes in escaped or in a field the service does not parse.
 //! - PagerDuty Events API v2: <https://developer.pagerduty.com/docs/send-alert-event> (trigger) and
 //!   <https://developer.pagerduty.com/docs/send-resolve-event> (resolve).
 //! - Opsgenie Alert API: <https://docs.opsgenie.com/docs/alert-api#create-alert> and
@@ -217,9 +220,11 @@ pub fn expand(input: &Value, previous: Option<&Endpoint>) -> Result<Value, Field
     Ok(Value::Object(merged))
 }
 
-/// Slack: plain-text blocks (Slack parses no mentions or links in them), and `text` for notifications.
+/// Slack: plain-text blocks (Slack parses no mentions or links in them), and `text` for notifications, which
+/// Slack reads as mrkdwn: the title goes in through `@SlackEncode`, so that it cannot mention
+/// (`<!channel>`) nor write a link under other words (`<https://…|click>`).
 const SLACK_BODY: &str = r#"{
-  "text": "{{alert_severity_img}}: {{#is_ok}}resolved: {{/is_ok}}{{alert_title_short}}",
+  "text": "{{alert_severity_img}}: {{#is_ok}}resolved: {{/is_ok}}{{@SlackEncode(alert_title_short)}}",
   "blocks": [
     {
       "type": "header",
@@ -238,6 +243,9 @@ const SLACK_BODY: &str = r#"{
   ]
 }"#;
 
+/// Teams: alert text only in `RichTextBlock` text runs, which Adaptive Cards never read as Markdown
+/// (<https://learn.microsoft.com/en-us/adaptive-cards/authoring-cards/text-features>); a `TextBlock` or a
+/// fact would turn `[click](https://…)` in an alert's title into a disguised link.
 const TEAMS_BODY: &str = r#"{
   "type": "message",
   "attachments": [
@@ -250,27 +258,44 @@ const TEAMS_BODY: &str = r#"{
         "version": "1.4",
         "body": [
           {
-            "type": "TextBlock",
-            "size": "Large",
-            "weight": "Bolder",
-            "wrap": true,
-            "color": "{{#is_ok}}Good{{/is_ok}}{{^is_ok}}Attention{{/is_ok}}",
-            "text": "{{#is_ok}}Resolved: {{/is_ok}}{{alert_title}}"
-          },
-          {
-            "type": "TextBlock",
-            "wrap": true,
-            "text": "{{alert_description_short}}{{^alert_description}}No description.{{/alert_description}}"
-          },
-          {
-            "type": "FactSet",
-            "facts": [
-              {"title": "Severity", "value": "{{alert_severity}}"},
-              {"title": "Message", "value": "{{message_type}}"},
-              {"title": "Source", "value": "{{alert_source}}"},
-              {"title": "Tags", "value": "{{alert_tags}}"},
-              {"title": "Incident", "value": "{{incident_key}}"}
+            "type": "RichTextBlock",
+            "inlines": [
+              {
+                "type": "TextRun",
+                "size": "Large",
+                "weight": "Bolder",
+                "color": "{{#is_ok}}Good{{/is_ok}}{{^is_ok}}Attention{{/is_ok}}",
+                "text": "{{#is_ok}}Resolved: {{/is_ok}}{{alert_title}}"
+              }
             ]
+          },
+          {
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "text": "{{alert_description_short}}{{^alert_description}}No description.{{/alert_description}}"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "weight": "Bolder", "text": "Severity: "}, {"type": "TextRun", "text": "{{alert_severity}}"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "spacing": "None",
+            "inlines": [{"type": "TextRun", "weight": "Bolder", "text": "Message: "}, {"type": "TextRun", "text": "{{message_type}}"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "spacing": "None",
+            "inlines": [{"type": "TextRun", "weight": "Bolder", "text": "Source: "}, {"type": "TextRun", "text": "{{alert_source}}"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "spacing": "None",
+            "inlines": [{"type": "TextRun", "weight": "Bolder", "text": "Tags: "}, {"type": "TextRun", "text": "{{alert_tags}}"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "spacing": "None",
+            "inlines": [{"type": "TextRun", "weight": "Bolder", "text": "Incident: "}, {"type": "TextRun", "text": "{{incident_key}}"}]
           }
         ],
         "actions": [{{#alert_app_url}}{"type": "Action.OpenUrl", "title": "Open the alert", "url": "{{alert_app_url}}"}{{/alert_app_url}}]
@@ -280,10 +305,11 @@ const TEAMS_BODY: &str = r#"{
 }"#;
 
 /// PagerDuty severities are critical, error, warning, info: high is error, medium and low are warning.
+/// `dedup_key` takes at most 255 characters, `summary` 1,024 (a title has at most 1,000).
 const PAGERDUTY_TRIGGER_BODY: &str = r#"{
   "routing_key": "{{verification_token}}",
   "event_action": "trigger",
-  "dedup_key": "{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}",
+  "dedup_key": "{{dedup_key}}",
   "payload": {
     "summary": "{{alert_title}}",
     "source": "{{alert_source}}{{^alert_source}}alertwire{{/alert_source}}",
@@ -304,13 +330,14 @@ const PAGERDUTY_TRIGGER_BODY: &str = r#"{
 const PAGERDUTY_RESOLVE_BODY: &str = r#"{
   "routing_key": "{{verification_token}}",
   "event_action": "resolve",
-  "dedup_key": "{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}"
+  "dedup_key": "{{dedup_key}}"
 }"#;
 
-/// Opsgenie priorities P1 (critical) to P5 (info); `alias` pairs the close with the create.
+/// Opsgenie priorities P1 (critical) to P5 (info); `alias` (at most 512 characters) pairs the close with
+/// the create.
 const OPSGENIE_CREATE_BODY: &str = r#"{
   "message": "{{alert_title_short}}",
-  "alias": "{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}",
+  "alias": "{{dedup_key}}",
   "description": "{{alert_description_short}}",
   "priority": "{{#is_critical}}P1{{/is_critical}}{{#is_high}}P2{{/is_high}}{{#is_medium}}P3{{/is_medium}}{{#is_low}}P4{{/is_low}}{{#is_info}}P5{{/is_info}}",
   "source": "alertwire",
@@ -322,7 +349,7 @@ const OPSGENIE_CREATE_BODY: &str = r#"{
   }
 }"#;
 
-const OPSGENIE_CLOSE_PATH: &str = "{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}/close?identifierType=alias";
+const OPSGENIE_CLOSE_PATH: &str = "{{dedup_key}}/close?identifierType=alias";
 
 const OPSGENIE_CLOSE_BODY: &str = r#"{
   "source": "alertwire",
@@ -368,7 +395,7 @@ mod tests {
         assert_eq!(expanded["message_types"]["reminder"], Value::Null);
         assert_eq!(
             expanded["message_types"]["ok"]["url"],
-            "https://api.opsgenie.com/v2/alerts/{{incident_key}}{{^incident_key}}{{alert_event_id}}{{/incident_key}}/close?identifierType=alias"
+            "https://api.opsgenie.com/v2/alerts/{{dedup_key}}/close?identifierType=alias"
         );
     }
 

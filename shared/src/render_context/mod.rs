@@ -154,6 +154,7 @@ pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> V
         json!(alert.content.message_type == MessageType::Ok),
     );
     put("incident_key", text(&alert.content.incident_key));
+    put("dedup_key", json!(alert.dedup_key()));
     put(
         "verification_token",
         json!(facts.verification_token.unwrap_or("")),

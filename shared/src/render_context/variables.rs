@@ -176,6 +176,11 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
         "pairs an ok with its error, or empty",
     ),
     (
+        "dedup_key",
+        VarKind::Value,
+        "the incident key, or the alert's id when it has none, at most 255 characters (a longer key is cut and ends with `~` and a hash of the whole, so it still pairs): fits PagerDuty's `dedup_key` and Opsgenie's `alias`",
+    ),
+    (
         "verification_token",
         VarKind::Value,
         "the endpoint's verification token, or empty",

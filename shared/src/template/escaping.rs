@@ -264,6 +264,19 @@ fn escape_percent(out: &mut String, value: &str, keep: &[bool; 256], space_as_pl
     push_run(out, value, run, bytes.len());
 }
 
+/// Slack's mrkdwn escaping (<https://api.slack.com/reference/surfaces/formatting#escaping>): `&`, `<` and `>`
+/// become `&amp;`, `&lt;` and `&gt;`, and nothing else is touched.
+pub(crate) fn escape_slack(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+}
+
 fn escape_xml(out: &mut String, value: &str) {
     let bytes = value.as_bytes();
     let mut run = 0;

@@ -209,7 +209,7 @@ mod tests {
             (
                 2,
                 3,
-                "unknown function `@Encode` (the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`)"
+                "unknown function `@Encode` (the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`, `@SlackEncode`)"
                     .into()
             )
         );

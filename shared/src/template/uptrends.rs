@@ -1,5 +1,6 @@
 //! The Uptrends front syntax: `{{@name}}` variables and the `{{@JsonEncode(…)}}`, `{{@UrlEncode(…)}}` and
-//! `{{@XmlEncode(…)}}` functions, read into the same nodes as Mustache tags.
+//! `{{@XmlEncode(…)}}` functions, read into the same nodes as Mustache tags; and one function of ours in
+//! the same form, `{{@SlackEncode(…)}}`, for Slack's mrkdwn text.
 //!
 //! A function takes one variable, written as Uptrends documents it (`{{@JsonEncode({{@monitor.notes}})}}`) or
 //! shorter (`{{@JsonEncode(@monitor.notes)}}`); a Mustache name works too (`{{@UrlEncode({{alert_title}})}}`).
@@ -7,7 +8,7 @@
 use super::escaping::{self, Escaping};
 use super::tree::Path;
 
-/// An Uptrends encoding function.
+/// An encoding function: Uptrends' three, and Slack's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Function {
     /// `@JsonEncode`: JSON string content, without the surrounding quotes (the template writes them).
@@ -16,13 +17,18 @@ pub(crate) enum Function {
     Url,
     /// `@XmlEncode`: XML entities for `& < > " '`; characters illegal in XML 1.0 are dropped.
     Xml,
+    /// `@SlackEncode` (alertwire's, not Uptrends'): `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`, the only
+    /// escaping Slack's mrkdwn has, so that alert text cannot write `<!channel>` or a disguised
+    /// `<https://…|link>`.
+    Slack,
 }
 
 impl Function {
-    const ALL: [(&'static str, Function); 3] = [
+    const ALL: [(&'static str, Function); 4] = [
         ("JsonEncode", Function::Json),
         ("UrlEncode", Function::Url),
         ("XmlEncode", Function::Xml),
+        ("SlackEncode", Function::Slack),
     ];
 
     fn from_name(name: &str) -> Option<Function> {
@@ -38,6 +44,7 @@ impl Function {
             Function::Json => Escaping::Json.escape_into(out, value),
             Function::Url => escaping::escape_uptrends_url(out, value),
             Function::Xml => Escaping::Xml.escape_into(out, value),
+            Function::Slack => escaping::escape_slack(out, value),
         }
     }
 
@@ -202,11 +209,11 @@ mod tests {
         );
         assert_eq!(
             call("jsonencode(x)", "{{", "}}").unwrap_err(),
-            "unknown function `@jsonencode` (did you mean `@JsonEncode`? the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`)"
+            "unknown function `@jsonencode` (did you mean `@JsonEncode`? the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`, `@SlackEncode`)"
         );
         assert_eq!(
             call("CustomField(team)", "{{", "}}").unwrap_err(),
-            "unknown function `@CustomField` (custom fields have no equivalent here: use `{{alert_context.name}}`; the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`)"
+            "unknown function `@CustomField` (custom fields have no equivalent here: use `{{alert_context.name}}`; the functions are `@JsonEncode`, `@UrlEncode`, `@XmlEncode`, `@SlackEncode`)"
         );
     }
 
@@ -220,5 +227,19 @@ mod tests {
         assert!(!Function::Url.is_native_to(Escaping::Xml));
         assert!(Function::Xml.is_native_to(Escaping::Xml));
         assert!(Function::Xml.is_native_to(Escaping::Plain));
+        assert!(!Function::Slack.is_native_to(Escaping::Json));
+    }
+
+    #[test]
+    fn slack_encoding_escapes_only_its_three_control_characters() {
+        let mut out = String::new();
+        Function::Slack.encode_into(
+            &mut out,
+            "<!channel> <https://evil.example|click> & \"*bold*\"",
+        );
+        assert_eq!(
+            out,
+            "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; \"*bold*\""
+        );
     }
 }
