@@ -376,17 +376,11 @@ struct LastCommit(AtomicU8);
 impl LastCommit {
     /// Records a commit's result. A commit that changed nothing says nothing about the disk (an idle
     /// worker's look at the queue), nor does a failure that is not the disk's.
-    fn record(&self, result: Result<(), &CommitFailure>, changed: bool) {
-        let code = match result {
-            Ok(()) if changed => 0,
-            Err(CommitFailure {
-                trouble: Some(WriteTrouble::DiskFull),
-                ..
-            }) => 1,
-            Err(CommitFailure {
-                trouble: Some(WriteTrouble::Io),
-                ..
-            }) => 2,
+    fn record(&self, failure: Option<&CommitFailure>, changed: bool) {
+        let code = match failure.map(|f| f.trouble) {
+            None if changed => 0,
+            Some(Some(WriteTrouble::DiskFull)) => 1,
+            Some(Some(WriteTrouble::Io)) => 2,
             _ => return,
         };
         self.0.store(code, Ordering::Relaxed);
@@ -428,7 +422,7 @@ fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>, las
                 .execute_batch("COMMIT")
                 .err()
                 .map(|e| CommitFailure::new(&e));
-            last.record(failure.as_ref().map_or(Ok(()), Err), changed);
+            last.record(failure.as_ref(), changed);
             if failure.is_some() {
                 let _ = connection.execute_batch("ROLLBACK");
             }

@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 
 use super::unrecorded::{Unrecorded, UnrecordedTasks, Unsettled};
 use crate::embedded::EmbeddedQueue;
+use crate::ids::DeliveryId;
 use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::ports::store::WriteTrouble;
 use crate::service::{AttemptError, Disposition, Service};
@@ -30,6 +31,8 @@ const FAULT_DELAY: Duration = Duration::from_secs(5);
 /// HTTP timeout plus 30 s).
 const PREFETCH_PER_SLOTS: usize = 4;
 
+/// Cheap to clone: each attempt's task holds a clone to settle with.
+#[derive(Clone)]
 pub struct DeliveryWorker {
     service: Arc<Service>,
     queue: EmbeddedQueue,
@@ -109,11 +112,9 @@ impl DeliveryWorker {
                         _ = shutdown.wait_for(|stop| *stop) => break,
                     },
                 };
-                let service = self.service.clone();
-                let queue = self.queue.clone();
-                let unrecorded = self.unrecorded.clone();
+                let worker = self.clone();
                 tokio::spawn(async move {
-                    settle(&service, &queue, task, &unrecorded).await;
+                    worker.settle(task).await;
                     drop(permit);
                 });
             }
@@ -142,37 +143,13 @@ impl DeliveryWorker {
         let waiting = self.unrecorded.take_all();
         let count = waiting.len();
         for Unrecorded { task, unsettled } in waiting {
-            let disposition = match unsettled {
-                Unsettled::Outcome(sent) => match self.service.record_sent_attempt(*sent).await {
-                    Ok(disposition) => disposition,
-                    Err(failed) => match failed.unwritable_outcome() {
-                        Ok(sent) => {
-                            self.unrecorded.keep(task, Unsettled::Outcome(sent));
-                            continue;
-                        }
-                        Err(failed) => {
-                            retry_later(
-                                &self.service,
-                                &self.queue,
-                                task,
-                                &failed,
-                                &self.unrecorded,
-                            )
-                            .await;
-                            continue;
-                        }
-                    },
-                },
-                Unsettled::Disposition(disposition) => disposition,
-            };
-            apply(
-                &self.service,
-                &self.queue,
-                task,
-                disposition,
-                &self.unrecorded,
-            )
-            .await;
+            match unsettled {
+                Unsettled::Outcome(sent) => {
+                    let recorded = self.service.record_sent_attempt(*sent).await;
+                    self.follow(task, recorded).await;
+                }
+                Unsettled::Disposition(disposition) => self.apply(task, disposition).await,
+            }
         }
         let left = self.unrecorded.len();
         if left < count {
@@ -214,70 +191,62 @@ impl DeliveryWorker {
             }
         }
     }
-}
 
-/// Attempts `task` and tells the queue what follows; keeps in `unrecorded` what the store cannot take.
-async fn settle(
-    service: &Service,
-    queue: &EmbeddedQueue,
-    task: ReceivedTask,
-    unrecorded: &UnrecordedTasks,
-) {
-    let failed = match service.attempt_delivery(&task).await {
-        Ok(disposition) => return apply(service, queue, task, disposition, unrecorded).await,
-        Err(failed) => failed,
-    };
-    match failed.unwritable_outcome() {
-        Ok(sent) => {
-            tracing::warn!(delivery = %sent.delivery_id(),
-                "the store cannot write: the attempt's outcome waits in memory");
-            unrecorded.keep(task, Unsettled::Outcome(sent));
+    /// Attempts `task` and tells the queue what follows; keeps in memory what the store cannot take.
+    async fn settle(&self, task: ReceivedTask) {
+        let attempted = self.service.attempt_delivery(&task).await;
+        if let Some(delivery) = self.follow(task, attempted).await {
+            tracing::warn!(%delivery, "the store cannot write: the attempt's outcome waits in memory");
         }
-        Err(failed) => retry_later(service, queue, task, &failed, unrecorded).await,
     }
-}
 
-/// A task whose attempt failed inside alertwire for a reason other than a store that cannot write: it
-/// is tried again after [`FAULT_DELAY`].
-async fn retry_later(
-    service: &Service,
-    queue: &EmbeddedQueue,
-    task: ReceivedTask,
-    failed: &AttemptError,
-    unrecorded: &UnrecordedTasks,
-) {
-    tracing::error!(error = %failed, "attempt failed inside alertwire; the task will be retried");
-    apply(
-        service,
-        queue,
-        task,
-        Disposition::RetryIn(FAULT_DELAY),
-        unrecorded,
-    )
-    .await;
-}
+    /// Hands on what an attempt (or its outcome, recorded again) led to: the queue's next step; or, for a
+    /// sent attempt whose outcome the store cannot take now, keeps it in memory and answers its delivery;
+    /// or, for any other failure, puts the task back for a try after [`FAULT_DELAY`].
+    async fn follow(
+        &self,
+        task: ReceivedTask,
+        result: Result<Disposition, AttemptError>,
+    ) -> Option<DeliveryId> {
+        let failed = match result {
+            Ok(disposition) => {
+                self.apply(task, disposition).await;
+                return None;
+            }
+            Err(failed) => failed,
+        };
+        match failed.unwritable_outcome() {
+            Ok(sent) => {
+                let delivery = sent.delivery_id().clone();
+                self.unrecorded.keep(task, Unsettled::Outcome(sent));
+                Some(delivery)
+            }
+            Err(failed) => {
+                tracing::error!(error = %failed, "attempt failed inside alertwire; the task will be retried");
+                self.apply(task, Disposition::RetryIn(FAULT_DELAY)).await;
+                None
+            }
+        }
+    }
 
-/// Tells the queue what to do with `task`; keeps the disposition in `unrecorded` while the store cannot
-/// write.
-async fn apply(
-    service: &Service,
-    queue: &EmbeddedQueue,
-    task: ReceivedTask,
-    disposition: Disposition,
-    unrecorded: &UnrecordedTasks,
-) {
-    let applied = match disposition {
-        Disposition::Done => queue.delete(&task.receipt).await,
-        Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
-        Disposition::DeadLetter => queue.dead_letter(&task).await,
-        Disposition::Hold(delay) => queue.hold(&task, delay).await,
-    };
-    if let Err(e) = applied {
-        if service.write_trouble().is_some() {
-            unrecorded.keep(task, Unsettled::Disposition(disposition));
-        } else {
-            // The lease runs out and the task comes back: at-least-once, never lost.
-            tracing::error!(error = %e, "cannot settle a task with the queue");
+    /// Tells the queue what to do with `task`; keeps the disposition in memory while the store cannot
+    /// write.
+    async fn apply(&self, task: ReceivedTask, disposition: Disposition) {
+        let queue = &self.queue;
+        let applied = match disposition {
+            Disposition::Done => queue.delete(&task.receipt).await,
+            Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
+            Disposition::DeadLetter => queue.dead_letter(&task).await,
+            Disposition::Hold(delay) => queue.hold(&task, delay).await,
+        };
+        if let Err(e) = applied {
+            if self.service.write_trouble().is_some() {
+                self.unrecorded
+                    .keep(task, Unsettled::Disposition(disposition));
+            } else {
+                // The lease runs out and the task comes back: at-least-once, never lost.
+                tracing::error!(error = %e, "cannot settle a task with the queue");
+            }
         }
     }
 }
