@@ -127,11 +127,10 @@ fn fitted_key(key: &str, max_chars: usize) -> String {
     if key.chars().count() <= max_chars {
         return key.to_string();
     }
-    let digest = Sha256::digest(key.as_bytes());
-    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let digest = format!("{:x}", Sha256::digest(key.as_bytes()));
     let mut fitted: String = key.chars().take(max_chars.saturating_sub(SUFFIX)).collect();
     fitted.push('~');
-    fitted.push_str(&hash);
+    fitted.push_str(&digest[..SUFFIX - 1]);
     fitted
 }
 

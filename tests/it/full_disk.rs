@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use alertwire_tests::api_client::delivery_ids;
 use alertwire_tests::serve_process::{
     LogSettings, ServeProcess, ServeSettings, free_port, wait_healthy,
 };
@@ -105,13 +106,7 @@ async fn post_all(api: &ApiClient, first: usize, count: usize) -> (Vec<String>, 
             .await
             .unwrap_or_else(|e| panic!("alert {n}: an answer that is not JSON: {e}"));
         match status {
-            202 => accepted.extend(
-                body["deliveries"]
-                    .as_array()
-                    .expect("deliveries")
-                    .iter()
-                    .map(|d| d["id"].as_str().expect("an id").to_string()),
-            ),
+            202 => accepted.extend(delivery_ids(&body)),
             503 => {
                 unavailable += 1;
                 assert!(retry_after.is_some(), "a 503 without Retry-After: {body}");
@@ -187,13 +182,7 @@ async fn use_the_last_pages(api: &ApiClient) -> Vec<String> {
         match status {
             202 => {
                 refused_in_a_row = 0;
-                accepted.extend(
-                    body["deliveries"]
-                        .as_array()
-                        .expect("deliveries")
-                        .iter()
-                        .map(|d| d["id"].as_str().expect("an id").to_string()),
-                );
+                accepted.extend(delivery_ids(&body));
             }
             503 => refused_in_a_row += 1,
             other => panic!("a small alert answered {other}: {body}"),

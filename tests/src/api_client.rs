@@ -147,12 +147,7 @@ impl ApiClient {
     pub async fn send_alert(&self, alert: &Value) -> Vec<String> {
         let (status, receipt) = self.post("/v1/alerts", alert).await;
         assert_eq!(status, 202, "posting an alert: {receipt}");
-        receipt["deliveries"]
-            .as_array()
-            .expect("deliveries")
-            .iter()
-            .map(|d| d["id"].as_str().expect("an id").to_string())
-            .collect()
+        delivery_ids(&receipt)
     }
 
     pub async fn delivery(&self, id: &str) -> Value {
@@ -176,4 +171,14 @@ impl ApiClient {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// The delivery ids of an alert's `202` receipt.
+pub fn delivery_ids(receipt: &Value) -> Vec<String> {
+    receipt["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .map(|d| d["id"].as_str().expect("an id").to_string())
+        .collect()
 }
