@@ -1,5 +1,5 @@
-//! Secrets at rest on the embedded default: an endpoint's signing secrets, verification token and secret
-//! header values are sealed in the SQLite file under the data directory's key file, deliveries are still
+//! Secrets at rest on the embedded default: an endpoint's signing secrets, verification token, secret
+//! header values and OAuth2 client secret are sealed in the SQLite file under the data directory's key file, deliveries are still
 //! signed with them, a plain document from before sealing still reads, and a lost key file stops the start.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use alertwire_shared::ids::{EndpointId, TenantId};
 use alertwire_shared::ports::store::EndpointStore;
 use alertwire_tests::server::scratch_dir;
 use alertwire_tests::standard_webhooks::verifies;
+use alertwire_tests::token_server::{TokenPolicy, TokenServer};
 use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::{Value, json};
 
@@ -132,6 +133,53 @@ async fn secrets_are_sealed_in_the_database_file_and_still_sign() {
     let server = serving_from(&dir).await;
     delivered_signed(&server, &receiver, &[&new_secret, OLD]).await;
     server.server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oauth2_client_secret_is_sealed_and_still_gets_tokens_after_a_restart() {
+    let client_secret = "oauth-client-secret-61be0f";
+    let tokens = TokenServer::start(TokenPolicy {
+        client_id: "sealed-client".into(),
+        client_secret: client_secret.into(),
+        lifetime: Duration::from_secs(3600),
+        token_prefix: "sealed-token".into(),
+    })
+    .await;
+    let dir = scratch_dir("secrets-oauth2");
+    let deliver = |server: &TestServer| {
+        let api = server.api.clone();
+        async move {
+            let ids = api.send_alert(&json!({"title": "sealed oauth2"})).await;
+            let delivery = api.settled(&ids[0], SETTLE).await;
+            assert_eq!(delivery["status"], "delivered", "{delivery}");
+        }
+    };
+    let server = serving_from(&dir).await;
+    server
+        .api
+        .create_endpoint(
+            &json!({"name": "oauth2", "url": tokens.hook_url(), "auth": {
+            "type": "oauth2_client_credentials", "token_url": tokens.token_url(),
+            "client_id": "sealed-client", "client_secret": client_secret}}),
+        )
+        .await;
+    deliver(&server).await;
+    server.server.stop().await;
+    let docs = stored_docs(&dir);
+    assert!(docs[0].contains("sealed-client"), "the id is not secret");
+    assert!(
+        !docs[0].contains(client_secret),
+        "stored plain: {}",
+        docs[0]
+    );
+    assert!(!contains(&database_bytes(&dir), client_secret));
+
+    // Tokens are never stored: the restarted process fetches its own, with the opened secret.
+    let server = serving_from(&dir).await;
+    deliver(&server).await;
+    server.server.stop().await;
+    assert_eq!(tokens.issued(), 2);
+    assert!(!contains(&database_bytes(&dir), "sealed-token-"));
 }
 
 #[tokio::test]

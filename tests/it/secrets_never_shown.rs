@@ -1,7 +1,7 @@
-//! Secrets never come back: signing secrets, the verification token and secret header values (by default
-//! `Authorization`, `X-Api-Key`, `Cookie`) appear in no API answer after the one that created them, in no
-//! test-send echo, in no stored response of a receiver that echoes them, and nowhere in the process's log
-//! at trace level. API keys are stored only as hashes. The real binary is run, its log captured in full.
+//! Secrets never come back: signing secrets, the verification token, secret header values (by default
+//! `Authorization`, `X-Api-Key`, `Cookie`), OAuth2 client secrets and the bearer tokens fetched with them
+//! appear in no API answer after the one that created them, in no test-send echo, in no stored response of
+//! a receiver that echoes them, and nowhere in the process's log at trace level. API keys are stored only as hashes. The real binary is run, its log captured in full.
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use alertwire_tests::serve_process::{
     LogSettings, ServeProcess, ServeSettings, free_port, wait_healthy,
 };
 use alertwire_tests::server::scratch_dir;
+use alertwire_tests::token_server::{TokenPolicy, TokenServer};
 use alertwire_tests::{ApiClient, Behaviour, Receiver};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,6 +21,10 @@ const X_API_KEY: &str = "s3cr3t-x-api-key-9921";
 const COOKIE: &str = "session=s3cr3t-cookie-5530";
 const CUSTOM: &str = "s3cr3t-custom-header-1208";
 const TOKEN: &str = "s3cr3t-verification-token-7764";
+const OAUTH_CLIENT_SECRET: &str = "s3cr3t-oauth-client-8812";
+const WRONG_CLIENT_SECRET: &str = "s3cr3t-wrong-client-3390";
+/// Every bearer token the token endpoint issues starts with it.
+const BEARER_PREFIX: &str = "s3cr3t-bearer";
 const SETTLE: Duration = Duration::from_secs(60);
 
 /// What must never be shown: every configured secret, and the key-part of the signing secret.
@@ -31,6 +36,9 @@ fn secrets() -> Vec<&'static str> {
         CUSTOM,
         TOKEN,
         &SIGNING[6..],
+        OAUTH_CLIENT_SECRET,
+        WRONG_CLIENT_SECRET,
+        BEARER_PREFIX,
     ]
 }
 
@@ -124,7 +132,34 @@ async fn no_answer_echo_or_log_line_shows_a_secret() {
     answers.push(("create unreachable".into(), unreachable.clone()));
     let unreachable_id = unreachable["id"].as_str().unwrap().to_string();
 
-    for id in [&echo_id, &unreachable_id] {
+    // OAuth2: a hook that echoes the bearer token it gets, and a client whose secret the token endpoint
+    // repeats in its refusal.
+    let tokens = TokenServer::start(TokenPolicy {
+        client_id: "secrets-client".into(),
+        client_secret: OAUTH_CLIENT_SECRET.into(),
+        lifetime: Duration::from_secs(3600),
+        token_prefix: BEARER_PREFIX.into(),
+    })
+    .await;
+    let mut oauth_ids = Vec::new();
+    for (name, client_secret) in [
+        ("oauth", OAUTH_CLIENT_SECRET),
+        ("oauth wrong", WRONG_CLIENT_SECRET),
+    ] {
+        let created = ok(
+            &api,
+            "POST",
+            "/v1/endpoints",
+            Some(&json!({"name": name, "url": tokens.hook_url(), "auth": {
+                "type": "oauth2_client_credentials", "token_url": tokens.token_url(),
+                "client_id": "secrets-client", "client_secret": client_secret}})),
+        )
+        .await;
+        answers.push((format!("create {name}"), created.clone()));
+        oauth_ids.push(created["id"].as_str().unwrap().to_string());
+    }
+
+    for id in [&echo_id, &unreachable_id].into_iter().chain(&oauth_ids) {
         let view = ok(&api, "GET", &format!("/v1/endpoints/{id}"), None).await;
         answers.push((format!("GET {id}"), view.clone()));
         let replaced = ok(&api, "PUT", &format!("/v1/endpoints/{id}"), Some(&view)).await;
@@ -182,6 +217,17 @@ async fn no_answer_echo_or_log_line_shows_a_secret() {
         stored_echo.contains("********"),
         "the echo is stored, masked: {stored_echo}"
     );
+    let oauth_delivery = &answers
+        .iter()
+        .find(|(_, v)| v["endpoint_id"] == oauth_ids[0].as_str() && v["status"] == "delivered")
+        .expect("the OAuth2 endpoint's delivery")
+        .1;
+    assert_eq!(
+        oauth_delivery["attempts"][0]["response_body"],
+        r#"{"accepted":"********"}"#
+    );
+    assert_eq!(tokens.hook_accepted()[0], format!("{BEARER_PREFIX}-1"));
+    assert!(tokens.refused_clients() > 0, "the wrong secret was tried");
     assert!(
         answers.iter().any(|(_, v)| v["status"] == "dead"),
         "the unreachable endpoint's delivery died (its error names the URL)"

@@ -15,6 +15,7 @@ pub mod scripted_dns;
 pub mod serve_process;
 pub mod server;
 pub mod standard_webhooks;
+pub mod token_server;
 pub mod tripwire;
 
 pub use api_client::ApiClient;

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::alert::{MessageType, Severity};
 use crate::endpoint::HttpMethod;
+use crate::endpoint::auth::ClientAuthentication;
 
 /// The name of the bearer security scheme, as `security` refers to it.
 const API_KEY: &str = "api_key";
@@ -156,6 +157,9 @@ pub struct EndpointInput {
     pub secret: Option<String>,
     #[schema(max_length = 1024)]
     pub verification_token: Option<String>,
+    /// How requests authenticate beyond the signature: one method or a list, at most one of each type.
+    /// Absent or `null`: none.
+    pub auth: Option<AuthInput>,
     /// Default true.
     pub enabled: Option<bool>,
     /// Accepted and ignored, like the other read-only fields of a read view sent back.
@@ -177,6 +181,40 @@ pub struct EndpointInput {
     /// no cycle, and a chain of at most 3 endpoints counting this one (A→B→C; A→B→C→D is refused).
     /// Absent or `null`: none.
     pub fallback_endpoint_id: Option<String>,
+}
+
+/// One authentication method, or a list of them.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+pub enum AuthInput {
+    One(AuthMethodInput),
+    /// At most 4.
+    Many(Vec<AuthMethodInput>),
+}
+
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(tag = "type", deny_unknown_fields)]
+pub enum AuthMethodInput {
+    /// `Authorization: Bearer <token>` with a token from `token_url` (OAuth2 client credentials grant,
+    /// RFC 6749 §4.4), cached in memory until shortly before `expires_in`, fetched again once when the
+    /// endpoint answers `401`. The token URL must pass the target policy like the endpoint's URL. No
+    /// `Authorization` header may be configured beside it.
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials {
+        #[schema(min_length = 1, max_length = 4096)]
+        token_url: String,
+        #[schema(min_length = 1, max_length = 1024)]
+        client_id: String,
+        /// `********` keeps the stored secret, as long as `token_url` is unchanged.
+        #[schema(min_length = 1, max_length = 4096)]
+        client_secret: String,
+        #[schema(max_length = 1024)]
+        scope: Option<String>,
+        #[schema(max_length = 1024)]
+        audience: Option<String>,
+        /// Default `basic`.
+        client_auth: Option<ClientAuthentication>,
+    },
 }
 
 #[derive(ToSchema, serde::Deserialize)]

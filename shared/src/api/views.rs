@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::alert::{Alert, MessageType, Severity};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::endpoint::auth::{ClientAuthentication, EndpointAuth};
 use crate::endpoint::circuit::{self, CircuitState};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
@@ -38,6 +39,8 @@ pub struct EndpointView {
     pub matchers: Vec<String>,
     pub secret: Option<String>,
     pub verification_token: Option<String>,
+    /// How requests authenticate beyond the signature; secrets masked.
+    pub auth: Vec<AuthView>,
     pub retiring_secrets: Vec<RetiringSecretView>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
@@ -83,6 +86,7 @@ impl From<&Endpoint> for EndpointView {
             matchers: endpoint.matchers.clone(),
             secret: endpoint.secret.as_ref().map(|_| SECRET_MASK.to_string()),
             verification_token: endpoint.verification_token.as_ref().map(|_| MASK.into()),
+            auth: endpoint.auth.iter().map(AuthView::from).collect(),
             retiring_secrets: endpoint
                 .retiring_secrets
                 .iter()
@@ -103,6 +107,38 @@ impl From<&Endpoint> for EndpointView {
                 .fallback_endpoint_id
                 .as_ref()
                 .map(|f| f.to_string()),
+        }
+    }
+}
+
+/// One way an endpoint's requests authenticate, its secret masked.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum AuthView {
+    /// A bearer token from `token_url` with the client credentials grant.
+    #[serde(rename = "oauth2_client_credentials")]
+    OAuth2ClientCredentials {
+        token_url: String,
+        client_id: String,
+        /// Always `********`.
+        client_secret: String,
+        scope: Option<String>,
+        audience: Option<String>,
+        client_auth: ClientAuthentication,
+    },
+}
+
+impl From<&EndpointAuth> for AuthView {
+    fn from(auth: &EndpointAuth) -> Self {
+        match auth {
+            EndpointAuth::OAuth2(c) => Self::OAuth2ClientCredentials {
+                token_url: c.token_url.clone(),
+                client_id: c.client_id.clone(),
+                client_secret: MASK.to_string(),
+                scope: c.scope.clone(),
+                audience: c.audience.clone(),
+                client_auth: c.client_auth,
+            },
         }
     }
 }
@@ -520,6 +556,7 @@ impl ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::auth::OAuth2ClientCredentials;
     use crate::endpoint::{MessageRoutes, RetiringSecret};
     use crate::ids::{EndpointId, TenantId};
     use crate::webhook::signing::WebhookSecret;
@@ -562,6 +599,14 @@ mod tests {
                 until: at,
             }],
             verification_token: Some("token".into()),
+            auth: vec![EndpointAuth::OAuth2(OAuth2ClientCredentials {
+                token_url: "https://idp.example.com/token".into(),
+                client_id: "alertwire".into(),
+                client_secret: "client-secret".into(),
+                scope: Some("alerts".into()),
+                audience: None,
+                client_auth: ClientAuthentication::Body,
+            })],
             enabled: true,
             disabled_reason: None,
             max_in_flight: 8,
@@ -599,6 +644,9 @@ mod tests {
                 "matchers": ["team=\"db\""],
                 "secret": "whsec_********",
                 "verification_token": "********",
+                "auth": [{"type": "oauth2_client_credentials", "token_url": "https://idp.example.com/token",
+                    "client_id": "alertwire", "client_secret": "********", "scope": "alerts",
+                    "audience": null, "client_auth": "body"}],
                 "retiring_secrets": [{"secret": "whsec_********", "until": "2026-03-02T09:14:05Z"}],
                 "enabled": true,
                 "disabled_reason": null,

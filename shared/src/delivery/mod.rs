@@ -99,6 +99,8 @@ pub enum ErrorClass {
     Blocked,
     /// The body template could not be rendered (e.g. output over the size limit).
     Render,
+    /// No OAuth2 token could be had: the status and body are the token endpoint's.
+    Auth,
 }
 
 impl ErrorClass {
@@ -112,6 +114,7 @@ impl ErrorClass {
             Self::Non2xx => "non2xx",
             Self::Blocked => "blocked",
             Self::Render => "render",
+            Self::Auth => "auth",
         }
     }
 }
@@ -338,6 +341,7 @@ mod tests {
             ErrorClass::Non2xx,
             ErrorClass::Blocked,
             ErrorClass::Render,
+            ErrorClass::Auth,
         ] {
             assert_eq!(serde_json::to_value(class).unwrap(), class.as_str());
         }

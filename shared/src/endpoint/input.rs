@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::alert::{MessageType, Severity};
 use crate::delivery::pacing::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, RATE_LIMIT_RANGE};
+use crate::endpoint::auth::{EndpointAuth, oauth2};
+use crate::endpoint::auth_input;
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::presets;
 use crate::ids::{EndpointId, TenantId};
@@ -66,6 +68,7 @@ pub struct EndpointInput {
     pub matchers: Vec<String>,
     pub secret: Option<WebhookSecret>,
     pub verification_token: Option<String>,
+    pub auth: Vec<EndpointAuth>,
     pub enabled: bool,
     pub max_in_flight: u32,
     pub rate_limit_per_second: Option<f64>,
@@ -85,6 +88,7 @@ const FIELDS: &[&str] = &[
     "matchers",
     "secret",
     "verification_token",
+    "auth",
     "enabled",
     "max_in_flight",
     "rate_limit_per_second",
@@ -145,6 +149,7 @@ impl EndpointInput {
             matchers: matchers(&reader)?,
             secret: secret(&reader, previous)?,
             verification_token: verification_token(&reader, previous)?,
+            auth: auth_input::auth(reader.value("auth"), previous, policy)?,
             enabled: reader.bool("enabled")?.unwrap_or(true),
             max_in_flight: reader
                 .whole_number_in("max_in_flight", 1, MAX_IN_FLIGHT_LIMIT)?
@@ -186,6 +191,7 @@ impl EndpointInput {
                 .unwrap_or_default(),
             secret: self.secret,
             verification_token: self.verification_token,
+            auth: self.auth,
             disabled_reason: match (self.enabled, previous) {
                 (true, _) => None,
                 (false, Some(p)) if !p.enabled => p.disabled_reason.clone(),
@@ -207,6 +213,7 @@ impl EndpointInput {
 
     /// The checks that need the templates compiled: variables, JSON validity, target URLs.
     fn check(&self, policy: &TargetPolicy) -> Result<(), FieldError> {
+        self.check_authorization_header()?;
         let probe = self.clone().into_endpoint(
             EndpointId::from("ep_probe"),
             TenantId::from("tn_probe"),
@@ -252,6 +259,39 @@ impl EndpointInput {
             })?;
         }
         Ok(())
+    }
+}
+
+impl EndpointInput {
+    /// With OAuth2 the sender sets `Authorization` itself, so no header may set it too.
+    fn check_authorization_header(&self) -> Result<(), FieldError> {
+        if oauth2(&self.auth).is_none() {
+            return Ok(());
+        }
+        let base = self.headers.iter().map(|h| ("headers".to_string(), h));
+        let overrides = MessageType::ALL.into_iter().flat_map(|message_type| {
+            let headers = match self.message_types.get(message_type) {
+                Route::Override(o) => o.headers.as_deref().unwrap_or_default(),
+                _ => &[],
+            };
+            let path = format!("message_types.{}.headers", message_type.as_str());
+            headers.iter().map(move |h| (path.clone(), h))
+        });
+        match base
+            .chain(overrides)
+            .find(|(_, h)| h.name.eq_ignore_ascii_case("authorization"))
+        {
+            None => Ok(()),
+            Some((path, header)) => {
+                let field = format!("{path}.{}", header.name);
+                Err(FieldError::invalid(
+                    &field,
+                    format!(
+                        "`{field}`: the OAuth2 `auth` sets the Authorization header; remove this one"
+                    ),
+                ))
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The endpoint: where a tenant's alerts go, how the request is shaped per message type, and which alerts
 //! it wants. Its JSON input is validated in [`input`], so nothing invalid is ever stored.
 
+pub mod auth;
+mod auth_input;
 pub mod circuit;
 mod compiled;
 pub mod fallback_chain;
@@ -14,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{MessageType, Severity};
+use crate::endpoint::auth::EndpointAuth;
 use crate::endpoint::health::EndpointHealth;
 use crate::ids::{EndpointId, TenantId};
 use crate::webhook::signing::WebhookSecret;
@@ -134,6 +137,9 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retiring_secrets: Vec<RetiringSecret>,
     pub verification_token: Option<String>,
+    /// How requests prove who sends them beyond the signature: at most one of each kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auth: Vec<EndpointAuth>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     /// Attempts to this endpoint in flight at once, at most (per process, or per Lambda container).

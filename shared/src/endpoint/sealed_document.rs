@@ -1,6 +1,6 @@
 //! An endpoint as the stores keep it: its JSON document with every secret value sealed (the signing
-//! secret and those retiring, the verification token, the values of secret headers), opened again when
-//! read. Both store adapters go through here, so what is sealed is decided once.
+//! secret and those retiring, the verification token, the values of secret headers, the OAuth2 client
+//! secret), opened again when read. Both store adapters go through here, so what is sealed is decided once.
 
 use serde_json::Value;
 
@@ -58,6 +58,13 @@ fn secret_slots(doc: &mut Value) -> Vec<&mut Value> {
                     .flatten()
                     .filter_map(|retiring| retiring.get_mut("secret")),
             ),
+            "auth" => slots.extend(
+                value
+                    .as_array_mut()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|auth| auth.get_mut("client_secret")),
+            ),
             "headers" => slots.extend(secret_header_values(value)),
             "message_types" => {
                 let routes = value
@@ -86,6 +93,7 @@ fn secret_header_values(headers: &mut Value) -> impl Iterator<Item = &mut Value>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::endpoint::auth::{ClientAuthentication, EndpointAuth, OAuth2ClientCredentials};
     use crate::endpoint::{HeaderSpec, RetiringSecret, Route, RouteOverride};
     use crate::sealing::LocalSealer;
     use crate::webhook::signing::WebhookSecret;
@@ -115,6 +123,14 @@ mod tests {
             until: endpoint.created_at,
         }];
         endpoint.verification_token = Some("verify-token-plain".into());
+        endpoint.auth = vec![EndpointAuth::OAuth2(OAuth2ClientCredentials {
+            token_url: "https://idp.example.com/oauth/token".into(),
+            client_id: "client-visible".into(),
+            client_secret: "client-secret-plain".into(),
+            scope: None,
+            audience: None,
+            client_auth: ClientAuthentication::Basic,
+        })];
         endpoint.headers = vec![
             header("Authorization", "Bearer header-plain", true),
             header("X-Team", "team-visible", false),
@@ -132,11 +148,12 @@ mod tests {
         let endpoint = endpoint_with_every_secret();
         let doc = sealed_document(&endpoint, &sealer).await.unwrap();
         let secrets = endpoint.secret_values();
-        assert_eq!(secrets.len(), 5);
+        assert_eq!(secrets.len(), 6);
         for secret in &secrets {
             assert!(!doc.contains(secret.as_str()), "{secret} is stored plain");
         }
         assert!(doc.contains("team-visible"), "a header that is not secret");
+        assert!(doc.contains("client-visible"), "an OAuth2 client id");
         assert_eq!(open_document(&doc, &sealer).await.unwrap(), endpoint);
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Redirects are never followed, every address dialled passes the target policy (literal IPs are checked
 //! here, names through the policy resolver), the response body is read only up to the stored limit, and
-//! one client (connection pool, TLS config) serves every delivery.
+//! one client (connection pool, TLS config) serves every delivery. Endpoints with OAuth2 get a bearer token
+//! from [`crate::outbound::oauth2`], fetched through the same client.
 
 use std::error::Error as _;
 use std::sync::{Arc, Once};
@@ -12,7 +13,8 @@ use chrono::Utc;
 
 use crate::delivery::retry_policy::parse_retry_after;
 use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY, kept_response_headers};
-use crate::endpoint::HttpMethod;
+use crate::endpoint::{HttpMethod, MASK};
+use crate::outbound::oauth2::{BearerToken, TokenCache, TokenGrant};
 use crate::outbound::target_policy::{
     HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
 };
@@ -27,6 +29,8 @@ pub struct HttpSender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
     timeout: Duration,
+    /// OAuth2 tokens of the endpoints that want them; shared by every clone of the sender.
+    tokens: Arc<TokenCache>,
 }
 
 /// The outcome of one exchange, before it is numbered as an attempt.
@@ -99,6 +103,7 @@ impl HttpSender {
             client,
             policy,
             timeout,
+            tokens: Arc::default(),
         })
     }
 
@@ -117,8 +122,17 @@ impl HttpSender {
         let clock = Instant::now();
         let mut attempt = Attempt::unsent(started_at);
         let mut retry_after = None;
-        if let Err((class, message)) = self.exchange(request, &mut attempt, &mut retry_after).await
-        {
+        let exchanged = match &request.oauth2 {
+            None => {
+                self.exchange(request, None, &mut attempt, &mut retry_after)
+                    .await
+            }
+            Some(grant) => {
+                self.exchange_with_token(request, grant, &mut attempt, &mut retry_after)
+                    .await
+            }
+        };
+        if let Err((class, message)) = exchanged {
             attempt.error_class = Some(class);
             attempt.error = Some(message);
         }
@@ -129,9 +143,56 @@ impl HttpSender {
         }
     }
 
+    /// The exchange with a bearer token for `grant`: when the endpoint answers `401`, the token is
+    /// dropped and the exchange made once more with a new one. No token, no request: the attempt fails
+    /// with class `auth` and the token endpoint's answer. Tokens echoed back are masked.
+    async fn exchange_with_token(
+        &self,
+        request: &OutgoingRequest,
+        grant: &TokenGrant,
+        attempt: &mut Attempt,
+        retry_after: &mut Option<Duration>,
+    ) -> Result<(), (ErrorClass, String)> {
+        let mut used = Vec::new();
+        let mut outcome = Ok(());
+        for _ in 0..2 {
+            let token = match self.tokens.token(&self.client, &self.policy, grant).await {
+                Ok(token) => token,
+                Err(e) => {
+                    *attempt = Attempt::unsent(attempt.started_at);
+                    *retry_after = None;
+                    attempt.status_code = e.status();
+                    if let Some((body, truncated)) = e.body() {
+                        attempt.response_body = Some(body.to_string());
+                        attempt.response_body_truncated = truncated;
+                    }
+                    outcome = Err((ErrorClass::Auth, e.to_string()));
+                    break;
+                }
+            };
+            *attempt = Attempt::unsent(attempt.started_at);
+            *retry_after = None;
+            outcome = self
+                .exchange(request, Some(&token), attempt, retry_after)
+                .await;
+            used.push(token.clone());
+            if attempt.status_code != Some(401) {
+                break;
+            }
+            self.tokens.forget(grant, &token).await;
+        }
+        attempt.scrub(|text| {
+            used.iter().fold(text.to_string(), |text, token| {
+                text.replace(token.expose(), MASK)
+            })
+        });
+        outcome
+    }
+
     async fn exchange(
         &self,
         request: &OutgoingRequest,
+        bearer: Option<&BearerToken>,
         attempt: &mut Attempt,
         retry_after: &mut Option<Duration>,
     ) -> Result<(), (ErrorClass, String)> {
@@ -149,6 +210,17 @@ impl HttpSender {
         let mut builder = self.client.request(method, &request.url);
         for header in &request.headers {
             builder = builder.header(&header.name, &header.value);
+        }
+        if let Some(token) = bearer {
+            let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose()))
+                .map_err(|_| {
+                    (
+                        ErrorClass::Auth,
+                        "the bearer token is not a header value".into(),
+                    )
+                })?;
+            value.set_sensitive(true);
+            builder = builder.header(http::header::AUTHORIZATION, value);
         }
         if request.method.has_body() {
             builder = builder.body(request.body.clone());

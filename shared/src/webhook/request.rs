@@ -1,10 +1,12 @@
 //! The HTTP request one attempt sends: the route's method and URL, the rendered body, the endpoint's
-//! headers and the Standard Webhooks signature headers.
+//! headers and the Standard Webhooks signature headers, and the OAuth2 grant whose token the sender adds.
 
 use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
+use crate::endpoint::auth;
 use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
+use crate::outbound::oauth2::TokenGrant;
 use crate::render_context::{self, DeliveryFacts, Names};
 use crate::template::RenderError;
 
@@ -20,6 +22,8 @@ pub struct OutgoingRequest {
     /// In sending order; `secret` marks values that are never shown.
     pub headers: Vec<OutgoingHeader>,
     pub body: String,
+    /// The endpoint's OAuth2 grant: the sender adds `Authorization: Bearer` with a token it gets for it.
+    pub oauth2: Option<TokenGrant>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +106,10 @@ pub fn build(
         url,
         headers,
         body,
+        oauth2: auth::oauth2(&config.auth).map(|credentials| TokenGrant {
+            endpoint_id: config.id.clone(),
+            credentials: credentials.clone(),
+        }),
     }))
 }
 

@@ -34,6 +34,7 @@ fn endpoint() -> Endpoint {
         secret: None,
         retiring_secrets: Vec::new(),
         verification_token: None,
+        auth: Vec::new(),
         enabled: true,
         disabled_reason: None,
         max_in_flight: 8,

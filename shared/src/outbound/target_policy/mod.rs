@@ -20,7 +20,7 @@ mod host_name;
 mod resolver;
 
 #[cfg(test)]
-mod loopback_fixture;
+pub(crate) mod loopback_fixture;
 #[cfg(test)]
 mod tests;
 
