@@ -1,7 +1,7 @@
 // The endpoint editor: every field of an endpoint, the template checked by the API as you type (errors
-// with line and column), the variable catalogue to insert from, presets, delivery limits, signing secret
-// and "Run the test" before saving (the exact request sent and the endpoint's answer); for a saved
-// endpoint, its circuit breaker and last 24 hours above the form.
+// with line and column), the variable catalogue to insert from, presets, delivery limits, signing secret,
+// OAuth2 client credentials and "Run the test" before saving (the exact request sent and the endpoint's
+// answer); for a saved endpoint, its circuit breaker and last 24 hours above the form.
 
 import { ApiFailure, get, post, put } from "./api.js";
 import { announce, el, messageBox, setMessage, show } from "./dom.js";
@@ -148,6 +148,45 @@ export async function endpointEditor(id) {
     value: saved?.verification_token ?? "" });
   const secretShown = el("div", { id: "secret-once", "aria-live": "polite" });
 
+  // OAuth2 client credentials: alertwire fetches a bearer token and sends it as Authorization. The stored
+  // client secret comes back masked and is kept unless retyped (or the token URL changes).
+  const savedOAuth = (endpoint.auth ?? []).find((a) => a.type === "oauth2_client_credentials");
+  const oauthOn = el("input", { id: "f-oauth", type: "checkbox", checked: Boolean(savedOAuth) });
+  const oauthInput = (key, type = "text") => el("input", { id: `f-oauth-${key.replaceAll("_", "-")}`, type,
+    autocomplete: "off", value: savedOAuth?.[key] ?? "" });
+  const oauth = { token_url: oauthInput("token_url"), client_id: oauthInput("client_id"),
+    client_secret: oauthInput("client_secret", "password"), scope: oauthInput("scope"),
+    audience: oauthInput("audience") };
+  oauth.token_url.setAttribute("inputmode", "url");
+  const clientAuth = el("select", { id: "f-oauth-client-auth" },
+    el("option", { value: "basic" }, "HTTP Basic"), el("option", { value: "body" }, "In the form body"));
+  clientAuth.value = savedOAuth?.client_auth ?? "basic";
+  const oauthFields = el("div", { id: "oauth-fields", hidden: !savedOAuth },
+    el("div", { class: "row" },
+      checkedField("auth.token_url", "f-oauth-token-url", "Token URL", oauth.token_url,
+        "The identity provider's token endpoint; the same address rules as the URL."),
+      checkedField("auth.client_id", "f-oauth-client-id", "Client ID", oauth.client_id,
+        "As registered with the identity provider.")),
+    el("div", { class: "row" },
+      checkedField("auth.client_secret", "f-oauth-client-secret", "Client secret", oauth.client_secret,
+        "Stored encrypted, never shown again."),
+      checkedField("auth.client_auth", "f-oauth-client-auth", "Client authentication", clientAuth,
+        "How the ID and secret reach the token URL.")),
+    el("div", { class: "row" },
+      checkedField("auth.scope", "f-oauth-scope", "Scope", oauth.scope, "Optional."),
+      checkedField("auth.audience", "f-oauth-audience", "Audience", oauth.audience, "Optional (Auth0 and others).")));
+  oauthOn.addEventListener("change", () => { oauthFields.hidden = !oauthOn.checked; scheduleValidation(); });
+  const authDefinition = () => {
+    if (!oauthOn.checked) return null;
+    const auth = { type: "oauth2_client_credentials", client_auth: clientAuth.value };
+    for (const [key, input] of Object.entries(oauth)) {
+      if (input.value.trim() || key === "client_secret" || key === "token_url" || key === "client_id") {
+        auth[key] = input.value.trim();
+      }
+    }
+    return auth;
+  };
+
   // The catalogue: click a variable to insert it where the cursor is in the body being edited.
   let lastTemplate = body;
   for (const area of [body, ...TYPES.map(([t]) => overrides[t].body)]) {
@@ -198,11 +237,12 @@ export async function endpointEditor(id) {
     else if (secretChoice.value === "keep") result.secret = SECRET_MASK;
     if (token.value) result.verification_token = token.value;
     if (fallback.value) result.fallback_endpoint_id = fallback.value;
+    result.auth = authDefinition();
     return result;
   }
 
   const maskedValues = (def) => Object.values(def.headers).some((h) => h.value === MASK)
-    || def.verification_token === MASK;
+    || def.verification_token === MASK || def.auth?.client_secret === MASK;
 
   /** Shows a 422 under the field it names; false if the error names no such field. */
   function showFieldError(e) {
@@ -255,6 +295,7 @@ export async function endpointEditor(id) {
       if (spec.value === MASK) copy.headers[headerName] = { value: "masked", secret: true };
     }
     if (copy.verification_token === MASK) copy.verification_token = "masked";
+    if (copy.auth?.client_secret === MASK) copy.auth.client_secret = "masked";
     return copy;
   };
   for (const input of [name, url, method, contentType, severity, body, maxInFlight, rateLimit,
@@ -262,6 +303,7 @@ export async function endpointEditor(id) {
     input.addEventListener("input", scheduleValidation);
   }
   headerRows.addEventListener("input", scheduleValidation);
+  oauthFields.addEventListener("input", scheduleValidation);
 
   // "Run the test": the exact request sent and the answer, before saving.
   const testResult = el("section", { id: "test-result", "aria-live": "polite", "aria-labelledby": "test-title" });
@@ -411,6 +453,9 @@ export async function endpointEditor(id) {
       el("div", {}, ...field("token", "Verification token", token)),
       saved?.secret ? el("button", { type: "button", id: "rotate-secret", onclick: rotate }, "Rotate the secret") : null),
     secretShown,
+    el("h3", {}, "Authentication"),
+    el("label", { class: "inline" }, oauthOn, "Get a bearer token (OAuth2 client credentials)"),
+    oauthFields,
     el("div", { class: "actions" },
       el("button", { type: "button", id: "run-test", onclick: runTest }, "Run the test"),
       el("button", { type: "submit", class: "primary", id: "save" }, "Save")),

@@ -2,7 +2,7 @@
 //! create an endpoint (a template error first, then "Run the test" against a receiver on 127.0.0.1),
 //! an unreachable endpoint's test, an alert that fails until it is dead, its attempts timeline, and its
 //! replay from the dead letters screen until it is delivered; an endpoint whose circuit opens, its figures
-//! and its delivery limits; the route test and the default endpoint. Screenshots of each screen go to
+//! and its delivery limits; the route test and the default endpoint; OAuth2 credentials in the editor. Screenshots of each screen go to
 //! `<target>/<profile>/console-screenshots/`; with `UPDATE_SCREENSHOTS=1` they are also copied to
 //! `docs/screenshots/` for the README.
 
@@ -13,6 +13,7 @@ use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_tests::browser::Browser;
 use alertwire_tests::serve_process::free_port;
 use alertwire_tests::server::scratch_dir;
+use alertwire_tests::token_server::{TokenPolicy, TokenServer};
 use alertwire_tests::{Behaviour, Receiver, TestServer};
 use serde_json::json;
 
@@ -589,5 +590,107 @@ async fn the_routing_screen_says_which_endpoints_get_an_alert_and_sets_the_defau
     browser.goto(&format!("{console}#/routing")).await;
     let listed = browser.text_containing("#unrouted", "nobody's alert").await;
     assert!(listed.contains("The default endpoint"), "{listed}");
+    browser.close().await;
+}
+
+/// OAuth2 client credentials set in the editor: saved, used for a delivery, shown again with the secret
+/// masked (never as text), kept when the form is saved again, and a token URL the policy refuses is named
+/// under its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_credentials_are_set_in_the_editor_and_come_back_masked() {
+    let client_secret = "editor-client-secret-2f7b";
+    let tokens = TokenServer::start(TokenPolicy {
+        client_id: "editor-client".into(),
+        client_secret: client_secret.into(),
+        lifetime: Duration::from_secs(3600),
+        token_prefix: "editor-token".into(),
+    })
+    .await;
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-oauth2-profile"),
+        screenshot_dir().join("oauth2"),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+    browser.fill("#f-name", "protected API").await;
+    browser.fill("#f-url", &tokens.hook_url()).await;
+    browser.click("#f-oauth").await;
+    browser
+        .fill("#f-oauth-token-url", &tokens.token_url())
+        .await;
+    browser.fill("#f-oauth-client-id", "editor-client").await;
+    browser.fill("#f-oauth-client-secret", client_secret).await;
+    browser.select("#f-oauth-client-auth", "body").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let (_, list) = server.api.get("/v1/endpoints").await;
+    let saved = &list["endpoints"][0];
+    let id = saved["id"].as_str().expect("an id").to_string();
+    assert_eq!(
+        saved["auth"],
+        json!([{"type": "oauth2_client_credentials", "token_url": tokens.token_url(),
+            "client_id": "editor-client", "client_secret": "********", "scope": null,
+            "audience": null, "client_auth": "body"}])
+    );
+    let ids = server
+        .api
+        .send_alert(&json!({"title": "with a token"}))
+        .await;
+    let delivery = server.api.settled(&ids[0], SETTLE).await;
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+
+    // Opened again: the section is on, the secret masked in a password field, and saving keeps it.
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser.element("#f-oauth-client-secret").await;
+    let shown = browser
+        .script(
+            "const secret = document.getElementById('f-oauth-client-secret');
+             return {on: document.getElementById('f-oauth').checked,
+                     hidden: document.getElementById('oauth-fields').hidden,
+                     secret: secret.value, type: secret.type,
+                     clientAuth: document.getElementById('f-oauth-client-auth').value,
+                     page: document.body.innerText.includes('editor-client-secret')};",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!({"on": true, "hidden": false, "secret": "********", "type": "password",
+            "clientAuth": "body", "page": false})
+    );
+    browser.fill("#f-name", "protected API, renamed").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let ids = server
+        .api
+        .send_alert(&json!({"title": "after the rename"}))
+        .await;
+    let delivery = server.api.settled(&ids[0], SETTLE).await;
+    assert_eq!(
+        delivery["status"], "delivered",
+        "the kept secret still works: {delivery}"
+    );
+    assert_eq!(tokens.refused_clients(), 0);
+    browser
+        .script("document.getElementById('oauth-fields').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-oauth2").await;
+
+    // A token URL the target policy refuses: named under its field, nothing saved.
+    browser
+        .fill("#f-oauth-token-url", "http://169.254.169.254/token")
+        .await;
+    browser.fill("#f-oauth-client-secret", client_secret).await;
+    browser.click("#save").await;
+    browser
+        .text_containing("#f-oauth-token-url-error", "auth.token_url")
+        .await;
+    let (_, unchanged) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+    assert_eq!(unchanged["auth"][0]["token_url"], tokens.token_url());
     browser.close().await;
 }
