@@ -17,6 +17,7 @@ mod full_disk;
 mod key_revocation;
 mod label_routing;
 mod metrics;
+mod mtls;
 mod oauth2;
 mod openapi;
 mod operations;

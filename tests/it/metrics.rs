@@ -70,6 +70,7 @@ fn assert_labels_are_bounded(m: &Exposition) {
                 "outcome" => &["delivered", "retry", "dead"],
                 "error_class" => &[
                     "none", "timeout", "connect", "tls", "redirect", "non2xx", "blocked", "render",
+                    "auth",
                 ],
                 "status" => &["delivered", "dead", "filtered"],
                 "kind" => &["resend", "replay"],

@@ -1,10 +1,11 @@
 //! Secrets never come back: signing secrets, the verification token, secret header values (by default
-//! `Authorization`, `X-Api-Key`, `Cookie`), OAuth2 client secrets and the bearer tokens fetched with them
-//! appear in no API answer after the one that created them, in no test-send echo, in no stored response of
+//! `Authorization`, `X-Api-Key`, `Cookie`), OAuth2 client secrets and the bearer tokens fetched with them,
+//! and mTLS private keys appear in no API answer after the one that created them, in no test-send echo, in no stored response of
 //! a receiver that echoes them, and nowhere in the process's log at trace level. API keys are stored only as hashes. The real binary is run, its log captured in full.
 
 use std::time::Duration;
 
+use alertwire_tests::mtls_server::{MtlsServer, TestCa};
 use alertwire_tests::serve_process::{
     LogSettings, ServeProcess, ServeSettings, free_port, wait_healthy,
 };
@@ -159,6 +160,24 @@ async fn no_answer_echo_or_log_line_shows_a_secret() {
         oauth_ids.push(created["id"].as_str().unwrap().to_string());
     }
 
+    // mTLS: the private key is a secret; the receiver requires the client certificate.
+    let ca = TestCa::new("secrets test CA");
+    let tls_receiver = MtlsServer::start(&ca.server(), &ca).await;
+    let client = ca.client("secrets-client");
+    // The key's first line of base64: key material, in no PEM but the key's.
+    let key_line = client.private_key_pem.lines().nth(1).unwrap().to_string();
+    let created = ok(
+        &api,
+        "POST",
+        "/v1/endpoints",
+        Some(&json!({"name": "mtls", "url": tls_receiver.url("/hook"), "ca_pem": ca.certificate_pem(),
+            "auth": {"type": "mtls", "certificate_pem": client.certificate_pem,
+                "private_key_pem": client.private_key_pem}})),
+    )
+    .await;
+    answers.push(("create mtls".into(), created.clone()));
+    oauth_ids.push(created["id"].as_str().unwrap().to_string());
+
     for id in [&echo_id, &unreachable_id].into_iter().chain(&oauth_ids) {
         let view = ok(&api, "GET", &format!("/v1/endpoints/{id}"), None).await;
         answers.push((format!("GET {id}"), view.clone()));
@@ -229,11 +248,15 @@ async fn no_answer_echo_or_log_line_shows_a_secret() {
     assert_eq!(tokens.hook_accepted()[0], format!("{BEARER_PREFIX}-1"));
     assert!(tokens.refused_clients() > 0, "the wrong secret was tried");
     assert!(
+        !tls_receiver.received().is_empty(),
+        "the mTLS endpoint was delivered to"
+    );
+    assert!(
         answers.iter().any(|(_, v)| v["status"] == "dead"),
         "the unreachable endpoint's delivery died (its error names the URL)"
     );
     for (what, answer) in &answers {
-        assert_hidden(what, &answer.to_string(), &[&new_secret[6..]]);
+        assert_hidden(what, &answer.to_string(), &[&new_secret[6..], &key_line]);
     }
     assert_eq!(
         echo.received()[0].header("authorization"),
@@ -248,7 +271,7 @@ async fn no_answer_echo_or_log_line_shows_a_secret() {
         "the log holds the run: {} bytes",
         log.len()
     );
-    assert_hidden("the log", &log, &[&new_secret[6..], API_KEY]);
+    assert_hidden("the log", &log, &[&new_secret[6..], API_KEY, &key_line]);
 
     // API keys are stored hashed: the key itself is in no file of the data directory.
     let key_hash = hex(&Sha256::digest(API_KEY.as_bytes()));

@@ -9,6 +9,7 @@ pub mod chaos_accounting;
 pub mod chaos_receiver;
 pub mod chaos_scenario;
 pub mod cli_run;
+pub mod mtls_server;
 pub mod prometheus_text;
 pub mod receiver;
 pub mod scripted_dns;

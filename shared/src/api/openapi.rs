@@ -160,6 +160,10 @@ pub struct EndpointInput {
     /// How requests authenticate beyond the signature: one method or a list, at most one of each type.
     /// Absent or `null`: none.
     pub auth: Option<AuthInput>,
+    /// PEM certificates of the CAs the endpoint's HTTPS server is verified against, instead of the usual
+    /// roots: for a server behind a private CA. Absent or `null`: the usual roots.
+    #[schema(max_length = 65536)]
+    pub ca_pem: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
     /// Accepted and ignored, like the other read-only fields of a read view sent back.
@@ -214,6 +218,19 @@ pub enum AuthMethodInput {
         audience: Option<String>,
         /// Default `basic`.
         client_auth: Option<ClientAuthentication>,
+    },
+    /// A TLS client certificate presented to the endpoint. Checked at save: the PEM parses, the key
+    /// belongs to the certificate, and the certificate is valid now. Not presented to an OAuth2 token URL.
+    #[serde(rename = "mtls")]
+    Mtls {
+        /// The client's certificate first, then any intermediates (at most 16).
+        #[schema(min_length = 1, max_length = 65536)]
+        certificate_pem: String,
+        /// PKCS#8, PKCS#1 or SEC1 PEM; `********` keeps the stored key.
+        #[schema(min_length = 1, max_length = 65536)]
+        private_key_pem: String,
+        /// Accepted and ignored (a read view's expiry sent back).
+        not_after: Option<Value>,
     },
 }
 

@@ -41,6 +41,8 @@ pub struct EndpointView {
     pub verification_token: Option<String>,
     /// How requests authenticate beyond the signature; secrets masked.
     pub auth: Vec<AuthView>,
+    /// The CAs (PEM) the endpoint's server is verified against instead of the usual roots; none when absent.
+    pub ca_pem: Option<String>,
     pub retiring_secrets: Vec<RetiringSecretView>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
@@ -87,6 +89,7 @@ impl From<&Endpoint> for EndpointView {
             secret: endpoint.secret.as_ref().map(|_| SECRET_MASK.to_string()),
             verification_token: endpoint.verification_token.as_ref().map(|_| MASK.into()),
             auth: endpoint.auth.iter().map(AuthView::from).collect(),
+            ca_pem: endpoint.ca_pem.clone(),
             retiring_secrets: endpoint
                 .retiring_secrets
                 .iter()
@@ -126,6 +129,15 @@ pub enum AuthView {
         audience: Option<String>,
         client_auth: ClientAuthentication,
     },
+    /// A client certificate presented in the TLS handshake.
+    #[serde(rename = "mtls")]
+    Mtls {
+        certificate_pem: String,
+        /// Always `********`.
+        private_key_pem: String,
+        /// When the certificate expires.
+        not_after: DateTime<Utc>,
+    },
 }
 
 impl From<&EndpointAuth> for AuthView {
@@ -138,6 +150,11 @@ impl From<&EndpointAuth> for AuthView {
                 scope: c.scope.clone(),
                 audience: c.audience.clone(),
                 client_auth: c.client_auth,
+            },
+            EndpointAuth::Mtls(c) => Self::Mtls {
+                certificate_pem: c.certificate_pem.clone(),
+                private_key_pem: MASK.to_string(),
+                not_after: c.not_after,
             },
         }
     }
@@ -599,6 +616,7 @@ mod tests {
                 until: at,
             }],
             verification_token: Some("token".into()),
+            ca_pem: None,
             auth: vec![EndpointAuth::OAuth2(OAuth2ClientCredentials {
                 token_url: "https://idp.example.com/token".into(),
                 client_id: "alertwire".into(),
@@ -647,6 +665,7 @@ mod tests {
                 "auth": [{"type": "oauth2_client_credentials", "token_url": "https://idp.example.com/token",
                     "client_id": "alertwire", "client_secret": "********", "scope": "alerts",
                     "audience": null, "client_auth": "body"}],
+                "ca_pem": null,
                 "retiring_secrets": [{"secret": "whsec_********", "until": "2026-03-02T09:14:05Z"}],
                 "enabled": true,
                 "disabled_reason": null,

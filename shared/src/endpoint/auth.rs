@@ -1,7 +1,9 @@
 //! How an endpoint proves who is calling, beyond the signature every request carries: an OAuth2 bearer
-//! token from the receiver's own identity provider (client credentials, RFC 6749 §4.4). The token itself is
-//! never part of the endpoint: the sender fetches and caches it ([`crate::outbound::oauth2`]).
+//! token from the receiver's own identity provider (client credentials, RFC 6749 §4.4), and a TLS client
+//! certificate (mTLS). The token itself is never part of the endpoint: the sender fetches and caches it
+//! ([`crate::outbound::oauth2`]).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One way of authenticating requests to an endpoint; an endpoint has at most one of each kind.
@@ -11,6 +13,8 @@ pub enum EndpointAuth {
     /// `Authorization: Bearer <token>`, the token fetched with the client credentials grant.
     #[serde(rename = "oauth2_client_credentials")]
     OAuth2(OAuth2ClientCredentials),
+    /// A client certificate presented in the TLS handshake.
+    Mtls(ClientCertificate),
 }
 
 impl EndpointAuth {
@@ -18,12 +22,13 @@ impl EndpointAuth {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::OAuth2(_) => "oauth2_client_credentials",
+            Self::Mtls(_) => "mtls",
         }
     }
 }
 
 /// The client credentials grant: what is posted to `token_url` to get a bearer token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuth2ClientCredentials {
     /// Checked against the target policy at save and on every fetch, like the endpoint's URL.
     pub token_url: String,
@@ -36,6 +41,15 @@ pub struct OAuth2ClientCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     pub client_auth: ClientAuthentication,
+}
+
+impl std::fmt::Debug for OAuth2ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth2ClientCredentials")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How the client authenticates to the token endpoint (RFC 6749 §2.3.1).
@@ -58,11 +72,48 @@ impl ClientAuthentication {
     }
 }
 
+/// A TLS client certificate and its key, checked at save ([`super::certificates`]): the PEM parses, the
+/// key belongs to the certificate, and the certificate is valid then.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCertificate {
+    /// The client's certificate first, then any intermediates.
+    pub certificate_pem: String,
+    /// Sealed at rest, masked in every answer.
+    pub private_key_pem: String,
+    /// When the client's certificate expires, read from it at save.
+    pub not_after: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The OAuth2 credentials among `auth`, if any.
 pub fn oauth2(auth: &[EndpointAuth]) -> Option<&OAuth2ClientCredentials> {
-    auth.iter()
-        .map(|a| match a {
-            EndpointAuth::OAuth2(credentials) => credentials,
-        })
-        .next()
+    auth.iter().find_map(|a| match a {
+        EndpointAuth::OAuth2(credentials) => Some(credentials),
+        _ => None,
+    })
+}
+
+/// The client certificate among `auth`, if any.
+pub fn client_certificate(auth: &[EndpointAuth]) -> Option<&ClientCertificate> {
+    auth.iter().find_map(|a| match a {
+        EndpointAuth::Mtls(certificate) => Some(certificate),
+        _ => None,
+    })
+}
+
+impl EndpointAuth {
+    /// Its secret value: the client secret, or the private key.
+    pub fn secret_value(&self) -> &str {
+        match self {
+            Self::OAuth2(credentials) => &credentials.client_secret,
+            Self::Mtls(certificate) => &certificate.private_key_pem,
+        }
+    }
 }

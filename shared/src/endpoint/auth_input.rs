@@ -1,12 +1,18 @@
-//! Validation of an endpoint's `auth`: one object or a list, every field named in its error, the token
-//! URL checked against the target policy, a masked client secret resolved against the stored endpoint.
+//! Validation of an endpoint's `auth` and `ca_pem`: one object or a list, every field named in its error,
+//! the token URL checked against the target policy, client certificates and CAs parsed and checked, masked
+//! secrets resolved against the stored endpoint.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::input_error::{FieldError, FieldErrorKind, ObjectReader, check_text};
 use crate::outbound::target_policy::TargetPolicy;
 
-use super::auth::{ClientAuthentication, EndpointAuth, OAuth2ClientCredentials, oauth2};
+use super::auth::{
+    ClientAuthentication, ClientCertificate, EndpointAuth, OAuth2ClientCredentials,
+    client_certificate, oauth2,
+};
+use super::certificates::{self, CertificateError};
 use super::{Endpoint, MASK};
 
 const OAUTH2_FIELDS: &[&str] = &[
@@ -18,7 +24,9 @@ const OAUTH2_FIELDS: &[&str] = &[
     "audience",
     "client_auth",
 ];
+const MTLS_FIELDS: &[&str] = &["type", "certificate_pem", "private_key_pem", "not_after"];
 const MAX_AUTH_METHODS: usize = 4;
+const MAX_PEM: usize = 64 * 1024;
 const MAX_URL: usize = 4096;
 const MAX_CLIENT_TEXT: usize = 1024;
 const MAX_CLIENT_SECRET: usize = 4096;
@@ -28,6 +36,7 @@ pub(super) fn auth(
     value: Option<&Value>,
     previous: Option<&Endpoint>,
     policy: &TargetPolicy,
+    now: DateTime<Utc>,
 ) -> Result<Vec<EndpointAuth>, FieldError> {
     let items: Vec<(String, &Value)> = match value {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -50,10 +59,10 @@ pub(super) fn auth(
             ));
         }
     };
-    let previous = previous.and_then(|p| oauth2(&p.auth));
+    let previous = previous.map(|p| p.auth.as_slice()).unwrap_or_default();
     let mut methods: Vec<EndpointAuth> = Vec::with_capacity(items.len());
     for (path, item) in items {
-        let method = one(&path, item, previous, policy)?;
+        let method = one(&path, item, previous, policy, now)?;
         if methods.iter().any(|m| m.kind() == method.kind()) {
             return Err(FieldError::invalid(
                 &path,
@@ -68,14 +77,16 @@ pub(super) fn auth(
 fn one(
     path: &str,
     item: &Value,
-    previous: Option<&OAuth2ClientCredentials>,
+    previous: &[EndpointAuth],
     policy: &TargetPolicy,
+    now: DateTime<Utc>,
 ) -> Result<EndpointAuth, FieldError> {
     let kind = item.get("type").and_then(Value::as_str);
     match kind {
         Some("oauth2_client_credentials") => {
-            oauth2_credentials(path, item, previous, policy).map(EndpointAuth::OAuth2)
+            oauth2_credentials(path, item, oauth2(previous), policy).map(EndpointAuth::OAuth2)
         }
+        Some("mtls") => mtls(path, item, client_certificate(previous), now).map(EndpointAuth::Mtls),
         _ if !item.is_object() => Err(FieldError::invalid(
             path,
             format!("`{path}` must be an object with a `type`"),
@@ -83,7 +94,7 @@ fn one(
         None => Err(FieldError::missing(format!("{path}.type"))),
         Some(_) => Err(FieldError::invalid(
             format!("{path}.type"),
-            format!("`{path}.type` must be oauth2_client_credentials"),
+            format!("`{path}.type` must be oauth2_client_credentials or mtls"),
         )),
     }
 }
@@ -158,6 +169,58 @@ fn oauth2_credentials(
     })
 }
 
+/// A client certificate: the chain parses, the key (or the stored one, when masked) belongs to it, and
+/// it is valid now.
+fn mtls(
+    path: &str,
+    item: &Value,
+    previous: Option<&ClientCertificate>,
+    now: DateTime<Utc>,
+) -> Result<ClientCertificate, FieldError> {
+    let reader = ObjectReader::new(path, item, MTLS_FIELDS)?;
+    let certificate_pem = reader.required_string("certificate_pem", MAX_PEM)?;
+    let key_field = reader.path("private_key_pem");
+    let private_key_pem = match reader.required_string("private_key_pem", MAX_PEM)? {
+        MASK => previous.map(|p| p.private_key_pem.clone()).ok_or_else(|| {
+            FieldError::invalid(
+                &key_field,
+                format!("`{key_field}` is masked but no earlier value exists"),
+            )
+        })?,
+        text => text.to_string(),
+    };
+    let refused =
+        |field: String, e: CertificateError| FieldError::invalid(&field, format!("`{field}` {e}"));
+    let not_after = certificates::client_certificate_valid_until(certificate_pem, now)
+        .map_err(|e| refused(reader.path("certificate_pem"), e))?;
+    certificates::check_key_pair(certificate_pem, &private_key_pem).map_err(|e| match e {
+        CertificateError::NoKey
+        | CertificateError::NotPem(_)
+        | CertificateError::UnsupportedKey(_)
+        | CertificateError::KeyMismatch => refused(key_field.clone(), e),
+        other => refused(reader.path("certificate_pem"), other),
+    })?;
+    Ok(ClientCertificate {
+        certificate_pem: certificate_pem.to_string(),
+        private_key_pem,
+        not_after,
+    })
+}
+
+/// `ca_pem`: one or more CA certificates, or absent for the usual roots.
+pub(super) fn ca_pem(value: Option<&Value>) -> Result<Option<String>, FieldError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(pem)) if pem.len() <= MAX_PEM => certificates::parse_certificates(pem)
+            .map(|_| Some(pem.clone()))
+            .map_err(|e| FieldError::invalid("ca_pem", format!("`ca_pem` {e}"))),
+        Some(_) => Err(FieldError::invalid(
+            "ca_pem",
+            format!("`ca_pem` must be PEM certificates of at most {MAX_PEM} bytes"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -165,6 +228,14 @@ mod tests {
     use super::*;
     use crate::endpoint::EndpointInput;
     use crate::outbound::target_policy::PortAllowance;
+
+    fn auth_now(
+        value: Option<&Value>,
+        previous: Option<&Endpoint>,
+        policy: &TargetPolicy,
+    ) -> Result<Vec<EndpointAuth>, FieldError> {
+        auth(value, previous, policy, chrono::Utc::now())
+    }
 
     fn policy() -> TargetPolicy {
         TargetPolicy::strict()
@@ -181,10 +252,12 @@ mod tests {
 
     #[test]
     fn one_object_or_a_list_reads_the_same() {
-        let single = auth(Some(&credentials("s1")), None, &policy()).unwrap();
-        let listed = auth(Some(&json!([credentials("s1")])), None, &policy()).unwrap();
+        let single = auth_now(Some(&credentials("s1")), None, &policy()).unwrap();
+        let listed = auth_now(Some(&json!([credentials("s1")])), None, &policy()).unwrap();
         assert_eq!(single, listed);
-        let EndpointAuth::OAuth2(c) = &single[0];
+        let EndpointAuth::OAuth2(c) = &single[0] else {
+            panic!("OAuth2")
+        };
         assert_eq!(c.client_auth, ClientAuthentication::Basic);
         assert_eq!(c.scope.as_deref(), Some("alerts:write"));
         assert_eq!(c.audience, None);
@@ -213,7 +286,7 @@ mod tests {
         ];
         for (input, field) in cases {
             assert_eq!(
-                field_of(auth(Some(&input), None, &policy())),
+                field_of(auth_now(Some(&input), None, &policy())),
                 field,
                 "{input}"
             );
@@ -224,12 +297,12 @@ mod tests {
     fn the_token_url_passes_the_same_policy_as_endpoint_urls() {
         let mut loopback = credentials("x");
         loopback["token_url"] = json!("http://127.0.0.1:8080/token");
-        let refused = auth(Some(&loopback), None, &policy()).unwrap_err();
+        let refused = auth_now(Some(&loopback), None, &policy()).unwrap_err();
         assert_eq!(refused.kind, FieldErrorKind::TargetNotAllowed);
         let allowed = TargetPolicy::strict()
             .with_allowed_networks(vec!["127.0.0.0/8".parse().unwrap()])
             .with_allowed_ports(PortAllowance::Any);
-        assert!(auth(Some(&loopback), None, &allowed).is_ok());
+        assert!(auth_now(Some(&loopback), None, &allowed).is_ok());
     }
 
     #[test]
@@ -239,15 +312,17 @@ mod tests {
         let endpoint = EndpointInput::from_json(&body, None, &policy())
             .expect("valid")
             .into_endpoint("ep_1".into(), "tn_1".into(), None, chrono::Utc::now());
-        let kept = auth(Some(&credentials(MASK)), Some(&endpoint), &policy()).unwrap();
-        let EndpointAuth::OAuth2(c) = &kept[0];
+        let kept = auth_now(Some(&credentials(MASK)), Some(&endpoint), &policy()).unwrap();
+        let EndpointAuth::OAuth2(c) = &kept[0] else {
+            panic!("OAuth2")
+        };
         assert_eq!(c.client_secret, "kept-secret");
         let mut moved = credentials(MASK);
         moved["token_url"] = json!("https://elsewhere.example/token");
-        let refused = auth(Some(&moved), Some(&endpoint), &policy()).unwrap_err();
+        let refused = auth_now(Some(&moved), Some(&endpoint), &policy()).unwrap_err();
         assert_eq!(refused.field, "auth.client_secret");
         assert_eq!(
-            field_of(auth(Some(&credentials(MASK)), None, &policy())),
+            field_of(auth_now(Some(&credentials(MASK)), None, &policy())),
             "auth.client_secret"
         );
     }

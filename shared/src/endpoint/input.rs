@@ -69,6 +69,7 @@ pub struct EndpointInput {
     pub secret: Option<WebhookSecret>,
     pub verification_token: Option<String>,
     pub auth: Vec<EndpointAuth>,
+    pub ca_pem: Option<String>,
     pub enabled: bool,
     pub max_in_flight: u32,
     pub rate_limit_per_second: Option<f64>,
@@ -89,6 +90,7 @@ const FIELDS: &[&str] = &[
     "secret",
     "verification_token",
     "auth",
+    "ca_pem",
     "enabled",
     "max_in_flight",
     "rate_limit_per_second",
@@ -149,7 +151,8 @@ impl EndpointInput {
             matchers: matchers(&reader)?,
             secret: secret(&reader, previous)?,
             verification_token: verification_token(&reader, previous)?,
-            auth: auth_input::auth(reader.value("auth"), previous, policy)?,
+            auth: auth_input::auth(reader.value("auth"), previous, policy, Utc::now())?,
+            ca_pem: auth_input::ca_pem(reader.value("ca_pem"))?,
             enabled: reader.bool("enabled")?.unwrap_or(true),
             max_in_flight: reader
                 .whole_number_in("max_in_flight", 1, MAX_IN_FLIGHT_LIMIT)?
@@ -192,6 +195,7 @@ impl EndpointInput {
             secret: self.secret,
             verification_token: self.verification_token,
             auth: self.auth,
+            ca_pem: self.ca_pem,
             disabled_reason: match (self.enabled, previous) {
                 (true, _) => None,
                 (false, Some(p)) if !p.enabled => p.disabled_reason.clone(),

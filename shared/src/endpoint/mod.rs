@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod auth_input;
+pub mod certificates;
 pub mod circuit;
 mod compiled;
 pub mod fallback_chain;
@@ -140,6 +141,10 @@ pub struct Endpoint {
     /// How requests prove who sends them beyond the signature: at most one of each kind.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth: Vec<EndpointAuth>,
+    /// The certificate authorities (PEM) the endpoint's HTTPS server is verified against, in place of the
+    /// usual roots: for servers behind a private CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     /// Attempts to this endpoint in flight at once, at most (per process, or per Lambda container).

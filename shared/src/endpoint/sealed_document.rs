@@ -1,6 +1,6 @@
 //! An endpoint as the stores keep it: its JSON document with every secret value sealed (the signing
 //! secret and those retiring, the verification token, the values of secret headers, the OAuth2 client
-//! secret), opened again when read. Both store adapters go through here, so what is sealed is decided once.
+//! secret, the mTLS private key), opened again when read. Both store adapters go through here, so what is sealed is decided once.
 
 use serde_json::Value;
 
@@ -63,7 +63,14 @@ fn secret_slots(doc: &mut Value) -> Vec<&mut Value> {
                     .as_array_mut()
                     .into_iter()
                     .flatten()
-                    .filter_map(|auth| auth.get_mut("client_secret")),
+                    .filter_map(|auth| {
+                        auth.as_object_mut()?
+                            .iter_mut()
+                            .find(|(name, _)| {
+                                *name == "client_secret" || *name == "private_key_pem"
+                            })
+                            .map(|(_, value)| value)
+                    }),
             ),
             "headers" => slots.extend(secret_header_values(value)),
             "message_types" => {
@@ -93,7 +100,9 @@ fn secret_header_values(headers: &mut Value) -> impl Iterator<Item = &mut Value>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::auth::{ClientAuthentication, EndpointAuth, OAuth2ClientCredentials};
+    use crate::endpoint::auth::{
+        ClientAuthentication, ClientCertificate, EndpointAuth, OAuth2ClientCredentials,
+    };
     use crate::endpoint::{HeaderSpec, RetiringSecret, Route, RouteOverride};
     use crate::sealing::LocalSealer;
     use crate::webhook::signing::WebhookSecret;
@@ -123,14 +132,21 @@ mod tests {
             until: endpoint.created_at,
         }];
         endpoint.verification_token = Some("verify-token-plain".into());
-        endpoint.auth = vec![EndpointAuth::OAuth2(OAuth2ClientCredentials {
-            token_url: "https://idp.example.com/oauth/token".into(),
-            client_id: "client-visible".into(),
-            client_secret: "client-secret-plain".into(),
-            scope: None,
-            audience: None,
-            client_auth: ClientAuthentication::Basic,
-        })];
+        endpoint.auth = vec![
+            EndpointAuth::OAuth2(OAuth2ClientCredentials {
+                token_url: "https://idp.example.com/oauth/token".into(),
+                client_id: "client-visible".into(),
+                client_secret: "client-secret-plain".into(),
+                scope: None,
+                audience: None,
+                client_auth: ClientAuthentication::Basic,
+            }),
+            EndpointAuth::Mtls(ClientCertificate {
+                certificate_pem: "certificate-visible".into(),
+                private_key_pem: "private-key-plain".into(),
+                not_after: endpoint.created_at,
+            }),
+        ];
         endpoint.headers = vec![
             header("Authorization", "Bearer header-plain", true),
             header("X-Team", "team-visible", false),
@@ -148,12 +164,13 @@ mod tests {
         let endpoint = endpoint_with_every_secret();
         let doc = sealed_document(&endpoint, &sealer).await.unwrap();
         let secrets = endpoint.secret_values();
-        assert_eq!(secrets.len(), 6);
+        assert_eq!(secrets.len(), 7);
         for secret in &secrets {
             assert!(!doc.contains(secret.as_str()), "{secret} is stored plain");
         }
         assert!(doc.contains("team-visible"), "a header that is not secret");
         assert!(doc.contains("client-visible"), "an OAuth2 client id");
+        assert!(doc.contains("certificate-visible"), "a client certificate");
         assert_eq!(open_document(&doc, &sealer).await.unwrap(), endpoint);
     }
 

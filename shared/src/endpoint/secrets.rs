@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use crate::webhook::signing::WebhookSecret;
 
-use super::auth::EndpointAuth;
 use super::{Endpoint, MASK, RetiringSecret, Route};
 
 impl Endpoint {
@@ -76,9 +75,7 @@ impl Endpoint {
         let mut values: Vec<String> = self.secret.iter().map(WebhookSecret::expose).collect();
         values.extend(self.retiring_secrets.iter().map(|r| r.secret.expose()));
         values.extend(self.verification_token.iter().cloned());
-        values.extend(self.auth.iter().map(|auth| match auth {
-            EndpointAuth::OAuth2(credentials) => credentials.client_secret.clone(),
-        }));
+        values.extend(self.auth.iter().map(|auth| auth.secret_value().to_string()));
         let overrides = [
             &self.message_types.error,
             &self.message_types.reminder,

@@ -2,8 +2,9 @@
 //!
 //! Redirects are never followed, every address dialled passes the target policy (literal IPs are checked
 //! here, names through the policy resolver), the response body is read only up to the stored limit, and
-//! one client (connection pool, TLS config) serves every delivery. Endpoints with OAuth2 get a bearer token
-//! from [`crate::outbound::oauth2`], fetched through the same client.
+//! one client (connection pool, TLS config) serves every delivery but those of endpoints with TLS settings of
+//! their own ([`crate::outbound::endpoint_tls`]). Endpoints with OAuth2 get a bearer token from
+//! [`crate::outbound::oauth2`], fetched through the shared client.
 
 use std::error::Error as _;
 use std::sync::{Arc, Once};
@@ -14,10 +15,9 @@ use chrono::Utc;
 use crate::delivery::retry_policy::parse_retry_after;
 use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY, kept_response_headers};
 use crate::endpoint::{HttpMethod, MASK};
+use crate::outbound::endpoint_tls::{ClientRecipe, EndpointClients};
 use crate::outbound::oauth2::{BearerToken, TokenCache, TokenGrant};
-use crate::outbound::target_policy::{
-    HostResolver, SystemResolver, TargetError, TargetPolicy, guarded_client_builder,
-};
+use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetError, TargetPolicy};
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::webhook::request::OutgoingRequest;
 
@@ -29,6 +29,10 @@ pub struct HttpSender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
     timeout: Duration,
+    /// How `client` was built, for the endpoints that need a client of their own.
+    recipe: ClientRecipe,
+    /// Clients of endpoints with their own TLS settings; shared by every clone of the sender.
+    endpoint_clients: Arc<EndpointClients>,
     /// OAuth2 tokens of the endpoints that want them; shared by every clone of the sender.
     tokens: Arc<TokenCache>,
 }
@@ -91,18 +95,18 @@ impl HttpSender {
         resolver: Arc<dyn HostResolver>,
         roots: TrustedRoots,
     ) -> Result<Self, reqwest::Error> {
-        install_crypto_provider();
-        let client = roots
-            .apply(guarded_client_builder(policy.clone(), resolver))?
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .build()?;
+        let recipe = ClientRecipe {
+            policy: policy.clone(),
+            resolver,
+            roots,
+            timeout,
+        };
         Ok(Self {
-            client,
+            client: recipe.build(None)?,
             policy,
             timeout,
+            recipe,
+            endpoint_clients: Arc::default(),
             tokens: Arc::default(),
         })
     }
@@ -207,7 +211,19 @@ impl HttpSender {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Delete => reqwest::Method::DELETE,
         };
-        let mut builder = self.client.request(method, &request.url);
+        let client = match &request.tls {
+            None => self.client.clone(),
+            Some(tls) => self
+                .endpoint_clients
+                .client(&self.recipe, tls)
+                .map_err(|e| {
+                    (
+                        ErrorClass::Tls,
+                        format!("the endpoint's TLS settings could not be loaded: {e}"),
+                    )
+                })?,
+        };
+        let mut builder = client.request(method, &request.url);
         for header in &request.headers {
             builder = builder.header(&header.name, &header.value);
         }
@@ -278,6 +294,18 @@ impl HttpSender {
     }
 }
 
+/// The rustls error `cause` is, or wraps: rustls errors reach hyper inside an `io::Error` (at times inside
+/// another), and an `io::Error`'s `source` skips the error it wraps.
+fn rustls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = cause;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
 /// Sorts a client error into the attempt's error class, with a message fit for the user.
 fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
     let mut source = error.source();
@@ -285,8 +313,8 @@ fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
         if let Some(refused) = cause.downcast_ref::<TargetError>() {
             return (ErrorClass::Blocked, refused.to_string());
         }
-        if cause.downcast_ref::<rustls::Error>().is_some() {
-            return (ErrorClass::Tls, format!("TLS failed: {cause}"));
+        if let Some(tls) = rustls_error(cause) {
+            return (ErrorClass::Tls, format!("TLS failed: {tls}"));
         }
         source = cause.source();
     }

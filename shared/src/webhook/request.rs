@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::endpoint::auth;
 use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
+use crate::outbound::endpoint_tls::EndpointTls;
 use crate::outbound::oauth2::TokenGrant;
 use crate::render_context::{self, DeliveryFacts, Names};
 use crate::template::RenderError;
@@ -24,6 +25,8 @@ pub struct OutgoingRequest {
     pub body: String,
     /// The endpoint's OAuth2 grant: the sender adds `Authorization: Bearer` with a token it gets for it.
     pub oauth2: Option<TokenGrant>,
+    /// The endpoint's own CAs and client certificate, when it has them.
+    pub tls: Option<EndpointTls>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +113,7 @@ pub fn build(
             endpoint_id: config.id.clone(),
             credentials: credentials.clone(),
         }),
+        tls: EndpointTls::of(config),
     }))
 }
 

@@ -34,6 +34,7 @@ fn endpoint() -> Endpoint {
         secret: None,
         retiring_secrets: Vec::new(),
         verification_token: None,
+        ca_pem: None,
         auth: Vec::new(),
         enabled: true,
         disabled_reason: None,
