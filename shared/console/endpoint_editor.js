@@ -1,7 +1,8 @@
 // The endpoint editor: every field of an endpoint, the template checked by the API as you type (errors
 // with line and column), the variable catalogue to insert from, presets, delivery limits, signing secret,
-// OAuth2 client credentials and "Run the test" before saving (the exact request sent and the endpoint's
-// answer); for a saved endpoint, its circuit breaker and last 24 hours above the form.
+// OAuth2 client credentials, mTLS and trusted CAs, and "Run the test" before saving (the exact request
+// sent and the endpoint's answer); for a saved endpoint, its circuit breaker and last 24 hours above the
+// form.
 
 import { ApiFailure, get, post, put } from "./api.js";
 import { announce, el, messageBox, setMessage, show } from "./dom.js";
@@ -176,15 +177,44 @@ export async function endpointEditor(id) {
       checkedField("auth.scope", "f-oauth-scope", "Scope", oauth.scope, "Optional."),
       checkedField("auth.audience", "f-oauth-audience", "Audience", oauth.audience, "Optional (Auth0 and others).")));
   oauthOn.addEventListener("change", () => { oauthFields.hidden = !oauthOn.checked; scheduleValidation(); });
+  // mTLS: a client certificate and its key (the stored key comes back masked and is kept unless
+  // replaced), and the CAs the server is verified against, for servers behind a private CA.
+  const savedMtls = (endpoint.auth ?? []).find((a) => a.type === "mtls");
+  const mtlsOn = el("input", { id: "f-mtls", type: "checkbox", checked: Boolean(savedMtls) });
+  const pemArea = (id, value) => {
+    const area = el("textarea", { id, spellcheck: "false", rows: 4, class: "pem",
+      placeholder: "-----BEGIN …-----" });
+    area.value = value ?? "";
+    return area;
+  };
+  const certificatePem = pemArea("f-mtls-certificate", savedMtls?.certificate_pem);
+  // A textarea, as a password field would drop the PEM's line breaks; the stored key is only ever shown
+  // as the mask.
+  const privateKeyPem = pemArea("f-mtls-key", savedMtls?.private_key_pem);
+  const caPem = pemArea("f-ca-pem", endpoint.ca_pem);
+  const mtlsFields = el("div", { id: "mtls-fields", hidden: !savedMtls },
+    checkedField("auth.certificate_pem", "f-mtls-certificate", "Client certificate (PEM)", certificatePem,
+      savedMtls ? `Expires ${new Date(savedMtls.not_after).toISOString().slice(0, 10)}.` :
+        "The client's certificate first, then any intermediates."),
+    checkedField("auth.private_key_pem", "f-mtls-key", "Private key (PEM)", privateKeyPem,
+      "Paste the whole key; stored encrypted, never shown again."));
+  mtlsOn.addEventListener("change", () => { mtlsFields.hidden = !mtlsOn.checked; scheduleValidation(); });
   const authDefinition = () => {
-    if (!oauthOn.checked) return null;
-    const auth = { type: "oauth2_client_credentials", client_auth: clientAuth.value };
-    for (const [key, input] of Object.entries(oauth)) {
-      if (input.value.trim() || key === "client_secret" || key === "token_url" || key === "client_id") {
-        auth[key] = input.value.trim();
+    const methods = [];
+    if (oauthOn.checked) {
+      const auth = { type: "oauth2_client_credentials", client_auth: clientAuth.value };
+      for (const [key, input] of Object.entries(oauth)) {
+        if (input.value.trim() || key === "client_secret" || key === "token_url" || key === "client_id") {
+          auth[key] = input.value.trim();
+        }
       }
+      methods.push(auth);
     }
-    return auth;
+    if (mtlsOn.checked) {
+      methods.push({ type: "mtls", certificate_pem: certificatePem.value, private_key_pem: privateKeyPem.value });
+    }
+    // One method is sent as an object, so a 422 names `auth.<field>` as the fields above expect.
+    return methods.length > 1 ? methods : methods[0] ?? null;
   };
 
   // The catalogue: click a variable to insert it where the cursor is in the body being edited.
@@ -238,11 +268,14 @@ export async function endpointEditor(id) {
     if (token.value) result.verification_token = token.value;
     if (fallback.value) result.fallback_endpoint_id = fallback.value;
     result.auth = authDefinition();
+    result.ca_pem = caPem.value.trim() ? caPem.value : null;
     return result;
   }
 
+  const authMethods = (def) => [def.auth ?? []].flat();
   const maskedValues = (def) => Object.values(def.headers).some((h) => h.value === MASK)
-    || def.verification_token === MASK || def.auth?.client_secret === MASK;
+    || def.verification_token === MASK
+    || authMethods(def).some((a) => a.client_secret === MASK || a.private_key_pem === MASK);
 
   /** Shows a 422 under the field it names; false if the error names no such field. */
   function showFieldError(e) {
@@ -295,7 +328,13 @@ export async function endpointEditor(id) {
       if (spec.value === MASK) copy.headers[headerName] = { value: "masked", secret: true };
     }
     if (copy.verification_token === MASK) copy.verification_token = "masked";
-    if (copy.auth?.client_secret === MASK) copy.auth.client_secret = "masked";
+    for (const auth of authMethods(copy)) {
+      if (auth.client_secret === MASK) auth.client_secret = "masked";
+    }
+    // A masked key cannot be checked against its certificate without the stored endpoint: saving does.
+    if (authMethods(copy).some((a) => a.private_key_pem === MASK)) {
+      copy.auth = authMethods(copy).filter((a) => a.type !== "mtls");
+    }
     return copy;
   };
   for (const input of [name, url, method, contentType, severity, body, maxInFlight, rateLimit,
@@ -304,6 +343,8 @@ export async function endpointEditor(id) {
   }
   headerRows.addEventListener("input", scheduleValidation);
   oauthFields.addEventListener("input", scheduleValidation);
+  mtlsFields.addEventListener("input", scheduleValidation);
+  caPem.addEventListener("input", scheduleValidation);
 
   // "Run the test": the exact request sent and the answer, before saving.
   const testResult = el("section", { id: "test-result", "aria-live": "polite", "aria-labelledby": "test-title" });
@@ -456,6 +497,10 @@ export async function endpointEditor(id) {
     el("h3", {}, "Authentication"),
     el("label", { class: "inline" }, oauthOn, "Get a bearer token (OAuth2 client credentials)"),
     oauthFields,
+    el("label", { class: "inline" }, mtlsOn, "Present a client certificate (mTLS)"),
+    mtlsFields,
+    checkedField("ca_pem", "f-ca-pem", "Trusted CAs for this endpoint (PEM)", caPem,
+      "For a server behind a private CA: its certificate is verified against these instead of the usual roots. Empty: the usual roots."),
     el("div", { class: "actions" },
       el("button", { type: "button", id: "run-test", onclick: runTest }, "Run the test"),
       el("button", { type: "submit", class: "primary", id: "save" }, "Save")),

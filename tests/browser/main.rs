@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_tests::browser::Browser;
+use alertwire_tests::mtls_server::{MtlsServer, TestCa};
 use alertwire_tests::serve_process::free_port;
 use alertwire_tests::server::scratch_dir;
 use alertwire_tests::token_server::{TokenPolicy, TokenServer};
@@ -692,5 +693,100 @@ async fn oauth2_credentials_are_set_in_the_editor_and_come_back_masked() {
         .await;
     let (_, unchanged) = server.api.get(&format!("/v1/endpoints/{id}")).await;
     assert_eq!(unchanged["auth"][0]["token_url"], tokens.token_url());
+    browser.close().await;
+}
+
+/// A client certificate, its key and the receiver's private CA set in the editor: delivered to an HTTPS
+/// receiver that requires the certificate; opened again, the key is the mask and saving keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_and_a_private_ca_are_set_in_the_editor_and_the_key_comes_back_masked() {
+    let ca = TestCa::new("console test CA");
+    let receiver = MtlsServer::start(&ca.server(), &ca).await;
+    let client = ca.client("console-client");
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-mtls-profile"),
+        screenshot_dir().join("mtls"),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+    browser.fill("#f-name", "mutual TLS").await;
+    browser.fill("#f-url", &receiver.url("/hook")).await;
+    browser.click("#f-mtls").await;
+    // PEM is pasted, not typed: set as a paste would, with its line breaks.
+    let paste = |id: &str, text: &str| {
+        format!(
+            "const area = document.getElementById('{id}'); area.value = {};
+             area.dispatchEvent(new Event('input', {{bubbles: true}}));",
+            serde_json::to_string(text).unwrap()
+        )
+    };
+    browser
+        .script(&paste("f-mtls-certificate", &client.certificate_pem))
+        .await;
+    browser
+        .script(&paste("f-mtls-key", &client.private_key_pem))
+        .await;
+    browser
+        .script(&paste("f-ca-pem", &ca.certificate_pem()))
+        .await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let ids = server
+        .api
+        .send_alert(&json!({"title": "over mutual TLS"}))
+        .await;
+    let delivery = server.api.settled(&ids[0], SETTLE).await;
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(
+        receiver.received()[0].client_certificate.as_deref(),
+        Some(&client.der[..])
+    );
+
+    let (_, list) = server.api.get("/v1/endpoints").await;
+    let id = list["endpoints"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser.element("#f-mtls-key").await;
+    let key_line = client.private_key_pem.lines().nth(1).unwrap().to_string();
+    let shown = browser
+        .script(&format!(
+            "return {{on: document.getElementById('f-mtls').checked,
+                      key: document.getElementById('f-mtls-key').value,
+                      certificate: document.getElementById('f-mtls-certificate').value,
+                      page: document.documentElement.outerHTML.includes({})}};",
+            serde_json::to_string(&key_line).unwrap()
+        ))
+        .await;
+    assert_eq!(shown["on"], true, "{shown}");
+    assert_eq!(shown["key"], "********", "{shown}");
+    assert_eq!(shown["certificate"], client.certificate_pem.as_str());
+    assert_eq!(shown["page"], false, "the key is nowhere in the page");
+    browser
+        .text_containing("#f-mtls-certificate-hint", "Expires")
+        .await;
+    browser.fill("#f-name", "mutual TLS, renamed").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let ids = server
+        .api
+        .send_alert(&json!({"title": "after the rename"}))
+        .await;
+    let delivery = server.api.settled(&ids[0], SETTLE).await;
+    assert_eq!(
+        delivery["status"], "delivered",
+        "the kept key still works: {delivery}"
+    );
+    browser
+        .script("document.getElementById('mtls-fields').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-mtls").await;
     browser.close().await;
 }
