@@ -7,6 +7,7 @@
 //! (`store_conformance::sqlite::*`, `queue_conformance::embedded::*`), so the default `cargo test
 //! --workspace` runs it; with `aws`, the moto half and everything else here join it.
 
+mod attempt_twice;
 #[cfg(feature = "aws")]
 mod chaos;
 #[cfg(feature = "aws")]

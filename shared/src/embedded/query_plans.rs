@@ -324,7 +324,9 @@ fn defect(sql: &str, plan: &[String]) -> Option<String> {
         if operation == "SCAN" {
             return Some(format!("scans `{table}`: {line}"));
         }
-        let ranged = line.contains('<') || line.contains('>');
+        // `<expr>` is how a plan names an indexed expression, not a comparison.
+        let conditions = line.replace("<expr>", "expr");
+        let ranged = conditions.contains('<') || conditions.contains('>');
         if operation == "SEARCH" && ranged {
             let bounded = sql.to_ascii_uppercase().contains("LIMIT")
                 && !plan.iter().any(|l| l.contains("TEMP B-TREE"));
@@ -413,4 +415,11 @@ fn the_check_finds_what_it_must() {
         )
         .is_none()
     );
+    // An indexed expression is `<expr>` in a plan: equal to a value is no range, above one is.
+    let on_expression =
+        "SELECT 1 FROM attempts WHERE tenant = ?1 AND json_extract(doc, '$.run') = ?2";
+    let equal = ["SEARCH attempts USING INDEX attempts_once (tenant=? AND <expr>=?)".to_string()];
+    assert!(defect(on_expression, &equal).is_none());
+    let above = ["SEARCH attempts USING INDEX attempts_once (tenant=? AND <expr>>?)".to_string()];
+    assert!(defect(on_expression, &above).is_some());
 }

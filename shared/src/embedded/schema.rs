@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build reads and writes. Files from before versions hold 0.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One step of the schema, from the version before `to` to `to`.
 struct Migration {
@@ -30,7 +30,28 @@ const MIGRATIONS: &[Migration] = &[
                recovery reads those, not the whole history",
         apply: |connection| connection.execute_batch(RECOVERY_INDEXES),
     },
+    Migration {
+        to: 3,
+        what: "one record per attempt: a unique index on the delivery, run and attempt number (an \
+               attempt recorded twice by an earlier release is kept once, as first recorded)",
+        apply: |connection| connection.execute_batch(ATTEMPTS_ONCE),
+    },
 ];
+
+/// Two copies of a delivery's task can make the same attempt (a lease that ran out while the first was in
+/// flight); the store records it once. The check in the writing transaction finds the first record; this
+/// index makes a second one impossible whatever the code does. The expressions are spelled as the check
+/// spells them, so that the check reads the index.
+const ATTEMPTS_ONCE: &str = "
+DELETE FROM attempts WHERE seq IN (
+    SELECT later.seq FROM attempts later JOIN attempts earlier
+        ON earlier.tenant = later.tenant AND earlier.delivery_id = later.delivery_id
+        AND earlier.seq < later.seq
+        AND json_extract(earlier.doc, '$.run') = json_extract(later.doc, '$.run')
+        AND json_extract(earlier.doc, '$.number') = json_extract(later.doc, '$.number'));
+CREATE UNIQUE INDEX IF NOT EXISTS attempts_once
+    ON attempts (tenant, delivery_id, json_extract(doc, '$.run'), json_extract(doc, '$.number'));
+";
 
 /// Recovery at start and the search for stranded deliveries look for pending deliveries, for alerts whose
 /// tasks were not queued and for leased tasks, across tenants: a few rows among months of history. Partial indexes hold
@@ -314,6 +335,59 @@ mod tests {
             )
             .unwrap();
         assert!(tables > 10, "every table is made: {tables}");
+    }
+
+    #[test]
+    fn an_attempt_recorded_twice_before_version_3_is_kept_once_and_cannot_be_recorded_twice_again()
+    {
+        let file = Connection::open_in_memory().unwrap();
+        file.execute_batch(SCHEMA).unwrap();
+        file.execute_batch(RECOVERY_INDEXES).unwrap();
+        file.pragma_update(None, "user_version", 2).unwrap();
+        let attempt = |run: u32, number: u32, status: u16| {
+            format!(r#"{{"run": {run}, "number": {number}, "status_code": {status}}}"#)
+        };
+        // The chaos run's `[1, 1, 2]`: attempt 1 of run 0 recorded by two copies of the task.
+        for doc in [
+            attempt(0, 1, 503),
+            attempt(0, 1, 502),
+            attempt(0, 2, 200),
+            attempt(1, 1, 200),
+        ] {
+            file.execute(
+                "INSERT INTO attempts (tenant, delivery_id, doc) VALUES ('acme', 'msg_1', ?1)",
+                [doc],
+            )
+            .unwrap();
+        }
+        assert_eq!(upgrade(&file).unwrap(), Upgrade::Upgraded { from: 2 });
+        let kept: Vec<String> = file
+            .prepare("SELECT doc FROM attempts ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            kept,
+            [attempt(0, 1, 503), attempt(0, 2, 200), attempt(1, 1, 200)]
+        );
+        let again = file.execute(
+            "INSERT INTO attempts (tenant, delivery_id, doc) VALUES ('acme', 'msg_1', ?1)",
+            [attempt(0, 2, 500)],
+        );
+        let Err(rusqlite::Error::SqliteFailure(e, _)) = again else {
+            panic!("a second record of an attempt was taken: {again:?}");
+        };
+        assert_eq!(e.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE);
+        // Another delivery's attempt 2, and the same attempt of another tenant, are their own.
+        for (tenant, delivery) in [("acme", "msg_2"), ("globex", "msg_1")] {
+            file.execute(
+                "INSERT INTO attempts (tenant, delivery_id, doc) VALUES (?1, ?2, ?3)",
+                [tenant, delivery, &attempt(0, 2, 200)],
+            )
+            .unwrap();
+        }
     }
 
     #[test]

@@ -101,11 +101,10 @@ pub(super) fn delivery_items(
     staged: bool,
 ) -> Result<Vec<Item>, StoreError> {
     let mut items = vec![delivery_item(delivery, expires_at, staged)?];
-    for (sequence, attempt) in (1..).zip(&delivery.attempts) {
+    for attempt in &delivery.attempts {
         items.push(attempt_item(
             &delivery.tenant,
             &delivery.id,
-            sequence,
             attempt,
             expires_at,
         )?);
@@ -132,10 +131,10 @@ fn deliveries_to_stage(fixed: usize, sizes: &[usize]) -> usize {
 /// The keys of a delivery's items, to remove them.
 fn delivery_keys(delivery: &Delivery) -> Vec<Item> {
     let mut keys = vec![key(tenant_pk(&delivery.tenant), delivery_sk(&delivery.id))];
-    for sequence in 1..=delivery.attempts.len() as u64 {
+    for attempt in &delivery.attempts {
         keys.push(key(
             attempts_pk(&delivery.tenant, &delivery.id),
-            attempt_sk(sequence),
+            attempt_sk(attempt.run, attempt.number),
         ));
     }
     keys

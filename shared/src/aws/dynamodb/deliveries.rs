@@ -368,13 +368,7 @@ impl DeliveryStore for DynamoStore {
                 Some(attempt) => {
                     let attempt_put = Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(attempt_item(
-                            tenant,
-                            id,
-                            stored.attempt_count + 1,
-                            attempt,
-                            stored.expires_at,
-                        )?))
+                        .set_item(Some(attempt_item(tenant, id, attempt, stored.expires_at)?))
                         .condition_expression("attribute_not_exists(#pk)")
                         .expression_attribute_names("#pk", PK)
                         .build()
@@ -385,7 +379,15 @@ impl DeliveryStore for DynamoStore {
                             .build(),
                         TransactWriteItem::builder().put(attempt_put).build(),
                     ];
-                    matches!(self.transact(items).await?, Transaction::Committed)
+                    match self.transact(items).await? {
+                        Transaction::Committed => true,
+                        // The attempt's key (its run and number) is taken: recorded already, by
+                        // another copy of the task.
+                        Transaction::ConditionFailed(failed) if failed.contains(&1) => {
+                            return Ok(false);
+                        }
+                        Transaction::ConditionFailed(_) => false,
+                    }
                 }
             };
             if written {

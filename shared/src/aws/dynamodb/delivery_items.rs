@@ -109,17 +109,17 @@ pub(super) fn delivery_item(
     Ok(item)
 }
 
-/// The item of a delivery's `sequence`-th attempt (from 1), expiring with the delivery.
+/// The item of a delivery's attempt, keyed by its run and number ([`attempt_sk`]), expiring with the
+/// delivery.
 pub(super) fn attempt_item(
     tenant: &TenantId,
     id: &DeliveryId,
-    sequence: u64,
     attempt: &Attempt,
     expires_at: i64,
 ) -> Result<Item, StoreError> {
     Ok([
         (PK.to_string(), s(attempts_pk(tenant, id))),
-        (SK.to_string(), s(attempt_sk(sequence))),
+        (SK.to_string(), s(attempt_sk(attempt.run, attempt.number))),
         (DOC.to_string(), item::json_value(attempt)?),
         (EXPIRES_AT.to_string(), n(expires_at)),
         item::layout_attribute(),

@@ -126,9 +126,12 @@ pub(super) fn attempts_pk(tenant: &TenantId, id: &DeliveryId) -> String {
     format!("{}#DL#{}", tenant_pk(tenant), part(id.as_str()))
 }
 
-/// Attempts sort in the order they were recorded.
-pub(super) fn attempt_sk(sequence: u64) -> String {
-    format!("{ATTEMPT_PREFIX}{sequence:010}")
+/// An attempt is keyed by its run and number, so the key is the unique constraint: a second record of
+/// the same attempt (another copy of its task) is refused by the put's `attribute_not_exists`. Attempts
+/// sort in the order they were made: by run, then by number. Items written before this key, under
+/// `AT#<sequence>`, sort before every one of these (a digit sorts before `R`), as they were made before.
+pub(super) fn attempt_sk(run: u32, number: u32) -> String {
+    format!("{ATTEMPT_PREFIX}R{run:010}#N{number:05}")
 }
 
 pub(super) fn alert_index_key(tenant: &TenantId, alert: &AlertId) -> String {
@@ -165,6 +168,21 @@ mod tests {
         let forged = tenant_pk(&TenantId::from("acme#DL#msg_1"));
         assert_ne!(victim, forged);
         assert_eq!(forged, "T#acme%23DL%23msg_1");
+    }
+
+    #[test]
+    fn attempt_keys_are_one_per_run_and_number_and_sort_as_the_attempts_were_made() {
+        let made = [(0, 1), (0, 2), (0, 10), (1, 1), (1, 2), (12, 3)];
+        let keys: Vec<String> = made.iter().map(|&(r, n)| attempt_sk(r, n)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(sorted, keys);
+        assert_eq!(attempt_sk(3, 4), attempt_sk(3, 4));
+        assert_ne!(attempt_sk(1, 11), attempt_sk(11, 1));
+        // Items of the earlier layout, keyed by their sequence, were made before any of these.
+        let earlier = format!("{ATTEMPT_PREFIX}{:010}", 9_999_999_999u64);
+        assert!(earlier < attempt_sk(0, 1));
+        assert!(attempt_sk(0, 1).starts_with(ATTEMPT_PREFIX));
     }
 
     #[test]

@@ -40,15 +40,26 @@ pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<
     Ok(())
 }
 
+/// Records `attempt`; false when the delivery has a record of it already (same run and number), which the
+/// unique index `attempts_once` refuses.
 pub(super) fn insert_attempt(
     c: &rusqlite::Connection,
     tenant: &TenantId,
     id: &DeliveryId,
     attempt: &Attempt,
-) -> Result<(), StoreError> {
-    c.prepare_cached("INSERT INTO attempts (tenant, delivery_id, doc) VALUES (?1, ?2, ?3)")?
-        .execute(params![tenant.0, id.0, serde_json::to_string(attempt)?])?;
-    Ok(())
+) -> Result<bool, StoreError> {
+    let inserted = c
+        .prepare_cached("INSERT INTO attempts (tenant, delivery_id, doc) VALUES (?1, ?2, ?3)")?
+        .execute(params![tenant.0, id.0, serde_json::to_string(attempt)?]);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Whether the delivery has an attempt numbered `attempt.number` or higher in `attempt.run`: another copy
@@ -61,7 +72,7 @@ fn attempt_made_already(
 ) -> Result<bool, StoreError> {
     Ok(c.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM attempts WHERE tenant = ?1 AND delivery_id = ?2 \
-         AND json_extract(doc, '$.run') = ?3 AND json_extract(doc, '$.number') >= ?4)",
+         AND json_extract(doc, '$.run') = ?3 AND json_extract(doc, '$.number') >= ?4 LIMIT 1)",
     )?
     .query_row(params![tenant.0, id.0, attempt.run, attempt.number], |r| {
         r.get(0)
@@ -237,8 +248,11 @@ impl DeliveryStore for Database {
             if changed == 0 {
                 return Ok(false);
             }
-            if let Some(attempt) = &attempt {
-                insert_attempt(&tx, &tenant, &id, attempt)?;
+            // The check above finds an earlier record; the index refuses one whatever the check said.
+            if let Some(attempt) = &attempt
+                && !insert_attempt(&tx, &tenant, &id, attempt)?
+            {
+                return Ok(false);
             }
             tx.commit()?;
             Ok(true)
