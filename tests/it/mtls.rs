@@ -82,7 +82,8 @@ async fn the_right_client_certificate_is_accepted_and_a_missing_or_wrong_one_is_
         let delivery = deliver(api, case).await;
         assert_eq!(delivery["status"], "dead", "{case}: {delivery}");
         let first = &delivery["attempts"][0];
-        assert_eq!(first["error_class"], class, "{case}: {first}");
+        let class = first["error_class"].as_str().unwrap_or_default();
+        assert!(classes.contains(&class), "{case}: {first}");
         assert_eq!(
             receiver.received().len(),
             2,

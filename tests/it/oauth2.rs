@@ -1,8 +1,9 @@
 //! OAuth2 client credentials per endpoint, against a real token endpoint on 127.0.0.1 that counts the
 //! tokens it issues and protects the hook alertwire delivers to: a token is fetched once and reused, a
 //! token about to expire is replaced before it does, a `401` from the endpoint fetches a new token once,
-//! a wrong secret fails the attempt as `auth` with the token endpoint's (scrubbed) answer, and a token URL
-//! the target policy refuses is refused at save and never dialled at send.
+//! a wrong secret fails the attempt as `auth` with the token endpoint's (scrubbed) answer, which answers
+//! the attempts of the next seconds too, and a token URL the target policy refuses is refused at save and
+//! never dialled at send.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +107,8 @@ async fn one_token_serves_every_delivery_until_it_is_refused_and_each_form_is_ri
 
 #[tokio::test]
 async fn a_token_is_replaced_shortly_before_it_expires() {
-    let tokens = TokenServer::start(token_policy(Duration::from_secs(2))).await;
+    // A 4 s token is used for 3 s (a quarter of its life is kept as the margin).
+    let tokens = TokenServer::start(token_policy(Duration::from_secs(4))).await;
     let server = TestServer::start().await;
     let api = &server.api;
     api.create_endpoint(&oauth2_endpoint(&tokens, CLIENT_SECRET, "basic"))
@@ -114,7 +116,7 @@ async fn a_token_is_replaced_shortly_before_it_expires() {
     assert_delivered_at_once(&deliver(api, "first").await);
     assert_delivered_at_once(&deliver(api, "soon after").await);
     assert_eq!(tokens.issued(), 1);
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     assert_delivered_at_once(&deliver(api, "after expiry").await);
     assert_eq!(tokens.issued(), 2);
     assert_eq!(
@@ -148,7 +150,9 @@ async fn a_wrong_secret_fails_each_attempt_as_auth_with_the_token_endpoints_answ
             "the secret the token endpoint repeated is masked: {body}"
         );
     }
-    assert_eq!(tokens.refused_clients(), 10);
+    // The refusal answers the attempts of the next few seconds: the token endpoint is not asked ten times.
+    let asked = tokens.refused_clients();
+    assert!((1..10).contains(&asked), "asked {asked} times");
     assert!(tokens.hook_accepted().is_empty());
     assert_eq!(
         tokens.hook_refusals(),

@@ -54,7 +54,7 @@ impl TestCa {
         self.issue(params)
     }
 
-    /// A client certificate named `name`, valid from yesterday for `days`.
+    /// A client certificate named `name` (valid, as rcgen makes them, from 1975 to 4096).
     pub fn client(&self, name: &str) -> Issued {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
         params.distinguished_name = named(name);

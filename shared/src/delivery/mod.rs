@@ -167,6 +167,12 @@ impl Attempt {
         }
     }
 
+    /// The endpoint itself answered `410 Gone` (not a token endpoint, whose status an `auth` failure
+    /// carries).
+    pub fn is_gone(&self) -> bool {
+        self.error_class == Some(ErrorClass::Non2xx) && self.status_code == Some(410)
+    }
+
     pub fn succeeded(&self) -> bool {
         self.error_class.is_none() && self.status_code.is_some_and(|s| (200..300).contains(&s))
     }

@@ -25,6 +25,14 @@ impl EndpointAuth {
             Self::Mtls(_) => "mtls",
         }
     }
+
+    /// Its secret value: the client secret, or the private key.
+    pub fn secret_value(&self) -> &str {
+        match self {
+            Self::OAuth2(credentials) => &credentials.client_secret,
+            Self::Mtls(certificate) => &certificate.private_key_pem,
+        }
+    }
 }
 
 /// The client credentials grant: what is posted to `token_url` to get a bearer token.
@@ -106,14 +114,4 @@ pub fn client_certificate(auth: &[EndpointAuth]) -> Option<&ClientCertificate> {
         EndpointAuth::Mtls(certificate) => Some(certificate),
         _ => None,
     })
-}
-
-impl EndpointAuth {
-    /// Its secret value: the client secret, or the private key.
-    pub fn secret_value(&self) -> &str {
-        match self {
-            Self::OAuth2(credentials) => &credentials.client_secret,
-            Self::Mtls(certificate) => &certificate.private_key_pem,
-        }
-    }
 }

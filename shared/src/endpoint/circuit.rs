@@ -116,11 +116,13 @@ impl CircuitPolicy {
     }
 
     /// Whether a failed attempt counts toward opening the circuit: the endpoint could not be reached, did
-    /// not answer in time, or answered 5XX. A 4XX is an answer: the endpoint is up.
+    /// not answer in time, or answered 5XX; or its OAuth2 token endpoint could not be reached or answered
+    /// 5XX, as no delivery can pass then either. A 4XX is an answer: the endpoint is up.
     pub fn is_outage(attempt: &Attempt) -> bool {
         match attempt.error_class {
             Some(ErrorClass::Timeout | ErrorClass::Connect | ErrorClass::Tls) => true,
             Some(ErrorClass::Non2xx) => attempt.status_code.is_some_and(|s| s >= 500),
+            Some(ErrorClass::Auth) => attempt.status_code.is_none_or(|s| s >= 500),
             _ => false,
         }
     }
@@ -248,6 +250,20 @@ mod tests {
         assert!(!CircuitPolicy::is_outage(&attempt(
             Some(ErrorClass::Render),
             None
+        )));
+        // The token endpoint down or unreachable holds deliveries like the endpoint down; its refusal of
+        // the credentials is an answer.
+        assert!(CircuitPolicy::is_outage(&attempt(
+            Some(ErrorClass::Auth),
+            Some(502)
+        )));
+        assert!(CircuitPolicy::is_outage(&attempt(
+            Some(ErrorClass::Auth),
+            None
+        )));
+        assert!(!CircuitPolicy::is_outage(&attempt(
+            Some(ErrorClass::Auth),
+            Some(401)
         )));
     }
 

@@ -74,15 +74,15 @@ impl HealthPolicy {
             .ok_or_else(|| PeriodError(text.to_string()))
     }
 
-    /// Why the endpoint should be disabled after a failed attempt that answered `status_code` (if any),
-    /// given its health with that failure counted; `None` to keep it enabled.
+    /// Why the endpoint should be disabled after a failed attempt (`gone`: it answered `410 Gone`), given
+    /// its health with that failure counted; `None` to keep it enabled.
     pub fn verdict(
         &self,
         health: &EndpointHealth,
-        status_code: Option<u16>,
+        gone: bool,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        if status_code == Some(410) {
+        if gone {
             return Some(format!(
                 "the endpoint answered 410 Gone at {}",
                 now.to_rfc3339()
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn gone_disables_at_once() {
         let now = now();
-        let verdict = HealthPolicy::default().verdict(&EndpointHealth::default(), Some(410), now);
+        let verdict = HealthPolicy::default().verdict(&EndpointHealth::default(), true, now);
         assert!(verdict.unwrap().contains("410 Gone"));
     }
 
@@ -132,13 +132,13 @@ mod tests {
         let now = now();
         let policy = HealthPolicy::default();
         assert_eq!(
-            policy.verdict(&failing(5 * 86_400 - 60, now), Some(500), now),
+            policy.verdict(&failing(5 * 86_400 - 60, now), false, now),
             None
         );
-        let verdict = policy.verdict(&failing(5 * 86_400, now), Some(500), now);
+        let verdict = policy.verdict(&failing(5 * 86_400, now), false, now);
         assert!(verdict.unwrap().contains("7 failures in a row"));
         assert_eq!(
-            policy.verdict(&EndpointHealth::default(), None, now),
+            policy.verdict(&EndpointHealth::default(), false, now),
             None,
             "no streak, nothing to judge"
         );

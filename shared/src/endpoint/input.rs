@@ -264,9 +264,7 @@ impl EndpointInput {
         }
         Ok(())
     }
-}
 
-impl EndpointInput {
     /// With OAuth2 the sender sets `Authorization` itself, so no header may set it too.
     fn check_authorization_header(&self) -> Result<(), FieldError> {
         if oauth2(&self.auth).is_none() {

@@ -1,6 +1,7 @@
 //! An endpoint as the stores keep it: its JSON document with every secret value sealed (the signing
 //! secret and those retiring, the verification token, the values of secret headers, the OAuth2 client
-//! secret, the mTLS private key), opened again when read. Both store adapters go through here, so what is sealed is decided once.
+//! secret, the mTLS private key), opened again when read. Both store adapters go through here, so what is
+//! sealed is decided once.
 
 use serde_json::Value;
 

@@ -2,6 +2,7 @@
 //! TLS settings), the OAuth2 tokens it presents, which addresses it may dial, and which certificate
 //! authorities its HTTPS trusts.
 
+pub mod capped_body;
 pub mod endpoint_tls;
 pub mod oauth2;
 pub mod sender;

@@ -4,7 +4,9 @@
 //! shortly before they expire. A token is never written anywhere: the cache belongs to the process (on
 //! Lambda, to the container).
 //!
-//! Concurrent attempts to one endpoint wait for a single fetch instead of each asking for a token.
+//! Concurrent attempts to one endpoint wait for a single fetch instead of each asking for a token, and a
+//! fetch that failed answers the attempts of the next few seconds: a token endpoint that hangs or refuses
+//! is asked once per [`FAILURE_HOLD`], not once per attempt.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +17,11 @@ use serde::Deserialize as _;
 use sha2::{Digest, Sha256};
 
 use crate::delivery::MAX_RESPONSE_BODY;
+use crate::endpoint::MASK;
 use crate::endpoint::auth::{ClientAuthentication, OAuth2ClientCredentials};
 use crate::ids::EndpointId;
-use crate::outbound::target_policy::{TargetError, TargetPolicy};
+use crate::outbound::capped_body::read_capped;
+use crate::outbound::target_policy::{TargetError, TargetPolicy, refusal_behind};
 
 /// How long a token without `expires_in` is used.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
@@ -30,6 +34,8 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 const MAX_TOKEN_ANSWER: usize = 64 * 1024;
 /// Cache entries kept before expired ones are dropped.
 const PRUNE_ABOVE: usize = 1024;
+/// How long a failed fetch is the answer for its grant.
+pub const FAILURE_HOLD: Duration = Duration::from_secs(5);
 
 /// What an attempt to an OAuth2 endpoint presents: whose token (one cache entry per endpoint and set of
 /// credentials, so a changed secret or scope fetches anew) and how to get one.
@@ -85,6 +91,22 @@ impl BearerToken {
     }
 }
 
+/// What a grant's slot holds: a token, or the failure of the last fetch until it may be tried again.
+#[derive(Clone)]
+enum Cached {
+    Token(BearerToken),
+    Failed { error: TokenError, until: Instant },
+}
+
+impl Cached {
+    fn current(&self) -> bool {
+        match self {
+            Self::Token(token) => token.usable(),
+            Self::Failed { until, .. } => Instant::now() < *until,
+        }
+    }
+}
+
 impl std::fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BearerToken(********)")
@@ -92,7 +114,7 @@ impl std::fmt::Debug for BearerToken {
 }
 
 /// Why no token could be had; each becomes an attempt failure of class `auth`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TokenError {
     #[error("the token URL is not allowed: {0}")]
     NotAllowed(TargetError),
@@ -132,7 +154,7 @@ impl TokenError {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<BearerToken>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
 
 /// The tokens of this process, one slot per endpoint and credentials.
 #[derive(Default)]
@@ -151,20 +173,28 @@ impl TokenCache {
     ) -> Result<BearerToken, TokenError> {
         let slot = self.slot(grant);
         let mut cached = slot.lock().await;
-        if let Some(token) = cached.as_ref().filter(|t| t.usable()) {
-            return Ok(token.clone());
+        let fetched = match cached.as_ref().filter(|c| c.current()) {
+            Some(current) => current.clone(),
+            None => match fetch(client, policy, &grant.credentials).await {
+                Ok(token) => Cached::Token(token),
+                Err(error) => Cached::Failed {
+                    error,
+                    until: Instant::now() + FAILURE_HOLD,
+                },
+            },
+        };
+        *cached = Some(fetched.clone());
+        match fetched {
+            Cached::Token(token) => Ok(token),
+            Cached::Failed { error, .. } => Err(error),
         }
-        *cached = None;
-        let token = fetch(client, policy, &grant.credentials).await?;
-        *cached = Some(token.clone());
-        Ok(token)
     }
 
     /// Drops `token` when the endpoint refused it (`401`), unless another attempt already replaced it.
     pub async fn forget(&self, grant: &TokenGrant, token: &BearerToken) {
         let slot = self.slot(grant);
         let mut cached = slot.lock().await;
-        if cached.as_ref().is_some_and(|c| c.value == token.value) {
+        if matches!(cached.as_ref(), Some(Cached::Token(c)) if c.value == token.value) {
             *cached = None;
         }
     }
@@ -176,7 +206,7 @@ impl TokenCache {
                 Arc::strong_count(slot) > 1
                     || slot
                         .try_lock()
-                        .map_or(true, |t| t.as_ref().is_some_and(BearerToken::usable))
+                        .map_or(true, |c| c.as_ref().is_some_and(Cached::current))
             });
         }
         slots.entry(grant.cache_key()).or_default().clone()
@@ -213,24 +243,20 @@ async fn fetch(
         .await
         .map_err(|e| unreachable(&e))?;
     let status = response.status();
-    let mut body = Vec::new();
-    let mut truncated = false;
-    while let Some(chunk) = response.chunk().await.map_err(|e| unreachable(&e))? {
-        let room = MAX_TOKEN_ANSWER.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if chunk.len() > room {
-            truncated = true;
-            break;
-        }
+    let (body, broke) = read_capped(&mut response, MAX_TOKEN_ANSWER).await;
+    if let Some(e) = broke {
+        return Err(unreachable(&e));
     }
     if !status.is_success() {
-        let shown = MAX_RESPONSE_BODY.min(body.len());
+        let shown = MAX_RESPONSE_BODY.min(body.bytes.len());
+        let text = String::from_utf8_lossy(&body.bytes[..shown]);
         return Err(TokenError::Refused {
             status,
-            body: String::from_utf8_lossy(&body[..shown]).into_owned(),
-            truncated: truncated || shown < body.len(),
+            body: without_credentials(&text, credentials),
+            truncated: body.truncated || shown < body.bytes.len(),
         });
     }
+    let body = body.bytes;
     let unusable = |reason: &str| TokenError::Unusable {
         status,
         reason: reason.to_string(),
@@ -274,6 +300,21 @@ fn token_request_form(credentials: &OAuth2ClientCredentials) -> String {
     form.finish()
 }
 
+/// `text` (what a token endpoint answered) without the client secret, however it was sent back: as
+/// given, form-encoded, or as the whole Basic credentials.
+fn without_credentials(text: &str, credentials: &OAuth2ClientCredentials) -> String {
+    let secret = &credentials.client_secret;
+    let form_encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let basic = basic_authorization(&credentials.client_id, secret);
+    let basic = basic.trim_start_matches("Basic ").to_string();
+    [basic, form_encoded, secret.clone()]
+        .iter()
+        .filter(|value| !value.is_empty())
+        .fold(text.to_string(), |text, value| {
+            text.replace(value.as_str(), MASK)
+        })
+}
+
 /// RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined and base64-encoded.
 fn basic_authorization(client_id: &str, client_secret: &str) -> String {
     let encode =
@@ -286,12 +327,8 @@ fn basic_authorization(client_id: &str, client_secret: &str) -> String {
 }
 
 fn unreachable(error: &reqwest::Error) -> TokenError {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<TargetError>() {
-            return TokenError::NotAllowed(refused.clone());
-        }
-        source = cause.source();
+    if let Some(refused) = refusal_behind(error) {
+        return TokenError::NotAllowed(refused.clone());
     }
     if error.is_timeout() {
         return TokenError::Unreachable("no complete answer within the timeout".into());

@@ -15,9 +15,10 @@ use chrono::Utc;
 use crate::delivery::retry_policy::parse_retry_after;
 use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY, kept_response_headers};
 use crate::endpoint::{HttpMethod, MASK};
+use crate::outbound::capped_body::read_capped;
 use crate::outbound::endpoint_tls::{ClientRecipe, EndpointClients};
 use crate::outbound::oauth2::{BearerToken, TokenCache, TokenGrant};
-use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetError, TargetPolicy};
+use crate::outbound::target_policy::{HostResolver, SystemResolver, TargetPolicy, refusal_behind};
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::webhook::request::OutgoingRequest;
 
@@ -126,12 +127,15 @@ impl HttpSender {
         let clock = Instant::now();
         let mut attempt = Attempt::unsent(started_at);
         let mut retry_after = None;
-        let exchanged = match &request.oauth2 {
-            None => {
+        // reqwest does not ask the resolver about literal IP hosts, so the URL is checked here on every
+        // send, before anything else (a token fetch included) is done for it.
+        let exchanged = match (self.policy.check_url(&request.url), &request.oauth2) {
+            (Err(e), _) => Err((ErrorClass::Blocked, e.to_string())),
+            (Ok(_), None) => {
                 self.exchange(request, None, &mut attempt, &mut retry_after)
                     .await
             }
-            Some(grant) => {
+            (Ok(_), Some(grant)) => {
                 self.exchange_with_token(request, grant, &mut attempt, &mut retry_after)
                     .await
             }
@@ -200,10 +204,6 @@ impl HttpSender {
         attempt: &mut Attempt,
         retry_after: &mut Option<Duration>,
     ) -> Result<(), (ErrorClass, String)> {
-        // reqwest does not ask the resolver about literal IP hosts, so the URL is checked here on every send.
-        self.policy
-            .check_url(&request.url)
-            .map_err(|e| (ErrorClass::Blocked, e.to_string()))?;
         let method = match request.method {
             HttpMethod::Post => reqwest::Method::POST,
             HttpMethod::Put => reqwest::Method::PUT,
@@ -255,25 +255,12 @@ impl HttpSender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, Utc::now()));
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = MAX_RESPONSE_BODY.saturating_sub(body.len());
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if chunk.len() > room {
-                        attempt.response_body_truncated = true;
-                        break;
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
-                    return Err(classify(&e));
-                }
-            }
+        let (body, broke) = read_capped(&mut response, MAX_RESPONSE_BODY).await;
+        attempt.response_body = Some(body.text());
+        attempt.response_body_truncated = body.truncated;
+        if let Some(e) = broke {
+            return Err(classify(&e));
         }
-        attempt.response_body = Some(String::from_utf8_lossy(&body).into_owned());
         *retry_after = after;
         if status.is_success() {
             Ok(())
@@ -308,11 +295,11 @@ fn rustls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
 
 /// Sorts a client error into the attempt's error class, with a message fit for the user.
 fn classify(error: &reqwest::Error) -> (ErrorClass, String) {
+    if let Some(refused) = refusal_behind(error) {
+        return (ErrorClass::Blocked, refused.to_string());
+    }
     let mut source = error.source();
     while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<TargetError>() {
-            return (ErrorClass::Blocked, refused.to_string());
-        }
         if let Some(tls) = rustls_error(cause) {
             return (ErrorClass::Tls, format!("TLS failed: {tls}"));
         }

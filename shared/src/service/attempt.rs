@@ -433,7 +433,7 @@ impl Service {
                 self.tell_operations(tenant, failing).await;
             }
         }
-        if let Some(reason) = self.health.verdict(&health, attempt.status_code, now)
+        if let Some(reason) = self.health.verdict(&health, attempt.is_gone(), now)
             && endpoints
                 .disable_endpoint(tenant, endpoint_id, &reason, now)
                 .await?

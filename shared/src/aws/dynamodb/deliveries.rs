@@ -91,17 +91,22 @@ impl DynamoStore {
         Ok(Some(stored_from(&found)?))
     }
 
-    /// A delivery's attempts, in the order they were recorded.
+    /// A delivery's attempts, in the order they were made: by run, then by number. The keys sort so,
+    /// but during a deployment a function of the release before writes the earlier key (`AT#<sequence>`)
+    /// beside the new ones, so the order is made here, not taken from the keys.
     async fn attempts(
         &self,
         tenant: &TenantId,
         id: &DeliveryId,
     ) -> Result<Vec<Attempt>, StoreError> {
-        self.query_prefix(attempts_pk(tenant, id), ATTEMPT_PREFIX)
+        let mut attempts = self
+            .query_prefix(attempts_pk(tenant, id), ATTEMPT_PREFIX)
             .await?
             .iter()
             .map(|found| Ok(item::document(found, DOC)?))
-            .collect()
+            .collect::<Result<Vec<Attempt>, StoreError>>()?;
+        attempts.sort_by_key(|a| (a.run, a.number));
+        Ok(attempts)
     }
 
     /// Fills in the attempts of each delivery, a few deliveries at a time.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
-use super::{Attempt, Delivery, DeliveryStatus, ErrorClass};
+use super::{Attempt, Delivery, DeliveryStatus};
 use crate::alert::{Alert, MessageType, Severity};
 use crate::endpoint::{Endpoint, Route};
 
@@ -197,7 +197,7 @@ pub fn unrenderable() -> Decision {
 pub fn outcome(attempt: &Attempt, retry_after: Option<Duration>, policy: &RetryPolicy) -> Decision {
     if attempt.succeeded() {
         Decision::Delivered
-    } else if attempt.error_class == Some(ErrorClass::Non2xx) && attempt.status_code == Some(410) {
+    } else if attempt.is_gone() {
         Decision::Dead {
             reason: "the endpoint answered 410 Gone".into(),
         }

@@ -82,15 +82,28 @@ async fn basic_auth_form_encodes_the_credentials_and_the_token_is_cached() {
     assert_eq!(again.expose(), "tok-1");
 }
 
+/// Two handles on one loopback socket: a second fetch to the same token URL finds it listening.
+async fn listener_twice() -> (TcpListener, TcpListener, String) {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/oauth/token", socket.local_addr().unwrap());
+    let again = socket.try_clone().unwrap();
+    (
+        TcpListener::from_std(socket).unwrap(),
+        TcpListener::from_std(again).unwrap(),
+        url,
+    )
+}
+
 #[tokio::test]
 async fn body_auth_puts_the_credentials_in_the_form_and_a_forgotten_token_is_fetched_again() {
     let policy = loopback_policy();
     let client = client(&policy, FakeResolver::new());
-    let (listener, url) = listener().await;
-    let grant = grant(url.clone(), ClientAuthentication::Body);
+    let (first_listener, second_listener, url) = listener_twice().await;
+    let grant = grant(url, ClientAuthentication::Body);
     let cache = TokenCache::default();
     let served = tokio::spawn(serve_once(
-        listener,
+        first_listener,
         answer(
             "200 OK",
             r#"{"access_token":"tok-1","token_type":"Bearer"}"#,
@@ -101,14 +114,8 @@ async fn body_auth_puts_the_credentials_in_the_form_and_a_forgotten_token_is_fet
     assert!(!request.contains("authorization:"), "{request}");
     assert!(request.ends_with("&client_id=alert+wire&client_secret=s3cr%3At%26x"));
 
-    let listener = TcpListener::bind(
-        url.trim_start_matches("http://")
-            .trim_end_matches("/oauth/token"),
-    )
-    .await
-    .unwrap();
     let served = tokio::spawn(serve_once(
-        listener,
+        second_listener,
         answer(
             "200 OK",
             r#"{"access_token":"tok-2","token_type":"Bearer"}"#,
@@ -118,6 +125,69 @@ async fn body_auth_puts_the_credentials_in_the_form_and_a_forgotten_token_is_fet
     let second = cache.token(&client, &policy, &grant).await.unwrap();
     assert_eq!(second.expose(), "tok-2");
     served.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_fetch_answers_the_next_attempts_without_asking_again() {
+    let policy = loopback_policy();
+    let client = client(&policy, FakeResolver::new());
+    let (listener, url) = listener().await;
+    let served = tokio::spawn(serve_once(
+        listener,
+        answer(
+            "503 Service Unavailable",
+            r#"{"error":"temporarily_unavailable"}"#,
+        ),
+    ));
+    let cache = TokenCache::default();
+    let grant = grant(url, ClientAuthentication::Basic);
+    let first = cache.token(&client, &policy, &grant).await.unwrap_err();
+    served.await.unwrap().unwrap();
+    // The listener is gone: asking again would fail to connect, not repeat the 503.
+    let again = cache.token(&client, &policy, &grant).await.unwrap_err();
+    assert_eq!(again.status(), Some(503), "{again}");
+    assert_eq!(first.to_string(), again.to_string());
+}
+
+#[tokio::test]
+async fn an_expires_in_that_is_no_number_of_seconds_gets_the_default_lifetime() {
+    let policy = loopback_policy();
+    let client = client(&policy, FakeResolver::new());
+    for expires_in in [r#""NaN""#, "-5", "1e300", r#""soon""#] {
+        let (listener, url) = listener().await;
+        let body =
+            format!(r#"{{"access_token":"tok","token_type":"Bearer","expires_in":{expires_in}}}"#);
+        let served = tokio::spawn(serve_once(listener, answer("200 OK", &body)));
+        let token = TokenCache::default()
+            .token(&client, &policy, &grant(url, ClientAuthentication::Basic))
+            .await
+            .unwrap_or_else(|e| panic!("{expires_in}: {e}"));
+        served.await.unwrap().unwrap();
+        assert!(token.usable(), "{expires_in}");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_that_repeats_the_credentials_keeps_none_of_them() {
+    let policy = loopback_policy();
+    let client = client(&policy, FakeResolver::new());
+    let (listener, url) = listener().await;
+    let grant = grant(url, ClientAuthentication::Basic);
+    let basic = basic_authorization("alert wire", "s3cr:t&x");
+    let echo = format!(
+        r#"{{"error":"invalid_client","got":"{basic}","form":"client_secret=s3cr%3At%26x","raw":"s3cr:t&x"}}"#
+    );
+    let served = tokio::spawn(serve_once(listener, answer("401 Unauthorized", &echo)));
+    let error = TokenCache::default()
+        .token(&client, &policy, &grant)
+        .await
+        .unwrap_err();
+    served.await.unwrap().unwrap();
+    let (body, _) = error.body().expect("the refusal is kept");
+    assert_eq!(
+        body,
+        r#"{"error":"invalid_client","got":"Basic ********","form":"client_secret=********","raw":"********"}"#
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::redirect;
 
-use super::{HostResolver, PolicyResolver, TargetPolicy};
+use super::{HostResolver, PolicyResolver, TargetError, TargetPolicy};
 
 /// A `reqwest::ClientBuilder` with the guard wired in: [`PolicyResolver`] over `resolver`, redirects never
 /// followed (the 3xx answer is returned as it is), and `no_proxy()`. Callers add timeouts and the like, and still
@@ -19,6 +19,19 @@ pub fn guarded_client_builder(
         .no_proxy()
         .redirect(redirect::Policy::none())
         .dns_resolver(Arc::new(PolicyResolver::new(policy, resolver)))
+}
+
+/// The guard's refusal behind a failed request of a guarded client, if that is why it failed: the resolver
+/// refused every address a name resolved to.
+pub fn refusal_behind(error: &reqwest::Error) -> Option<&TargetError> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<TargetError>() {
+            return Some(refused);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 #[cfg(test)]

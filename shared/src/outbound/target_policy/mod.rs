@@ -31,7 +31,7 @@ use ipnet::IpNet;
 use url::{Host, Url};
 
 pub use address_class::{AddressClass, AddressRefusal, Embedding, classify};
-pub use client::guarded_client_builder;
+pub use client::{guarded_client_builder, refusal_behind};
 pub use host_name::NameClass;
 pub use resolver::{HostResolver, PolicyResolver, ResolveFuture, SystemResolver};
 
