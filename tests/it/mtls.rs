@@ -58,20 +58,27 @@ async fn the_right_client_certificate_is_accepted_and_a_missing_or_wrong_one_is_
 
     // No certificate, one from another CA, or the receiver's CA not trusted: nothing gets through.
     let stranger_client = stranger.client("alertwire-client");
+    // The receiver refuses a certificate after the client's side of a TLS 1.3 handshake is done: its alert
+    // (`tls`) can lose the race with the connection's reset (`connect`). The client refuses the server
+    // itself, so that is always `tls`.
     let cases = [
         (
             "no certificate",
             json!({"ca_pem": ca.certificate_pem()}),
-            "tls",
+            &["tls", "connect"][..],
         ),
         (
             "another CA's certificate",
             json!({"ca_pem": ca.certificate_pem(), "auth": mtls(&stranger_client)}),
-            "tls",
+            &["tls", "connect"][..],
         ),
-        ("the CA not trusted", json!({"auth": mtls(&client)}), "tls"),
+        (
+            "the CA not trusted",
+            json!({"auth": mtls(&client)}),
+            &["tls"][..],
+        ),
     ];
-    for (case, settings, class) in cases {
+    for (case, settings, classes) in cases {
         let (status, body) = api.delete(&format!("/v1/endpoints/{id}")).await;
         assert!(status == 204 || status == 404, "{body}");
         let mut endpoint = json!({"name": case, "url": receiver.url("/hook")});

@@ -273,9 +273,11 @@ async fn fetch(
             "`access_token` is empty or holds characters a header cannot carry",
         ));
     }
-    let lifetime = answer.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, |seconds| {
-        Duration::from_secs_f64(seconds.clamp(0.0, MAX_TOKEN_LIFETIME.as_secs_f64()))
-    });
+    // A negative, NaN or absurd `expires_in` is no lifetime at all: the default stands in for it.
+    let lifetime = answer
+        .expires_in
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .map_or(DEFAULT_TOKEN_LIFETIME, |d| d.min(MAX_TOKEN_LIFETIME));
     let margin = EXPIRY_MARGIN.min(lifetime / 4);
     Ok(BearerToken {
         value: answer.access_token,
