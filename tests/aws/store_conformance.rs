@@ -113,6 +113,7 @@ conformance!(
     update_delivery_moves_only_a_pending_delivery_of_its_run,
     an_attempt_recorded_in_the_run_already_is_not_recorded_again,
     start_resend_begins_a_new_run,
+    start_resends_begins_new_runs_of_those_in_the_status_in_the_order_given,
     pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant,
     a_peek_reads_a_delivery_without_its_attempts,
     a_fallback_delivery_is_added_once_and_linked_both_ways,
@@ -1564,6 +1565,57 @@ async fn an_attempt_recorded_in_the_run_already_is_not_recorded_again(stores: &S
     let numbers: Vec<(u32, u32)> = stored.attempts.iter().map(|a| (a.run, a.number)).collect();
     assert_eq!(numbers, [(0, 1), (0, 2), (0, 3), (1, 1)]);
     assert_eq!(stored.status, DeliveryStatus::Delivered);
+    Ok(())
+}
+
+/// More than one transaction's worth (100 on DynamoDB), with deliveries in other states and an unknown id
+/// among them.
+async fn start_resends_begins_new_runs_of_those_in_the_status_in_the_order_given(
+    stores: &Stores,
+) -> Outcome {
+    let acme = tenant("acme");
+    let statuses = (0..130).map(|i| match i % 13 {
+        5 => "pending",
+        9 => "delivered",
+        _ => "dead",
+    });
+    let records: Vec<Delivery> = statuses
+        .enumerate()
+        .map(|(i, status)| delivery("acme", &format!("msg_{i:03}"), "al_01", "ep_01", status))
+        .collect();
+    stores
+        .alerts
+        .record_alert(record(&alert("acme", "al_01"), &records, None))
+        .await?;
+    // Newest first, as a replay pages them, with an id that was never recorded in the middle.
+    let mut ids: Vec<DeliveryId> = records.iter().rev().map(|d| d.id.clone()).collect();
+    ids.insert(40, DeliveryId::from("msg_missing"));
+    let started = stores
+        .deliveries
+        .start_resends(&acme, &ids, Some(DeliveryStatus::Dead))
+        .await?;
+    let expected: Vec<(DeliveryId, u32)> = records
+        .iter()
+        .rev()
+        .filter(|d| d.status == DeliveryStatus::Dead)
+        .map(|d| (d.id.clone(), 1))
+        .collect();
+    assert_eq!(expected.len(), 110);
+    assert_eq!(started, expected);
+    for d in &records {
+        let stored = get(stores, "acme", &d.id.0).await?.expect("stored");
+        let now = match d.status {
+            DeliveryStatus::Dead => (DeliveryStatus::Pending, 1),
+            other => (other, 0),
+        };
+        assert_eq!((stored.status, stored.run), now, "{}", d.id);
+    }
+    // Started once: they are no longer dead.
+    let again = stores
+        .deliveries
+        .start_resends(&acme, &ids, Some(DeliveryStatus::Dead))
+        .await?;
+    assert_eq!(again, []);
     Ok(())
 }
 

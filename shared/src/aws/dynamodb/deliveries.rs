@@ -27,6 +27,8 @@ use crate::ports::store::{
 
 /// How many deliveries have their attempts read at the same time when listing.
 const ATTEMPT_READS_AT_ONCE: usize = 16;
+/// Deliveries a replay starts again at once.
+const RESENDS_AT_ONCE: usize = 32;
 
 /// Where a listing reads from: the most selective index the filter allows. Conditions the source does
 /// not cover are checked on each item (an alert has at most one delivery per endpoint, so that set is
@@ -459,35 +461,82 @@ impl DeliveryStore for DynamoStore {
             let Some(stored) = self.read_stored(tenant, id).await? else {
                 return Ok(None);
             };
-            let current = &stored.delivery;
-            if only_if.is_some_and(|wanted| wanted != current.status) {
+            let Some((write, new_run)) = resend_write(tenant, id, &stored, only_if)? else {
                 return Ok(None);
-            }
-            let new_run = current.run.checked_add(1).ok_or(DynamoError::Inconsistent(
-                "a delivery ran out of run numbers",
-            ))?;
-            let mut write = DeliveryWrite::new(tenant, id)
-                .status_parts(current, DeliveryStatus::Pending)
-                .name("#run", RUN)
-                .name("#count", ATTEMPT_COUNT)
-                .name("#reason", STATUS_REASON)
-                .name("#next", NEXT_ATTEMPT_AT)
-                .name("#run_last", RUN_LAST_ATTEMPT)
-                .value(":run", n(current.run))
-                .value(":new_run", n(new_run))
-                .value(":current", s(current.status.as_str()))
-                .value(":count", n(stored.attempt_count));
-            write.update = "SET #run = :new_run, #status = :status, #by_status = :by_status, \
-                            #by_endpoint_status = :by_endpoint_status, #updated = :updated \
-                            REMOVE #reason, #next, #run_last"
-                .to_string();
-            write.condition = UNCHANGED.to_string();
+            };
             if write.send(self).await? {
                 return Ok(Some(new_run));
             }
         }
         Err(DynamoError::Contended("the delivery").into())
     }
+
+    /// [`start_resend`](DeliveryStore::start_resend) for many deliveries at once, a few dozen in flight:
+    /// each is its own conditional write (a replay needs no page to be all-or-nothing, and a transaction
+    /// would cost twice the write units), so a page takes about as long as its slowest delivery.
+    async fn start_resends(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
+        let mut started = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(RESENDS_AT_ONCE) {
+            let mut writes = JoinSet::new();
+            for (index, id) in batch.iter().enumerate() {
+                let (store, tenant, id) = (self.clone(), tenant.clone(), id.clone());
+                writes
+                    .spawn(async move { (index, store.start_resend(&tenant, &id, only_if).await) });
+            }
+            let mut runs: Vec<Option<u32>> = vec![None; batch.len()];
+            while let Some(done) = writes.join_next().await {
+                let (index, run) =
+                    done.map_err(|_| DynamoError::Inconsistent("a resend was lost"))?;
+                runs[index] = run?;
+            }
+            started.extend(
+                batch
+                    .iter()
+                    .zip(runs)
+                    .filter_map(|(id, run)| Some((id.clone(), run?))),
+            );
+        }
+        Ok(started)
+    }
+}
+
+/// The write that starts `stored`'s next run, on the condition that it is unchanged; `None` when it is
+/// not in `only_if`.
+fn resend_write(
+    tenant: &TenantId,
+    id: &DeliveryId,
+    stored: &Stored,
+    only_if: Option<DeliveryStatus>,
+) -> Result<Option<(DeliveryWrite, u32)>, StoreError> {
+    let current = &stored.delivery;
+    if only_if.is_some_and(|wanted| wanted != current.status) {
+        return Ok(None);
+    }
+    let new_run = current.run.checked_add(1).ok_or(DynamoError::Inconsistent(
+        "a delivery ran out of run numbers",
+    ))?;
+    let mut write = DeliveryWrite::new(tenant, id)
+        .status_parts(current, DeliveryStatus::Pending)
+        .name("#run", RUN)
+        .name("#count", ATTEMPT_COUNT)
+        .name("#reason", STATUS_REASON)
+        .name("#next", NEXT_ATTEMPT_AT)
+        .name("#run_last", RUN_LAST_ATTEMPT)
+        .value(":run", n(current.run))
+        .value(":new_run", n(new_run))
+        .value(":current", s(current.status.as_str()))
+        .value(":count", n(stored.attempt_count));
+    write.update = "SET #run = :new_run, #status = :status, #by_status = :by_status, \
+                    #by_endpoint_status = :by_endpoint_status, #updated = :updated \
+                    REMOVE #reason, #next, #run_last"
+        .to_string();
+    write.condition = UNCHANGED.to_string();
+    Ok(Some((write, new_run)))
 }
 
 #[cfg(test)]
