@@ -5,16 +5,16 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use alertwire_shared::delivery::pacing::INITIAL_WINDOW;
+use alertwire_tests::receiver::gate;
 use alertwire_tests::serve_process::{ServeProcess, ServeSettings, free_port, wait_healthy};
 use alertwire_tests::server::scratch_dir;
-use alertwire_tests::{ApiClient, Behaviour, Receiver};
+use alertwire_tests::{ApiClient, Receiver};
 use serde_json::json;
 
 const KEY: &str = "shutdown-test-key-0123456789";
 /// Attempts at once: the rest of the alerts wait on the queue.
 const CONCURRENCY: usize = 4;
-/// How long the receiver takes to answer each request.
-const ANSWER_AFTER: Duration = Duration::from_millis(1500);
 
 fn settings() -> ServeSettings {
     ServeSettings {
@@ -28,7 +28,11 @@ fn settings() -> ServeSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_attempts_in_flight_and_leaves_the_rest_queued() {
-    let receiver = Receiver::start(Behaviour::Slow(ANSWER_AFTER)).await;
+    // The attempts in flight are answered only once SIGTERM has come: no slot frees up before it, however
+    // slow the machine, so the count in flight is exact. Unanswered, the endpoint's window stays at its
+    // first size: that many attempts are in flight, and no more start.
+    let (open, held) = gate();
+    let receiver = Receiver::start(held).await;
     let data_dir = scratch_dir("sigterm");
     let port = free_port();
     let process = ServeProcess::start(&data_dir, port, &settings());
@@ -45,10 +49,13 @@ async fn sigterm_finishes_the_attempts_in_flight_and_leaves_the_rest_queued() {
     }
 
     // WHEN SIGTERM comes while the first attempts are in flight
+    let first_window = INITIAL_WINDOW as usize;
     receiver
-        .wait_for(CONCURRENCY, Duration::from_secs(30))
+        .wait_for(first_window, Duration::from_secs(30))
         .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let in_flight = receiver.received().len();
+    assert_eq!(in_flight, first_window);
     let terminated =
         tokio::task::spawn_blocking(move || process.terminate(Duration::from_secs(30)));
     // THEN it stops accepting at once, while the attempts in flight are still being answered
@@ -63,6 +70,8 @@ async fn sigterm_finishes_the_attempts_in_flight_and_leaves_the_rest_queued() {
         refused.is_err(),
         "an alert posted during the drain was answered: {refused:?}"
     );
+    // The attempts in flight are answered now; their slots free up during the drain.
+    open.send(true).expect("the receiver holds the gate");
     let status = terminated
         .await
         .expect("the waiting thread")

@@ -337,6 +337,8 @@ fn answered_as(answer: &Behaviour, attempt: &Attempt) -> bool {
             attempt.status_code == Some(*code) && attempt.error_class == Some(ErrorClass::Non2xx)
         }
         Behaviour::Slow(_) | Behaviour::SlowWith(..) => false,
+        // A 200 once the gate opened; a timeout before.
+        Behaviour::Held(_) => attempt.succeeded(),
         Behaviour::Reset | Behaviour::ResetMidResponse => {
             attempt.error_class == Some(ErrorClass::Connect)
         }

@@ -1,6 +1,6 @@
 //! A webhook receiver on 127.0.0.1 that answers each request by a script, or by a rule that looks at the
-//! request: a status (with headers), slowness beyond the sender's timeout, or a connection reset (before
-//! or in the middle of the answer). It records everything it receives and how it answered.
+//! request: a status (with headers), slowness beyond the sender's timeout, a hold until the test opens a
+//! gate, or a connection reset (before or in the middle of the answer). It records everything it receives and how it answered.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -18,10 +18,19 @@ pub enum Behaviour {
     Slow(Duration),
     /// Wait this long, then answer 200 with this body (if the sender is still there).
     SlowWith(Duration, String),
+    /// Hold the request until the gate opens (see [`gate`]), then answer 200; once it is open, answer at
+    /// once. The test, not the clock, decides when the attempts in flight end.
+    Held(tokio::sync::watch::Receiver<bool>),
     /// Read the request, then reset the connection without answering.
     Reset,
     /// Send the head of a 200 answer and part of its body, then reset the connection.
     ResetMidResponse,
+}
+
+/// A closed gate for [`Behaviour::Held`]: sending `true` opens it.
+pub fn gate() -> (tokio::sync::watch::Sender<bool>, Behaviour) {
+    let (open, opened) = tokio::sync::watch::channel(false);
+    (open, Behaviour::Held(opened))
 }
 
 impl Behaviour {
@@ -210,6 +219,11 @@ impl Receiver {
             Behaviour::SlowWith(delay, body) => {
                 tokio::time::sleep(delay).await;
                 respond(&mut stream, 200, &[], &body).await;
+            }
+            Behaviour::Held(mut opened) => {
+                if opened.wait_for(|open| *open).await.is_ok() {
+                    respond(&mut stream, 200, &[], "{\"held\":true}").await;
+                }
             }
             Behaviour::Reset => {
                 let _ = stream.set_zero_linger();
