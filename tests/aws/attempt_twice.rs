@@ -9,8 +9,7 @@
 //! A crash between an attempt's record and its task's next lease cannot make a second record: the task
 //! that comes back reads attempt 1 recorded and makes attempt 2 (`embedded::recovery`'s tests show it).
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use alertwire_shared::delivery::DeliveryStatus;
@@ -20,83 +19,13 @@ use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::queue::{ReceivedTask, Task, TaskQueue};
 use alertwire_shared::ports::store::{DeliveryStore, StoreError};
 use alertwire_shared::service::{Disposition, Ports, Service};
+use alertwire_tests::receiver::gate;
 use alertwire_tests::server::loopback_policy;
+use alertwire_tests::{Behaviour, Receiver};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-/// A receiver that answers `503` to each request only when the test releases it, in arrival order.
-struct HeldReceiver {
-    port: u16,
-    held: Arc<Mutex<VecDeque<oneshot::Sender<()>>>>,
-}
-
-impl HeldReceiver {
-    async fn start() -> HeldReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let port = listener.local_addr().expect("bound").port();
-        let held: Arc<Mutex<VecDeque<oneshot::Sender<()>>>> = Arc::default();
-        let queue = held.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let queue = queue.clone();
-                tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 8192];
-                    while !complete(&request) {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let (release, released) = oneshot::channel();
-                    queue.lock().expect("held").push_back(release);
-                    if released.await.is_ok() {
-                        let answer = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbusy";
-                        let _ = stream.write_all(answer.as_bytes()).await;
-                    }
-                });
-            }
-        });
-        HeldReceiver { port, held }
-    }
-
-    /// Waits until `n` requests are held.
-    async fn holding(&self, n: usize) {
-        for _ in 0..500 {
-            if self.held.lock().expect("held").len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("{n} requests never arrived");
-    }
-
-    /// Lets the oldest held request be answered.
-    fn release_oldest(&self) {
-        let release = self
-            .held
-            .lock()
-            .expect("held")
-            .pop_front()
-            .expect("a held request");
-        release.send(()).expect("the request is still open");
-    }
-}
-
-fn complete(request: &[u8]) -> bool {
-    let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-    request.len() >= end + 4 + length
-}
+/// How long a copy's request may take to reach the receiver.
+const HELD_WITHIN: Duration = Duration::from_secs(5);
 
 /// A copy of the first run's task, received for the first time.
 fn copy(tenant: &TenantId, delivery_id: &DeliveryId, receipt: &str) -> ReceivedTask {
@@ -132,7 +61,10 @@ async fn two_copies_in_flight_record_attempt_one_once(
     ports: Ports,
     store: Arc<dyn DeliveryStore>,
 ) -> Result<(), StoreError> {
-    let receiver = HeldReceiver::start().await;
+    // Each copy's request is held until its gate opens, then answered 503 (attempt 1 failed: retry).
+    let (first_answer, held_first) = gate(503);
+    let (second_answer, held_second) = gate(503);
+    let receiver = Receiver::scripted(vec![held_first, held_second], Behaviour::status(503)).await;
     let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(10))
         .expect("an HTTP client");
     let retry = alertwire_shared::delivery::retry_policy::RetryPolicy::parse("5s").expect("delays");
@@ -141,7 +73,7 @@ async fn two_copies_in_flight_record_attempt_one_once(
     service
         .create_endpoint(
             &tenant,
-            &json!({"name": "held", "url": format!("http://127.0.0.1:{}/hook", receiver.port)}),
+            &json!({"name": "held", "url": receiver.url("/hook")}),
         )
         .await
         .expect("the endpoint");
@@ -155,16 +87,18 @@ async fn two_copies_in_flight_record_attempt_one_once(
         let (service, task) = (service.clone(), copy(&tenant, &id, "copy-a"));
         tokio::spawn(async move { service.attempt_delivery(&task).await })
     };
-    receiver.holding(1).await;
+    receiver.wait_for(1, HELD_WITHIN).await;
     let second = {
         let (service, task) = (service.clone(), copy(&tenant, &id, "copy-b"));
         tokio::spawn(async move { service.attempt_delivery(&task).await })
     };
     // Both copies have read the delivery with no attempt and sent attempt 1.
-    receiver.holding(2).await;
+    receiver.wait_for(2, HELD_WITHIN).await;
     assert_eq!(attempt_numbers(store.as_ref(), &tenant, &id).await?, []);
 
-    receiver.release_oldest();
+    first_answer
+        .send(true)
+        .expect("the receiver holds the gate");
     let first = first.await.expect("the first copy ran").expect("recorded");
     assert!(matches!(first, Disposition::RetryIn(_)), "{first:?}");
     assert_eq!(
@@ -172,7 +106,9 @@ async fn two_copies_in_flight_record_attempt_one_once(
         [(0, 1)]
     );
 
-    receiver.release_oldest();
+    second_answer
+        .send(true)
+        .expect("the receiver holds the gate");
     let second = second
         .await
         .expect("the second copy ran")

@@ -31,7 +31,7 @@ async fn sigterm_finishes_the_attempts_in_flight_and_leaves_the_rest_queued() {
     // The attempts in flight are answered only once SIGTERM has come: no slot frees up before it, however
     // slow the machine, so the count in flight is exact. Unanswered, the endpoint's window stays at its
     // first size: that many attempts are in flight, and no more start.
-    let (open, held) = gate();
+    let (open, held) = gate(200);
     let receiver = Receiver::start(held).await;
     let data_dir = scratch_dir("sigterm");
     let port = free_port();

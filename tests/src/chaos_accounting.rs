@@ -337,8 +337,11 @@ fn answered_as(answer: &Behaviour, attempt: &Attempt) -> bool {
             attempt.status_code == Some(*code) && attempt.error_class == Some(ErrorClass::Non2xx)
         }
         Behaviour::Slow(_) | Behaviour::SlowWith(..) => false,
-        // A 200 once the gate opened; a timeout before.
-        Behaviour::Held(_) => attempt.succeeded(),
+        // Its status once the gate opened; a timeout before.
+        Behaviour::Held(_, code) if (200..300).contains(code) => attempt.succeeded(),
+        Behaviour::Held(_, code) => {
+            attempt.status_code == Some(*code) && attempt.error_class == Some(ErrorClass::Non2xx)
+        }
         Behaviour::Reset | Behaviour::ResetMidResponse => {
             attempt.error_class == Some(ErrorClass::Connect)
         }

@@ -18,19 +18,19 @@ pub enum Behaviour {
     Slow(Duration),
     /// Wait this long, then answer 200 with this body (if the sender is still there).
     SlowWith(Duration, String),
-    /// Hold the request until the gate opens (see [`gate`]), then answer 200; once it is open, answer at
-    /// once. The test, not the clock, decides when the attempts in flight end.
-    Held(tokio::sync::watch::Receiver<bool>),
+    /// Hold the request until the gate opens (see [`gate`]), then answer this status; once it is open,
+    /// answer at once. The test, not the clock, decides when the attempts in flight end.
+    Held(tokio::sync::watch::Receiver<bool>, u16),
     /// Read the request, then reset the connection without answering.
     Reset,
     /// Send the head of a 200 answer and part of its body, then reset the connection.
     ResetMidResponse,
 }
 
-/// A closed gate for [`Behaviour::Held`]: sending `true` opens it.
-pub fn gate() -> (tokio::sync::watch::Sender<bool>, Behaviour) {
+/// A closed gate for [`Behaviour::Held`] answering `status`: sending `true` opens it.
+pub fn gate(status: u16) -> (tokio::sync::watch::Sender<bool>, Behaviour) {
     let (open, opened) = tokio::sync::watch::channel(false);
-    (open, Behaviour::Held(opened))
+    (open, Behaviour::Held(opened, status))
 }
 
 impl Behaviour {
@@ -220,9 +220,9 @@ impl Receiver {
                 tokio::time::sleep(delay).await;
                 respond(&mut stream, 200, &[], &body).await;
             }
-            Behaviour::Held(mut opened) => {
+            Behaviour::Held(mut opened, status) => {
                 if opened.wait_for(|open| *open).await.is_ok() {
-                    respond(&mut stream, 200, &[], "{\"held\":true}").await;
+                    respond(&mut stream, status, &[], &format!("{{\"held\":{status}}}")).await;
                 }
             }
             Behaviour::Reset => {
