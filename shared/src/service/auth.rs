@@ -12,8 +12,18 @@ const MAX_KEY_ID_LEN: usize = 100;
 
 impl Service {
     /// The tenant whose key `key` is (as the caller sent it, not hashed), or `None` for a key nobody has.
+    /// A key found lately is not read again ([`super::known_keys`]).
     pub async fn authenticate(&self, key: &str) -> Result<Option<TenantId>, ServiceError> {
-        Ok(self.ports.keys.tenant_for_key(&hash_api_key(key)).await?)
+        let hash = hash_api_key(key);
+        if let Some(tenant) = self.known_keys.tenant(&hash) {
+            return Ok(Some(tenant));
+        }
+        let lookup = self.known_keys.lookup();
+        let tenant = self.ports.keys.tenant_for_key(&hash).await?;
+        if let Some(tenant) = &tenant {
+            self.known_keys.remember(lookup, hash, tenant.clone());
+        }
+        Ok(tenant)
     }
 
     /// The tenant's keys (ids, labels and creation times), oldest first.
@@ -27,7 +37,10 @@ impl Service {
         if id.as_str().len() > MAX_KEY_ID_LEN {
             return Err(ServiceError::NotFound("API key"));
         }
-        match self.ports.keys.revoke_key(tenant, id).await? {
+        let revoked = self.ports.keys.revoke_key(tenant, id).await;
+        // Forgotten whatever the store answered: a failed call may have revoked the key all the same.
+        self.known_keys.forget_tenant(tenant);
+        match revoked? {
             Revocation::Revoked => Ok(()),
             Revocation::NotFound => Err(ServiceError::NotFound("API key")),
             Revocation::LastKey => Err(ServiceError::Conflict(
@@ -49,7 +62,13 @@ pub fn hash_api_key(key: &str) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
+            let _ = write!(text, "{b:02x}");
+            text
+        })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod fallback;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
 mod ingest;
+mod known_keys;
 mod operations;
 mod resend;
 mod route_tables;
@@ -31,6 +32,7 @@ pub use auth::{generate_api_key, hash_api_key};
 pub use dead_letters::{DeadLetterReview, DeadLetterVerdict, ReplaySelection};
 pub use endpoint_stats::{CappedStats, STATS_DELIVERY_CAP};
 pub use endpoints::ReplacedEndpoint;
+pub use known_keys::KNOWN_KEY_PERIOD;
 pub use operations::{FAILING_DEBOUNCE, OPERATIONS_SOURCE, OperationsEvent};
 pub use route_tables::ROUTE_TABLE_PERIOD;
 pub use route_test::{EndpointRoute, RouteMiss, RouteTest, WouldRecord};
@@ -104,6 +106,8 @@ pub struct Service {
     compiled: Mutex<HashMap<(TenantId, EndpointId), Arc<CompiledEndpoint>>>,
     /// Each tenant's endpoints indexed for routing, read once per period.
     route_tables: route_tables::RouteTables,
+    /// API keys found lately, read again once per period.
+    known_keys: known_keys::KnownKeys,
     /// How long finished history is kept; the adapters apply it, the API shows it.
     retention: Retention,
     /// Whether the store can write now, where its adapter can tell.
@@ -139,6 +143,7 @@ impl Service {
             clock: Arc::new(SystemClock),
             compiled: Mutex::new(HashMap::new()),
             route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
+            known_keys: known_keys::KnownKeys::new(KNOWN_KEY_PERIOD),
             retention: Retention::default(),
             write_condition: None,
         }
@@ -169,6 +174,13 @@ impl Service {
     /// [`ROUTE_TABLE_PERIOD`]); this process's own endpoint writes are seen at once.
     pub fn with_route_table_period(mut self, period: std::time::Duration) -> Self {
         self.route_tables = route_tables::RouteTables::new(period);
+        self
+    }
+
+    /// How long a key found in the store is taken as valid before it is read again (by default
+    /// [`KNOWN_KEY_PERIOD`]); a key revoked through this service is refused at once.
+    pub fn with_known_key_period(mut self, period: std::time::Duration) -> Self {
+        self.known_keys = known_keys::KnownKeys::new(period);
         self
     }
 
