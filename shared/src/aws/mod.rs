@@ -6,6 +6,7 @@ pub mod dynamodb;
 pub mod kms;
 pub mod lambda;
 mod sdk_config;
+mod sdk_http_client;
 pub mod sqs;
 
 pub use sdk_config::load_sdk_config;
