@@ -65,6 +65,7 @@ impl TestServer {
             },
             retention: Retention::default(),
             trusted_roots: Default::default(),
+            durability: Default::default(),
         };
         adjust(&mut config);
         let server = server::start_with_resolver(config, resolver)

@@ -242,6 +242,11 @@ pub struct ServeArgs {
     /// or the Mozilla set compiled into the binary (`compiled-in`, for a container without a store).
     #[arg(long, env = "ALERTWIRE_TRUSTED_ROOTS", value_enum, default_value_t = Roots::System)]
     pub trusted_roots: Roots,
+    /// What an accepted alert survives: `machine` (each commit synced to the disk before it is answered:
+    /// a power loss loses nothing) or `process` (synced at checkpoints: a crash of alertwire loses
+    /// nothing, a crash of the machine may lose the last second or so of accepted alerts; much faster).
+    #[arg(long, env = "ALERTWIRE_DURABILITY", value_enum, default_value_t = DurabilityArg::Machine)]
+    pub durability: DurabilityArg,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -250,13 +255,20 @@ pub enum Roots {
     CompiledIn,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DurabilityArg {
+    Machine,
+    Process,
+}
+
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Create an API key for a tenant and print it (once: only its hash is stored).
     Create(KeysCreateArgs),
     /// List a tenant's API keys: id, creation time and label (never the key).
     List(KeysListArgs),
-    /// Revoke a tenant's API key by id: refused from the next request on. A tenant's last key is kept.
+    /// Revoke a tenant's API key by id: a running server refuses it within 5 seconds (the time it keeps a
+    /// key it found). A tenant's last key is kept.
     Revoke(KeysRevokeArgs),
 }
 

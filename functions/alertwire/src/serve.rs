@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
+use alertwire_shared::embedded::Durability;
 use alertwire_shared::embedded::server::{self, ServerConfig};
 use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::endpoint::health::HealthPolicy;
@@ -14,7 +15,7 @@ use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::retention::Retention;
 use alertwire_shared::service::{generate_api_key, hash_api_key};
 
-use crate::cli::{Roots, ServeArgs};
+use crate::cli::{DurabilityArg, Roots, ServeArgs};
 
 /// The tenant of `ALERTWIRE_API_KEY` and of the key generated at first start.
 const DEFAULT_TENANT: &str = "default";
@@ -37,6 +38,10 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         trusted_roots: match args.trusted_roots {
             Roots::System => TrustedRoots::System,
             Roots::CompiledIn => TrustedRoots::CompiledIn,
+        },
+        durability: match args.durability {
+            DurabilityArg::Machine => Durability::Machine,
+            DurabilityArg::Process => Durability::Process,
         },
     };
     let database = server::open_database(&config)

@@ -16,6 +16,7 @@ use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
 use super::schema::{SCHEMA_VERSION, SchemaError, Upgrade, check_version, upgrade};
+use crate::endpoint::OpenedDocuments;
 use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
 use crate::ports::store::{StoreError, WriteCondition, WriteTrouble};
 use crate::sealing::{KeyFileError, LocalSealer};
@@ -49,12 +50,36 @@ pub struct Database {
     queue_attached: Arc<AtomicBool>,
     /// Seals an endpoint's secret values before they are written, under the data directory's key file.
     pub(super) sealer: Arc<dyn SecretSealer>,
+    /// The endpoints read lately, opened: an attempt reads its endpoint, seldom changed.
+    pub(super) opened_endpoints: Arc<OpenedDocuments>,
     /// The database file; None in memory.
     path: Option<Arc<PathBuf>>,
     /// What failed the last commit (a full disk, an I/O error), until one goes through.
     trouble: Arc<LastCommit>,
     /// Held for the life of a serving process so two servers never share a queue.
     _lock: Option<Arc<File>>,
+}
+
+/// What a commit survives before it is answered: the trade between a synced write per commit and speed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is synced to the disk before it is answered (`synchronous=FULL`): an accepted alert
+    /// survives power loss and a crash of the machine. The default.
+    #[default]
+    Machine,
+    /// Commits are written to the write-ahead log and synced only at checkpoints (`synchronous=NORMAL`):
+    /// an accepted alert survives a crash of the process (`kill -9`, a panic), but the last commits
+    /// before a power loss or a crash of the machine may be lost. The database stays consistent either way.
+    Process,
+}
+
+impl Durability {
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Machine => "FULL",
+            Durability::Process => "NORMAL",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +108,15 @@ impl Database {
     /// database; refused if missing once values are sealed). `exclusive` takes the serving lock
     /// (`alertwire serve`); tools such as `alertwire keys create` open without it.
     pub fn open(dir: &Path, exclusive: bool) -> Result<Self, OpenError> {
+        Self::open_with(dir, exclusive, Durability::default())
+    }
+
+    /// [`Database::open`], its commits as durable as `durability` says.
+    pub fn open_with(
+        dir: &Path,
+        exclusive: bool,
+        durability: Durability,
+    ) -> Result<Self, OpenError> {
         std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
             path: dir.to_path_buf(),
             source,
@@ -98,6 +132,7 @@ impl Database {
             path: path.clone(),
             source,
         })?;
+        connection.pragma_update(None, "synchronous", durability.synchronous())?;
         if exclusive {
             give_free_pages_back(&connection)?;
         }
@@ -137,6 +172,7 @@ impl Database {
             queue_wakeup: Arc::new(Notify::new()),
             queue_attached: Arc::new(AtomicBool::new(false)),
             sealer,
+            opened_endpoints: Arc::default(),
             path: None,
             trouble,
             _lock: lock,
@@ -245,8 +281,9 @@ fn prepare_schema(connection: &Connection) -> Result<(), SchemaError> {
     // setting like this; an older one is converted by [`give_free_pages_back`].
     connection.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
-    // An accepted alert must survive power loss, not only a crash of this process.
-    connection.pragma_update(None, "synchronous", "FULL")?;
+    // An accepted alert must survive power loss, not only a crash of this process, unless the operator
+    // chose otherwise (`Durability::Process`, set after this).
+    connection.pragma_update(None, "synchronous", Durability::Machine.synchronous())?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // Each caller's savepoint inside a group's transaction keeps the pages it changes in a statement
     // journal; in memory, not in a temporary file opened and unlinked for every group.
@@ -461,5 +498,37 @@ impl From<rusqlite::Error> for StoreError {
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `synchronous` setting of the connection that commits, as SQLite numbers it (2 FULL, 1 NORMAL).
+    async fn synchronous_of(database: &Database) -> i64 {
+        database
+            .run(|c| Ok(c.pragma_query_value(None, "synchronous", |r| r.get(0))?))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn commits_are_synced_unless_the_operator_chose_process_durability() {
+        let dir = std::env::temp_dir().join(format!(
+            "alertwire-durability-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        ));
+        // GIVEN a database opened by default THEN its commits are synced (FULL)
+        let database = Database::open(&dir, false).unwrap();
+        assert_eq!(synchronous_of(&database).await, 2);
+        drop(database);
+
+        // GIVEN the same file opened with process durability THEN commits wait for checkpoints (NORMAL)
+        let database = Database::open_with(&dir, false, Durability::Process).unwrap();
+        assert_eq!(synchronous_of(&database).await, 1);
+        drop(database);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

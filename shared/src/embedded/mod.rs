@@ -15,7 +15,7 @@ mod store;
 mod unrecorded;
 pub mod worker;
 
-pub use database::{Database, OpenError};
+pub use database::{Database, Durability, OpenError};
 pub use pruner::{Pruned, Pruner};
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use recovery::Recovered;

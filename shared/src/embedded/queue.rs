@@ -96,6 +96,18 @@ pub(super) fn task_rows(tasks: &[Task]) -> Result<Vec<TaskRow>, serde_json::Erro
         .collect()
 }
 
+/// Removes the task `receipt` leases from the main queue; false if no task has that receipt (its lease ran
+/// out and another receive took it, or it is gone).
+pub(super) fn remove_task(
+    c: &rusqlite::Connection,
+    receipt: &str,
+) -> Result<bool, rusqlite::Error> {
+    let removed = c
+        .prepare_cached("DELETE FROM queue WHERE receipt = ?1 AND queue = 'main'")?
+        .execute([receipt])?;
+    Ok(removed == 1)
+}
+
 /// Queues the tasks, visible now; a task already queued for the same delivery run is not doubled. The
 /// caller notifies [`Database::queue_wakeup`] once its write is committed.
 pub(super) fn insert_tasks(c: &rusqlite::Connection, rows: &[TaskRow]) -> Result<(), StoreError> {
@@ -197,8 +209,7 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = receipt.to_string();
         self.database
             .run(move |c| {
-                c.prepare_cached("DELETE FROM queue WHERE receipt = ?1 AND queue = 'main'")?
-                    .execute([receipt])?;
+                remove_task(c, &receipt)?;
                 Ok(())
             })
             .await

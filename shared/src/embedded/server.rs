@@ -15,7 +15,7 @@ use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::embedded::prometheus::PrometheusMetrics;
 use crate::embedded::pruner::Pruner;
 use crate::embedded::worker::DeliveryWorker;
-use crate::embedded::{Database, EmbeddedQueue, OpenError, QueueSettings};
+use crate::embedded::{Database, Durability, EmbeddedQueue, OpenError, QueueSettings};
 use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::HealthPolicy;
 use crate::outbound::sender::HttpSender;
@@ -42,6 +42,8 @@ pub struct ServerConfig {
     pub retention: Retention,
     /// Which certificate authorities HTTPS endpoints are checked against.
     pub trusted_roots: TrustedRoots,
+    /// What a commit survives before it is answered (a crash of the machine, by default).
+    pub durability: Durability,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +86,7 @@ pub async fn start_with_resolver(
 /// stop, for a caller that prepares it (the first API key) before [`start_on`] answers any request.
 pub async fn open_database(config: &ServerConfig) -> Result<Database, StartError> {
     let database = match &config.data_dir {
-        Some(dir) => Database::open(dir, true)?,
+        Some(dir) => Database::open_with(dir, true, config.durability)?,
         None => Database::in_memory()?,
     };
     let recovered = database.recover(MAX_ATTEMPTS).await?;

@@ -238,6 +238,8 @@ impl DeliveryWorker {
             Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
             Disposition::DeadLetter => queue.dead_letter(&task).await,
             Disposition::Hold(delay) => queue.hold(&task, delay).await,
+            // The store removed the task with the outcome, in the same commit.
+            Disposition::Settled => Ok(()),
         };
         if let Err(e) = applied {
             if self.service.write_trouble().is_some() {

@@ -24,7 +24,7 @@ use crate::webhook::signing::WebhookSecret;
 
 pub use compiled::{CompiledEndpoint, CompiledRoute};
 pub use input::{EndpointInput, SecretRotation};
-pub use sealed_document::{open_document, sealed_document};
+pub use sealed_document::{OpenedDocuments, open_document, sealed_document};
 
 /// What the API shows in place of a secret value. Sending it back in a replace keeps the stored value.
 pub const MASK: &str = "********";

@@ -1,11 +1,17 @@
 //! An endpoint as the stores keep it: its JSON document with every secret value sealed (the signing
 //! secret and those retiring, the verification token, the values of secret headers, the OAuth2 client
 //! secret, the mTLS private key), opened again when read. Both store adapters go through here, so what is
-//! sealed is decided once.
+//! sealed is decided once. [`OpenedDocuments`] keeps the endpoints opened lately, so that reading an
+//! unchanged document again (every attempt reads its endpoint) costs a comparison, not a parse and the
+//! opening of each sealed value.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use serde_json::Value;
 
 use super::Endpoint;
+use crate::ids::{EndpointId, TenantId};
 use crate::ports::secret_sealer::{SecretSealer, is_sealed};
 use crate::ports::store::StoreError;
 
@@ -37,6 +43,54 @@ pub async fn open_document(doc: &str, sealer: &dyn SecretSealer) -> Result<Endpo
         }
     }
     serde_json::from_value(doc).map_err(unreadable)
+}
+
+/// Endpoints kept at once; past it every one is forgotten and opened again when read.
+const DOCUMENTS_KEPT: usize = 2_000;
+
+/// The endpoints a store adapter opened lately, each with the document it was opened from.
+#[derive(Default)]
+pub struct OpenedDocuments {
+    opened: Mutex<HashMap<(TenantId, EndpointId), (String, Endpoint)>>,
+}
+
+impl OpenedDocuments {
+    /// The endpoint `tenant`/`id` of `doc`: the one opened before if its document is the same text,
+    /// else opened now (see [`open_document`]) and kept.
+    pub async fn open(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        doc: &str,
+        sealer: &dyn SecretSealer,
+    ) -> Result<Endpoint, StoreError> {
+        let key = (tenant.clone(), id.clone());
+        if let Some((_, endpoint)) = self.lock().get(&key).filter(|(kept, _)| kept == doc) {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = open_document(doc, sealer).await?;
+        let mut opened = self.lock();
+        if opened.len() >= DOCUMENTS_KEPT {
+            opened.clear();
+        }
+        opened.insert(key, (doc.to_string(), endpoint.clone()));
+        Ok(endpoint)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(TenantId, EndpointId), (String, Endpoint)>> {
+        self.opened.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Shows how many endpoints are kept, never their values.
+impl std::fmt::Debug for OpenedDocuments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedDocuments")
+            .field("kept", &self.lock().len())
+            .finish()
+    }
 }
 
 fn unreadable(e: serde_json::Error) -> StoreError {
@@ -201,5 +255,70 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    }
+
+    /// Counts the values it opens, so a test sees whether a document was opened again.
+    #[derive(Debug)]
+    struct CountingSealer {
+        inner: LocalSealer,
+        opened: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl SecretSealer for CountingSealer {
+        async fn seal(
+            &self,
+            plain: &[u8],
+        ) -> Result<String, crate::ports::secret_sealer::SealError> {
+            self.inner.seal(plain).await
+        }
+        async fn open(
+            &self,
+            sealed: &str,
+        ) -> Result<Vec<u8>, crate::ports::secret_sealer::SealError> {
+            self.opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.open(sealed).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_document_is_opened_once_and_a_changed_one_again() {
+        // GIVEN an endpoint's sealed document, read twice through the kept documents
+        let sealer = CountingSealer {
+            inner: LocalSealer::generate(),
+            opened: Default::default(),
+        };
+        let mut endpoint = endpoint_with_every_secret();
+        let doc = sealed_document(&endpoint, &sealer).await.unwrap();
+        let kept = OpenedDocuments::default();
+        let opens = || sealer.opened.load(std::sync::atomic::Ordering::Relaxed);
+        let first = kept
+            .open(&endpoint.tenant, &endpoint.id, &doc, &sealer)
+            .await
+            .unwrap();
+        let after_first = opens();
+        let second = kept
+            .open(&endpoint.tenant, &endpoint.id, &doc, &sealer)
+            .await
+            .unwrap();
+
+        // THEN the second read opens nothing and answers the same endpoint
+        assert_eq!(after_first, 7);
+        assert_eq!(opens(), after_first);
+        assert_eq!(second, first);
+        assert_eq!(second, endpoint);
+
+        // WHEN the endpoint is written again with another secret value
+        endpoint.verification_token = Some("a new token".into());
+        let changed = sealed_document(&endpoint, &sealer).await.unwrap();
+        let third = kept
+            .open(&endpoint.tenant, &endpoint.id, &changed, &sealer)
+            .await
+            .unwrap();
+
+        // THEN the new document is opened, and gives the new value
+        assert_eq!(opens(), after_first + 7);
+        assert_eq!(third.verification_token.as_deref(), Some("a new token"));
     }
 }

@@ -236,6 +236,15 @@ pub struct StatusChange<'a> {
     pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
+/// What [`DeliveryStore::update_delivery_settling`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Settlement {
+    /// The change was recorded (see [`DeliveryStore::update_delivery`]).
+    pub recorded: bool,
+    /// The task was removed from the queue with it: nothing is left for the queue to do.
+    pub task_removed: bool,
+}
+
 /// A delivery added to an alert already stored: the fallback of a dead delivery, at the dead one's
 /// endpoint's fallback endpoint. Like an [`AlertRecord`], a store that holds the queue writes the tasks in
 /// the same transaction, and one that does not leaves them to the caller.
@@ -300,6 +309,28 @@ pub trait DeliveryStore: Send + Sync {
         attempt: Option<&Attempt>,
         change: StatusChange<'_>,
     ) -> Result<bool, StoreError>;
+    /// [`update_delivery`](Self::update_delivery) for a change that finishes the task with queue receipt
+    /// `receipt`: a store that holds the queue (the embedded database serving its own) removes the task
+    /// in the same write, so recording the outcome and settling the task are one commit, not two. By
+    /// default, and whenever the change is not recorded, the task is left to the queue.
+    async fn update_delivery_settling(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+        receipt: &str,
+    ) -> Result<Settlement, StoreError> {
+        let _ = receipt;
+        let recorded = self
+            .update_delivery(tenant, id, run, attempt, change)
+            .await?;
+        Ok(Settlement {
+            recorded,
+            task_removed: false,
+        })
+    }
     /// Starts a new run for a manual resend: status pending, run + 1. Returns the new run, or None if the
     /// delivery does not exist. `only_if` restricts it to deliveries currently in that status.
     /// Writes a fallback delivery, its tasks (see [`FallbackRecord`]) and the dead delivery's

@@ -23,16 +23,17 @@ use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::AttemptOutcome;
 use crate::ports::queue::{ReceivedTask, Task};
-use crate::ports::store::{StatusChange, StoreError};
+use crate::ports::store::{Settlement, StatusChange, StoreError};
 use crate::template::RenderError;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
 
-/// The delivery run a task is for.
+/// The delivery run a task is for, and the queue receipt of the task.
 struct TaskRun<'a> {
     tenant: &'a TenantId,
     delivery_id: &'a DeliveryId,
     run: u32,
+    receipt: &'a str,
 }
 
 /// The endpoint's health as loaded before the attempt, and whether the attempt is the circuit's probe.
@@ -87,6 +88,8 @@ pub struct SentAttempt {
     tenant: TenantId,
     delivery_id: DeliveryId,
     run: u32,
+    /// The queue receipt of the task the attempt was made for.
+    receipt: String,
     endpoint_id: EndpointId,
     received_at: chrono::DateTime<chrono::Utc>,
     attempt: Attempt,
@@ -132,6 +135,7 @@ impl Service {
             tenant,
             delivery_id,
             run: *run,
+            receipt: &received.receipt,
         };
         let Some(delivery) = self
             .ports
@@ -253,6 +257,7 @@ impl Service {
             tenant: task.tenant.clone(),
             delivery_id: task.delivery_id.clone(),
             run: task.run,
+            receipt: task.receipt.to_string(),
             endpoint_id: delivery.endpoint_id.clone(),
             received_at: alert.received_at,
             attempt,
@@ -291,16 +296,18 @@ impl Service {
             tenant: &sent.tenant,
             delivery_id: &sent.delivery_id,
             run: sent.run,
+            receipt: &sent.receipt,
         };
         let record = Record {
             task: &task,
             attempt: Some(&sent.attempt),
             decision: &sent.decision,
         };
-        let recorded = match self.record_status(&record).await {
-            Ok(recorded) => recorded,
+        let settlement = match self.record_status(&record).await {
+            Ok(settlement) => settlement,
             Err(error) => return Err(unrecorded(sent, error)),
         };
+        let recorded = settlement.recorded;
         if recorded {
             self.follow_status(&record).await?;
         }
@@ -323,7 +330,7 @@ impl Service {
         );
         // A resend started a new run while this attempt was in flight: the old run's task just ends.
         Ok(if recorded {
-            decision.disposition()
+            settled(decision, settlement)
         } else {
             Disposition::Done
         })
@@ -355,13 +362,14 @@ impl Service {
         attempt: Option<&Attempt>,
         decision: Decision,
     ) -> Result<Disposition, ServiceError> {
-        self.record(Record {
-            task,
-            attempt,
-            decision: &decision,
-        })
-        .await?;
-        Ok(decision.disposition())
+        let settlement = self
+            .record(Record {
+                task,
+                attempt,
+                decision: &decision,
+            })
+            .await?;
+        Ok(settled(&decision, settlement))
     }
 
     /// Keeps the endpoint's health: the failure streak, the outage run and circuit, a slowdown asked for
@@ -471,16 +479,17 @@ impl Service {
     /// Records the attempt (if any) and the decided status in the task's run, and counts the delivery as
     /// finished when that status is final. False, writing and counting nothing, if the run is no longer
     /// current.
-    async fn record(&self, record: Record<'_>) -> Result<bool, ServiceError> {
-        let recorded = self.record_status(&record).await?;
-        if recorded {
+    async fn record(&self, record: Record<'_>) -> Result<Settlement, ServiceError> {
+        let settlement = self.record_status(&record).await?;
+        if settlement.recorded {
             self.follow_status(&record).await?;
         }
-        Ok(recorded)
+        Ok(settlement)
     }
 
-    /// The store's part of [`Self::record`]: the attempt and the status, in one write.
-    async fn record_status(&self, record: &Record<'_>) -> Result<bool, ServiceError> {
+    /// The store's part of [`Self::record`]: the attempt and the status, in one write; with them the
+    /// task's removal when the decision finishes it and the store holds the queue.
+    async fn record_status(&self, record: &Record<'_>) -> Result<Settlement, ServiceError> {
         let reason = record.decision.reason();
         let change = StatusChange {
             status: record.decision.status(),
@@ -488,9 +497,20 @@ impl Service {
             next_attempt_at: record.decision.next_attempt_at(self.clock.now()),
         };
         let task = record.task;
-        Ok(self
-            .ports
-            .deliveries
+        let deliveries = &self.ports.deliveries;
+        if record.decision.disposition() == Disposition::Done {
+            return Ok(deliveries
+                .update_delivery_settling(
+                    task.tenant,
+                    task.delivery_id,
+                    task.run,
+                    record.attempt,
+                    change,
+                    task.receipt,
+                )
+                .await?);
+        }
+        let recorded = deliveries
             .update_delivery(
                 task.tenant,
                 task.delivery_id,
@@ -498,7 +518,11 @@ impl Service {
                 record.attempt,
                 change,
             )
-            .await?)
+            .await?;
+        Ok(Settlement {
+            recorded,
+            task_removed: false,
+        })
     }
 
     /// What follows a recorded status: the count of finished deliveries, and what a death leads to. When
@@ -514,6 +538,15 @@ impl Service {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// What the queue does with the task after `decision` was recorded: nothing if the store removed it.
+fn settled(decision: &Decision, settlement: Settlement) -> Disposition {
+    if settlement.task_removed {
+        Disposition::Settled
+    } else {
+        decision.disposition()
     }
 }
 

@@ -167,6 +167,54 @@ async fn an_answered_attempt_delivers_and_ends_the_task() {
 }
 
 #[tokio::test]
+async fn a_delivered_attempt_removes_its_task_in_the_same_write_as_the_outcome() {
+    // GIVEN a delivery whose task the worker received from the queue in the store's own database
+    let service = monday_service();
+    let (tenant, _, delivery_id) =
+        one_delivery(&service, answering_receiver(200).await, json!({})).await;
+    let received = service.ports.queue.receive(10).await.unwrap();
+    assert_eq!(received.len(), 1);
+
+    // WHEN the first attempt is answered 200
+    let disposition = service.attempt_delivery(&received[0]).await.unwrap();
+
+    // THEN the store removed the task with the outcome: nothing is left for the queue, and releasing the
+    // lease brings nothing back
+    assert_eq!(disposition, Disposition::Settled);
+    let delivery = stored_delivery(&service, &tenant, &delivery_id).await;
+    assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    service
+        .ports
+        .queue
+        .retry_later(&received[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(service.ports.queue.receive(10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retried_attempt_leaves_its_task_to_the_queue() {
+    // GIVEN a delivery whose task was received from the queue
+    let service = monday_service();
+    let (_, _, _) = one_delivery(&service, answering_receiver(503).await, json!({})).await;
+    let received = service.ports.queue.receive(10).await.unwrap();
+
+    // WHEN the attempt fails THEN the queue is told to retry: the task is still there
+    let disposition = service.attempt_delivery(&received[0]).await.unwrap();
+    assert!(
+        matches!(disposition, Disposition::RetryIn(_)),
+        "{disposition:?}"
+    );
+    service
+        .ports
+        .queue
+        .retry_later(&received[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(service.ports.queue.receive(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_task_for_a_stale_run_is_done_and_writes_nothing() {
     let service = monday_service();
     let (tenant, _, delivery_id) = one_delivery(&service, closed_port(), json!({})).await;

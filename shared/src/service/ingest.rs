@@ -72,7 +72,9 @@ impl Service {
     ) -> Result<AlertReceipt, ServiceError> {
         let input = AlertContent::from_json(body)?;
         let selection = EndpointSelection::from_json(body)?;
-        let request_hash = format!("{:x}", Sha256::digest(body.to_string().as_bytes()));
+        // Only a repeat under the same key is compared with the first request.
+        let request_hash =
+            idempotency_key.map(|_| format!("{:x}", Sha256::digest(body.to_string().as_bytes())));
         let table = self.route_table(tenant).await?;
         let named = match &selection {
             Some(selection) => Some(selection.resolve(table.endpoints())?),
@@ -85,7 +87,7 @@ impl Service {
             tenant,
             input,
             &destinations,
-            idempotency_key.map(|k| (k, request_hash.as_str())),
+            idempotency_key.zip(request_hash.as_deref()),
         )
         .await
     }

@@ -59,11 +59,11 @@ async fn make_dead(service: &Service, received: &ReceivedTask) -> DeliveryId {
     delivery_of(received)
 }
 
-/// GIVEN the first attempt was answered 2XX: the delivery is delivered and its task deleted.
+/// GIVEN the first attempt was answered 2XX: the delivery is delivered and its task removed with it (the
+/// store holds the queue).
 async fn make_delivered(service: &Service, received: &ReceivedTask) -> DeliveryId {
     let disposition = service.attempt_delivery(received).await.unwrap();
-    assert_eq!(disposition, Disposition::Done);
-    service.ports.queue.delete(&received.receipt).await.unwrap();
+    assert_eq!(disposition, Disposition::Settled);
     delivery_of(received)
 }
 

@@ -13,7 +13,7 @@ use super::layout::{ENDPOINT_PREFIX, LAYOUT, PK, SK, WRITTEN_LAYOUT, endpoint_sk
 use super::{DynamoError, DynamoStore, WRITE_TRIES, key, request_failed, written};
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
-use crate::endpoint::{Endpoint, open_document, sealed_document};
+use crate::endpoint::{Endpoint, sealed_document};
 use crate::ids::{EndpointId, TenantId};
 use crate::ports::store::{EndpointStore, StoreError};
 
@@ -58,10 +58,19 @@ impl DynamoStore {
         Ok(s(sealed_document(endpoint, &*self.sealer).await?))
     }
 
-    /// The endpoint of an item, its sealed values opened.
-    async fn endpoint_from(&self, found: &Item) -> Result<Endpoint, StoreError> {
+    /// The endpoint of `tenant`'s item, its sealed values opened (or kept from an earlier read of the same
+    /// document).
+    async fn endpoint_from(&self, tenant: &TenantId, found: &Item) -> Result<Endpoint, StoreError> {
         item::check_layout(found)?;
-        let mut endpoint = open_document(item::string(found, DOC)?, &*self.sealer).await?;
+        let doc = item::string(found, DOC)?;
+        let id = item::string(found, SK)?
+            .strip_prefix(ENDPOINT_PREFIX)
+            .map(EndpointId::from)
+            .ok_or_else(|| StoreError::Corrupt("an endpoint item's sort key".into()))?;
+        let mut endpoint = self
+            .opened_endpoints
+            .open(tenant, &id, doc, &*self.sealer)
+            .await?;
         endpoint.health = health_from(found)?;
         Ok(endpoint)
     }
@@ -117,7 +126,7 @@ impl EndpointStore for DynamoStore {
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
         match self.get_live(tenant_pk(tenant), endpoint_sk(id)).await? {
-            Some(found) => Ok(Some(self.endpoint_from(&found).await?)),
+            Some(found) => Ok(Some(self.endpoint_from(tenant, &found).await?)),
             None => Ok(None),
         }
     }
@@ -129,7 +138,7 @@ impl EndpointStore for DynamoStore {
             .await?;
         let mut endpoints = Vec::with_capacity(found.len());
         for found in &found {
-            endpoints.push(self.endpoint_from(found).await?);
+            endpoints.push(self.endpoint_from(tenant, found).await?);
         }
         Ok(endpoints)
     }

@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::Utc;
 
+use crate::endpoint::OpenedDocuments;
 use crate::ports::secret_sealer::SecretSealer;
 use crate::ports::store::StoreError;
 use item::Item;
@@ -50,6 +51,8 @@ pub struct DynamoStore {
     record_ttl: Duration,
     /// Seals an endpoint's secret values before they are written (KMS data keys on AWS).
     sealer: Arc<dyn SecretSealer>,
+    /// The endpoints read lately, opened: an attempt reads its endpoint, seldom changed.
+    opened_endpoints: Arc<OpenedDocuments>,
 }
 
 impl DynamoStore {
@@ -66,6 +69,7 @@ impl DynamoStore {
             table,
             record_ttl,
             sealer,
+            opened_endpoints: Arc::default(),
         }
     }
 

@@ -155,7 +155,9 @@ async fn settle(
         }
     };
     match disposition {
-        Disposition::Done => Settled::Finished,
+        // DynamoDB never removes an SQS message (`Settled` comes from a store that holds its queue): both
+        // leave the message to the batch's deletion.
+        Disposition::Done | Disposition::Settled => Settled::Finished,
         Disposition::RetryIn(delay) => {
             let since_receive = RECEIVED_BEFORE_INVOKE + invoked.elapsed();
             let delay = cap_visibility(delay, since_receive);

@@ -83,6 +83,9 @@ pub enum Disposition {
     /// Not attempted, held back by the endpoint's limits or its open circuit: make the task visible
     /// after this delay without counting the receive as an attempt.
     Hold(Duration),
+    /// Finished, and the store removed the task in the same write as the outcome: nothing is left for
+    /// the queue to do.
+    Settled,
 }
 
 /// What becomes of a delivery after one received task: the status to record and what the queue does.

@@ -7,10 +7,11 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::alert::MessageType;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::embedded::Database;
-use crate::embedded::queue::{insert_tasks, task_rows};
+use crate::embedded::queue::{insert_tasks, remove_task, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::{
-    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, Settlement, StatusChange,
+    StoreError,
 };
 
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
@@ -135,6 +136,58 @@ fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<()
     Ok(())
 }
 
+impl Database {
+    /// The attempt (if any) and the status change of a pending delivery run, and with them the removal of
+    /// the task `receipt` leases when given: one savepoint, so the outcome and the task's end are one
+    /// commit. Nothing is written if the run is not pending or the attempt was recorded already.
+    async fn update_and_settle(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+        receipt: Option<String>,
+    ) -> Result<Settlement, StoreError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        let attempt = attempt.cloned();
+        let status = change.status.as_str();
+        let reason = change.reason.map(str::to_string);
+        let next = change.next_attempt_at.map(|t| t.to_rfc3339());
+        self.run(move |c| {
+            let tx = c.savepoint()?;
+            if let Some(attempt) = &attempt
+                && attempt_made_already(&tx, &tenant, &id, attempt)?
+            {
+                return Ok(Settlement::default());
+            }
+            let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
+                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
+                params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
+            )?;
+            if changed == 0 {
+                return Ok(Settlement::default());
+            }
+            // The check above finds an earlier record; the index refuses one whatever the check said.
+            if let Some(attempt) = &attempt
+                && !insert_attempt(&tx, &tenant, &id, attempt)?
+            {
+                return Ok(Settlement::default());
+            }
+            let task_removed = match &receipt {
+                Some(receipt) => remove_task(&tx, receipt)?,
+                None => false,
+            };
+            tx.commit()?;
+            Ok(Settlement {
+                recorded: true,
+                task_removed,
+            })
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl DeliveryStore for Database {
     async fn get_delivery(
@@ -147,7 +200,8 @@ impl DeliveryStore for Database {
             let sql =
                 format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
             let Some(mut delivery) = c
-                .query_row(&sql, [tenant, id], delivery_from_row)
+                .prepare_cached(&sql)?
+                .query_row([tenant, id], delivery_from_row)
                 .optional()?
             else {
                 return Ok(None);
@@ -229,35 +283,25 @@ impl DeliveryStore for Database {
         attempt: Option<&Attempt>,
         change: StatusChange<'_>,
     ) -> Result<bool, StoreError> {
-        let (tenant, id) = (tenant.clone(), id.clone());
-        let attempt = attempt.cloned();
-        let status = change.status.as_str();
-        let reason = change.reason.map(str::to_string);
-        let next = change.next_attempt_at.map(|t| t.to_rfc3339());
-        self.run(move |c| {
-            let tx = c.savepoint()?;
-            if let Some(attempt) = &attempt
-                && attempt_made_already(&tx, &tenant, &id, attempt)?
-            {
-                return Ok(false);
-            }
-            let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
-                 WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
-                params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
-            )?;
-            if changed == 0 {
-                return Ok(false);
-            }
-            // The check above finds an earlier record; the index refuses one whatever the check said.
-            if let Some(attempt) = &attempt
-                && !insert_attempt(&tx, &tenant, &id, attempt)?
-            {
-                return Ok(false);
-            }
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
+        let settled = self
+            .update_and_settle(tenant, id, run, attempt, change, None)
+            .await?;
+        Ok(settled.recorded)
+    }
+
+    async fn update_delivery_settling(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        run: u32,
+        attempt: Option<&Attempt>,
+        change: StatusChange<'_>,
+        receipt: &str,
+    ) -> Result<Settlement, StoreError> {
+        // Only the queue in this database can be written with the outcome.
+        let receipt = self.holds_queue().then(|| receipt.to_string());
+        self.update_and_settle(tenant, id, run, attempt, change, receipt)
+            .await
     }
 
     /// The fallback delivery, the dead delivery's link to it and (where the queue is in this database)

@@ -37,21 +37,26 @@ impl EndpointStore for Database {
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        let (tenant, id) = (tenant.0.clone(), id.0.clone());
+        let (tenant_id, endpoint_id) = (tenant.0.clone(), id.0.clone());
         let stored = self
             .read(move |c| {
                 c.prepare_cached(&format!(
                     "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
                 ))?
-                .query_row([tenant, id], stored_from_row)
+                .query_row([tenant_id, endpoint_id], stored_from_row)
                 .optional()?
                 .transpose()
             })
             .await?;
-        match stored {
-            Some(stored) => Ok(Some(self.open_stored(stored).await?)),
-            None => Ok(None),
-        }
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let mut endpoint = self
+            .opened_endpoints
+            .open(tenant, id, &stored.doc, &*self.sealer)
+            .await?;
+        endpoint.health = stored.health;
+        Ok(Some(endpoint))
     }
 
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
