@@ -53,6 +53,10 @@ pub(crate) fn alert_request(server: &ServeProcess) -> Request {
     }
 }
 
+/// The goal for the server's CPU time per accepted and delivered alert, and as a multiple of a bare 202.
+const CPU_GOAL_MICROS: f64 = 150.0;
+const CPU_GOAL_RATIO: f64 = 5.0;
+
 pub(crate) struct SubjectRun {
     pub(crate) deliveries_per_second: f64,
     /// CPU time of the server process per delivery, from before the first alert to the last delivery.
@@ -143,6 +147,10 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         let mut rows = Vec::new();
         let mut idle = Figure::new("MB");
         let mut peak = Figure::new("MB");
+        // The CPU baseline: a bare axum 202 server's CPU per request, for as many requests.
+        let bare = crate::ingest::Bare202::start().await?;
+        let bare_request = crate::ingest::request(&bare.1);
+        let (mut cpu, mut bare_cpu) = (Figure::new("µs"), Figure::new("µs"));
         for endpoints in [1usize, 3] {
             let alerts = deliveries / endpoints as u64;
             let mut raw = Figure::new("req/s");
@@ -155,6 +163,21 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 alertwire.push(run.deliveries_per_second);
                 idle.push(run.idle_rss_mb);
                 peak.push(run.peak_rss_mb);
+                if endpoints == 1 {
+                    cpu.push(run.cpu_micros_per_delivery);
+                    let before = cpu_seconds(bare.pid())?;
+                    let b = load::run(
+                        &client,
+                        &bare_request,
+                        POSTING_CONCURRENCY,
+                        Until::Count(alerts),
+                    )
+                    .await?;
+                    bare_cpu.push(crate::ingest::micros_per(
+                        cpu_seconds(bare.pid())? - before,
+                        b.sent,
+                    ));
+                }
             }
             let r = ratio(&alertwire, &raw);
             rows.push(Row {
@@ -170,6 +193,16 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 met: Some(r >= 0.7),
             });
         }
+        let cpu_ratio = ratio(&cpu, &bare_cpu);
+        let cpu_met = cpu.median() <= CPU_GOAL_MICROS && cpu_ratio <= CPU_GOAL_RATIO;
+        rows.push(Row {
+            scenario: "end-to-end: CPU time per accepted and delivered alert, 1 endpoint (`alertwire serve`, from the first alert to the last delivery)".into(),
+            ratio: Some(cpu_ratio),
+            figure: cpu,
+            baseline: Some(bare_cpu),
+            goal: format!("≤ {CPU_GOAL_MICROS} µs (≤ {CPU_GOAL_RATIO}×)"),
+            met: Some(cpu_met),
+        });
         let peak_median = peak.median();
         rows.push(Row {
             scenario: "memory: peak RSS of `alertwire serve` during the end-to-end runs".into(),
