@@ -309,10 +309,11 @@ pub trait DeliveryStore: Send + Sync {
         attempt: Option<&Attempt>,
         change: StatusChange<'_>,
     ) -> Result<bool, StoreError>;
-    /// [`update_delivery`](Self::update_delivery) for a change that finishes the task with queue receipt
-    /// `receipt`: a store that holds the queue (the embedded database serving its own) removes the task
-    /// in the same write, so recording the outcome and settling the task are one commit, not two. By
-    /// default, and whenever the change is not recorded, the task is left to the queue.
+    /// [`update_delivery`](Self::update_delivery), and with it the end of the task with queue receipt
+    /// `finishes` when the change finishes that task: a store that holds the queue (the embedded database
+    /// serving its own) removes the task in the same write, so recording the outcome and settling the task
+    /// are one commit, not two. By default, and whenever the change is not recorded, the task is left to
+    /// the queue.
     async fn update_delivery_settling(
         &self,
         tenant: &TenantId,
@@ -320,9 +321,8 @@ pub trait DeliveryStore: Send + Sync {
         run: u32,
         attempt: Option<&Attempt>,
         change: StatusChange<'_>,
-        receipt: &str,
+        _finishes: Option<&str>,
     ) -> Result<Settlement, StoreError> {
-        let _ = receipt;
         let recorded = self
             .update_delivery(tenant, id, run, attempt, change)
             .await?;

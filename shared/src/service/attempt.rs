@@ -497,32 +497,19 @@ impl Service {
             next_attempt_at: record.decision.next_attempt_at(self.clock.now()),
         };
         let task = record.task;
-        let deliveries = &self.ports.deliveries;
-        if record.decision.disposition() == Disposition::Done {
-            return Ok(deliveries
-                .update_delivery_settling(
-                    task.tenant,
-                    task.delivery_id,
-                    task.run,
-                    record.attempt,
-                    change,
-                    task.receipt,
-                )
-                .await?);
-        }
-        let recorded = deliveries
-            .update_delivery(
+        let finishes = (record.decision.disposition() == Disposition::Done).then_some(task.receipt);
+        Ok(self
+            .ports
+            .deliveries
+            .update_delivery_settling(
                 task.tenant,
                 task.delivery_id,
                 task.run,
                 record.attempt,
                 change,
+                finishes,
             )
-            .await?;
-        Ok(Settlement {
-            recorded,
-            task_removed: false,
-        })
+            .await?)
     }
 
     /// What follows a recorded status: the count of finished deliveries, and what a death leads to. When

@@ -296,10 +296,10 @@ impl DeliveryStore for Database {
         run: u32,
         attempt: Option<&Attempt>,
         change: StatusChange<'_>,
-        receipt: &str,
+        finishes: Option<&str>,
     ) -> Result<Settlement, StoreError> {
         // Only the queue in this database can be written with the outcome.
-        let receipt = self.holds_queue().then(|| receipt.to_string());
+        let receipt = finishes.filter(|_| self.holds_queue()).map(str::to_string);
         self.update_and_settle(tenant, id, run, attempt, change, receipt)
             .await
     }
