@@ -26,6 +26,11 @@ moto_port=$(free_port)
 pids+=($!)
 wait_port "$moto_port"
 
+# The functions write the metrics the template selects for them (its EmfMetrics parameter's default).
+ALERTWIRE_EMF_METRICS=$("$venv/bin/python" -c \
+    'from cfnlint.decode import cfn_yaml; print(cfn_yaml.load("template.yaml")["Parameters"]["EmfMetrics"]["Default"])')
+export ALERTWIRE_EMF_METRICS
+
 runs=()
 for retry_every in 0 10; do
     proxy_port=$(free_port)

@@ -136,6 +136,36 @@ def check(template):
         }
         declared = {i["IndexName"] for i in props("Table")["GlobalSecondaryIndexes"]}
         expect(indexes == declared, f"the throttling alarm watches indexes {sorted(indexes)}, not {sorted(declared)}")
+    # The alertwire metrics the functions write as EMF are those the alarms read: a metric no alarm reads
+    # is billed for nothing, and an alarm on a metric not written never fires.
+    emf_default = str(parameters.get("EmfMetrics", {}).get("Default", "all"))
+    written = None if emf_default == "all" else {n.strip() for n in emf_default.split(",") if n.strip()}
+    alarmed = {m for alarm in alarms.values() for n, m, _ in watched(alarm) if n == "alertwire"}
+    expect(
+        written is not None and written == alarmed,
+        f"EmfMetrics' default writes {emf_default!r}, the alarms read {sorted(alarmed)}",
+    )
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    expect(
+        globals_env.get("ALERTWIRE_EMF_METRICS") == ref("EmfMetrics"),
+        "the functions are not given ALERTWIRE_EMF_METRICS from EmfMetrics",
+    )
+
+    # Logs: JSON, so Lambda filters its own START/REPORT lines at SystemLogLevel. EMF lines carry no level
+    # and count as INFO, so an application level above INFO would drop every metric.
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        logging = props(name).get("LoggingConfig", {})
+        expect(
+            logging.get("LogFormat") == "JSON" and logging.get("SystemLogLevel") == ref("SystemLogLevel"),
+            f"{name}'s LoggingConfig is not JSON with SystemLogLevel",
+        )
+        expect(
+            logging.get("ApplicationLogLevel", "INFO") in ("INFO", "DEBUG", "TRACE"),
+            f"{name}'s ApplicationLogLevel {logging.get('ApplicationLogLevel')} filters out the EMF lines",
+        )
+
     for name, alarm in alarms.items():
         expect(
             alarm.get("AlarmActions") == {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], []]},

@@ -7,6 +7,8 @@
 //! per process, reports to the recorder installed process-wide. Every label has a small fixed set of values: no tenant,
 //! endpoint, URL, alert content or secret ever becomes a label.
 
+use std::collections::BTreeSet;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,6 +61,68 @@ pub const STORE_UNWRITABLE: &str = "alertwire_store_unwritable";
 pub const OUTCOMES_UNRECORDED: &str = "alertwire_attempt_outcomes_unrecorded";
 /// Log lines that could not be written (stderr on a full disk, a closed pipe), since the process started.
 pub const LOG_LINES_UNWRITTEN: &str = "alertwire_log_lines_unwritten_total";
+
+/// Every metric name above, for [`Selection`]'s check of the names it is given.
+pub const ALL_METRICS: &[&str] = &[
+    ALERTS_ACCEPTED,
+    ALERTS_UNROUTED,
+    ALERTS_REFUSED,
+    ATTEMPTS,
+    ATTEMPT_DURATION,
+    DELIVERY_LATENCY,
+    DELIVERIES_FINISHED,
+    RESENDS,
+    ENDPOINTS_DISABLED,
+    CIRCUIT_TRANSITIONS,
+    DELIVERIES_HELD,
+    CIRCUITS_OPEN,
+    QUEUE_DEPTH,
+    DEAD_LETTERS,
+    HISTORY_PRUNED,
+    STORE_BYTES,
+    STORE_UNWRITABLE,
+    OUTCOMES_UNRECORDED,
+    LOG_LINES_UNWRITTEN,
+];
+
+/// Which metrics reach the recorder. Where every metric has a price (CloudWatch bills each name and
+/// label set a month), an operator records only those an alarm or a dashboard reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    /// These names only; empty records nothing.
+    Only(BTreeSet<&'static str>),
+}
+
+/// A name in a [`Selection`] that is no alertwire metric.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an alertwire metric (\"all\", \"none\" or a comma-separated list of: {names})", names = ALL_METRICS.join(", "))]
+pub struct UnknownMetric(pub String);
+
+impl FromStr for Selection {
+    type Err = UnknownMetric;
+
+    /// `all`, `none`, or names separated by commas.
+    fn from_str(text: &str) -> Result<Self, UnknownMetric> {
+        match text.trim() {
+            "all" => return Ok(Self::All),
+            "none" => return Ok(Self::Only(BTreeSet::new())),
+            _ => {}
+        }
+        text.split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                ALL_METRICS
+                    .iter()
+                    .find(|known| **known == name)
+                    .copied()
+                    .ok_or_else(|| UnknownMetric(name.to_string()))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self::Only)
+    }
+}
 
 /// The process-wide count behind [`LOG_LINES_UNWRITTEN`]: the log writer adds to it, a scrape reads it.
 static UNWRITTEN_LOG_LINES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -211,6 +275,19 @@ impl Metrics {
     /// to nothing while none is.
     pub fn process_wide() -> Self {
         Self::new(Arc::new(ProcessWide))
+    }
+
+    /// These metrics, with only the `selection` of them reaching the recorder; the others cost nothing.
+    pub fn selected(self, selection: &Selection) -> Self {
+        match selection {
+            Selection::All => self,
+            Selection::Only(names) => Self {
+                recorder: Arc::new(Selected {
+                    inner: self.recorder,
+                    names: names.clone(),
+                }),
+            },
+        }
     }
 
     pub fn alert_accepted(&self, message_type: MessageType) {
@@ -385,6 +462,62 @@ impl Recorder for ProcessWide {
     }
 }
 
+/// Passes the selected metrics on to `inner`; hands out no-op handles for the others.
+struct Selected {
+    inner: Arc<dyn Recorder + Send + Sync>,
+    names: BTreeSet<&'static str>,
+}
+
+impl Selected {
+    fn takes(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+}
+
+impl Recorder for Selected {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if self.takes(key.as_str()) {
+            self.inner.describe_counter(key, unit, description);
+        }
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if self.takes(key.as_str()) {
+            self.inner.describe_gauge(key, unit, description);
+        }
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        if self.takes(key.as_str()) {
+            self.inner.describe_histogram(key, unit, description);
+        }
+    }
+
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        if self.takes(key.name()) {
+            self.inner.register_counter(key, metadata)
+        } else {
+            Counter::noop()
+        }
+    }
+
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        if self.takes(key.name()) {
+            self.inner.register_gauge(key, metadata)
+        } else {
+            Gauge::noop()
+        }
+    }
+
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        if self.takes(key.name()) {
+            self.inner.register_histogram(key, metadata)
+        } else {
+            Histogram::noop()
+        }
+    }
+}
+
 fn key(name: &'static str, labels: &[(&'static str, &'static str)]) -> Key {
     Key::from_parts(
         name,
@@ -495,4 +628,78 @@ fn describe(recorder: &dyn Recorder) {
             "Bytes the embedded database takes on disk, its write-ahead log included.",
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Remembers the name of every metric registered with it.
+    #[derive(Default)]
+    struct Registrations(Mutex<Vec<String>>);
+
+    impl Recorder for Registrations {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            self.0.lock().unwrap().push(key.name().to_string());
+            Counter::noop()
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            self.0.lock().unwrap().push(key.name().to_string());
+            Gauge::noop()
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            self.0.lock().unwrap().push(key.name().to_string());
+            Histogram::noop()
+        }
+    }
+
+    fn report_one_of_each(metrics: &Metrics) {
+        metrics.alert_accepted(MessageType::Error);
+        metrics.attempt_finished(
+            AttemptOutcome::Delivered,
+            None,
+            Some(Duration::from_millis(5)),
+        );
+        metrics.delivered_after(Duration::from_millis(7));
+        metrics.deliveries_finished(DeliveryStatus::Delivered, 1);
+        metrics.queue_depth(1, 0);
+    }
+
+    #[test]
+    fn a_selection_passes_only_its_metrics_to_the_recorder() {
+        let recorder = Arc::new(Registrations::default());
+        let selection: Selection = "alertwire_delivery_latency_seconds, alertwire_queue_depth"
+            .parse()
+            .unwrap();
+        report_one_of_each(&Metrics::new(recorder.clone()).selected(&selection));
+        assert_eq!(*recorder.0.lock().unwrap(), [DELIVERY_LATENCY, QUEUE_DEPTH]);
+
+        let recorder = Arc::new(Registrations::default());
+        report_one_of_each(&Metrics::new(recorder.clone()).selected(&"none".parse().unwrap()));
+        assert!(recorder.0.lock().unwrap().is_empty());
+
+        let recorder = Arc::new(Registrations::default());
+        report_one_of_each(&Metrics::new(recorder.clone()).selected(&"all".parse().unwrap()));
+        assert_eq!(
+            recorder.0.lock().unwrap().len(),
+            7,
+            "an attempt is a count and a duration; the queue depth two gauges"
+        );
+    }
+
+    #[test]
+    fn a_selection_names_the_metric_it_does_not_know() {
+        let refused = "alertwire_delivery_latency_seconds,alertwire_latency"
+            .parse::<Selection>()
+            .unwrap_err();
+        assert_eq!(refused, UnknownMetric("alertwire_latency".into()));
+        let message = refused.to_string();
+        assert!(message.starts_with("\"alertwire_latency\" is not an alertwire metric"));
+        assert!(message.contains(DELIVERIES_FINISHED), "{message}");
+    }
 }

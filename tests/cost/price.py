@@ -9,12 +9,16 @@ Measured: every DynamoDB and SQS request and its capacity units (the "alerts" ph
 lines and the distinct CloudWatch metrics they create. Assumed (no emulator can measure them): billed
 durations, the other log bytes per invocation (Lambda's START/END/REPORT lines and the JSON log lines),
 idle polls of the event source mapping. Each assumption is a constant below and is printed with the table.
+Read from the template: the functions' memory, their log levels (which of the assumed lines are written)
+and API Gateway's access log line (its format with typical values in place of the variables).
 """
 
 import collections
 import json
 import re
 import sys
+
+from cfnlint.decode import cfn_yaml
 
 MILLION = 1_000_000
 
@@ -33,21 +37,64 @@ METRIC_PER_MONTH = 0.30
 # Assumptions (docs/aws.md explains each).
 API_BILLED_SECONDS = 0.050
 DELIVER_BILLED_SECONDS = 0.300  # per invocation of one task: the receiver's answer dominates
-# Besides the EMF lines: Lambda's START, END and REPORT lines (~350 bytes), and the JSON log lines (one of
-# ~330 bytes per attempt; the api logs nothing per accepted alert at the default level).
-API_LOG_BYTES = 350
-DELIVER_LOG_BYTES = 350 + 330
-RECONCILE_LOG_BYTES = 350
 RECONCILE_BILLED_SECONDS = 0.100
 IDLE_POLLS_PER_MONTH = 648_000
 RECONCILE_RUNS_PER_MONTH = 30 * 24 * 4
+# Lambda's START and REPORT lines (JSON format), written when SystemLogLevel is INFO or DEBUG.
+SYSTEM_LOG_BYTES = 350
+# The deliver function's JSON line per attempt at the debug level. At info the functions log state changes
+# only (an endpoint failing or recovering, a delivery dead), nothing per accepted or delivered alert.
+ATTEMPT_LOG_BYTES = 330
+# A typical value of each API Gateway access log variable (an IPv4 address, a 2 KB alert, a user agent).
+ACCESS_LOG_VALUES = {
+    "requestId": "Jx1aBgHgoAMEVxQ=", "identity.sourceIp": "203.0.113.17",
+    "requestTime": "06/Dec/2026:04:10:00 +0000", "httpMethod": "POST", "path": "/v1/alerts",
+    "status": "202", "responseLength": "131", "responseLatency": "38", "integrationLatency": "35",
+    "integrationErrorMessage": "-", "identity.userAgent": "Grafana/11.3.0",
+}
 
 
-def memory_gb(template):
-    sizes = re.findall(r"^\s*MemorySize:\s*(\d+)", open(template).read(), re.M)
-    if len(set(sizes)) != 1:
-        raise SystemExit(f"expected one MemorySize in {template}, found {sizes}")
-    return int(sizes[0]) / 1024
+class Template:
+    """What the bill reads from template.yaml."""
+
+    def __init__(self, path):
+        self.doc = cfn_yaml.load(path)
+
+    def default(self, parameter):
+        return self.doc["Parameters"][parameter]["Default"]
+
+    def resolved(self, value):
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            return self.default(value["Ref"])
+        return value
+
+    def memory_gb(self):
+        memory = self.resolved(self.doc["Globals"]["Function"]["MemorySize"])
+        for name, resource in self.doc["Resources"].items():
+            if resource["Type"] == "AWS::Serverless::Function" and "MemorySize" in resource["Properties"]:
+                raise SystemExit(f"{name} has a MemorySize of its own; the bill assumes one for all")
+        return int(memory) / 1024
+
+    def system_log_bytes(self):
+        levels = {
+            self.resolved(resource["Properties"].get("LoggingConfig", {}).get("SystemLogLevel", "INFO"))
+            for resource in self.doc["Resources"].values()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
+        if len(levels) != 1:
+            raise SystemExit(f"the functions' SystemLogLevels differ: {levels}")
+        return 0 if levels.pop() == "WARN" else SYSTEM_LOG_BYTES
+
+    def attempt_log_bytes(self):
+        variables = self.doc["Globals"]["Function"]["Environment"]["Variables"]
+        level = str(self.resolved(variables.get("ALERTWIRE_LOG", variables.get("RUST_LOG", "info"))))
+        return ATTEMPT_LOG_BYTES if re.match(r"^(debug|trace)\b", level.lower()) else 0
+
+    def access_log_bytes(self):
+        """API Gateway's access log line of one alert, from the stage's format."""
+        line = self.doc["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]["Format"]
+        line = re.sub(r"\$context\.([A-Za-z.]+)", lambda m: ACCESS_LOG_VALUES[m.group(1)], line)
+        return len(line.encode()) + 1  # and its newline
 
 
 def load(meter_path):
@@ -84,7 +131,8 @@ def bill(template, meter_path, summary_path):
     phases = load(meter_path)
     alerts = summary["alerts"]
     scale = MILLION / alerts
-    gb = memory_gb(template)
+    gb = template.memory_gb()
+    system = template.system_log_bytes()
     requests, sqs_billed, wru, index_wru, rru, kms, empty = totals(phases["alerts"])
     r_requests, r_sqs, r_wru, r_index_wru, r_rru, r_kms, r_empty = totals(phases["reconcile"])
     deliver_invocations = summary["deliver_invocations"] * scale
@@ -105,9 +153,10 @@ def bill(template, meter_path, summary_path):
     lines["DynamoDB writes"] = month_wru * DYNAMODB_PER_WRU
     lines["DynamoDB reads"] = month_rru * DYNAMODB_PER_RRU
     log_bytes = (
-        MILLION * API_LOG_BYTES
-        + deliver_invocations * DELIVER_LOG_BYTES
-        + RECONCILE_RUNS_PER_MONTH * RECONCILE_LOG_BYTES
+        MILLION * (system + template.access_log_bytes())
+        + deliver_invocations * system
+        + summary["attempts"] * scale * template.attempt_log_bytes()
+        + RECONCILE_RUNS_PER_MONTH * system
         + (summary["emf_bytes_api"] + summary["emf_bytes_deliver"]) * scale
     )
     lines["CloudWatch Logs"] = log_bytes / 1e9 * LOGS_PER_GB
@@ -154,15 +203,20 @@ def bill(template, meter_path, summary_path):
 
 
 def main():
-    template, runs = sys.argv[1], sys.argv[2:]
+    path, runs = sys.argv[1], sys.argv[2:]
     if not runs or len(runs) % 2:
         raise SystemExit(__doc__)
+    template = Template(path)
     print(
         f"Assumed: billed {API_BILLED_SECONDS * 1000:.0f} ms per api invocation, "
         f"{DELIVER_BILLED_SECONDS * 1000:.0f} ms per deliver invocation, {RECONCILE_BILLED_SECONDS * 1000:.0f} ms "
-        f"per reconcile; log bytes besides EMF {API_LOG_BYTES} / {DELIVER_LOG_BYTES} / {RECONCILE_LOG_BYTES} "
-        f"per invocation; {IDLE_POLLS_PER_MONTH:,} idle polls a month; "
-        f"{RECONCILE_RUNS_PER_MONTH:,} reconcile runs a month; memory {memory_gb(template) * 1024:.0f} MB.\n"
+        f"per reconcile; {IDLE_POLLS_PER_MONTH:,} idle polls a month; "
+        f"{RECONCILE_RUNS_PER_MONTH:,} reconcile runs a month.\n\n"
+        f"From the template: memory {template.memory_gb() * 1024:.0f} MB; Lambda's START and REPORT lines "
+        f"{template.system_log_bytes()} bytes per invocation ({SYSTEM_LOG_BYTES} at SystemLogLevel INFO); "
+        f"the deliver function's log line per attempt {template.attempt_log_bytes()} bytes "
+        f"({ATTEMPT_LOG_BYTES} at the debug level); API Gateway's access log line "
+        f"{template.access_log_bytes()} bytes per alert.\n"
     )
     for meter_path, summary_path in zip(runs[::2], runs[1::2]):
         bill(template, meter_path, summary_path)

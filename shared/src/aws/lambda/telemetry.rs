@@ -6,6 +6,9 @@
 //!   label set, the labels as dimensions), written by metrics_cloudwatch_embedded at the end of each
 //!   invocation, so CloudWatch turns them into metrics without any API call from the function.
 //!
+//! Only the metrics named by `ALERTWIRE_EMF_METRICS` are written (`all` when it is unset): CloudWatch bills
+//! every metric a month, so the template asks for those its alarms read.
+//!
 //! The queue's depth is not reported here: SQS publishes `ApproximateNumberOfMessagesVisible` for the
 //! task queue and its dead-letter queue to CloudWatch by itself.
 
@@ -13,7 +16,7 @@ use metrics_cloudwatch_embedded::{Builder, Collector};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Selection, UnknownMetric};
 
 pub use metrics_cloudwatch_embedded::lambda::service::{run, run_http};
 
@@ -24,11 +27,15 @@ const REQUEST_ID_PROPERTY: &str = "RequestId";
 /// The log filter when none of `ALERTWIRE_LOG`, Lambda's `AWS_LAMBDA_LOG_LEVEL` (set by the function's
 /// `ApplicationLogLevel`) and `RUST_LOG` is set.
 const DEFAULT_LOG_FILTER: &str = "info";
+/// The metrics written as EMF: `all`, `none`, or names separated by commas.
+pub const EMF_METRICS_VAR: &str = "ALERTWIRE_EMF_METRICS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     #[error("cannot install the CloudWatch metrics recorder: {0}")]
     Recorder(String),
+    #[error("{EMF_METRICS_VAR}: {0}")]
+    Selection(#[from] UnknownMetric),
 }
 
 /// The metrics collector of this execution environment; [`run`] and [`run_http`] flush it after every
@@ -36,6 +43,7 @@ pub enum TelemetryError {
 #[derive(Clone, Copy)]
 pub struct LambdaTelemetry {
     collector: &'static Collector,
+    selection: &'static Selection,
 }
 
 impl LambdaTelemetry {
@@ -53,17 +61,24 @@ impl LambdaTelemetry {
     /// The EMF collector alone, installed as the process-wide recorder (a function runs one service);
     /// it lives as long as the execution environment.
     pub fn emf_only() -> Result<Self, TelemetryError> {
+        let selection = match std::env::var(EMF_METRICS_VAR) {
+            Ok(text) => text.parse()?,
+            Err(_) => Selection::All,
+        };
         let collector = Builder::new()
             .cloudwatch_namespace(NAMESPACE)
             .with_lambda_request_id(REQUEST_ID_PROPERTY)
             .init()
             .map_err(|e| TelemetryError::Recorder(e.to_string()))?;
-        Ok(Self { collector })
+        Ok(Self {
+            collector,
+            selection: Box::leak(Box::new(selection)),
+        })
     }
 
-    /// The service's metrics, recorded into this collector.
+    /// The service's metrics: those selected are recorded into this collector.
     pub fn metrics(&self) -> Metrics {
-        Metrics::process_wide()
+        Metrics::process_wide().selected(self.selection)
     }
 
     /// For [`run`] and [`run_http`], which flush it after each invocation.
