@@ -86,6 +86,7 @@ pub fn run(settings: Settings) -> Vec<Row> {
             endpoint_name: "logz.io style",
             verification_token: None,
             fallback_of: None,
+            captured: None,
         },
     );
     let template =

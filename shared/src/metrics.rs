@@ -42,7 +42,7 @@ pub const ENDPOINTS_DISABLED: &str = "alertwire_endpoints_disabled_total";
 /// Circuit breakers that opened or closed, by `to` (`open`, `closed`).
 pub const CIRCUIT_TRANSITIONS: &str = "alertwire_circuit_transitions_total";
 /// Deliveries held back without an attempt, by `reason` (`in_flight`, `rate_limit`, `slowed`,
-/// `circuit_open`).
+/// `circuit_open`, `awaiting_error`).
 pub const DELIVERIES_HELD: &str = "alertwire_deliveries_held_total";
 /// Endpoints whose circuit is open or half open, counted at each scrape (embedded only).
 pub const CIRCUITS_OPEN: &str = "alertwire_circuits_open";
@@ -51,7 +51,7 @@ pub const QUEUE_DEPTH: &str = "alertwire_queue_depth";
 /// Tasks on the embedded dead-letter queue.
 pub const DEAD_LETTERS: &str = "alertwire_dead_letters";
 /// Records the embedded pruner deleted past retention, by `record` (`alerts`, `deliveries`, `attempts`,
-/// `dead_letters`).
+/// `dead_letters`, `incidents`).
 pub const HISTORY_PRUNED: &str = "alertwire_history_pruned_total";
 /// Bytes the embedded database takes on disk (its file and its write-ahead log), at each scrape.
 pub const STORE_BYTES: &str = "alertwire_store_bytes";
@@ -152,6 +152,8 @@ pub enum HoldReason {
     /// The endpoint asked for time with `429` and `Retry-After`.
     Slowed,
     CircuitOpen,
+    /// A `reminder` or `ok` waits for its incident's `error` to the same endpoint to finish.
+    AwaitingError,
 }
 
 impl HoldReason {
@@ -161,6 +163,7 @@ impl HoldReason {
             Self::RateLimit => "rate_limit",
             Self::Slowed => "slowed",
             Self::CircuitOpen => "circuit_open",
+            Self::AwaitingError => "awaiting_error",
         }
     }
 }
@@ -234,6 +237,8 @@ pub enum PrunedRecord {
     Attempts,
     /// Dead deliveries past the dead-letter retention.
     DeadLetters,
+    /// Incidents no message changed within the retention.
+    Incidents,
 }
 
 impl PrunedRecord {
@@ -243,6 +248,7 @@ impl PrunedRecord {
             Self::Deliveries => "deliveries",
             Self::Attempts => "attempts",
             Self::DeadLetters => "dead_letters",
+            Self::Incidents => "incidents",
         }
     }
 }

@@ -101,6 +101,7 @@ impl Rig {
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.inner().clone()),
+            incidents: Arc::new(store.inner().clone()),
             queue: Arc::new(sqs.queue.clone()),
         };
         let sender =

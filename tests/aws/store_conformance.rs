@@ -20,8 +20,8 @@ use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
 use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, FallbackOutcome, FallbackRecord, RecordOutcome, Revocation, SettingsStore,
-    StatusChange, StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, IncidentRef, IncidentStore, RecordOutcome,
+    Revocation, SettingsStore, StatusChange, StoreError,
 };
 use alertwire_shared::routing::RoutingOutcome;
 use alertwire_shared::tenant_settings::TenantSettings;
@@ -38,6 +38,7 @@ struct Stores {
     alerts: Arc<dyn AlertStore>,
     deliveries: Arc<dyn DeliveryStore>,
     settings: Arc<dyn SettingsStore>,
+    incidents: Arc<dyn IncidentStore>,
 }
 
 impl Stores {
@@ -48,6 +49,7 @@ impl Stores {
             + AlertStore
             + DeliveryStore
             + SettingsStore
+            + IncidentStore
             + Clone
             + 'static,
     {
@@ -56,7 +58,8 @@ impl Stores {
             endpoints: Arc::new(store.clone()),
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
-            settings: Arc::new(store),
+            settings: Arc::new(store.clone()),
+            incidents: Arc::new(store),
         }
     }
 }
@@ -119,6 +122,7 @@ conformance!(
     a_fallback_delivery_is_added_once_and_linked_both_ways,
     settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
+    an_incident_keeps_its_latest_error_and_what_was_captured,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -1949,3 +1953,106 @@ async fn every_read_and_write_is_tenant_scoped(stores: &Stores) -> Outcome {
 
 #[cfg(feature = "aws")]
 mod emulator;
+
+/// An incident of one endpoint: the error noted, values captured, a newer error noted (captures stay), new
+/// values in place of the old; another endpoint, key or tenant sees nothing of it.
+async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Stores) -> Outcome {
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let (tracker, pager) = (EndpointId::from("ep_tracker"), EndpointId::from("ep_pager"));
+    // An incident key is the sender's text: `#`, `%` and length must not matter.
+    let key = "db#1%/prod ".repeat(40);
+    let incident = IncidentRef {
+        tenant: &acme,
+        endpoint_id: &tracker,
+        incident_key: &key,
+    };
+    let at = |s: &str| -> DateTime<Utc> { s.parse().expect("a time") };
+    let incidents = &stores.incidents;
+    assert_eq!(incidents.get_incident(incident).await?, None);
+
+    let first = DeliveryId::from("msg_1");
+    incidents
+        .note_error(incident, &first, at("2026-01-02T03:04:05Z"))
+        .await?;
+    let noted = incidents.get_incident(incident).await?.expect("noted");
+    assert_eq!(noted.error_delivery_id, first);
+    assert!(noted.captured.is_empty());
+    assert_eq!(noted.updated_at, at("2026-01-02T03:04:05Z"));
+
+    let values = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    incidents
+        .keep_captured(
+            incident,
+            &first,
+            &values(&[("ticket_id", "T-17")]),
+            at("2026-01-02T03:04:06Z"),
+        )
+        .await?;
+    let second = DeliveryId::from("msg_2");
+    incidents
+        .note_error(incident, &second, at("2026-01-02T03:05:00Z"))
+        .await?;
+    let record = incidents.get_incident(incident).await?.expect("kept");
+    assert_eq!(record.error_delivery_id, second);
+    assert_eq!(record.captured, values(&[("ticket_id", "T-17")]));
+    incidents
+        .keep_captured(
+            incident,
+            &second,
+            &values(&[("ticket_id", "T-18"), ("url", "/t/18")]),
+            at("2026-01-02T03:05:01Z"),
+        )
+        .await?;
+    let record = incidents.get_incident(incident).await?.expect("kept");
+    assert_eq!(
+        record.captured,
+        values(&[("ticket_id", "T-18"), ("url", "/t/18")])
+    );
+    assert_eq!(record.error_delivery_id, second);
+
+    // Values captured before any error was noted (an error stored before its endpoint captured) make the
+    // record, with that error.
+    let late = IncidentRef {
+        incident_key: "late",
+        ..incident
+    };
+    incidents
+        .keep_captured(
+            late,
+            &first,
+            &values(&[("ticket_id", "T-1")]),
+            at("2026-01-02T03:04:05Z"),
+        )
+        .await?;
+    assert_eq!(
+        incidents
+            .get_incident(late)
+            .await?
+            .expect("made")
+            .error_delivery_id,
+        first
+    );
+
+    for elsewhere in [
+        IncidentRef {
+            endpoint_id: &pager,
+            ..incident
+        },
+        IncidentRef {
+            incident_key: "db#1",
+            ..incident
+        },
+        IncidentRef {
+            tenant: &globex,
+            ..incident
+        },
+    ] {
+        assert_eq!(incidents.get_incident(elsewhere).await?, None);
+    }
+    Ok(())
+}

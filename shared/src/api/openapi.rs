@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::alert::{MessageType, Severity};
 use crate::endpoint::HttpMethod;
 use crate::endpoint::auth::ClientAuthentication;
+use crate::endpoint::captures::MissingCapture;
 
 /// The name of the bearer security scheme, as `security` refers to it.
 const API_KEY: &str = "api_key";
@@ -185,6 +186,15 @@ pub struct EndpointInput {
     /// no cycle, and a chain of at most 3 endpoints counting this one (A→B→C; A→B→C→D is refused).
     /// Absent or `null`: none.
     pub fallback_endpoint_id: Option<String>,
+    /// Named values to take from the endpoint's 2XX answer to an incident's `error`, for the incident's
+    /// `reminder` and `ok` templates (URL included) as `{{captured.<name>}}`: a JSON pointer (`/id`), a
+    /// simple JSONPath (`$.id`, `$.result[0].sys_id`) or `header:<name>`. At most 10; names of lowercase
+    /// letters, digits and `_`. With captures, an incident's `reminder` and `ok` wait until its `error` to
+    /// this endpoint is delivered or dead. Absent or `null`: none.
+    pub captures: Option<BTreeMap<String, String>>,
+    /// What a `reminder` or `ok` does when a capture is missing: `send_without` (default; the variable
+    /// renders empty) or `skip` (the delivery is `filtered`, reason `capture_missing`).
+    pub capture_missing: Option<MissingCapture>,
 }
 
 /// One authentication method, or a list of them.

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use crate::alert::{Alert, MessageType, Severity};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::auth::{ClientAuthentication, EndpointAuth};
+use crate::endpoint::captures::MissingCapture;
 use crate::endpoint::circuit::{self, CircuitState};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
@@ -56,6 +57,10 @@ pub struct EndpointView {
     pub updated_at: DateTime<Utc>,
     /// Where this endpoint's dead deliveries go; none when absent.
     pub fallback_endpoint_id: Option<String>,
+    /// Values taken from the answer to an incident's error, by name, with where each is taken from.
+    pub captures: BTreeMap<String, String>,
+    /// What an `ok` or `reminder` does when a capture is missing: `send_without` or `skip`.
+    pub capture_missing: MissingCapture,
 }
 
 impl EndpointView {
@@ -110,6 +115,8 @@ impl From<&Endpoint> for EndpointView {
                 .fallback_endpoint_id
                 .as_ref()
                 .map(|f| f.to_string()),
+            captures: endpoint.captures.clone(),
+            capture_missing: endpoint.capture_missing,
         }
     }
 }
@@ -634,6 +641,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             fallback_endpoint_id: Some(EndpointId::from("ep_2")),
+            captures: [("ticket_id".to_string(), "$.id".to_string())].into(),
+            capture_missing: MissingCapture::Skip,
         }
     }
 
@@ -679,6 +688,8 @@ mod tests {
                 "created_at": "2026-03-02T09:14:05Z",
                 "updated_at": "2026-03-02T09:14:05Z",
                 "fallback_endpoint_id": "ep_2",
+                "captures": {"ticket_id": "$.id"},
+                "capture_missing": "skip",
             })
         );
     }

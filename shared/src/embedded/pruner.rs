@@ -1,6 +1,7 @@
 //! The embedded store's pruner: deletes finished history past retention (delivered and filtered
 //! deliveries with their attempts, then the alerts left with no delivery, their idempotency keys and
-//! unrouted marks), and dead letters only once a dead-letter retention is set and has passed. A pending
+//! unrouted marks, and the incidents no message changed within it), and dead letters only once a
+//! dead-letter retention is set and has passed. A pending
 //! delivery is never touched. It works in small batches, each its own unit of work in the group commit,
 //! with a pause between them, so ingest's commits go in between; then it hands the freed pages back to
 //! the file system (`auto_vacuum = INCREMENTAL`), a few megabytes at a time.
@@ -39,6 +40,8 @@ pub struct Pruned {
     pub attempts: u64,
     /// Dead deliveries past the dead-letter retention, with their dead-letter queue tasks.
     pub dead_letters: u64,
+    /// Incidents (their error delivery and captured values) no message changed within the retention.
+    pub incidents: u64,
 }
 
 impl Pruned {
@@ -47,6 +50,7 @@ impl Pruned {
         self.deliveries += other.deliveries;
         self.attempts += other.attempts;
         self.dead_letters += other.dead_letters;
+        self.incidents += other.incidents;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -140,6 +144,12 @@ impl Pruner {
                 .await?;
             total.add(pruned);
         }
+        let pruned = self
+            .in_batches(stop, |_| {
+                move |c: &mut Connection| delete_incidents(c, history)
+            })
+            .await?;
+        total.add(pruned);
         if !total.is_empty() {
             self.give_back_free_pages(stop).await?;
         }
@@ -204,6 +214,7 @@ impl Pruner {
             (PrunedRecord::Deliveries, pruned.deliveries),
             (PrunedRecord::Attempts, pruned.attempts),
             (PrunedRecord::DeadLetters, pruned.dead_letters),
+            (PrunedRecord::Incidents, pruned.incidents),
         ] {
             self.metrics.history_pruned(record, count);
         }
@@ -338,6 +349,26 @@ fn delete_alerts(
     })
 }
 
+/// Deletes up to [`BATCH`] incidents last changed before `cutoff`, oldest first (the next batch starts
+/// again from the oldest left).
+fn delete_incidents(c: &Connection, cutoff: DateTime<Utc>) -> Result<Batch, StoreError> {
+    let deleted = c
+        .prepare_cached(
+            "DELETE FROM incidents WHERE (tenant, endpoint_id, incident_key) IN (
+                 SELECT tenant, endpoint_id, incident_key FROM incidents
+                 WHERE updated_at < ?1 ORDER BY updated_at LIMIT ?2)",
+        )?
+        .execute(params![cutoff.timestamp_millis(), BATCH])?;
+    Ok(Batch {
+        pruned: Pruned {
+            incidents: deleted as u64,
+            ..Pruned::default()
+        },
+        rows: deleted,
+        last: Some(String::new()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +481,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn incidents_no_message_changed_within_retention_go() {
+        use crate::ids::{DeliveryId, EndpointId, TenantId};
+        use crate::ports::store::{IncidentRef, IncidentStore};
+
+        let database = Database::in_memory().unwrap();
+        let (tenant, endpoint) = (TenantId::from("acme"), EndpointId::from("ep_1"));
+        fn incident<'a>(t: &'a TenantId, e: &'a EndpointId, key: &'a str) -> IncidentRef<'a> {
+            IncidentRef {
+                tenant: t,
+                endpoint_id: e,
+                incident_key: key,
+            }
+        }
+        let error = DeliveryId::from("msg_1");
+        // 250 old ones, more than a batch, and one changed within the retention.
+        for n in 0..250 {
+            let key = format!("old-{n}");
+            database
+                .note_error(incident(&tenant, &endpoint, &key), &error, at(31))
+                .await
+                .unwrap();
+        }
+        database
+            .note_error(incident(&tenant, &endpoint, "recent"), &error, at(29))
+            .await
+            .unwrap();
+        let pruner = Pruner::new(
+            database.clone(),
+            Retention::parse(Some("30d"), None).unwrap(),
+            Metrics::disabled(),
+        );
+
+        let pruned = pruner.prune(now()).await.unwrap();
+
+        assert_eq!(pruned.incidents, 250);
+        assert!(
+            database
+                .get_incident(incident(&tenant, &endpoint, "old-7"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            database
+                .get_incident(incident(&tenant, &endpoint, "recent"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
     async fn finished_history_past_retention_goes_and_pending_dead_and_recent_history_stays() {
         let database = Database::in_memory().unwrap();
         database.run(seed).await.unwrap();
@@ -467,6 +550,7 @@ mod tests {
                 deliveries: 4 + 450,
                 attempts: 2 + 1 + 1 + 450,
                 dead_letters: 0,
+                incidents: 0,
             }
         );
         let left = database
@@ -505,6 +589,7 @@ mod tests {
                 deliveries: 0,
                 attempts: 10,
                 dead_letters: 1,
+                incidents: 0,
             }
         );
         let dead_tasks = database

@@ -24,7 +24,7 @@ use crate::outbound::target_policy::TargetPolicy;
 use crate::ports::queue::{Task, TaskQueue};
 use crate::ports::store::{
     AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, EndpointStore,
-    StatusChange,
+    IncidentRef, IncidentStore, StatusChange,
 };
 
 /// Partial indexes that hold only rows about to be handled (pending deliveries, alerts not yet queued):
@@ -42,6 +42,7 @@ const GROWING_TABLES: &[&str] = &[
     "endpoint_health",
     "endpoint_circuit",
     "api_keys",
+    "incidents",
 ];
 
 static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -191,6 +192,24 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
     }
     queue.next_visible_in().await.unwrap();
     queue.depth().await.unwrap();
+
+    // Incidents of an endpoint that captures: an error noted, its answer's values kept, an ok's look.
+    let incident = IncidentRef {
+        tenant: &tenant,
+        endpoint_id: &endpoint.id,
+        incident_key: "db-1",
+    };
+    let error = DeliveryId::from("msg_0");
+    database
+        .note_error(incident, &error, Utc::now())
+        .await
+        .unwrap();
+    let captured = [("ticket_id".to_string(), "T-17".to_string())].into();
+    database
+        .keep_captured(incident, &error, &captured, Utc::now())
+        .await
+        .unwrap();
+    database.get_incident(incident).await.unwrap();
 
     // The API's reads: a delivery, and list pages with each filter and a keyset cursor.
     let filters = [

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build reads and writes. Files from before versions hold 0.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// One step of the schema, from the version before `to` to `to`.
 struct Migration {
@@ -36,7 +36,27 @@ const MIGRATIONS: &[Migration] = &[
                attempt recorded twice by an earlier release is kept once, as first recorded)",
         apply: |connection| connection.execute_batch(ATTEMPTS_ONCE),
     },
+    Migration {
+        to: 4,
+        what: "the incidents of the endpoints that capture values from an error's answer",
+        apply: |connection| connection.execute_batch(INCIDENTS),
+    },
 ];
+
+/// One row per incident of an endpoint that follows incidents (its latest error delivery and what was
+/// captured from an error's answer); the pruner reads them by age.
+const INCIDENTS: &str = "
+CREATE TABLE IF NOT EXISTS incidents (
+    tenant TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    incident_key TEXT NOT NULL,
+    error_delivery_id TEXT NOT NULL,
+    captured TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, endpoint_id, incident_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS incidents_by_age ON incidents (updated_at);
+";
 
 /// Two copies of a delivery's task can make the same attempt (a lease that ran out while the first was in
 /// flight); the store records it once. The check in the writing transaction finds the first record; this

@@ -9,6 +9,7 @@ use crate::alert::{MessageType, Severity};
 use crate::delivery::pacing::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, RATE_LIMIT_RANGE};
 use crate::endpoint::auth::{EndpointAuth, oauth2};
 use crate::endpoint::auth_input;
+use crate::endpoint::captures::{self, CaptureSpecs, MissingCapture};
 use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::presets;
 use crate::ids::{EndpointId, TenantId};
@@ -75,6 +76,8 @@ pub struct EndpointInput {
     pub rate_limit_per_second: Option<f64>,
     /// Checked against the tenant's other endpoints by the service, which can see them.
     pub fallback_endpoint_id: Option<EndpointId>,
+    pub captures: CaptureSpecs,
+    pub capture_missing: MissingCapture,
 }
 
 const FIELDS: &[&str] = &[
@@ -95,6 +98,8 @@ const FIELDS: &[&str] = &[
     "max_in_flight",
     "rate_limit_per_second",
     "fallback_endpoint_id",
+    "captures",
+    "capture_missing",
     // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
     "id",
     "version",
@@ -165,6 +170,8 @@ impl EndpointInput {
             fallback_endpoint_id: reader
                 .string("fallback_endpoint_id", 200)?
                 .map(EndpointId::from),
+            captures: captures::specs(reader.value("captures"))?,
+            capture_missing: captures::missing_rule(reader.value("capture_missing"))?,
         };
         input.check(policy)?;
         Ok(input)
@@ -212,6 +219,8 @@ impl EndpointInput {
             created_at: previous.map_or(now, |p| p.created_at),
             updated_at: now,
             fallback_endpoint_id: self.fallback_endpoint_id,
+            captures: self.captures,
+            capture_missing: self.capture_missing,
         }
     }
 
@@ -225,7 +234,9 @@ impl EndpointInput {
             Utc::now(),
         );
         let compiled = CompiledEndpoint::compile(probe)?;
-        let catalogue = render_context::catalogue();
+        // `captured.<name>` may name the declared captures only.
+        let catalogue =
+            &render_context::catalogue().with_fields("captured", self.captures.keys().cloned());
         let sample = render_context::sample_context();
         let hostile = render_context::hostile_context();
         let escaping = Escaping::for_content_type(&self.content_type);

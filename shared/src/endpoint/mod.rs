@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod auth_input;
+pub mod captures;
 pub mod certificates;
 pub mod circuit;
 mod compiled;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::{MessageType, Severity};
 use crate::endpoint::auth::EndpointAuth;
+use crate::endpoint::captures::{CaptureSpecs, MissingCapture};
 use crate::endpoint::health::EndpointHealth;
 use crate::ids::{EndpointId, TenantId};
 use crate::webhook::signing::WebhookSecret;
@@ -168,6 +170,25 @@ pub struct Endpoint {
     /// [`fallback_chain::check`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_endpoint_id: Option<EndpointId>,
+    /// Values taken from the 2XX answer to an incident's `error`, by name, for the incident's later
+    /// messages (`{{captured.<name>}}`); see [`captures`].
+    #[serde(default, skip_serializing_if = "CaptureSpecs::is_empty")]
+    pub captures: CaptureSpecs,
+    /// What a `reminder` or `ok` does when a capture it could use is missing.
+    #[serde(default, skip_serializing_if = "is_default_missing")]
+    pub capture_missing: MissingCapture,
+}
+
+fn is_default_missing(rule: &MissingCapture) -> bool {
+    *rule == MissingCapture::default()
+}
+
+impl Endpoint {
+    /// Whether this endpoint follows incidents: it captures values from an error's answer, so the
+    /// incident's later messages wait for that error and use them.
+    pub fn follows_incidents(&self) -> bool {
+        !self.captures.is_empty()
+    }
 }
 
 fn default_max_in_flight() -> u32 {

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::Alert;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::endpoint::Endpoint;
+use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
@@ -383,6 +384,52 @@ pub trait SettingsStore: Send + Sync {
         at: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<bool, StoreError>;
+}
+
+/// One endpoint's view of one incident: the endpoint, and the alerts' `incident_key`.
+#[derive(Debug, Clone, Copy)]
+pub struct IncidentRef<'a> {
+    pub tenant: &'a TenantId,
+    pub endpoint_id: &'a EndpointId,
+    pub incident_key: &'a str,
+}
+
+/// What an endpoint that follows incidents ([`Endpoint::follows_incidents`]) knows of one: the incident's
+/// latest `error` delivery to it, and the values captured from the answer to an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    pub error_delivery_id: DeliveryId,
+    /// Empty until an error is delivered with values to capture.
+    pub captured: CapturedValues,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The incidents of the endpoints that follow them, so that an incident's `reminder` and `ok` wait for
+/// its `error` and use what its answer gave. A record lives as long as the store keeps alerts (its
+/// retention) after its last change.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Notes `delivery_id` as the incident's latest error delivery to the endpoint, at `at`; what was
+    /// captured before stays.
+    async fn note_error(
+        &self,
+        incident: IncidentRef<'_>,
+        delivery_id: &DeliveryId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Keeps `captured`, taken from the answer to `delivery_id`, in place of what was captured before.
+    async fn keep_captured(
+        &self,
+        incident: IncidentRef<'_>,
+        delivery_id: &DeliveryId,
+        captured: &CapturedValues,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// None when no error was ever noted, or the record is past retention.
+    async fn get_incident(
+        &self,
+        incident: IncidentRef<'_>,
+    ) -> Result<Option<IncidentRecord>, StoreError>;
 }
 
 /// Why the store cannot write at the moment.

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::alert::{Alert, MessageType, Severity, shortened};
+use crate::endpoint::captures::CapturedValues;
 use crate::routing::labels::{BARE_TAG, Labels};
 
 pub use samples::{hostile_context, sample_alert, sample_context};
@@ -30,6 +31,8 @@ pub struct DeliveryFacts<'a> {
     pub verification_token: Option<&'a str>,
     /// The dead delivery this one stands in for, when it goes to a fallback endpoint.
     pub fallback_of: Option<&'a str>,
+    /// What the endpoint captured from the answer to this incident's error (`captured.<name>`).
+    pub captured: Option<&'a CapturedValues>,
 }
 
 /// Which names a context holds.
@@ -164,6 +167,12 @@ pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> V
     put("endpoint_id", json!(facts.endpoint_id));
     put("endpoint_name", json!(facts.endpoint_name));
     put("fallback_of", json!(facts.fallback_of.unwrap_or("")));
+    put(
+        "captured",
+        facts
+            .captured
+            .map_or_else(|| json!({}), |values| json!(values)),
+    );
     if names == Names::MustacheAndUptrends {
         put_uptrends(&mut map, alert);
     }

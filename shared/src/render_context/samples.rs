@@ -82,5 +82,6 @@ pub(super) fn sample_facts() -> DeliveryFacts<'static> {
         endpoint_name: "sample endpoint",
         verification_token: Some("sample-token"),
         fallback_of: None,
+        captured: None,
     }
 }

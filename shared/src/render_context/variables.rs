@@ -198,6 +198,11 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
     ("endpoint_id", VarKind::Value, "the endpoint's id"),
     ("endpoint_name", VarKind::Value, "the endpoint's name"),
     (
+        "captured",
+        VarKind::Record,
+        "the values the endpoint's `captures` took from its answer to this incident's error, by name: {{captured.ticket_id}}; empty until the error is delivered (see the README's Captures)",
+    ),
+    (
         "fallback_of",
         VarKind::Value,
         "on a delivery to a fallback endpoint, the id of the dead delivery it stands in for; else empty",

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use super::admission::{Admission, AttemptPass};
+use super::incidents::IncidentGate;
 use super::operations::OperationsEvent;
 use super::{Service, ServiceError};
 use crate::alert::Alert;
@@ -18,6 +19,7 @@ use crate::delivery::decide::{self, Decision, FilterReason};
 use crate::delivery::pacing::Answer;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, ErrorClass};
 use crate::endpoint::Endpoint;
+use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
@@ -106,6 +108,16 @@ impl SentAttempt {
     }
 }
 
+/// What an attempt is made of, once the checks before it have passed.
+struct Sending<'a> {
+    number: u32,
+    delivery: &'a Delivery,
+    endpoint: Endpoint,
+    alert: Alert,
+    /// What the endpoint captured from the incident's error, for an endpoint that follows incidents.
+    captured: Option<&'a CapturedValues>,
+}
+
 /// What one task led to, as the store records it.
 struct Record<'a> {
     task: &'a TaskRun<'a>,
@@ -178,9 +190,22 @@ impl Service {
             Ok(alert) => alert,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
         };
-        let disposition = self
-            .attempt(&task, number, &delivery, endpoint, alert, &pass)
-            .await;
+        let captured = match self.incident_gate(tenant, &endpoint, &alert).await? {
+            IncidentGate::Go(captured) => captured,
+            IncidentGate::Hold(wait) => return Ok(Disposition::Hold(wait)),
+            IncidentGate::Skip(name) => {
+                let decision = Decision::Filtered(FilterReason::CaptureMissing { name });
+                return Ok(self.settle_unsent(&task, None, decision).await?);
+            }
+        };
+        let sending = Sending {
+            number,
+            delivery: &delivery,
+            endpoint,
+            alert,
+            captured: captured.as_ref(),
+        };
+        let disposition = self.attempt(&task, sending, &pass).await;
         drop(pass);
         disposition
     }
@@ -207,17 +232,21 @@ impl Service {
             .await
     }
 
-    /// Renders, sends and records attempt `number` under `pass` (its in-flight slot, and whether it is
-    /// the circuit's probe), keeping the endpoint's health.
+    /// Renders, sends and records attempt `sending.number` under `pass` (its in-flight slot, and whether
+    /// it is the circuit's probe), keeping the endpoint's health.
     async fn attempt(
         &self,
         task: &TaskRun<'_>,
-        number: u32,
-        delivery: &Delivery,
-        endpoint: Endpoint,
-        alert: Alert,
+        sending: Sending<'_>,
         pass: &AttemptPass,
     ) -> Result<Disposition, AttemptError> {
+        let Sending {
+            number,
+            delivery,
+            endpoint,
+            alert,
+            captured,
+        } = sending;
         let before = HealthBefore {
             failing: endpoint.health.failure_streak > 0,
             circuit_open: endpoint.health.circuit.is_some(),
@@ -229,6 +258,7 @@ impl Service {
             attempt: number,
             now: self.clock.now(),
             fallback_of: delivery.fallback_of.as_ref().map(DeliveryId::as_str),
+            captured,
         };
         let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,
@@ -248,6 +278,15 @@ impl Service {
             Duration::from_millis(attempt.duration_ms),
         );
         let decision = decide::outcome(&attempt, exchange.retry_after, &self.retry);
+        // Before the delivered status is recorded: whoever sees it delivered finds what it captured.
+        if decision == Decision::Delivered
+            && let Err(error) = self
+                .capture(&endpoint, &alert, task.delivery_id, &attempt)
+                .await
+        {
+            tracing::warn!(delivery = %task.delivery_id, error = %error,
+                "the answer's captures could not be kept; the incident's later messages go without them");
+        }
         self.metrics.attempt_finished(
             attempt_outcome(&decision),
             attempt.error_class,

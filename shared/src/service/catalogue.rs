@@ -52,6 +52,7 @@ fn kind_name(kind: VarKind) -> &'static str {
         VarKind::Value => "value",
         VarKind::List => "list",
         VarKind::Opaque => "json",
+        VarKind::Record => "record",
     }
 }
 
@@ -60,6 +61,7 @@ fn insertion(name: &str, kind: VarKind) -> String {
     match kind {
         VarKind::List => format!("{{{{#{name}}}}}{{{{.}}}}{{{{/{name}}}}}"),
         VarKind::Value | VarKind::Opaque => format!("{{{{{name}}}}}"),
+        VarKind::Record => format!("{{{{{name}.<name>}}}}"),
     }
 }
 

@@ -43,7 +43,8 @@ pub(super) fn service(clock: Arc<ManualClock>) -> Service {
         endpoints: Arc::new(database.clone()),
         alerts: Arc::new(database.clone()),
         deliveries: Arc::new(database.clone()),
-        settings: Arc::new(database),
+        settings: Arc::new(database.clone()),
+        incidents: Arc::new(database),
         queue: Arc::new(queue),
     };
     let policy = TargetPolicy::strict()

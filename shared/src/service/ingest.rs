@@ -174,6 +174,19 @@ impl Service {
             .filter(|d| d.status == DeliveryStatus::Pending)
             .map(|d| Task::deliver(tenant.clone(), d.id.clone(), 0, d.endpoint_id.clone()))
             .collect();
+        let following: Vec<EndpointId> = destinations
+            .endpoints
+            .iter()
+            .filter(|e| e.follows_incidents())
+            .map(|e| e.id.clone())
+            .collect();
+        let pending: Vec<(DeliveryId, EndpointId)> = deliveries
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+            .collect();
+        self.note_incident_errors(&alert, &pending, &following)
+            .await?;
         let record = AlertRecord {
             alert: &alert,
             deliveries: &deliveries,
@@ -214,6 +227,9 @@ impl Service {
                             .into(),
                     ));
                 }
+                // The first request's deliveries are the incident's error, not the ones noted above.
+                self.note_incident_errors(&alert, &receipt.deliveries, &following)
+                    .await?;
                 if !enqueued {
                     self.finish_enqueueing(tenant, &receipt).await?;
                 }

@@ -15,6 +15,7 @@ mod endpoints;
 mod fallback;
 #[cfg(all(test, feature = "embedded"))]
 mod in_memory;
+mod incidents;
 mod ingest;
 mod known_keys;
 mod operations;
@@ -51,8 +52,8 @@ use crate::metrics::Metrics;
 use crate::outbound::sender::HttpSender;
 use crate::ports::queue::{QueueError, TaskQueue};
 use crate::ports::store::{
-    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, SettingsStore, StoreError,
-    WriteCondition, WriteTrouble,
+    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, IncidentStore, SettingsStore,
+    StoreError, WriteCondition, WriteTrouble,
 };
 use crate::retention::Retention;
 
@@ -64,6 +65,7 @@ pub struct Ports {
     pub alerts: Arc<dyn AlertStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub settings: Arc<dyn SettingsStore>,
+    pub incidents: Arc<dyn IncidentStore>,
     pub queue: Arc<dyn TaskQueue>,
 }
 
@@ -77,6 +79,7 @@ impl Ports {
             + AlertStore
             + DeliveryStore
             + SettingsStore
+            + IncidentStore
             + Clone
             + 'static,
     {
@@ -85,7 +88,8 @@ impl Ports {
             endpoints: Arc::new(store.clone()),
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
-            settings: Arc::new(store),
+            settings: Arc::new(store.clone()),
+            incidents: Arc::new(store),
             queue,
         }
     }

@@ -110,6 +110,7 @@ impl Service {
             attempt: 1,
             now,
             fallback_of: None,
+            captured: None,
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {

@@ -1,6 +1,6 @@
 //! The catalogue of variables the service provides, and the save-time check that a template uses only those.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::TemplateError;
 use super::tree::{Node, Path, Span};
@@ -15,12 +15,17 @@ pub enum VarKind {
     /// Free JSON (objects, arrays of arbitrary objects): any name is allowed inside a section over it, and any
     /// dotted path below it (`{{alert_context.host}}`).
     Opaque,
+    /// Named values declared per template owner (an endpoint's captures): only `name.field` with a declared
+    /// field may be used ([`Catalogue::with_fields`]).
+    Record,
 }
 
 /// The top-level variables a template may use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalogue {
     entries: BTreeMap<String, VarKind>,
+    /// The declared fields of each [`VarKind::Record`] variable; none declared when absent.
+    fields: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Catalogue {
@@ -30,7 +35,22 @@ impl Catalogue {
                 .iter()
                 .map(|&(name, kind)| (name.to_owned(), kind))
                 .collect(),
+            fields: BTreeMap::new(),
         }
+    }
+
+    /// This catalogue with `fields` declared for the record variable `name`.
+    pub fn with_fields<I, S>(&self, name: &str, fields: I) -> Catalogue
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut catalogue = self.clone();
+        catalogue.fields.insert(
+            name.to_owned(),
+            fields.into_iter().map(Into::into).collect(),
+        );
+        catalogue
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -145,6 +165,24 @@ fn resolve(
             "`{head}` is a list of values: only an item number can follow it, as in `{head}.0`"
         )),
         VarKind::Value | VarKind::List => Ok(Scope::Known),
+        VarKind::Record => {
+            let declared = catalogue.fields.get(head);
+            match rest {
+                [field] if declared.is_some_and(|d| d.contains(field.as_ref())) => Ok(Scope::Known),
+                [field] => {
+                    let holds = declared
+                        .filter(|d| !d.is_empty())
+                        .map(|d| d.iter().map(String::as_str).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_else(|| "none".to_owned());
+                    fail(format!(
+                        "`{head}.{field}` is not declared (`{head}` holds: {holds})"
+                    ))
+                }
+                _ => fail(format!(
+                    "`{head}` holds named values: use one by its name, as in `{head}.<name>`"
+                )),
+            }
+        }
     }
 }
 
@@ -195,6 +233,45 @@ mod tests {
     fn run(source: &str) -> Result<(), (usize, usize, String)> {
         let nodes = parse(source).unwrap();
         check(source, &nodes, &catalogue()).map_err(|e| (e.line, e.column, e.message))
+    }
+
+    #[test]
+    fn a_record_takes_only_its_declared_fields() {
+        let catalogue = Catalogue::new(&[("captured", VarKind::Record)]);
+        let check_with = |catalogue: &Catalogue, source: &str| {
+            let nodes = parse(source).unwrap();
+            check(source, &nodes, catalogue).map_err(|e| e.message)
+        };
+        let declared = catalogue.with_fields("captured", ["ticket_id", "key"]);
+        assert_eq!(
+            check_with(
+                &declared,
+                "/issues/{{captured.ticket_id}}{{#captured.key}}?k={{captured.key}}{{/captured.key}}"
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_with(&declared, "{{captured.ticket}}"),
+            Err("`captured.ticket` is not declared (`captured` holds: key, ticket_id)".into())
+        );
+        assert_eq!(
+            check_with(&catalogue, "{{captured.ticket_id}}"),
+            Err("`captured.ticket_id` is not declared (`captured` holds: none)".into())
+        );
+        for whole in [
+            "{{captured}}",
+            "{{#captured}}x{{/captured}}",
+            "{{captured.a.b}}",
+        ] {
+            assert_eq!(
+                check_with(&declared, whole),
+                Err(
+                    "`captured` holds named values: use one by its name, as in `captured.<name>`"
+                        .into()
+                ),
+                "{whole}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
 use crate::endpoint::auth;
+use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
 use crate::outbound::endpoint_tls::EndpointTls;
 use crate::outbound::oauth2::TokenGrant;
@@ -43,6 +44,8 @@ pub struct RequestFacts<'a> {
     pub now: DateTime<Utc>,
     /// The dead delivery this one stands in for, on a fallback endpoint.
     pub fallback_of: Option<&'a str>,
+    /// What the endpoint captured from the answer to the incident's error.
+    pub captured: Option<&'a CapturedValues>,
 }
 
 /// Renders the request for `alert`, or `None` when the endpoint sends nothing for its message type.
@@ -64,6 +67,7 @@ pub fn build(
             endpoint_name: &config.name,
             verification_token: config.verification_token.as_deref(),
             fallback_of: facts.fallback_of,
+            captured: facts.captured,
         },
         Names::for_templates(route.url.uses_at_names() || route.body.uses_at_names()),
     );

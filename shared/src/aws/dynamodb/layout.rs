@@ -117,6 +117,16 @@ pub(super) fn notice_sk(key: &str) -> String {
     format!("NOTICE#{key}")
 }
 
+/// An endpoint's record of an incident; incident keys are caller-chosen text of any length, so the sort
+/// key holds their SHA-256.
+pub(super) fn incident_sk(endpoint: &EndpointId, incident_key: &str) -> String {
+    format!(
+        "INC#{}#{:x}",
+        part(endpoint.as_str()),
+        Sha256::digest(incident_key.as_bytes())
+    )
+}
+
 pub(super) fn delivery_sk(id: &DeliveryId) -> String {
     format!("{DELIVERY_PREFIX}{id}")
 }

@@ -12,6 +12,7 @@ mod api_keys;
 mod deliveries;
 mod delivery_items;
 mod endpoints;
+mod incidents;
 mod item;
 mod layout;
 mod settings;

@@ -15,16 +15,17 @@ use crate::aws::load_sdk_config;
 use crate::aws::sqs::queue::{MAX_VISIBILITY, SQS_BATCH_LIMIT, SqsQueue, TASK_RETENTION};
 use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use crate::endpoint::Endpoint;
+use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
 use crate::endpoint::health::{EndpointHealth, FailureNote, HealthPolicy};
-use crate::ids::{AlertId, ApiKeyId, EndpointId, TenantId};
+use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use crate::metrics::Metrics;
 use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, RecordOutcome, Revocation,
-    SettingsStore, StoreError,
+    AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, IncidentRecord, IncidentRef,
+    IncidentStore, RecordOutcome, Revocation, SettingsStore, StoreError,
 };
 use crate::retention::Retention;
 use crate::service::{Ports, Service};
@@ -269,6 +270,7 @@ pub fn deliver_service(
         alerts: Arc::new(store.clone()),
         deliveries: Arc::new(store.clone()),
         settings: Arc::new(store.clone()),
+        incidents: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
     // A container sees one batch at a time and is often new: an endpoint nothing is known about may take
@@ -294,6 +296,7 @@ pub fn replay_service(
         alerts: Arc::new(NotGiven("replay")),
         deliveries: Arc::new(adapters.store.clone()),
         settings: Arc::new(NotGiven("replay")),
+        incidents: Arc::new(NotGiven("replay")),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -454,6 +457,30 @@ impl SettingsStore for NotGiven {
         _: chrono::Duration,
     ) -> Result<bool, StoreError> {
         self.refuse("settings")
+    }
+}
+
+#[async_trait]
+impl IncidentStore for NotGiven {
+    async fn note_error(
+        &self,
+        _: IncidentRef<'_>,
+        _: &DeliveryId,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.refuse("incidents")
+    }
+    async fn keep_captured(
+        &self,
+        _: IncidentRef<'_>,
+        _: &DeliveryId,
+        _: &CapturedValues,
+        _: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.refuse("incidents")
+    }
+    async fn get_incident(&self, _: IncidentRef<'_>) -> Result<Option<IncidentRecord>, StoreError> {
+        self.refuse("incidents")
     }
 }
 

@@ -23,6 +23,9 @@ pub enum FilterReason {
     },
     /// The endpoint sends nothing for this message type.
     MessageTypeOff(MessageType),
+    /// A capture of the incident's error is missing, and the endpoint skips such messages
+    /// (`capture_missing: skip`).
+    CaptureMissing { name: String },
 }
 
 impl FilterReason {
@@ -39,6 +42,9 @@ impl FilterReason {
             Self::MessageTypeOff(message_type) => format!(
                 "the endpoint sends nothing for `{}` messages",
                 message_type.as_str()
+            ),
+            Self::CaptureMissing { name } => format!(
+                "capture_missing: `{name}` was not captured from the incident's error, and the endpoint skips such messages"
             ),
         }
     }

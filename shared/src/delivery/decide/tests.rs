@@ -45,6 +45,8 @@ fn endpoint() -> Endpoint {
         created_at: at("2026-01-05T09:00:00Z"),
         updated_at: at("2026-01-05T09:00:00Z"),
         fallback_endpoint_id: None,
+        captures: Default::default(),
+        capture_missing: Default::default(),
     }
 }
 

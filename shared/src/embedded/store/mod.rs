@@ -5,6 +5,7 @@ mod alerts;
 mod api_keys;
 mod deliveries;
 mod endpoints;
+mod incidents;
 mod settings;
 
 use rusqlite::OptionalExtension;
