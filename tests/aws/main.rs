@@ -1,7 +1,7 @@
 //! The conformance suites that hold the embedded and AWS adapters to the same behaviour, and alertwire's
 //! AWS path against the moto emulator (started by tests/run.sh, `AWS_ENDPOINT_URL` set): the Lambda
-//! binaries run end to end under cargo-lambda, the chaos accounting with the deliver batch killed, and
-//! routing with many endpoints.
+//! binaries run end to end under cargo-lambda, the chaos accounting with the deliver batch killed,
+//! routing with many endpoints, and an incident's ok held for its error.
 //!
 //! Without the `aws` feature only the SQLite half of the conformance suites is built
 //! (`store_conformance::sqlite::*`, `queue_conformance::embedded::*`), so the default `cargo test
@@ -14,6 +14,8 @@ mod chaos;
 mod cost;
 #[cfg(feature = "aws")]
 mod deployment_key;
+#[cfg(feature = "aws")]
+mod incidents;
 #[cfg(feature = "aws")]
 mod lambda_e2e;
 mod queue_conformance;

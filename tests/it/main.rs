@@ -14,6 +14,7 @@ mod endpoint_health;
 mod fallback;
 mod first_start;
 mod full_disk;
+mod incidents;
 mod key_revocation;
 mod label_routing;
 mod metrics;

@@ -134,6 +134,9 @@ impl Preset {
                     "message_types".into(),
                     json!({"ok": {"body": PAGERDUTY_RESOLVE_BODY}}),
                 );
+                // The trigger's answer names the alert's dedup_key: the resolve waits for the trigger and
+                // resolves what PagerDuty answered.
+                fields.insert("captures".into(), json!({"dedup_key": "$.dedup_key"}));
             }
             Self::Opsgenie => {
                 fields.insert("body".into(), json!(OPSGENIE_CREATE_BODY));
@@ -327,10 +330,11 @@ const PAGERDUTY_TRIGGER_BODY: &str = r#"{
   "links": [{{#alert_app_url}}{"href": "{{alert_app_url}}", "text": "Open the alert"}{{/alert_app_url}}]
 }"#;
 
+/// The dedup_key PagerDuty answered the trigger with (`captured.dedup_key`), else the one alertwire sent.
 const PAGERDUTY_RESOLVE_BODY: &str = r#"{
   "routing_key": "{{verification_token}}",
   "event_action": "resolve",
-  "dedup_key": "{{dedup_key}}"
+  "dedup_key": "{{captured.dedup_key}}{{^captured.dedup_key}}{{dedup_key}}{{/captured.dedup_key}}"
 }"#;
 
 /// Opsgenie priorities P1 (critical) to P5 (info); `alias` (at most 512 characters) pairs the close with
