@@ -42,6 +42,17 @@ export async function endpointEditor(id) {
   const matchers = el("textarea", { id: "f-matchers", spellcheck: "false", rows: 3,
     placeholder: 'team="db"\nenv=~"prod|staging"' });
   matchers.value = (endpoint.matchers ?? []).join("\n");
+  // Values taken from the answer to an incident's error, one per line as `name = source`.
+  const captures = el("textarea", { id: "f-captures", spellcheck: "false", rows: 2,
+    placeholder: "ticket_id = $.id" });
+  const showCaptures = (specs) => {
+    captures.value = Object.entries(specs ?? {}).map(([n, source]) => `${n} = ${source}`).join("\n");
+  };
+  showCaptures(endpoint.captures);
+  const captureMissing = el("select", { id: "f-capture-missing" },
+    el("option", { value: "send_without" }, "Send it, the value empty"),
+    el("option", { value: "skip" }, "Skip it (filtered)"));
+  captureMissing.value = endpoint.capture_missing ?? "send_without";
   // Fields the API checks on their own: a 422 naming one shows under it (see `showFieldError`).
   const fieldErrors = new Map();
   const checkedField = (apiName, id, label, input, hint) => {
@@ -78,6 +89,7 @@ export async function endpointEditor(id) {
     if (f.content_type) contentType.value = f.content_type;
     if (f.rate_limit_per_second !== undefined) rateLimit.value = f.rate_limit_per_second;
     if (f.body) body.value = f.body;
+    if (f.captures) showCaptures(f.captures);
     for (const [type] of TYPES) {
       overrides[type].body.value = f.message_types?.[type]?.body ?? "";
     }
@@ -259,7 +271,11 @@ export async function endpointEditor(id) {
       content_type: contentType.value, body: body.value, min_severity: severity.value,
       message_types: messageTypes, enabled: enabled.checked,
       matchers: matchers.value.split("\n").map((m) => m.trim()).filter((m) => m),
-      rate_limit_per_second: numberOrText(rateLimit.value) };
+      rate_limit_per_second: numberOrText(rateLimit.value),
+      captures: Object.fromEntries(captures.value.split("\n").map((l) => l.trim()).filter((l) => l)
+        .map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")).trim(), l.slice(l.indexOf("=") + 1).trim()]
+          : [l, ""]))),
+      capture_missing: captureMissing.value };
     // Empty: the default.
     if (maxInFlight.value.trim()) result.max_in_flight = numberOrText(maxInFlight.value);
     if (preset) result.preset = preset;
@@ -284,7 +300,9 @@ export async function endpointEditor(id) {
       error.textContent = "";
     }
     // `matchers[1]` shows under the matchers as a whole.
-    const field = e instanceof ApiFailure ? String(e.field ?? "").replace(/\[\d+\]$/, "") : "";
+    // `captures.ticket_id` under the captures.
+    const field = e instanceof ApiFailure
+      ? String(e.field ?? "").replace(/\[\d+\]$/, "").replace(/^captures\..*$/, "captures") : "";
     const target = e instanceof ApiFailure && fieldErrors.get(field);
     if (!target) return false;
     target.input.setAttribute("aria-invalid", "true");
@@ -469,6 +487,13 @@ export async function endpointEditor(id) {
     el("h3", {}, "Routing"),
     checkedField("matchers", "f-matchers", "Label matchers, one per line", matchers,
       'Alertmanager\'s syntax, e.g. team="db" or env=~"prod|staging": all must hold. Empty: every alert.'),
+    el("h3", {}, "Following an incident"),
+    el("div", { class: "row", id: "incident" },
+      checkedField("captures", "f-captures", "Captures, one per line: name = source", captures,
+        "Taken from the 2XX answer to an incident's error ($.id, /result/0/sys_id or header:Location), for the "
+        + "reminder's and ok's templates as {{captured.name}}; they then wait for the error."),
+      checkedField("capture_missing", "f-capture-missing", "When a capture is missing", captureMissing,
+        "The error went dead, or its answer had no such value.")),
     el("h3", {}, "Delivery limits"),
     el("div", { class: "row", id: "limits" },
       checkedField("max_in_flight", "f-max-in-flight", "Attempts in flight at most", maxInFlight,

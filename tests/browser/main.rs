@@ -696,6 +696,69 @@ async fn oauth2_credentials_are_set_in_the_editor_and_come_back_masked() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn captures_and_their_missing_rule_are_set_in_the_editor() {
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-captures-profile"),
+        screenshot_dir().join("captures"),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+    browser.fill("#f-name", "tracker").await;
+    browser.fill("#f-url", "http://127.0.0.1:9/issues").await;
+    browser
+        .fill(
+            "#f-captures",
+            "ticket_id = $.id\nlocation = header:Location",
+        )
+        .await;
+    browser.select("#f-capture-missing", "skip").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let (_, list) = server.api.get("/v1/endpoints").await;
+    let saved = &list["endpoints"][0];
+    let id = saved["id"].as_str().expect("an id").to_string();
+    assert_eq!(
+        saved["captures"],
+        json!({"ticket_id": "$.id", "location": "header:Location"})
+    );
+    assert_eq!(saved["capture_missing"], "skip");
+
+    // Opened again: the captures and the rule are shown as saved.
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser.element("#f-captures").await;
+    let shown = browser
+        .script(
+            "return {captures: document.getElementById('f-captures').value,
+                     missing: document.getElementById('f-capture-missing').value};",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!({"captures": "location = header:Location\nticket_id = $.id", "missing": "skip"})
+    );
+    browser
+        .script("document.getElementById('incident').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-captures").await;
+
+    // A name the API refuses: shown under the captures, nothing saved.
+    browser.fill("#f-captures", "Ticket = $.id").await;
+    browser.click("#save").await;
+    browser
+        .text_containing("#f-captures-error", "captures.Ticket")
+        .await;
+    let (_, unchanged) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+    assert_eq!(unchanged["captures"]["ticket_id"], "$.id");
+    browser.close().await;
+}
+
 /// A client certificate, its key and the receiver's private CA set in the editor: delivered to an HTTPS
 /// receiver that requires the certificate; opened again, the key is the mask and saving keeps it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,7 +215,8 @@ pub async fn rotate_secret(
     Ok(Json(EndpointView::revealing_secret(&rotated)))
 }
 
-/// `{"endpoint": {…definition…}, "alert": {…optional…}}`: "Run the test" before saving.
+/// `{"endpoint": {…definition…}, "alert": {…optional…}, "captured": {…optional…}}`: "Run the test" before
+/// saving.
 #[utoipa::path(
     post,
     path = "/v1/endpoints/test",
@@ -234,12 +235,21 @@ pub async fn test_send_definition(
     body: JsonBody,
 ) -> Result<Json<TestSendReport>, ApiError> {
     let request = body.required()?;
-    let reader = ObjectReader::new("", &request, &["endpoint", "alert"])?;
+    let reader = ObjectReader::new("", &request, &["endpoint", "alert", "captured"])?;
     let definition = reader
         .value("endpoint")
         .ok_or_else(|| FieldError::missing("endpoint"))?;
+    let captured = match reader.value("captured").filter(|v| !v.is_null()) {
+        None => None,
+        Some(value) => Some(serde_json::from_value(value.clone()).map_err(|_| {
+            FieldError::invalid(
+                "captured",
+                "`captured` must be an object of capture names and text values, e.g. {\"ticket_id\": \"T-17\"}",
+            )
+        })?),
+    };
     let report = service
-        .test_send_definition(&tenant, definition, reader.value("alert"))
+        .test_send_definition(&tenant, definition, reader.value("alert"), captured)
         .await?;
     Ok(Json(report))
 }

@@ -371,6 +371,9 @@ mod tests {
 pub struct UnsavedEndpointTest {
     pub endpoint: EndpointInput,
     pub alert: Option<AlertInput>,
+    /// What an incident's error captured, for templates naming `captured.<name>`; absent: the sample
+    /// value `sample-<name>` for each declared capture.
+    pub captured: Option<BTreeMap<String, String>>,
 }
 
 /// The body of `PUT /v1/settings`: every setting; one absent or `null` is cleared.

@@ -1,6 +1,8 @@
 //! "Run the test": render a sample (or given) alert for an endpoint, send it now, and show exactly what
 //! was sent and what the endpoint answered. Works on a stored endpoint or on an unsaved definition (the
-//! console's "Run the test" before saving), validated exactly as saving it would be. Nothing is stored.
+//! console's "Run the test" before saving), validated exactly as saving it would be. An endpoint with
+//! captures renders with sample captured values (or those given) and is shown what its answer gives
+//! them. Nothing is stored.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -8,6 +10,7 @@ use serde_json::Value;
 use super::{Service, ServiceError};
 use crate::alert::AlertContent;
 use crate::delivery::decide::FilterReason;
+use crate::endpoint::captures::{self, CapturedValues};
 use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -22,6 +25,10 @@ pub struct TestSendReport {
     pub request: ShownRequest,
     pub response: Option<ShownResponse>,
     pub error: Option<ShownError>,
+    /// For an endpoint with captures: what its answer gives them, by name (as an error's 2XX answer would
+    /// be kept); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured: Option<CapturedValues>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -60,16 +67,18 @@ impl Service {
         alert: Option<&Value>,
     ) -> Result<TestSendReport, ServiceError> {
         let endpoint = self.get_endpoint(tenant, id).await?;
-        self.test_send_to(tenant, endpoint, alert).await
+        self.test_send_to(tenant, endpoint, alert, None).await
     }
 
     /// Tests an unsaved endpoint definition (the body `POST /v1/endpoints` takes); fields it rejects are
-    /// named under `endpoint.`.
+    /// named under `endpoint.`. `captured` stands for what an incident's error captured, for the
+    /// templates that use it (sample values when absent).
     pub async fn test_send_definition(
         &self,
         tenant: &TenantId,
         definition: &Value,
         alert: Option<&Value>,
+        captured: Option<CapturedValues>,
     ) -> Result<TestSendReport, ServiceError> {
         let input =
             EndpointInput::from_json(definition, None, self.sender.policy()).map_err(|e| {
@@ -84,7 +93,7 @@ impl Service {
             None,
             self.clock.now(),
         );
-        self.test_send_to(tenant, endpoint, alert).await
+        self.test_send_to(tenant, endpoint, alert, captured).await
     }
 
     async fn test_send_to(
@@ -92,6 +101,7 @@ impl Service {
         tenant: &TenantId,
         endpoint: Endpoint,
         alert: Option<&Value>,
+        captured: Option<CapturedValues>,
     ) -> Result<TestSendReport, ServiceError> {
         let now = self.clock.now();
         let alert = match alert {
@@ -105,12 +115,20 @@ impl Service {
         };
         let compiled = CompiledEndpoint::compile(endpoint.clone())?;
         let delivery_id = DeliveryId::generate();
+        let follows = endpoint.follows_incidents();
+        let sample = captured.unwrap_or_else(|| {
+            endpoint
+                .captures
+                .keys()
+                .map(|name| (name.clone(), format!("sample-{name}")))
+                .collect()
+        });
         let facts = RequestFacts {
             delivery_id: delivery_id.as_str(),
             attempt: 1,
             now,
             fallback_of: None,
-            captured: None,
+            captured: follows.then_some(&sample),
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {
@@ -141,11 +159,19 @@ impl Service {
             message: attempt.error.clone().unwrap_or_default(),
             duration_ms: attempt.duration_ms,
         });
+        let captured = (follows && attempt.succeeded()).then(|| {
+            captures::take(
+                &endpoint.captures,
+                attempt.response_body.as_deref(),
+                &attempt.response_headers,
+            )
+        });
         Ok(TestSendReport {
             ok: attempt.succeeded(),
             request: shown,
             response,
             error,
+            captured,
         })
     }
 }
@@ -250,7 +276,7 @@ mod tests {
 
         // WHEN an unsaved definition is tested
         let report = service
-            .test_send_definition(&acme(), &definition, None)
+            .test_send_definition(&acme(), &definition, None, None)
             .await
             .unwrap();
 
@@ -266,7 +292,7 @@ mod tests {
 
         // WHEN the definition lacks its url THEN the field is `endpoint.url`
         let answer = service
-            .test_send_definition(&acme(), &definition, None)
+            .test_send_definition(&acme(), &definition, None, None)
             .await;
         assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "endpoint.url"));
 
@@ -274,9 +300,49 @@ mod tests {
         let definition = json!({"name": "draft", "url": "http://127.0.0.1:9/hook"});
         let alert = json!({"title": "x", "severity": "apocalyptic"});
         let answer = service
-            .test_send_definition(&acme(), &definition, Some(&alert))
+            .test_send_definition(&acme(), &definition, Some(&alert), None)
             .await;
         assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "alert.severity"));
+    }
+
+    #[tokio::test]
+    async fn captures_render_with_sample_or_given_values_and_the_answer_shows_what_it_gives() {
+        let service = monday_service();
+        let port = answering_receiver(200).await;
+        let definition = json!({"name": "tracker", "url": format!("http://127.0.0.1:{port}/issues"),
+            "captures": {"ticket_id": "$.id", "kind": "header:Content-Type"},
+            "message_types": {"ok": {"method": "PATCH",
+                "url": format!("http://127.0.0.1:{port}/issues/{{{{captured.ticket_id}}}}")}}});
+        let ok = json!({"title": "fine again", "message_type": "ok", "incident_key": "db-1"});
+
+        // WHEN the ok is tested without values THEN the sample value is in the URL
+        let report = service
+            .test_send_definition(&acme(), &definition, Some(&ok), None)
+            .await
+            .unwrap();
+        assert!(
+            report.request.url.ends_with("/issues/sample-ticket_id"),
+            "{}",
+            report.request.url
+        );
+        // AND the report shows what the answer gives the captures (a text body: only the header)
+        let given = report
+            .captured
+            .expect("an endpoint with captures is shown them");
+        assert_eq!(given.get("kind").map(String::as_str), Some("text/plain"));
+        assert!(!given.contains_key("ticket_id"));
+
+        // WHEN values are given THEN they are used
+        let values = [("ticket_id".to_string(), "T-5".to_string())].into();
+        let report = service
+            .test_send_definition(&acme(), &definition, Some(&ok), Some(values))
+            .await
+            .unwrap();
+        assert!(
+            report.request.url.ends_with("/issues/T-5"),
+            "{}",
+            report.request.url
+        );
     }
 
     #[tokio::test]
