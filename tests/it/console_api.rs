@@ -271,14 +271,18 @@ async fn the_catalogue_lists_every_variable_and_preset() {
     // Every insertion is accepted by the same validation the API runs.
     let receiver = Receiver::start(Behaviour::status(200)).await;
     for variable in catalogue["variables"].as_array().unwrap() {
-        let (status, answer) = server
-            .api
-            .post(
-                "/v1/endpoints/validate",
-                &json!({"name": "d", "url": receiver.url("/"), "content_type": "text/plain",
-                        "body": variable["insert"]}),
-            )
-            .await;
+        let mut endpoint = json!({"name": "d", "url": receiver.url("/"), "content_type": "text/plain",
+                                  "body": variable["insert"]});
+        // A record's fields are the endpoint's own (`captured.<name>`: its captures), named once filled in.
+        if variable["kind"] == "record" {
+            let insert = variable["insert"]
+                .as_str()
+                .unwrap()
+                .replace("<name>", "ticket_id");
+            endpoint["body"] = json!(insert);
+            endpoint["captures"] = json!({"ticket_id": "$.id"});
+        }
+        let (status, answer) = server.api.post("/v1/endpoints/validate", &endpoint).await;
         assert_eq!(status, 200, "{variable}: {answer}");
     }
 }

@@ -62,10 +62,17 @@ fn assert_labels_are_bounded(m: &Exposition) {
                     "rate_limit",
                     "slowed",
                     "circuit_open",
+                    "awaiting_error",
                     "disk_full",
                     "io_error",
                 ],
-                "record" => &["alerts", "deliveries", "attempts", "dead_letters"],
+                "record" => &[
+                    "alerts",
+                    "deliveries",
+                    "attempts",
+                    "dead_letters",
+                    "incidents",
+                ],
                 "to" => &["open", "closed"],
                 "outcome" => &["delivered", "retry", "dead"],
                 "error_class" => &[
