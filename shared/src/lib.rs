@@ -5,7 +5,8 @@
 //! and an adapter (`embedded` or `aws`) does the storing and queueing.
 //! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], a tenant's settings
 //!   ([`tenant_settings`]), and the [`clock`] the service reads the time from (domain rules are given
-//!   `now`), and how long finished history is kept ([`retention`]).
+//!   `now`), how long finished history is kept ([`retention`]), and the [`maintenance`] windows that hold
+//!   errors and reminders.
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
 //! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`), the retry
@@ -41,6 +42,7 @@ pub mod embedded;
 pub mod endpoint;
 pub mod ids;
 pub mod input_error;
+pub mod maintenance;
 pub mod metrics;
 pub mod outbound;
 pub mod ports;

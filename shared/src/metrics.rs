@@ -42,7 +42,7 @@ pub const ENDPOINTS_DISABLED: &str = "alertwire_endpoints_disabled_total";
 /// Circuit breakers that opened or closed, by `to` (`open`, `closed`).
 pub const CIRCUIT_TRANSITIONS: &str = "alertwire_circuit_transitions_total";
 /// Deliveries held back without an attempt, by `reason` (`in_flight`, `rate_limit`, `slowed`,
-/// `circuit_open`, `awaiting_error`).
+/// `circuit_open`, `awaiting_error`, `maintenance`).
 pub const DELIVERIES_HELD: &str = "alertwire_deliveries_held_total";
 /// Endpoints whose circuit is open or half open, counted at each scrape (embedded only).
 pub const CIRCUITS_OPEN: &str = "alertwire_circuits_open";
@@ -154,6 +154,8 @@ pub enum HoldReason {
     CircuitOpen,
     /// A `reminder` or `ok` waits for its incident's `error` to the same endpoint to finish.
     AwaitingError,
+    /// An `error` or `reminder` waits for the end of a maintenance window.
+    Maintenance,
 }
 
 impl HoldReason {
@@ -164,6 +166,7 @@ impl HoldReason {
             Self::Slowed => "slowed",
             Self::CircuitOpen => "circuit_open",
             Self::AwaitingError => "awaiting_error",
+            Self::Maintenance => "maintenance",
         }
     }
 }

@@ -102,6 +102,7 @@ impl Rig {
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.inner().clone()),
             incidents: Arc::new(store.inner().clone()),
+            maintenance: Arc::new(store.inner().clone()),
             queue: Arc::new(sqs.queue.clone()),
         };
         let sender =

@@ -116,7 +116,7 @@ async fn on_dynamodb_and_sqs_the_ok_is_held_for_its_error_and_resolves_its_ticke
         .await
         .expect("read")
         .expect("the incident");
-    assert_eq!(incident.error_delivery_id, deliveries[0]);
+    assert_eq!(incident.error_delivery_id.as_ref(), Some(&deliveries[0]));
     assert_eq!(
         incident.captured.get("ticket_id").map(String::as_str),
         Some("T-17")

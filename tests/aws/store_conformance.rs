@@ -20,8 +20,8 @@ use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
 use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
-    EndpointStore, FallbackOutcome, FallbackRecord, IncidentRef, IncidentStore, RecordOutcome,
-    Revocation, SettingsStore, StatusChange, StoreError,
+    EndpointStore, FallbackOutcome, FallbackRecord, IncidentRef, IncidentStore, MaintenanceStore,
+    RecordOutcome, Revocation, SettingsStore, StatusChange, StoreError,
 };
 use alertwire_shared::routing::RoutingOutcome;
 use alertwire_shared::tenant_settings::TenantSettings;
@@ -39,6 +39,7 @@ struct Stores {
     deliveries: Arc<dyn DeliveryStore>,
     settings: Arc<dyn SettingsStore>,
     incidents: Arc<dyn IncidentStore>,
+    maintenance: Arc<dyn MaintenanceStore>,
 }
 
 impl Stores {
@@ -50,6 +51,7 @@ impl Stores {
             + DeliveryStore
             + SettingsStore
             + IncidentStore
+            + MaintenanceStore
             + Clone
             + 'static,
     {
@@ -59,7 +61,8 @@ impl Stores {
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.clone()),
-            incidents: Arc::new(store),
+            incidents: Arc::new(store.clone()),
+            maintenance: Arc::new(store),
         }
     }
 }
@@ -123,6 +126,7 @@ conformance!(
     settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
     an_incident_keeps_its_latest_error_and_what_was_captured,
+    maintenance_windows_are_kept_per_tenant_and_deleted_once,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -1975,7 +1979,8 @@ async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Store
         .note_error(incident, &first, at("2026-01-02T03:04:05Z"))
         .await?;
     let noted = incidents.get_incident(incident).await?.expect("noted");
-    assert_eq!(noted.error_delivery_id, first);
+    assert_eq!(noted.error_delivery_id.as_ref(), Some(&first));
+    assert_eq!(noted.resolved_at, None);
     assert!(noted.captured.is_empty());
     assert_eq!(noted.updated_at, at("2026-01-02T03:04:05Z"));
 
@@ -1998,7 +2003,7 @@ async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Store
         .note_error(incident, &second, at("2026-01-02T03:05:00Z"))
         .await?;
     let record = incidents.get_incident(incident).await?.expect("kept");
-    assert_eq!(record.error_delivery_id, second);
+    assert_eq!(record.error_delivery_id.as_ref(), Some(&second));
     assert_eq!(record.captured, values(&[("ticket_id", "T-17")]));
     incidents
         .keep_captured(
@@ -2013,7 +2018,7 @@ async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Store
         record.captured,
         values(&[("ticket_id", "T-18"), ("url", "/t/18")])
     );
-    assert_eq!(record.error_delivery_id, second);
+    assert_eq!(record.error_delivery_id.as_ref(), Some(&second));
 
     // Values captured before any error was noted (an error stored before its endpoint captured) make the
     // record, with that error.
@@ -2035,8 +2040,40 @@ async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Store
             .await?
             .expect("made")
             .error_delivery_id,
-        first
+        Some(first.clone())
     );
+
+    // An ok noted while the endpoint was in maintenance makes the record, with no error; an error noted
+    // after it keeps the time it was resolved, and values captured later keep the error.
+    let resolved = IncidentRef {
+        incident_key: "resolved",
+        ..incident
+    };
+    incidents
+        .note_resolved(resolved, at("2026-01-02T04:00:00Z"))
+        .await?;
+    let record = incidents.get_incident(resolved).await?.expect("made");
+    assert_eq!(
+        (record.error_delivery_id, record.resolved_at),
+        (None, Some(at("2026-01-02T04:00:00Z")))
+    );
+    incidents
+        .keep_captured(
+            resolved,
+            &second,
+            &values(&[("ticket_id", "T-2")]),
+            at("2026-01-02T04:00:01Z"),
+        )
+        .await?;
+    let record = incidents.get_incident(resolved).await?.expect("kept");
+    assert_eq!(record.error_delivery_id.as_ref(), Some(&second));
+    incidents
+        .note_error(resolved, &first, at("2026-01-02T04:00:02Z"))
+        .await?;
+    let record = incidents.get_incident(resolved).await?.expect("kept");
+    assert_eq!(record.error_delivery_id, Some(first));
+    assert_eq!(record.resolved_at, Some(at("2026-01-02T04:00:00Z")));
+    assert_eq!(record.captured, values(&[("ticket_id", "T-2")]));
 
     for elsewhere in [
         IncidentRef {
@@ -2054,5 +2091,41 @@ async fn an_incident_keeps_its_latest_error_and_what_was_captured(stores: &Store
     ] {
         assert_eq!(incidents.get_incident(elsewhere).await?, None);
     }
+    Ok(())
+}
+
+/// A tenant's windows, listed oldest first; deleted once (a second delete says so); another tenant sees
+/// none of them.
+async fn maintenance_windows_are_kept_per_tenant_and_deleted_once(stores: &Stores) -> Outcome {
+    use alertwire_shared::maintenance;
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let created = |id: &str, body| {
+        maintenance::from_json(&body, id.to_string(), CREATED.parse().expect("a time"))
+            .expect("a valid window")
+    };
+    let upgrade = created(
+        "mw_1",
+        json!({"name": "upgrade", "endpoint_id": "ep_db",
+            "start": "2026-12-06T22:00:00Z", "end": "2026-12-07T02:00:00Z"}),
+    );
+    let nightly = created(
+        "mw_2",
+        json!({"name": "nightly", "recurring":
+            {"time_zone": "Europe/Berlin", "days": ["sat", "sun"], "from": "22:00", "to": "02:00"}}),
+    );
+    let windows = &stores.maintenance;
+    assert!(windows.list_windows(&acme).await?.is_empty());
+    windows.insert_window(&acme, &upgrade).await?;
+    windows.insert_window(&acme, &nightly).await?;
+    assert_eq!(
+        windows.list_windows(&acme).await?,
+        [upgrade.clone(), nightly.clone()]
+    );
+    assert!(windows.list_windows(&globex).await?.is_empty());
+    assert!(!windows.delete_window(&globex, "mw_1").await?);
+
+    assert!(windows.delete_window(&acme, "mw_1").await?);
+    assert!(!windows.delete_window(&acme, "mw_1").await?);
+    assert_eq!(windows.list_windows(&acme).await?, [nightly]);
     Ok(())
 }

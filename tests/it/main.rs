@@ -17,6 +17,7 @@ mod full_disk;
 mod incidents;
 mod key_revocation;
 mod label_routing;
+mod maintenance;
 mod metrics;
 mod mtls;
 mod oauth2;

@@ -13,6 +13,7 @@ mod endpoints;
 mod error;
 mod json_body;
 mod keys;
+mod maintenance;
 pub mod openapi;
 mod routing;
 mod settings;
@@ -81,6 +82,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/settings", get(settings::read).put(settings::replace))
         .route("/v1/keys", get(keys::list))
         .route("/v1/keys/{id}", delete(keys::revoke))
+        .route(
+            "/v1/maintenance-windows",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route("/v1/maintenance-windows/{id}", delete(maintenance::delete))
         .route("/console", get(console::redirect_to_index))
         .route("/console/", get(console::index))
         .route("/console/{file}", get(console::asset))
@@ -135,6 +141,8 @@ fn documented_routes() -> OpenApiRouter<Arc<Service>> {
         .routes(routes!(settings::read, settings::replace))
         .routes(routes!(keys::list))
         .routes(routes!(keys::revoke))
+        .routes(routes!(maintenance::list, maintenance::create))
+        .routes(routes!(maintenance::delete))
 }
 
 /// Whether the process is up and can take alerts; needs no API key. `503` with `degraded` and the reason

@@ -35,6 +35,7 @@ const API_KEY: &str = "api_key";
         (name = "dead-letters", description = "Deliveries whose attempts all failed, and their replay"),
         (name = "settings", description = "The tenant's settings: where alertwire's own operational alerts go, and the default endpoint"),
         (name = "keys", description = "The tenant's API keys: listed by id and revoked"),
+        (name = "maintenance", description = "Maintenance windows: when errors and reminders to an endpoint are held, and oks still sent"),
         (name = "service", description = "Health and this document"),
     )
 )]
@@ -374,6 +375,44 @@ pub struct UnsavedEndpointTest {
     /// What an incident's error captured, for templates naming `captured.<name>`; absent: the sample
     /// value `sample-<name>` for each declared capture.
     pub captured: Option<BTreeMap<String, String>>,
+}
+
+/// The body of `POST /v1/maintenance-windows`: a name, the endpoint (absent: every endpoint of the
+/// tenant), and either `start` and `end`, or `recurring`.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "never built: it documents the body the handler reads field by field"
+)]
+pub struct MaintenanceWindowInput {
+    #[schema(max_length = 200)]
+    pub name: String,
+    pub endpoint_id: Option<String>,
+    /// RFC 3339, with `end`: a window given once, at most 31 days long.
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub recurring: Option<RecurringInput>,
+}
+
+/// A weekly window: every listed day from `from` until `to` (local time in `time_zone`); a `to` not after
+/// `from` ends the next day.
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "never built: it documents the body the handler reads field by field"
+)]
+pub struct RecurringInput {
+    /// An IANA time zone name: `Europe/Berlin`, `America/New_York`, `UTC`.
+    pub time_zone: String,
+    /// `mon`, `tue`, `wed`, `thu`, `fri`, `sat`, `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, 24 hours.
+    #[schema(pattern = r"^[0-2][0-9]:[0-5][0-9]$")]
+    pub from: String,
+    #[schema(pattern = r"^[0-2][0-9]:[0-5][0-9]$")]
+    pub to: String,
 }
 
 /// The body of `PUT /v1/settings`: every setting; one absent or `null` is cleared.

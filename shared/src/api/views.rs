@@ -17,6 +17,7 @@ use crate::endpoint::health::EndpointHealth;
 use crate::endpoint::{Endpoint, HeaderSpec, HttpMethod, MASK, Route, RouteOverride, SECRET_MASK};
 use crate::ids::EndpointId;
 use crate::input_error::TextPosition;
+use crate::maintenance::{MaintenanceWindow, Schedule};
 use crate::ports::store::{AlertReceipt, ApiKeyRecord};
 use crate::retention::Retention;
 use crate::service::{CappedStats, EndpointRoute, RouteMiss, RouteTest};
@@ -312,6 +313,72 @@ impl From<&ApiKeyRecord> for ApiKeyView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyList {
     pub keys: Vec<ApiKeyView>,
+}
+
+/// A maintenance window as the API shows it: its schedule as it was given, and whether it is open now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceWindowView {
+    pub id: String,
+    pub name: String,
+    /// The endpoint whose errors and reminders it holds; `null`: every endpoint of the tenant.
+    pub endpoint_id: Option<String>,
+    /// A window given once: its start and end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+    /// A weekly window: the days and the local time range in `time_zone`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurring: Option<RecurringView>,
+    pub created_at: DateTime<Utc>,
+    /// The end of the occurrence open now; `null` when the window is closed.
+    pub open_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecurringView {
+    pub time_zone: String,
+    pub days: Vec<String>,
+    pub from: String,
+    pub to: String,
+}
+
+impl MaintenanceWindowView {
+    pub fn of(window: &MaintenanceWindow, now: DateTime<Utc>) -> Self {
+        let (start, end, recurring) = match &window.schedule {
+            Schedule::Once { start, end } => (Some(*start), Some(*end), None),
+            Schedule::Weekly {
+                time_zone,
+                days,
+                from,
+                to,
+            } => (
+                None,
+                None,
+                Some(RecurringView {
+                    time_zone: time_zone.clone(),
+                    days: days.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                }),
+            ),
+        };
+        Self {
+            id: window.id.clone(),
+            name: window.name.clone(),
+            endpoint_id: window.endpoint_id.as_ref().map(|e| e.to_string()),
+            start,
+            end,
+            recurring,
+            created_at: window.created_at,
+            open_until: window.open_until(now),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceWindowList {
+    pub maintenance_windows: Vec<MaintenanceWindowView>,
 }
 
 /// A delivery as the API shows it, with every attempt of every run.

@@ -24,7 +24,7 @@ use crate::outbound::target_policy::TargetPolicy;
 use crate::ports::queue::{Task, TaskQueue};
 use crate::ports::store::{
     AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, EndpointStore,
-    IncidentRef, IncidentStore, StatusChange,
+    IncidentRef, IncidentStore, MaintenanceStore, StatusChange,
 };
 
 /// Partial indexes that hold only rows about to be handled (pending deliveries, alerts not yet queued):
@@ -43,6 +43,7 @@ const GROWING_TABLES: &[&str] = &[
     "endpoint_circuit",
     "api_keys",
     "incidents",
+    "maintenance_windows",
 ];
 
 static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -209,7 +210,19 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
         .keep_captured(incident, &error, &captured, Utc::now())
         .await
         .unwrap();
+    database.note_resolved(incident, Utc::now()).await.unwrap();
     database.get_incident(incident).await.unwrap();
+
+    // Maintenance windows: listed when they age out of the process, created, deleted.
+    let window = crate::maintenance::from_json(
+        &json!({"name": "upgrade", "start": "2026-12-06T22:00:00Z", "end": "2026-12-07T02:00:00Z"}),
+        "mw_1".into(),
+        Utc::now(),
+    )
+    .unwrap();
+    database.insert_window(&tenant, &window).await.unwrap();
+    database.list_windows(&tenant).await.unwrap();
+    database.delete_window(&tenant, "mw_1").await.unwrap();
 
     // The API's reads: a delivery, and list pages with each filter and a keyset cursor.
     let filters = [

@@ -38,24 +38,33 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         to: 4,
-        what: "the incidents of the endpoints that capture values from an error's answer",
+        what: "incidents (an endpoint's latest error of each, what its answer gave, when an ok resolved it) \
+               and maintenance windows",
         apply: |connection| connection.execute_batch(INCIDENTS),
     },
 ];
 
-/// One row per incident of an endpoint that follows incidents (its latest error delivery and what was
-/// captured from an error's answer); the pruner reads them by age.
+/// One row per incident of an endpoint (its latest error delivery, what was captured from an error's
+/// answer, when an ok resolved it in a maintenance window); the pruner reads them by age. One row per
+/// maintenance window of a tenant, as JSON.
 const INCIDENTS: &str = "
 CREATE TABLE IF NOT EXISTS incidents (
     tenant TEXT NOT NULL,
     endpoint_id TEXT NOT NULL,
     incident_key TEXT NOT NULL,
-    error_delivery_id TEXT NOT NULL,
+    error_delivery_id TEXT,
     captured TEXT NOT NULL,
+    resolved_at INTEGER,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (tenant, endpoint_id, incident_key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS incidents_by_age ON incidents (updated_at);
+CREATE TABLE IF NOT EXISTS maintenance_windows (
+    tenant TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
 ";
 
 /// Two copies of a delivery's task can make the same attempt (a lease that ran out while the first was in

@@ -11,6 +11,7 @@ use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::OpenCircuit;
 use crate::endpoint::health::{EndpointHealth, FailureNote};
 use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
+use crate::maintenance::MaintenanceWindow;
 use crate::ports::queue::Task;
 use crate::tenant_settings::TenantSettings;
 
@@ -394,13 +395,17 @@ pub struct IncidentRef<'a> {
     pub incident_key: &'a str,
 }
 
-/// What an endpoint that follows incidents ([`Endpoint::follows_incidents`]) knows of one: the incident's
-/// latest `error` delivery to it, and the values captured from the answer to an error.
+/// What an endpoint knows of one incident: for an endpoint that follows incidents
+/// ([`Endpoint::follows_incidents`]), its latest `error` delivery there and the values captured from the
+/// answer to an error; for an endpoint in a maintenance window, when an `ok` resolved it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncidentRecord {
-    pub error_delivery_id: DeliveryId,
+    /// None until an error is noted.
+    pub error_delivery_id: Option<DeliveryId>,
     /// Empty until an error is delivered with values to capture.
     pub captured: CapturedValues,
+    /// When an `ok` of the incident last came while the endpoint was in a maintenance window.
+    pub resolved_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -425,11 +430,31 @@ pub trait IncidentStore: Send + Sync {
         captured: &CapturedValues,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// None when no error was ever noted, or the record is past retention.
+    /// Notes that an `ok` resolved the incident at `at` (while the endpoint was in a maintenance window).
+    async fn note_resolved(
+        &self,
+        incident: IncidentRef<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// None when nothing was ever noted, or the record is past retention.
     async fn get_incident(
         &self,
         incident: IncidentRef<'_>,
     ) -> Result<Option<IncidentRecord>, StoreError>;
+}
+
+/// A tenant's maintenance windows ([`crate::maintenance`]).
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    /// Every window of the tenant, oldest first.
+    async fn list_windows(&self, tenant: &TenantId) -> Result<Vec<MaintenanceWindow>, StoreError>;
+    async fn insert_window(
+        &self,
+        tenant: &TenantId,
+        window: &MaintenanceWindow,
+    ) -> Result<(), StoreError>;
+    /// False when the tenant has no window of that id.
+    async fn delete_window(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Why the store cannot write at the moment.

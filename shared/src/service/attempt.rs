@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::admission::{Admission, AttemptPass};
 use super::incidents::IncidentGate;
+use super::maintenance::MaintenanceGate;
 use super::operations::OperationsEvent;
 use super::{Service, ServiceError};
 use crate::alert::Alert;
@@ -190,6 +191,14 @@ impl Service {
             Ok(alert) => alert,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
         };
+        match self.maintenance_gate(tenant, &endpoint, &alert).await? {
+            MaintenanceGate::Go => {}
+            MaintenanceGate::Hold(wait) => return Ok(Disposition::Hold(wait)),
+            MaintenanceGate::Resolved => {
+                let decision = Decision::Filtered(FilterReason::MaintenanceResolved);
+                return Ok(self.settle_unsent(&task, None, decision).await?);
+            }
+        }
         let captured = match self.incident_gate(tenant, &endpoint, &alert).await? {
             IncidentGate::Go(captured) => captured,
             IncidentGate::Hold(wait) => return Ok(Disposition::Hold(wait)),

@@ -44,7 +44,8 @@ pub(super) fn service(clock: Arc<ManualClock>) -> Service {
         alerts: Arc::new(database.clone()),
         deliveries: Arc::new(database.clone()),
         settings: Arc::new(database.clone()),
-        incidents: Arc::new(database),
+        incidents: Arc::new(database.clone()),
+        maintenance: Arc::new(database),
         queue: Arc::new(queue),
     };
     let policy = TargetPolicy::strict()

@@ -90,14 +90,21 @@ impl Service {
                 incident_key: key,
             };
             if let Some(record) = self.ports.incidents.get_incident(incident).await? {
-                let error = self
-                    .ports
-                    .deliveries
-                    .get_delivery(tenant, &record.error_delivery_id)
-                    .await?;
-                if let Some(error) = error.filter(|e| e.status == DeliveryStatus::Pending) {
-                    self.metrics.delivery_held(HoldReason::AwaitingError);
-                    return Ok(IncidentGate::Hold(self.wait_for(&error)));
+                // An ok is sent as always while a maintenance window holds its error: no waiting then.
+                let in_maintenance = self
+                    .in_maintenance_until(tenant, &endpoint.id, self.clock.now())
+                    .await?
+                    .is_some();
+                if let Some(error_id) = record
+                    .error_delivery_id
+                    .as_ref()
+                    .filter(|_| !in_maintenance)
+                {
+                    let error = self.ports.deliveries.get_delivery(tenant, error_id).await?;
+                    if let Some(error) = error.filter(|e| e.status == DeliveryStatus::Pending) {
+                        self.metrics.delivery_held(HoldReason::AwaitingError);
+                        return Ok(IncidentGate::Hold(self.wait_for(&error)));
+                    }
                 }
                 captured = record.captured;
             }

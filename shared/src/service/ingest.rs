@@ -199,6 +199,9 @@ impl Service {
                 if !enqueued {
                     self.enqueue(tenant, &alert.id, &tasks).await?;
                 }
+                let routed: Vec<EndpointId> =
+                    deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
+                self.note_resolved_in_maintenance(&alert, &routed).await?;
                 self.metrics.alert_accepted(alert.content.message_type);
                 if destinations.unrouted {
                     self.metrics.alert_unrouted(alert.content.message_type);

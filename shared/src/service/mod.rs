@@ -18,6 +18,7 @@ mod in_memory;
 mod incidents;
 mod ingest;
 mod known_keys;
+mod maintenance;
 mod operations;
 mod resend;
 mod route_tables;
@@ -52,8 +53,8 @@ use crate::metrics::Metrics;
 use crate::outbound::sender::HttpSender;
 use crate::ports::queue::{QueueError, TaskQueue};
 use crate::ports::store::{
-    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, IncidentStore, SettingsStore,
-    StoreError, WriteCondition, WriteTrouble,
+    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, IncidentStore, MaintenanceStore,
+    SettingsStore, StoreError, WriteCondition, WriteTrouble,
 };
 use crate::retention::Retention;
 
@@ -66,6 +67,7 @@ pub struct Ports {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub settings: Arc<dyn SettingsStore>,
     pub incidents: Arc<dyn IncidentStore>,
+    pub maintenance: Arc<dyn MaintenanceStore>,
     pub queue: Arc<dyn TaskQueue>,
 }
 
@@ -80,6 +82,7 @@ impl Ports {
             + DeliveryStore
             + SettingsStore
             + IncidentStore
+            + MaintenanceStore
             + Clone
             + 'static,
     {
@@ -89,7 +92,8 @@ impl Ports {
             alerts: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.clone()),
-            incidents: Arc::new(store),
+            incidents: Arc::new(store.clone()),
+            maintenance: Arc::new(store),
             queue,
         }
     }
@@ -112,6 +116,8 @@ pub struct Service {
     route_tables: route_tables::RouteTables,
     /// API keys found lately, read again once per period.
     known_keys: known_keys::KnownKeys,
+    /// Each tenant's maintenance windows, read again once per period.
+    windows: maintenance::KnownWindows,
     /// How long finished history is kept; the adapters apply it, the API shows it.
     retention: Retention,
     /// Whether the store can write now, where its adapter can tell.
@@ -148,6 +154,7 @@ impl Service {
             compiled: Mutex::new(HashMap::new()),
             route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
             known_keys: known_keys::KnownKeys::new(KNOWN_KEY_PERIOD),
+            windows: maintenance::KnownWindows::default(),
             retention: Retention::default(),
             write_condition: None,
         }
@@ -172,6 +179,11 @@ impl Service {
 
     pub fn retention(&self) -> Retention {
         self.retention
+    }
+
+    /// The time as the use cases read it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// How long ingest routes on a tenant's endpoints as read before reading them again (by default

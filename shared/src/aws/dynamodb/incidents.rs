@@ -1,6 +1,6 @@
-//! The incidents of the endpoints that follow them on DynamoDB: one item per (endpoint, incident key) in
-//! the tenant's partition, `INC#<endpoint id>#<sha256 of the incident key>`, holding the incident's
-//! latest error delivery and what was captured from an error's answer (a JSON string). Each write is one
+//! Incidents on DynamoDB: one item per (endpoint, incident key) in the tenant's partition,
+//! `INC#<endpoint id>#<sha256 of the incident key>`, holding the incident's latest error delivery, what was
+//! captured from an error's answer (a JSON string) and when an ok resolved it in a maintenance window. Each write is one
 //! `UpdateItem` that creates the item or changes its part, and moves its expiry to the retention after
 //! now, so an incident lives as long as its alerts after its last message.
 
@@ -17,6 +17,7 @@ use crate::ports::store::{IncidentRecord, IncidentRef, IncidentStore, StoreError
 const ERROR_DELIVERY_ID: &str = "error_delivery_id";
 const CAPTURED: &str = "captured";
 const UPDATED_AT: &str = "updated_at";
+const RESOLVED_AT: &str = "resolved_at";
 
 impl DynamoStore {
     /// `SET` of `assignments` (besides the expiry, the time and the layout) on the incident's item,
@@ -43,12 +44,17 @@ impl DynamoStore {
             .expression_attribute_names("#updated", UPDATED_AT)
             .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_names("#layout", LAYOUT)
-            .expression_attribute_names("#delivery", ERROR_DELIVERY_ID)
             .expression_attribute_values(":updated", time_value(&at))
             .expression_attribute_values(":expires", n(self.expiry()))
             .expression_attribute_values(":layout", n(WRITTEN_LAYOUT));
-        if assignments.contains("#captured") {
-            update = update.expression_attribute_names("#captured", CAPTURED);
+        for (placeholder, name) in [
+            ("#captured", CAPTURED),
+            ("#delivery", ERROR_DELIVERY_ID),
+            ("#resolved", RESOLVED_AT),
+        ] {
+            if assignments.contains(placeholder) {
+                update = update.expression_attribute_names(placeholder, name);
+            }
         }
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);
@@ -97,6 +103,20 @@ impl IncidentStore for DynamoStore {
         .await
     }
 
+    async fn note_resolved(
+        &self,
+        incident: IncidentRef<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.update_incident(
+            incident,
+            "#resolved = :resolved",
+            vec![(":resolved", time_value(&at))],
+            at,
+        )
+        .await
+    }
+
     /// Strongly consistent: an `ok` reads what its error's attempt has just written.
     async fn get_incident(
         &self,
@@ -112,11 +132,13 @@ impl IncidentStore for DynamoStore {
             return Ok(None);
         };
         Ok(Some(IncidentRecord {
-            error_delivery_id: DeliveryId::from(item::string(&found, ERROR_DELIVERY_ID)?),
+            error_delivery_id: item::optional_string(&found, ERROR_DELIVERY_ID)?
+                .map(DeliveryId::from),
             captured: match item::optional_string(&found, CAPTURED)? {
                 Some(_) => item::json(&found, CAPTURED)?,
                 None => CapturedValues::new(),
             },
+            resolved_at: item::optional_time(&found, RESOLVED_AT)?,
             updated_at: item::time(&found, UPDATED_AT)?,
         }))
     }

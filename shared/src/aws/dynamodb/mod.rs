@@ -15,6 +15,7 @@ mod endpoints;
 mod incidents;
 mod item;
 mod layout;
+mod maintenance;
 mod settings;
 mod table;
 

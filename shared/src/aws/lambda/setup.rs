@@ -19,13 +19,14 @@ use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
 use crate::endpoint::health::{EndpointHealth, FailureNote, HealthPolicy};
 use crate::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
+use crate::maintenance::MaintenanceWindow;
 use crate::metrics::Metrics;
 use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
     AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, IncidentRecord, IncidentRef,
-    IncidentStore, RecordOutcome, Revocation, SettingsStore, StoreError,
+    IncidentStore, MaintenanceStore, RecordOutcome, Revocation, SettingsStore, StoreError,
 };
 use crate::retention::Retention;
 use crate::service::{Ports, Service};
@@ -271,6 +272,7 @@ pub fn deliver_service(
         deliveries: Arc::new(store.clone()),
         settings: Arc::new(store.clone()),
         incidents: Arc::new(store.clone()),
+        maintenance: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
     // A container sees one batch at a time and is often new: an endpoint nothing is known about may take
@@ -297,6 +299,7 @@ pub fn replay_service(
         deliveries: Arc::new(adapters.store.clone()),
         settings: Arc::new(NotGiven("replay")),
         incidents: Arc::new(NotGiven("replay")),
+        maintenance: Arc::new(NotGiven("replay")),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -479,8 +482,24 @@ impl IncidentStore for NotGiven {
     ) -> Result<(), StoreError> {
         self.refuse("incidents")
     }
+    async fn note_resolved(&self, _: IncidentRef<'_>, _: DateTime<Utc>) -> Result<(), StoreError> {
+        self.refuse("incidents")
+    }
     async fn get_incident(&self, _: IncidentRef<'_>) -> Result<Option<IncidentRecord>, StoreError> {
         self.refuse("incidents")
+    }
+}
+
+#[async_trait]
+impl MaintenanceStore for NotGiven {
+    async fn list_windows(&self, _: &TenantId) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        self.refuse("maintenance windows")
+    }
+    async fn insert_window(&self, _: &TenantId, _: &MaintenanceWindow) -> Result<(), StoreError> {
+        self.refuse("maintenance windows")
+    }
+    async fn delete_window(&self, _: &TenantId, _: &str) -> Result<bool, StoreError> {
+        self.refuse("maintenance windows")
     }
 }
 

@@ -26,6 +26,8 @@ pub enum FilterReason {
     /// A capture of the incident's error is missing, and the endpoint skips such messages
     /// (`capture_missing: skip`).
     CaptureMissing { name: String },
+    /// It was held by a maintenance window, and an `ok` resolved its incident before the window ended.
+    MaintenanceResolved,
 }
 
 impl FilterReason {
@@ -43,6 +45,9 @@ impl FilterReason {
                 "the endpoint sends nothing for `{}` messages",
                 message_type.as_str()
             ),
+            Self::MaintenanceResolved => {
+                "maintenance_resolved: an ok resolved the incident while a maintenance window held this message".to_string()
+            }
             Self::CaptureMissing { name } => format!(
                 "capture_missing: `{name}` was not captured from the incident's error, and the endpoint skips such messages"
             ),

@@ -1,6 +1,6 @@
-//! The incidents of the endpoints that follow them on SQLite: one row per (tenant, endpoint, incident key)
-//! with the incident's latest error delivery and what was captured from an error's answer. The pruner
-//! deletes a row once its last change is past the history retention.
+//! Incidents on SQLite: one row per (tenant, endpoint, incident key) with the incident's latest error
+//! delivery, what was captured from an error's answer, and when an ok resolved it in a maintenance window.
+//! The pruner deletes a row once its last change is past the history retention.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -49,9 +49,31 @@ impl IncidentStore for Database {
                 "INSERT INTO incidents (tenant, endpoint_id, incident_key, error_delivery_id, captured, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (tenant, endpoint_id, incident_key) DO UPDATE
-                 SET captured = excluded.captured, updated_at = excluded.updated_at",
+                 SET captured = excluded.captured,
+                     error_delivery_id = coalesce(error_delivery_id, excluded.error_delivery_id),
+                     updated_at = excluded.updated_at",
             )?
             .execute(params![key.0, key.1, key.2, delivery_id, captured, at])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn note_resolved(
+        &self,
+        incident: IncidentRef<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = owned(incident);
+        let at = at.timestamp_millis();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO incidents (tenant, endpoint_id, incident_key, captured, resolved_at, updated_at)
+                 VALUES (?1, ?2, ?3, '{}', ?4, ?4)
+                 ON CONFLICT (tenant, endpoint_id, incident_key) DO UPDATE
+                 SET resolved_at = excluded.resolved_at, updated_at = excluded.updated_at",
+            )?
+            .execute(params![key.0, key.1, key.2, at])?;
             Ok(())
         })
         .await
@@ -63,28 +85,33 @@ impl IncidentStore for Database {
     ) -> Result<Option<IncidentRecord>, StoreError> {
         let key = owned(incident);
         self.read(move |c| {
-            let row: Option<(String, String, i64)> = c
+            type Row = (Option<String>, String, Option<i64>, i64);
+            let row: Option<Row> = c
                 .prepare_cached(
-                    "SELECT error_delivery_id, captured, updated_at FROM incidents
+                    "SELECT error_delivery_id, captured, resolved_at, updated_at FROM incidents
                      WHERE tenant = ?1 AND endpoint_id = ?2 AND incident_key = ?3",
                 )?
                 .query_row(params![key.0, key.1, key.2], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?;
-            let Some((delivery_id, captured, updated_at)) = row else {
+            let Some((delivery_id, captured, resolved_at, updated_at)) = row else {
                 return Ok(None);
             };
             Ok(Some(IncidentRecord {
-                error_delivery_id: DeliveryId(delivery_id),
+                error_delivery_id: delivery_id.map(DeliveryId),
                 captured: serde_json::from_str(&captured)?,
-                updated_at: DateTime::from_timestamp_millis(updated_at).ok_or_else(|| {
-                    StoreError::Corrupt(format!("an incident's time {updated_at} is out of range"))
-                })?,
+                resolved_at: resolved_at.map(time).transpose()?,
+                updated_at: time(updated_at)?,
             }))
         })
         .await
     }
+}
+
+fn time(millis: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_millis(millis)
+        .ok_or_else(|| StoreError::Corrupt(format!("an incident's time {millis} is out of range")))
 }
 
 fn owned(incident: IncidentRef<'_>) -> (String, String, String) {

@@ -6,6 +6,7 @@ mod api_keys;
 mod deliveries;
 mod endpoints;
 mod incidents;
+mod maintenance;
 mod settings;
 
 use rusqlite::OptionalExtension;
