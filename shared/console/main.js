@@ -1,5 +1,6 @@
 // The console's entry: signs in, then shows the screen the address's fragment names
-// (#/endpoints, #/endpoints/new, #/endpoints/<id>, #/routing, #/deliveries, #/dead-letters).
+// (#/endpoints, #/endpoints/new, #/endpoints/<id>, #/routing, #/deliveries, #/dead-letters,
+// #/maintenance).
 
 import { ApiFailure, signOut, signedIn } from "./api.js";
 import { deadLettersScreen } from "./dead_letters.js";
@@ -7,6 +8,7 @@ import { deliveriesScreen } from "./deliveries.js";
 import { announce, el, show } from "./dom.js";
 import { endpointEditor } from "./endpoint_editor.js";
 import { endpointsScreen } from "./endpoints.js";
+import { maintenanceScreen } from "./maintenance.js";
 import { routingScreen } from "./routing.js";
 import { signInScreen } from "./sign_in.js";
 
@@ -31,6 +33,7 @@ async function route() {
     else if (screen === "routing") await routingScreen();
     else if (screen === "deliveries") await deliveriesScreen(id, new URLSearchParams(search));
     else if (screen === "dead-letters") await deadLettersScreen();
+    else if (screen === "maintenance") await maintenanceScreen();
     else await endpointsScreen();
   } catch (e) {
     if (e instanceof ApiFailure && e.status === 401) {

@@ -2,7 +2,8 @@
 //! SQS queue, as the api and deliver functions build it, and the SQS event source mapping played by the
 //! test. The error and the ok of an incident arrive in one batch; the ok finds the error in flight and is
 //! held by a delayed re-send of its task (no Lambda waits), then goes to the ticket the error's answer
-//! named, captured in DynamoDB.
+//! named, captured in DynamoDB. A maintenance window holds an error the same way until it ends, and an
+//! ok sent in it keeps the resolved incident's error from going out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,4 +143,82 @@ async fn settled(
         assert!(Instant::now() < deadline, "still pending: {delivery:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_and_sqs_a_window_holds_the_error_by_a_delayed_resend_and_the_ok_resolves_it() {
+    let sqs = Sqs::with_visibility("maintenance", Duration::from_secs(30)).await;
+    let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+    let table = format!("maintenance-{}", TenantId::generate().0.replace("tn_", ""));
+    create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
+    let store = DynamoStore::new(
+        client,
+        table,
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
+    let ports = Ports::on_one_store(store.clone(), Arc::new(sqs.queue.clone()));
+    let sender =
+        HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5)).expect("a client");
+    let service = Service::new(ports, sender, RetryPolicy::parse("0ms").expect("delays"));
+    let tenant = TenantId::generate();
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    service
+        .create_endpoint(
+            &tenant,
+            &json!({"name": "db", "url": receiver.url("/hook")}),
+        )
+        .await
+        .expect("the endpoint");
+    let now = chrono::Utc::now();
+    let end = now + chrono::Duration::seconds(3);
+    service
+        .create_maintenance_window(
+            &tenant,
+            &json!({"name": "upgrade", "start": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "end": end.to_rfc3339()}),
+        )
+        .await
+        .expect("the window");
+
+    // WHEN two incidents fail in the window and the first is resolved in it
+    let mut deliveries = Vec::new();
+    for (message_type, key) in [("error", "db-1"), ("error", "db-2"), ("ok", "db-1")] {
+        let alert = json!({"title": format!("{key} {message_type}"), "message_type": message_type,
+            "incident_key": key});
+        let receipt = service
+            .accept_alert(&tenant, &alert, None)
+            .await
+            .expect("accepted");
+        deliveries.push(receipt.deliveries[0].0.clone());
+    }
+    // AND the event source mapping runs until the open incident's error is delivered
+    let deadline = Instant::now() + SETTLE;
+    while receiver.received().len() < 2 {
+        assert!(Instant::now() < deadline, "{:?}", receiver.received());
+        let records = sqs.receive_batch().await;
+        if records.is_empty() {
+            continue;
+        }
+        let failed = deliver_batch(&service, &sqs.queue, records.clone()).await;
+        sqs.delete_finished(&records, &failed).await;
+    }
+
+    // THEN the ok went in the window, the open error after it, and the resolved one not at all
+    let titles: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["title"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(titles, ["db-1 ok", "db-2 error"]);
+    assert!(chrono::Utc::now() >= end);
+    let resolved = settled(&store, &tenant, &deliveries[0]).await;
+    assert_eq!(resolved.status.as_str(), "filtered", "{resolved:?}");
+    let open = settled(&store, &tenant, &deliveries[1]).await;
+    assert_eq!(
+        (open.status.as_str(), open.attempts.len()),
+        ("delivered", 1)
+    );
 }

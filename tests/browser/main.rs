@@ -759,6 +759,82 @@ async fn captures_and_their_missing_rule_are_set_in_the_editor() {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_maintenance_window_is_made_shown_open_with_what_it_holds_and_deleted() {
+    let server = TestServer::start().await;
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    let view = server
+        .api
+        .create_endpoint(&json!({"name": "db", "url": receiver.url("/hook")}))
+        .await;
+    let endpoint = view["id"].as_str().unwrap().to_string();
+    // GIVEN a window open for a minute over db, made through the API, and an error it holds
+    let now = chrono::Utc::now();
+    let (status, _) = server
+        .api
+        .post(
+            "/v1/maintenance-windows",
+            &json!({"name": "upgrade", "endpoint_id": endpoint,
+                "start": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "end": (now + chrono::Duration::minutes(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let held = server
+        .api
+        .send_alert(&json!({"title": "db down", "incident_key": "db-1"}))
+        .await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-maintenance-profile"),
+        screenshot_dir().join("maintenance"),
+        1280,
+        1000,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/maintenance")).await;
+    browser.text_containing("main", "Open until").await;
+    browser.text_containing("main", "upgrade").await;
+    // The held error is listed, linked to its delivery.
+    let link = format!("a[href='#/deliveries/{}']", held[0]);
+    browser.element(&link).await;
+
+    // WHEN a weekly window is made in the form
+    browser.fill("#w-name", "weekends").await;
+    browser.select("#w-kind", "weekly").await;
+    browser.fill("#w-zone", "Europe/Berlin").await;
+    browser.click("#w-day-sat").await;
+    browser.click("#w-day-sun").await;
+    browser.click("#create-window").await;
+    browser.text_containing("main", "sat, sun").await;
+    browser.screenshot("maintenance-windows").await;
+    let (_, listed) = server.api.get("/v1/maintenance-windows").await;
+    let windows = listed["maintenance_windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 2, "{listed}");
+    assert_eq!(
+        windows[1]["recurring"],
+        json!({"time_zone": "Europe/Berlin", "days": ["sat", "sun"], "from": "22:00", "to": "02:00"})
+    );
+
+    // A bad time zone is refused naming the field, nothing made
+    browser.fill("#w-name", "bad").await;
+    browser.select("#w-kind", "weekly").await;
+    browser.fill("#w-zone", "Mars/Olympus").await;
+    browser.click("#w-day-mon").await;
+    browser.click("#create-window").await;
+    browser
+        .text_containing("#window-message", "recurring.time_zone")
+        .await;
+
+    // WHEN the first window is deleted THEN one is left
+    browser.click(".delete-window").await;
+    browser.text_containing("#status", "Deleted upgrade").await;
+    let (_, listed) = server.api.get("/v1/maintenance-windows").await;
+    assert_eq!(listed["maintenance_windows"].as_array().unwrap().len(), 1);
+    browser.close().await;
+}
+
 /// A client certificate, its key and the receiver's private CA set in the editor: delivered to an HTTPS
 /// receiver that requires the certificate; opened again, the key is the mask and saving keeps it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../console/dead_letters.js"),
     ),
+    (
+        "maintenance.js",
+        JS,
+        include_str!("../../console/maintenance.js"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
