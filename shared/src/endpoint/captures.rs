@@ -116,6 +116,27 @@ impl CaptureSource {
     }
 }
 
+/// Response headers whose values are credentials: a capture of one is shown masked.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "cookie",
+    "set-cookie",
+];
+
+/// Whether the capture `source` takes a header that is secret: one of the credential headers, or one of
+/// `secret_headers` (the names of the endpoint's own headers marked secret).
+pub fn is_secret_source(source: &str, secret_headers: &[&str]) -> bool {
+    match CaptureSource::parse(source) {
+        Ok(CaptureSource::Header(name)) => {
+            SECRET_HEADERS.contains(&name.as_str())
+                || secret_headers.iter().any(|h| h.eq_ignore_ascii_case(&name))
+        }
+        _ => false,
+    }
+}
+
 /// An endpoint's captures, by name, each with its source as the user wrote it.
 pub type CaptureSpecs = BTreeMap<String, String>;
 
@@ -322,6 +343,14 @@ mod tests {
         // A value too long for an id is not kept.
         let long = json!({"id": "x".repeat(MAX_VALUE_BYTES + 1)}).to_string();
         assert!(take(&specs, Some(&long), &[]).is_empty());
+    }
+
+    #[test]
+    fn captures_of_credential_headers_or_of_headers_marked_secret_are_secret() {
+        assert!(is_secret_source("header:Set-Cookie", &[]));
+        assert!(is_secret_source("header:X-Session", &["x-session"]));
+        assert!(!is_secret_source("header:Location", &["x-session"]));
+        assert!(!is_secret_source("$.token", &["x-session"]));
     }
 
     #[test]

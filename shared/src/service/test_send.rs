@@ -11,7 +11,7 @@ use super::{Service, ServiceError};
 use crate::alert::AlertContent;
 use crate::delivery::decide::FilterReason;
 use crate::endpoint::captures::{self, CapturedValues};
-use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput};
+use crate::endpoint::{CompiledEndpoint, Endpoint, EndpointInput, MASK};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::input_error::FieldError;
 use crate::render_context;
@@ -26,7 +26,8 @@ pub struct TestSendReport {
     pub response: Option<ShownResponse>,
     pub error: Option<ShownError>,
     /// For an endpoint with captures: what its answer gives them, by name (as an error's 2XX answer would
-    /// be kept); absent otherwise.
+    /// be kept), a value taken from a credential header or a header the endpoint marks secret shown as
+    /// `********`; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captured: Option<CapturedValues>,
 }
@@ -159,12 +160,25 @@ impl Service {
             message: attempt.error.clone().unwrap_or_default(),
             duration_ms: attempt.duration_ms,
         });
+        let secret_headers: Vec<&str> = endpoint
+            .headers
+            .iter()
+            .filter(|h| h.secret)
+            .map(|h| h.name.as_str())
+            .collect();
         let captured = (follows && attempt.succeeded()).then(|| {
-            captures::take(
+            let mut values = captures::take(
                 &endpoint.captures,
                 attempt.response_body.as_deref(),
                 &attempt.response_headers,
-            )
+            );
+            for (name, value) in &mut values {
+                let source = endpoint.captures.get(name).map_or("", String::as_str);
+                if captures::is_secret_source(source, &secret_headers) {
+                    *value = MASK.to_string();
+                }
+            }
+            values
         });
         Ok(TestSendReport {
             ok: attempt.succeeded(),
