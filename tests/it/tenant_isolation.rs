@@ -70,6 +70,19 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
     TestServer::add_key(&server.server, "alpha").await;
     let (_, alpha_keys) = server.api.get("/v1/keys").await;
     let alpha_key_id = alpha_keys["keys"][0]["id"].as_str().unwrap().to_string();
+    // A maintenance window of alpha's, open, over its endpoint.
+    let now = chrono::Utc::now();
+    let (status, window) = server
+        .api
+        .post(
+            "/v1/maintenance-windows",
+            &json!({"name": "alpha's", "endpoint_id": endpoint_id,
+                "start": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                "end": (now + chrono::Duration::hours(1)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{window}");
+    let window_id = window["id"].as_str().unwrap().to_string();
     let before = alpha_state(&server, &endpoint_id).await;
 
     let betas_receiver = Receiver::start(Behaviour::status(200)).await;
@@ -164,6 +177,20 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
             Value::Null,
             404,
         ),
+        // alpha's window is unknown to beta, and beta cannot put one over alpha's endpoint.
+        (
+            "DELETE",
+            format!("/v1/maintenance-windows/{window_id}"),
+            Value::Null,
+            404,
+        ),
+        (
+            "POST",
+            "/v1/maintenance-windows".into(),
+            json!({"name": "stolen", "endpoint_id": endpoint_id,
+                "start": "2026-12-06T22:00:00Z", "end": "2026-12-07T02:00:00Z"}),
+            422,
+        ),
     ];
     for (method, path, body, expected) in &cases {
         let body = Some(body).filter(|b| !b.is_null());
@@ -208,6 +235,7 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
         ),
         ("/v1/dead-letters", "dead_letters"),
         ("/v1/alerts/unrouted", "alerts"),
+        ("/v1/maintenance-windows", "maintenance_windows"),
         (
             &*format!("/v1/dead-letters?endpoint_id={doomed_id}"),
             "dead_letters",
@@ -295,7 +323,7 @@ async fn another_tenants_key_finds_nothing_on_any_route() {
     }
 }
 
-/// Everything alpha can read: its endpoints, deliveries, dead letters and keys.
+/// Everything alpha can read: its endpoints, deliveries, dead letters, keys and maintenance windows.
 async fn alpha_state(server: &TestServer, endpoint_id: &str) -> Value {
     let (_, endpoint) = server
         .api
@@ -305,5 +333,12 @@ async fn alpha_state(server: &TestServer, endpoint_id: &str) -> Value {
     let (_, deliveries) = server.api.get("/v1/deliveries").await;
     let (_, dead_letters) = server.api.get("/v1/dead-letters").await;
     let (_, keys) = server.api.get("/v1/keys").await;
-    json!([endpoint, endpoints, deliveries, dead_letters, keys])
+    let (_, windows) = server.api.get("/v1/maintenance-windows").await;
+    let windows: Vec<Value> = windows["maintenance_windows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| json!([w["id"], w["name"], w["endpoint_id"]]))
+        .collect();
+    json!([endpoint, endpoints, deliveries, dead_letters, keys, windows])
 }
