@@ -57,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
             endpoint_name: "fuzz",
             verification_token: None,
             fallback_of: None,
+            captured: None,
         },
     );
     for template in templates() {
