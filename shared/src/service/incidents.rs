@@ -52,7 +52,7 @@ impl Service {
         let Some(key) = incident_key(alert) else {
             return Ok(());
         };
-        if alert.content.message_type != MessageType::Error || following.is_empty() {
+        if alert.content.message_type != MessageType::Error {
             return Ok(());
         }
         for (delivery_id, endpoint_id) in deliveries {
@@ -91,14 +91,11 @@ impl Service {
             };
             if let Some(record) = self.ports.incidents.get_incident(incident).await? {
                 // An ok is sent as always while a maintenance window holds its error: no waiting then.
-                let in_maintenance = self
-                    .in_maintenance_until(tenant, &endpoint.id, self.clock.now())
-                    .await?
-                    .is_some();
-                if let Some(error_id) = record
-                    .error_delivery_id
-                    .as_ref()
-                    .filter(|_| !in_maintenance)
+                if let Some(error_id) = &record.error_delivery_id
+                    && self
+                        .in_maintenance_until(tenant, &endpoint.id, self.clock.now())
+                        .await?
+                        .is_none()
                 {
                     let error = self.ports.deliveries.get_delivery(tenant, error_id).await?;
                     if let Some(error) = error.filter(|e| e.status == DeliveryStatus::Pending) {

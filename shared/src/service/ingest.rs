@@ -174,19 +174,22 @@ impl Service {
             .filter(|d| d.status == DeliveryStatus::Pending)
             .map(|d| Task::deliver(tenant.clone(), d.id.clone(), 0, d.endpoint_id.clone()))
             .collect();
+        // Empty, and nothing to note, unless an endpoint routed the alert captures.
         let following: Vec<EndpointId> = destinations
             .endpoints
             .iter()
             .filter(|e| e.follows_incidents())
             .map(|e| e.id.clone())
             .collect();
-        let pending: Vec<(DeliveryId, EndpointId)> = deliveries
-            .iter()
-            .filter(|d| d.status == DeliveryStatus::Pending)
-            .map(|d| (d.id.clone(), d.endpoint_id.clone()))
-            .collect();
-        self.note_incident_errors(&alert, &pending, &following)
-            .await?;
+        if !following.is_empty() {
+            let pending: Vec<(DeliveryId, EndpointId)> = deliveries
+                .iter()
+                .filter(|d| d.status == DeliveryStatus::Pending)
+                .map(|d| (d.id.clone(), d.endpoint_id.clone()))
+                .collect();
+            self.note_incident_errors(&alert, &pending, &following)
+                .await?;
+        }
         let record = AlertRecord {
             alert: &alert,
             deliveries: &deliveries,
@@ -199,9 +202,8 @@ impl Service {
                 if !enqueued {
                     self.enqueue(tenant, &alert.id, &tasks).await?;
                 }
-                let routed: Vec<EndpointId> =
-                    deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
-                self.note_resolved_in_maintenance(&alert, &routed).await?;
+                self.note_resolved_in_maintenance(&alert, &deliveries)
+                    .await?;
                 self.metrics.alert_accepted(alert.content.message_type);
                 if destinations.unrouted {
                     self.metrics.alert_unrouted(alert.content.message_type);

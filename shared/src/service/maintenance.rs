@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::{Service, ServiceError};
 use crate::alert::{Alert, MessageType};
+use crate::delivery::Delivery;
 use crate::endpoint::Endpoint;
 use crate::ids::{EndpointId, TenantId};
 use crate::input_error::FieldError;
@@ -160,12 +161,12 @@ impl Service {
         Ok(maintenance::held_until(&windows, endpoint, at))
     }
 
-    /// Notes an accepted `ok` as resolving its incident at each of `endpoints` that is in a window now,
-    /// so the errors held there are not sent once it ends.
+    /// Notes an accepted `ok` as resolving its incident at the endpoint of each of `deliveries` that is in
+    /// a window now, so the errors held there are not sent once it ends.
     pub(super) async fn note_resolved_in_maintenance(
         &self,
         alert: &Alert,
-        endpoints: &[EndpointId],
+        deliveries: &[Delivery],
     ) -> Result<(), ServiceError> {
         let Some(key) = alert
             .content
@@ -178,18 +179,15 @@ impl Service {
         if alert.content.message_type != MessageType::Ok {
             return Ok(());
         }
+        let windows = self.known_windows(&alert.tenant).await?;
         let now = self.clock.now();
-        for endpoint_id in endpoints {
-            if self
-                .in_maintenance_until(&alert.tenant, endpoint_id, now)
-                .await?
-                .is_none()
-            {
+        for delivery in deliveries {
+            if maintenance::held_until(&windows, &delivery.endpoint_id, now).is_none() {
                 continue;
             }
             let incident = IncidentRef {
                 tenant: &alert.tenant,
-                endpoint_id,
+                endpoint_id: &delivery.endpoint_id,
                 incident_key: key,
             };
             self.ports.incidents.note_resolved(incident, now).await?;
