@@ -23,4 +23,6 @@ mod queue_conformance;
 mod routing;
 #[cfg(feature = "aws")]
 mod serialized_writes;
+#[cfg(feature = "aws")]
+mod service_rig;
 mod store_conformance;

@@ -6,65 +6,23 @@
 //! function's router over the same store and queue, configured as `tests/alertmanager` configures it for
 //! the embedded default. Every delivery goes to a real receiver on 127.0.0.1.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertwire_shared::api;
-use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
-use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
-use alertwire_shared::aws::load_sdk_config;
-use alertwire_shared::delivery::retry_policy::RetryPolicy;
-use alertwire_shared::ids::TenantId;
-use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::store::ApiKeyStore;
 use alertwire_shared::ports::store::{AlertStore, DeliveryFilter, DeliveryStore};
-use alertwire_shared::sealing::LocalSealer;
+use alertwire_shared::service::ServiceError;
 use alertwire_shared::service::hash_api_key;
-use alertwire_shared::service::{Ports, Service, ServiceError};
 use alertwire_tests::alertmanager::{Alertmanager, RouteScenario, routes_config};
-use alertwire_tests::server::{loopback_policy, scratch_dir};
+use alertwire_tests::server::scratch_dir;
 use alertwire_tests::{Behaviour, Receiver};
 use serde_json::{Value, json};
 
-use crate::queue_conformance::backends::Sqs;
-
-const SETTLE: Duration = Duration::from_secs(60);
+use crate::service_rig::{Rig, SETTLE};
 /// Endpoints whose matchers no alert of the test holds.
 const OTHER_ENDPOINTS: usize = 1000;
 
-struct Rig {
-    sqs: Sqs,
-    store: DynamoStore,
-    service: Arc<Service>,
-    tenant: TenantId,
-}
-
 impl Rig {
-    async fn new() -> Rig {
-        let sqs = Sqs::with_visibility("routing", Duration::from_secs(30)).await;
-        let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
-        let table = format!("routing-{}", TenantId::generate().0.replace("tn_", ""));
-        create_table(&client, &table)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-        let store = DynamoStore::new(
-            client,
-            table,
-            DEFAULT_RECORD_TTL,
-            Arc::new(LocalSealer::generate()),
-        );
-        let ports = Ports::on_one_store(store.clone(), Arc::new(sqs.queue.clone()));
-        let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
-            .expect("an HTTP client");
-        let retry = RetryPolicy::parse("0ms").expect("retry delays");
-        Rig {
-            sqs,
-            store,
-            service: Arc::new(Service::new(ports, sender, retry)),
-            tenant: TenantId::generate(),
-        }
-    }
-
     async fn endpoint(&self, name: &str, receiver: &Receiver, matchers: Value) -> String {
         self.create_endpoint(
             &json!({"name": name, "url": receiver.url("/hook"), "matchers": matchers}),
@@ -80,23 +38,6 @@ impl Rig {
             .await
             .expect("the endpoint is created");
         endpoint.id.0
-    }
-
-    /// Plays the event source mapping until the queue stays empty.
-    async fn deliver_everything(&self) {
-        let deadline = Instant::now() + SETTLE;
-        let mut idle = 0;
-        while idle < 2 {
-            assert!(Instant::now() < deadline, "deliveries did not settle");
-            let records = self.sqs.receive_batch().await;
-            if records.is_empty() {
-                idle += 1;
-                continue;
-            }
-            idle = 0;
-            let failed = deliver_batch(&self.service, &self.sqs.queue, records.clone()).await;
-            self.sqs.delete_finished(&records, &failed).await;
-        }
     }
 
     /// Serves the api function's router over the rig's service on 127.0.0.1, with `key` as the tenant's
@@ -144,7 +85,7 @@ impl Rig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_dynamodb_and_sqs_alerts_reach_only_their_endpoints_and_the_rest_costs_nothing() {
-    let rig = Rig::new().await;
+    let rig = Rig::new("routing").await;
     let web = Receiver::start(Behaviour::status(200)).await;
     let db = Receiver::start(Behaviour::status(200)).await;
     let tickets = Receiver::start(Behaviour::status(200)).await;
@@ -242,7 +183,7 @@ async fn on_dynamodb_and_sqs_alerts_reach_only_their_endpoints_and_the_rest_cost
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_alertmanager_reaches_only_the_endpoints_its_labels_and_routes_name_on_aws() {
-    let rig = Rig::new().await;
+    let rig = Rig::new("routing").await;
     let scenario = RouteScenario::start().await;
     let mut ids = std::collections::HashMap::new();
     for (name, body) in scenario.endpoints() {

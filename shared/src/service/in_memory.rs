@@ -153,6 +153,29 @@ pub(super) async fn accepted_alert_to(
     (receipt.alert_id, delivery.clone())
 }
 
+/// WHEN `alert` is accepted for `tenant` and its tasks taken off the queue: its first delivery.
+pub(super) async fn accepted_delivery(
+    service: &Service,
+    tenant: &TenantId,
+    alert: &serde_json::Value,
+) -> DeliveryId {
+    let receipt = service.accept_alert(tenant, alert, None).await.unwrap();
+    take_queued_tasks(service).await;
+    receipt.deliveries[0].0.clone()
+}
+
+/// WHEN the first task of `delivery_id`'s first run is received and attempted: what the queue does next.
+pub(super) async fn attempted_first(
+    service: &Service,
+    tenant: &TenantId,
+    delivery_id: &DeliveryId,
+) -> crate::delivery::decide::Disposition {
+    service
+        .attempt_delivery(&received(tenant, delivery_id, 0, 1))
+        .await
+        .unwrap()
+}
+
 /// The delivery as stored.
 pub(super) async fn stored_delivery(
     service: &Service,

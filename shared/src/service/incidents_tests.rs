@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::delivery::decide::Disposition;
 use crate::service::in_memory::{
-    PAST_THE_LIMIT, endpoint_at, monday_service, received, stored_delivery, take_queued_tasks,
+    PAST_THE_LIMIT, accepted_delivery, attempted_first, endpoint_at, monday_service, received,
+    stored_delivery,
 };
 
 fn acme() -> TenantId {
@@ -60,17 +61,12 @@ async fn ticketing_endpoint(service: &Service, port: u16, extra: Value) -> Endpo
 /// WHEN an alert of `message_type` for incident `db-1` is accepted: its delivery (the only one).
 async fn accepted(service: &Service, message_type: &str) -> DeliveryId {
     let alert = json!({"title": "db down", "message_type": message_type, "incident_key": "db-1"});
-    let receipt = service.accept_alert(&acme(), &alert, None).await.unwrap();
-    take_queued_tasks(service).await;
-    receipt.deliveries[0].0.clone()
+    accepted_delivery(service, &acme(), &alert).await
 }
 
 /// WHEN the delivery's first task is received and attempted.
 async fn attempted(service: &Service, delivery: &DeliveryId) -> Disposition {
-    service
-        .attempt_delivery(&received(&acme(), delivery, 0, 1))
-        .await
-        .unwrap()
+    attempted_first(service, &acme(), delivery).await
 }
 
 #[tokio::test]

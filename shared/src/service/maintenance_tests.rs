@@ -12,8 +12,8 @@ use crate::delivery::DeliveryStatus;
 use crate::delivery::decide::Disposition;
 use crate::ids::DeliveryId;
 use crate::service::in_memory::{
-    answering_receiver, endpoint_at, monday_morning, received, service, stored_delivery,
-    take_queued_tasks,
+    accepted_delivery, answering_receiver, attempted_first, endpoint_at, monday_morning, service,
+    stored_delivery,
 };
 
 fn acme() -> TenantId {
@@ -42,16 +42,11 @@ async fn db_in_maintenance() -> (Service, Arc<ManualClock>, EndpointId) {
 
 /// WHEN an alert is accepted: its delivery (the only one).
 async fn accepted(service: &Service, alert: Value) -> DeliveryId {
-    let receipt = service.accept_alert(&acme(), &alert, None).await.unwrap();
-    take_queued_tasks(service).await;
-    receipt.deliveries[0].0.clone()
+    accepted_delivery(service, &acme(), &alert).await
 }
 
 async fn attempted(service: &Service, delivery: &DeliveryId) -> Disposition {
-    service
-        .attempt_delivery(&received(&acme(), delivery, 0, 1))
-        .await
-        .unwrap()
+    attempted_first(service, &acme(), delivery).await
 }
 
 #[tokio::test]
