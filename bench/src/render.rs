@@ -63,6 +63,7 @@ fn alert() -> Alert {
             timeframe_end: Some(at),
         },
         routing: None,
+        digest: None,
     }
 }
 
@@ -87,6 +88,7 @@ pub fn run(settings: Settings) -> Vec<Row> {
             verification_token: None,
             fallback_of: None,
             captured: None,
+            digest: None,
         },
     );
     let template =

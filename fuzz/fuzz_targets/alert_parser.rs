@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
             verification_token: None,
             fallback_of: None,
             captured: None,
+            digest: None,
         },
     );
     for template in templates() {

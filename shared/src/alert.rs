@@ -100,6 +100,9 @@ pub struct Alert {
     /// How ingest routed it; `None` until it is recorded, and for alerts accepted before routing was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<crate::routing::RoutingOutcome>,
+    /// The window of errors this alert stands for, when alertwire made it for a digest delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::digest::DigestWindow>,
 }
 
 /// The longest [`Alert::dedup_key`], in characters: PagerDuty's `dedup_key` takes 255, Opsgenie's `alias` 512.
@@ -251,6 +254,7 @@ impl AlertContent {
             received_at,
             content: self,
             routing: None,
+            digest: None,
         }
     }
 }

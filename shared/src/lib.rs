@@ -6,7 +6,7 @@
 //! - The domain, plain Rust, flat: [`alert`], [`ids`], [`input_error`], a tenant's settings
 //!   ([`tenant_settings`]), and the [`clock`] the service reads the time from (domain rules are given
 //!   `now`), how long finished history is kept ([`retention`]), and the [`maintenance`] windows that hold
-//!   errors and reminders.
+//!   errors and reminders, and the [`digest`] an endpoint gets in place of single errors during a storm.
 //! - [`endpoint`]: the endpoint model, its input validation, its compiled templates, its secrets, its
 //!   health and the presets (Slack, Teams, PagerDuty, Opsgenie, Panther).
 //! - [`delivery`]: deliveries and attempts, the delivery decision (`delivery::decide`), the retry
@@ -37,6 +37,7 @@ pub mod api;
 pub mod aws;
 pub mod clock;
 pub mod delivery;
+pub mod digest;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod endpoint;

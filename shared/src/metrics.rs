@@ -156,6 +156,8 @@ pub enum HoldReason {
     AwaitingError,
     /// An `error` or `reminder` waits for the end of a maintenance window.
     Maintenance,
+    /// A digest waits for the end of its window.
+    DigestWindow,
 }
 
 impl HoldReason {
@@ -167,6 +169,7 @@ impl HoldReason {
             Self::CircuitOpen => "circuit_open",
             Self::AwaitingError => "awaiting_error",
             Self::Maintenance => "maintenance",
+            Self::DigestWindow => "digest_window",
         }
     }
 }

@@ -103,6 +103,7 @@ impl Rig {
             settings: Arc::new(store.inner().clone()),
             incidents: Arc::new(store.inner().clone()),
             maintenance: Arc::new(store.inner().clone()),
+            digests: Arc::new(store.inner().clone()),
             queue: Arc::new(sqs.queue.clone()),
         };
         let sender =

@@ -19,7 +19,7 @@ use alertwire_shared::endpoint::circuit::OpenCircuit;
 use alertwire_shared::endpoint::health::{EndpointHealth, FailureNote};
 use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId};
 use alertwire_shared::ports::store::{
-    AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore,
+    AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, DigestStore,
     EndpointStore, FallbackOutcome, FallbackRecord, IncidentRef, IncidentStore, MaintenanceStore,
     RecordOutcome, Revocation, SettingsStore, StatusChange, StoreError,
 };
@@ -40,6 +40,7 @@ struct Stores {
     settings: Arc<dyn SettingsStore>,
     incidents: Arc<dyn IncidentStore>,
     maintenance: Arc<dyn MaintenanceStore>,
+    digests: Arc<dyn DigestStore>,
 }
 
 impl Stores {
@@ -52,6 +53,7 @@ impl Stores {
             + SettingsStore
             + IncidentStore
             + MaintenanceStore
+            + DigestStore
             + Clone
             + 'static,
     {
@@ -62,7 +64,8 @@ impl Stores {
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.clone()),
             incidents: Arc::new(store.clone()),
-            maintenance: Arc::new(store),
+            maintenance: Arc::new(store.clone()),
+            digests: Arc::new(store),
         }
     }
 }
@@ -127,6 +130,8 @@ conformance!(
     every_read_and_write_is_tenant_scoped,
     an_incident_keeps_its_latest_error_and_what_was_captured,
     maintenance_windows_are_kept_per_tenant_and_deleted_once,
+    an_endpoints_errors_are_counted_per_window,
+    a_digest_lists_the_alerts_folded_into_it,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -2127,5 +2132,113 @@ async fn maintenance_windows_are_kept_per_tenant_and_deleted_once(stores: &Store
     assert!(windows.delete_window(&acme, "mw_1").await?);
     assert!(!windows.delete_window(&acme, "mw_1").await?);
     assert_eq!(windows.list_windows(&acme).await?, [nightly]);
+    Ok(())
+}
+
+/// An endpoint's errors are counted in its open window; the first error after the window's end begins
+/// the next one, counted from 1; other endpoints and tenants count apart.
+async fn an_endpoints_errors_are_counted_per_window(stores: &Stores) -> Outcome {
+    let (acme, globex) = (tenant("acme"), tenant("globex"));
+    let (pager, chat) = (EndpointId::from("ep_pager"), EndpointId::from("ep_chat"));
+    let at = |s: &str| -> DateTime<Utc> { s.parse().expect("a time") };
+    let minute = chrono::Duration::minutes(1);
+    let digests = &stores.digests;
+    let mut counts = Vec::new();
+    for time in [
+        "2026-01-02T03:04:05Z",
+        "2026-01-02T03:04:06Z",
+        "2026-01-02T03:05:04.999Z",
+    ] {
+        counts.push(digests.count_error(&acme, &pager, at(time), minute).await?);
+    }
+    let started = at("2026-01-02T03:04:05Z");
+    assert_eq!(
+        counts
+            .iter()
+            .map(|c| (c.started_at, c.count))
+            .collect::<Vec<_>>(),
+        [(started, 1), (started, 2), (started, 3)]
+    );
+    // Another endpoint, or the same one of another tenant, has a window of its own.
+    let chat_count = digests
+        .count_error(&acme, &chat, at("2026-01-02T03:04:30Z"), minute)
+        .await?;
+    assert_eq!(chat_count.count, 1);
+    let globex_count = digests
+        .count_error(&globex, &pager, at("2026-01-02T03:04:30Z"), minute)
+        .await?;
+    assert_eq!(globex_count.count, 1);
+    // At the window's end the next one begins.
+    let next = digests
+        .count_error(&acme, &pager, at("2026-01-02T03:05:05Z"), minute)
+        .await?;
+    assert_eq!(
+        (next.started_at, next.count),
+        (at("2026-01-02T03:05:05Z"), 1)
+    );
+    let next = digests
+        .count_error(&acme, &pager, at("2026-01-02T03:05:06Z"), minute)
+        .await?;
+    assert_eq!(next.count, 2);
+    Ok(())
+}
+
+/// The alerts whose deliveries link to a digest are listed in it, oldest first, at most as many as asked
+/// and all counted; another digest's, and another tenant's, are not.
+async fn a_digest_lists_the_alerts_folded_into_it(stores: &Stores) -> Outcome {
+    let acme = tenant("acme");
+    let digest = DeliveryId::from("msg_dg_1");
+    let other = DeliveryId::from("msg_dg_2");
+    for (n, link) in [(1, &digest), (2, &digest), (3, &other), (4, &digest)] {
+        let alert_id = format!("al_0{n}");
+        let mut alert = alert("acme", &alert_id);
+        alert.content.title = format!("storm {n}");
+        let mut folded = delivery("acme", &format!("msg_0{n}"), &alert_id, "ep_01", "filtered");
+        folded.status_reason = Some("digest: folded".into());
+        folded.digest_delivery_id = Some(link.clone());
+        stores
+            .alerts
+            .record_alert(record(&alert, &[folded], None))
+            .await?;
+    }
+    // A delivery of another tenant naming the same digest id is not its.
+    let stranger = alert("globex", "al_09");
+    let mut theirs = delivery("globex", "msg_09", "al_09", "ep_01", "filtered");
+    theirs.digest_delivery_id = Some(digest.clone());
+    stores
+        .alerts
+        .record_alert(record(&stranger, &[theirs], None))
+        .await?;
+
+    let members = stores.digests.digest_members(&acme, &digest, 2).await?;
+    assert_eq!(members.count, 3);
+    let listed: Vec<(&str, &str)> = members
+        .listed
+        .iter()
+        .map(|m| (m.delivery_id.as_str(), m.title.as_str()))
+        .collect();
+    assert_eq!(listed, [("msg_01", "storm 1"), ("msg_02", "storm 2")]);
+    let first = &members.listed[0];
+    assert_eq!(first.alert_id, AlertId::from("al_01"));
+    assert_eq!(first.incident_key.as_deref(), Some("disk-db-1"));
+    assert_eq!(
+        first.link.as_deref(),
+        Some("https://monitoring.example.com/a/1")
+    );
+    // The delivery keeps its link.
+    let stored = stores
+        .deliveries
+        .get_delivery(&acme, &DeliveryId::from("msg_04"))
+        .await?
+        .expect("recorded");
+    assert_eq!(stored.digest_delivery_id, Some(digest.clone()));
+
+    let other_members = stores.digests.digest_members(&acme, &other, 100).await?;
+    assert_eq!(other_members.count, 1);
+    let none = stores
+        .digests
+        .digest_members(&acme, &DeliveryId::from("msg_dg_3"), 100)
+        .await?;
+    assert_eq!((none.count, none.listed.len()), (0, 0));
     Ok(())
 }

@@ -63,6 +63,7 @@ fn assert_labels_are_bounded(m: &Exposition) {
                     "slowed",
                     "circuit_open",
                     "awaiting_error",
+                    "digest_window",
                     "maintenance",
                     "disk_full",
                     "io_error",

@@ -196,6 +196,24 @@ pub struct EndpointInput {
     /// What a `reminder` or `ok` does when a capture is missing: `send_without` (default; the variable
     /// renders empty) or `skip` (the delivery is `filtered`, reason `capture_missing`).
     pub capture_missing: Option<MissingCapture>,
+    /// Opt in to digests during storms: once more than `after` `error` alerts reach this endpoint within
+    /// `window_seconds` (5 to 86,400; a window opens with the first error), the further errors of the
+    /// window are `filtered` (reason `digest`, linking to the digest delivery) and sent as one digest when
+    /// the window ends, rendered with `body` (the `digest_*` variables beside every other; by default a
+    /// JSON summary, or the preset's digest). `ok` and `reminder` are never folded. Absent or `null`: none.
+    pub digest: Option<DigestInput>,
+}
+
+/// An endpoint's digest during storms.
+#[derive(ToSchema, serde::Deserialize)]
+#[allow(dead_code)]
+pub struct DigestInput {
+    /// How many errors a window sends one by one (1 to 10,000).
+    pub after: u32,
+    /// How long a window lasts, from its first error (5 to 86,400 seconds).
+    pub window_seconds: u32,
+    /// The digest's template, sent with the method, URL and headers of `error` messages.
+    pub body: Option<String>,
 }
 
 /// One authentication method, or a list of them.

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use crate::alert::{Alert, MessageType, Severity};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::digest::DigestPolicy;
 use crate::endpoint::auth::{ClientAuthentication, EndpointAuth};
 use crate::endpoint::captures::MissingCapture;
 use crate::endpoint::circuit::{self, CircuitState};
@@ -62,6 +63,9 @@ pub struct EndpointView {
     pub captures: BTreeMap<String, String>,
     /// What an `ok` or `reminder` does when a capture is missing: `send_without` or `skip`.
     pub capture_missing: MissingCapture,
+    /// The digest this endpoint gets in place of single errors during a storm; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestPolicy>,
 }
 
 impl EndpointView {
@@ -118,6 +122,7 @@ impl From<&Endpoint> for EndpointView {
                 .map(|f| f.to_string()),
             captures: endpoint.captures.clone(),
             capture_missing: endpoint.capture_missing,
+            digest: endpoint.digest.clone(),
         }
     }
 }
@@ -400,6 +405,12 @@ pub struct DeliveryView {
     pub fallback_of: Option<String>,
     /// The delivery made at the fallback endpoint when this one went dead.
     pub fallback_delivery_id: Option<String>,
+    /// The digest delivery this one's alert was folded into (status `filtered`, reason `digest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_delivery_id: Option<String>,
+    /// Where the API shows that digest delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_delivery_url: Option<String>,
 }
 
 impl From<&Delivery> for DeliveryView {
@@ -422,6 +433,11 @@ impl From<&Delivery> for DeliveryView {
                 .fallback_delivery_id
                 .as_ref()
                 .map(|d| d.to_string()),
+            digest_delivery_id: delivery.digest_delivery_id.as_ref().map(|d| d.to_string()),
+            digest_delivery_url: delivery
+                .digest_delivery_id
+                .as_ref()
+                .map(|d| format!("/v1/deliveries/{d}")),
         }
     }
 }
@@ -710,6 +726,7 @@ mod tests {
             fallback_endpoint_id: Some(EndpointId::from("ep_2")),
             captures: [("ticket_id".to_string(), "$.id".to_string())].into(),
             capture_missing: MissingCapture::Skip,
+            digest: None,
         }
     }
 

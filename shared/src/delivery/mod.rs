@@ -215,6 +215,9 @@ pub struct Delivery {
     /// died).
     #[serde(default)]
     pub fallback_delivery_id: Option<DeliveryId>,
+    /// The digest delivery this one's alert was folded into (the delivery is `filtered`, reason `digest`).
+    #[serde(default)]
+    pub digest_delivery_id: Option<DeliveryId>,
 }
 
 impl Delivery {
@@ -251,6 +254,7 @@ impl Delivery {
             updated_at: alert.received_at,
             fallback_of: None,
             fallback_delivery_id: None,
+            digest_delivery_id: None,
         }
     }
 
@@ -322,6 +326,7 @@ mod tests {
             updated_at: at,
             fallback_of: None,
             fallback_delivery_id: None,
+            digest_delivery_id: None,
         };
         assert_eq!(delivery.next_attempt_number(1), 1, "nothing recorded yet");
         assert_eq!(

@@ -144,6 +144,7 @@ mod tests {
             updated_at: at,
             fallback_of: None,
             fallback_delivery_id: None,
+            digest_delivery_id: None,
         }
     }
 

@@ -23,8 +23,8 @@ use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::ports::queue::{Task, TaskQueue};
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, EndpointStore,
-    IncidentRef, IncidentStore, MaintenanceStore, StatusChange,
+    AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, DigestStore,
+    EndpointStore, IncidentRef, IncidentStore, MaintenanceStore, StatusChange,
 };
 
 /// Partial indexes that hold only rows about to be handled (pending deliveries, alerts not yet queued):
@@ -44,6 +44,7 @@ const GROWING_TABLES: &[&str] = &[
     "api_keys",
     "incidents",
     "maintenance_windows",
+    "digest_windows",
 ];
 
 static STATEMENTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
@@ -223,6 +224,23 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
     database.insert_window(&tenant, &window).await.unwrap();
     database.list_windows(&tenant).await.unwrap();
     database.delete_window(&tenant, "mw_1").await.unwrap();
+
+    // Digests: an error counted in a window (a new one, then the open one), a digest's folded alerts.
+    for _ in 0..2 {
+        database
+            .count_error(
+                &tenant,
+                &endpoint.id,
+                Utc::now(),
+                chrono::Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+    }
+    database
+        .digest_members(&tenant, &DeliveryId::from("msg_dg"), 100)
+        .await
+        .unwrap();
 
     // The API's reads: a delivery, and list pages with each filter and a keyset cursor.
     let filters = [

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 /// The schema version this build reads and writes. Files from before versions hold 0.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// One step of the schema, from the version before `to` to `to`.
 struct Migration {
@@ -42,7 +42,32 @@ const MIGRATIONS: &[Migration] = &[
                and maintenance windows",
         apply: |connection| connection.execute_batch(INCIDENTS),
     },
+    Migration {
+        to: 5,
+        what: "digests: the digest delivery a folded alert's delivery links to, indexed, and each \
+               endpoint's window of errors",
+        apply: |connection| {
+            add_missing_columns(connection)?;
+            connection.execute_batch(DIGESTS)
+        },
+    },
 ];
+
+/// A folded alert's delivery names its digest delivery (`deliveries.digest_delivery_id`, one of
+/// [`ADDED_COLUMNS`]), which finds them by it; one row per endpoint that folds errors, counting those of
+/// its current window.
+const DIGESTS: &str = "
+CREATE INDEX IF NOT EXISTS deliveries_by_digest ON deliveries (tenant, digest_delivery_id, id)
+    WHERE digest_delivery_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS digest_windows (
+    tenant TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    PRIMARY KEY (tenant, endpoint_id)
+) WITHOUT ROWID;
+";
 
 /// One row per incident of an endpoint (its latest error delivery, what was captured from an error's
 /// answer, when an ok resolved it in a maintenance window); the pruner reads them by age. One row per
@@ -307,6 +332,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("deliveries", "fallback_of", "TEXT"),
     ("deliveries", "fallback_delivery_id", "TEXT"),
     ("api_keys", "id", "TEXT"),
+    ("deliveries", "digest_delivery_id", "TEXT"),
 ];
 
 /// What the added columns need once present: keys from before key ids get one (random, as new ids are),

@@ -21,6 +21,8 @@ pub struct CompiledRoute {
 pub struct CompiledEndpoint {
     pub endpoint: Endpoint,
     routes: [Option<CompiledRoute>; 3],
+    /// The digest's body, for an endpoint that folds errors into digests.
+    digest_body: Option<Template>,
 }
 
 impl CompiledEndpoint {
@@ -31,7 +33,27 @@ impl CompiledEndpoint {
             route_for(MessageType::Reminder)?,
             route_for(MessageType::Ok)?,
         ];
-        Ok(Self { endpoint, routes })
+        let digest_body = match &endpoint.digest {
+            Some(digest) => Some(
+                Template::compile(
+                    &digest.body,
+                    Escaping::for_content_type(&endpoint.content_type),
+                )
+                .map_err(|e| FieldError::template(DIGEST_BODY_FIELD, &e))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            endpoint,
+            routes,
+            digest_body,
+        })
+    }
+
+    /// The digest's body template, when the endpoint folds errors into digests; a digest is sent with
+    /// the method, URL and headers of the endpoint's `error` messages.
+    pub fn digest_body(&self) -> Option<&Template> {
+        self.digest_body.as_ref()
     }
 
     /// `None` when the message type is switched off.
@@ -44,6 +66,9 @@ impl CompiledEndpoint {
         self.routes[index].as_ref()
     }
 }
+
+/// The field that holds the digest's template.
+pub const DIGEST_BODY_FIELD: &str = "digest.body";
 
 fn compile_route(
     endpoint: &Endpoint,

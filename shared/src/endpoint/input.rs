@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::alert::{MessageType, Severity};
 use crate::delivery::pacing::{DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, RATE_LIMIT_RANGE};
+use crate::digest::DigestPolicy;
 use crate::endpoint::auth::{EndpointAuth, oauth2};
 use crate::endpoint::auth_input;
 use crate::endpoint::captures::{self, CaptureSpecs, MissingCapture};
@@ -78,6 +79,7 @@ pub struct EndpointInput {
     pub fallback_endpoint_id: Option<EndpointId>,
     pub captures: CaptureSpecs,
     pub capture_missing: MissingCapture,
+    pub digest: Option<DigestPolicy>,
 }
 
 const FIELDS: &[&str] = &[
@@ -100,6 +102,7 @@ const FIELDS: &[&str] = &[
     "fallback_endpoint_id",
     "captures",
     "capture_missing",
+    "digest",
     // What `GET` answers beside the settings; accepted and ignored, so a read view can be sent back.
     "id",
     "version",
@@ -172,6 +175,7 @@ impl EndpointInput {
                 .map(EndpointId::from),
             captures: captures::specs(reader.value("captures"))?,
             capture_missing: captures::missing_rule(reader.value("capture_missing"))?,
+            digest: DigestPolicy::from_json(reader.value("digest"))?,
         };
         input.check(policy)?;
         Ok(input)
@@ -221,6 +225,7 @@ impl EndpointInput {
             fallback_endpoint_id: self.fallback_endpoint_id,
             captures: self.captures,
             capture_missing: self.capture_missing,
+            digest: self.digest,
         }
     }
 
@@ -272,6 +277,34 @@ impl EndpointInput {
                     format!("`{url_field}`: {e}"),
                 )
             })?;
+        }
+        self.check_digest(&compiled, escaping)
+    }
+
+    /// A digest's template may use the `digest_*` variables beside every other, and must stay JSON for
+    /// hostile folded alerts; it is sent to the `error` messages' URL, so those must not be off.
+    fn check_digest(
+        &self,
+        compiled: &CompiledEndpoint,
+        escaping: Escaping,
+    ) -> Result<(), FieldError> {
+        let Some(body) = compiled.digest_body() else {
+            return Ok(());
+        };
+        if compiled.route(MessageType::Error).is_none() {
+            return Err(FieldError::invalid(
+                "digest",
+                "`digest` folds `error` messages, but this endpoint sends none (`message_types.error` is off)",
+            ));
+        }
+        let template_error = |e: crate::template::TemplateError| {
+            FieldError::template(super::compiled::DIGEST_BODY_FIELD, &e)
+        };
+        body.check_variables(render_context::digest_catalogue())
+            .map_err(template_error)?;
+        if escaping == Escaping::Json {
+            body.check_json_output(&render_context::hostile_digest_context())
+                .map_err(template_error)?;
         }
         Ok(())
     }

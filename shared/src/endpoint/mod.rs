@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{MessageType, Severity};
+use crate::digest::DigestPolicy;
 use crate::endpoint::auth::EndpointAuth;
 use crate::endpoint::captures::{CaptureSpecs, MissingCapture};
 use crate::endpoint::health::EndpointHealth;
@@ -177,6 +178,10 @@ pub struct Endpoint {
     /// What a `reminder` or `ok` does when a capture it could use is missing.
     #[serde(default, skip_serializing_if = "is_default_missing")]
     pub capture_missing: MissingCapture,
+    /// During a storm, the errors past the first `after` of a window are folded into one digest delivery
+    /// ([`crate::digest`]); none: every error is sent by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestPolicy>,
 }
 
 fn is_default_missing(rule: &MissingCapture) -> bool {

@@ -106,6 +106,18 @@ impl Preset {
         }
     }
 
+    /// The digest's template in the service's format: what `digest` renders when the user opts in
+    /// without a template of their own.
+    pub fn digest_body(self) -> &'static str {
+        match self {
+            Self::Slack => SLACK_DIGEST_BODY,
+            Self::Teams => TEAMS_DIGEST_BODY,
+            Self::PagerDuty => PAGERDUTY_DIGEST_BODY,
+            Self::Opsgenie => OPSGENIE_DIGEST_BODY,
+            Self::Panther => PANTHER_DIGEST_BODY,
+        }
+    }
+
     /// The endpoint fields the preset fills, as a user would send them. `url` is the URL the endpoint will
     /// use; `credential` the verification token, if any.
     fn fields(self, url: Option<&str>, credential: Option<&str>) -> Map<String, Value> {
@@ -214,6 +226,11 @@ pub fn expand(input: &Value, previous: Option<&Endpoint>) -> Result<Value, Field
             }
             (Some(Value::Object(ours)), Value::Object(theirs)) if name == "message_types" => {
                 ours.extend(theirs.clone());
+            }
+            (None, Value::Object(theirs)) if name == "digest" && !theirs.contains_key("body") => {
+                let mut digest = theirs.clone();
+                digest.insert("body".into(), json!(preset.digest_body()));
+                merged.insert(name.clone(), Value::Object(digest));
             }
             _ => {
                 merged.insert(name.clone(), value.clone());
@@ -379,6 +396,110 @@ const PANTHER_BODY: &str = r#"{
   "version": ""
 }"#;
 
+/// Slack: the count and the window in the header and a section, each folded alert a line of the
+/// section in plain text (at most 100 lines of short titles, within a section's 3,000 characters only
+/// when titles are short: Slack cuts what is longer).
+const SLACK_DIGEST_BODY: &str = r#"{
+  "text": "{{digest_count}} more alerts during a storm at {{@SlackEncode(endpoint_name)}}",
+  "blocks": [
+    {
+      "type": "header",
+      "text": {"type": "plain_text", "text": "Storm: {{digest_count}} more alerts", "emoji": true}
+    },
+    {
+      "type": "section",
+      "text": {"type": "plain_text", "text": "{{#digest_alerts}}{{severity}}: {{title_short}}\n{{/digest_alerts}}", "emoji": false}
+    },
+    {
+      "type": "context",
+      "elements": [
+        {"type": "plain_text", "text": "From {{digest_window_start}} to {{digest_window_end}}, after the first ones were sent one by one. {{digest_listed}} of {{digest_count}} listed.", "emoji": false}
+      ]
+    }
+  ]
+}"#;
+
+/// Teams: the digest as an Adaptive Card, each folded alert a text run of its own.
+const TEAMS_DIGEST_BODY: &str = r#"{
+  "type": "message",
+  "attachments": [
+    {
+      "contentType": "application/vnd.microsoft.card.adaptive",
+      "contentUrl": null,
+      "content": {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+          {
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "size": "Large", "weight": "Bolder", "color": "Attention", "text": "Storm: {{digest_count}} more alerts"}]
+          },
+          {
+            "type": "RichTextBlock",
+            "inlines": [{"type": "TextRun", "text": "From {{digest_window_start}} to {{digest_window_end}}; {{digest_listed}} of {{digest_count}} listed."}]
+          },
+          {
+            "type": "RichTextBlock",
+            "inlines": [{{#digest_alerts}}{"type": "TextRun", "text": "{{severity}}: {{title_short}}\n"},{{/digest_alerts}}{"type": "TextRun", "text": ""}]
+          }
+        ]
+      }
+    }
+  ]
+}"#;
+
+/// PagerDuty: one trigger for the whole digest, under a dedup key of its own.
+const PAGERDUTY_DIGEST_BODY: &str = r#"{
+  "routing_key": "{{verification_token}}",
+  "event_action": "trigger",
+  "dedup_key": "alertwire-digest-{{delivery_id}}",
+  "payload": {
+    "summary": "Storm: {{digest_count}} more alerts at {{endpoint_name}}",
+    "source": "alertwire",
+    "severity": "error",
+    "timestamp": "{{digest_window_end}}",
+    "custom_details": {
+      "count": {{digest_count}},
+      "window_start": "{{digest_window_start}}",
+      "window_end": "{{digest_window_end}}",
+      "alerts": {{digest_alerts_json}}
+    }
+  },
+  "client": "alertwire"
+}"#;
+
+/// Opsgenie: one alert for the whole digest, the folded titles in its description.
+const OPSGENIE_DIGEST_BODY: &str = r#"{
+  "message": "Storm: {{digest_count}} more alerts",
+  "alias": "alertwire-digest-{{delivery_id}}",
+  "description": "{{#digest_alerts}}{{severity}}: {{title_short}}\n{{/digest_alerts}}",
+  "priority": "P2",
+  "source": "alertwire",
+  "details": {
+    "count": "{{digest_count}}",
+    "window_start": "{{digest_window_start}}",
+    "window_end": "{{digest_window_end}}"
+  }
+}"#;
+
+/// Panther's payload, the folded alerts in `alertContext`.
+const PANTHER_DIGEST_BODY: &str = r#"{
+  "id": "alertwire-digest-{{delivery_id}}",
+  "createdAt": "{{digest_window_end}}",
+  "severity": "HIGH",
+  "type": "RULE",
+  "link": "",
+  "title": "Storm: {{digest_count}} more alerts",
+  "name": "alertwire digest",
+  "alertId": "{{delivery_id}}",
+  "alertContext": {"count": {{digest_count}}, "window_start": "{{digest_window_start}}", "window_end": "{{digest_window_end}}", "alerts": {{digest_alerts_json}}},
+  "description": "{{digest_count}} alerts were folded into this digest.",
+  "runbook": "",
+  "tags": [],
+  "version": ""
+}"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,6 +539,18 @@ mod tests {
                 .get("rate_limit_per_second")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_digest_without_a_template_gets_the_presets() {
+        let input = json!({"preset": "slack", "name": "s", "url": "https://hooks.slack.com/x",
+            "digest": {"after": 20, "window_seconds": 60}});
+        let expanded = expand(&input, None).unwrap();
+        assert_eq!(expanded["digest"]["body"], SLACK_DIGEST_BODY);
+        assert_eq!(expanded["digest"]["after"], 20);
+        let own = json!({"preset": "slack", "name": "s", "url": "https://hooks.slack.com/x",
+            "digest": {"after": 20, "window_seconds": 60, "body": "{}"}});
+        assert_eq!(expand(&own, None).unwrap()["digest"]["body"], "{}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
+use crate::digest::{DigestMembers, WindowCount};
 use crate::endpoint::Endpoint;
 use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::OpenCircuit;
@@ -441,6 +442,30 @@ pub trait IncidentStore: Send + Sync {
         &self,
         incident: IncidentRef<'_>,
     ) -> Result<Option<IncidentRecord>, StoreError>;
+}
+
+/// The errors an endpoint that folds them into digests got per window, and what each digest folded
+/// ([`crate::digest`]).
+#[async_trait]
+pub trait DigestStore: Send + Sync {
+    /// Counts one more error to the endpoint at `at`: in its open window, or in a new one that starts at
+    /// `at` and lasts `window` when none is open (a window is open while `at` is before its end). One
+    /// atomic write, so two processes counting at once count each error once.
+    async fn count_error(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<WindowCount, StoreError>;
+    /// The deliveries folded into the digest delivery `digest_id` (each recorded with its alert, linking
+    /// to it): how many, and the first `listed` of them, oldest first.
+    async fn digest_members(
+        &self,
+        tenant: &TenantId,
+        digest_id: &DeliveryId,
+        listed: usize,
+    ) -> Result<DigestMembers, StoreError>;
 }
 
 /// A tenant's maintenance windows ([`crate::maintenance`]).

@@ -11,13 +11,18 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::alert::{Alert, MessageType, Severity, shortened};
+use crate::digest::DigestFacts;
 use crate::endpoint::captures::CapturedValues;
 use crate::routing::labels::{BARE_TAG, Labels};
 
-pub use samples::{hostile_context, sample_alert, sample_context};
+pub use samples::{
+    hostile_context, hostile_digest_context, sample_alert, sample_context, sample_digest,
+    sample_digest_context,
+};
 pub use uptrends::{Moment, TimeFormat, UPTRENDS_VARIABLES, UptrendsSource};
 pub use variables::{
-    DEFAULT_JSON_BODY, SHORT_DESCRIPTION_CHARS, SHORT_TITLE_CHARS, VARIABLES, catalogue,
+    DEFAULT_JSON_BODY, DIGEST_VARIABLES, SHORT_DESCRIPTION_CHARS, SHORT_TITLE_CHARS, VARIABLES,
+    catalogue, digest_catalogue,
 };
 
 use uptrends::put_uptrends;
@@ -33,6 +38,8 @@ pub struct DeliveryFacts<'a> {
     pub fallback_of: Option<&'a str>,
     /// What the endpoint captured from the answer to this incident's error (`captured.<name>`).
     pub captured: Option<&'a CapturedValues>,
+    /// The window and folded alerts of a digest delivery (`digest_*`); none on any other.
+    pub digest: Option<&'a DigestFacts>,
 }
 
 /// Which names a context holds.
@@ -173,10 +180,46 @@ pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> V
             .captured
             .map_or_else(|| json!({}), |values| json!(values)),
     );
+    if let Some(digest) = facts.digest {
+        put_digest(&mut map, digest);
+    }
     if names == Names::MustacheAndUptrends {
         put_uptrends(&mut map, alert);
     }
     Value::Object(map)
+}
+
+/// The `digest_*` variables of a digest delivery.
+fn put_digest(map: &mut Map<String, Value>, digest: &DigestFacts) {
+    let alerts: Vec<Value> = digest
+        .members
+        .listed
+        .iter()
+        .map(|member| {
+            json!({
+                "title": member.title,
+                "title_short": shortened(&member.title, SHORT_TITLE_CHARS),
+                "severity": member.severity.as_str(),
+                "incident_key": member.incident_key.as_deref().unwrap_or(""),
+                "link": member.link.as_deref().unwrap_or(""),
+                "alert_id": member.alert_id,
+                "delivery_id": member.delivery_id,
+                "received_at": member.received_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    let mut put = |name: &str, value: Value| {
+        map.insert(name.to_string(), value);
+    };
+    put("digest_count", json!(digest.members.count));
+    put("digest_listed", json!(alerts.len()));
+    put(
+        "digest_window_start",
+        json!(digest.window.start.to_rfc3339()),
+    );
+    put("digest_window_end", json!(digest.window.end.to_rfc3339()));
+    put("digest_alerts_json", Value::Array(alerts.clone()));
+    put("digest_alerts", Value::Array(alerts));
 }
 
 /// `<ul><li>sample</li>…</ul>`, each sample as compact JSON, entity-escaped.

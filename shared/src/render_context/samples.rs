@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::alert::{Alert, AlertContent, MessageType, Severity};
+use crate::digest::{DigestFacts, DigestMember, DigestMembers, DigestWindow};
 
 use super::{DeliveryFacts, context};
 
@@ -35,6 +36,7 @@ pub fn sample_alert(tenant: crate::ids::TenantId, now: DateTime<Utc>) -> Alert {
             timeframe_end: Some(now),
         },
         routing: None,
+        digest: None,
     }
 }
 
@@ -44,10 +46,64 @@ pub fn sample_context() -> Value {
     context(&alert, &sample_facts())
 }
 
+const HOSTILE: &str =
+    "q\"uote \\back\\slash\nnew\r\tline </script> \u{2028}\u{2029} é 💥 ' & <x> {{x}} \u{1}";
+
 /// A context whose every string is as hostile as we can make it, to prove a JSON body stays JSON.
 pub fn hostile_context() -> Value {
-    const HOSTILE: &str =
-        "q\"uote \\back\\slash\nnew\r\tline </script> \u{2028}\u{2029} é 💥 ' & <x> {{x}} \u{1}";
+    let facts = DeliveryFacts {
+        verification_token: Some(HOSTILE),
+        endpoint_name: HOSTILE,
+        fallback_of: Some(HOSTILE),
+        ..sample_facts()
+    };
+    context(&hostile_alert(), &facts)
+}
+
+/// A digest's context, its folded alerts as hostile as [`hostile_context`]'s, to prove a digest's JSON
+/// body stays JSON.
+pub fn hostile_digest_context() -> Value {
+    let alert = hostile_alert();
+    let digest = sample_digest(&alert);
+    let facts = DeliveryFacts {
+        verification_token: Some(HOSTILE),
+        endpoint_name: HOSTILE,
+        digest: Some(&digest),
+        ..sample_facts()
+    };
+    context(&alert, &facts)
+}
+
+/// A digest's context of ordinary values, used to render its URL at save time.
+pub fn sample_digest_context() -> Value {
+    let alert = sample_alert(crate::ids::TenantId::from("tn_sample"), Utc::now());
+    let digest = sample_digest(&alert);
+    let facts = DeliveryFacts {
+        digest: Some(&digest),
+        ..sample_facts()
+    };
+    context(&alert, &facts)
+}
+
+/// A digest of `alert` twice, once with nothing but a title.
+pub fn sample_digest(alert: &Alert) -> DigestFacts {
+    let mut bare = alert.clone();
+    bare.content.incident_key = None;
+    bare.content.link = None;
+    let listed = vec![
+        DigestMember::of(alert, &crate::ids::DeliveryId::from("msg_sample_1")),
+        DigestMember::of(&bare, &crate::ids::DeliveryId::from("msg_sample_2")),
+    ];
+    DigestFacts {
+        window: DigestWindow {
+            start: alert.received_at,
+            end: alert.received_at + chrono::Duration::seconds(60),
+        },
+        members: DigestMembers { count: 25, listed },
+    }
+}
+
+fn hostile_alert() -> Alert {
     // Ids and links are validated (ids are generated, tenants are names, links normalised URLs), so they
     // are hostile only within what validation lets through.
     let mut alert = sample_alert(crate::ids::TenantId::from("tenant-1.x_y"), Utc::now());
@@ -65,13 +121,7 @@ pub fn hostile_context() -> Value {
         .as_ref()
         .map(crate::alert::normalised_link);
     alert.content.source = Some(HOSTILE.into());
-    let facts = DeliveryFacts {
-        verification_token: Some(HOSTILE),
-        endpoint_name: HOSTILE,
-        fallback_of: Some(HOSTILE),
-        ..sample_facts()
-    };
-    context(&alert, &facts)
+    alert
 }
 
 pub(super) fn sample_facts() -> DeliveryFacts<'static> {
@@ -83,5 +133,6 @@ pub(super) fn sample_facts() -> DeliveryFacts<'static> {
         verification_token: Some("sample-token"),
         fallback_of: None,
         captured: None,
+        digest: None,
     }
 }

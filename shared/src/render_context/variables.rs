@@ -209,6 +209,58 @@ pub const VARIABLES: &[(&str, VarKind, &str)] = &[
     ),
 ];
 
+/// The variables a digest's template has beside every other ([`crate::digest`]).
+pub const DIGEST_VARIABLES: &[(&str, VarKind, &str)] = &[
+    (
+        "digest_count",
+        VarKind::Value,
+        "how many errors were folded into this digest",
+    ),
+    (
+        "digest_alerts",
+        VarKind::Opaque,
+        "the folded alerts, oldest first (at most 100), for a section: {{#digest_alerts}}{{severity}}: {{title}}{{/digest_alerts}}; each has title, title_short, severity, incident_key, link, alert_id, delivery_id, received_at",
+    ),
+    (
+        "digest_alerts_json",
+        VarKind::Opaque,
+        "the same list as raw JSON",
+    ),
+    (
+        "digest_listed",
+        VarKind::Value,
+        "how many alerts digest_alerts lists (digest_count, or 100 when more were folded)",
+    ),
+    (
+        "digest_window_start",
+        VarKind::Value,
+        "when the window of the folded errors began (RFC 3339)",
+    ),
+    (
+        "digest_window_end",
+        VarKind::Value,
+        "when it ended (RFC 3339)",
+    ),
+];
+
+/// The variables of a digest's template: every other, and [`DIGEST_VARIABLES`].
+pub fn digest_catalogue() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        let entries: Vec<(&str, VarKind)> = VARIABLES
+            .iter()
+            .chain(DIGEST_VARIABLES)
+            .map(|(name, kind, _)| (*name, *kind))
+            .chain(
+                UPTRENDS_VARIABLES
+                    .iter()
+                    .map(|(name, _, _)| (*name, VarKind::Value)),
+            )
+            .collect();
+        Catalogue::new(&entries)
+    })
+}
+
 /// The Mustache and Uptrends variables together.
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use super::admission::{Admission, AttemptPass};
+use super::digests::DigestGate;
 use super::incidents::IncidentGate;
 use super::maintenance::MaintenanceGate;
 use super::operations::OperationsEvent;
@@ -19,6 +20,7 @@ pub use crate::delivery::decide::Disposition;
 use crate::delivery::decide::{self, Decision, FilterReason};
 use crate::delivery::pacing::Answer;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, ErrorClass};
+use crate::digest::DigestFacts;
 use crate::endpoint::Endpoint;
 use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::CircuitPolicy;
@@ -117,6 +119,8 @@ struct Sending<'a> {
     alert: Alert,
     /// What the endpoint captured from the incident's error, for an endpoint that follows incidents.
     captured: Option<&'a CapturedValues>,
+    /// What a digest delivery folded.
+    digest: Option<&'a DigestFacts>,
 }
 
 /// What one task led to, as the store records it.
@@ -207,12 +211,22 @@ impl Service {
                 return Ok(self.settle_unsent(&task, None, decision).await?);
             }
         };
+        let digest = match self.digest_gate(tenant, delivery_id, &alert).await? {
+            DigestGate::NotADigest => None,
+            DigestGate::Hold(wait) => return Ok(Disposition::Hold(wait)),
+            DigestGate::Empty => {
+                let decision = Decision::Filtered(FilterReason::DigestEmpty);
+                return Ok(self.settle_unsent(&task, None, decision).await?);
+            }
+            DigestGate::Send(facts) => Some(facts),
+        };
         let sending = Sending {
             number,
             delivery: &delivery,
             endpoint,
             alert,
             captured: captured.as_ref(),
+            digest: digest.as_ref(),
         };
         let disposition = self.attempt(&task, sending, &pass).await;
         drop(pass);
@@ -255,6 +269,7 @@ impl Service {
             endpoint,
             alert,
             captured,
+            digest,
         } = sending;
         let before = HealthBefore {
             failing: endpoint.health.failure_streak > 0,
@@ -268,6 +283,7 @@ impl Service {
             now: self.clock.now(),
             fallback_of: delivery.fallback_of.as_ref().map(DeliveryId::as_str),
             captured,
+            digest,
         };
         let request = match webhook::request::build(&compiled, &alert, &facts) {
             Ok(Some(request)) => request,

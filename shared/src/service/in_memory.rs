@@ -45,7 +45,8 @@ pub(super) fn service(clock: Arc<ManualClock>) -> Service {
         deliveries: Arc::new(database.clone()),
         settings: Arc::new(database.clone()),
         incidents: Arc::new(database.clone()),
-        maintenance: Arc::new(database),
+        maintenance: Arc::new(database.clone()),
+        digests: Arc::new(database),
         queue: Arc::new(queue),
     };
     let policy = TargetPolicy::strict()

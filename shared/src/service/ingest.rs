@@ -164,11 +164,16 @@ impl Service {
             endpoints: destinations.endpoints.len(),
             unrouted: destinations.unrouted,
         });
-        let deliveries: Vec<Delivery> = destinations
+        let mut deliveries: Vec<Delivery> = destinations
             .endpoints
             .iter()
             .map(|e| new_delivery(DeliveryId::generate(), &alert, e))
             .collect();
+        // Nothing to count unless an endpoint routed the alert folds errors into digests.
+        if destinations.endpoints.iter().any(|e| e.digest.is_some()) {
+            self.fold_into_digests(&alert, &destinations.endpoints, &mut deliveries)
+                .await?;
+        }
         let tasks: Vec<Task> = deliveries
             .iter()
             .filter(|d| d.status == DeliveryStatus::Pending)
@@ -243,7 +248,7 @@ impl Service {
         }
     }
 
-    async fn enqueue(
+    pub(super) async fn enqueue(
         &self,
         tenant: &TenantId,
         alert_id: &AlertId,
@@ -260,7 +265,7 @@ impl Service {
     /// did send is sent again. Both tasks are of the same run and each numbers its attempts by its own
     /// receives: the receiver may see that delivery's `webhook-id` twice, and a failing delivery may be
     /// tried up to twice the attempts of a run before it is dead.
-    async fn finish_enqueueing(
+    pub(super) async fn finish_enqueueing(
         &self,
         tenant: &TenantId,
         receipt: &AlertReceipt,

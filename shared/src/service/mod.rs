@@ -10,6 +10,7 @@ mod auth;
 mod catalogue;
 mod dead_letters;
 mod deliveries;
+mod digests;
 mod endpoint_stats;
 mod endpoints;
 mod fallback;
@@ -53,8 +54,8 @@ use crate::metrics::Metrics;
 use crate::outbound::sender::HttpSender;
 use crate::ports::queue::{QueueError, TaskQueue};
 use crate::ports::store::{
-    AlertStore, ApiKeyStore, DeliveryStore, EndpointStore, IncidentStore, MaintenanceStore,
-    SettingsStore, StoreError, WriteCondition, WriteTrouble,
+    AlertStore, ApiKeyStore, DeliveryStore, DigestStore, EndpointStore, IncidentStore,
+    MaintenanceStore, SettingsStore, StoreError, WriteCondition, WriteTrouble,
 };
 use crate::retention::Retention;
 
@@ -68,6 +69,7 @@ pub struct Ports {
     pub settings: Arc<dyn SettingsStore>,
     pub incidents: Arc<dyn IncidentStore>,
     pub maintenance: Arc<dyn MaintenanceStore>,
+    pub digests: Arc<dyn DigestStore>,
     pub queue: Arc<dyn TaskQueue>,
 }
 
@@ -83,6 +85,7 @@ impl Ports {
             + SettingsStore
             + IncidentStore
             + MaintenanceStore
+            + DigestStore
             + Clone
             + 'static,
     {
@@ -93,7 +96,8 @@ impl Ports {
             deliveries: Arc::new(store.clone()),
             settings: Arc::new(store.clone()),
             incidents: Arc::new(store.clone()),
-            maintenance: Arc::new(store),
+            maintenance: Arc::new(store.clone()),
+            digests: Arc::new(store),
             queue,
         }
     }
@@ -118,6 +122,8 @@ pub struct Service {
     known_keys: known_keys::KnownKeys,
     /// Each tenant's maintenance windows, read again once per period.
     windows: maintenance::KnownWindows,
+    /// The digest deliveries known to be stored.
+    made_digests: digests::MadeDigests,
     /// How long finished history is kept; the adapters apply it, the API shows it.
     retention: Retention,
     /// Whether the store can write now, where its adapter can tell.
@@ -155,6 +161,7 @@ impl Service {
             route_tables: route_tables::RouteTables::new(ROUTE_TABLE_PERIOD),
             known_keys: known_keys::KnownKeys::new(KNOWN_KEY_PERIOD),
             windows: maintenance::KnownWindows::default(),
+            made_digests: digests::MadeDigests::default(),
             retention: Retention::default(),
             write_condition: None,
         }

@@ -130,6 +130,7 @@ impl Service {
             now,
             fallback_of: None,
             captured: follows.then_some(&sample),
+            digest: None,
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {

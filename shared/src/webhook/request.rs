@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
+use crate::digest::DigestFacts;
 use crate::endpoint::auth;
 use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::{CompiledEndpoint, HttpMethod, MASK};
@@ -46,9 +47,12 @@ pub struct RequestFacts<'a> {
     pub fallback_of: Option<&'a str>,
     /// What the endpoint captured from the answer to the incident's error.
     pub captured: Option<&'a CapturedValues>,
+    /// What a digest delivery lists; its body is the endpoint's digest template.
+    pub digest: Option<&'a DigestFacts>,
 }
 
-/// Renders the request for `alert`, or `None` when the endpoint sends nothing for its message type.
+/// Renders the request for `alert`, or `None` when the endpoint sends nothing for its message type. A
+/// digest (`facts.digest`) is rendered with the endpoint's digest template, sent as its errors are.
 pub fn build(
     endpoint: &CompiledEndpoint,
     alert: &Alert,
@@ -58,6 +62,10 @@ pub fn build(
         return Ok(None);
     };
     let config = &endpoint.endpoint;
+    let body_template = match (facts.digest, endpoint.digest_body()) {
+        (Some(_), Some(digest_body)) => digest_body,
+        _ => &route.body,
+    };
     let context = render_context::context_with(
         alert,
         &DeliveryFacts {
@@ -68,12 +76,13 @@ pub fn build(
             verification_token: config.verification_token.as_deref(),
             fallback_of: facts.fallback_of,
             captured: facts.captured,
+            digest: facts.digest,
         },
-        Names::for_templates(route.url.uses_at_names() || route.body.uses_at_names()),
+        Names::for_templates(route.url.uses_at_names() || body_template.uses_at_names()),
     );
     let url = route.url.render(&context, MAX_URL_BYTES)?;
     let body = if route.method.has_body() {
-        route.body.render(&context, MAX_BODY_BYTES)?
+        body_template.render(&context, MAX_BODY_BYTES)?
     } else {
         String::new()
     };

@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::delivery_items::{STAGED, attempt_item, delivery_item};
+use super::digests::member_item;
 use super::item::{self, Item, n, s};
 use super::layout::{
     EXPIRES_AT, PK, SK, UNROUTED_PREFIX, alert_sk, attempt_sk, attempts_pk, delivery_sk,
-    idempotency_sk, tenant_pk, unrouted_sk,
+    digest_member_sk, idempotency_sk, tenant_pk, unrouted_sk,
 };
 use super::{
     DynamoError, DynamoStore, TRANSACTION_LIMIT, Transaction, key, now_epoch, request_failed,
@@ -137,6 +138,12 @@ fn delivery_keys(delivery: &Delivery) -> Vec<Item> {
             attempt_sk(attempt.run, attempt.number),
         ));
     }
+    if let Some(digest_id) = &delivery.digest_delivery_id {
+        keys.push(key(
+            tenant_pk(&delivery.tenant),
+            digest_member_sk(digest_id, &delivery.id),
+        ));
+    }
     keys
 }
 
@@ -248,7 +255,7 @@ impl AlertStore for DynamoStore {
         let sizes: Vec<usize> = record
             .deliveries
             .iter()
-            .map(|d| 1 + d.attempts.len())
+            .map(|d| 1 + d.attempts.len() + usize::from(d.digest_delivery_id.is_some()))
             .collect();
         let split = deliveries_to_stage(fixed, &sizes);
         if split > 0
@@ -263,6 +270,10 @@ impl AlertStore for DynamoStore {
         for delivery in staged {
             for staged_item in delivery_items(delivery, expires_at, true)? {
                 staged_puts.push(put_new(&self.table, staged_item)?);
+            }
+            if let Some(digest_id) = &delivery.digest_delivery_id {
+                let member = member_item(alert, &delivery.id, digest_id, expires_at)?;
+                staged_puts.push(put_new(&self.table, member)?);
             }
         }
         self.transact_in_chunks(staged_puts).await?;
@@ -285,6 +296,11 @@ impl AlertStore for DynamoStore {
         for delivery in committed {
             for delivery_item in delivery_items(delivery, expires_at, false)? {
                 items.push(put_new(&self.table, delivery_item)?);
+            }
+            // What the digest lists of the folded alert, written with it.
+            if let Some(digest_id) = &delivery.digest_delivery_id {
+                let member = member_item(alert, &delivery.id, digest_id, expires_at)?;
+                items.push(put_new(&self.table, member)?);
             }
         }
         match self.transact(items).await? {

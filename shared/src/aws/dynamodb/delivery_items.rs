@@ -39,6 +39,7 @@ pub(super) const DOC: &str = "doc";
 /// A fallback delivery's dead delivery, and a dead delivery's fallback; absent when there is none.
 pub(super) const FALLBACK_OF: &str = "fallback_of";
 pub(super) const FALLBACK_DELIVERY_ID: &str = "fallback_delivery_id";
+pub(super) const DIGEST_DELIVERY_ID: &str = "digest_delivery_id";
 
 /// A delivery's item, without its attempts. `staged` marks it as not yet published.
 pub(super) fn delivery_item(
@@ -98,6 +99,7 @@ pub(super) fn delivery_item(
     for (name, id) in [
         (FALLBACK_OF, &delivery.fallback_of),
         (FALLBACK_DELIVERY_ID, &delivery.fallback_delivery_id),
+        (DIGEST_DELIVERY_ID, &delivery.digest_delivery_id),
     ] {
         if let Some(id) = id {
             item.insert(name.to_string(), s(id.as_str()));
@@ -154,6 +156,7 @@ pub(super) fn stored_from(found: &Item) -> Result<Stored, ItemError> {
         fallback_of: item::optional_string(found, FALLBACK_OF)?.map(DeliveryId::from),
         fallback_delivery_id: item::optional_string(found, FALLBACK_DELIVERY_ID)?
             .map(DeliveryId::from),
+        digest_delivery_id: item::optional_string(found, DIGEST_DELIVERY_ID)?.map(DeliveryId::from),
     };
     Ok(Stored {
         delivery,

@@ -127,6 +127,22 @@ pub(super) fn incident_sk(endpoint: &EndpointId, incident_key: &str) -> String {
     )
 }
 
+/// An endpoint's current window of errors, for its digests.
+pub(super) fn digest_window_sk(endpoint: &EndpointId) -> String {
+    format!("DGW#{}", part(endpoint.as_str()))
+}
+
+/// What begins the keys of the alerts folded into a digest (each ends with its delivery's id, so they
+/// sort as the deliveries were made).
+pub(super) fn digest_members_prefix(digest: &DeliveryId) -> String {
+    format!("DGM#{digest}#")
+}
+
+/// What digest `digest` lists of the alert whose delivery `delivery` was folded into it.
+pub(super) fn digest_member_sk(digest: &DeliveryId, delivery: &DeliveryId) -> String {
+    format!("{}{delivery}", digest_members_prefix(digest))
+}
+
 pub(super) fn delivery_sk(id: &DeliveryId) -> String {
     format!("{DELIVERY_PREFIX}{id}")
 }

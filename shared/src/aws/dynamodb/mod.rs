@@ -11,6 +11,7 @@ mod alerts;
 mod api_keys;
 mod deliveries;
 mod delivery_items;
+mod digests;
 mod endpoints;
 mod incidents;
 mod item;

@@ -14,6 +14,7 @@ use crate::aws::kms::KmsSealer;
 use crate::aws::load_sdk_config;
 use crate::aws::sqs::queue::{MAX_VISIBILITY, SQS_BATCH_LIMIT, SqsQueue, TASK_RETENTION};
 use crate::delivery::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
+use crate::digest::{DigestMembers, WindowCount};
 use crate::endpoint::Endpoint;
 use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::{CircuitPolicy, OpenCircuit};
@@ -25,8 +26,9 @@ use crate::outbound::sender::{DEFAULT_TIMEOUT, HttpSender};
 use crate::outbound::target_policy::TargetPolicy;
 use crate::outbound::trusted_roots::TrustedRoots;
 use crate::ports::store::{
-    AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, EndpointStore, IncidentRecord, IncidentRef,
-    IncidentStore, MaintenanceStore, RecordOutcome, Revocation, SettingsStore, StoreError,
+    AlertRecord, AlertStore, ApiKeyRecord, ApiKeyStore, DigestStore, EndpointStore, IncidentRecord,
+    IncidentRef, IncidentStore, MaintenanceStore, RecordOutcome, Revocation, SettingsStore,
+    StoreError,
 };
 use crate::retention::Retention;
 use crate::service::{Ports, Service};
@@ -273,6 +275,7 @@ pub fn deliver_service(
         settings: Arc::new(store.clone()),
         incidents: Arc::new(store.clone()),
         maintenance: Arc::new(store.clone()),
+        digests: Arc::new(store.clone()),
         queue: Arc::new(adapters.queue.clone()),
     };
     // A container sees one batch at a time and is often new: an endpoint nothing is known about may take
@@ -300,6 +303,7 @@ pub fn replay_service(
         settings: Arc::new(NotGiven("replay")),
         incidents: Arc::new(NotGiven("replay")),
         maintenance: Arc::new(NotGiven("replay")),
+        digests: Arc::new(NotGiven("replay")),
         queue: Arc::new(adapters.queue.clone()),
     };
     service(settings, ports, metrics)
@@ -500,6 +504,27 @@ impl MaintenanceStore for NotGiven {
     }
     async fn delete_window(&self, _: &TenantId, _: &str) -> Result<bool, StoreError> {
         self.refuse("maintenance windows")
+    }
+}
+
+#[async_trait]
+impl DigestStore for NotGiven {
+    async fn count_error(
+        &self,
+        _: &TenantId,
+        _: &EndpointId,
+        _: DateTime<Utc>,
+        _: chrono::Duration,
+    ) -> Result<WindowCount, StoreError> {
+        self.refuse("digests")
+    }
+    async fn digest_members(
+        &self,
+        _: &TenantId,
+        _: &DeliveryId,
+        _: usize,
+    ) -> Result<DigestMembers, StoreError> {
+        self.refuse("digests")
     }
 }
 

@@ -10,6 +10,7 @@ use super::retry_policy::{MAX_ATTEMPTS, RetryPolicy};
 use super::{Attempt, Delivery, DeliveryStatus};
 use crate::alert::{Alert, MessageType, Severity};
 use crate::endpoint::{Endpoint, Route};
+use crate::ids::DeliveryId;
 
 /// Why a delivery is `filtered`: never sent, by the endpoint's own rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,12 @@ pub enum FilterReason {
     CaptureMissing { name: String },
     /// It was held by a maintenance window, and an `ok` resolved its incident before the window ended.
     MaintenanceResolved,
+    /// An error past the first `after` of its endpoint's window: its alert is listed in that window's
+    /// digest delivery instead ([`crate::digest`]).
+    Digest { digest_id: DeliveryId },
+    /// A digest delivery no alert was folded into (its window's first folding stopped before the alert
+    /// was stored): there is nothing to send.
+    DigestEmpty,
 }
 
 impl FilterReason {
@@ -48,6 +55,11 @@ impl FilterReason {
             Self::MaintenanceResolved => {
                 "maintenance_resolved: an ok resolved the incident while a maintenance window held this message".to_string()
             }
+            Self::Digest { digest_id } => format!(
+                "{}: folded into the digest delivery {digest_id}, sent when the endpoint's window of errors ends",
+                crate::digest::FOLDED_REASON
+            ),
+            Self::DigestEmpty => "the digest folded no alert".to_string(),
             Self::CaptureMissing { name } => format!(
                 "capture_missing: `{name}` was not captured from the incident's error, and the endpoint skips such messages"
             ),

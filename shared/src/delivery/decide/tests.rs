@@ -47,6 +47,7 @@ fn endpoint() -> Endpoint {
         fallback_endpoint_id: None,
         captures: Default::default(),
         capture_missing: Default::default(),
+        digest: None,
     }
 }
 
@@ -166,6 +167,7 @@ fn delivery(run: u32, status: DeliveryStatus) -> Delivery {
         updated_at: at("2026-01-05T10:00:00Z"),
         fallback_of: None,
         fallback_delivery_id: None,
+        digest_delivery_id: None,
     }
 }
 

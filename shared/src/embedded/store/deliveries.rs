@@ -17,8 +17,9 @@ use crate::ports::store::{
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run,
-                                 next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                 next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id,
+                                 digest_delivery_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         d.tenant.0,
@@ -34,6 +35,7 @@ pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<
         d.updated_at.to_rfc3339(),
         d.fallback_of.as_ref().map(|f| &f.0),
         d.fallback_delivery_id.as_ref().map(|f| &f.0),
+        d.digest_delivery_id.as_ref().map(|f| &f.0),
     ])?;
     for attempt in &d.attempts {
         insert_attempt(c, &d.tenant, &d.id, attempt)?;
@@ -81,7 +83,8 @@ fn attempt_made_already(
 }
 
 const DELIVERY_COLUMNS: &str = "tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, \
-                                next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id";
+                                next_attempt_at, created_at, updated_at, fallback_of, fallback_delivery_id, \
+                                digest_delivery_id";
 
 fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
@@ -120,6 +123,7 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         updated_at: time(10)?,
         fallback_of: row.get::<_, Option<String>>(11)?.map(DeliveryId),
         fallback_delivery_id: row.get::<_, Option<String>>(12)?.map(DeliveryId),
+        digest_delivery_id: row.get::<_, Option<String>>(13)?.map(DeliveryId),
     })
 }
 

@@ -4,6 +4,7 @@
 mod alerts;
 mod api_keys;
 mod deliveries;
+mod digests;
 mod endpoints;
 mod incidents;
 mod maintenance;

@@ -23,6 +23,7 @@ fn stored(status: DeliveryStatus, run: u32, endpoint: &str) -> Delivery {
         updated_at: Utc::now(),
         fallback_of: None,
         fallback_delivery_id: None,
+        digest_delivery_id: None,
     }
 }
 

@@ -1,0 +1,183 @@
+//! Digests on DynamoDB, in the tenant's partition:
+//! - `DGW#<endpoint id>`: the endpoint's current window of errors (its start, end and count), changed by
+//!   one conditional `UpdateItem` per error: counted in the open window, or a new window begun in its
+//!   place once it has ended. Expires a day after its window.
+//! - `DGM#<digest delivery id>#<delivery id>`: one per folded alert, what its digest lists of it,
+//!   written in the alert's own transaction ([`member_item`]), so a digest lists exactly the alerts
+//!   recorded as folded into it; read with one `Query` of the digest's prefix.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Utc};
+
+use super::item::{self, Item, n, s};
+use super::layout::{
+    EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, digest_member_sk, digest_members_prefix,
+    digest_window_sk, tenant_pk,
+};
+use super::{DynamoError, DynamoStore, request_failed};
+use crate::alert::Alert;
+use crate::digest::{DigestMember, DigestMembers, WindowCount};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::ports::store::{DigestStore, StoreError};
+
+const STARTED_AT: &str = "started_at";
+const ENDS_AT: &str = "ends_at";
+const ERRORS: &str = "errors";
+const DOC: &str = "doc";
+/// How long a window's item outlives its window.
+const WINDOW_KEPT: chrono::Duration = chrono::Duration::days(1);
+/// How often counting tries again when another writer replaced the window between its two steps.
+const COUNT_TRIES: usize = 5;
+
+/// The item that lists `alert`, whose delivery `delivery_id` was folded into `digest_id`, in that
+/// digest; it expires with the alert.
+pub(super) fn member_item(
+    alert: &Alert,
+    delivery_id: &DeliveryId,
+    digest_id: &DeliveryId,
+    expires_at: i64,
+) -> Result<Item, StoreError> {
+    Ok([
+        (PK.to_string(), s(tenant_pk(&alert.tenant))),
+        (SK.to_string(), s(digest_member_sk(digest_id, delivery_id))),
+        (
+            DOC.to_string(),
+            item::json_value(&DigestMember::of(alert, delivery_id))?,
+        ),
+        (EXPIRES_AT.to_string(), n(expires_at)),
+        item::layout_attribute(),
+    ]
+    .into())
+}
+
+impl DynamoStore {
+    /// Counts the error in the endpoint's open window; `None` when no window is open at `at`.
+    async fn count_in_open_window(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Item>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(tenant_pk(tenant)))
+            .key(SK, s(digest_window_sk(endpoint_id)))
+            .update_expression("ADD #errors :one")
+            .condition_expression("#ends > :at")
+            .expression_attribute_names("#errors", ERRORS)
+            .expression_attribute_names("#ends", ENDS_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.attributes),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(request_failed("UpdateItem", e).into()),
+        }
+    }
+
+    /// Begins a window at `at` in place of an ended one (or none); false when another writer began one
+    /// first.
+    async fn begin_window(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let ends = at + window;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(tenant_pk(tenant)))
+            .key(SK, s(digest_window_sk(endpoint_id)))
+            .update_expression(
+                "SET #started = :at, #ends = :ends, #errors = :one, #expires = :expires, #layout = :layout",
+            )
+            .condition_expression("attribute_not_exists(#ends) OR #ends <= :at")
+            .expression_attribute_names("#started", STARTED_AT)
+            .expression_attribute_names("#ends", ENDS_AT)
+            .expression_attribute_names("#errors", ERRORS)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_names("#layout", LAYOUT)
+            .expression_attribute_values(":at", n(at.timestamp_millis()))
+            .expression_attribute_values(":ends", n(ends.timestamp_millis()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":expires", n((ends + WINDOW_KEPT).timestamp()))
+            .expression_attribute_values(":layout", n(WRITTEN_LAYOUT))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(request_failed("UpdateItem", e).into()),
+        }
+    }
+}
+
+fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl DigestStore for DynamoStore {
+    /// One `UpdateItem` while a window is open; a second begins the next one. Between the two another
+    /// writer may begin it first: then the error is counted in that one.
+    async fn count_error(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<WindowCount, StoreError> {
+        for _ in 0..COUNT_TRIES {
+            if let Some(counted) = self.count_in_open_window(tenant, endpoint_id, at).await? {
+                let started_ms: i64 = item::number(&counted, STARTED_AT)?;
+                return Ok(WindowCount {
+                    started_at: DateTime::from_timestamp_millis(started_ms).ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "a digest window's start {started_ms} is out of range"
+                        ))
+                    })?,
+                    count: item::number(&counted, ERRORS)?,
+                });
+            }
+            if self.begin_window(tenant, endpoint_id, at, window).await? {
+                return Ok(WindowCount {
+                    started_at: DateTime::from_timestamp_millis(at.timestamp_millis())
+                        .unwrap_or(at),
+                    count: 1,
+                });
+            }
+        }
+        Err(DynamoError::Contended("a digest window").into())
+    }
+
+    async fn digest_members(
+        &self,
+        tenant: &TenantId,
+        digest_id: &DeliveryId,
+        listed: usize,
+    ) -> Result<DigestMembers, StoreError> {
+        let found = self
+            .query_prefix(tenant_pk(tenant), &digest_members_prefix(digest_id))
+            .await?;
+        let mut members = DigestMembers {
+            count: found.len() as u64,
+            listed: Vec::with_capacity(listed.min(found.len())),
+        };
+        for member in found.iter().take(listed) {
+            members.listed.push(item::document(member, DOC)?);
+        }
+        Ok(members)
+    }
+}
