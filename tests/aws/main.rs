@@ -1,7 +1,8 @@
 //! The conformance suites that hold the embedded and AWS adapters to the same behaviour, and alertwire's
 //! AWS path against the moto emulator (started by tests/run.sh, `AWS_ENDPOINT_URL` set): the Lambda
 //! binaries run end to end under cargo-lambda, the chaos accounting with the deliver batch killed,
-//! routing with many endpoints, and an incident's ok held for its error.
+//! routing with many endpoints, an incident's ok held for its error, and a storm's digest held for its
+//! window.
 //!
 //! Without the `aws` feature only the SQLite half of the conformance suites is built
 //! (`store_conformance::sqlite::*`, `queue_conformance::embedded::*`), so the default `cargo test
@@ -14,6 +15,8 @@ mod chaos;
 mod cost;
 #[cfg(feature = "aws")]
 mod deployment_key;
+#[cfg(feature = "aws")]
+mod digests;
 #[cfg(feature = "aws")]
 mod incidents;
 #[cfg(feature = "aws")]

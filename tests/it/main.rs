@@ -9,6 +9,7 @@ mod chaos;
 mod cli;
 mod console_api;
 mod delivery_outcomes;
+mod digests;
 mod durability;
 mod endpoint_health;
 mod fallback;
