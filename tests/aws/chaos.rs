@@ -4,7 +4,9 @@
 //! deliver "function" is killed mid-batch at random (seeded) moments: the batch runs in a tokio task that
 //! is aborted, which is what a Lambda crash looks like to SQS — no batch response, nothing deleted, every
 //! message back when its visibility ends. The receiver is the seeded chaos receiver; at the end the same
-//! accounting as on the embedded default is printed and must come out clean.
+//! accounting as on the embedded default is printed and must come out clean. The first endpoint folds the
+//! errors past the first few of each window into a digest, whose task is held by delayed re-sends until
+//! the window ends: the books hold the digests and what they folded.
 //!
 //! moto does not isolate concurrent writes (see `serialized_writes`), and the run is built so that it
 //! never needs to: every write to the table takes its turn (reads and the HTTP attempts stay
@@ -49,6 +51,8 @@ const VISIBILITY: Duration = Duration::from_secs(6);
 const KILL_CHANCE: f64 = 0.4;
 /// Batches in flight at once, as concurrent invocations of the deliver function.
 const POLLERS: usize = 3;
+/// The first endpoint sends this many errors a window one by one and folds the others into a digest.
+const AWS_DIGEST_AFTER: u32 = 8;
 /// How long a killed batch's requests already on their way may take to land.
 const LAST_REQUESTS_LAND: Duration = Duration::from_millis(500);
 
@@ -194,6 +198,7 @@ impl Rig {
                 id: d.id.0,
                 status: d.status,
                 attempts: d.attempts,
+                digest_delivery_id: d.digest_delivery_id.map(|id| id.0),
             }));
         }
         all
@@ -213,7 +218,10 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
     for n in 0..ENDPOINTS {
         let endpoint = rig
             .service
-            .create_endpoint(&rig.tenant, &chaos_scenario::endpoint(&receiver, n))
+            .create_endpoint(
+                &rig.tenant,
+                &chaos_scenario::endpoint_folding(&receiver, n, AWS_DIGEST_AFTER),
+            )
             .await
             .expect("an endpoint");
         endpoints.push(endpoint.id);
@@ -311,6 +319,7 @@ async fn deliver_batches_killed_mid_batch_lose_nothing_and_every_attempt_is_acco
     );
     assert_eq!(
         books.delivered + books.dead + books.filtered,
-        promised.len()
+        promised.len() + books.digests
     );
+    assert!(books.folded > 0, "no alert was folded into a digest");
 }

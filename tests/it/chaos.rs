@@ -3,7 +3,8 @@
 //! process is killed with SIGKILL at random moments and restarted on the same data directory. At the end
 //! every delivery is accounted for exactly (see `alertwire_tests::chaos_accounting`) and the table is
 //! printed. The first run prunes history as it goes (a retention of a few seconds), so the books also
-//! hold what the pruner deleted. The same books are kept for a backlog of about 10,000 deliveries killed
+//! hold what the pruner deleted; in it the first endpoint folds the storm's errors into digests and the
+//! last is in a maintenance window at first, so the books hold digests and held deliveries too. The same books are kept for a backlog of about 10,000 deliveries killed
 //! while it drains.
 //!
 //! Sized for CI by default; `CHAOS_ALERTS`, `CHAOS_BACKLOG_ALERTS`, `CHAOS_KILLS` and `CHAOS_SEED` change
@@ -32,6 +33,10 @@ const POSTERS: usize = 4;
 /// The retention of the first chaos run, in seconds: history is pruned while the run goes on. Longer
 /// than a restart, so an alert whose answer a kill cut off is still known when its poster sends it again.
 const RETENTION_SECS: u64 = 3;
+/// In the first run, the first endpoint sends this many errors a window one by one and folds the others.
+const DIGEST_AFTER: u32 = 15;
+/// In the first run, the last endpoint is in maintenance for this long from the start.
+const MAINTENANCE_SECS: i64 = 4;
 
 /// Posts alerts `first, first + step, …` below `count` until each is answered 202, retrying through
 /// crashes with the same Idempotency-Key; returns (alert number, receipt).
@@ -107,6 +112,7 @@ async fn try_list_deliveries(api: &ApiClient, endpoints: &[String]) -> Result<Ve
                         .expect("a status"),
                     attempts: serde_json::from_value::<Vec<Attempt>>(delivery["attempts"].clone())
                         .expect("attempts"),
+                    digest_delivery_id: delivery["digest_delivery_id"].as_str().map(str::to_string),
                 });
             }
             match page["next_before"].as_str() {
@@ -244,7 +250,7 @@ async fn settle_and_account(
     receiver: &ChaosReceiver,
     kills: usize,
     watch: Option<ListingWatch>,
-) {
+) -> Accounting {
     let promised = promised(receipts, endpoints);
     let settle_limit = Duration::from_secs(120 + promised.len() as u64 / 5);
     let stored = settled(api, endpoints, settle_limit).await;
@@ -281,20 +287,27 @@ async fn settle_and_account(
     );
     assert_eq!(
         books.delivered + books.dead + books.filtered,
-        promised.len()
+        promised.len() + books.digests
     );
     if pruning {
         assert!(books.pruned > 0, "the pruner deleted nothing");
     }
+    books
 }
 
-/// The chaos endpoints on `api`, their ids.
-async fn create_endpoints(api: &ApiClient, receiver: &ChaosReceiver) -> Vec<String> {
+/// The chaos endpoints on `api`, their ids; with `digest_after`, the first folds errors into digests.
+async fn create_endpoints(
+    api: &ApiClient,
+    receiver: &ChaosReceiver,
+    digest_after: Option<u32>,
+) -> Vec<String> {
     let mut endpoints = Vec::new();
     for n in 0..ENDPOINTS {
-        let view = api
-            .create_endpoint(&chaos_scenario::endpoint(receiver, n))
-            .await;
+        let body = match digest_after {
+            Some(after) => chaos_scenario::endpoint_folding(receiver, n, after),
+            None => chaos_scenario::endpoint(receiver, n),
+        };
+        let view = api.create_endpoint(&body).await;
         endpoints.push(view["id"].as_str().expect("an endpoint id").to_string());
     }
     endpoints
@@ -326,7 +339,11 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     let mut process = ServeProcess::start_with_env(&data_dir, port, &settings, &env);
     let api = ApiClient::new(process.base.clone(), KEY);
     wait_healthy(&api.base, Duration::from_secs(30)).await;
-    let endpoints = create_endpoints(&api, &receiver).await;
+    let endpoints = create_endpoints(&api, &receiver, Some(DIGEST_AFTER)).await;
+    // Holds too: the last endpoint's deliveries of the first seconds wait for a maintenance window's end.
+    let window = chaos_scenario::maintenance_window(&endpoints[ENDPOINTS - 1], MAINTENANCE_SECS);
+    let (status, created) = api.post("/v1/maintenance-windows", &window).await;
+    assert_eq!(status, 201, "{created}");
     let watch = ListingWatch::start(api.clone(), endpoints.clone());
     let posters = start_posting(&api, alerts);
 
@@ -345,7 +362,7 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
     );
     let receipts = posted(posters).await;
     assert_eq!(receipts.len(), alerts);
-    settle_and_account(
+    let books = settle_and_account(
         &title,
         &api,
         &endpoints,
@@ -355,6 +372,7 @@ async fn sigkills_amid_chaos_lose_nothing_and_every_attempt_is_accounted_for() {
         Some(watch),
     )
     .await;
+    assert!(books.folded > 0, "no alert was folded into a digest");
 }
 
 /// A backlog of about 10,000 deliveries, queued while a worker of one slot could not keep up, drains amid
@@ -383,7 +401,7 @@ async fn sigkills_while_a_backlog_drains_lose_nothing() {
     let mut process = ServeProcess::start(&data_dir, port, &serve_settings(1));
     let api = ApiClient::new(process.base.clone(), KEY);
     wait_healthy(&api.base, Duration::from_secs(30)).await;
-    let endpoints = create_endpoints(&api, &receiver).await;
+    let endpoints = create_endpoints(&api, &receiver, None).await;
     let receipts = posted(start_posting(&api, alerts)).await;
     assert_eq!(receipts.len(), alerts);
     let (status, waiting) = api.get("/v1/deliveries?status=pending&limit=500").await;

@@ -13,6 +13,11 @@
 //!   A timed-out attempt may have no request at the receiver: on a busy machine the sender can give up
 //!   before the receiver has read the request. Those are counted, not faulted.
 //! - **duplicates**: deliveries whose `webhook-id` the receiver answered 2XX more than once.
+//! - **digests**: an endpoint that folds a storm's errors into digests has deliveries no receipt named,
+//!   its digest deliveries, which the folded deliveries link to. Each is accounted for as a promise of its
+//!   own (final, every attempt matched), a folded delivery (`filtered` though its endpoint takes it) is
+//!   accounted for by its digest, which must be stored, and a digest answered 2XX must have said it folded
+//!   exactly the deliveries that link to it (its body's `folded`).
 //! - **pruned**: with retention running, the store deletes finished history during the run. A delivery
 //!   it no longer holds at the end is accounted for from its last listing before the pruner deleted it
 //!   (so it must have been listed final); one never listed is lost.
@@ -39,6 +44,8 @@ pub struct Stored {
     pub id: String,
     pub status: DeliveryStatus,
     pub attempts: Vec<Attempt>,
+    /// The digest delivery this one was folded into.
+    pub digest_delivery_id: Option<String>,
 }
 
 /// How attempt numbers run after a crash.
@@ -71,6 +78,10 @@ pub struct Accounting {
     pub delivered: usize,
     pub dead: usize,
     pub filtered: usize,
+    /// Of the filtered, those folded into a digest.
+    pub folded: usize,
+    /// Digest deliveries, accounted for besides the promised ones.
+    pub digests: usize,
     pub pending: usize,
     /// Deliveries accounted for from their last listing, as the pruner deleted them before the end.
     pub pruned: usize,
@@ -97,11 +108,45 @@ impl Accounting {
             receiver_requests: run.received.len(),
             ..Accounting::default()
         };
-        let promised: HashSet<&str> = run.promised.iter().map(|p| p.id.as_str()).collect();
+        // Each digest a stored delivery links to is promised too, and folds the deliveries linking to it.
+        let mut folded_into: HashMap<&str, usize> = HashMap::new();
+        for delivery in run.stored.iter().chain(run.pruned) {
+            if let Some(digest) = delivery.digest_delivery_id.as_deref() {
+                *folded_into.entry(digest).or_default() += 1;
+            }
+        }
+        let digests: Vec<Promised> = folded_into
+            .keys()
+            .map(|id| Promised {
+                id: id.to_string(),
+                filtered_by_rule: false,
+            })
+            .collect();
+        books.digests = digests.len();
+        let promised: HashSet<&str> = run
+            .promised
+            .iter()
+            .chain(&digests)
+            .map(|p| p.id.as_str())
+            .collect();
         let stored: HashMap<&str, &Stored> =
             run.stored.iter().map(|s| (s.id.as_str(), s)).collect();
         let pruned: HashMap<&str, &Stored> =
             run.pruned.iter().map(|s| (s.id.as_str(), s)).collect();
+        for request in run.received {
+            let Some(id) = request.header("webhook-id") else {
+                continue;
+            };
+            let Some(&folded) = folded_into.get(id) else {
+                continue;
+            };
+            let said = digest_folded(request);
+            if request.answer.is_success() && said != Some(folded as u64) {
+                books.unaccounted.push(format!(
+                    "digest {id} said it folded {said:?} alerts, but {folded} deliveries link to it"
+                ));
+            }
+        }
         let mut requests: HashMap<&str, Vec<(Option<u32>, &Behaviour)>> = HashMap::new();
         for request in run.received {
             match request.header("webhook-id") {
@@ -125,7 +170,7 @@ impl Accounting {
                 extra.id
             ));
         }
-        for promise in run.promised {
+        for promise in run.promised.iter().chain(&digests) {
             let seen = requests.remove(promise.id.as_str()).unwrap_or_default();
             let id = promise.id.as_str();
             match (stored.get(id), pruned.get(id)) {
@@ -188,7 +233,16 @@ impl Accounting {
             }
             DeliveryStatus::Filtered => {
                 self.filtered += 1;
-                if !promise.filtered_by_rule {
+                if delivery.digest_delivery_id.is_some() && !promise.filtered_by_rule {
+                    // Its digest is a promise of its own: lost if it is not stored.
+                    self.folded += 1;
+                    if !seen.is_empty() {
+                        self.unaccounted.push(format!(
+                            "{id} was folded into a digest but the receiver saw it {} times",
+                            seen.len()
+                        ));
+                    }
+                } else if !promise.filtered_by_rule {
                     self.lost
                         .push(format!("{id} is filtered though its endpoint takes it"));
                 }
@@ -265,13 +319,18 @@ impl Accounting {
 
     /// The figures as a two-column table, then every lost and unaccounted item.
     pub fn table(&self, title: &str) -> String {
-        let rows: [(&str, String); 16] = [
+        let rows: [(&str, String); 18] = [
             ("alerts", self.alerts.to_string()),
             ("deliveries", self.deliveries.to_string()),
             ("kills", self.kills.to_string()),
             ("delivered", self.delivered.to_string()),
             ("dead", self.dead.to_string()),
             ("filtered", self.filtered.to_string()),
+            ("  of them folded", self.folded.to_string()),
+            (
+                "digests",
+                format!("{} (besides the deliveries)", self.digests),
+            ),
             ("pending", self.pending.to_string()),
             (
                 "pruned",
@@ -317,6 +376,12 @@ impl Accounting {
 
 fn numbers(attempts: &[Attempt]) -> Vec<u32> {
     attempts.iter().map(|a| a.number).collect()
+}
+
+/// How many alerts a digest's chaos body says it folded.
+fn digest_folded(request: &Received) -> Option<u64> {
+    let body: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+    body["folded"].as_u64()
 }
 
 /// The `attempt` the chaos body carries.

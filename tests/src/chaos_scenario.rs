@@ -2,7 +2,8 @@
 //! receiver (the second is routed only the alerts labelled `team="even"`, so routing is on and the others
 //! get no delivery of it; the third takes only `high` and `critical` alerts, so some deliveries end
 //! `filtered`), alerts whose severities cycle through all five, the receiver's settings, and the sizes and
-//! seed read from the environment.
+//! seed read from the environment. A run may have the first endpoint fold a storm's errors into digests
+//! ([`endpoint_folding`]) and hold the third's in a maintenance window ([`maintenance_window`]).
 
 use std::time::Duration;
 
@@ -65,6 +66,37 @@ pub fn endpoint(receiver: &ChaosReceiver, n: usize) -> Value {
         body["min_severity"] = json!(SEVERITIES[FILTERING_MIN_SEVERITY]);
     }
     body
+}
+
+/// The body template of a chaos endpoint's digests: what the accounting reads of it (`folded`), and the
+/// attempt number as in [`CHAOS_BODY`].
+pub const CHAOS_DIGEST_BODY: &str = r#"{"alert": "digest", "endpoint": "{{endpoint_name}}", "attempt": "{{attempt}}", "folded": {{digest_count}}}"#;
+/// The endpoint that folds errors into digests, in runs that have one.
+const FOLDING_ENDPOINT: usize = 0;
+/// How long its windows last, in seconds.
+pub const DIGEST_WINDOW_SECONDS: u64 = 5;
+
+/// The body of endpoint `n` as [`endpoint`] has it, the first one folding the errors past `after` of each
+/// window into a digest.
+pub fn endpoint_folding(receiver: &ChaosReceiver, n: usize, after: u32) -> Value {
+    let mut body = endpoint(receiver, n);
+    if n == FOLDING_ENDPOINT {
+        body["digest"] = json!({"after": after, "window_seconds": DIGEST_WINDOW_SECONDS,
+            "body": CHAOS_DIGEST_BODY});
+    }
+    body
+}
+
+/// A maintenance window over the last endpoint (`endpoint_id`) from now for `seconds`: its deliveries of
+/// that time are held on the queue, then sent.
+pub fn maintenance_window(endpoint_id: &str, seconds: i64) -> Value {
+    let now = chrono::Utc::now();
+    json!({
+        "name": "chaos maintenance",
+        "endpoint_id": endpoint_id,
+        "start": (now - chrono::Duration::seconds(1)).to_rfc3339(),
+        "end": (now + chrono::Duration::seconds(seconds)).to_rfc3339(),
+    })
 }
 
 /// Alert number `i`.

@@ -258,7 +258,8 @@ fn first_id_at(prefix: &str, moment: DateTime<Utc>) -> String {
 }
 
 /// Deletes up to [`BATCH`] of a tenant's deliveries in `status` that were last changed before `cutoff`,
-/// with their attempts and any task left for them, after the id `after`.
+/// with their attempts and any task left for them, after the id `after`. A delivery folded into a digest
+/// that is still pending is kept: the digest lists it when it is sent.
 fn delete_deliveries(
     c: &Connection,
     tenant: &str,
@@ -268,8 +269,11 @@ fn delete_deliveries(
 ) -> Result<Batch, StoreError> {
     let ids: Vec<String> = c
         .prepare_cached(
-            "SELECT id FROM deliveries
+            "SELECT id FROM deliveries d
              WHERE tenant = ?1 AND status = ?2 AND id > ?3 AND id < ?4 AND updated_at < ?5
+               AND (digest_delivery_id IS NULL OR NOT EXISTS (
+                   SELECT 1 FROM deliveries g
+                   WHERE g.tenant = d.tenant AND g.id = d.digest_delivery_id AND g.status = 'pending'))
              ORDER BY id LIMIT ?6",
         )?
         .query_map(
@@ -597,6 +601,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(dead_tasks, 0);
+    }
+
+    #[tokio::test]
+    async fn a_folded_alert_stays_while_its_digest_is_pending() {
+        use DeliveryStatus::{Delivered, Filtered, Pending};
+        let database = Database::in_memory().unwrap();
+        let (digest, folded) = (id("msg", at(40), 1), id("msg", at(40), 2));
+        let (digest_in, folded_in) = (digest.clone(), folded.clone());
+        database
+            .run(move |c| {
+                let storm = Seed::alert(c, "alpha", id("al", at(40), 1), false);
+                storm.delivery(c, &digest_in, Pending, at(35), 0);
+                storm.delivery(c, &folded_in, Filtered, at(35), 0);
+                c.execute(
+                    "UPDATE deliveries SET digest_delivery_id = ?1 WHERE id = ?2",
+                    params![digest_in, folded_in],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let pruner = Pruner::new(
+            database.clone(),
+            Retention::parse(Some("30d"), None).unwrap(),
+            Metrics::disabled(),
+        );
+        // WHEN the digest is pending THEN what it folded is kept, however old
+        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
+        // WHEN the digest is sent THEN both go once past retention
+        let sent = digest.clone();
+        database
+            .run(move |c| {
+                c.execute(
+                    "UPDATE deliveries SET status = ?1 WHERE id = ?2",
+                    params![Delivered.as_str(), sent],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 2);
     }
 
     #[test]
