@@ -53,6 +53,15 @@ export async function endpointEditor(id) {
     el("option", { value: "send_without" }, "Send it, the value empty"),
     el("option", { value: "skip" }, "Skip it (filtered)"));
   captureMissing.value = endpoint.capture_missing ?? "send_without";
+  // During a storm, the errors past the first `after` of a window go as one digest when it ends.
+  const digestOn = el("input", { id: "f-digest-on", type: "checkbox", checked: Boolean(endpoint.digest) });
+  const digestAfter = el("input", { id: "f-digest-after", type: "number", inputmode: "numeric",
+    value: endpoint.digest?.after ?? 20 });
+  const digestWindow = el("input", { id: "f-digest-window", type: "number", inputmode: "numeric",
+    value: endpoint.digest?.window_seconds ?? 60 });
+  const digestBody = el("textarea", { id: "f-digest-body", spellcheck: "false", rows: 6,
+    placeholder: "Empty: a JSON summary, or the preset's digest" });
+  digestBody.value = endpoint.digest?.body ?? "";
   // Fields the API checks on their own: a 422 naming one shows under it (see `showFieldError`).
   const fieldErrors = new Map();
   const checkedField = (apiName, id, label, input, hint) => {
@@ -275,7 +284,10 @@ export async function endpointEditor(id) {
       captures: Object.fromEntries(captures.value.split("\n").map((l) => l.trim()).filter((l) => l)
         .map((l) => (l.includes("=") ? [l.slice(0, l.indexOf("=")).trim(), l.slice(l.indexOf("=") + 1).trim()]
           : [l, ""]))),
-      capture_missing: captureMissing.value };
+      capture_missing: captureMissing.value,
+      digest: digestOn.checked ? { after: numberOrText(digestAfter.value),
+        window_seconds: numberOrText(digestWindow.value),
+        ...(digestBody.value.trim() ? { body: digestBody.value } : {}) } : null };
     // Empty: the default.
     if (maxInFlight.value.trim()) result.max_in_flight = numberOrText(maxInFlight.value);
     if (preset) result.preset = preset;
@@ -494,6 +506,16 @@ export async function endpointEditor(id) {
         + "reminder's and ok's templates as {{captured.name}}; they then wait for the error."),
       checkedField("capture_missing", "f-capture-missing", "When a capture is missing", captureMissing,
         "The error went dead, or its answer had no such value.")),
+    el("h3", {}, "Storms"),
+    el("label", { class: "inline" }, digestOn, "Fold a storm's errors into a digest"),
+    el("div", { class: "row", id: "digest" },
+      checkedField("digest.after", "f-digest-after", "Errors sent one by one per window", digestAfter,
+        "From 1 to 10000; the rest of the window go in the digest."),
+      checkedField("digest.window_seconds", "f-digest-window", "Window, in seconds", digestWindow,
+        "From 5 to 86400, from the window's first error; the digest goes when it ends.")),
+    checkedField("digest.body", "f-digest-body", "Digest template", digestBody,
+      "{{digest_count}}, {{#digest_alerts}}{{title}}{{/digest_alerts}}, {{digest_alerts_json}}, "
+      + "{{digest_window_start}}, {{digest_window_end}}; sent like an error."),
     el("h3", {}, "Delivery limits"),
     el("div", { class: "row", id: "limits" },
       checkedField("max_in_flight", "f-max-in-flight", "Attempts in flight at most", maxInFlight,

@@ -760,6 +760,88 @@ async fn captures_and_their_missing_rule_are_set_in_the_editor() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_is_set_in_the_editor_and_a_folded_delivery_links_to_its_digest() {
+    let server = TestServer::start().await;
+    let console = format!("{}/console/", server.api.base);
+    let browser = Browser::start(
+        &scratch_dir("chromium-digest-profile"),
+        screenshot_dir().join("digest"),
+        1280,
+        1400,
+    )
+    .await;
+    browser.sign_in(&console, &server.api.key).await;
+    browser.goto(&format!("{console}#/endpoints/new")).await;
+    browser.fill("#f-name", "pager").await;
+    browser.fill("#f-url", "http://127.0.0.1:9/hook").await;
+    browser.click("#f-digest-on").await;
+    browser.fill("#f-digest-after", "1").await;
+    browser.fill("#f-digest-window", "120").await;
+    browser.click("#save").await;
+    browser.text_containing("#save-message", "Saved").await;
+    let (_, list) = server.api.get("/v1/endpoints").await;
+    let saved = &list["endpoints"][0];
+    let id = saved["id"].as_str().expect("an id").to_string();
+    assert_eq!(saved["digest"]["after"], 1, "{saved}");
+    assert_eq!(saved["digest"]["window_seconds"], 120, "{saved}");
+    assert!(
+        saved["digest"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("{{digest_count}}")
+    );
+
+    // Opened again: the digest is shown as saved.
+    browser.goto(&format!("{console}#/endpoints")).await;
+    browser.goto(&format!("{console}#/endpoints/{id}")).await;
+    browser.element("#f-digest-after").await;
+    let shown = browser
+        .script(
+            "return {on: document.getElementById('f-digest-on').checked,
+                     after: document.getElementById('f-digest-after').value,
+                     window: document.getElementById('f-digest-window').value};",
+        )
+        .await;
+    assert_eq!(shown, json!({"on": true, "after": "1", "window": "120"}));
+    browser
+        .script("document.getElementById('digest').scrollIntoView();")
+        .await;
+    browser.screenshot("endpoint-digest").await;
+
+    // A window the API refuses: shown under it, nothing saved.
+    browser.fill("#f-digest-window", "2").await;
+    browser.click("#save").await;
+    browser
+        .text_containing("#f-digest-window-error", "digest.window_seconds")
+        .await;
+    let (_, unchanged) = server.api.get(&format!("/v1/endpoints/{id}")).await;
+    assert_eq!(unchanged["digest"]["window_seconds"], 120);
+
+    // A second error in the window is folded: its delivery links to the digest.
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        ids.push(
+            server
+                .api
+                .send_alert(&json!({"title": format!("disk full {n}")}))
+                .await,
+        );
+    }
+    let folded = server.api.delivery(&ids[1][0]).await;
+    let digest_id = folded["digest_delivery_id"]
+        .as_str()
+        .expect("folded")
+        .to_string();
+    browser
+        .goto(&format!("{console}#/deliveries/{}", ids[1][0]))
+        .await;
+    browser.text_containing("#digest-link", &digest_id).await;
+    browser.click("#digest-link").await;
+    browser.text_containing("#delivery-status", "pending").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_maintenance_window_is_made_shown_open_with_what_it_holds_and_deleted() {
     let server = TestServer::start().await;
     let receiver = Receiver::start(Behaviour::status(200)).await;

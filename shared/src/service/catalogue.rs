@@ -4,24 +4,28 @@
 use serde_json::{Value, json};
 
 use super::Service;
+use crate::digest::DEFAULT_DIGEST_BODY;
 use crate::endpoint::presets::Preset;
-use crate::render_context::{DEFAULT_JSON_BODY, UPTRENDS_VARIABLES, VARIABLES};
+use crate::render_context::{DEFAULT_JSON_BODY, DIGEST_VARIABLES, UPTRENDS_VARIABLES, VARIABLES};
 use crate::template::VarKind;
 
 impl Service {
-    /// The variables (Mustache names, then Uptrends' `@` names), the default body and the presets.
+    /// The variables (Mustache names, then Uptrends' `@` names, then those only a digest has), the default
+    /// bodies and the presets, each with its digest template.
     pub fn catalogue(&self) -> Value {
-        let variables: Vec<Value> = VARIABLES
-            .iter()
-            .map(|(name, kind, description)| {
-                json!({
-                    "name": name,
-                    "kind": kind_name(*kind),
-                    "description": description,
-                    "insert": insertion(name, *kind),
+        let described = |list: &[(&str, VarKind, &str)]| -> Vec<Value> {
+            list.iter()
+                .map(|(name, kind, description)| {
+                    json!({
+                        "name": name,
+                        "kind": kind_name(*kind),
+                        "description": description,
+                        "insert": insertion(name, *kind),
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
+        let variables = described(VARIABLES);
         let uptrends: Vec<Value> = UPTRENDS_VARIABLES
             .iter()
             .map(|(name, _, description)| {
@@ -35,6 +39,7 @@ impl Service {
                     "name": preset.as_str(),
                     "title": preset.title(),
                     "fields": preset.default_fields(),
+                    "digest_body": preset.digest_body(),
                 })
             })
             .collect();
@@ -42,6 +47,8 @@ impl Service {
             "variables": variables,
             "uptrends_variables": uptrends,
             "default_body": DEFAULT_JSON_BODY,
+            "digest_variables": described(DIGEST_VARIABLES),
+            "default_digest_body": DEFAULT_DIGEST_BODY,
             "presets": presets,
         })
     }
