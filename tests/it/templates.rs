@@ -206,10 +206,13 @@ async fn text_bodies_are_sent_as_written() {
 
 #[test]
 fn the_readme_documents_every_variable() {
-    use alertwire_shared::render_context::{UPTRENDS_VARIABLES, UptrendsSource, VARIABLES};
+    use alertwire_shared::render_context::{
+        DIGEST_VARIABLES, UPTRENDS_VARIABLES, UptrendsSource, VARIABLES,
+    };
     let readme = include_str!("../../README.md");
     for name in VARIABLES
         .iter()
+        .chain(DIGEST_VARIABLES)
         .map(|(name, _, _)| *name)
         .chain(UPTRENDS_VARIABLES.iter().map(|(name, _, _)| *name))
     {
