@@ -379,13 +379,14 @@ export async function endpointEditor(id) {
   // "Run the test": the exact request sent and the answer, before saving.
   const testResult = el("section", { id: "test-result", "aria-live": "polite", "aria-labelledby": "test-title" });
   const testMessage = messageBox("test-message");
-  async function runTest() {
+  /** Sends the sample alert, or with `asDigest` the endpoint's digest of a sample storm. */
+  async function runTest(asDigest) {
     setMessage(testMessage, "ok", "Sending the test…");
     testResult.replaceChildren();
     const def = definition();
     let report;
     try {
-      if (saved && maskedValues(def) && !dirty()) {
+      if (saved && maskedValues(def) && !dirty() && !asDigest) {
         report = await post(`/v1/endpoints/${encodeURIComponent(saved.id)}/test`, {});
       } else if (maskedValues(def)) {
         setMessage(testMessage, "error",
@@ -393,7 +394,7 @@ export async function endpointEditor(id) {
         return;
       } else {
         if (def.secret === SECRET_MASK) def.secret = "generate";
-        report = await post("/v1/endpoints/test", { endpoint: def });
+        report = await post("/v1/endpoints/test", { endpoint: def, digest: asDigest });
       }
     } catch (e) {
       setMessage(testMessage, "error", describeError(e));
@@ -549,7 +550,9 @@ export async function endpointEditor(id) {
     checkedField("ca_pem", "f-ca-pem", "Trusted CAs for this endpoint (PEM)", caPem,
       "For a server behind a private CA: its certificate is verified against these instead of the usual roots. Empty: the usual roots."),
     el("div", { class: "actions" },
-      el("button", { type: "button", id: "run-test", onclick: runTest }, "Run the test"),
+      el("button", { type: "button", id: "run-test", onclick: () => runTest(false) }, "Run the test"),
+      el("button", { type: "button", id: "run-digest-test", onclick: () => runTest(true) },
+        "Test the digest"),
       el("button", { type: "submit", class: "primary", id: "save" }, "Save")),
     testMessage,
     saveMessage,

@@ -808,6 +808,15 @@ async fn a_digest_is_set_in_the_editor_and_a_folded_delivery_links_to_its_digest
         .await;
     browser.screenshot("endpoint-digest").await;
 
+    // "Test the digest" sends the digest's template with a sample storm.
+    let receiver = Receiver::start(Behaviour::status(200)).await;
+    browser.fill("#f-url", &receiver.url("/hook")).await;
+    browser.click("#run-digest-test").await;
+    browser
+        .text_containing("#test-request", "\"count\": 25")
+        .await;
+    assert_eq!(receiver.received()[0].json()["digest"], true);
+
     // A window the API refuses: shown under it, nothing saved.
     browser.fill("#f-digest-window", "2").await;
     browser.click("#save").await;

@@ -14,7 +14,7 @@ use super::json_body::JsonBody;
 use super::views::{EndpointList, EndpointStatsView, EndpointView, Validity};
 use crate::ids::EndpointId;
 use crate::input_error::{FieldError, ObjectReader};
-use crate::service::{Service, TestSendReport};
+use crate::service::{Service, TestSample, TestSendReport};
 
 #[utoipa::path(
     post,
@@ -215,8 +215,8 @@ pub async fn rotate_secret(
     Ok(Json(EndpointView::revealing_secret(&rotated)))
 }
 
-/// `{"endpoint": {…definition…}, "alert": {…optional…}, "captured": {…optional…}}`: "Run the test" before
-/// saving.
+/// `{"endpoint": {…definition…}, "alert": {…optional…}, "captured": {…optional…}, "digest": false}`: "Run
+/// the test" before saving; `"digest": true` sends the endpoint's digest of a sample storm.
 #[utoipa::path(
     post,
     path = "/v1/endpoints/test",
@@ -235,7 +235,7 @@ pub async fn test_send_definition(
     body: JsonBody,
 ) -> Result<Json<TestSendReport>, ApiError> {
     let request = body.required()?;
-    let reader = ObjectReader::new("", &request, &["endpoint", "alert", "captured"])?;
+    let reader = ObjectReader::new("", &request, &["endpoint", "alert", "captured", "digest"])?;
     let definition = reader
         .value("endpoint")
         .ok_or_else(|| FieldError::missing("endpoint"))?;
@@ -248,8 +248,12 @@ pub async fn test_send_definition(
             )
         })?),
     };
+    let sample = TestSample {
+        captured,
+        digest: reader.bool("digest")?.unwrap_or(false),
+    };
     let report = service
-        .test_send_definition(&tenant, definition, reader.value("alert"), captured)
+        .test_send_definition(&tenant, definition, reader.value("alert"), sample)
         .await?;
     Ok(Json(report))
 }

@@ -209,8 +209,10 @@ pub struct EndpointInput {
 #[allow(dead_code)]
 pub struct DigestInput {
     /// How many errors a window sends one by one (1 to 10,000).
+    #[schema(minimum = 1, maximum = 10_000)]
     pub after: u32,
     /// How long a window lasts, from its first error (5 to 86,400 seconds).
+    #[schema(minimum = 5, maximum = 86_400)]
     pub window_seconds: u32,
     /// The digest's template, sent with the method, URL and headers of `error` messages.
     pub body: Option<String>,
@@ -393,6 +395,9 @@ pub struct UnsavedEndpointTest {
     /// What an incident's error captured, for templates naming `captured.<name>`; absent: the sample
     /// value `sample-<name>` for each declared capture.
     pub captured: Option<BTreeMap<String, String>>,
+    /// Send the endpoint's digest (its `digest.body`) of a sample storm: the alert, or the sample, folded
+    /// twice, in a digest of 25. Default `false`.
+    pub digest: Option<bool>,
 }
 
 /// The body of `POST /v1/maintenance-windows`: a name, the endpoint (absent: every endpoint of the

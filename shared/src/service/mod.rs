@@ -40,7 +40,7 @@ pub use operations::{FAILING_DEBOUNCE, OPERATIONS_SOURCE, OperationsEvent};
 pub use route_tables::ROUTE_TABLE_PERIOD;
 pub use route_test::{EndpointRoute, RouteMiss, RouteTest, WouldRecord};
 pub use stranded::StrandedReport;
-pub use test_send::TestSendReport;
+pub use test_send::{TestSample, TestSendReport};
 
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::pacing::{INITIAL_WINDOW, Pacing};

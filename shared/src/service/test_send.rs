@@ -2,7 +2,8 @@
 //! was sent and what the endpoint answered. Works on a stored endpoint or on an unsaved definition (the
 //! console's "Run the test" before saving), validated exactly as saving it would be. An endpoint with
 //! captures renders with sample captured values (or those given) and is shown what its answer gives
-//! them. Nothing is stored.
+//! them. An endpoint with a digest can be sent a sample digest instead (the alert, or the sample, folded
+//! twice, in a digest of 25). Nothing is stored.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +18,14 @@ use crate::input_error::FieldError;
 use crate::render_context;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
+
+/// What a test stands in for beside the alert: what an incident's error captured (sample values
+/// `sample-<name>` when absent), and whether the endpoint's digest is sent rather than the alert.
+#[derive(Debug, Clone, Default)]
+pub struct TestSample {
+    pub captured: Option<CapturedValues>,
+    pub digest: bool,
+}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TestSendReport {
@@ -68,18 +77,19 @@ impl Service {
         alert: Option<&Value>,
     ) -> Result<TestSendReport, ServiceError> {
         let endpoint = self.get_endpoint(tenant, id).await?;
-        self.test_send_to(tenant, endpoint, alert, None).await
+        self.test_send_to(tenant, endpoint, alert, TestSample::default())
+            .await
     }
 
     /// Tests an unsaved endpoint definition (the body `POST /v1/endpoints` takes); fields it rejects are
-    /// named under `endpoint.`. `captured` stands for what an incident's error captured, for the
-    /// templates that use it (sample values when absent).
+    /// named under `endpoint.`. `sample` stands for what an incident's error captured, for the
+    /// templates that use it, and says whether the digest is sent.
     pub async fn test_send_definition(
         &self,
         tenant: &TenantId,
         definition: &Value,
         alert: Option<&Value>,
-        captured: Option<CapturedValues>,
+        sample: TestSample,
     ) -> Result<TestSendReport, ServiceError> {
         let input =
             EndpointInput::from_json(definition, None, self.sender.policy()).map_err(|e| {
@@ -94,7 +104,7 @@ impl Service {
             None,
             self.clock.now(),
         );
-        self.test_send_to(tenant, endpoint, alert, captured).await
+        self.test_send_to(tenant, endpoint, alert, sample).await
     }
 
     async fn test_send_to(
@@ -102,8 +112,15 @@ impl Service {
         tenant: &TenantId,
         endpoint: Endpoint,
         alert: Option<&Value>,
-        captured: Option<CapturedValues>,
+        sample: TestSample,
     ) -> Result<TestSendReport, ServiceError> {
+        if sample.digest && endpoint.digest.is_none() {
+            return Err(FieldError::invalid(
+                "digest",
+                "`digest`: this endpoint has no digest to test; give it one (`endpoint.digest`)",
+            )
+            .into());
+        }
         let now = self.clock.now();
         let alert = match alert {
             Some(body) => AlertContent::from_json(body)
@@ -117,7 +134,8 @@ impl Service {
         let compiled = CompiledEndpoint::compile(endpoint.clone())?;
         let delivery_id = DeliveryId::generate();
         let follows = endpoint.follows_incidents();
-        let sample = captured.unwrap_or_else(|| {
+        let digest = sample.digest.then(|| render_context::sample_digest(&alert));
+        let sample = sample.captured.unwrap_or_else(|| {
             endpoint
                 .captures
                 .keys()
@@ -130,7 +148,7 @@ impl Service {
             now,
             fallback_of: None,
             captured: follows.then_some(&sample),
-            digest: None,
+            digest: digest.as_ref(),
         };
         let request = webhook::request::build(&compiled, &alert, &facts)
             .map_err(|e| {
@@ -284,6 +302,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_digest_is_tested_with_a_sample_storm() {
+        let service = monday_service();
+        let port = answering_receiver(200).await;
+        let definition = json!({"name": "draft", "url": format!("http://127.0.0.1:{port}/hook"),
+            "digest": {"after": 20, "window_seconds": 60,
+                "body": "{\"n\": {{digest_count}}, \"first\": \"{{#digest_alerts}}{{title}}|{{/digest_alerts}}\"}"}});
+        let alert = json!({"title": "disk full"});
+        let digest = TestSample {
+            captured: None,
+            digest: true,
+        };
+
+        // WHEN the digest is tested THEN the digest's template rendered a sample storm of the alert
+        let report = service
+            .test_send_definition(&acme(), &definition, Some(&alert), digest.clone())
+            .await
+            .unwrap();
+        assert!(report.ok);
+        assert_eq!(
+            report.request.body,
+            r#"{"n": 25, "first": "disk full|disk full|"}"#
+        );
+
+        // WHEN an endpoint without a digest is asked for one THEN the field is named
+        let plain = json!({"name": "draft", "url": format!("http://127.0.0.1:{port}/hook")});
+        let refused = service
+            .test_send_definition(&acme(), &plain, None, digest)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, ServiceError::Input(e) if e.field == "digest"),
+            "{refused:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_unsaved_definition_is_tested_and_not_stored() {
         let service = monday_service();
         let port = answering_receiver(200).await;
@@ -291,7 +345,7 @@ mod tests {
 
         // WHEN an unsaved definition is tested
         let report = service
-            .test_send_definition(&acme(), &definition, None, None)
+            .test_send_definition(&acme(), &definition, None, TestSample::default())
             .await
             .unwrap();
 
@@ -307,7 +361,7 @@ mod tests {
 
         // WHEN the definition lacks its url THEN the field is `endpoint.url`
         let answer = service
-            .test_send_definition(&acme(), &definition, None, None)
+            .test_send_definition(&acme(), &definition, None, TestSample::default())
             .await;
         assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "endpoint.url"));
 
@@ -315,7 +369,7 @@ mod tests {
         let definition = json!({"name": "draft", "url": "http://127.0.0.1:9/hook"});
         let alert = json!({"title": "x", "severity": "apocalyptic"});
         let answer = service
-            .test_send_definition(&acme(), &definition, Some(&alert), None)
+            .test_send_definition(&acme(), &definition, Some(&alert), TestSample::default())
             .await;
         assert!(matches!(answer, Err(ServiceError::Input(e)) if e.field == "alert.severity"));
     }
@@ -332,7 +386,7 @@ mod tests {
 
         // WHEN the ok is tested without values THEN the sample value is in the URL
         let report = service
-            .test_send_definition(&acme(), &definition, Some(&ok), None)
+            .test_send_definition(&acme(), &definition, Some(&ok), TestSample::default())
             .await
             .unwrap();
         assert!(
@@ -350,7 +404,15 @@ mod tests {
         // WHEN values are given THEN they are used
         let values = [("ticket_id".to_string(), "T-5".to_string())].into();
         let report = service
-            .test_send_definition(&acme(), &definition, Some(&ok), Some(values))
+            .test_send_definition(
+                &acme(),
+                &definition,
+                Some(&ok),
+                TestSample {
+                    captured: Some(values),
+                    digest: false,
+                },
+            )
             .await
             .unwrap();
         assert!(
