@@ -465,7 +465,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     // to the DLQ (not SQS's redrive).
     lambdas.delete_endpoint(&endpoint).await;
     let gone = Receiver::start(Behaviour::status(410)).await;
-    lambdas
+    let endpoint = lambdas
         .create_endpoint(json!({"name": "gone", "url": gone.url("/gone")}))
         .await;
     let gone_id = lambdas.post_alert("gone").await;
@@ -474,6 +474,40 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     assert_eq!(delivery["status"], "dead", "{delivery}");
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(lambdas.dlq_depth().await, 1, "deliver sent it to the DLQ");
+
+    // A storm to an endpoint that sends one error a window by itself: the api function counts the
+    // window and folds the others, deliver holds the digest by delayed re-sends until the window ends,
+    // then sends it listing both, all under the functions' own roles.
+    lambdas.delete_endpoint(&endpoint).await;
+    let storm = Receiver::start(Behaviour::status(200)).await;
+    lambdas
+        .create_endpoint(json!({"name": "storm", "url": storm.url("/storm"),
+            "digest": {"after": 1, "window_seconds": 5}}))
+        .await;
+    let storm_ids = [
+        lambdas.post_alert("storm 0").await,
+        lambdas.post_alert("storm 1").await,
+        lambdas.post_alert("storm 2").await,
+    ];
+    let folded = lambdas.delivery(&storm_ids[2]).await;
+    assert_eq!(folded["status"], "filtered", "{folded}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while storm.received().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the digest never came: {:?}",
+            storm.received()
+        );
+        if lambdas.event_source_round().await == 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let digest = storm.received()[1].json();
+    assert_eq!(digest["count"], 2, "{digest}");
+    let digest_id = folded["digest_delivery_id"].as_str().unwrap();
+    assert_eq!(storm.received()[1].header("webhook-id"), Some(digest_id));
+    lambdas.drain().await;
+    assert_eq!(lambdas.delivery(digest_id).await["status"], "delivered");
 
     // A refused call a function only logged (and worked around) fails the test too.
     assert!(

@@ -203,3 +203,41 @@ async fn a_digest_nothing_was_folded_into_is_filtered_not_sent() {
     assert_eq!(digest.status, DeliveryStatus::Filtered);
     assert!(bodies.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_digest_that_fails_is_retried_then_dead_lettered_like_any_delivery() {
+    let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+    let service = service(clock.clone());
+    let port = crate::service::in_memory::answering_receiver(500).await;
+    let digest = json!({"digest": {"after": 1, "window_seconds": 60}});
+    endpoint_at(&service, &acme(), "pager", port, digest).await;
+    storm(&service, &clock, "disk full", 3).await;
+    let digest_id = stored_deliveries(&service, &acme())
+        .await
+        .iter()
+        .find_map(|d| d.digest_delivery_id.clone())
+        .expect("folded");
+    clock.advance(chrono::Duration::seconds(60));
+
+    // WHEN its first attempt is answered 500 THEN it is retried
+    let first = service
+        .attempt_delivery(&received(&acme(), &digest_id, 0, 1))
+        .await
+        .unwrap();
+    assert!(matches!(first, Disposition::RetryIn(_)), "{first:?}");
+    // WHEN its tenth is answered 500 too THEN it is dead, for the dead-letter queue and a replay
+    let last = service
+        .attempt_delivery(&received(&acme(), &digest_id, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(last, Disposition::DeadLetter);
+    let dead = service
+        .ports
+        .deliveries
+        .get_delivery(&acme(), &digest_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.status, DeliveryStatus::Dead);
+    assert_eq!(dead.attempts.len(), 2);
+}
