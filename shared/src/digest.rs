@@ -26,8 +26,9 @@ const MAX_BODY: usize = 64 * 1024;
 /// The most folded alerts a digest lists in `digest_alerts` (`digest_count` counts them all).
 pub const LISTED_ALERTS: usize = 100;
 /// How long after its window's end a digest is sent: an alert folded in the window's last moment has
-/// been written by then.
-pub const SEND_GRACE: Duration = Duration::seconds(2);
+/// been written by then. An ingest request ends within API Gateway's 29 seconds on AWS (the api
+/// function's timeout is shorter), and its write with it.
+pub const SEND_GRACE: Duration = Duration::seconds(30);
 /// The `source` of the alert a digest delivery is made for.
 pub const DIGEST_SOURCE: &str = "alertwire.digest";
 /// The `status_reason` of a folded alert's delivery.
@@ -92,25 +93,34 @@ impl DigestPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowCount {
     pub started_at: DateTime<Utc>,
+    /// When the store stops counting in it (its length when it began; a policy changed since does not
+    /// move it).
+    pub ends_at: DateTime<Utc>,
     /// The errors counted in the window so far, this one included.
     pub count: u64,
 }
 
-/// The window a digest covers, kept on the alert its delivery is made for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl WindowCount {
+    /// The digest of this window of `endpoint_id`.
+    pub fn digest(&self, tenant: &TenantId, endpoint_id: &EndpointId) -> DigestWindow {
+        DigestWindow {
+            digest_id: digest_delivery_id(tenant, endpoint_id, self.started_at),
+            start: self.started_at,
+            end: self.ends_at,
+        }
+    }
+}
+
+/// The digest an alert of alertwire's own stands for: the digest delivery its folded alerts link to, and
+/// the window it covers. A delivery of that alert to a fallback endpoint lists the same alerts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestWindow {
+    pub digest_id: DeliveryId,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
 impl DigestWindow {
-    pub fn starting(started_at: DateTime<Utc>, policy: &DigestPolicy) -> Self {
-        Self {
-            start: started_at,
-            end: started_at + policy.window(),
-        }
-    }
-
     /// When the digest is sent: the window's end, and a moment more.
     pub fn send_at(&self) -> DateTime<Utc> {
         self.end + SEND_GRACE

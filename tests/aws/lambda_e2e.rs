@@ -491,7 +491,7 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     ];
     let folded = lambdas.delivery(&storm_ids[2]).await;
     assert_eq!(folded["status"], "filtered", "{folded}");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while storm.received().len() < 2 {
         assert!(
             Instant::now() < deadline,

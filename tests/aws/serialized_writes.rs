@@ -42,6 +42,10 @@ impl<S: AlertStore> AlertStore for SerializedWrites<S> {
         self.inner.record_alert(record).await
     }
 
+    async fn is_recorded(&self, tenant: &TenantId, key: &str) -> Result<bool, StoreError> {
+        self.inner.is_recorded(tenant, key).await
+    }
+
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
         let _turn = self.turn.lock().await;
         self.inner.mark_enqueued(tenant, alert_id).await

@@ -2159,6 +2159,17 @@ async fn an_endpoints_errors_are_counted_per_window(stores: &Stores) -> Outcome 
             .collect::<Vec<_>>(),
         [(started, 1), (started, 2), (started, 3)]
     );
+    // The window keeps the end it began with, whatever length a later count asks for.
+    assert!(counts.iter().all(|c| c.ends_at == started + minute));
+    let longer = digests
+        .count_error(
+            &acme,
+            &pager,
+            at("2026-01-02T03:05:00Z"),
+            chrono::Duration::hours(1),
+        )
+        .await?;
+    assert_eq!((longer.ends_at, longer.count), (started + minute, 4));
     // Another endpoint, or the same one of another tenant, has a window of its own.
     let chat_count = digests
         .count_error(&acme, &chat, at("2026-01-02T03:04:30Z"), minute)
@@ -2179,7 +2190,7 @@ async fn an_endpoints_errors_are_counted_per_window(stores: &Stores) -> Outcome 
     let next = digests
         .count_error(&acme, &pager, at("2026-01-02T03:05:06Z"), minute)
         .await?;
-    assert_eq!(next.count, 2);
+    assert_eq!((next.count, next.ends_at), (2, at("2026-01-02T03:06:05Z")));
     Ok(())
 }
 

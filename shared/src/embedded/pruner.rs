@@ -259,7 +259,7 @@ fn first_id_at(prefix: &str, moment: DateTime<Utc>) -> String {
 
 /// Deletes up to [`BATCH`] of a tenant's deliveries in `status` that were last changed before `cutoff`,
 /// with their attempts and any task left for them, after the id `after`. A delivery folded into a digest
-/// that is still pending is kept: the digest lists it when it is sent.
+/// that is still pending, or dead (a replay sends it again), is kept: the digest lists it when it is sent.
 fn delete_deliveries(
     c: &Connection,
     tenant: &str,
@@ -273,7 +273,7 @@ fn delete_deliveries(
              WHERE tenant = ?1 AND status = ?2 AND id > ?3 AND id < ?4 AND updated_at < ?5
                AND (digest_delivery_id IS NULL OR NOT EXISTS (
                    SELECT 1 FROM deliveries g
-                   WHERE g.tenant = d.tenant AND g.id = d.digest_delivery_id AND g.status = 'pending'))
+                   WHERE g.tenant = d.tenant AND g.id = d.digest_delivery_id AND g.status IN ('pending', 'dead')))
              ORDER BY id LIMIT ?6",
         )?
         .query_map(
@@ -627,7 +627,19 @@ mod tests {
             Retention::parse(Some("30d"), None).unwrap(),
             Metrics::disabled(),
         );
-        // WHEN the digest is pending THEN what it folded is kept, however old
+        // WHEN the digest is pending, or dead THEN what it folded is kept, however old
+        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
+        let died = digest.clone();
+        database
+            .run(move |c| {
+                c.execute(
+                    "UPDATE deliveries SET status = 'dead' WHERE id = ?1",
+                    params![died],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
         assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
         // WHEN the digest is sent THEN both go once past retention
         let sent = digest.clone();

@@ -241,6 +241,7 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
         .digest_members(&tenant, &DeliveryId::from("msg_dg"), 100)
         .await
         .unwrap();
+    database.is_recorded(&tenant, "key-1").await.unwrap();
 
     // The API's reads: a delivery, and list pages with each filter and a keyset cursor.
     let filters = [

@@ -2,6 +2,7 @@
 //! are parsed by the tenant's route table ([`crate::routing::table`]).
 
 use crate::alert::MessageType;
+use crate::digest::DEFAULT_DIGEST_BODY;
 use crate::input_error::FieldError;
 use crate::template::{Escaping, Template};
 
@@ -21,8 +22,9 @@ pub struct CompiledRoute {
 pub struct CompiledEndpoint {
     pub endpoint: Endpoint,
     routes: [Option<CompiledRoute>; 3],
-    /// The digest's body, for an endpoint that folds errors into digests.
-    digest_body: Option<Template>,
+    /// The digest's body: the endpoint's own, or [`DEFAULT_DIGEST_BODY`] (a digest comes to an endpoint
+    /// without one as the fallback of a dead digest).
+    digest_body: Template,
 }
 
 impl CompiledEndpoint {
@@ -33,16 +35,15 @@ impl CompiledEndpoint {
             route_for(MessageType::Reminder)?,
             route_for(MessageType::Ok)?,
         ];
-        let digest_body = match &endpoint.digest {
-            Some(digest) => Some(
-                Template::compile(
-                    &digest.body,
-                    Escaping::for_content_type(&endpoint.content_type),
-                )
-                .map_err(|e| FieldError::template(DIGEST_BODY_FIELD, &e))?,
-            ),
-            None => None,
-        };
+        let digest_source = endpoint
+            .digest
+            .as_ref()
+            .map_or(DEFAULT_DIGEST_BODY, |digest| digest.body.as_str());
+        let digest_body = Template::compile(
+            digest_source,
+            Escaping::for_content_type(&endpoint.content_type),
+        )
+        .map_err(|e| FieldError::template(DIGEST_BODY_FIELD, &e))?;
         Ok(Self {
             endpoint,
             routes,
@@ -50,10 +51,10 @@ impl CompiledEndpoint {
         })
     }
 
-    /// The digest's body template, when the endpoint folds errors into digests; a digest is sent with
-    /// the method, URL and headers of the endpoint's `error` messages.
-    pub fn digest_body(&self) -> Option<&Template> {
-        self.digest_body.as_ref()
+    /// The digest's body template; a digest is sent with the method, URL and headers of the endpoint's
+    /// `error` messages.
+    pub fn digest_body(&self) -> &Template {
+        &self.digest_body
     }
 
     /// `None` when the message type is switched off.

@@ -288,9 +288,10 @@ impl EndpointInput {
         compiled: &CompiledEndpoint,
         escaping: Escaping,
     ) -> Result<(), FieldError> {
-        let Some(body) = compiled.digest_body() else {
+        if self.digest.is_none() {
             return Ok(());
-        };
+        }
+        let body = compiled.digest_body();
         if compiled.route(MessageType::Error).is_none() {
             return Err(FieldError::invalid(
                 "digest",

@@ -207,6 +207,12 @@ pub enum RecordOutcome {
 pub trait AlertStore: Send + Sync {
     /// Writes the alert and all its deliveries atomically, unless the idempotency key is taken.
     async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError>;
+    /// Whether an alert is kept that was recorded under this idempotency key: a repeat of its request.
+    async fn is_recorded(
+        &self,
+        tenant: &TenantId,
+        idempotency_key: &str,
+    ) -> Result<bool, StoreError>;
     /// Notes that the alert's deliveries are on the queue.
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError>;
     async fn get_alert(&self, tenant: &TenantId, id: &AlertId)

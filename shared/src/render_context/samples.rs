@@ -96,6 +96,7 @@ pub fn sample_digest(alert: &Alert) -> DigestFacts {
     ];
     DigestFacts {
         window: DigestWindow {
+            digest_id: crate::ids::DeliveryId::from("msg_sample_digest"),
             start: alert.received_at,
             end: alert.received_at + chrono::Duration::seconds(60),
         },

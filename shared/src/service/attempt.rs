@@ -211,7 +211,7 @@ impl Service {
                 return Ok(self.settle_unsent(&task, None, decision).await?);
             }
         };
-        let digest = match self.digest_gate(tenant, delivery_id, &alert).await? {
+        let digest = match self.digest_gate(tenant, &alert).await? {
             DigestGate::NotADigest => None,
             DigestGate::Hold(wait) => return Ok(Disposition::Hold(wait)),
             DigestGate::Empty => {

@@ -19,7 +19,7 @@ use super::{Service, ServiceError};
 use crate::alert::{Alert, AlertContent, MessageType};
 use crate::delivery::decide::FilterReason;
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::digest::{DIGEST_SOURCE, DigestFacts, DigestWindow, LISTED_ALERTS, digest_delivery_id};
+use crate::digest::{DIGEST_SOURCE, DigestFacts, DigestWindow, LISTED_ALERTS};
 use crate::endpoint::Endpoint;
 use crate::ids::{AlertId, DeliveryId, TenantId};
 use crate::metrics::HoldReason;
@@ -75,14 +75,22 @@ impl Service {
     /// Counts each pending `error` of `alert` to an endpoint with a digest (`endpoints[i]` is the endpoint
     /// of `deliveries[i]`) in that endpoint's window, and folds it into the window's digest once the window
     /// has had its `after` errors, making the digest delivery if it is not made yet. Called before the
-    /// alert is stored.
+    /// alert is stored. A repeat of a request recorded under `idempotency_key` (a client's retry, a
+    /// source's notification sent again while its alerts still fire) is not counted again: it will be
+    /// answered with the first receipt.
     pub(super) async fn fold_into_digests(
         &self,
         alert: &Alert,
+        idempotency_key: Option<&str>,
         endpoints: &[&Endpoint],
         deliveries: &mut [Delivery],
     ) -> Result<(), ServiceError> {
         if alert.content.message_type != MessageType::Error || alert.digest.is_some() {
+            return Ok(());
+        }
+        if let Some(key) = idempotency_key
+            && self.ports.alerts.is_recorded(&alert.tenant, key).await?
+        {
             return Ok(());
         }
         for (endpoint, delivery) in endpoints.iter().zip(deliveries.iter_mut()) {
@@ -105,10 +113,9 @@ impl Service {
             if !policy.folds(counted.count) {
                 continue;
             }
-            let digest_id = digest_delivery_id(&alert.tenant, &endpoint.id, counted.started_at);
-            let window = DigestWindow::starting(counted.started_at, policy);
-            self.make_digest(endpoint, &digest_id, window, alert)
-                .await?;
+            let window = counted.digest(&alert.tenant, &endpoint.id);
+            let digest_id = window.digest_id.clone();
+            self.make_digest(endpoint, window, alert).await?;
             delivery.status = DeliveryStatus::Filtered;
             delivery.status_reason = Some(
                 FilterReason::Digest {
@@ -121,20 +128,23 @@ impl Service {
         Ok(())
     }
 
-    /// Stores the digest delivery `digest_id` of `window` at `endpoint` and queues its task, unless this
-    /// process knows it is stored. Made once whoever asks: it is recorded under an idempotency key of its
-    /// id, and a repeat finishes the first one's enqueueing. `first_folded` gives it its severity.
-    async fn make_digest(
+    /// Stores the digest delivery of `window` at `endpoint` and queues its task, unless this process
+    /// knows it is stored. Made once whoever asks: it is recorded under an idempotency key of its id, and
+    /// only the one who recorded it queues its task (another maker, in another process, may find it
+    /// recorded before the task is sent; should the first stop in between, the sweep of pending
+    /// deliveries that lost their task sends it). `first_folded` gives it its severity.
+    pub(super) async fn make_digest(
         &self,
         endpoint: &Endpoint,
-        digest_id: &DeliveryId,
         window: DigestWindow,
         first_folded: &Alert,
     ) -> Result<(), ServiceError> {
-        if self.made_digests.knows(digest_id) {
+        let digest_id = window.digest_id.clone();
+        if self.made_digests.knows(&digest_id) {
             return Ok(());
         }
         let tenant = &first_folded.tenant;
+        let window_end = window.end;
         let alert = digest_alert(tenant, endpoint, window, first_folded, self.clock.now());
         let delivery = Delivery::pending(digest_id.clone(), &alert, endpoint.id.clone());
         let tasks = [Task::deliver(
@@ -156,29 +166,22 @@ impl Service {
                     self.enqueue(tenant, &alert.id, &tasks).await?;
                 }
                 tracing::info!(endpoint = %endpoint.id, digest = %digest_id,
-                    window_end = %window.end, "errors folded into a digest from now to the window's end");
+                    window_end = %window_end, "errors folded into a digest from now to the window's end");
             }
-            RecordOutcome::AlreadyRecorded {
-                receipt, enqueued, ..
-            } => {
-                if !enqueued {
-                    self.finish_enqueueing(tenant, &receipt).await?;
-                }
-            }
+            RecordOutcome::AlreadyRecorded { .. } => {}
         }
-        self.made_digests.keep(digest_id.clone());
+        self.made_digests.keep(digest_id);
         Ok(())
     }
 
-    /// Whether the delivery `delivery_id` of `alert` is a digest, and if so whether its window has ended
-    /// and what it folded.
+    /// Whether a delivery of `alert` is a digest, and if so whether its window has ended and what it
+    /// folded.
     pub(super) async fn digest_gate(
         &self,
         tenant: &TenantId,
-        delivery_id: &DeliveryId,
         alert: &Alert,
     ) -> Result<DigestGate, ServiceError> {
-        let Some(window) = alert.digest else {
+        let Some(window) = alert.digest.clone() else {
             return Ok(DigestGate::NotADigest);
         };
         if let Ok(wait) = (window.send_at() - self.clock.now()).to_std()
@@ -187,10 +190,11 @@ impl Service {
             self.metrics.delivery_held(HoldReason::DigestWindow);
             return Ok(DigestGate::Hold(wait.min(LONGEST_WAIT)));
         }
+        // The digest's own id: a delivery of it to a fallback endpoint has another.
         let members = self
             .ports
             .digests
-            .digest_members(tenant, delivery_id, LISTED_ALERTS)
+            .digest_members(tenant, &window.digest_id, LISTED_ALERTS)
             .await?;
         if members.count == 0 {
             return Ok(DigestGate::Empty);

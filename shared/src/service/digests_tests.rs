@@ -117,7 +117,7 @@ async fn a_storm_sends_after_errors_one_by_one_and_one_digest_for_the_rest() {
     assert!(held.attempts.is_empty());
 
     // WHEN the window has ended THEN the digest goes, listing the seven folded alerts in order
-    clock.advance(chrono::Duration::seconds(60));
+    clock.advance(chrono::Duration::seconds(90));
     let received = received(&acme(), &digest_id, 0, 2);
     service.attempt_delivery(&received).await.unwrap();
     let sent = bodies.lock().unwrap().clone();
@@ -174,8 +174,13 @@ async fn oks_are_never_folded_and_the_next_window_starts_over() {
 async fn a_digest_nothing_was_folded_into_is_filtered_not_sent() {
     let (service, clock, bodies) = storm_endpoint().await;
     let endpoint = service.list_endpoints(&acme()).await.unwrap().remove(0);
-    let digest_id = digest_delivery_id(&acme(), &endpoint.id, clock.now());
-    let window = DigestWindow::starting(clock.now(), endpoint.digest.as_ref().unwrap());
+    let counted = crate::digest::WindowCount {
+        started_at: clock.now(),
+        ends_at: clock.now() + chrono::Duration::seconds(60),
+        count: 4,
+    };
+    let window = counted.digest(&acme(), &endpoint.id);
+    let digest_id = window.digest_id.clone();
     let first = json!({"title": "x"});
     let receipt = service.accept_alert(&acme(), &first, None).await.unwrap();
     let alert = service
@@ -187,7 +192,7 @@ async fn a_digest_nothing_was_folded_into_is_filtered_not_sent() {
         .unwrap();
     // GIVEN a digest made, and the process stopped before its first folded alert was stored
     service
-        .make_digest(&endpoint, &digest_id, window, &alert)
+        .make_digest(&endpoint, window, &alert)
         .await
         .unwrap();
     clock.advance(chrono::Duration::seconds(120));
@@ -217,7 +222,7 @@ async fn a_digest_that_fails_is_retried_then_dead_lettered_like_any_delivery() {
         .iter()
         .find_map(|d| d.digest_delivery_id.clone())
         .expect("folded");
-    clock.advance(chrono::Duration::seconds(60));
+    clock.advance(chrono::Duration::seconds(90));
 
     // WHEN its first attempt is answered 500 THEN it is retried
     let first = service
@@ -240,4 +245,75 @@ async fn a_digest_that_fails_is_retried_then_dead_lettered_like_any_delivery() {
         .unwrap();
     assert_eq!(dead.status, DeliveryStatus::Dead);
     assert_eq!(dead.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn a_repeated_request_is_not_counted_again_in_the_window() {
+    let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+    let service = service(clock.clone());
+    let (port, bodies) = receiver().await;
+    let digest = json!({"digest": {"after": 2, "window_seconds": 60}});
+    endpoint_at(&service, &acme(), "pager", port, digest).await;
+    let first = json!({"title": "disk full"});
+    // WHEN the first error is sent twice under its Idempotency-Key, then a second error
+    for _ in 0..2 {
+        service
+            .accept_alert(&acme(), &first, Some("k1"))
+            .await
+            .unwrap();
+    }
+    let second = json!({"title": "cpu hot"});
+    service
+        .accept_alert(&acme(), &second, Some("k2"))
+        .await
+        .unwrap();
+    // THEN both are sent by themselves: the repeat did not count as a second error
+    let deliveries = stored_deliveries(&service, &acme()).await;
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert_eq!(count(&deliveries, DeliveryStatus::Pending), 2);
+    assert!(bodies.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dead_digest_goes_to_the_fallback_listing_the_same_alerts() {
+    let clock = Arc::new(ManualClock::starting_at(monday_morning()));
+    let service = service(clock.clone());
+    let (fallback_port, fallback_bodies) = receiver().await;
+    let fallback = endpoint_at(&service, &acme(), "backup", fallback_port, json!({})).await;
+    let down = crate::service::in_memory::answering_receiver(500).await;
+    let folding = json!({"digest": {"after": 1, "window_seconds": 60},
+        "fallback_endpoint_id": fallback.as_str()});
+    endpoint_at(&service, &acme(), "pager", down, folding).await;
+    storm(&service, &clock, "disk full", 3).await;
+    let digest_id = stored_deliveries(&service, &acme())
+        .await
+        .iter()
+        .find_map(|d| d.digest_delivery_id.clone())
+        .expect("folded");
+    clock.advance(chrono::Duration::seconds(90));
+
+    // WHEN the digest's last attempt fails THEN it is dead and a delivery of it goes to the fallback
+    let last = service
+        .attempt_delivery(&received(&acme(), &digest_id, 0, 10))
+        .await
+        .unwrap();
+    assert_eq!(last, Disposition::DeadLetter);
+    let dead = service
+        .ports
+        .deliveries
+        .get_delivery(&acme(), &digest_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let standing_in = dead.fallback_delivery_id.expect("a fallback delivery");
+    service
+        .attempt_delivery(&received(&acme(), &standing_in, 0, 1))
+        .await
+        .unwrap();
+
+    // THEN the fallback, which has no digest of its own, got the default digest of both folded alerts
+    let sent = fallback_bodies.lock().unwrap().clone();
+    let body = sent.last().expect("the fallback was sent the digest");
+    assert_eq!(body["digest"], true, "{body}");
+    assert_eq!(body["count"], 2, "{body}");
 }

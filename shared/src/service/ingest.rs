@@ -171,7 +171,8 @@ impl Service {
             .collect();
         // Nothing to count unless an endpoint routed the alert folds errors into digests.
         if destinations.endpoints.iter().any(|e| e.digest.is_some()) {
-            self.fold_into_digests(&alert, &destinations.endpoints, &mut deliveries)
+            let key = idempotency.map(|(key, _)| key);
+            self.fold_into_digests(&alert, key, &destinations.endpoints, &mut deliveries)
                 .await?;
         }
         let tasks: Vec<Task> = deliveries

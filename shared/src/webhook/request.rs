@@ -62,9 +62,9 @@ pub fn build(
         return Ok(None);
     };
     let config = &endpoint.endpoint;
-    let body_template = match (facts.digest, endpoint.digest_body()) {
-        (Some(_), Some(digest_body)) => digest_body,
-        _ => &route.body,
+    let body_template = match facts.digest {
+        Some(_) => endpoint.digest_body(),
+        None => &route.body,
     };
     let context = render_context::context_with(
         alert,

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::delivery_items::{STAGED, attempt_item, delivery_item};
+use super::delivery_items::{DIGEST_DELIVERY_ID, STAGED, attempt_item, delivery_item};
 use super::digests::member_item;
 use super::item::{self, Item, n, s};
 use super::layout::{
@@ -170,9 +170,22 @@ impl DynamoStore {
             ))?;
         let receipt: AlertReceipt = item::document(&alert, RECEIPT)?;
         if item::flag(&alert, PUBLISHING)? {
-            // The first request died while publishing: finish its work before answering.
-            let ids: Vec<DeliveryId> = receipt.deliveries.iter().map(|(d, _)| d.clone()).collect();
-            self.publish(tenant, &alert_id, &ids).await?;
+            // The first request died while publishing: finish its work before answering. Which of its
+            // deliveries were folded into a digest (and have a staged item in it too) is in their items.
+            let mut staged = Vec::with_capacity(receipt.deliveries.len());
+            for (id, _) in &receipt.deliveries {
+                let digest = self
+                    .get_live(tenant_pk(tenant), delivery_sk(id))
+                    .await?
+                    .and_then(|found| {
+                        item::optional_string(&found, DIGEST_DELIVERY_ID)
+                            .ok()
+                            .flatten()
+                            .map(DeliveryId::from)
+                    });
+                staged.push((id.clone(), digest));
+            }
+            self.publish(tenant, &alert_id, &staged).await?;
         }
         Ok(Some(RecordOutcome::AlreadyRecorded {
             receipt,
@@ -193,16 +206,29 @@ impl DynamoStore {
         })
     }
 
-    /// Makes staged deliveries visible, 100 per transaction, then clears the alert's `publishing` mark.
+    /// Makes staged deliveries visible (each with the digest it was folded into, if any, whose entry for
+    /// it is staged too), 100 items per transaction, then clears the alert's `publishing` mark.
     async fn publish(
         &self,
         tenant: &TenantId,
         alert_id: &AlertId,
-        ids: &[DeliveryId],
+        staged: &[(DeliveryId, Option<DeliveryId>)],
     ) -> Result<(), StoreError> {
-        for chunk in ids.chunks(TRANSACTION_LIMIT) {
-            let mut items = Vec::with_capacity(chunk.len());
-            for id in chunk {
+        for chunk in staged.chunks(TRANSACTION_LIMIT / 2) {
+            let mut items = Vec::with_capacity(2 * chunk.len());
+            for (id, digest) in chunk {
+                if let Some(digest) = digest {
+                    let member = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(tenant_pk(tenant), digest_member_sk(digest, id))))
+                        .update_expression("REMOVE #staged")
+                        .condition_expression("attribute_exists(#pk)")
+                        .expression_attribute_names("#staged", STAGED)
+                        .expression_attribute_names("#pk", PK)
+                        .build()
+                        .map_err(DynamoError::Build)?;
+                    items.push(TransactWriteItem::builder().update(member).build());
+                }
                 let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(tenant_pk(tenant), delivery_sk(id))))
@@ -272,7 +298,9 @@ impl AlertStore for DynamoStore {
                 staged_puts.push(put_new(&self.table, staged_item)?);
             }
             if let Some(digest_id) = &delivery.digest_delivery_id {
-                let member = member_item(alert, &delivery.id, digest_id, expires_at)?;
+                // Staged like its delivery: not listed in the digest until published.
+                let mut member = member_item(alert, &delivery.id, digest_id, expires_at)?;
+                member.insert(STAGED.to_string(), AttributeValue::Bool(true));
                 staged_puts.push(put_new(&self.table, member)?);
             }
         }
@@ -330,10 +358,21 @@ impl AlertStore for DynamoStore {
             }
         }
         if !staged.is_empty() {
-            let ids: Vec<DeliveryId> = staged.iter().map(|d| d.id.clone()).collect();
-            self.publish(tenant, &alert.id, &ids).await?;
+            let staged: Vec<(DeliveryId, Option<DeliveryId>)> = staged
+                .iter()
+                .map(|d| (d.id.clone(), d.digest_delivery_id.clone()))
+                .collect();
+            self.publish(tenant, &alert.id, &staged).await?;
         }
         Ok(RecordOutcome::Recorded { enqueued: false })
+    }
+
+    /// One `GetItem` of the idempotency record.
+    async fn is_recorded(&self, tenant: &TenantId, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .get_live(tenant_pk(tenant), idempotency_sk(key))
+            .await?
+            .is_some())
     }
 
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {

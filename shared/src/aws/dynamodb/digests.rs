@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
+use super::delivery_items::STAGED;
 use super::item::{self, Item, n, s};
 use super::layout::{
     EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, digest_member_sk, digest_members_prefix,
@@ -140,21 +141,22 @@ impl DigestStore for DynamoStore {
         window: chrono::Duration,
     ) -> Result<WindowCount, StoreError> {
         for _ in 0..COUNT_TRIES {
+            let time = |millis: i64| {
+                DateTime::from_timestamp_millis(millis).ok_or_else(|| {
+                    StoreError::Corrupt(format!("a digest window's time {millis} is out of range"))
+                })
+            };
             if let Some(counted) = self.count_in_open_window(tenant, endpoint_id, at).await? {
-                let started_ms: i64 = item::number(&counted, STARTED_AT)?;
                 return Ok(WindowCount {
-                    started_at: DateTime::from_timestamp_millis(started_ms).ok_or_else(|| {
-                        StoreError::Corrupt(format!(
-                            "a digest window's start {started_ms} is out of range"
-                        ))
-                    })?,
+                    started_at: time(item::number(&counted, STARTED_AT)?)?,
+                    ends_at: time(item::number(&counted, ENDS_AT)?)?,
                     count: item::number(&counted, ERRORS)?,
                 });
             }
             if self.begin_window(tenant, endpoint_id, at, window).await? {
                 return Ok(WindowCount {
-                    started_at: DateTime::from_timestamp_millis(at.timestamp_millis())
-                        .unwrap_or(at),
+                    started_at: time(at.timestamp_millis())?,
+                    ends_at: time((at + window).timestamp_millis())?,
                     count: 1,
                 });
             }
@@ -168,9 +170,12 @@ impl DigestStore for DynamoStore {
         digest_id: &DeliveryId,
         listed: usize,
     ) -> Result<DigestMembers, StoreError> {
-        let found = self
+        let mut found = self
             .query_prefix(tenant_pk(tenant), &digest_members_prefix(digest_id))
             .await?;
+        // An alert with more deliveries than one transaction holds stages them, and their entries here,
+        // until it is written whole.
+        found.retain(|member| !matches!(item::flag(member, STAGED), Ok(true)));
         let mut members = DigestMembers {
             count: found.len() as u64,
             listed: Vec::with_capacity(listed.min(found.len())),

@@ -432,6 +432,9 @@ impl AlertStore for NotGiven {
     async fn record_alert(&self, _: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
         self.refuse("alerts")
     }
+    async fn is_recorded(&self, _: &TenantId, _: &str) -> Result<bool, StoreError> {
+        self.refuse("alerts")
+    }
     async fn mark_enqueued(&self, _: &TenantId, _: &AlertId) -> Result<(), StoreError> {
         self.refuse("alerts")
     }

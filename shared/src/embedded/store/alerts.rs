@@ -72,6 +72,17 @@ impl AlertStore for Database {
         Ok(outcome)
     }
 
+    async fn is_recorded(&self, tenant: &TenantId, key: &str) -> Result<bool, StoreError> {
+        let (tenant, key) = (tenant.0.clone(), key.to_string());
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM alerts WHERE tenant = ?1 AND idempotency_key = ?2)",
+            )?
+            .query_row(params![tenant, key], |r| r.get(0))?)
+        })
+        .await
+    }
+
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError> {
         let (tenant, id) = (tenant.0.clone(), alert_id.0.clone());
         self.run(move |c| {

@@ -24,25 +24,25 @@ impl DigestStore for Database {
         let (tenant, endpoint_id) = (tenant.0.clone(), endpoint_id.0.clone());
         let (at_ms, ends_ms) = (at.timestamp_millis(), (at + window).timestamp_millis());
         // One writer, one savepoint: the read and the write below are one step for every other caller.
-        let (started_ms, errors) = self
+        let (started_ms, ended_ms, errors) = self
             .run(move |c| {
-                let open: Option<(i64, i64)> = c
+                let open: Option<(i64, i64, i64)> = c
                     .prepare_cached(
-                        "SELECT started_at, errors FROM digest_windows
+                        "SELECT started_at, ends_at, errors FROM digest_windows
                          WHERE tenant = ?1 AND endpoint_id = ?2 AND ends_at > ?3",
                     )?
                     .query_row(params![tenant, endpoint_id, at_ms], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                     })
                     .optional()?;
                 let counted = match open {
-                    Some((started, errors)) => {
+                    Some((started, ends, errors)) => {
                         c.prepare_cached(
                             "UPDATE digest_windows SET errors = errors + 1
                              WHERE tenant = ?1 AND endpoint_id = ?2",
                         )?
                         .execute(params![tenant, endpoint_id])?;
-                        (started, errors + 1)
+                        (started, ends, errors + 1)
                     }
                     None => {
                         c.prepare_cached(
@@ -50,18 +50,20 @@ impl DigestStore for Database {
                              (tenant, endpoint_id, started_at, ends_at, errors) VALUES (?1, ?2, ?3, ?4, 1)",
                         )?
                         .execute(params![tenant, endpoint_id, at_ms, ends_ms])?;
-                        (at_ms, 1)
+                        (at_ms, ends_ms, 1)
                     }
                 };
                 Ok(counted)
             })
             .await?;
+        let time = |millis: i64| {
+            DateTime::from_timestamp_millis(millis).ok_or_else(|| {
+                StoreError::Corrupt(format!("a digest window's time {millis} is out of range"))
+            })
+        };
         Ok(WindowCount {
-            started_at: DateTime::from_timestamp_millis(started_ms).ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "a digest window's start {started_ms} is out of range"
-                ))
-            })?,
+            started_at: time(started_ms)?,
+            ends_at: time(ended_ms)?,
             count: u64::try_from(errors).unwrap_or(0),
         })
     }
