@@ -156,8 +156,8 @@ pub enum HoldReason {
     AwaitingError,
     /// An `error` or `reminder` waits for the end of a maintenance window.
     Maintenance,
-    /// A digest waits for the end of its window.
-    DigestWindow,
+    /// A delivery whose first attempt is scheduled later waits for it: a digest, until its window ends.
+    Scheduled,
 }
 
 impl HoldReason {
@@ -169,7 +169,7 @@ impl HoldReason {
             Self::CircuitOpen => "circuit_open",
             Self::AwaitingError => "awaiting_error",
             Self::Maintenance => "maintenance",
-            Self::DigestWindow => "digest_window",
+            Self::Scheduled => "scheduled",
         }
     }
 }

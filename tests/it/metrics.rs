@@ -63,7 +63,7 @@ fn assert_labels_are_bounded(m: &Exposition) {
                     "slowed",
                     "circuit_open",
                     "awaiting_error",
-                    "digest_window",
+                    "scheduled",
                     "maintenance",
                     "disk_full",
                     "io_error",

@@ -26,7 +26,7 @@ use crate::endpoint::captures::CapturedValues;
 use crate::endpoint::circuit::CircuitPolicy;
 use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::metrics::AttemptOutcome;
+use crate::metrics::{AttemptOutcome, HoldReason};
 use crate::ports::queue::{ReceivedTask, Task};
 use crate::ports::store::{Settlement, StatusChange, StoreError};
 use crate::template::RenderError;
@@ -169,6 +169,10 @@ impl Service {
         let number = delivery.next_attempt_number(received.attempt_number());
         if let Some(decision) = decide::past_attempt_limit(number) {
             return Ok(self.settle_unsent(&task, None, decision).await?);
+        }
+        if let Some(wait) = decide::not_due_for(&delivery, self.clock.now()) {
+            self.metrics.delivery_held(HoldReason::Scheduled);
+            return Ok(Disposition::Hold(wait));
         }
         let endpoint = self
             .ports

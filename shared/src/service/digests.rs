@@ -144,9 +144,12 @@ impl Service {
             return Ok(());
         }
         let tenant = &first_folded.tenant;
-        let window_end = window.end;
+        let (window_end, send_at) = (window.end, window.send_at());
         let alert = digest_alert(tenant, endpoint, window, first_folded, self.clock.now());
-        let delivery = Delivery::pending(digest_id.clone(), &alert, endpoint.id.clone());
+        let mut delivery = Delivery::pending(digest_id.clone(), &alert, endpoint.id.clone());
+        // Its first attempt is due when the window has ended: until then its task is held before the
+        // endpoint's limits or circuit are consulted.
+        delivery.next_attempt_at = Some(send_at);
         let tasks = [Task::deliver(
             tenant.clone(),
             digest_id.clone(),
@@ -187,7 +190,7 @@ impl Service {
         if let Ok(wait) = (window.send_at() - self.clock.now()).to_std()
             && !wait.is_zero()
         {
-            self.metrics.delivery_held(HoldReason::DigestWindow);
+            self.metrics.delivery_held(HoldReason::Scheduled);
             return Ok(DigestGate::Hold(wait.min(LONGEST_WAIT)));
         }
         // The digest's own id: a delivery of it to a fallback endpoint has another.

@@ -176,6 +176,17 @@ pub fn past_attempt_limit(number: u32) -> Option<Decision> {
     (number > MAX_ATTEMPTS).then(all_attempts_failed)
 }
 
+/// The longest a task is held at once for a delivery not yet due (SQS delays a message 15 minutes at most).
+const LONGEST_SCHEDULED_WAIT: Duration = Duration::from_secs(15 * 60);
+
+/// How long to wait before a delivery whose first attempt of the run is scheduled later (a digest, until
+/// its window has ended) is due; `None` when it is due now, or has been attempted in this run.
+pub fn not_due_for(delivery: &Delivery, now: DateTime<Utc>) -> Option<Duration> {
+    let first = !delivery.attempts.iter().any(|a| a.run == delivery.run);
+    let wait = (delivery.next_attempt_at? - now).to_std().ok()?;
+    (first && !wait.is_zero()).then(|| wait.min(LONGEST_SCHEDULED_WAIT))
+}
+
 /// The delivery's endpoint as loaded (`None` when deleted) if a request is to be sent to it, or the
 /// decision why not: it may have been deleted or disabled since the alert was accepted.
 pub fn sendable_endpoint(endpoint: Option<Endpoint>) -> Result<Endpoint, Decision> {

@@ -502,3 +502,28 @@ fn each_decision_is_recorded_and_queued_as_the_rules_say() {
     );
     assert_eq!(Decision::Delivered.next_attempt_at(now), None);
 }
+
+#[test]
+fn a_first_attempt_scheduled_later_waits_for_it_and_no_other_does() {
+    let now = at("2026-01-05T10:00:00Z");
+    let mut digest = delivery(0, DeliveryStatus::Pending);
+    assert_eq!(not_due_for(&digest, now), None, "nothing scheduled");
+    digest.next_attempt_at = Some(at("2026-01-05T10:01:30Z"));
+    assert_eq!(not_due_for(&digest, now), Some(Duration::from_secs(90)));
+    assert_eq!(
+        not_due_for(&digest, at("2026-01-05T10:01:30Z")),
+        None,
+        "due now"
+    );
+    // A long wait is held in steps SQS can delay.
+    digest.next_attempt_at = Some(at("2026-01-06T10:00:00Z"));
+    assert_eq!(
+        not_due_for(&digest, now),
+        Some(Duration::from_secs(15 * 60))
+    );
+    // A run with an attempt already waits on the queue for its retry, not here.
+    let mut retried = digest.clone();
+    let attempt = answered(1, Some(500), Some(ErrorClass::Non2xx));
+    retried.attempts.push(attempt);
+    assert_eq!(not_due_for(&retried, now), None);
+}
