@@ -16,7 +16,7 @@ use super::layout::{
     EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, digest_member_sk, digest_members_prefix,
     digest_window_sk, tenant_pk,
 };
-use super::{DynamoError, DynamoStore, request_failed};
+use super::{DynamoError, DynamoStore, now_epoch, request_failed};
 use crate::alert::Alert;
 use crate::digest::{DigestMember, DigestMembers, WindowCount};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
@@ -164,25 +164,57 @@ impl DigestStore for DynamoStore {
         Err(DynamoError::Contended("a digest window").into())
     }
 
+    /// `Query` pages of the digest's prefix: whole items until `listed` are read, then only what counting
+    /// needs (the expiry and the staged flag), so a storm of many thousands is counted without carrying
+    /// their documents.
     async fn digest_members(
         &self,
         tenant: &TenantId,
         digest_id: &DeliveryId,
         listed: usize,
     ) -> Result<DigestMembers, StoreError> {
-        let mut found = self
-            .query_prefix(tenant_pk(tenant), &digest_members_prefix(digest_id))
-            .await?;
-        // An alert with more deliveries than one transaction holds stages them, and their entries here,
-        // until it is written whole.
-        found.retain(|member| !matches!(item::flag(member, STAGED), Ok(true)));
-        let mut members = DigestMembers {
-            count: found.len() as u64,
-            listed: Vec::with_capacity(listed.min(found.len())),
-        };
-        for member in found.iter().take(listed) {
-            members.listed.push(item::document(member, DOC)?);
+        let mut members = DigestMembers::default();
+        let mut start = None;
+        let now = now_epoch();
+        loop {
+            let listing = members.listed.len() < listed;
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
+                .expression_attribute_values(":prefix", s(digest_members_prefix(digest_id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            if listing {
+                // A page of what is left to list, so counting the rest starts from there.
+                let wanted = listed - members.listed.len();
+                query = query.limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+            } else {
+                query = query
+                    .projection_expression("#expires, #staged")
+                    .expression_attribute_names("#expires", EXPIRES_AT)
+                    .expression_attribute_names("#staged", STAGED);
+            }
+            let output = query.send().await.map_err(|e| request_failed("Query", e))?;
+            for found in output.items.unwrap_or_default() {
+                // An alert with more deliveries than one transaction holds stages them, and their
+                // entries here, until it is written whole.
+                if !item::is_live(&found, now)? || item::flag(&found, STAGED)? {
+                    continue;
+                }
+                members.count += 1;
+                if members.listed.len() < listed {
+                    members.listed.push(item::document(&found, DOC)?);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(members);
+            }
         }
-        Ok(members)
     }
 }
