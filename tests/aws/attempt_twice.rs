@@ -145,25 +145,8 @@ async fn sqlite_two_copies_in_flight_record_attempt_one_once() {
 #[cfg(feature = "aws")]
 #[tokio::test]
 async fn dynamodb_two_copies_in_flight_record_attempt_one_once() {
-    use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
-    use alertwire_shared::aws::load_sdk_config;
-    use alertwire_shared::sealing::LocalSealer;
-
     let sqs = crate::queue_conformance::backends::Sqs::new("attempt-twice").await;
-    let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
-    let table = format!(
-        "attempt-twice-{}",
-        TenantId::generate().0.replace("tn_", "")
-    );
-    create_table(&client, &table)
-        .await
-        .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-    let store = DynamoStore::new(
-        client,
-        table,
-        DEFAULT_RECORD_TTL,
-        Arc::new(LocalSealer::generate()),
-    );
+    let store = crate::service_rig::fresh_store("attempt-twice").await;
     let deliveries: Arc<dyn DeliveryStore> = Arc::new(store.clone());
     two_copies_in_flight_record_attempt_one_once(
         Ports::on_one_store(store, Arc::new(sqs.queue.clone())),

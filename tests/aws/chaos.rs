@@ -22,16 +22,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alertwire_shared::aws::dynamodb::{DEFAULT_RECORD_TTL, DynamoStore, create_table};
+use alertwire_shared::aws::dynamodb::DynamoStore;
 use alertwire_shared::aws::lambda::deliver_batch::deliver_batch;
-use alertwire_shared::aws::load_sdk_config;
 use alertwire_shared::delivery::DeliveryStatus;
 use alertwire_shared::delivery::retry_policy::RetryPolicy;
 use alertwire_shared::endpoint::circuit::CircuitPolicy;
 use alertwire_shared::ids::{EndpointId, TenantId};
 use alertwire_shared::outbound::sender::HttpSender;
 use alertwire_shared::ports::store::{AlertReceipt, DeliveryFilter, DeliveryStore};
-use alertwire_shared::sealing::LocalSealer;
 use alertwire_shared::service::{Ports, Service};
 use alertwire_tests::chaos_accounting::{Accounting, ChaosRun, Numbering, Promised, Stored};
 use alertwire_tests::chaos_receiver::ChaosReceiver;
@@ -88,17 +86,7 @@ struct Rig {
 impl Rig {
     async fn new() -> Rig {
         let sqs = Sqs::with_visibility("chaos", VISIBILITY).await;
-        let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
-        let table = format!("chaos-{}", TenantId::generate().0.replace("tn_", ""));
-        create_table(&client, &table)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-        let store = SerializedWrites::new(DynamoStore::new(
-            client,
-            table,
-            DEFAULT_RECORD_TTL,
-            Arc::new(LocalSealer::generate()),
-        ));
+        let store = SerializedWrites::new(crate::service_rig::fresh_store("chaos").await);
         let ports = Ports {
             keys: Arc::new(store.inner().clone()),
             endpoints: Arc::new(store.inner().clone()),

@@ -28,21 +28,26 @@ pub(crate) struct Rig {
     pub(crate) tenant: TenantId,
 }
 
+/// The DynamoDB store on a fresh table in moto named after `test`, sealing under a key of its own.
+pub(crate) async fn fresh_store(test: &str) -> DynamoStore {
+    let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+    let table = format!("{test}-{}", TenantId::generate().0.replace("tn_", ""));
+    create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
+    DynamoStore::new(
+        client,
+        table,
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    )
+}
+
 impl Rig {
     /// A fresh queue and table named after `test`, retries without delay, loopback receivers allowed.
     pub(crate) async fn new(test: &str) -> Rig {
         let sqs = Sqs::with_visibility(test, Duration::from_secs(30)).await;
-        let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
-        let table = format!("{test}-{}", TenantId::generate().0.replace("tn_", ""));
-        create_table(&client, &table)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create the table {table}: {e}"));
-        let store = DynamoStore::new(
-            client,
-            table,
-            DEFAULT_RECORD_TTL,
-            Arc::new(LocalSealer::generate()),
-        );
+        let store = fresh_store(test).await;
         let ports = Ports::on_one_store(store.clone(), Arc::new(sqs.queue.clone()));
         let sender = HttpSender::new(Arc::new(loopback_policy()), Duration::from_secs(5))
             .expect("an HTTP client");

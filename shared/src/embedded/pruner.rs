@@ -627,32 +627,22 @@ mod tests {
             Retention::parse(Some("30d"), None).unwrap(),
             Metrics::disabled(),
         );
-        // WHEN the digest is pending, or dead THEN what it folded is kept, however old
-        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
-        let died = digest.clone();
-        database
-            .run(move |c| {
-                c.execute(
-                    "UPDATE deliveries SET status = 'dead' WHERE id = ?1",
-                    params![died],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
-        // WHEN the digest is sent THEN both go once past retention
-        let sent = digest.clone();
-        database
-            .run(move |c| {
+        let set_digest_status = |status: DeliveryStatus| {
+            let digest = digest.clone();
+            database.run(move |c| {
                 c.execute(
                     "UPDATE deliveries SET status = ?1 WHERE id = ?2",
-                    params![Delivered.as_str(), sent],
+                    params![status.as_str(), digest],
                 )?;
                 Ok(())
             })
-            .await
-            .unwrap();
+        };
+        // WHEN the digest is pending, or dead THEN what it folded is kept, however old
+        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
+        set_digest_status(DeliveryStatus::Dead).await.unwrap();
+        assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 0);
+        // WHEN the digest is sent THEN both go once past retention
+        set_digest_status(Delivered).await.unwrap();
         assert_eq!(pruner.prune(now()).await.unwrap().deliveries, 2);
     }
 

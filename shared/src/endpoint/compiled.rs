@@ -1,6 +1,8 @@
 //! An endpoint with its templates compiled once per version, for rendering many deliveries. Its matchers
 //! are parsed by the tenant's route table ([`crate::routing::table`]).
 
+use std::sync::OnceLock;
+
 use crate::alert::MessageType;
 use crate::digest::DEFAULT_DIGEST_BODY;
 use crate::input_error::FieldError;
@@ -22,9 +24,9 @@ pub struct CompiledRoute {
 pub struct CompiledEndpoint {
     pub endpoint: Endpoint,
     routes: [Option<CompiledRoute>; 3],
-    /// The digest's body: the endpoint's own, or [`DEFAULT_DIGEST_BODY`] (a digest comes to an endpoint
-    /// without one as the fallback of a dead digest).
-    digest_body: Template,
+    /// The digest's body: the endpoint's own, compiled with the rest; or [`DEFAULT_DIGEST_BODY`], compiled
+    /// when first needed (a digest comes to an endpoint without one only as the fallback of a dead one).
+    digest_body: OnceLock<Template>,
 }
 
 impl CompiledEndpoint {
@@ -35,15 +37,15 @@ impl CompiledEndpoint {
             route_for(MessageType::Reminder)?,
             route_for(MessageType::Ok)?,
         ];
-        let digest_source = endpoint
-            .digest
-            .as_ref()
-            .map_or(DEFAULT_DIGEST_BODY, |digest| digest.body.as_str());
-        let digest_body = Template::compile(
-            digest_source,
-            Escaping::for_content_type(&endpoint.content_type),
-        )
-        .map_err(|e| FieldError::template(DIGEST_BODY_FIELD, &e))?;
+        let digest_body = OnceLock::new();
+        if let Some(digest) = &endpoint.digest {
+            let own = Template::compile(
+                &digest.body,
+                Escaping::for_content_type(&endpoint.content_type),
+            )
+            .map_err(|e| FieldError::template(DIGEST_BODY_FIELD, &e))?;
+            let _ = digest_body.set(own);
+        }
         Ok(Self {
             endpoint,
             routes,
@@ -54,7 +56,13 @@ impl CompiledEndpoint {
     /// The digest's body template; a digest is sent with the method, URL and headers of the endpoint's
     /// `error` messages.
     pub fn digest_body(&self) -> &Template {
-        &self.digest_body
+        self.digest_body.get_or_init(|| {
+            Template::compile(
+                DEFAULT_DIGEST_BODY,
+                Escaping::for_content_type(&self.endpoint.content_type),
+            )
+            .expect("the default digest template compiles with every escaping")
+        })
     }
 
     /// `None` when the message type is switched off.
@@ -106,4 +114,25 @@ fn compile_route(
             Escaping::for_content_type(&endpoint.content_type),
         )?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_digest_template_compiles_for_every_content_type() {
+        for content_type in [
+            "application/json",
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+        ] {
+            let escaping = Escaping::for_content_type(content_type);
+            assert!(
+                Template::compile(DEFAULT_DIGEST_BODY, escaping).is_ok(),
+                "{content_type}"
+            );
+        }
+    }
 }

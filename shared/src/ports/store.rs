@@ -474,6 +474,20 @@ pub trait DigestStore: Send + Sync {
     ) -> Result<DigestMembers, StoreError>;
 }
 
+/// A window of errors as a store keeps it: its start and end in epoch milliseconds, and its count.
+pub fn stored_window(started_ms: i64, ends_ms: i64, count: u64) -> Result<WindowCount, StoreError> {
+    let time = |millis: i64| {
+        DateTime::from_timestamp_millis(millis).ok_or_else(|| {
+            StoreError::Corrupt(format!("a digest window's time {millis} is out of range"))
+        })
+    };
+    Ok(WindowCount {
+        started_at: time(started_ms)?,
+        ends_at: time(ends_ms)?,
+        count,
+    })
+}
+
 /// A tenant's maintenance windows ([`crate::maintenance`]).
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {

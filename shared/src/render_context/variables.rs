@@ -246,34 +246,26 @@ pub const DIGEST_VARIABLES: &[(&str, VarKind, &str)] = &[
 /// The variables of a digest's template: every other, and [`DIGEST_VARIABLES`].
 pub fn digest_catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| {
-        let entries: Vec<(&str, VarKind)> = VARIABLES
-            .iter()
-            .chain(DIGEST_VARIABLES)
-            .map(|(name, kind, _)| (*name, *kind))
-            .chain(
-                UPTRENDS_VARIABLES
-                    .iter()
-                    .map(|(name, _, _)| (*name, VarKind::Value)),
-            )
-            .collect();
-        Catalogue::new(&entries)
-    })
+    CATALOGUE.get_or_init(|| catalogue_of(DIGEST_VARIABLES))
 }
 
 /// The Mustache and Uptrends variables together.
 pub fn catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| {
-        let entries: Vec<(&str, VarKind)> = VARIABLES
-            .iter()
-            .map(|(name, kind, _)| (*name, *kind))
-            .chain(
-                UPTRENDS_VARIABLES
-                    .iter()
-                    .map(|(name, _, _)| (*name, VarKind::Value)),
-            )
-            .collect();
-        Catalogue::new(&entries)
-    })
+    CATALOGUE.get_or_init(|| catalogue_of(&[]))
+}
+
+/// The Mustache variables, `extra` ones and the Uptrends variables.
+fn catalogue_of(extra: &[(&str, VarKind, &str)]) -> Catalogue {
+    let entries: Vec<(&str, VarKind)> = VARIABLES
+        .iter()
+        .chain(extra)
+        .map(|(name, kind, _)| (*name, *kind))
+        .chain(
+            UPTRENDS_VARIABLES
+                .iter()
+                .map(|(name, _, _)| (*name, VarKind::Value)),
+        )
+        .collect();
+    Catalogue::new(&entries)
 }

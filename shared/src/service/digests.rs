@@ -17,7 +17,7 @@ use serde_json::Map;
 
 use super::{Service, ServiceError};
 use crate::alert::{Alert, AlertContent, MessageType};
-use crate::delivery::decide::FilterReason;
+use crate::delivery::decide::{self, FilterReason};
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::digest::{DIGEST_SOURCE, DigestFacts, DigestWindow, LISTED_ALERTS};
 use crate::endpoint::Endpoint;
@@ -27,9 +27,6 @@ use crate::ports::queue::Task;
 use crate::ports::store::{AlertRecord, RecordOutcome};
 use crate::routing::RoutingOutcome;
 
-/// The longest single wait of a digest for its window's end (SQS delays a message 15 minutes at most);
-/// a longer window is waited for in several.
-const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Digest deliveries this process made or found made, at most; past it all are forgotten (and found made
 /// again by their idempotency key).
 const MADE_KEPT: usize = 10_000;
@@ -187,11 +184,11 @@ impl Service {
         let Some(window) = alert.digest.clone() else {
             return Ok(DigestGate::NotADigest);
         };
-        if let Ok(wait) = (window.send_at() - self.clock.now()).to_std()
-            && !wait.is_zero()
-        {
+        // Its delivery is created due then (a new run of it, by the stranded sweep, is not): see
+        // `decide::not_due_for`.
+        if let Some(wait) = decide::wait_until(window.send_at(), self.clock.now()) {
             self.metrics.delivery_held(HoldReason::Scheduled);
-            return Ok(DigestGate::Hold(wait.min(LONGEST_WAIT)));
+            return Ok(DigestGate::Hold(wait));
         }
         // The digest's own id: a delivery of it to a fallback endpoint has another.
         let members = self

@@ -14,7 +14,8 @@ use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::delivery::decide::Disposition;
 use crate::service::in_memory::{
-    endpoint_at, monday_morning, received, service, stored_deliveries, take_queued_tasks,
+    answering_receiver, endpoint_at, monday_morning, received, service, stored_deliveries,
+    stored_delivery, take_queued_tasks,
 };
 
 fn acme() -> TenantId {
@@ -76,6 +77,19 @@ async fn attempt_queued(service: &Service) -> Vec<Disposition> {
 
 fn count(deliveries: &[Delivery], status: DeliveryStatus) -> usize {
     deliveries.iter().filter(|d| d.status == status).count()
+}
+
+/// WHEN a storm of three errors folds two of them THEN the digest's id, once the clock is past the time
+/// it is due.
+async fn due_digest_of_a_storm(service: &Service, clock: &ManualClock) -> DeliveryId {
+    storm(service, clock, "disk full", 3).await;
+    let digest_id = stored_deliveries(service, &acme())
+        .await
+        .iter()
+        .find_map(|d| d.digest_delivery_id.clone())
+        .expect("folded");
+    clock.advance(chrono::Duration::seconds(90));
+    digest_id
 }
 
 #[tokio::test]
@@ -198,13 +212,7 @@ async fn a_digest_nothing_was_folded_into_is_filtered_not_sent() {
     clock.advance(chrono::Duration::seconds(120));
     let received = received(&acme(), &digest_id, 0, 1);
     service.attempt_delivery(&received).await.unwrap();
-    let digest = service
-        .ports
-        .deliveries
-        .get_delivery(&acme(), &digest_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let digest = stored_delivery(&service, &acme(), &digest_id).await;
     assert_eq!(digest.status, DeliveryStatus::Filtered);
     assert!(bodies.lock().unwrap().is_empty());
 }
@@ -213,16 +221,10 @@ async fn a_digest_nothing_was_folded_into_is_filtered_not_sent() {
 async fn a_digest_that_fails_is_retried_then_dead_lettered_like_any_delivery() {
     let clock = Arc::new(ManualClock::starting_at(monday_morning()));
     let service = service(clock.clone());
-    let port = crate::service::in_memory::answering_receiver(500).await;
+    let port = answering_receiver(500).await;
     let digest = json!({"digest": {"after": 1, "window_seconds": 60}});
     endpoint_at(&service, &acme(), "pager", port, digest).await;
-    storm(&service, &clock, "disk full", 3).await;
-    let digest_id = stored_deliveries(&service, &acme())
-        .await
-        .iter()
-        .find_map(|d| d.digest_delivery_id.clone())
-        .expect("folded");
-    clock.advance(chrono::Duration::seconds(90));
+    let digest_id = due_digest_of_a_storm(&service, &clock).await;
 
     // WHEN its first attempt is answered 500 THEN it is retried
     let first = service
@@ -236,13 +238,7 @@ async fn a_digest_that_fails_is_retried_then_dead_lettered_like_any_delivery() {
         .await
         .unwrap();
     assert_eq!(last, Disposition::DeadLetter);
-    let dead = service
-        .ports
-        .deliveries
-        .get_delivery(&acme(), &digest_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let dead = stored_delivery(&service, &acme(), &digest_id).await;
     assert_eq!(dead.status, DeliveryStatus::Dead);
     assert_eq!(dead.attempts.len(), 2);
 }
@@ -280,17 +276,11 @@ async fn a_dead_digest_goes_to_the_fallback_listing_the_same_alerts() {
     let service = service(clock.clone());
     let (fallback_port, fallback_bodies) = receiver().await;
     let fallback = endpoint_at(&service, &acme(), "backup", fallback_port, json!({})).await;
-    let down = crate::service::in_memory::answering_receiver(500).await;
+    let down = answering_receiver(500).await;
     let folding = json!({"digest": {"after": 1, "window_seconds": 60},
         "fallback_endpoint_id": fallback.as_str()});
     endpoint_at(&service, &acme(), "pager", down, folding).await;
-    storm(&service, &clock, "disk full", 3).await;
-    let digest_id = stored_deliveries(&service, &acme())
-        .await
-        .iter()
-        .find_map(|d| d.digest_delivery_id.clone())
-        .expect("folded");
-    clock.advance(chrono::Duration::seconds(90));
+    let digest_id = due_digest_of_a_storm(&service, &clock).await;
 
     // WHEN the digest's last attempt fails THEN it is dead and a delivery of it goes to the fallback
     let last = service
@@ -298,13 +288,7 @@ async fn a_dead_digest_goes_to_the_fallback_listing_the_same_alerts() {
         .await
         .unwrap();
     assert_eq!(last, Disposition::DeadLetter);
-    let dead = service
-        .ports
-        .deliveries
-        .get_delivery(&acme(), &digest_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let dead = stored_delivery(&service, &acme(), &digest_id).await;
     let standing_in = dead.fallback_delivery_id.expect("a fallback delivery");
     service
         .attempt_delivery(&received(&acme(), &standing_in, 0, 1))

@@ -206,6 +206,20 @@ impl DynamoStore {
         })
     }
 
+    /// The transaction item that makes the staged item `pk`/`sk` visible; its condition fails if it is gone.
+    fn unstage(&self, pk: String, sk: String) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("REMOVE #staged")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#staged", STAGED)
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(DynamoError::Build)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// Makes staged deliveries visible (each with the digest it was folded into, if any, whose entry for
     /// it is staged too), 100 items per transaction, then clears the alert's `publishing` mark.
     async fn publish(
@@ -218,27 +232,9 @@ impl DynamoStore {
             let mut items = Vec::with_capacity(2 * chunk.len());
             for (id, digest) in chunk {
                 if let Some(digest) = digest {
-                    let member = Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(tenant_pk(tenant), digest_member_sk(digest, id))))
-                        .update_expression("REMOVE #staged")
-                        .condition_expression("attribute_exists(#pk)")
-                        .expression_attribute_names("#staged", STAGED)
-                        .expression_attribute_names("#pk", PK)
-                        .build()
-                        .map_err(DynamoError::Build)?;
-                    items.push(TransactWriteItem::builder().update(member).build());
+                    items.push(self.unstage(tenant_pk(tenant), digest_member_sk(digest, id))?);
                 }
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(tenant_pk(tenant), delivery_sk(id))))
-                    .update_expression("REMOVE #staged")
-                    .condition_expression("attribute_exists(#pk)")
-                    .expression_attribute_names("#staged", STAGED)
-                    .expression_attribute_names("#pk", PK)
-                    .build()
-                    .map_err(DynamoError::Build)?;
-                items.push(TransactWriteItem::builder().update(update).build());
+                items.push(self.unstage(tenant_pk(tenant), delivery_sk(id))?);
             }
             if let Transaction::ConditionFailed(_) = self.transact(items).await? {
                 return Err(DynamoError::Inconsistent(

@@ -7,6 +7,7 @@
 //!   recorded as folded into it; read with one `Query` of the digest's prefix.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 
@@ -16,11 +17,11 @@ use super::layout::{
     EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, digest_member_sk, digest_members_prefix,
     digest_window_sk, tenant_pk,
 };
-use super::{DynamoError, DynamoStore, now_epoch, request_failed};
+use super::{DynamoError, DynamoStore, answered, now_epoch, request_failed, written};
 use crate::alert::Alert;
 use crate::digest::{DigestMember, DigestMembers, WindowCount};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::ports::store::{DigestStore, StoreError};
+use crate::ports::store::{DigestStore, StoreError, stored_window};
 
 const STARTED_AT: &str = "started_at";
 const ENDS_AT: &str = "ends_at";
@@ -53,6 +54,19 @@ pub(super) fn member_item(
 }
 
 impl DynamoStore {
+    /// An `UpdateItem` of the endpoint's window item.
+    fn window_update(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &EndpointId,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(tenant_pk(tenant)))
+            .key(SK, s(digest_window_sk(endpoint_id)))
+    }
+
     /// Counts the error in the endpoint's open window; `None` when no window is open at `at`.
     async fn count_in_open_window(
         &self,
@@ -61,11 +75,7 @@ impl DynamoStore {
         at: DateTime<Utc>,
     ) -> Result<Option<Item>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(tenant)))
-            .key(SK, s(digest_window_sk(endpoint_id)))
+            .window_update(tenant, endpoint_id)
             .update_expression("ADD #errors :one")
             .condition_expression("#ends > :at")
             .expression_attribute_names("#errors", ERRORS)
@@ -75,11 +85,7 @@ impl DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(output.attributes),
-            Err(e) if is_condition_failure(&e) => Ok(None),
-            Err(e) => Err(request_failed("UpdateItem", e).into()),
-        }
+        Ok(answered("UpdateItem", result)?.and_then(|output| output.attributes))
     }
 
     /// Begins a window at `at` in place of an ended one (or none); false when another writer began one
@@ -93,11 +99,7 @@ impl DynamoStore {
     ) -> Result<bool, StoreError> {
         let ends = at + window;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(tenant)))
-            .key(SK, s(digest_window_sk(endpoint_id)))
+            .window_update(tenant, endpoint_id)
             .update_expression(
                 "SET #started = :at, #ends = :ends, #errors = :one, #expires = :expires, #layout = :layout",
             )
@@ -114,19 +116,8 @@ impl DynamoStore {
             .expression_attribute_values(":layout", n(WRITTEN_LAYOUT))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(request_failed("UpdateItem", e).into()),
-        }
+        written("UpdateItem", result)
     }
-}
-
-fn is_condition_failure<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[async_trait]
@@ -141,24 +132,16 @@ impl DigestStore for DynamoStore {
         window: chrono::Duration,
     ) -> Result<WindowCount, StoreError> {
         for _ in 0..COUNT_TRIES {
-            let time = |millis: i64| {
-                DateTime::from_timestamp_millis(millis).ok_or_else(|| {
-                    StoreError::Corrupt(format!("a digest window's time {millis} is out of range"))
-                })
-            };
             if let Some(counted) = self.count_in_open_window(tenant, endpoint_id, at).await? {
-                return Ok(WindowCount {
-                    started_at: time(item::number(&counted, STARTED_AT)?)?,
-                    ends_at: time(item::number(&counted, ENDS_AT)?)?,
-                    count: item::number(&counted, ERRORS)?,
-                });
+                return stored_window(
+                    item::number(&counted, STARTED_AT)?,
+                    item::number(&counted, ENDS_AT)?,
+                    item::number(&counted, ERRORS)?,
+                );
             }
             if self.begin_window(tenant, endpoint_id, at, window).await? {
-                return Ok(WindowCount {
-                    started_at: time(at.timestamp_millis())?,
-                    ends_at: time((at + window).timestamp_millis())?,
-                    count: 1,
-                });
+                let ends = at + window;
+                return stored_window(at.timestamp_millis(), ends.timestamp_millis(), 1);
             }
         }
         Err(DynamoError::Contended("a digest window").into())
@@ -178,17 +161,8 @@ impl DigestStore for DynamoStore {
         let now = now_epoch();
         loop {
             let listing = members.listed.len() < listed;
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(digest_members_prefix(digest_id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
+            let mut query =
+                self.prefix_query(&tenant_pk(tenant), &digest_members_prefix(digest_id), start);
             if listing {
                 // A page of what is left to list, so counting the rest starts from there.
                 let wanted = listed - members.listed.len();

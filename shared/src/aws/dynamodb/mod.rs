@@ -115,22 +115,33 @@ impl DynamoStore {
         }
     }
 
+    /// A strongly consistent `Query` of the partition `pk`'s items whose sort key begins with `prefix`,
+    /// from `start` (the previous page's last key).
+    fn prefix_query(
+        &self,
+        pk: &str,
+        prefix: &str,
+        start: Option<Item>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(pk.to_string()))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+    }
+
     /// Every live item of a partition whose sort key starts with `prefix`, in sort-key order.
     async fn query_prefix(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
+                .prefix_query(&pk, prefix, start)
                 .send()
                 .await
                 .map_err(|e| request_failed("Query", e))?;
@@ -254,13 +265,25 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
 {
+    answered(operation, result).map(|output| output.is_some())
+}
+
+/// What a conditional write answered: `Ok(None)` when its condition did not hold, an error otherwise.
+fn answered<T, E, R>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
     match result {
-        Ok(_) => Ok(true),
+        Ok(output) => Ok(Some(output)),
         Err(e)
             if e.as_service_error().and_then(|s| s.code())
                 == Some("ConditionalCheckFailedException") =>
         {
-            Ok(false)
+            Ok(None)
         }
         Err(e) => Err(request_failed(operation, e).into()),
     }

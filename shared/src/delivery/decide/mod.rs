@@ -183,8 +183,14 @@ const LONGEST_SCHEDULED_WAIT: Duration = Duration::from_secs(15 * 60);
 /// its window has ended) is due; `None` when it is due now, or has been attempted in this run.
 pub fn not_due_for(delivery: &Delivery, now: DateTime<Utc>) -> Option<Duration> {
     let first = !delivery.attempts.iter().any(|a| a.run == delivery.run);
-    let wait = (delivery.next_attempt_at? - now).to_std().ok()?;
-    (first && !wait.is_zero()).then(|| wait.min(LONGEST_SCHEDULED_WAIT))
+    first.then(|| wait_until(delivery.next_attempt_at?, now))?
+}
+
+/// How long to hold a task that is due at `due`, at most [`LONGEST_SCHEDULED_WAIT`] at once; `None` when
+/// it is due now.
+pub fn wait_until(due: DateTime<Utc>, now: DateTime<Utc>) -> Option<Duration> {
+    let wait = (due - now).to_std().ok()?;
+    (!wait.is_zero()).then(|| wait.min(LONGEST_SCHEDULED_WAIT))
 }
 
 /// The delivery's endpoint as loaded (`None` when deleted) if a request is to be sent to it, or the

@@ -10,7 +10,7 @@ use crate::alert::Alert;
 use crate::digest::{DigestMember, DigestMembers, WindowCount};
 use crate::embedded::Database;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
-use crate::ports::store::{DigestStore, StoreError};
+use crate::ports::store::{DigestStore, StoreError, stored_window};
 
 #[async_trait]
 impl DigestStore for Database {
@@ -56,16 +56,7 @@ impl DigestStore for Database {
                 Ok(counted)
             })
             .await?;
-        let time = |millis: i64| {
-            DateTime::from_timestamp_millis(millis).ok_or_else(|| {
-                StoreError::Corrupt(format!("a digest window's time {millis} is out of range"))
-            })
-        };
-        Ok(WindowCount {
-            started_at: time(started_ms)?,
-            ends_at: time(ended_ms)?,
-            count: u64::try_from(errors).unwrap_or(0),
-        })
+        stored_window(started_ms, ended_ms, u64::try_from(errors).unwrap_or(0))
     }
 
     async fn digest_members(
