@@ -45,8 +45,13 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longer than a batch can take (ten attempts at once, each within the HTTP timeout, and the store's
 /// writes), so a message is never in two batches at once.
 const VISIBILITY: Duration = Duration::from_secs(6);
-/// The chance that a batch is chosen to be killed, while kills remain to be made.
+/// The chance that a batch is chosen to be killed while alerts are still accepted and kills remain to be
+/// made; once every alert is accepted, every batch is chosen until the kills are made, because with the
+/// digest folding most errors only a few batches are left by then.
 const KILL_CHANCE: f64 = 0.4;
+/// When a chosen batch is killed, in milliseconds after it began: most batches end within a few hundred
+/// milliseconds (a chosen batch that ends first gives its kill back), so later moments rarely kill.
+const KILL_MOMENTS_MS: std::ops::Range<u64> = 5..400;
 /// Batches in flight at once, as concurrent invocations of the deliver function.
 const POLLERS: usize = 3;
 /// The first endpoint sends this many errors a window one by one and folds the others into a digest.
@@ -140,8 +145,10 @@ impl Rig {
                 );
                 tokio::spawn(async move { deliver_batch(&service, &queue, records).await })
             };
-            if moments.random_bool(KILL_CHANCE) && kills.claim() {
-                tokio::time::sleep(Duration::from_millis(moments.random_range(20..1200))).await;
+            let chosen = accepted.load(Ordering::SeqCst) || moments.random_bool(KILL_CHANCE);
+            if chosen && kills.claim() {
+                tokio::time::sleep(Duration::from_millis(moments.random_range(KILL_MOMENTS_MS)))
+                    .await;
                 if !batch.is_finished() {
                     batch.abort();
                     let _ = batch.await;
