@@ -113,10 +113,12 @@ impl DeliveryWorker {
                     },
                 };
                 let worker = self.clone();
-                tokio::spawn(async move {
+                // Boxed: the attempt's future is some 13 KB, which tokio would otherwise copy into the
+                // task and again over it with the task's end (2 % of the server's CPU in a profile).
+                tokio::spawn(Box::pin(async move {
                     worker.settle(task).await;
                     drop(permit);
-                });
+                }));
             }
         }
         // Every attempt in flight settles (each within the HTTP timeout) before the worker returns, and
