@@ -13,6 +13,13 @@ use crate::ids::DeliveryId;
 use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 use crate::ports::store::StoreError;
 
+/// The ready tasks in the order they are handed out, read only as far as a receive takes them (the rows
+/// come in index order, with no sort). Not `LIMIT ?`: SQLite plans a statement again whenever a bound
+/// LIMIT changes, and a receive's count changes from one receive to the next.
+const READY_TASKS: &str =
+    "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
+     ORDER BY visible_at, seq";
+
 #[derive(Debug, Clone, Copy)]
 pub struct QueueSettings {
     /// How long a received task stays invisible; must exceed the HTTP timeout so no task is worked on
@@ -157,10 +164,7 @@ impl TaskQueue for EmbeddedQueue {
                 {
                     // The first ready rows in index order, and only those: the cost of a receive never
                     // grows with the backlog behind them.
-                    let mut ready = tx.prepare_cached(
-                        "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
-                         ORDER BY visible_at, seq LIMIT ?2",
-                    )?;
+                    let mut ready = tx.prepare_cached(READY_TASKS)?;
                     // SQS semantics: a message received max_receives times is redriven instead of received
                     // again. Judged here, on the rows about to be handed out.
                     let mut redrive = tx.prepare_cached(
@@ -171,11 +175,12 @@ impl TaskQueue for EmbeddedQueue {
                          WHERE seq = ?3",
                     )?;
                     while received.len() < max {
-                        let wanted = (max - received.len()) as i64;
+                        let wanted = max - received.len();
                         let rows: Vec<(i64, String, u32)> = ready
-                            .query_map(params![now, wanted], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                            .query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                            .take(wanted)
                             .collect::<Result<_, _>>()?;
-                        let exhausted = (rows.len() as i64) < wanted;
+                        let exhausted = rows.len() < wanted;
                         let mut redriven = 0;
                         for (seq, body, count) in rows {
                             if count >= settings.max_receives {
@@ -435,10 +440,7 @@ mod tests {
                     Ok(rows.join("; "))
                 };
                 Ok([
-                    plan(
-                        "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
-                         ORDER BY visible_at, seq LIMIT ?2",
-                    )?,
+                    plan(READY_TASKS)?,
                     plan("SELECT (SELECT tasks FROM queue_depth WHERE queue = 'main')")?,
                     plan("SELECT MIN(visible_at) FROM queue WHERE queue = 'main'")?,
                     plan("UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL WHERE seq = ?1")?,
@@ -446,7 +448,7 @@ mod tests {
             })
             .await
             .expect("planned");
-        // In index order with a LIMIT and no sort: it stops after the rows it hands out.
+        // In index order and no sort: it stops after the rows it hands out.
         assert!(
             plans[0].contains("USING INDEX queue_ready (queue=? AND visible_at<?)")
                 && !plans[0].contains("TEMP B-TREE"),
@@ -465,5 +467,28 @@ mod tests {
             "{}",
             plans[3]
         );
+    }
+
+    /// A receive's statement is planned once, however many tasks each receive asks for: it used to be
+    /// planned again for every receive (1.5 % of the server's CPU in a profile of ingest).
+    #[tokio::test]
+    async fn receives_of_any_size_reuse_one_plan() {
+        let queue = queue();
+        queue
+            .send_batch(&(0..10).map(task).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        for max in [1, 3, 2, 5] {
+            assert!(!queue.receive(max).await.unwrap().is_empty());
+        }
+        let planned_again = queue
+            .database
+            .run(|c| {
+                Ok(c.prepare_cached(READY_TASKS)?
+                    .get_status(rusqlite::StatementStatus::RePrepare))
+            })
+            .await
+            .unwrap();
+        assert_eq!(planned_again, 0);
     }
 }
