@@ -14,11 +14,12 @@ use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 use crate::ports::store::StoreError;
 
 /// The ready tasks in the order they are handed out, read only as far as a receive takes them (the rows
-/// come in index order, with no sort). Not `LIMIT ?`: SQLite plans a statement again whenever a bound
-/// LIMIT changes, and a receive's count changes from one receive to the next.
+/// come in index order, with no sort). The LIMIT is a literal, the most one receive hands out, not a
+/// bound `?`: SQLite plans a statement again whenever a bound LIMIT changes, and a receive's count
+/// changes from one receive to the next.
 const READY_TASKS: &str =
     "SELECT seq, body, receive_count FROM queue WHERE queue = 'main' AND visible_at <= ?1
-     ORDER BY visible_at, seq";
+     ORDER BY visible_at, seq LIMIT 1024";
 
 #[derive(Debug, Clone, Copy)]
 pub struct QueueSettings {
@@ -448,7 +449,7 @@ mod tests {
             })
             .await
             .expect("planned");
-        // In index order and no sort: it stops after the rows it hands out.
+        // In index order with a LIMIT and no sort: it stops after the rows it hands out.
         assert!(
             plans[0].contains("USING INDEX queue_ready (queue=? AND visible_at<?)")
                 && !plans[0].contains("TEMP B-TREE"),
