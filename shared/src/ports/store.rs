@@ -213,7 +213,9 @@ pub trait AlertStore: Send + Sync {
         tenant: &TenantId,
         idempotency_key: &str,
     ) -> Result<bool, StoreError>;
-    /// Notes that the alert's deliveries are on the queue.
+    /// Notes that the alert's deliveries are on the queue. Only an alert recorded under an idempotency
+    /// key is marked: the mark answers a repeat of its request (`RecordOutcome::AlreadyRecorded`), and
+    /// nothing else reads it.
     async fn mark_enqueued(&self, tenant: &TenantId, alert_id: &AlertId) -> Result<(), StoreError>;
     async fn get_alert(&self, tenant: &TenantId, id: &AlertId)
     -> Result<Option<Alert>, StoreError>;

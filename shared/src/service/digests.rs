@@ -163,7 +163,8 @@ impl Service {
         match self.ports.alerts.record_alert(record).await? {
             RecordOutcome::Recorded { enqueued } => {
                 if !enqueued {
-                    self.enqueue(tenant, &alert.id, &tasks).await?;
+                    // A digest is recorded under a key of its own (`record` above).
+                    self.enqueue(tenant, &alert.id, &tasks, true).await?;
                 }
                 tracing::info!(endpoint = %endpoint.id, digest = %digest_id,
                     window_end = %window_end, "errors folded into a digest from now to the window's end");

@@ -206,7 +206,8 @@ impl Service {
         match self.ports.alerts.record_alert(record).await? {
             RecordOutcome::Recorded { enqueued } => {
                 if !enqueued {
-                    self.enqueue(tenant, &alert.id, &tasks).await?;
+                    let keyed = idempotency.is_some();
+                    self.enqueue(tenant, &alert.id, &tasks, keyed).await?;
                 }
                 self.note_resolved_in_maintenance(&alert, &deliveries)
                     .await?;
@@ -249,15 +250,22 @@ impl Service {
         }
     }
 
+    /// Sends the alert's tasks, then marks it enqueued if it was recorded under an Idempotency-Key
+    /// (`keyed`). The mark is read only when a request with the same key comes again, to know whether
+    /// the first one sent its tasks; without a key no such request can find the alert, and on DynamoDB
+    /// the mark would be a write unit per alert that nothing reads.
     pub(super) async fn enqueue(
         &self,
         tenant: &TenantId,
         alert_id: &AlertId,
         tasks: &[Task],
+        keyed: bool,
     ) -> Result<(), ServiceError> {
         // The queue port takes any number of tasks (SQS in batches of ten, SQLite in one transaction).
         self.ports.queue.send_batch(tasks).await?;
-        self.ports.alerts.mark_enqueued(tenant, alert_id).await?;
+        if keyed {
+            self.ports.alerts.mark_enqueued(tenant, alert_id).await?;
+        }
         Ok(())
     }
 
@@ -284,7 +292,7 @@ impl Service {
                 tasks.push(Task::deliver(tenant.clone(), d.id, d.run, d.endpoint_id));
             }
         }
-        self.enqueue(tenant, &receipt.alert_id, &tasks).await
+        self.enqueue(tenant, &receipt.alert_id, &tasks, true).await
     }
 }
 

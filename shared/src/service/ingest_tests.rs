@@ -555,3 +555,92 @@ async fn an_unrouted_alert_goes_to_the_default_endpoint_and_is_kept_as_unrouted(
         Err(ServiceError::Conflict(m)) if m.contains("default_endpoint_id")
     ));
 }
+
+/// The embedded database as an alert store, counting the alerts marked enqueued.
+struct CountedMarks {
+    database: crate::embedded::Database,
+    marks: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::store::AlertStore for CountedMarks {
+    async fn record_alert(
+        &self,
+        record: AlertRecord<'_>,
+    ) -> Result<RecordOutcome, crate::ports::store::StoreError> {
+        self.database.record_alert(record).await
+    }
+
+    async fn is_recorded(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<bool, crate::ports::store::StoreError> {
+        self.database.is_recorded(tenant, key).await
+    }
+
+    async fn mark_enqueued(
+        &self,
+        tenant: &TenantId,
+        alert_id: &AlertId,
+    ) -> Result<(), crate::ports::store::StoreError> {
+        self.marks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.database.mark_enqueued(tenant, alert_id).await
+    }
+
+    async fn get_alert(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+    ) -> Result<Option<Alert>, crate::ports::store::StoreError> {
+        self.database.get_alert(tenant, id).await
+    }
+
+    async fn list_unrouted(
+        &self,
+        tenant: &TenantId,
+        before: Option<&AlertId>,
+        limit: usize,
+    ) -> Result<Vec<Alert>, crate::ports::store::StoreError> {
+        self.database.list_unrouted(tenant, before, limit).await
+    }
+}
+
+#[tokio::test]
+async fn only_an_alert_under_an_idempotency_key_is_marked_enqueued() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // GIVEN a store beside a queue of its own (as DynamoDB beside SQS): the service sends the tasks
+    let database = crate::embedded::Database::in_memory().unwrap();
+    let alerts = Arc::new(CountedMarks {
+        database: database.clone(),
+        marks: AtomicUsize::new(0),
+    });
+    let mut service = monday_service();
+    service.ports.alerts = alerts.clone();
+    service.ports.deliveries = Arc::new(database.clone());
+    service.ports.endpoints = Arc::new(database);
+    endpoint_at(&service, &acme(), "pager", closed_port(), json!({})).await;
+
+    // WHEN an alert is accepted without a key THEN its task is sent, and nothing marks it
+    service
+        .accept_alert(&acme(), &json!({"title": "cpu high"}), None)
+        .await
+        .unwrap();
+    assert_eq!(take_queued_tasks(&service).await.len(), 1);
+    assert_eq!(alerts.marks.load(Ordering::SeqCst), 0);
+
+    // WHEN one is accepted under a key THEN it is marked, and its repeat sends nothing again
+    let body = json!({"title": "disk full"});
+    service
+        .accept_alert(&acme(), &body, Some("key-1"))
+        .await
+        .unwrap();
+    assert_eq!(take_queued_tasks(&service).await.len(), 1);
+    assert_eq!(alerts.marks.load(Ordering::SeqCst), 1);
+    service
+        .accept_alert(&acme(), &body, Some("key-1"))
+        .await
+        .unwrap();
+    assert!(take_queued_tasks(&service).await.is_empty());
+}
