@@ -580,6 +580,269 @@ async fn dynamodb_items_carry_their_layout_and_a_newer_one_is_refused() {
     );
 }
 
+/// A delivered delivery leaves both status indexes (`by_status`, `by_endpoint_status`): a delete of each
+/// entry, where a move to a `delivered` key would write two. It is still listed under `delivered`, from
+/// the table and from `by_endpoint`, once; a resend puts it back in them as pending. A delivered item
+/// written before this change, which still carries its `delivered` index keys, is listed the same.
+#[tokio::test]
+async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_listed() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "delivered_sparse").await;
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
+    let acme = tenant("acme");
+    for (alert_id, id) in [("al_1", "msg_1"), ("al_2", "msg_2")] {
+        let deliveries = [delivery("acme", id, alert_id, "ep_1", "pending")];
+        store
+            .record_alert(record(&alert("acme", alert_id), &deliveries, None))
+            .await
+            .expect("recorded");
+        assert!(
+            store
+                .update_delivery(
+                    &acme,
+                    &DeliveryId::from(id),
+                    0,
+                    Some(&attempt(1, 0, 200)),
+                    change(DeliveryStatus::Delivered),
+                )
+                .await
+                .expect("updated")
+        );
+    }
+    // msg_1 as the code before this change left it: in both indexes under `delivered`.
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key("sk", AttributeValue::S("DL#msg_1".into()))
+        .update_expression("SET gsi2pk = :status, gsi4pk = :endpoint_status")
+        .expression_attribute_values(":status", AttributeValue::S("T#acme#ST#delivered".into()))
+        .expression_attribute_values(
+            ":endpoint_status",
+            AttributeValue::S("T#acme#EP#ep_1#ST#delivered".into()),
+        )
+        .send()
+        .await
+        .expect("set");
+    let in_index = |index: &'static str, key: &'static str, value: String| {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let items = client
+                .query()
+                .table_name(&table)
+                .index_name(index)
+                .key_condition_expression("#key = :key")
+                .expression_attribute_names("#key", key)
+                .expression_attribute_values(":key", AttributeValue::S(value))
+                .send()
+                .await
+                .expect("queried")
+                .items
+                .unwrap_or_default();
+            let mut ids: Vec<String> = items
+                .iter()
+                .filter_map(|item| item.get("delivery_id")?.as_s().ok().cloned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    for (index, key, value) in [
+        ("by_status", "gsi2pk", "T#acme#ST#delivered"),
+        (
+            "by_endpoint_status",
+            "gsi4pk",
+            "T#acme#EP#ep_1#ST#delivered",
+        ),
+    ] {
+        assert_eq!(
+            in_index(index, key, value.to_string()).await,
+            vec!["msg_1"],
+            "only the item written before the change is in {index} under delivered"
+        );
+    }
+    let listed = |endpoint: Option<&'static str>, status: DeliveryStatus| {
+        let store = store.clone();
+        async move {
+            let filter = DeliveryFilter {
+                endpoint_id: endpoint.map(EndpointId::from),
+                status: Some(status),
+                limit: 100,
+                ..DeliveryFilter::default()
+            };
+            let listed = store
+                .list_deliveries(&tenant("acme"), &filter)
+                .await
+                .expect("listed");
+            listed.into_iter().map(|d| d.id.0).collect::<Vec<_>>()
+        }
+    };
+    for endpoint in [None, Some("ep_1")] {
+        assert_eq!(
+            listed(endpoint, DeliveryStatus::Delivered).await,
+            vec!["msg_2", "msg_1"],
+            "{endpoint:?}"
+        );
+    }
+
+    // A resend puts msg_2 back in both indexes, as pending.
+    assert_eq!(
+        store
+            .start_resend(&acme, &DeliveryId::from("msg_2"), None)
+            .await
+            .expect("resent"),
+        Some(1)
+    );
+    assert_eq!(
+        in_index("by_status", "gsi2pk", "T#acme#ST#pending".to_string()).await,
+        vec!["msg_2"]
+    );
+    assert_eq!(
+        in_index(
+            "by_endpoint_status",
+            "gsi4pk",
+            "T#acme#EP#ep_1#ST#pending".to_string()
+        )
+        .await,
+        vec!["msg_2"]
+    );
+    for endpoint in [None, Some("ep_1")] {
+        assert_eq!(
+            listed(endpoint, DeliveryStatus::Pending).await,
+            vec!["msg_2"]
+        );
+        assert_eq!(
+            listed(endpoint, DeliveryStatus::Delivered).await,
+            vec!["msg_1"]
+        );
+    }
+}
+
+/// No delivery enters the retired `by_alert` index: an alert's deliveries, and the fallbacks they
+/// lead to, are read by key from its receipt. A delivery written before, still in the index, leaves it
+/// at its first change.
+#[tokio::test]
+async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() {
+    let client = dynamodb_client().await;
+    let table = fresh_table(&client, "by_receipt").await;
+    let store = DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    );
+    let acme = tenant("acme");
+    let deliveries = [
+        delivery("acme", "msg_1", "al_1", "ep_1", "pending"),
+        delivery("acme", "msg_2", "al_1", "ep_2", "pending"),
+    ];
+    store
+        .record_alert(record(&alert("acme", "al_1"), &deliveries, None))
+        .await
+        .expect("recorded");
+    let in_by_alert = || {
+        let (client, table) = (client.clone(), table.clone());
+        async move {
+            let items = client
+                .query()
+                .table_name(&table)
+                .index_name("by_alert")
+                .key_condition_expression("gsi3pk = :key")
+                .expression_attribute_values(":key", AttributeValue::S("T#acme#AL#al_1".into()))
+                .send()
+                .await
+                .expect("queried")
+                .items
+                .unwrap_or_default();
+            items.len()
+        }
+    };
+    assert_eq!(in_by_alert().await, 0, "a new delivery is not in by_alert");
+    // msg_1 as the code before this change wrote it.
+    client
+        .update_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key("sk", AttributeValue::S("DL#msg_1".into()))
+        .update_expression("SET gsi3pk = :key, gsi3sk = :id")
+        .expression_attribute_values(":key", AttributeValue::S("T#acme#AL#al_1".into()))
+        .expression_attribute_values(":id", AttributeValue::S("msg_1".into()))
+        .send()
+        .await
+        .expect("set");
+    assert_eq!(in_by_alert().await, 1);
+    // msg_1 dies, and so does its fallback msg_3; msg_3's fallback msg_4 is pending.
+    assert!(
+        store
+            .update_delivery(
+                &acme,
+                &DeliveryId::from("msg_1"),
+                0,
+                Some(&attempt(1, 0, 410)),
+                change(DeliveryStatus::Dead),
+            )
+            .await
+            .expect("updated")
+    );
+    assert_eq!(in_by_alert().await, 0, "its first change takes it out");
+    for (dead, fallback, endpoint) in [("msg_1", "msg_3", "ep_3"), ("msg_3", "msg_4", "ep_4")] {
+        let delivery = Delivery {
+            fallback_of: Some(DeliveryId::from(dead)),
+            ..delivery("acme", fallback, "al_1", endpoint, "pending")
+        };
+        store
+            .record_fallback(FallbackRecord {
+                delivery: &delivery,
+                tasks: &[],
+            })
+            .await
+            .expect("fallback recorded");
+        if fallback == "msg_3" {
+            assert!(
+                store
+                    .update_delivery(
+                        &acme,
+                        &DeliveryId::from("msg_3"),
+                        0,
+                        Some(&attempt(1, 0, 410)),
+                        change(DeliveryStatus::Dead),
+                    )
+                    .await
+                    .expect("updated")
+            );
+        }
+    }
+    let listed = |status: Option<DeliveryStatus>| {
+        let store = store.clone();
+        async move {
+            let filter = DeliveryFilter {
+                alert_id: Some(AlertId::from("al_1")),
+                status,
+                limit: 100,
+                ..DeliveryFilter::default()
+            };
+            store
+                .list_deliveries(&tenant("acme"), &filter)
+                .await
+                .expect("listed")
+                .into_iter()
+                .map(|d| d.id.0)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(None).await, vec!["msg_4", "msg_3", "msg_2", "msg_1"]);
+    assert_eq!(
+        listed(Some(DeliveryStatus::Dead)).await,
+        vec!["msg_3", "msg_1"]
+    );
+    assert_eq!(in_by_alert().await, 0);
+}
+
 /// The search for stranded deliveries reads the tenant registry, then each registered tenant's pending
 /// deliveries: a tenant gets into the registry with its first key, or at a bootstrap (a deployment from
 /// before the registry), and only the pending deliveries of registered tenants are found.

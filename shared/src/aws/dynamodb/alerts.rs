@@ -22,7 +22,7 @@ use crate::ids::{AlertId, DeliveryId, TenantId};
 use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
 
 const DOC: &str = "doc";
-const RECEIPT: &str = "receipt";
+pub(super) const RECEIPT: &str = "receipt";
 const ENQUEUED: &str = "enqueued";
 /// Set on an alert whose staged deliveries are not all published yet (see `record_alert`).
 const PUBLISHING: &str = "publishing";

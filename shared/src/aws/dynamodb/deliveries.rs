@@ -1,28 +1,33 @@
 //! The delivery port on DynamoDB: delivery items in the tenant's partition (listed newest first from the
-//! table or from one of four sparse indexes), attempts as their own items in the delivery's partition,
-//! and status changes as conditional writes that hold only while the delivery is where the caller saw it.
+//! table, from one of three sparse indexes, or by alert from its receipt), attempts as their own items
+//! in the delivery's partition, and status changes as conditional writes that hold only while the
+//! delivery is where the caller saw it.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
-use super::alerts::{delivery_items, put_new};
+use super::alerts::{RECEIPT, delivery_items, put_new};
 use super::delivery_items::{
     ATTEMPT_COUNT, DOC, DeliveryWrite, FALLBACK_DELIVERY_ID, NEXT_ATTEMPT_AT, RUN,
-    RUN_LAST_ATTEMPT, STAGED, STATUS_REASON, Stored, UPDATED_AT, attempt_item, stored_from,
+    RUN_LAST_ATTEMPT, STAGED, STATUS_REASON, Stored, UPDATED_AT, attempt_item, status_clauses,
+    stored_from,
 };
 use super::item::{self, Item, n, s};
 use super::layout::{
-    ATTEMPT_PREFIX, BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_PREFIX,
-    DeliveryIndex, PK, SK, alert_index_key, attempts_pk, delivery_sk, endpoint_index_key,
-    endpoint_status_index_key, status_index_key, tenant_pk,
+    ATTEMPT_PREFIX, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_PREFIX, DeliveryIndex, PK,
+    SK, alert_sk, attempts_pk, delivery_sk, endpoint_index_key, endpoint_status_index_key,
+    in_status_indexes, status_index_key, tenant_pk,
 };
 use super::{DynamoError, DynamoStore, Transaction, WRITE_TRIES, key, now_epoch, request_failed};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
-use crate::ids::{DeliveryId, TenantId};
+use crate::ids::{AlertId, DeliveryId, TenantId};
 use crate::ports::store::{
-    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange, StoreError,
+    AlertReceipt, DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, StatusChange,
+    StoreError,
 };
 
 /// How many deliveries have their attempts read at the same time when listing.
@@ -30,20 +35,32 @@ const ATTEMPT_READS_AT_ONCE: usize = 16;
 /// Deliveries a replay starts again at once.
 const RESENDS_AT_ONCE: usize = 32;
 
-/// Where a listing reads from: the most selective index the filter allows. Conditions the source does
-/// not cover are checked on each item (an alert has at most one delivery per endpoint, so that set is
-/// small).
+/// Where a listing without an alert filter reads from: the most selective index the filter allows. A
+/// status the status indexes leave out (`delivered`) is read from `by_endpoint` or the table, and checked
+/// on each item (`selected`). A listing by alert reads no index: see `alert_deliveries`.
 fn source(tenant: &TenantId, filter: &DeliveryFilter) -> Option<(DeliveryIndex, String)> {
-    match (&filter.alert_id, &filter.endpoint_id, filter.status) {
-        (Some(alert), _, _) => Some((BY_ALERT, alert_index_key(tenant, alert))),
-        (None, Some(endpoint), Some(status)) => Some((
+    let indexed_status = filter.status.filter(|status| in_status_indexes(*status));
+    match (&filter.endpoint_id, indexed_status) {
+        (Some(endpoint), Some(status)) => Some((
             BY_ENDPOINT_STATUS,
             endpoint_status_index_key(tenant, endpoint, status),
         )),
-        (None, Some(endpoint), None) => Some((BY_ENDPOINT, endpoint_index_key(tenant, endpoint))),
-        (None, None, Some(status)) => Some((BY_STATUS, status_index_key(tenant, status))),
-        (None, None, None) => None,
+        (Some(endpoint), None) => Some((BY_ENDPOINT, endpoint_index_key(tenant, endpoint))),
+        (None, Some(status)) => Some((BY_STATUS, status_index_key(tenant, status))),
+        (None, None) => None,
     }
+}
+
+/// How many items to ask a listing's next page for, with `wanted` deliveries still to find: one more
+/// (the table's inclusive `before` bound may return that delivery), and twice that when the source
+/// leaves the status to be checked item by item, where most items still match (delivered deliveries
+/// are most of any history).
+fn page_size(filter: &DeliveryFilter, wanted: usize) -> usize {
+    let checked_by_item = filter
+        .status
+        .is_some_and(|status| !in_status_indexes(status));
+    let size = wanted + 1;
+    if checked_by_item { size * 2 } else { size }.min(1000)
 }
 
 fn selected(delivery: &Delivery, filter: &DeliveryFilter) -> bool {
@@ -133,6 +150,65 @@ impl DynamoStore {
                     read.map_err(|_| DynamoError::Inconsistent("an attempt read was lost"))?;
                 deliveries[index].attempts = attempts?;
             }
+        }
+        Ok(deliveries)
+    }
+
+    /// The live deliveries of `alert`, newest first, each read by key (eventually consistent, as an
+    /// index would be): those its receipt names, then the fallbacks they link to, and theirs. An alert
+    /// has at most one delivery per endpoint and a fallback chain is short, so this is a few reads, and
+    /// no delivery needs an index entry for it.
+    async fn alert_deliveries(
+        &self,
+        tenant: &TenantId,
+        alert: &AlertId,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let Some(found) = self
+            .get_live_read(tenant_pk(tenant), alert_sk(alert), false)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let receipt: AlertReceipt = item::document(&found, RECEIPT)?;
+        let mut wanted: Vec<DeliveryId> =
+            receipt.deliveries.into_iter().map(|(id, _)| id).collect();
+        let mut asked = HashSet::new();
+        let mut deliveries = Vec::new();
+        while !wanted.is_empty() {
+            wanted.retain(|id| asked.insert(id.clone()));
+            let read = self.peek_deliveries(tenant, &wanted).await?;
+            wanted = read
+                .iter()
+                .filter_map(|delivery| delivery.fallback_delivery_id.clone())
+                .collect();
+            deliveries.extend(read);
+        }
+        deliveries.retain(|delivery| delivery.alert_id == *alert);
+        deliveries.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok(deliveries)
+    }
+
+    /// The live, published deliveries among `ids`, without their attempts, a few reads at a time.
+    async fn peek_deliveries(
+        &self,
+        tenant: &TenantId,
+        ids: &[DeliveryId],
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut deliveries = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(ATTEMPT_READS_AT_ONCE) {
+            let mut reads = JoinSet::new();
+            for (index, id) in batch.iter().enumerate() {
+                let (store, tenant, id) = (self.clone(), tenant.clone(), id.clone());
+                reads
+                    .spawn(async move { (index, store.read_stored_as(&tenant, &id, false).await) });
+            }
+            let mut read: Vec<Option<Delivery>> = vec![None; batch.len()];
+            while let Some(done) = reads.join_next().await {
+                let (index, stored) =
+                    done.map_err(|_| DynamoError::Inconsistent("a delivery read was lost"))?;
+                read[index] = stored?.map(|stored| stored.delivery);
+            }
+            deliveries.extend(read.into_iter().flatten());
         }
         Ok(deliveries)
     }
@@ -278,12 +354,17 @@ impl DeliveryStore for DynamoStore {
         filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError> {
         let limit = filter.limit.max(1);
+        if let Some(alert) = &filter.alert_id {
+            let mut deliveries = self.alert_deliveries(tenant, alert).await?;
+            deliveries.retain(|delivery| selected(delivery, filter));
+            deliveries.truncate(limit);
+            return self.with_attempts(deliveries).await;
+        }
         let mut deliveries = Vec::new();
         let mut start = None;
         loop {
-            // One more than needed: the table's inclusive `before` bound may return that delivery.
-            let page_size = (limit - deliveries.len() + 1).min(1000);
-            let (items, next) = self.delivery_page(tenant, filter, page_size, start).await?;
+            let size = page_size(filter, limit - deliveries.len());
+            let (items, next) = self.delivery_page(tenant, filter, size, start).await?;
             let now = now_epoch();
             for found in &items {
                 if !item::is_live(found, now)? || item::flag(found, STAGED)? {
@@ -325,13 +406,7 @@ impl DeliveryStore for DynamoStore {
             if attempt.is_some_and(|attempt| attempt.number <= stored.run_last_attempt) {
                 return Ok(false);
             }
-            let mut set = vec![
-                "#status = :status",
-                "#by_status = :by_status",
-                "#by_endpoint_status = :by_endpoint_status",
-                "#updated = :updated",
-            ];
-            let mut remove = Vec::new();
+            let (mut set, mut remove) = status_clauses(change.status);
             let mut write = DeliveryWrite::new(tenant, id)
                 .status_parts(current, change.status)
                 .name("#run", RUN)
@@ -531,10 +606,12 @@ fn resend_write(
         .value(":new_run", n(new_run))
         .value(":current", s(current.status.as_str()))
         .value(":count", n(stored.attempt_count));
-    write.update = "SET #run = :new_run, #status = :status, #by_status = :by_status, \
-                    #by_endpoint_status = :by_endpoint_status, #updated = :updated \
-                    REMOVE #reason, #next, #run_last"
-        .to_string();
+    let (set, remove) = status_clauses(DeliveryStatus::Pending);
+    write.update = format!(
+        "SET #run = :new_run, {} REMOVE #reason, #next, #run_last, {}",
+        set.join(", "),
+        remove.join(", ")
+    );
     write.condition = UNCHANGED.to_string();
     Ok(Some((write, new_run)))
 }
@@ -542,7 +619,7 @@ fn resend_write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AlertId, EndpointId};
+    use crate::ids::EndpointId;
 
     #[test]
     fn the_most_selective_source_serves_each_filter() {
@@ -554,7 +631,8 @@ mod tests {
             ..DeliveryFilter::default()
         };
         let index = |f: &DeliveryFilter| source(&tenant, f).map(|(i, _)| i.name);
-        assert_eq!(index(&filter), Some("by_alert"));
+        // An alert's deliveries are read by key; the other conditions pick the index as without it.
+        assert_eq!(index(&filter), Some("by_endpoint_status"));
         filter.alert_id = None;
         assert_eq!(index(&filter), Some("by_endpoint_status"));
         filter.status = None;
@@ -564,5 +642,22 @@ mod tests {
         assert_eq!(index(&filter), Some("by_status"));
         filter.status = None;
         assert_eq!(index(&filter), None);
+        // Delivered deliveries are in neither status index: the status is checked item by item.
+        filter.status = Some(DeliveryStatus::Delivered);
+        assert_eq!(index(&filter), None);
+        filter.endpoint_id = Some(EndpointId::from("ep_1"));
+        assert_eq!(index(&filter), Some("by_endpoint"));
+    }
+
+    #[test]
+    fn a_status_checked_item_by_item_reads_larger_pages() {
+        let mut filter = DeliveryFilter {
+            status: Some(DeliveryStatus::Dead),
+            ..DeliveryFilter::default()
+        };
+        assert_eq!(page_size(&filter, 50), 51);
+        filter.status = Some(DeliveryStatus::Delivered);
+        assert_eq!(page_size(&filter, 50), 102);
+        assert_eq!(page_size(&filter, 999), 1000);
     }
 }

@@ -8,9 +8,9 @@ use chrono::Utc;
 
 use super::item::{self, Item, ItemError, n, s};
 use super::layout::{
-    BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_ID, DELIVERY_INDEXES,
-    EXPIRES_AT, LAYOUT, PK, SK, WRITTEN_LAYOUT, alert_index_key, attempt_sk, attempts_pk,
-    delivery_sk, endpoint_index_key, endpoint_status_index_key, status_index_key, tenant_pk,
+    BY_ALERT, BY_ENDPOINT, BY_ENDPOINT_STATUS, BY_STATUS, DELIVERY_ID, EXPIRES_AT, LAYOUT, PK, SK,
+    WRITTEN_DELIVERY_INDEXES, WRITTEN_LAYOUT, attempt_sk, attempts_pk, delivery_sk,
+    endpoint_index_key, endpoint_status_index_key, in_status_indexes, status_index_key, tenant_pk,
 };
 use super::{DynamoError, DynamoStore, key, now_epoch, written};
 use crate::alert::MessageType;
@@ -67,27 +67,25 @@ pub(super) fn delivery_item(
             BY_ENDPOINT.key_attribute,
             s(endpoint_index_key(tenant, &delivery.endpoint_id)),
         ),
-        (
-            BY_STATUS.key_attribute,
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect();
+    if in_status_indexes(delivery.status) {
+        item.insert(
+            BY_STATUS.key_attribute.to_string(),
             s(status_index_key(tenant, delivery.status)),
-        ),
-        (
-            BY_ALERT.key_attribute,
-            s(alert_index_key(tenant, &delivery.alert_id)),
-        ),
-        (
-            BY_ENDPOINT_STATUS.key_attribute,
+        );
+        item.insert(
+            BY_ENDPOINT_STATUS.key_attribute.to_string(),
             s(endpoint_status_index_key(
                 tenant,
                 &delivery.endpoint_id,
                 delivery.status,
             )),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value))
-    .collect();
-    for index in DELIVERY_INDEXES {
+        );
+    }
+    for index in WRITTEN_DELIVERY_INDEXES {
         item.insert(index.sort_attribute.to_string(), s(delivery.id.as_str()));
     }
     if let Some(reason) = &delivery.status_reason {
@@ -166,6 +164,24 @@ pub(super) fn stored_from(found: &Item) -> Result<Stored, ItemError> {
     })
 }
 
+/// The `SET` and `REMOVE` clauses of a change to `status`, for the names and values of
+/// [`DeliveryWrite::status_parts`]: the status, the time, and the status index keys, set, or removed
+/// when the indexes leave the status out (which takes the delivery out of them). A delivery written
+/// before `by_alert` was retired leaves it at its first change.
+pub(super) fn status_clauses(status: DeliveryStatus) -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut set = vec!["#status = :status", "#updated = :updated"];
+    let mut remove = vec!["#by_alert"];
+    if in_status_indexes(status) {
+        set.extend([
+            "#by_status = :by_status",
+            "#by_endpoint_status = :by_endpoint_status",
+        ]);
+    } else {
+        remove.extend(["#by_status", "#by_endpoint_status"]);
+    }
+    (set, remove)
+}
+
 /// The parts of one conditional `UpdateItem` on a delivery, sent alone or inside a transaction.
 pub(super) struct DeliveryWrite {
     pub(super) key: Item,
@@ -198,16 +214,25 @@ impl DeliveryWrite {
     }
 
     /// The names and values every status change uses: the new status and the two index keys built
-    /// from it, and the time.
+    /// from it (none for a status the status indexes leave out), and the time. The clauses that use
+    /// them are [`status_clauses`].
     pub(super) fn status_parts(self, stored: &Delivery, status: DeliveryStatus) -> Self {
         let tenant = &stored.tenant;
-        self.name("#status", STATUS)
+        let write = self
+            .name("#status", STATUS)
             .name("#by_status", BY_STATUS.key_attribute)
             .name("#by_endpoint_status", BY_ENDPOINT_STATUS.key_attribute)
+            .name("#by_alert", BY_ALERT.key_attribute)
             .name("#updated", UPDATED_AT)
             .name("#staged", STAGED)
             .name("#expires", EXPIRES_AT)
             .value(":status", s(status.as_str()))
+            .value(":updated", item::time_value(&Utc::now()))
+            .value(":now", n(now_epoch()));
+        if !in_status_indexes(status) {
+            return write;
+        }
+        write
             .value(":by_status", s(status_index_key(tenant, status)))
             .value(
                 ":by_endpoint_status",
@@ -217,8 +242,6 @@ impl DeliveryWrite {
                     status,
                 )),
             )
-            .value(":updated", item::time_value(&Utc::now()))
-            .value(":now", n(now_epoch()))
     }
 
     pub(super) fn into_update(self, table: &str) -> Result<Update, StoreError> {
