@@ -580,6 +580,32 @@ async fn dynamodb_items_carry_their_layout_and_a_newer_one_is_refused() {
     );
 }
 
+/// A store on `table` with a local sealer.
+fn plain_store(client: &Client, table: &str) -> DynamoStore {
+    DynamoStore::new(
+        client.clone(),
+        table.to_string(),
+        DEFAULT_RECORD_TTL,
+        Arc::new(LocalSealer::generate()),
+    )
+}
+
+/// Records the first attempt of acme's delivery `id` (run 0), answered `status_code`, ending it in
+/// `status`.
+async fn end_first_run(store: &DynamoStore, id: &str, status_code: u16, status: DeliveryStatus) {
+    let ended = store
+        .update_delivery(
+            &tenant("acme"),
+            &DeliveryId::from(id),
+            0,
+            Some(&attempt(1, 0, status_code)),
+            change(status),
+        )
+        .await
+        .expect("updated");
+    assert!(ended, "{id} was pending in run 0");
+}
+
 /// A delivered delivery leaves both status indexes (`by_status`, `by_endpoint_status`): a delete of each
 /// entry, where a move to a `delivered` key would write two. It is still listed under `delivered`, from
 /// the table and from `by_endpoint`, once; a resend puts it back in them as pending. A delivered item
@@ -588,12 +614,7 @@ async fn dynamodb_items_carry_their_layout_and_a_newer_one_is_refused() {
 async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_listed() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "delivered_sparse").await;
-    let store = DynamoStore::new(
-        client.clone(),
-        table.clone(),
-        DEFAULT_RECORD_TTL,
-        Arc::new(LocalSealer::generate()),
-    );
+    let store = plain_store(&client, &table);
     let acme = tenant("acme");
     for (alert_id, id) in [("al_1", "msg_1"), ("al_2", "msg_2")] {
         let deliveries = [delivery("acme", id, alert_id, "ep_1", "pending")];
@@ -601,18 +622,7 @@ async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_li
             .record_alert(record(&alert("acme", alert_id), &deliveries, None))
             .await
             .expect("recorded");
-        assert!(
-            store
-                .update_delivery(
-                    &acme,
-                    &DeliveryId::from(id),
-                    0,
-                    Some(&attempt(1, 0, 200)),
-                    change(DeliveryStatus::Delivered),
-                )
-                .await
-                .expect("updated")
-        );
+        end_first_run(&store, id, 200, DeliveryStatus::Delivered).await;
     }
     // msg_1 as the code before this change left it: in both indexes under `delivered`.
     client
@@ -730,13 +740,7 @@ async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_li
 async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() {
     let client = dynamodb_client().await;
     let table = fresh_table(&client, "by_receipt").await;
-    let store = DynamoStore::new(
-        client.clone(),
-        table.clone(),
-        DEFAULT_RECORD_TTL,
-        Arc::new(LocalSealer::generate()),
-    );
-    let acme = tenant("acme");
+    let store = plain_store(&client, &table);
     let deliveries = [
         delivery("acme", "msg_1", "al_1", "ep_1", "pending"),
         delivery("acme", "msg_2", "al_1", "ep_2", "pending"),
@@ -777,18 +781,7 @@ async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() 
         .expect("set");
     assert_eq!(in_by_alert().await, 1);
     // msg_1 dies, and so does its fallback msg_3; msg_3's fallback msg_4 is pending.
-    assert!(
-        store
-            .update_delivery(
-                &acme,
-                &DeliveryId::from("msg_1"),
-                0,
-                Some(&attempt(1, 0, 410)),
-                change(DeliveryStatus::Dead),
-            )
-            .await
-            .expect("updated")
-    );
+    end_first_run(&store, "msg_1", 410, DeliveryStatus::Dead).await;
     assert_eq!(in_by_alert().await, 0, "its first change takes it out");
     for (dead, fallback, endpoint) in [("msg_1", "msg_3", "ep_3"), ("msg_3", "msg_4", "ep_4")] {
         let delivery = Delivery {
@@ -803,18 +796,7 @@ async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() 
             .await
             .expect("fallback recorded");
         if fallback == "msg_3" {
-            assert!(
-                store
-                    .update_delivery(
-                        &acme,
-                        &DeliveryId::from("msg_3"),
-                        0,
-                        Some(&attempt(1, 0, 410)),
-                        change(DeliveryStatus::Dead),
-                    )
-                    .await
-                    .expect("updated")
-            );
+            end_first_run(&store, "msg_3", 410, DeliveryStatus::Dead).await;
         }
     }
     let listed = |status: Option<DeliveryStatus>| {

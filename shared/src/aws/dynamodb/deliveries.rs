@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use tokio::task::JoinSet;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::alerts::{RECEIPT, delivery_items, put_new};
 use super::delivery_items::{
@@ -128,30 +128,16 @@ impl DynamoStore {
         Ok(attempts)
     }
 
-    /// Fills in the attempts of each delivery, a few deliveries at a time.
-    async fn with_attempts(
-        &self,
-        mut deliveries: Vec<Delivery>,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        for start in (0..deliveries.len()).step_by(ATTEMPT_READS_AT_ONCE) {
-            let mut reads = JoinSet::new();
-            for (index, delivery) in deliveries
-                .iter()
-                .enumerate()
-                .skip(start)
-                .take(ATTEMPT_READS_AT_ONCE)
-            {
-                let (store, tenant, id) =
-                    (self.clone(), delivery.tenant.clone(), delivery.id.clone());
-                reads.spawn(async move { (index, store.attempts(&tenant, &id).await) });
-            }
-            while let Some(read) = reads.join_next().await {
-                let (index, attempts) =
-                    read.map_err(|_| DynamoError::Inconsistent("an attempt read was lost"))?;
-                deliveries[index].attempts = attempts?;
-            }
-        }
-        Ok(deliveries)
+    /// Fills in the attempts of each delivery, a few deliveries' reads in flight at a time.
+    async fn with_attempts(&self, deliveries: Vec<Delivery>) -> Result<Vec<Delivery>, StoreError> {
+        stream::iter(deliveries)
+            .map(|mut delivery| async move {
+                delivery.attempts = self.attempts(&delivery.tenant, &delivery.id).await?;
+                Ok::<_, StoreError>(delivery)
+            })
+            .buffered(ATTEMPT_READS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     /// The live deliveries of `alert`, newest first, each read by key (eventually consistent, as an
@@ -188,29 +174,19 @@ impl DynamoStore {
         Ok(deliveries)
     }
 
-    /// The live, published deliveries among `ids`, without their attempts, a few reads at a time.
+    /// The live, published deliveries among `ids`, without their attempts, a few reads in flight at a
+    /// time.
     async fn peek_deliveries(
         &self,
         tenant: &TenantId,
         ids: &[DeliveryId],
     ) -> Result<Vec<Delivery>, StoreError> {
-        let mut deliveries = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(ATTEMPT_READS_AT_ONCE) {
-            let mut reads = JoinSet::new();
-            for (index, id) in batch.iter().enumerate() {
-                let (store, tenant, id) = (self.clone(), tenant.clone(), id.clone());
-                reads
-                    .spawn(async move { (index, store.read_stored_as(&tenant, &id, false).await) });
-            }
-            let mut read: Vec<Option<Delivery>> = vec![None; batch.len()];
-            while let Some(done) = reads.join_next().await {
-                let (index, stored) =
-                    done.map_err(|_| DynamoError::Inconsistent("a delivery read was lost"))?;
-                read[index] = stored?.map(|stored| stored.delivery);
-            }
-            deliveries.extend(read.into_iter().flatten());
-        }
-        Ok(deliveries)
+        let read: Vec<Option<Stored>> = stream::iter(ids.iter().cloned())
+            .map(|id| async move { self.read_stored_as(tenant, &id, false).await })
+            .buffered(ATTEMPT_READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().flatten().map(|s| s.delivery).collect())
     }
 
     /// One page of delivery items from the table or an index, newest first.
@@ -555,28 +531,16 @@ impl DeliveryStore for DynamoStore {
         ids: &[DeliveryId],
         only_if: Option<DeliveryStatus>,
     ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
-        let mut started = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(RESENDS_AT_ONCE) {
-            let mut writes = JoinSet::new();
-            for (index, id) in batch.iter().enumerate() {
-                let (store, tenant, id) = (self.clone(), tenant.clone(), id.clone());
-                writes
-                    .spawn(async move { (index, store.start_resend(&tenant, &id, only_if).await) });
-            }
-            let mut runs: Vec<Option<u32>> = vec![None; batch.len()];
-            while let Some(done) = writes.join_next().await {
-                let (index, run) =
-                    done.map_err(|_| DynamoError::Inconsistent("a resend was lost"))?;
-                runs[index] = run?;
-            }
-            started.extend(
-                batch
-                    .iter()
-                    .zip(runs)
-                    .filter_map(|(id, run)| Some((id.clone(), run?))),
-            );
-        }
-        Ok(started)
+        let runs: Vec<Option<u32>> = stream::iter(ids.iter().cloned())
+            .map(|id| async move { self.start_resend(tenant, &id, only_if).await })
+            .buffered(RESENDS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(runs)
+            .filter_map(|(id, run)| Some((id.clone(), run?)))
+            .collect())
     }
 }
 
