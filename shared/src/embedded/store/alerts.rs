@@ -24,13 +24,19 @@ impl AlertStore for Database {
             .idempotency
             .map(|(k, h)| (k.to_string(), h.to_string()));
         let deliveries = record.deliveries.to_vec();
-        // The tasks go in with the alert only where the queue is in this database and there are any.
-        let tasks = if self.holds_queue() {
+        // Where the queue is in this database, the alert, its deliveries and their tasks (if it has any)
+        // are one write: the alert is enqueued once it commits. Elsewhere the caller sends the tasks.
+        let queued = self.holds_queue();
+        let tasks = if queued {
             task_rows(record.tasks)?
         } else {
             Vec::new()
         };
-        let queued = !tasks.is_empty();
+        // The column tells a repeat of the request whether it must still send the tasks. Without an
+        // idempotency key there is no repeat, and the service marks only keyed alerts
+        // (`Service::enqueue`), so such an alert is stored as enqueued: the pruner leaves alone an alert
+        // whose tasks are not queued yet, and would keep it for good.
+        let enqueued_column = queued || idempotency.is_none();
         let outcome = self.run(move |c| {
             let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
@@ -52,7 +58,7 @@ impl AlertStore for Database {
             let (key, hash) = idempotency.unzip();
             // With the queue in this database, the alert, its deliveries and their tasks are one write.
             tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
-                params![tenant, alert_id, alert_doc, receipt_doc, key, hash, queued],
+                params![tenant, alert_id, alert_doc, receipt_doc, key, hash, enqueued_column],
             )?;
             for delivery in &deliveries {
                 insert_delivery(&tx, delivery)?;
@@ -261,5 +267,61 @@ mod tests {
             .await
             .expect("counted");
         assert_eq!(queued, 0);
+    }
+
+    /// The stored `enqueued` says whether a repeat of the request must still send the tasks; the pruner
+    /// keeps an alert while it is 0. The service marks only keyed alerts, so an alert is stored as
+    /// enqueued when its tasks went in with it (whether it has any: a filtered alert has none), or when
+    /// no key can bring a repeat.
+    #[tokio::test]
+    async fn an_alert_is_stored_enqueued_unless_a_keyed_repeat_must_still_send_its_tasks() {
+        let stored_enqueued = |database: Database, id: &'static str| async move {
+            database
+                .read(move |c| {
+                    Ok(
+                        c.query_row("SELECT enqueued FROM alerts WHERE id = ?1", [id], |r| {
+                            r.get::<_, bool>(0)
+                        })?,
+                    )
+                })
+                .await
+                .expect("read")
+        };
+        let holding = Database::in_memory().expect("opened");
+        let _queue = EmbeddedQueue::new(
+            holding.clone(),
+            QueueSettings {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 10,
+            },
+        );
+        let beside = Database::in_memory().expect("opened");
+        // (database, alert id, with a task, idempotency key) → (answer's enqueued, stored enqueued)
+        let cases = [
+            (&holding, "al_1", true, None, true, true),
+            (&holding, "al_2", false, None, true, true),
+            (&holding, "al_3", false, Some("key-3"), true, true),
+            (&beside, "al_4", true, None, false, true),
+            (&beside, "al_5", true, Some("key-5"), false, false),
+        ];
+        for (database, id, with_task, key, answered, stored) in cases {
+            let (alert, delivery) = alert_with_delivery(id);
+            let tasks: Vec<Task> = with_task.then(|| task_for(&delivery)).into_iter().collect();
+            let outcome = database
+                .record_alert(AlertRecord {
+                    alert: &alert,
+                    deliveries: std::slice::from_ref(&delivery),
+                    idempotency: key.map(|k| (k, "hash")),
+                    tasks: &tasks,
+                })
+                .await
+                .expect("recorded");
+            assert_eq!(
+                outcome,
+                RecordOutcome::Recorded { enqueued: answered },
+                "{id}"
+            );
+            assert_eq!(stored_enqueued(database.clone(), id).await, stored, "{id}");
+        }
     }
 }
