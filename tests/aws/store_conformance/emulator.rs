@@ -606,6 +606,72 @@ async fn end_first_run(store: &DynamoStore, id: &str, status_code: u16, status: 
     assert!(ended, "{id} was pending in run 0");
 }
 
+/// Sets string attributes on acme's item `sk` directly, as the code of an earlier release left it.
+async fn set_as_before(client: &Client, table: &str, sk: &str, attributes: &[(&str, &str)]) {
+    let mut update = client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S("T#acme".into()))
+        .key("sk", AttributeValue::S(sk.into()));
+    let mut clauses = Vec::new();
+    for (n, (name, value)) in attributes.iter().enumerate() {
+        clauses.push(format!("#a{n} = :v{n}"));
+        update = update
+            .expression_attribute_names(format!("#a{n}"), *name)
+            .expression_attribute_values(format!(":v{n}"), AttributeValue::S((*value).into()));
+    }
+    update
+        .update_expression(format!("SET {}", clauses.join(", ")))
+        .send()
+        .await
+        .expect("set");
+}
+
+/// The ids of the deliveries `index` holds under `key_attribute` = `value`, sorted.
+async fn ids_in_index(
+    client: &Client,
+    table: &str,
+    index: &str,
+    key_attribute: &str,
+    value: &str,
+) -> Vec<String> {
+    let items = client
+        .query()
+        .table_name(table)
+        .index_name(index)
+        .key_condition_expression("#key = :key")
+        .expression_attribute_names("#key", key_attribute)
+        .expression_attribute_values(":key", AttributeValue::S(value.into()))
+        .send()
+        .await
+        .expect("queried")
+        .items
+        .unwrap_or_default();
+    let mut ids: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.get("delivery_id")?.as_s().ok().cloned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The ids of acme's deliveries that `filter` lists, in the order listed.
+async fn listed_ids(store: &DynamoStore, filter: DeliveryFilter) -> Vec<String> {
+    store
+        .list_deliveries(
+            &tenant("acme"),
+            &DeliveryFilter {
+                limit: 100,
+                ..filter
+            },
+        )
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|d| d.id.0)
+        .collect()
+}
+
 /// A delivered delivery leaves both status indexes (`by_status`, `by_endpoint_status`): a delete of each
 /// entry, where a move to a `delivered` key would write two. It is still listed under `delivered`, from
 /// the table and from `by_endpoint`, once; a resend puts it back in them as pending. A delivered item
@@ -625,43 +691,16 @@ async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_li
         end_first_run(&store, id, 200, DeliveryStatus::Delivered).await;
     }
     // msg_1 as the code before this change left it: in both indexes under `delivered`.
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S("T#acme".into()))
-        .key("sk", AttributeValue::S("DL#msg_1".into()))
-        .update_expression("SET gsi2pk = :status, gsi4pk = :endpoint_status")
-        .expression_attribute_values(":status", AttributeValue::S("T#acme#ST#delivered".into()))
-        .expression_attribute_values(
-            ":endpoint_status",
-            AttributeValue::S("T#acme#EP#ep_1#ST#delivered".into()),
-        )
-        .send()
-        .await
-        .expect("set");
-    let in_index = |index: &'static str, key: &'static str, value: String| {
-        let (client, table) = (client.clone(), table.clone());
-        async move {
-            let items = client
-                .query()
-                .table_name(&table)
-                .index_name(index)
-                .key_condition_expression("#key = :key")
-                .expression_attribute_names("#key", key)
-                .expression_attribute_values(":key", AttributeValue::S(value))
-                .send()
-                .await
-                .expect("queried")
-                .items
-                .unwrap_or_default();
-            let mut ids: Vec<String> = items
-                .iter()
-                .filter_map(|item| item.get("delivery_id")?.as_s().ok().cloned())
-                .collect();
-            ids.sort();
-            ids
-        }
-    };
+    set_as_before(
+        &client,
+        &table,
+        "DL#msg_1",
+        &[
+            ("gsi2pk", "T#acme#ST#delivered"),
+            ("gsi4pk", "T#acme#EP#ep_1#ST#delivered"),
+        ],
+    )
+    .await;
     for (index, key, value) in [
         ("by_status", "gsi2pk", "T#acme#ST#delivered"),
         (
@@ -671,26 +710,18 @@ async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_li
         ),
     ] {
         assert_eq!(
-            in_index(index, key, value.to_string()).await,
+            ids_in_index(&client, &table, index, key, value).await,
             vec!["msg_1"],
             "only the item written before the change is in {index} under delivered"
         );
     }
     let listed = |endpoint: Option<&'static str>, status: DeliveryStatus| {
-        let store = store.clone();
-        async move {
-            let filter = DeliveryFilter {
-                endpoint_id: endpoint.map(EndpointId::from),
-                status: Some(status),
-                limit: 100,
-                ..DeliveryFilter::default()
-            };
-            let listed = store
-                .list_deliveries(&tenant("acme"), &filter)
-                .await
-                .expect("listed");
-            listed.into_iter().map(|d| d.id.0).collect::<Vec<_>>()
-        }
+        let filter = DeliveryFilter {
+            endpoint_id: endpoint.map(EndpointId::from),
+            status: Some(status),
+            ..DeliveryFilter::default()
+        };
+        listed_ids(&store, filter)
     };
     for endpoint in [None, Some("ep_1")] {
         assert_eq!(
@@ -708,19 +739,16 @@ async fn dynamodb_a_delivered_delivery_leaves_the_status_indexes_and_is_still_li
             .expect("resent"),
         Some(1)
     );
-    assert_eq!(
-        in_index("by_status", "gsi2pk", "T#acme#ST#pending".to_string()).await,
-        vec!["msg_2"]
-    );
-    assert_eq!(
-        in_index(
-            "by_endpoint_status",
-            "gsi4pk",
-            "T#acme#EP#ep_1#ST#pending".to_string()
-        )
-        .await,
-        vec!["msg_2"]
-    );
+    for (index, key, value) in [
+        ("by_status", "gsi2pk", "T#acme#ST#pending"),
+        ("by_endpoint_status", "gsi4pk", "T#acme#EP#ep_1#ST#pending"),
+    ] {
+        assert_eq!(
+            ids_in_index(&client, &table, index, key, value).await,
+            vec!["msg_2"],
+            "{index}"
+        );
+    }
     for endpoint in [None, Some("ep_1")] {
         assert_eq!(
             listed(endpoint, DeliveryStatus::Pending).await,
@@ -749,40 +777,28 @@ async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() 
         .record_alert(record(&alert("acme", "al_1"), &deliveries, None))
         .await
         .expect("recorded");
-    let in_by_alert = || {
-        let (client, table) = (client.clone(), table.clone());
-        async move {
-            let items = client
-                .query()
-                .table_name(&table)
-                .index_name("by_alert")
-                .key_condition_expression("gsi3pk = :key")
-                .expression_attribute_values(":key", AttributeValue::S("T#acme#AL#al_1".into()))
-                .send()
-                .await
-                .expect("queried")
-                .items
-                .unwrap_or_default();
-            items.len()
-        }
-    };
-    assert_eq!(in_by_alert().await, 0, "a new delivery is not in by_alert");
+    let in_by_alert = || ids_in_index(&client, &table, "by_alert", "gsi3pk", "T#acme#AL#al_1");
+    assert_eq!(
+        in_by_alert().await.len(),
+        0,
+        "a new delivery is not in by_alert"
+    );
     // msg_1 as the code before this change wrote it.
-    client
-        .update_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S("T#acme".into()))
-        .key("sk", AttributeValue::S("DL#msg_1".into()))
-        .update_expression("SET gsi3pk = :key, gsi3sk = :id")
-        .expression_attribute_values(":key", AttributeValue::S("T#acme#AL#al_1".into()))
-        .expression_attribute_values(":id", AttributeValue::S("msg_1".into()))
-        .send()
-        .await
-        .expect("set");
-    assert_eq!(in_by_alert().await, 1);
+    set_as_before(
+        &client,
+        &table,
+        "DL#msg_1",
+        &[("gsi3pk", "T#acme#AL#al_1"), ("gsi3sk", "msg_1")],
+    )
+    .await;
+    assert_eq!(in_by_alert().await.len(), 1);
     // msg_1 dies, and so does its fallback msg_3; msg_3's fallback msg_4 is pending.
     end_first_run(&store, "msg_1", 410, DeliveryStatus::Dead).await;
-    assert_eq!(in_by_alert().await, 0, "its first change takes it out");
+    assert_eq!(
+        in_by_alert().await.len(),
+        0,
+        "its first change takes it out"
+    );
     for (dead, fallback, endpoint) in [("msg_1", "msg_3", "ep_3"), ("msg_3", "msg_4", "ep_4")] {
         let delivery = Delivery {
             fallback_of: Some(DeliveryId::from(dead)),
@@ -800,29 +816,19 @@ async fn dynamodb_an_alerts_deliveries_are_read_from_its_receipt_not_an_index() 
         }
     }
     let listed = |status: Option<DeliveryStatus>| {
-        let store = store.clone();
-        async move {
-            let filter = DeliveryFilter {
-                alert_id: Some(AlertId::from("al_1")),
-                status,
-                limit: 100,
-                ..DeliveryFilter::default()
-            };
-            store
-                .list_deliveries(&tenant("acme"), &filter)
-                .await
-                .expect("listed")
-                .into_iter()
-                .map(|d| d.id.0)
-                .collect::<Vec<_>>()
-        }
+        let filter = DeliveryFilter {
+            alert_id: Some(AlertId::from("al_1")),
+            status,
+            ..DeliveryFilter::default()
+        };
+        listed_ids(&store, filter)
     };
     assert_eq!(listed(None).await, vec!["msg_4", "msg_3", "msg_2", "msg_1"]);
     assert_eq!(
         listed(Some(DeliveryStatus::Dead)).await,
         vec!["msg_3", "msg_1"]
     );
-    assert_eq!(in_by_alert().await, 0);
+    assert_eq!(in_by_alert().await.len(), 0);
 }
 
 /// The search for stranded deliveries reads the tenant registry, then each registered tenant's pending
