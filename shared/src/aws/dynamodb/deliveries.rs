@@ -30,8 +30,8 @@ use crate::ports::store::{
     StoreError,
 };
 
-/// How many deliveries have their attempts read at the same time when listing.
-const ATTEMPT_READS_AT_ONCE: usize = 16;
+/// How many reads a listing keeps in flight: of deliveries by key, or of their attempts.
+const LISTING_READS_IN_FLIGHT: usize = 16;
 /// Deliveries a replay starts again at once.
 const RESENDS_AT_ONCE: usize = 32;
 
@@ -135,7 +135,7 @@ impl DynamoStore {
                 delivery.attempts = self.attempts(&delivery.tenant, &delivery.id).await?;
                 Ok::<_, StoreError>(delivery)
             })
-            .buffered(ATTEMPT_READS_AT_ONCE)
+            .buffered(LISTING_READS_IN_FLIGHT)
             .try_collect()
             .await
     }
@@ -183,7 +183,7 @@ impl DynamoStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let read: Vec<Option<Stored>> = stream::iter(ids.iter().cloned())
             .map(|id| async move { self.read_stored_as(tenant, &id, false).await })
-            .buffered(ATTEMPT_READS_AT_ONCE)
+            .buffered(LISTING_READS_IN_FLIGHT)
             .try_collect()
             .await?;
         Ok(read.into_iter().flatten().map(|s| s.delivery).collect())
