@@ -11,6 +11,7 @@
 mod attempt_twice;
 #[cfg(feature = "aws")]
 mod chaos;
+mod compiled_in_roots;
 #[cfg(feature = "aws")]
 mod cost;
 #[cfg(feature = "aws")]

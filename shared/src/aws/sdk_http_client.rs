@@ -5,9 +5,9 @@
 //! Why not the SDK's client (`aws-smithy-http-client`): it builds its TLS connector each time a service
 //! client is built (STS for the credential chain, DynamoDB, SQS, KMS), and its trust store is either the
 //! machine's, read from `/etc/ssl/certs` and decoded from PEM, or PEM it is given, decoded again for each
-//! build. That was most of a Lambda function's init (see `docs/performance.md`). Here the roots are DER
-//! compiled in, and one reqwest client is built per distinct timeout setting, when the first request needs
-//! it rather than at init.
+//! build. That was most of a Lambda function's init (see `docs/performance.md`). Here the roots are the
+//! compiled-in trust anchors ([`TrustedRoots::CompiledIn`]), and one reqwest client is built per distinct
+//! timeout setting, when the first request needs it rather than at init.
 //!
 //! Request bodies are the SDK's in-memory JSON bodies (DynamoDB, SQS, KMS send nothing else); a streaming
 //! body is refused as a connector error. Responses are read whole.
@@ -80,7 +80,7 @@ impl ReqwestConnector {
                     builder = builder.read_timeout(timeout);
                 }
                 TrustedRoots::CompiledIn
-                    .apply(builder)
+                    .apply(builder, None)
                     .and_then(reqwest::ClientBuilder::build)
                     .map_err(|e| format!("cannot build the AWS HTTP client: {e}"))
             })
