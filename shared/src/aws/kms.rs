@@ -1,12 +1,16 @@
 //! The secret sealer on AWS: envelope encryption under the template's KMS key. A container asks KMS for
 //! one data key (`GenerateDataKey`) the first time it seals and seals every value under it with
 //! AES-256-GCM; each sealed value carries that data key as KMS encrypted it, so any container can open
-//! it (`Decrypt`, once per data key: opened data keys are kept for the container's life).
+//! it (`Decrypt`, once per data key: opened data keys are kept for the container's life). The KMS client
+//! itself can be built when first needed ([`KmsSealer::client_on_first_use`]): building one parses the
+//! SDK's partition table for KMS, an eighth of a function's init, which a container that never meets a
+//! secret (an `api` instance taking alerts, a `deliver` instance whose endpoints have none) does not need.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
@@ -23,13 +27,16 @@ const OPENED_KEYS_KEPT: usize = 1024;
 /// key's length (two bytes, big-endian), the encrypted data key, then nonce and ciphertext.
 #[derive(Clone)]
 pub struct KmsSealer {
-    client: Client,
+    client: Arc<LazyClient>,
     key_id: String,
     /// This container's data key, asked for at the first seal.
     current: Arc<OnceCell<DataKey>>,
     /// Data keys opened by KMS, by their encrypted form.
     opened: Arc<Mutex<HashMap<Vec<u8>, SealingKey>>>,
 }
+
+/// The KMS client, or how to build it when first asked for.
+type LazyClient = LazyLock<Client, Box<dyn FnOnce() -> Client + Send>>;
 
 struct DataKey {
     key: SealingKey,
@@ -46,8 +53,17 @@ impl std::fmt::Debug for KmsSealer {
 
 impl KmsSealer {
     pub fn new(client: Client, key_id: String) -> Self {
+        Self::with_lazy_client(LazyLock::new(Box::new(move || client)), key_id)
+    }
+
+    /// With a client built from `sdk` the first time KMS is asked for something.
+    pub fn client_on_first_use(sdk: SdkConfig, key_id: String) -> Self {
+        Self::with_lazy_client(LazyLock::new(Box::new(move || Client::new(&sdk))), key_id)
+    }
+
+    fn with_lazy_client(client: LazyClient, key_id: String) -> Self {
         Self {
-            client,
+            client: Arc::new(client),
             key_id,
             current: Arc::new(OnceCell::new()),
             opened: Arc::new(Mutex::new(HashMap::new())),

@@ -210,9 +210,10 @@ impl Adapters {
                 aws_sdk_dynamodb::Client::new(&sdk),
                 settings.table.clone(),
                 settings.retention.history,
-                // Asks KMS for nothing until the first endpoint secret is sealed or opened.
-                Arc::new(KmsSealer::new(
-                    aws_sdk_kms::Client::new(&sdk),
+                // Builds its KMS client, and asks KMS for anything, only when the first endpoint
+                // secret is sealed or opened.
+                Arc::new(KmsSealer::client_on_first_use(
+                    sdk.clone(),
                     settings.kms_key_id.clone(),
                 )),
             ),
