@@ -33,7 +33,6 @@ pub async fn check(url: Option<String>) -> Result<(), String> {
             reqwest::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .no_proxy(),
-            None,
         )
         .and_then(reqwest::ClientBuilder::build)
         .map_err(|e| e.to_string())?;

@@ -80,7 +80,7 @@ impl ReqwestConnector {
                     builder = builder.read_timeout(timeout);
                 }
                 TrustedRoots::CompiledIn
-                    .apply(builder, None)
+                    .apply(builder)
                     .and_then(reqwest::ClientBuilder::build)
                     .map_err(|e| format!("cannot build the AWS HTTP client: {e}"))
             })

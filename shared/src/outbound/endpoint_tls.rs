@@ -68,27 +68,21 @@ impl ClientRecipe {
     pub fn build(&self, tls: Option<&EndpointTls>) -> Result<reqwest::Client, reqwest::Error> {
         crate::outbound::sender::install_crypto_provider();
         let mut builder = guarded_client_builder(self.policy.clone(), self.resolver.clone());
-        let identity = match tls.and_then(|t| t.client_certificate.as_ref()) {
-            Some(certificate) => Some(reqwest::Identity::from_pem(
-                format!(
-                    "{}\n{}",
-                    certificate.certificate_pem, certificate.private_key_pem
-                )
-                .as_bytes(),
-            )?),
-            None => None,
-        };
-        builder = match tls.and_then(|t| t.ca_pem.as_deref()) {
-            Some(ca_pem) => {
-                let builder = builder
-                    .tls_certs_only(reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())?);
-                match identity {
-                    Some(identity) => builder.identity(identity),
-                    None => builder,
-                }
+        let certificate = tls.and_then(|t| t.client_certificate.as_ref());
+        builder = match (tls.and_then(|t| t.ca_pem.as_deref()), certificate) {
+            (Some(ca_pem), _) => {
+                builder.tls_certs_only(reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())?)
             }
-            None => self.roots.apply(builder, identity)?,
+            (None, None) => self.roots.apply(builder)?,
+            (None, Some(_)) => self.roots.apply_presenting_certificate(builder)?,
         };
+        if let Some(certificate) = certificate {
+            let pem = format!(
+                "{}\n{}",
+                certificate.certificate_pem, certificate.private_key_pem
+            );
+            builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes())?);
+        }
         builder
             .timeout(self.timeout)
             .connect_timeout(self.timeout.min(Duration::from_secs(5)))

@@ -12,7 +12,7 @@
 //!   presents a certificate (mTLS endpoints, built when first used) is still built by reqwest from the
 //!   DER set, which holds the same roots (a test compares the two crates).
 
-use reqwest::{Certificate, ClientBuilder, Identity};
+use reqwest::{Certificate, ClientBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TrustedRoots {
@@ -24,19 +24,24 @@ pub enum TrustedRoots {
 }
 
 impl TrustedRoots {
-    /// `builder` set to verify servers against these roots, and to present `identity` if there is one.
-    pub fn apply(
+    /// `builder` set to verify servers against these roots.
+    pub fn apply(self, builder: ClientBuilder) -> Result<ClientBuilder, reqwest::Error> {
+        Ok(match self {
+            Self::System => builder,
+            Self::CompiledIn => builder.tls_backend_preconfigured(compiled_in_config()),
+        })
+    }
+
+    /// [`Self::apply`] for a client that will also present a certificate of its own: reqwest ignores
+    /// `identity()` beside a TLS configuration built outside it, so it gets the compiled-in roots as
+    /// certificates and builds the configuration itself.
+    pub fn apply_presenting_certificate(
         self,
         builder: ClientBuilder,
-        identity: Option<Identity>,
     ) -> Result<ClientBuilder, reqwest::Error> {
-        Ok(match (self, identity) {
-            (Self::System, None) => builder,
-            (Self::System, Some(identity)) => builder.identity(identity),
-            (Self::CompiledIn, None) => builder.tls_backend_preconfigured(compiled_in_config()),
-            (Self::CompiledIn, Some(identity)) => builder
-                .tls_certs_only(compiled_in_certificates()?)
-                .identity(identity),
+        Ok(match self {
+            Self::System => builder,
+            Self::CompiledIn => builder.tls_certs_only(compiled_in_certificates()?),
         })
     }
 }
@@ -116,11 +121,13 @@ mod tests {
     #[test]
     fn both_choices_build_a_client() {
         for roots in [TrustedRoots::System, TrustedRoots::CompiledIn] {
-            let builder = roots
-                .apply(reqwest::Client::builder(), None)
-                .expect("roots apply");
             crate::outbound::sender::install_crypto_provider();
-            builder.build().expect("a client");
+            for builder in [
+                roots.apply(reqwest::Client::builder()),
+                roots.apply_presenting_certificate(reqwest::Client::builder()),
+            ] {
+                builder.expect("roots apply").build().expect("a client");
+            }
         }
     }
 }
