@@ -475,6 +475,23 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     assert_eq!(delivery["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(lambdas.dlq_depth().await, 1, "deliver sent it to the DLQ");
 
+    // A replay through the API, under the api function's own role: the dead deliveries are read in
+    // batches (`BatchGetItem`), the new runs sent, and the old letter taken out of the DLQ.
+    gone.set(Behaviour::status(200));
+    let (status, replayed) = lambdas
+        .api("POST", "/v1/dead-letters/replay", Some(&json!({})))
+        .await;
+    assert_eq!((status, replayed), (200, json!({"replayed": 1})));
+    assert_eq!(
+        lambdas.dlq_depth().await,
+        0,
+        "the replay removed the letter"
+    );
+    lambdas.drain().await;
+    let delivery = lambdas.delivery(&gone_id).await;
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!(gone.received().len(), 2);
+
     // A storm to an endpoint that sends one error a window by itself: the api function counts the
     // window and folds the others, deliver holds the digest by delayed re-sends until the window ends,
     // then sends it listing both, all under the functions' own roles.

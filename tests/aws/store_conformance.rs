@@ -1377,6 +1377,13 @@ async fn pages_follow_before_and_limit(stores: &Stores) -> Outcome {
             loop {
                 let page = stores.deliveries.list_deliveries(&acme, &filter).await?;
                 assert!(page.len() <= limit, "{filter:?}");
+                // A replay pages through the ids alone: the same deliveries, in the same order.
+                let page_ids: Vec<DeliveryId> = page.iter().map(|d| d.id.clone()).collect();
+                assert_eq!(
+                    stores.deliveries.list_delivery_ids(&acme, &filter).await?,
+                    page_ids,
+                    "{filter:?}"
+                );
                 let Some(last) = page.last() else { break };
                 filter.before = Some(last.id.clone());
                 pages.push(page);

@@ -272,6 +272,7 @@ async fn run_hot_paths(database: &Database, queue: &EmbeddedQueue) {
                 ..filter.clone()
             };
             database.list_deliveries(&tenant, &filter).await.unwrap();
+            database.list_delivery_ids(&tenant, &filter).await.unwrap();
         }
     }
 

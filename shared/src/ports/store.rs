@@ -308,6 +308,16 @@ pub trait DeliveryStore: Send + Sync {
         tenant: &TenantId,
         filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError>;
+    /// The ids of what [`list_deliveries`](Self::list_deliveries) lists, in its order: what a replay pages
+    /// through. A store that reads attempts apart from their deliveries skips them here.
+    async fn list_delivery_ids(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let deliveries = self.list_deliveries(tenant, filter).await?;
+        Ok(deliveries.into_iter().map(|d| d.id).collect())
+    }
     /// Records an attempt (if any) and the new status, only while the delivery is pending in `run`.
     /// Returns false, writing nothing, if a resend started another run or it already finished, or if an
     /// attempt numbered as high as this one is recorded in the run already: a duplicate of the run's task

@@ -59,13 +59,11 @@ impl Service {
                     let page = self
                         .ports
                         .deliveries
-                        .list_deliveries(tenant, &filter)
+                        .list_delivery_ids(tenant, &filter)
                         .await?;
                     let Some(last) = page.last() else { break };
-                    filter.before = Some(last.id.clone());
-                    replayed += self
-                        .replay_batch(tenant, page.into_iter().map(|d| d.id))
-                        .await?;
+                    filter.before = Some(last.clone());
+                    replayed += self.replay_batch(tenant, page.into_iter()).await?;
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! in the delivery's partition, and status changes as conditional writes that hold only while the
 //! delivery is where the caller saw it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
@@ -108,6 +108,44 @@ impl DynamoStore {
             return Ok(None);
         }
         Ok(Some(stored_from(&found)?))
+    }
+
+    /// What [`list_deliveries`](DeliveryStore::list_deliveries) lists, without the attempts.
+    async fn listed(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let limit = filter.limit.max(1);
+        if let Some(alert) = &filter.alert_id {
+            let mut deliveries = self.alert_deliveries(tenant, alert).await?;
+            deliveries.retain(|delivery| selected(delivery, filter));
+            deliveries.truncate(limit);
+            return Ok(deliveries);
+        }
+        let mut deliveries = Vec::new();
+        let mut start = None;
+        loop {
+            let size = page_size(filter, limit - deliveries.len());
+            let (items, next) = self.delivery_page(tenant, filter, size, start).await?;
+            let now = now_epoch();
+            for found in &items {
+                if !item::is_live(found, now)? || item::flag(found, STAGED)? {
+                    continue;
+                }
+                let delivery = stored_from(found)?.delivery;
+                if selected(&delivery, filter) {
+                    deliveries.push(delivery);
+                    if deliveries.len() == limit {
+                        return Ok(deliveries);
+                    }
+                }
+            }
+            start = next;
+            if start.is_none() {
+                return Ok(deliveries);
+            }
+        }
     }
 
     /// A delivery's attempts, in the order they were made: by run, then by number. The keys sort so,
@@ -329,36 +367,18 @@ impl DeliveryStore for DynamoStore {
         tenant: &TenantId,
         filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let limit = filter.limit.max(1);
-        if let Some(alert) = &filter.alert_id {
-            let mut deliveries = self.alert_deliveries(tenant, alert).await?;
-            deliveries.retain(|delivery| selected(delivery, filter));
-            deliveries.truncate(limit);
-            return self.with_attempts(deliveries).await;
-        }
-        let mut deliveries = Vec::new();
-        let mut start = None;
-        loop {
-            let size = page_size(filter, limit - deliveries.len());
-            let (items, next) = self.delivery_page(tenant, filter, size, start).await?;
-            let now = now_epoch();
-            for found in &items {
-                if !item::is_live(found, now)? || item::flag(found, STAGED)? {
-                    continue;
-                }
-                let delivery = stored_from(found)?.delivery;
-                if selected(&delivery, filter) {
-                    deliveries.push(delivery);
-                    if deliveries.len() == limit {
-                        return self.with_attempts(deliveries).await;
-                    }
-                }
-            }
-            start = next;
-            if start.is_none() {
-                return self.with_attempts(deliveries).await;
-            }
-        }
+        let deliveries = self.listed(tenant, filter).await?;
+        self.with_attempts(deliveries).await
+    }
+
+    /// The listing without the attempts, which are a `Query` for each delivery.
+    async fn list_delivery_ids(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let deliveries = self.listed(tenant, filter).await?;
+        Ok(deliveries.into_iter().map(|d| d.id).collect())
     }
 
     /// Reads the delivery, then writes the change (and the attempt, in the same transaction) on the
@@ -508,31 +528,43 @@ impl DeliveryStore for DynamoStore {
         id: &DeliveryId,
         only_if: Option<DeliveryStatus>,
     ) -> Result<Option<u32>, StoreError> {
-        for _ in 0..WRITE_TRIES {
-            let Some(stored) = self.read_stored(tenant, id).await? else {
-                return Ok(None);
-            };
-            let Some((write, new_run)) = resend_write(tenant, id, &stored, only_if)? else {
-                return Ok(None);
-            };
-            if write.send(self).await? {
-                return Ok(Some(new_run));
-            }
-        }
-        Err(DynamoError::Contended("the delivery").into())
+        let stored = self.read_stored(tenant, id).await?;
+        self.start_resend_of(tenant, id, stored, only_if).await
     }
 
-    /// [`start_resend`](DeliveryStore::start_resend) for many deliveries at once, a few dozen in flight:
-    /// each is its own conditional write (a replay needs no page to be all-or-nothing, and a transaction
-    /// would cost twice the write units), so a page takes about as long as its slowest delivery.
+    /// [`start_resend`](DeliveryStore::start_resend) for many deliveries at once. They are read 100 to a
+    /// request (`BatchGetItem`, strongly consistent), and each new run is its own conditional write, a
+    /// few dozen in flight: a replay needs no page to be all-or-nothing, and a transaction would cost
+    /// twice the write units. A delivery that changed between the read and its write is read again
+    /// alone, as a single resend would.
     async fn start_resends(
         &self,
         tenant: &TenantId,
         ids: &[DeliveryId],
         only_if: Option<DeliveryStatus>,
     ) -> Result<Vec<(DeliveryId, u32)>, StoreError> {
-        let runs: Vec<Option<u32>> = stream::iter(ids.iter().cloned())
-            .map(|id| async move { self.start_resend(tenant, &id, only_if).await })
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| key(tenant_pk(tenant), delivery_sk(id)))
+            .collect();
+        let mut found: HashMap<String, Item> = self
+            .get_live_many(&keys)
+            .await?
+            .into_iter()
+            .map(|item| Ok((item::string(&item, SK)?.to_string(), item)))
+            .collect::<Result<_, StoreError>>()?;
+        let reads: Vec<(DeliveryId, Option<Item>)> = ids
+            .iter()
+            .map(|id| (id.clone(), found.remove(&delivery_sk(id))))
+            .collect();
+        let runs: Vec<Option<u32>> = stream::iter(reads)
+            .map(|(id, read)| async move {
+                let stored = match read {
+                    Some(item) if !item::flag(&item, STAGED)? => Some(stored_from(&item)?),
+                    _ => None,
+                };
+                self.start_resend_of(tenant, &id, stored, only_if).await
+            })
             .buffered(RESENDS_AT_ONCE)
             .try_collect()
             .await?;
@@ -541,6 +573,32 @@ impl DeliveryStore for DynamoStore {
             .zip(runs)
             .filter_map(|(id, run)| Some((id.clone(), run?)))
             .collect())
+    }
+}
+
+impl DynamoStore {
+    /// Starts the next run of `id` as last read (`stored`), on the condition that it is unchanged; a
+    /// delivery that changed meanwhile is read again and tried again.
+    async fn start_resend_of(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        mut stored: Option<Stored>,
+        only_if: Option<DeliveryStatus>,
+    ) -> Result<Option<u32>, StoreError> {
+        for _ in 0..WRITE_TRIES {
+            let Some(current) = stored else {
+                return Ok(None);
+            };
+            let Some((write, new_run)) = resend_write(tenant, id, &current, only_if)? else {
+                return Ok(None);
+            };
+            if write.send(self).await? {
+                return Ok(Some(new_run));
+            }
+            stored = self.read_stored(tenant, id).await?;
+        }
+        Err(DynamoError::Contended("the delivery").into())
     }
 }
 

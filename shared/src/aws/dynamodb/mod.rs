@@ -26,7 +26,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 use chrono::Utc;
 
 use crate::endpoint::OpenedDocuments;
@@ -44,6 +44,8 @@ pub const DEFAULT_RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 const TRANSACTION_LIMIT: usize = 100;
 /// How often a write that lost a race is re-read and tried again before giving up.
 const WRITE_TRIES: usize = 8;
+/// DynamoDB's limit of keys in one `BatchGetItem`.
+const BATCH_GET_LIMIT: usize = 100;
 
 /// The storage ports on one DynamoDB table (create it with [`create_table`]).
 #[derive(Clone, Debug)]
@@ -113,6 +115,54 @@ impl DynamoStore {
             Some(item) if item::is_live(&item, now_epoch())? => Ok(Some(item)),
             _ => Ok(None),
         }
+    }
+
+    /// The live items of these keys, strongly consistent, read 100 keys to a `BatchGetItem` (in no
+    /// particular order; absent and expired ones are left out). Keys DynamoDB leaves unprocessed (a
+    /// partition at its limit) are asked for again after a pause.
+    async fn get_live_many(&self, keys: &[Item]) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut asked = chunk.to_vec();
+            let mut pauses = 0;
+            while !asked.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(asked))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(DynamoError::Build)?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| request_failed("BatchGetItem", e))?;
+                let now = now_epoch();
+                let answered = output
+                    .responses
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .unwrap_or_default();
+                for item in answered {
+                    if item::is_live(&item, now)? {
+                        found.push(item);
+                    }
+                }
+                asked = output
+                    .unprocessed_keys
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+                if !asked.is_empty() {
+                    pauses += 1;
+                    if pauses > WRITE_TRIES {
+                        return Err(DynamoError::Throttled("BatchGetItem").into());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20 << pauses)).await;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// A strongly consistent `Query` of the partition `pk`'s items whose sort key begins with `prefix`,
@@ -235,6 +285,8 @@ enum DynamoError {
     Build(#[from] BuildError),
     #[error("{0} kept changing under concurrent writes; giving up")]
     Contended(&'static str),
+    #[error("DynamoDB kept leaving part of a {0} unprocessed; giving up")]
+    Throttled(&'static str),
     #[error("the stored records disagree: {0}")]
     Inconsistent(&'static str),
 }

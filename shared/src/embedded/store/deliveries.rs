@@ -246,27 +246,8 @@ impl DeliveryStore for Database {
         tenant: &TenantId,
         filter: &DeliveryFilter,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let tenant = tenant.0.clone();
-        let filter = filter.clone();
+        let (sql, args) = listing(DELIVERY_COLUMNS, tenant, filter);
         self.read(move |c| {
-            let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?");
-            let mut args: Vec<String> = vec![tenant];
-            let clauses = [
-                ("endpoint_id", filter.endpoint_id.map(|e| e.0)),
-                ("status", filter.status.map(|s| s.as_str().to_string())),
-                ("alert_id", filter.alert_id.map(|a| a.0)),
-            ];
-            for (column, value) in clauses {
-                if let Some(value) = value {
-                    sql.push_str(&format!(" AND {column} = ?"));
-                    args.push(value);
-                }
-            }
-            if let Some(before) = filter.before {
-                sql.push_str(" AND id < ?");
-                args.push(before.0);
-            }
-            sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.max(1)));
             let mut statement = c.prepare(&sql)?;
             let rows =
                 statement.query_map(rusqlite::params_from_iter(args.iter()), delivery_from_row)?;
@@ -275,6 +256,22 @@ impl DeliveryStore for Database {
                 load_attempts(c, delivery)?;
             }
             Ok(deliveries)
+        })
+        .await
+    }
+
+    async fn list_delivery_ids(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<DeliveryId>, StoreError> {
+        let (sql, args) = listing("id", tenant, filter);
+        self.read(move |c| {
+            let mut statement = c.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(args.iter()), |row| {
+                Ok(DeliveryId(row.get(0)?))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
@@ -397,4 +394,31 @@ impl DeliveryStore for Database {
         })
         .await
     }
+}
+
+/// The statement listing `columns` of `tenant`'s deliveries that `filter` selects, newest first, and its
+/// arguments.
+fn listing(columns: &str, tenant: &TenantId, filter: &DeliveryFilter) -> (String, Vec<String>) {
+    let mut sql = format!("SELECT {columns} FROM deliveries WHERE tenant = ?");
+    let mut args: Vec<String> = vec![tenant.0.clone()];
+    let clauses = [
+        (
+            "endpoint_id",
+            filter.endpoint_id.as_ref().map(|e| e.0.clone()),
+        ),
+        ("status", filter.status.map(|s| s.as_str().to_string())),
+        ("alert_id", filter.alert_id.as_ref().map(|a| a.0.clone())),
+    ];
+    for (column, value) in clauses {
+        if let Some(value) = value {
+            sql.push_str(&format!(" AND {column} = ?"));
+            args.push(value);
+        }
+    }
+    if let Some(before) = &filter.before {
+        sql.push_str(" AND id < ?");
+        args.push(before.0.clone());
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", filter.limit.max(1)));
+    (sql, args)
 }
