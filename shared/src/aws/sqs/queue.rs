@@ -16,6 +16,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use crate::delivery::retry_policy::MAX_ATTEMPTS;
 use crate::ids::DeliveryId;
@@ -33,6 +34,8 @@ pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// How long a receive waits for a message when none is visible: long polling, so an empty answer means
 /// the queue is empty rather than that the servers sampled held nothing.
 const RECEIVE_WAIT_SECONDS: i32 = 1;
+/// `SendMessageBatch` calls one `send_batch` keeps in flight.
+const SEND_BATCHES_AT_ONCE: usize = 8;
 /// The dead-letter queue keeps messages as long as SQS allows: 14 days.
 const DEAD_LETTER_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 
@@ -327,6 +330,16 @@ impl SqsQueue {
     /// Deletes up to ten received messages of the delivery queue in one call; the receipts SQS could not
     /// delete are reported.
     pub async fn delete_received(&self, receipts: &[&str]) -> Result<(), QueueError> {
+        Ok(self.delete_batch_from(&self.queue_url, receipts).await?)
+    }
+
+    /// Deletes received messages of `url`, at most 10, in one `DeleteMessageBatch`; entries SQS refuses
+    /// are reported.
+    pub(super) async fn delete_batch_from(
+        &self,
+        url: &str,
+        receipts: &[&str],
+    ) -> Result<(), SqsError> {
         let entries = receipts
             .iter()
             .enumerate()
@@ -341,7 +354,7 @@ impl SqsQueue {
         let answer = self
             .client
             .delete_message_batch()
-            .queue_url(&self.queue_url)
+            .queue_url(url)
             .set_entries(Some(entries))
             .send()
             .await
@@ -354,7 +367,7 @@ impl SqsQueue {
         if refusals.is_empty() {
             Ok(())
         } else {
-            Err(SqsError::Rejected(refusals).into())
+            Err(SqsError::Rejected(refusals))
         }
     }
 
@@ -372,10 +385,16 @@ impl SqsQueue {
 
 #[async_trait]
 impl TaskQueue for SqsQueue {
+    /// Ten tasks to a `SendMessageBatch`, a few batches in flight: a replay's page of 500 is 50 of them.
     async fn send_batch(&self, tasks: &[Task]) -> Result<(), QueueError> {
-        for chunk in tasks.chunks(SQS_BATCH_LIMIT) {
-            self.send_chunk(&self.queue_url, chunk).await?;
-        }
+        let sends: Vec<_> = tasks
+            .chunks(SQS_BATCH_LIMIT)
+            .map(|chunk| self.send_chunk(&self.queue_url, chunk))
+            .collect();
+        stream::iter(sends)
+            .buffer_unordered(SEND_BATCHES_AT_ONCE)
+            .try_collect::<()>()
+            .await?;
         Ok(())
     }
 
