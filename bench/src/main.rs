@@ -16,6 +16,8 @@ mod process_cpu;
 mod receiver;
 mod render;
 mod replay;
+#[cfg(feature = "aws")]
+mod replay_dynamodb;
 mod routing;
 mod seeding;
 mod serve_process;
@@ -123,7 +125,7 @@ fn main() -> std::process::ExitCode {
     let mut failures = Vec::new();
     let mut notes = Vec::new();
     type Scenario = fn(Settings, &mut Vec<String>) -> Result<Vec<table::Row>, BenchError>;
-    let scenarios: [(&str, Scenario); 12] = [
+    let scenarios: &[(&str, Scenario)] = &[
         ("end-to-end deliveries and memory", |s, n| e2e::run(s, n)),
         ("backlog drain and ingest beside it", |s, n| {
             backlog::run(s, n)
@@ -141,10 +143,14 @@ fn main() -> std::process::ExitCode {
         ("template render", |s, _| Ok(render::run(s))),
         ("signing", |s, _| Ok(signing::run(s))),
         ("dead-letter replay", |s, n| replay::run(s, n)),
+        #[cfg(feature = "aws")]
+        ("dead-letter replay on DynamoDB", |s, n| {
+            replay_dynamodb::run(s, n)
+        }),
         ("Lambda init", |s, n| lambda::init(s, n)),
         ("Lambda package", |s, n| lambda::package(s, n)),
     ];
-    for (name, scenario) in scenarios {
+    for &(name, scenario) in scenarios {
         if only
             .as_deref()
             .is_some_and(|wanted| !name.to_lowercase().contains(wanted))
