@@ -476,8 +476,19 @@ async fn the_functions_deliver_retry_dead_letter_and_replay() {
     assert_eq!(lambdas.dlq_depth().await, 1, "deliver sent it to the DLQ");
 
     // A replay through the API, under the api function's own role: the dead deliveries are read in
-    // batches (`BatchGetItem`), the new runs sent, and the old letter taken out of the DLQ.
+    // batches (`BatchGetItem`), the new runs sent, and the old letter taken out of the DLQ. The 410
+    // disabled the endpoint; it is enabled again first, as the console's "Enable" does.
     gone.set(Behaviour::status(200));
+    let path = format!("/v1/endpoints/{}", endpoint["id"].as_str().unwrap());
+    let (status, mut view) = lambdas.api("GET", &path, None).await;
+    assert_eq!((status, &view["enabled"]), (200, &json!(false)), "{view}");
+    view["enabled"] = json!(true);
+    let (status, enabled) = lambdas.api("PUT", &path, Some(&view)).await;
+    assert_eq!(
+        (status, &enabled["enabled"]),
+        (200, &json!(true)),
+        "{enabled}"
+    );
     let (status, replayed) = lambdas
         .api("POST", "/v1/dead-letters/replay", Some(&json!({})))
         .await;
