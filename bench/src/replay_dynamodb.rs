@@ -71,9 +71,10 @@ impl Seeded {
 
 /// A fresh table and queue pair holding `n` dead deliveries, and the dead letter of each.
 async fn seeded(n: usize, round: usize) -> Result<Seeded, BenchError> {
-    // The emulator sometimes takes seconds to answer a transaction (it copies the table first); the
-    // SDK's stalled-stream protection would then send the request again beside the first, which the
-    // emulator, without locks, can fail half-way. Real DynamoDB answers in milliseconds.
+    // The emulator sometimes takes seconds to answer a transaction (it copies the table first), and a
+    // second copy of the request then arrived beside the first after 5 s, the grace period of the SDK's
+    // stalled-stream protection; the emulator, without locks, failed it half-way. Real DynamoDB answers
+    // in milliseconds.
     let config = load_sdk_config()
         .await
         .into_builder()
