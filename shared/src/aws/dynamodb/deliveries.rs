@@ -104,10 +104,7 @@ impl DynamoStore {
         else {
             return Ok(None);
         };
-        if item::flag(&found, STAGED)? {
-            return Ok(None);
-        }
-        Ok(Some(stored_from(&found)?))
+        published(&found)
     }
 
     /// What [`list_deliveries`](DeliveryStore::list_deliveries) lists, without the attempts.
@@ -560,8 +557,8 @@ impl DeliveryStore for DynamoStore {
         let runs: Vec<Option<u32>> = stream::iter(reads)
             .map(|(id, read)| async move {
                 let stored = match read {
-                    Some(item) if !item::flag(&item, STAGED)? => Some(stored_from(&item)?),
-                    _ => None,
+                    Some(item) => published(&item)?,
+                    None => None,
                 };
                 self.start_resend_of(tenant, &id, stored, only_if).await
             })
@@ -600,6 +597,15 @@ impl DynamoStore {
         }
         Err(DynamoError::Contended("the delivery").into())
     }
+}
+
+/// A delivery item as read, or `None` while it is staged (written ahead of its alert, not yet
+/// published).
+fn published(found: &Item) -> Result<Option<Stored>, StoreError> {
+    if item::flag(found, STAGED)? {
+        return Ok(None);
+    }
+    Ok(Some(stored_from(found)?))
 }
 
 /// The write that starts `stored`'s next run, on the condition that it is unchanged; `None` when it is

@@ -211,6 +211,7 @@ impl SqsQueue {
                         kept.push(incoming.receipt);
                         kept.extend(unjudged.by_ref().map(|rest| rest.receipt));
                         judging_failed = Some(e);
+                        break;
                     }
                 }
             }
