@@ -9,6 +9,13 @@
 //! anything is known about it. Quick failures (refused, 5XX) hold no slot for long and leave the window as
 //! it is; the circuit breaker deals with them.
 //!
+//! A delivery that finds a quick endpoint's slots taken waits for one in memory, briefly, before it is told
+//! to wait on the queue: holding it there costs two writes (putting the task off, leasing it again) and the
+//! reads of a second look, where a slot of an endpoint that answers in milliseconds frees in less. No more
+//! deliveries wait so than the endpoint may have in flight, and none longer than about one of its attempts,
+//! so a slow or hanging endpoint (whose attempts are not quick) still holds only its in-flight slots of the
+//! worker's.
+//!
 //! The rate limit hands out start times one interval apart (a generic cell rate algorithm with
 //! reservations): a delivery told to wait is given its own future start, so a backlog held for a 1-per-
 //! second endpoint comes back one per second instead of all at once, again and again.
@@ -18,6 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 
 use crate::ids::{EndpointId, TenantId};
 
@@ -33,6 +41,8 @@ pub const INITIAL_WINDOW: u32 = 2;
 /// How long a delivery waits when the endpoint's in-flight slots are all taken: about one of its recent
 /// attempts, within these bounds.
 const FULL_WAIT: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+/// The longest an endpoint's typical attempt may take for deliveries to wait in memory for its slots.
+const QUICK_ATTEMPT: Duration = Duration::from_millis(50);
 /// A reservation nobody came back for within this long after its time is dropped.
 const RESERVATION_GRACE: chrono::Duration = chrono::Duration::seconds(30);
 
@@ -75,6 +85,9 @@ struct Lane {
     next_start: Option<DateTime<Utc>>,
     /// Starts promised to deliveries told to wait, in order.
     reserved: VecDeque<DateTime<Utc>>,
+    /// Deliveries waiting in memory for a slot, and the signal that one freed.
+    waiting: u32,
+    freed: Arc<Notify>,
 }
 
 impl Lane {
@@ -85,6 +98,8 @@ impl Lane {
             typical_attempt: FULL_WAIT.0,
             next_start: None,
             reserved: VecDeque::new(),
+            waiting: 0,
+            freed: Arc::new(Notify::new()),
         }
     }
 }
@@ -125,6 +140,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(lane) = self.pacing.lock().get_mut(&self.key) {
             lane.in_flight = lane.in_flight.saturating_sub(1);
+            lane.freed.notify_one();
         }
     }
 }
@@ -175,6 +191,63 @@ impl Pacing {
         })
     }
 
+    /// [`Pacing::admit`], except that where the endpoint's slots are all taken and its attempts are quick,
+    /// the delivery waits for a slot in memory (see the module's doc) before it is told to wait. `now`
+    /// reads the time for each look.
+    pub async fn admit_or_wait(
+        self: &Arc<Self>,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        limits: PaceLimits,
+        now: impl Fn() -> DateTime<Utc>,
+    ) -> Pace {
+        let pace = self.admit(tenant, endpoint, limits, now());
+        let Pace::Full(_) = pace else { return pace };
+        let key = (tenant.clone(), endpoint.clone());
+        let Some((waiter, patience)) = self.wait_in_memory(&key, limits) else {
+            return pace;
+        };
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let freed = waiter.freed.clone();
+            if tokio::time::timeout_at(deadline, freed.notified())
+                .await
+                .is_err()
+            {
+                return self.admit(tenant, endpoint, limits, now());
+            }
+            match self.admit(tenant, endpoint, limits, now()) {
+                Pace::Full(_) => continue,
+                pace => return pace,
+            }
+        }
+    }
+
+    /// A place among the deliveries waiting in memory for the lane's slots, and how long to wait, if the
+    /// lane's attempts are quick and fewer wait than it may have in flight.
+    fn wait_in_memory(
+        self: &Arc<Self>,
+        key: &LaneKey,
+        limits: PaceLimits,
+    ) -> Option<(Waiting, Duration)> {
+        let mut lanes = self.lock();
+        let lane = lanes.get_mut(key)?;
+        let may_wait = limits.max_in_flight.min(lane.window).max(1);
+        if lane.typical_attempt > QUICK_ATTEMPT || lane.waiting >= may_wait {
+            return None;
+        }
+        lane.waiting += 1;
+        let patience = lane.typical_attempt.clamp(FULL_WAIT.0, QUICK_ATTEMPT);
+        Some((
+            Waiting {
+                pacing: self.clone(),
+                key: key.clone(),
+                freed: lane.freed.clone(),
+            },
+            patience,
+        ))
+    }
+
     /// Attempts in flight to the endpoint, and how many its window allows now (what the tests look at).
     #[cfg(test)]
     fn in_flight(&self, tenant: &TenantId, endpoint: &EndpointId) -> (u32, u32) {
@@ -183,6 +256,21 @@ impl Pacing {
             .map_or((0, self.initial_window), |lane| {
                 (lane.in_flight, lane.window)
             })
+    }
+}
+
+/// A delivery waiting in memory for a lane's slot; it stops counting as one when dropped.
+struct Waiting {
+    pacing: Arc<Pacing>,
+    key: LaneKey,
+    freed: Arc<Notify>,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(lane) = self.pacing.lock().get_mut(&self.key) {
+            lane.waiting = lane.waiting.saturating_sub(1);
+        }
     }
 }
 
@@ -341,5 +429,91 @@ mod tests {
             ),
             "a minute later the lost reservation no longer holds anyone back"
         );
+    }
+
+    /// The two slots a new endpoint starts with, taken.
+    fn full_lane(pacing: &Arc<Pacing>) -> (InFlight, InFlight) {
+        let (tenant, endpoint) = ids();
+        let admit = || pacing.admit(&tenant, &endpoint, TWO, at_ms(0));
+        let (Pace::Go(first), Pace::Go(second)) = (admit(), admit()) else {
+            panic!("two at first");
+        };
+        (first, second)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delivery_waits_in_memory_for_a_slot_of_a_quick_endpoint() {
+        let pacing = Pacing::new(INITIAL_WINDOW);
+        let (first, _second) = full_lane(&pacing);
+        let waiter = tokio::spawn({
+            let pacing = pacing.clone();
+            async move {
+                let (tenant, endpoint) = ids();
+                let started = tokio::time::Instant::now();
+                let pace = pacing
+                    .admit_or_wait(&tenant, &endpoint, TWO, || at_ms(0))
+                    .await;
+                (matches!(pace, Pace::Go(_)), started.elapsed())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        drop(first);
+        let (admitted, waited) = waiter.await.unwrap();
+        assert!(admitted, "the freed slot goes to the waiting delivery");
+        assert_eq!(waited, Duration::from_millis(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_slot_frees_in_time_and_the_delivery_is_told_to_wait_on_the_queue() {
+        let pacing = Pacing::new(INITIAL_WINDOW);
+        let _full = full_lane(&pacing);
+        let (tenant, endpoint) = ids();
+        let started = tokio::time::Instant::now();
+        let pace = pacing
+            .admit_or_wait(&tenant, &endpoint, TWO, || at_ms(0))
+            .await;
+        assert!(matches!(pace, Pace::Full(_)));
+        assert_eq!(started.elapsed(), FULL_WAIT.0, "about one attempt");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_wait_in_memory_than_the_endpoint_may_have_in_flight_nor_for_a_slow_one() {
+        let pacing = Pacing::new(INITIAL_WINDOW);
+        let (first, second) = full_lane(&pacing);
+        let (tenant, endpoint) = ids();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pacing = pacing.clone();
+                let (tenant, endpoint) = ids();
+                tokio::spawn(async move {
+                    pacing
+                        .admit_or_wait(&tenant, &endpoint, TWO, || at_ms(0))
+                        .await
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        let third = pacing
+            .admit_or_wait(&tenant, &endpoint, TWO, || at_ms(0))
+            .await;
+        assert!(matches!(third, Pace::Full(_)));
+        assert_eq!(started.elapsed(), Duration::ZERO, "two wait already");
+        for waiter in waiters {
+            assert!(matches!(waiter.await.unwrap(), Pace::Full(_)));
+        }
+
+        // Attempts that take 200 ms: nobody waits for them in memory.
+        first.learn(
+            Answer::Answered { success: false },
+            Duration::from_millis(200),
+        );
+        let started = tokio::time::Instant::now();
+        let pace = pacing
+            .admit_or_wait(&tenant, &endpoint, TWO, || at_ms(0))
+            .await;
+        assert!(matches!(pace, Pace::Full(_)));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        drop((first, second));
     }
 }

@@ -59,7 +59,8 @@ impl Service {
         };
         let slot = match self
             .pacing
-            .admit(&endpoint.tenant, &endpoint.id, limits, now)
+            .admit_or_wait(&endpoint.tenant, &endpoint.id, limits, || self.clock.now())
+            .await
         {
             Pace::Go(slot) => slot,
             Pace::Full(wait) => return Ok(self.hold(HoldReason::InFlight, wait)),
