@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use rusqlite::Connection;
 use tokio::sync::{Notify, oneshot};
 
+use super::hand_off::HandOff;
 use super::schema::{SCHEMA_VERSION, SchemaError, Upgrade, check_version, upgrade};
 use crate::endpoint::OpenedDocuments;
 use crate::ports::secret_sealer::{SEALED_PREFIX, SecretSealer};
@@ -51,6 +52,8 @@ pub struct Database {
     /// Whether an [`EmbeddedQueue`](super::EmbeddedQueue) works on this database, so the store may queue
     /// an alert's tasks in the alert's own transaction. Not when the store serves beside another queue.
     queue_attached: Arc<AtomicBool>,
+    /// Where an alert's write hands its tasks to a worker that has caught up with the queue.
+    pub(super) hand_off: Arc<HandOff>,
     /// Seals an endpoint's secret values before they are written, under the data directory's key file.
     pub(super) sealer: Arc<dyn SecretSealer>,
     /// The endpoints read lately, opened: an attempt reads its endpoint, seldom changed.
@@ -175,6 +178,7 @@ impl Database {
             readers: None,
             queue_wakeup: Arc::new(Notify::new()),
             queue_attached: Arc::new(AtomicBool::new(false)),
+            hand_off: Arc::default(),
             sealer,
             opened_endpoints: Arc::default(),
             path: None,

@@ -3,6 +3,7 @@
 
 pub mod backup;
 mod database;
+mod hand_off;
 pub mod prometheus;
 mod pruner;
 #[cfg(test)]
@@ -16,6 +17,7 @@ mod unrecorded;
 pub mod worker;
 
 pub use database::{Database, Durability, OpenError};
+pub use hand_off::HandedTasks;
 pub use pruner::{Pruned, Pruner};
 pub use queue::{EmbeddedQueue, QueueSettings};
 pub use recovery::Recovered;

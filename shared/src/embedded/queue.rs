@@ -9,6 +9,7 @@ use rusqlite::params;
 use tokio::sync::Notify;
 
 use super::Database;
+use super::hand_off::{HandOff, HandedTasks, Queued};
 use crate::ids::DeliveryId;
 use crate::ports::queue::{QueueError, ReceivedTask, Task, TaskQueue};
 use crate::ports::store::StoreError;
@@ -42,13 +43,21 @@ impl EmbeddedQueue {
         Self { database, settings }
     }
 
-    /// Notified whenever tasks become visible by being sent (here or with an alert by the store), so a
-    /// worker need not poll hard.
     /// Whether its database can write again (see [`Database::probe_write`]).
     pub async fn probe_write(&self) -> Result<(), StoreError> {
         self.database.probe_write().await
     }
 
+    /// Opens the hand-off ([`HandOff`]) to a worker with room for `room` tasks beside its slots: while it
+    /// says it has caught up with the queue, an alert's write leases its tasks to it and passes them on.
+    pub fn open_hand_off(&self, room: usize) -> HandedTasks {
+        self.database
+            .hand_off
+            .open(room, self.settings.visibility_timeout)
+    }
+
+    /// Notified whenever tasks become visible by being sent (here or with an alert by the store), so a
+    /// worker need not poll hard.
     pub fn wakeup(&self) -> Arc<Notify> {
         self.database.queue_wakeup()
     }
@@ -120,13 +129,49 @@ pub(super) fn remove_task(
 /// caller notifies [`Database::queue_wakeup`] once its write is committed.
 pub(super) fn insert_tasks(c: &rusqlite::Connection, rows: &[TaskRow]) -> Result<(), StoreError> {
     let now = now_millis();
-    let mut insert = c.prepare_cached(
-        "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at) VALUES ('main', ?1, ?2, ?3, ?4)",
-    )?;
+    let mut insert = c.prepare_cached(INSERT_READY)?;
     for (dedup, delivery_id, body) in rows {
         insert.execute(params![dedup, delivery_id, body, now])?;
     }
     Ok(())
+}
+
+const INSERT_READY: &str = "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at) VALUES ('main', ?1, ?2, ?3, ?4)";
+
+/// Queues the tasks as [`insert_tasks`] does, except that each one a worker has room for goes in leased
+/// to it, as a receive would lease it ([`HandOff`]). The caller passes what is returned once its write is
+/// committed.
+pub(super) fn insert_tasks_handing_off(
+    c: &rusqlite::Connection,
+    tasks: &[(TaskRow, Task)],
+    hand_off: &HandOff,
+) -> Result<Queued, StoreError> {
+    let now = now_millis();
+    let mut queued = Queued::default();
+    for ((dedup, delivery_id, body), task) in tasks {
+        let Some(place) = hand_off.reserve(now) else {
+            c.prepare_cached(INSERT_READY)?
+                .execute(params![dedup, delivery_id, body, now])?;
+            queued.ready();
+            continue;
+        };
+        let receipt = format!("h-{}", uuid::Uuid::new_v4().simple());
+        let inserted = c
+            .prepare_cached(
+                "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count, leased, receipt)
+                 VALUES ('main', ?1, ?2, ?3, ?4, 1, 1, ?5)",
+            )?
+            .execute(params![dedup, delivery_id, body, place.lease_until, receipt])?;
+        if inserted == 1 {
+            let received = ReceivedTask {
+                task: Some(task.clone()),
+                receipt,
+                receive_count: 1,
+            };
+            queued.handed(place, received);
+        }
+    }
+    Ok(queued)
 }
 
 fn backend(e: StoreError) -> QueueError {

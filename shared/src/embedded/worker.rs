@@ -3,6 +3,11 @@
 //! started in turns by endpoint (round robin), so one endpoint's backlog does not take every slot before
 //! the others get one; how many attempts an endpoint may have in flight is the service's rule.
 //!
+//! Tasks of new alerts come to it from their writes, already leased, while its last receive found the
+//! queue drained ([`HandedTasks`](crate::embedded::HandedTasks)). It still receives whenever it is woken
+//! (by tasks queued ready, or by a task it put off) and when the soonest delayed task is due, as it does
+//! with nothing to do.
+//!
 //! While the store cannot write, no attempt starts, and the outcomes of attempts that were in flight wait in
 //! memory ([`UnrecordedTasks`]) until it writes again.
 
@@ -10,7 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
 
 use super::unrecorded::{Unrecorded, UnrecordedTasks, Unsettled};
 use crate::embedded::EmbeddedQueue;
@@ -19,7 +25,7 @@ use crate::ports::queue::{ReceivedTask, TaskQueue};
 use crate::ports::store::WriteTrouble;
 use crate::service::{AttemptError, Disposition, Service};
 
-/// Longest sleep between looks at the queue when nothing wakes the worker.
+/// Longest sleep between looks at the queue when nothing wakes the worker (nor hands it a task).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How often a worker that waits for the store to write again tries a write.
 const STORE_PROBE: Duration = Duration::from_secs(1);
@@ -56,6 +62,10 @@ impl DeliveryWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.concurrency));
         let wakeup = self.queue.wakeup();
+        let prefetch = self.concurrency / PREFETCH_PER_SLOTS;
+        let mut handed = self.queue.open_hand_off(prefetch);
+        // When the worker, caught up, looks at the queue again unless woken before.
+        let mut next_look = Instant::now();
         while !*shutdown.borrow() {
             if let Some(trouble) = self.service.write_trouble() {
                 self.wait_for_the_store(trouble, &mut shutdown).await;
@@ -71,9 +81,27 @@ impl DeliveryWorker {
                 permit = permits.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
-            let free = permits.available_permits();
-            let prefetch = self.concurrency / PREFETCH_PER_SLOTS;
-            let received = match self.queue.receive(free + 1 + prefetch).await {
+            // Tasks handed off are leased already: they go first, whether or not the worker has fallen
+            // behind since (the hand-off has room for a few only).
+            if let Some(task) = handed.try_next() {
+                self.start(task, first);
+                continue;
+            }
+            // Caught up with the queue: new tasks come handed off until a wake-up (tasks queued ready, a
+            // task put off) or the soonest delayed task's time sends the worker to the queue again.
+            if handed.caught_up() {
+                tokio::select! {
+                    Some(task) = handed.next() => {
+                        self.start(task, first);
+                        continue;
+                    }
+                    _ = wakeup.notified() => {}
+                    _ = tokio::time::sleep_until(next_look) => {}
+                    _ = shutdown.changed() => continue,
+                }
+            }
+            let wanted = permits.available_permits() + 1 + prefetch;
+            let received = match self.queue.receive(wanted).await {
                 Ok(received) => received,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot receive from the queue");
@@ -82,17 +110,16 @@ impl DeliveryWorker {
                     continue;
                 }
             };
-            if received.is_empty() {
-                drop(first);
-                let idle = match self.queue.next_visible_in().await {
+            let caught_up = received.len() < wanted;
+            handed.set_caught_up(caught_up);
+            if caught_up {
+                let due_in = match self.queue.next_visible_in().await {
                     Ok(Some(wait)) => wait.min(IDLE_POLL),
                     _ => IDLE_POLL,
                 };
-                tokio::select! {
-                    _ = wakeup.notified() => {}
-                    _ = tokio::time::sleep(idle) => {}
-                    _ = shutdown.changed() => {}
-                }
+                next_look = Instant::now() + due_in;
+            }
+            if received.is_empty() {
                 continue;
             }
             let mut first = Some(first);
@@ -112,15 +139,12 @@ impl DeliveryWorker {
                         _ = shutdown.wait_for(|stop| *stop) => break,
                     },
                 };
-                let worker = self.clone();
-                // Boxed: the attempt's future is some 13 KB, which tokio would otherwise copy into the
-                // task and again over it with the task's end (2 % of the server's CPU in a profile).
-                tokio::spawn(Box::pin(async move {
-                    worker.settle(task).await;
-                    drop(permit);
-                }));
+                self.start(task, permit);
             }
         }
+        // New alerts' tasks are queued ready from here on; those handed off and not started stay leased,
+        // as received ones do.
+        drop(handed);
         // Every attempt in flight settles (each within the HTTP timeout) before the worker returns, and
         // what waits in memory gets one more chance to be recorded.
         let _ = permits.acquire_many(self.concurrency as u32).await;
@@ -139,6 +163,17 @@ impl DeliveryWorker {
 }
 
 impl DeliveryWorker {
+    /// Attempts `task` in a tokio task of its own, which holds `slot` until the task is settled.
+    fn start(&self, task: ReceivedTask, slot: OwnedSemaphorePermit) {
+        let worker = self.clone();
+        // Boxed: the attempt's future is some 13 KB, which tokio would otherwise copy into the task and
+        // again over it with the task's end (2 % of the server's CPU in a profile).
+        tokio::spawn(Box::pin(async move {
+            worker.settle(task).await;
+            drop(slot);
+        }));
+    }
+
     /// Hands what waits in memory to the store and the queue, oldest first; keeps again what they still do
     /// not take.
     async fn record_what_waits(&self) {
@@ -235,11 +270,19 @@ impl DeliveryWorker {
     /// write.
     async fn apply(&self, task: ReceivedTask, disposition: Disposition) {
         let queue = &self.queue;
+        // A task put off wakes the worker, which may be waiting for tasks handed off: it looks at the
+        // queue again to learn when the task is due.
+        let put_off = |applied: Result<(), _>| {
+            if applied.is_ok() {
+                queue.wakeup().notify_one();
+            }
+            applied
+        };
         let applied = match disposition {
             Disposition::Done => queue.delete(&task.receipt).await,
-            Disposition::RetryIn(delay) => queue.retry_later(&task.receipt, delay).await,
+            Disposition::RetryIn(delay) => put_off(queue.retry_later(&task.receipt, delay).await),
             Disposition::DeadLetter => queue.dead_letter(&task).await,
-            Disposition::Hold(delay) => queue.hold(&task, delay).await,
+            Disposition::Hold(delay) => put_off(queue.hold(&task, delay).await),
             // The store removed the task with the outcome, in the same commit.
             Disposition::Settled => Ok(()),
         };

@@ -7,7 +7,8 @@ use rusqlite::{OptionalExtension, params};
 use super::deliveries::insert_delivery;
 use crate::alert::Alert;
 use crate::embedded::Database;
-use crate::embedded::queue::{insert_tasks, task_rows};
+use crate::embedded::hand_off::Queued;
+use crate::embedded::queue::{insert_tasks_handing_off, task_rows};
 use crate::ids::{AlertId, TenantId};
 use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
 
@@ -27,11 +28,13 @@ impl AlertStore for Database {
         // Where the queue is in this database, the alert, its deliveries and their tasks (if it has any)
         // are one write: the alert is enqueued once it commits. Elsewhere the caller sends the tasks.
         let queued = self.holds_queue();
-        let tasks = if queued {
-            task_rows(record.tasks)?
+        let tasks: Vec<_> = if queued {
+            let rows = task_rows(record.tasks)?;
+            rows.into_iter().zip(record.tasks.iter().cloned()).collect()
         } else {
             Vec::new()
         };
+        let hand_off = self.hand_off.clone();
         // The column tells a repeat of the request whether it must still send the tasks. Without an
         // idempotency key there is no repeat, and the service marks only keyed alerts
         // (`Service::enqueue`), so such an alert is stored as enqueued: the pruner leaves alone an alert
@@ -48,11 +51,12 @@ impl AlertStore for Database {
                     )
                     .optional()?;
                 if let Some((receipt, request_hash, enqueued)) = existing {
-                    return Ok(RecordOutcome::AlreadyRecorded {
+                    let repeat = RecordOutcome::AlreadyRecorded {
                         receipt: serde_json::from_str(&receipt)?,
                         request_hash: request_hash.unwrap_or_default(),
                         enqueued,
-                    });
+                    };
+                    return Ok((repeat, Queued::default()));
                 }
             }
             let (key, hash) = idempotency.unzip();
@@ -67,14 +71,14 @@ impl AlertStore for Database {
                 tx.prepare_cached("INSERT INTO unrouted_alerts (tenant, id) VALUES (?1, ?2)")?
                     .execute(params![tenant, alert_id])?;
             }
-            insert_tasks(&tx, &tasks)?;
+            // Leased to the worker in this commit where it has caught up with the queue (`HandOff`).
+            let queued_tasks = insert_tasks_handing_off(&tx, &tasks, &hand_off)?;
             tx.commit()?;
-            Ok(RecordOutcome::Recorded { enqueued: queued })
+            Ok((RecordOutcome::Recorded { enqueued: queued }, queued_tasks))
         })
         .await?;
-        if outcome == (RecordOutcome::Recorded { enqueued: true }) {
-            self.queue_wakeup().notify_one();
-        }
+        let (outcome, queued_tasks) = outcome;
+        queued_tasks.pass(&self.queue_wakeup());
         Ok(outcome)
     }
 
@@ -149,7 +153,7 @@ mod tests {
 
     use crate::embedded::{EmbeddedQueue, QueueSettings};
     use crate::ids::{DeliveryId, EndpointId};
-    use crate::ports::queue::{Task, TaskQueue};
+    use crate::ports::queue::{ReceivedTask, Task, TaskQueue};
     use crate::ports::store::DeliveryStore;
     use crate::ports::store::{AlertRecord, AlertStore};
 
@@ -243,6 +247,88 @@ mod tests {
                 .await
                 .expect("read"),
             None
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A worker that has caught up with the queue is handed an alert's tasks, leased to it in the alert's
+    /// commit: no receive finds them, their receipts settle them, and a crash before their attempts leaves
+    /// them to the next start's recovery like any leased task. It is handed no more than it has room for,
+    /// and nothing from a write that fails.
+    #[tokio::test]
+    async fn a_caught_up_worker_is_handed_an_alerts_tasks_leased_in_the_alerts_commit() {
+        let (database, dir) = on_disk("hand-off");
+        let queue = EmbeddedQueue::new(
+            database.clone(),
+            QueueSettings {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 10,
+            },
+        );
+        let record = |id: &'static str| {
+            let database = database.clone();
+            async move {
+                let (alert, delivery) = alert_with_delivery(id);
+                let tasks = [task_for(&delivery)];
+                database
+                    .record_alert(AlertRecord {
+                        alert: &alert,
+                        deliveries: std::slice::from_ref(&delivery),
+                        idempotency: None,
+                        tasks: &tasks,
+                    })
+                    .await
+                    .map(|_| tasks[0].clone())
+            }
+        };
+        let received_ids = |received: Vec<ReceivedTask>| -> Vec<String> {
+            received
+                .into_iter()
+                .map(|r| r.task.expect("readable").delivery_id().0.clone())
+                .collect()
+        };
+        let mut handed = queue.open_hand_off(1);
+        // Until the worker says it has caught up, tasks are queued ready.
+        record("al_1").await.expect("recorded");
+        assert!(handed.try_next().is_none());
+        let ready = queue.receive(10).await.expect("received");
+        assert_eq!(received_ids(ready.clone()), ["msg_al_1"]);
+        queue.delete(&ready[0].receipt).await.expect("deleted");
+
+        handed.set_caught_up(true);
+        let task = record("al_2").await.expect("recorded");
+        // No room for a second: it is queued ready.
+        record("al_3").await.expect("recorded");
+        let ready = queue.receive(10).await.expect("received");
+        assert_eq!(received_ids(ready.clone()), ["msg_al_3"]);
+        queue.delete(&ready[0].receipt).await.expect("deleted");
+        let passed = handed.try_next().expect("handed off");
+        assert_eq!(passed.task, Some(task));
+        assert_eq!(passed.receive_count, 1);
+        assert_eq!(queue.depth().await.expect("depth"), (1, 0));
+        assert!(queue.receive(10).await.expect("received").is_empty());
+        queue.delete(&passed.receipt).await.expect("deleted");
+        assert_eq!(queue.depth().await.expect("depth"), (0, 0));
+
+        // A write that fails (its alert id is taken) hands nothing and gives its place back.
+        assert!(record("al_2").await.is_err());
+        assert!(handed.try_next().is_none());
+        record("al_4").await.expect("recorded");
+        let passed = handed.try_next().expect("handed off");
+        assert_eq!(passed.task.expect("readable").delivery_id().0, "msg_al_4");
+
+        // The process dies before the attempt: the next start releases the task for its first attempt.
+        let recovered = database.recover(10).await.expect("recovered");
+        assert_eq!(recovered.released, 1);
+        let ready = queue.receive(10).await.expect("received");
+        assert_eq!(ready[0].receive_count, 1);
+
+        // A worker that stops closes the hand-off.
+        drop(handed);
+        record("al_5").await.expect("recorded");
+        assert_eq!(
+            received_ids(queue.receive(10).await.expect("received")),
+            ["msg_al_5"]
         );
         let _ = std::fs::remove_dir_all(dir);
     }
