@@ -66,12 +66,32 @@ pub(crate) struct SubjectRun {
 }
 
 /// One subject run on a fresh `alertwire serve` logging at `log_level`: `alerts` alerts to `endpoints`
-/// endpoints.
+/// endpoints, posted by [`POSTING_CONCURRENCY`] clients.
 pub(crate) async fn subject(
     client: &reqwest::Client,
     receiver: &CountingReceiver,
     endpoints: usize,
     alerts: u64,
+    log_level: &str,
+) -> Result<SubjectRun, BenchError> {
+    subject_posting(
+        client,
+        receiver,
+        endpoints,
+        alerts,
+        POSTING_CONCURRENCY,
+        log_level,
+    )
+    .await
+}
+
+/// [`subject`], the alerts posted by `posting` clients.
+async fn subject_posting(
+    client: &reqwest::Client,
+    receiver: &CountingReceiver,
+    endpoints: usize,
+    alerts: u64,
+    posting: usize,
     log_level: &str,
 ) -> Result<SubjectRun, BenchError> {
     let binary = crate::sibling_binary("alertwire")?;
@@ -88,7 +108,7 @@ pub(crate) async fn subject(
     let request = alert_request(&server);
     let cpu_before = cpu_seconds(server.pid())?;
     let start = Instant::now();
-    load::run(client, &request, POSTING_CONCURRENCY, Until::Count(alerts)).await?;
+    load::run(client, &request, posting, Until::Count(alerts)).await?;
     while receiver.count() < expected {
         if start.elapsed() > SETTLE_LIMIT {
             return Err(BenchError::Unexpected(format!(
@@ -202,6 +222,28 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
             baseline: Some(bare_cpu),
             goal: format!("≤ {CPU_GOAL_MICROS} µs (≤ {CPU_GOAL_RATIO}×)"),
             met: Some(cpu_met),
+        });
+        // Light traffic: one client, one alert at a time, so the worker has caught up with each alert
+        // before the next comes (as most of the time in production).
+        let light_alerts: u64 = if settings.quick { 30 } else { 300 };
+        let (mut light, mut bare_light) = (Figure::new("µs"), Figure::new("µs"));
+        for _ in 0..settings.runs {
+            let run = subject_posting(&client, &receiver, 1, light_alerts, 1, "warn").await?;
+            light.push(run.cpu_micros_per_delivery);
+            let before = cpu_seconds(bare.pid())?;
+            let b = load::run(&client, &bare_request, 1, Until::Count(light_alerts)).await?;
+            bare_light.push(crate::ingest::micros_per(
+                cpu_seconds(bare.pid())? - before,
+                b.sent,
+            ));
+        }
+        rows.push(Row {
+            scenario: format!("end-to-end, light traffic: CPU time per accepted and delivered alert, 1 endpoint, one client posting one alert at a time ({light_alerts} alerts a run)"),
+            ratio: Some(ratio(&light, &bare_light)),
+            figure: light,
+            baseline: Some(bare_light),
+            goal: "– (reported)".into(),
+            met: None,
         });
         let peak_median = peak.median();
         rows.push(Row {
