@@ -242,12 +242,25 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.run_then(work, |done| done).await
+    }
+
+    /// [`Database::run`], `committed` applied to what `work` returned on the database thread once the
+    /// transaction is committed, whether or not the caller still waits for the answer (the client of a
+    /// request may have gone away meanwhile).
+    pub(super) async fn run_then<T, U, F, C>(&self, work: F, committed: C) -> Result<U, StoreError>
+    where
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        C: FnOnce(T) -> U + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let unit: Unit = Box::new(move |connection| {
             let result = in_savepoint(connection, work);
             Box::new(move |commit_error| {
                 let _ = reply.send(match commit_error {
-                    None => result,
+                    None => result.map(committed),
                     Some(failure) => Err(failure.to_store_error()),
                 });
             })

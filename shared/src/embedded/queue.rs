@@ -140,7 +140,7 @@ const INSERT_READY: &str = "INSERT OR IGNORE INTO queue (queue, dedup, delivery_
 
 /// Queues the tasks as [`insert_tasks`] does, except that each one a worker has room for goes in leased
 /// to it, as a receive would lease it ([`HandOff`]). The caller passes what is returned once its write is
-/// committed.
+/// committed ([`Database::run_then`]), whether or not its own caller still waits.
 pub(super) fn insert_tasks_handing_off(
     c: &rusqlite::Connection,
     tasks: &[(TaskRow, Task)],

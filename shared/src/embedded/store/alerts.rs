@@ -40,7 +40,13 @@ impl AlertStore for Database {
         // (`Service::enqueue`), so such an alert is stored as enqueued: the pruner leaves alone an alert
         // whose tasks are not queued yet, and would keep it for good.
         let enqueued_column = queued || idempotency.is_none();
-        let outcome = self.run(move |c| {
+        let wakeup = self.queue_wakeup();
+        // What is handed off is passed once the write commits, even if the caller has stopped waiting.
+        let pass = move |(outcome, queued): (RecordOutcome, Queued)| {
+            queued.pass(&wakeup);
+            outcome
+        };
+        self.run_then(move |c| {
             let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
                 let existing = tx
@@ -75,11 +81,8 @@ impl AlertStore for Database {
             let queued_tasks = insert_tasks_handing_off(&tx, &tasks, &hand_off)?;
             tx.commit()?;
             Ok((RecordOutcome::Recorded { enqueued: queued }, queued_tasks))
-        })
-        .await?;
-        let (outcome, queued_tasks) = outcome;
-        queued_tasks.pass(&self.queue_wakeup());
-        Ok(outcome)
+        }, pass)
+        .await
     }
 
     async fn is_recorded(&self, tenant: &TenantId, key: &str) -> Result<bool, StoreError> {
@@ -179,6 +182,17 @@ mod tests {
         (alert, delivery)
     }
 
+    /// The embedded queue on `database`, leases of 30 s, ten receives at most.
+    fn queue_on(database: &Database) -> EmbeddedQueue {
+        EmbeddedQueue::new(
+            database.clone(),
+            QueueSettings {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 10,
+            },
+        )
+    }
+
     fn task_for(delivery: &Delivery) -> Task {
         Task::DeliverV1 {
             tenant: delivery.tenant.clone(),
@@ -192,13 +206,7 @@ mod tests {
     #[tokio::test]
     async fn an_alert_is_written_with_its_tasks_in_one_transaction() {
         let (database, dir) = on_disk("outbox");
-        let queue = EmbeddedQueue::new(
-            database.clone(),
-            QueueSettings {
-                visibility_timeout: Duration::from_secs(30),
-                max_receives: 10,
-            },
-        );
+        let queue = queue_on(&database);
         let (alert, delivery) = alert_with_delivery("al_1");
         let tasks = [task_for(&delivery)];
         let outcome = database
@@ -258,13 +266,7 @@ mod tests {
     #[tokio::test]
     async fn a_caught_up_worker_is_handed_an_alerts_tasks_leased_in_the_alerts_commit() {
         let (database, dir) = on_disk("hand-off");
-        let queue = EmbeddedQueue::new(
-            database.clone(),
-            QueueSettings {
-                visibility_timeout: Duration::from_secs(30),
-                max_receives: 10,
-            },
-        );
+        let queue = queue_on(&database);
         let record = |id: &'static str| {
             let database = database.clone();
             async move {
@@ -333,6 +335,32 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// The client of a request may go away while its alert is written: the alert is committed all the same,
+    /// and so its tasks are passed to the worker, not left leased to nobody until their lease runs out.
+    #[tokio::test]
+    async fn tasks_are_handed_off_when_the_caller_stops_waiting_for_the_commit() {
+        let database = Database::in_memory().expect("opened");
+        let queue = queue_on(&database);
+        let mut handed = queue.open_hand_off(1);
+        handed.set_caught_up(true);
+        let (alert, delivery) = alert_with_delivery("al_1");
+        let tasks = [task_for(&delivery)];
+        let record = database.record_alert(AlertRecord {
+            alert: &alert,
+            deliveries: std::slice::from_ref(&delivery),
+            idempotency: None,
+            tasks: &tasks,
+        });
+        // Polled once (the write goes to the database thread), then dropped, unless the database thread was
+        // quicker still and answered within that one poll.
+        let _ = tokio::time::timeout(Duration::ZERO, record).await;
+        let passed = tokio::time::timeout(Duration::from_secs(5), handed.next())
+            .await
+            .expect("handed off once committed")
+            .expect("a task");
+        assert_eq!(passed.task, Some(tasks[0].clone()));
+    }
+
     #[tokio::test]
     async fn beside_another_queue_the_tasks_are_left_to_the_caller() {
         // No EmbeddedQueue works on this database (the store could serve beside SQS).
@@ -374,13 +402,7 @@ mod tests {
                 .expect("read")
         };
         let holding = Database::in_memory().expect("opened");
-        let _queue = EmbeddedQueue::new(
-            holding.clone(),
-            QueueSettings {
-                visibility_timeout: Duration::from_secs(30),
-                max_receives: 10,
-            },
-        );
+        let _queue = queue_on(&holding);
         let beside = Database::in_memory().expect("opened");
         // (database, alert id, with a task, idempotency key) → (answer's enqueued, stored enqueued)
         let cases = [
