@@ -12,9 +12,9 @@
 //! A delivery that finds a quick endpoint's slots taken waits for one in memory, briefly, before it is told
 //! to wait on the queue: holding it there costs two writes (putting the task off, leasing it again) and the
 //! reads of a second look, where a slot of an endpoint that answers in milliseconds frees in less. No more
-//! deliveries wait so than the endpoint may have in flight, and none longer than about one of its attempts,
-//! so a slow or hanging endpoint (whose attempts are not quick) still holds only its in-flight slots of the
-//! worker's.
+//! deliveries wait this way than the endpoint may have in flight, and none longer than about one of its
+//! attempts, so a slow or hanging endpoint (whose attempts are not quick) still holds only its in-flight
+//! slots of the worker's.
 //!
 //! The rate limit hands out start times one interval apart (a generic cell rate algorithm with
 //! reservations): a delivery told to wait is given its own future start, so a backlog held for a 1-per-
