@@ -169,7 +169,6 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         let mut peak = Figure::new("MB");
         // The CPU baseline: a bare axum 202 server's CPU per request, for as many requests.
         let bare = crate::ingest::Bare202::start().await?;
-        let bare_request = crate::ingest::request(&bare.1);
         let (mut cpu, mut bare_cpu) = (Figure::new("µs"), Figure::new("µs"));
         for endpoints in [1usize, 3] {
             let alerts = deliveries / endpoints as u64;
@@ -185,18 +184,10 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
                 peak.push(run.peak_rss_mb);
                 if endpoints == 1 {
                     cpu.push(run.cpu_micros_per_delivery);
-                    let before = cpu_seconds(bare.pid())?;
-                    let b = load::run(
-                        &client,
-                        &bare_request,
-                        POSTING_CONCURRENCY,
-                        Until::Count(alerts),
-                    )
-                    .await?;
-                    bare_cpu.push(crate::ingest::micros_per(
-                        cpu_seconds(bare.pid())? - before,
-                        b.sent,
-                    ));
+                    bare_cpu.push(
+                        bare.cpu_micros_per_request(&client, POSTING_CONCURRENCY, alerts)
+                            .await?,
+                    );
                 }
             }
             let r = ratio(&alertwire, &raw);
@@ -230,12 +221,10 @@ pub fn run(settings: Settings, notes: &mut Vec<String>) -> Result<Vec<Row>, Benc
         for _ in 0..settings.runs {
             let run = subject_posting(&client, &receiver, 1, light_alerts, 1, "warn").await?;
             light.push(run.cpu_micros_per_delivery);
-            let before = cpu_seconds(bare.pid())?;
-            let b = load::run(&client, &bare_request, 1, Until::Count(light_alerts)).await?;
-            bare_light.push(crate::ingest::micros_per(
-                cpu_seconds(bare.pid())? - before,
-                b.sent,
-            ));
+            bare_light.push(
+                bare.cpu_micros_per_request(&client, 1, light_alerts)
+                    .await?,
+            );
         }
         rows.push(Row {
             scenario: format!("end-to-end, light traffic: CPU time per accepted and delivered alert, 1 endpoint, one client posting one alert at a time ({light_alerts} alerts a run)"),

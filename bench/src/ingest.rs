@@ -29,6 +29,19 @@ impl Bare202 {
         self.0.id()
     }
 
+    /// Its CPU time per request for `requests` 202s asked by `clients` closed-loop clients.
+    pub(crate) async fn cpu_micros_per_request(
+        &self,
+        client: &reqwest::Client,
+        clients: usize,
+        requests: u64,
+    ) -> Result<f64, BenchError> {
+        let before = cpu_seconds(self.pid())?;
+        let answered =
+            load::run(client, &request(&self.1), clients, Until::Count(requests)).await?;
+        Ok(micros_per(cpu_seconds(self.pid())? - before, answered.sent))
+    }
+
     pub(crate) async fn start() -> Result<Self, BenchError> {
         let port = crate::free_port()?;
         let child =

@@ -209,8 +209,7 @@ impl Pacing {
         };
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            let freed = waiter.freed.clone();
-            if tokio::time::timeout_at(deadline, freed.notified())
+            if tokio::time::timeout_at(deadline, waiter.freed.notified())
                 .await
                 .is_err()
             {

@@ -27,7 +27,8 @@ pub(super) struct HandOff {
 
 struct Opened {
     sender: mpsc::Sender<ReceivedTask>,
-    lease: Duration,
+    /// How long a handed task is leased, in milliseconds (at least one).
+    lease_millis: i64,
     caught_up: Arc<AtomicBool>,
 }
 
@@ -45,9 +46,10 @@ impl HandOff {
     pub(super) fn open(self: &Arc<Self>, room: usize, lease: Duration) -> HandedTasks {
         let (sender, receiver) = mpsc::channel(room.max(1));
         let caught_up = Arc::new(AtomicBool::new(false));
+        let lease_millis = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1);
         *self.lock() = Some(Opened {
             sender,
-            lease,
+            lease_millis,
             caught_up: caught_up.clone(),
         });
         HandedTasks {
@@ -66,10 +68,9 @@ impl HandOff {
             return None;
         }
         let permit = opened.sender.clone().try_reserve_owned().ok()?;
-        let lease = i64::try_from(opened.lease.as_millis()).unwrap_or(i64::MAX);
         Some(Place {
             permit,
-            lease_until: now.saturating_add(lease.max(1)),
+            lease_until: now.saturating_add(opened.lease_millis),
         })
     }
 
