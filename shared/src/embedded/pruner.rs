@@ -293,7 +293,7 @@ fn delete_deliveries(
         pruned.attempts += c
             .prepare_cached("DELETE FROM attempts WHERE tenant = ?1 AND delivery_id = ?2")?
             .execute(params![tenant, id])? as u64;
-        c.prepare_cached("DELETE FROM queue WHERE delivery_id = ?1")?
+        c.prepare_cached("DELETE FROM queue WHERE dedup >= ?1 || ':' AND dedup < ?1 || ';'")?
             .execute([id])?;
         c.prepare_cached("DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2")?
             .execute(params![tenant, id])?;
@@ -445,7 +445,7 @@ mod tests {
             if status == DeliveryStatus::Dead {
                 c.execute(
                     "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at)
-                     VALUES ('dead', ?1, ?1, '{}', 0)",
+                     VALUES ('dead', ?1 || ':0', ?1, '{}', 0)",
                     [id],
                 )
                 .unwrap();

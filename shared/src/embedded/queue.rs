@@ -113,15 +113,37 @@ pub(super) fn task_rows(tasks: &[Task]) -> Result<Vec<TaskRow>, serde_json::Erro
         .collect()
 }
 
+/// A lease's receipt, `<seq>-<token>`: the row of its task, found by its key, and a token only this lease
+/// knows, kept in the row's `receipt` column (which needs no index). A receipt whose lease ran out and was
+/// taken by another receive, or whose task is gone and its seq used again, finds no row with its token.
+fn receipt_of(seq: i64, token: &str) -> String {
+    format!("{seq}-{token}")
+}
+
+/// A new lease's token.
+fn new_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The seq and token a receipt names; `None` for a string no lease of this queue handed out, which finds
+/// no task.
+fn parse_receipt(receipt: &str) -> Option<(i64, &str)> {
+    let (seq, token) = receipt.split_once('-')?;
+    Some((seq.parse().ok()?, token))
+}
+
 /// Removes the task `receipt` leases from the main queue; false if no task has that receipt (its lease ran
 /// out and another receive took it, or it is gone).
 pub(super) fn remove_task(
     c: &rusqlite::Connection,
     receipt: &str,
 ) -> Result<bool, rusqlite::Error> {
+    let Some((seq, token)) = parse_receipt(receipt) else {
+        return Ok(false);
+    };
     let removed = c
-        .prepare_cached("DELETE FROM queue WHERE receipt = ?1 AND queue = 'main'")?
-        .execute([receipt])?;
+        .prepare_cached("DELETE FROM queue WHERE seq = ?1 AND receipt = ?2 AND queue = 'main'")?
+        .execute(params![seq, token])?;
     Ok(removed == 1)
 }
 
@@ -155,17 +177,17 @@ pub(super) fn insert_tasks_handing_off(
             queued.ready();
             continue;
         };
-        let receipt = format!("h-{}", uuid::Uuid::new_v4().simple());
+        let token = new_token();
         let inserted = c
             .prepare_cached(
                 "INSERT OR IGNORE INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count, leased, receipt)
                  VALUES ('main', ?1, ?2, ?3, ?4, 1, 1, ?5)",
             )?
-            .execute(params![dedup, delivery_id, body, place.lease_until, receipt])?;
+            .execute(params![dedup, delivery_id, body, place.lease_until, token])?;
         if inserted == 1 {
             let received = ReceivedTask {
                 task: Some(task.clone()),
-                receipt,
+                receipt: receipt_of(c.last_insert_rowid(), &token),
                 receive_count: 1,
             };
             queued.handed(place, received);
@@ -234,11 +256,11 @@ impl TaskQueue for EmbeddedQueue {
                                 redriven += 1;
                                 continue;
                             }
-                            let receipt = format!("{seq}-{}", uuid::Uuid::new_v4().simple());
-                            lease.execute(params![lease_until, receipt, seq])?;
+                            let token = new_token();
+                            lease.execute(params![lease_until, token, seq])?;
                             received.push(ReceivedTask {
                                 task: serde_json::from_str(&body).ok(),
-                                receipt,
+                                receipt: receipt_of(seq, &token),
                                 receive_count: count + 1,
                             });
                         }
@@ -271,9 +293,11 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = receipt.to_string();
         self.database
             .run(move |c| {
-                c.prepare_cached("UPDATE queue SET visible_at = ?1, leased = 0 WHERE receipt = ?2 AND queue = 'main'")?.execute(
-                    params![now_millis() + millis(delay), receipt],
-                )?;
+                let Some((seq, token)) = parse_receipt(&receipt) else {
+                    return Ok(());
+                };
+                c.prepare_cached("UPDATE queue SET visible_at = ?1, leased = 0 WHERE seq = ?2 AND receipt = ?3 AND queue = 'main'")?
+                    .execute(params![now_millis() + millis(delay), seq, token])?;
                 Ok(())
             })
             .await
@@ -289,11 +313,12 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = received.receipt.clone();
         self.database
             .run(move |c| {
-                c.prepare_cached(
-                    "UPDATE queue SET visible_at = ?1, leased = 0, receive_count = max(receive_count - 1, 0)
-                     WHERE receipt = ?2 AND queue = 'main'",
-                )?
-                .execute(params![now_millis() + millis(delay), receipt])?;
+                let Some((seq, token)) = parse_receipt(&receipt) else {
+                    return Ok(());
+                };
+                c.prepare_cached("UPDATE queue SET visible_at = ?1, leased = 0, receive_count = max(receive_count - 1, 0)
+                     WHERE seq = ?2 AND receipt = ?3 AND queue = 'main'")?
+                    .execute(params![now_millis() + millis(delay), seq, token])?;
                 Ok(())
             })
             .await
@@ -304,11 +329,14 @@ impl TaskQueue for EmbeddedQueue {
         let receipt = received.receipt.clone();
         self.database
             .run(move |c| {
+                let Some((seq, token)) = parse_receipt(&receipt) else {
+                    return Ok(());
+                };
                 c.prepare_cached(
                     "UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL, visible_at = ?1
-                     WHERE receipt = ?2 AND queue = 'main'",
+                     WHERE seq = ?2 AND receipt = ?3 AND queue = 'main'",
                 )?
-                .execute(params![now_millis(), receipt])?;
+                .execute(params![now_millis(), seq, token])?;
                 Ok(())
             })
             .await
@@ -323,7 +351,7 @@ impl TaskQueue for EmbeddedQueue {
                 let mut removed = 0;
                 {
                     let mut delete = tx.prepare_cached(
-                        "DELETE FROM queue WHERE queue = 'dead' AND delivery_id = ?1",
+                        "DELETE FROM queue WHERE queue = 'dead' AND dedup >= ?1 || ':' AND dedup < ?1 || ';'",
                     )?;
                     for id in &ids {
                         removed += delete.execute([id])?;
@@ -406,6 +434,37 @@ mod tests {
             .expect("removed");
         assert_eq!(removed, 1);
         assert_eq!(queue.depth().await.unwrap(), (3, 0));
+    }
+
+    /// A receipt names its task's seq and its lease's token. Once the task is gone its seq may be used
+    /// again, by the next task queued: the old receipt finds no row with its token and changes nothing.
+    #[tokio::test]
+    async fn a_receipt_changes_only_the_lease_it_was_given_for() {
+        let queue = queue();
+        queue.send_batch(&[task(0)]).await.expect("sent");
+        let first = queue.receive(1).await.expect("received").remove(0);
+        queue.delete(&first.receipt).await.expect("deleted");
+        queue.send_batch(&[task(1)]).await.expect("sent");
+        let second = queue.receive(1).await.expect("received").remove(0);
+        assert_eq!(
+            first.receipt.split_once('-').map(|(seq, _)| seq),
+            second.receipt.split_once('-').map(|(seq, _)| seq),
+            "the emptied queue gave the seq again"
+        );
+
+        queue
+            .delete(&first.receipt)
+            .await
+            .expect("a stale receipt is no error");
+        queue.dead_letter(&first).await.expect("no error");
+        queue.hold(&first, Duration::ZERO).await.expect("no error");
+        queue.delete("not-a-receipt").await.expect("no error");
+        queue.delete("").await.expect("no error");
+        assert_eq!(queue.depth().await.unwrap(), (1, 0));
+        assert!(queue.receive(1).await.unwrap().is_empty(), "still leased");
+
+        queue.delete(&second.receipt).await.expect("deleted");
+        assert_eq!(queue.depth().await.unwrap(), (0, 0));
     }
 
     #[tokio::test]

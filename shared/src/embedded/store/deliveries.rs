@@ -129,7 +129,8 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
 
 fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<(), StoreError> {
     let mut statement = c.prepare_cached(
-        "SELECT doc FROM attempts WHERE tenant = ?1 AND delivery_id = ?2 ORDER BY seq",
+        "SELECT doc FROM attempts WHERE tenant = ?1 AND delivery_id = ?2
+         ORDER BY json_extract(doc, '$.run'), json_extract(doc, '$.number'), seq",
     )?;
     let docs = statement.query_map([&delivery.tenant.0, &delivery.id.0], |r| {
         r.get::<_, String>(0)
