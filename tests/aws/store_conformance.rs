@@ -21,7 +21,7 @@ use alertwire_shared::ids::{AlertId, ApiKeyId, DeliveryId, EndpointId, TenantId}
 use alertwire_shared::ports::store::{
     AlertReceipt, AlertRecord, AlertStore, ApiKeyStore, DeliveryFilter, DeliveryStore, DigestStore,
     EndpointStore, FallbackOutcome, FallbackRecord, IncidentRef, IncidentStore, MaintenanceStore,
-    RecordOutcome, Revocation, SettingsStore, StatusChange, StoreError,
+    ReadAhead, RecordOutcome, Revocation, SettingsStore, StatusChange, StoreError,
 };
 use alertwire_shared::routing::RoutingOutcome;
 use alertwire_shared::tenant_settings::TenantSettings;
@@ -125,6 +125,7 @@ conformance!(
     start_resends_begins_new_runs_of_those_in_the_status_in_the_order_given,
     pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant,
     a_peek_reads_a_delivery_without_its_attempts,
+    a_delivery_to_attempt_comes_with_what_its_store_read_beside_it,
     a_fallback_delivery_is_added_once_and_linked_both_ways,
     settings_are_per_tenant_and_a_notice_is_taken_once_per_window,
     every_read_and_write_is_tenant_scoped,
@@ -1271,6 +1272,71 @@ async fn a_peek_reads_a_delivery_without_its_attempts(stores: &Stores) -> Outcom
             .peek_delivery(&tenant("beta"), &d.id)
             .await?,
         None
+    );
+    Ok(())
+}
+
+/// What a store reads beside a delivery to attempt is what its own reads give: the delivery with its
+/// attempts, the endpoint with its health, the alert; an endpoint deleted since is read as absent; another
+/// tenant's delivery is not found.
+async fn a_delivery_to_attempt_comes_with_what_its_store_read_beside_it(
+    stores: &Stores,
+) -> Outcome {
+    let acme = tenant("acme");
+    let ep = endpoint("acme", "ep_01", 1, "first");
+    stores.endpoints.insert_endpoint(&ep).await?;
+    let d = record_one_pending(stores).await?;
+    stores
+        .deliveries
+        .update_delivery(
+            &d.tenant,
+            &d.id,
+            0,
+            Some(&attempt(1, 0, 500)),
+            change(DeliveryStatus::Pending),
+        )
+        .await?;
+    stores
+        .endpoints
+        .note_failure(&acme, &ep.id, refused(CREATED.parse().expect("a time")))
+        .await?;
+
+    let found = stores
+        .deliveries
+        .get_delivery_to_attempt(&acme, &d.id)
+        .await?
+        .expect("found");
+    assert_eq!(
+        Some(&found.delivery),
+        get(stores, "acme", "msg_01").await?.as_ref()
+    );
+    assert_eq!(found.delivery.attempts.len(), 1);
+    if let ReadAhead::Read(endpoint) = found.endpoint {
+        let read = stores.endpoints.get_endpoint(&acme, &ep.id).await?;
+        assert_eq!(endpoint, read);
+        assert_eq!(endpoint.expect("found").health.failure_streak, 1);
+    }
+    if let ReadAhead::Read(alert) = found.alert {
+        assert_eq!(alert, stores.alerts.get_alert(&acme, &d.alert_id).await?);
+        assert!(alert.is_some());
+    }
+
+    stores.endpoints.delete_endpoint(&acme, &ep.id).await?;
+    let found = stores
+        .deliveries
+        .get_delivery_to_attempt(&acme, &d.id)
+        .await?
+        .expect("found");
+    assert!(matches!(
+        found.endpoint,
+        ReadAhead::Read(None) | ReadAhead::NotRead
+    ));
+    assert!(
+        stores
+            .deliveries
+            .get_delivery_to_attempt(&tenant("beta"), &d.id)
+            .await?
+            .is_none()
     );
     Ok(())
 }

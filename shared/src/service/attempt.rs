@@ -28,7 +28,7 @@ use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::{AttemptOutcome, HoldReason};
 use crate::ports::queue::{ReceivedTask, Task};
-use crate::ports::store::{Settlement, StatusChange, StoreError};
+use crate::ports::store::{DeliveryToAttempt, ReadAhead, Settlement, StatusChange, StoreError};
 use crate::template::RenderError;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
@@ -154,10 +154,14 @@ impl Service {
             run: *run,
             receipt: &received.receipt,
         };
-        let Some(delivery) = self
+        let Some(DeliveryToAttempt {
+            delivery,
+            endpoint,
+            alert,
+        }) = self
             .ports
             .deliveries
-            .get_delivery(tenant, delivery_id)
+            .get_delivery_to_attempt(tenant, delivery_id)
             .await?
         else {
             return Ok(Disposition::Done);
@@ -174,11 +178,15 @@ impl Service {
             self.metrics.delivery_held(HoldReason::Scheduled);
             return Ok(Disposition::Hold(wait));
         }
-        let endpoint = self
-            .ports
-            .endpoints
-            .get_endpoint(tenant, &delivery.endpoint_id)
-            .await?;
+        let endpoint = match endpoint {
+            ReadAhead::Read(endpoint) => endpoint,
+            ReadAhead::NotRead => {
+                self.ports
+                    .endpoints
+                    .get_endpoint(tenant, &delivery.endpoint_id)
+                    .await?
+            }
+        };
         let endpoint = match decide::sendable_endpoint(endpoint) {
             Ok(endpoint) => endpoint,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
@@ -190,11 +198,15 @@ impl Service {
                 return Ok(self.settle_unsent(&task, None, decision).await?);
             }
         };
-        let alert = self
-            .ports
-            .alerts
-            .get_alert(tenant, &delivery.alert_id)
-            .await?;
+        let alert = match alert {
+            ReadAhead::Read(alert) => alert,
+            ReadAhead::NotRead => {
+                self.ports
+                    .alerts
+                    .get_alert(tenant, &delivery.alert_id)
+                    .await?
+            }
+        };
         let alert = match decide::sendable_alert(&endpoint, alert) {
             Ok(alert) => alert,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),

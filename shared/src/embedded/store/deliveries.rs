@@ -4,14 +4,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::alert::MessageType;
+use super::endpoints::read_stored_endpoint;
+use crate::alert::{Alert, MessageType};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::embedded::Database;
 use crate::embedded::queue::{insert_tasks, remove_task, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::{
-    DeliveryFilter, DeliveryStore, FallbackOutcome, FallbackRecord, Settlement, StatusChange,
-    StoreError,
+    DeliveryFilter, DeliveryStore, DeliveryToAttempt, FallbackOutcome, FallbackRecord, ReadAhead,
+    Settlement, StatusChange, StoreError,
 };
 
 pub(super) fn insert_delivery(c: &rusqlite::Connection, d: &Delivery) -> Result<(), StoreError> {
@@ -127,6 +128,24 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     })
 }
 
+/// The delivery `tenant`/`id` with its attempts, read on `c`.
+fn read_delivery(
+    c: &rusqlite::Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<Delivery>, StoreError> {
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
+    let Some(mut delivery) = c
+        .prepare_cached(&sql)?
+        .query_row([tenant, id], delivery_from_row)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    load_attempts(c, &mut delivery)?;
+    Ok(Some(delivery))
+}
+
 fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<(), StoreError> {
     let mut statement = c.prepare_cached(
         "SELECT doc FROM attempts WHERE tenant = ?1 AND delivery_id = ?2
@@ -201,20 +220,45 @@ impl DeliveryStore for Database {
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
-        self.read(move |c| {
-            let sql =
-                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = ?1 AND id = ?2");
-            let Some(mut delivery) = c
-                .prepare_cached(&sql)?
-                .query_row([tenant, id], delivery_from_row)
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            load_attempts(c, &mut delivery)?;
-            Ok(Some(delivery))
-        })
-        .await
+        self.read(move |c| read_delivery(c, &tenant, &id)).await
+    }
+
+    /// One read transaction: the delivery, its attempts, its endpoint's row and its alert's document.
+    async fn get_delivery_to_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<DeliveryToAttempt>, StoreError> {
+        let (tenant_id, id) = (tenant.0.clone(), id.0.clone());
+        let found = self
+            .read(move |c| {
+                let Some(delivery) = read_delivery(c, &tenant_id, &id)? else {
+                    return Ok(None);
+                };
+                let endpoint = read_stored_endpoint(c, &tenant_id, &delivery.endpoint_id.0)?;
+                let alert: Option<String> = c
+                    .prepare_cached("SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2")?
+                    .query_row([&tenant_id, &delivery.alert_id.0], |r| r.get(0))
+                    .optional()?;
+                let alert: Option<Alert> = alert.map(|d| serde_json::from_str(&d)).transpose()?;
+                Ok(Some((delivery, endpoint, alert)))
+            })
+            .await?;
+        let Some((delivery, endpoint, alert)) = found else {
+            return Ok(None);
+        };
+        let endpoint = match endpoint {
+            Some(stored) => Some(
+                self.endpoint_of(tenant, &delivery.endpoint_id, stored)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(Some(DeliveryToAttempt {
+            delivery,
+            endpoint: ReadAhead::Read(endpoint),
+            alert: ReadAhead::Read(alert),
+        }))
     }
 
     /// Times are RFC 3339 text in UTC, so they compare as text.

@@ -39,24 +39,12 @@ impl EndpointStore for Database {
     ) -> Result<Option<Endpoint>, StoreError> {
         let (tenant_id, endpoint_id) = (tenant.0.clone(), id.0.clone());
         let stored = self
-            .read(move |c| {
-                c.prepare_cached(&format!(
-                    "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
-                ))?
-                .query_row([tenant_id, endpoint_id], stored_from_row)
-                .optional()?
-                .transpose()
-            })
+            .read(move |c| read_stored_endpoint(c, &tenant_id, &endpoint_id))
             .await?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let mut endpoint = self
-            .opened_endpoints
-            .open(tenant, id, &stored.doc, &*self.sealer)
-            .await?;
-        endpoint.health = stored.health;
-        Ok(Some(endpoint))
+        match stored {
+            Some(stored) => Ok(Some(self.endpoint_of(tenant, id, stored).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
@@ -316,7 +304,7 @@ const ENDPOINT_WITH_HEALTH: &str =
      LEFT JOIN endpoint_circuit c ON c.tenant = e.tenant AND c.endpoint_id = e.id";
 
 /// An endpoint's row as read: its document, values still sealed, and its health.
-struct StoredEndpoint {
+pub(super) struct StoredEndpoint {
     doc: String,
     health: EndpointHealth,
 }
@@ -326,7 +314,37 @@ fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<Result<StoredEndpoint, Sto
     Ok(health_from_row(row)?.map(|health| StoredEndpoint { doc, health }))
 }
 
+/// The endpoint `tenant`/`id` as stored, with its health, read on `c`.
+pub(super) fn read_stored_endpoint(
+    c: &rusqlite::Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<StoredEndpoint>, StoreError> {
+    c.prepare_cached(&format!(
+        "{ENDPOINT_WITH_HEALTH} WHERE e.tenant = ?1 AND e.id = ?2"
+    ))?
+    .query_row([tenant, id], stored_from_row)
+    .optional()?
+    .transpose()
+}
+
 impl Database {
+    /// The endpoint `id` of a row read with [`read_stored_endpoint`], its sealed values opened once per
+    /// stored document (outside the database thread: opening may wait).
+    pub(super) async fn endpoint_of(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        stored: StoredEndpoint,
+    ) -> Result<Endpoint, StoreError> {
+        let mut endpoint = self
+            .opened_endpoints
+            .open(tenant, id, &stored.doc, &*self.sealer)
+            .await?;
+        endpoint.health = stored.health;
+        Ok(endpoint)
+    }
+
     /// The endpoint of a row, its sealed values opened (outside the database thread: opening may wait).
     async fn open_stored(&self, stored: StoredEndpoint) -> Result<Endpoint, StoreError> {
         let mut endpoint = open_document(&stored.doc, &*self.sealer).await?;
