@@ -293,6 +293,23 @@ async fn record_one_pending(stores: &Stores) -> Result<Delivery, StoreError> {
     Ok(d)
 }
 
+/// [`record_one_pending`], its first attempt recorded as a `500` and the delivery left pending.
+async fn record_one_pending_that_failed_once(stores: &Stores) -> Result<Delivery, StoreError> {
+    let d = record_one_pending(stores).await?;
+    let written = stores
+        .deliveries
+        .update_delivery(
+            &d.tenant,
+            &d.id,
+            0,
+            Some(&attempt(1, 0, 500)),
+            change(DeliveryStatus::Pending),
+        )
+        .await?;
+    assert!(written);
+    Ok(d)
+}
+
 async fn get(stores: &Stores, tenant_name: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
     stores
         .deliveries
@@ -1247,18 +1264,7 @@ async fn pending_deliveries_unchanged_since_a_time_are_found_in_every_tenant(
 }
 
 async fn a_peek_reads_a_delivery_without_its_attempts(stores: &Stores) -> Outcome {
-    let d = record_one_pending(stores).await?;
-    let written = stores
-        .deliveries
-        .update_delivery(
-            &d.tenant,
-            &d.id,
-            0,
-            Some(&attempt(1, 0, 500)),
-            change(DeliveryStatus::Pending),
-        )
-        .await?;
-    assert!(written);
+    let d = record_one_pending_that_failed_once(stores).await?;
     let mut full = get(stores, "acme", "msg_01").await?.expect("stored");
     assert_eq!(full.attempts.len(), 1);
     full.attempts.clear();
@@ -1285,17 +1291,7 @@ async fn a_delivery_to_attempt_comes_with_what_its_store_read_beside_it(
     let acme = tenant("acme");
     let ep = endpoint("acme", "ep_01", 1, "first");
     stores.endpoints.insert_endpoint(&ep).await?;
-    let d = record_one_pending(stores).await?;
-    stores
-        .deliveries
-        .update_delivery(
-            &d.tenant,
-            &d.id,
-            0,
-            Some(&attempt(1, 0, 500)),
-            change(DeliveryStatus::Pending),
-        )
-        .await?;
+    let d = record_one_pending_that_failed_once(stores).await?;
     stores
         .endpoints
         .note_failure(&acme, &ep.id, refused(CREATED.parse().expect("a time")))
