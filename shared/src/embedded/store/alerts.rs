@@ -12,6 +12,9 @@ use crate::embedded::queue::{insert_tasks_handing_off, task_rows};
 use crate::ids::{AlertId, TenantId};
 use crate::ports::store::{AlertReceipt, AlertRecord, AlertStore, RecordOutcome, StoreError};
 
+/// An alert's document by tenant and id.
+pub(super) const ALERT_DOCUMENT: &str = "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2";
+
 #[async_trait]
 impl AlertStore for Database {
     async fn record_alert(&self, record: AlertRecord<'_>) -> Result<RecordOutcome, StoreError> {
@@ -111,12 +114,7 @@ impl AlertStore for Database {
         tenant: &TenantId,
         id: &AlertId,
     ) -> Result<Option<Alert>, StoreError> {
-        self.document(
-            "SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2",
-            tenant,
-            &id.0,
-        )
-        .await
+        self.document(ALERT_DOCUMENT, tenant, &id.0).await
     }
 
     async fn list_unrouted(

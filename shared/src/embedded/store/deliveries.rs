@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::alerts::ALERT_DOCUMENT;
 use super::endpoints::read_stored_endpoint;
+use super::read_document;
 use crate::alert::{Alert, MessageType};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::embedded::Database;
@@ -236,11 +238,8 @@ impl DeliveryStore for Database {
                     return Ok(None);
                 };
                 let endpoint = read_stored_endpoint(c, &tenant_id, &delivery.endpoint_id.0)?;
-                let alert: Option<String> = c
-                    .prepare_cached("SELECT doc FROM alerts WHERE tenant = ?1 AND id = ?2")?
-                    .query_row([&tenant_id, &delivery.alert_id.0], |r| r.get(0))
-                    .optional()?;
-                let alert: Option<Alert> = alert.map(|d| serde_json::from_str(&d)).transpose()?;
+                let alert: Option<Alert> =
+                    read_document(c, ALERT_DOCUMENT, &tenant_id, &delivery.alert_id.0)?;
                 Ok(Some((delivery, endpoint, alert)))
             })
             .await?;

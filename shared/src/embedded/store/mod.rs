@@ -25,13 +25,21 @@ impl Database {
         id: &str,
     ) -> Result<Option<T>, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.to_string());
-        self.read(move |c| {
-            let doc: Option<String> = c
-                .prepare_cached(sql)?
-                .query_row([tenant, id], |r| r.get(0))
-                .optional()?;
-            Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
-        })
-        .await
+        self.read(move |c| read_document(c, sql, &tenant, &id))
+            .await
     }
+}
+
+/// The JSON document `sql` selects for a tenant and an id, read on `c`.
+fn read_document<T: serde::de::DeserializeOwned>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    tenant: &str,
+    id: &str,
+) -> Result<Option<T>, StoreError> {
+    let doc: Option<String> = c
+        .prepare_cached(sql)?
+        .query_row([tenant, id], |r| r.get(0))
+        .optional()?;
+    Ok(doc.map(|d| serde_json::from_str(&d)).transpose()?)
 }
