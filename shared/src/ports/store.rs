@@ -292,6 +292,20 @@ pub enum ReadAhead<T> {
     NotRead,
 }
 
+impl<T> ReadAhead<T> {
+    /// What was read ahead, or else what `read` finds (only called then).
+    pub async fn or_read<F, Fut, E>(self, read: F) -> Result<Option<T>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        match self {
+            ReadAhead::Read(found) => Ok(found),
+            ReadAhead::NotRead => read().await,
+        }
+    }
+}
+
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     async fn get_delivery(

@@ -28,7 +28,7 @@ use crate::endpoint::health::FailureNote;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::metrics::{AttemptOutcome, HoldReason};
 use crate::ports::queue::{ReceivedTask, Task};
-use crate::ports::store::{DeliveryToAttempt, ReadAhead, Settlement, StatusChange, StoreError};
+use crate::ports::store::{DeliveryToAttempt, Settlement, StatusChange, StoreError};
 use crate::template::RenderError;
 use crate::webhook;
 use crate::webhook::request::RequestFacts;
@@ -178,15 +178,13 @@ impl Service {
             self.metrics.delivery_held(HoldReason::Scheduled);
             return Ok(Disposition::Hold(wait));
         }
-        let endpoint = match endpoint {
-            ReadAhead::Read(endpoint) => endpoint,
-            ReadAhead::NotRead => {
+        let endpoint = endpoint
+            .or_read(|| {
                 self.ports
                     .endpoints
                     .get_endpoint(tenant, &delivery.endpoint_id)
-                    .await?
-            }
-        };
+            })
+            .await?;
         let endpoint = match decide::sendable_endpoint(endpoint) {
             Ok(endpoint) => endpoint,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
@@ -198,15 +196,9 @@ impl Service {
                 return Ok(self.settle_unsent(&task, None, decision).await?);
             }
         };
-        let alert = match alert {
-            ReadAhead::Read(alert) => alert,
-            ReadAhead::NotRead => {
-                self.ports
-                    .alerts
-                    .get_alert(tenant, &delivery.alert_id)
-                    .await?
-            }
-        };
+        let alert = alert
+            .or_read(|| self.ports.alerts.get_alert(tenant, &delivery.alert_id))
+            .await?;
         let alert = match decide::sendable_alert(&endpoint, alert) {
             Ok(alert) => alert,
             Err(decision) => return Ok(self.settle_unsent(&task, None, decision).await?),
