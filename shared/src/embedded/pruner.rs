@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::delivery::DeliveryStatus;
 use crate::embedded::Database;
+use crate::embedded::queue::TASKS_OF_DELIVERY;
 use crate::metrics::{Metrics, PrunedRecord};
 use crate::ports::store::StoreError;
 use crate::retention::Retention;
@@ -293,7 +294,7 @@ fn delete_deliveries(
         pruned.attempts += c
             .prepare_cached("DELETE FROM attempts WHERE tenant = ?1 AND delivery_id = ?2")?
             .execute(params![tenant, id])? as u64;
-        c.prepare_cached("DELETE FROM queue WHERE dedup >= ?1 || ':' AND dedup < ?1 || ';'")?
+        c.prepare_cached(&format!("DELETE FROM queue WHERE {TASKS_OF_DELIVERY}"))?
             .execute([id])?;
         c.prepare_cached("DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2")?
             .execute(params![tenant, id])?;

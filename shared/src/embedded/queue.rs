@@ -113,6 +113,11 @@ pub(super) fn task_rows(tasks: &[Task]) -> Result<Vec<TaskRow>, serde_json::Erro
         .collect()
 }
 
+/// The tasks of the delivery `?1`, every run's: their `dedup` key is `<delivery id>:<run>`
+/// ([`Task::dedup_key`]), so they are the keys between `<delivery id>:` and `<delivery id>;`, a range of
+/// the key's unique index.
+pub(super) const TASKS_OF_DELIVERY: &str = "dedup >= ?1 || ':' AND dedup < ?1 || ';'";
+
 /// A lease's receipt, `<seq>-<token>`: the row of its task, found by its key, and a token only this lease
 /// knows, kept in the row's `receipt` column (which needs no index). A receipt whose lease ran out and was
 /// taken by another receive, or whose task is gone and its seq used again, finds no row with its token.
@@ -350,9 +355,9 @@ impl TaskQueue for EmbeddedQueue {
                 let tx = c.savepoint()?;
                 let mut removed = 0;
                 {
-                    let mut delete = tx.prepare_cached(
-                        "DELETE FROM queue WHERE queue = 'dead' AND dedup >= ?1 || ':' AND dedup < ?1 || ';'",
-                    )?;
+                    let mut delete = tx.prepare_cached(&format!(
+                        "DELETE FROM queue WHERE queue = 'dead' AND {TASKS_OF_DELIVERY}"
+                    ))?;
                     for id in &ids {
                         removed += delete.execute([id])?;
                     }
