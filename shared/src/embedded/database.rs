@@ -4,8 +4,7 @@
 //! `synchronous=FULL`, synced). Each caller's work runs in a savepoint of its own, so one that fails is
 //! rolled back alone; a failed commit fails every caller of the batch. Reads that need no transaction of
 //! their own go to a few read-only connections instead (WAL lets them read beside the writer), so a read
-//! never waits for another caller's commit and sync. A point read on the delivery path runs on its
-//! caller's thread instead ([`Database::read_by_key`]), sparing two thread wake-ups per read.
+//! never waits for another caller's commit and sync.
 
 use std::fs::File;
 use std::panic::AssertUnwindSafe;
@@ -39,9 +38,6 @@ const MAX_BATCH: usize = 256;
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Read-only connections (and their threads) beside the writer.
 const READERS: usize = 2;
-/// Read-only connections kept for reads on the caller's thread: one per thread of the runtime on two
-/// cores; a third caller at the same moment opens one more, closed after its read.
-const IDLE_READERS_HERE: usize = 2;
 /// Statements each connection keeps prepared. rusqlite's default of 16 is fewer than the writer runs for
 /// one delivered alert, so statements were evicted and parsed again (1–2 % of the server's CPU).
 const STATEMENT_CACHE: usize = 128;
@@ -238,21 +234,6 @@ impl Database {
         readers.run(work).await
     }
 
-    /// [`Database::read`] run on the calling thread, with no hand-off to a reader thread and back: for
-    /// the few point reads by key on the delivery path, which take tens of microseconds, where the two
-    /// thread wake-ups of a hand-off cost as much as the read. A read that searches or lists goes to
-    /// [`Database::read`], which keeps the caller's thread free.
-    pub async fn read_by_key<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        match &self.readers {
-            Some(readers) => readers.run_here(work),
-            None => self.run(move |c| work(c)).await,
-        }
-    }
-
     /// Runs `work` with the connection on the database thread, inside a transaction it may share with
     /// the work of other callers; returns once that transaction is committed. `work` must not begin a
     /// transaction itself: it uses `savepoint()` where it needs its writes to be all or nothing.
@@ -300,10 +281,6 @@ type Read = Box<dyn FnOnce(&Connection) + Send>;
 /// cheaper than a blocking-pool thread per read, which the pool spawns and parks by the dozen under load.
 struct Readers {
     reads: mpsc::Sender<Read>,
-    /// Read-only connections for reads run on the caller's thread ([`Database::read_by_key`]), each
-    /// taken by one caller at a time; a caller that finds none opens one.
-    idle: Mutex<Vec<Connection>>,
-    path: PathBuf,
 }
 
 /// Locks `dir` for one process: a server for its whole life, a restore while it writes. Released when
@@ -362,62 +339,26 @@ pub(super) fn holds_sealed_values(connection: &Connection) -> rusqlite::Result<b
     )
 }
 
-/// A read-only connection to the database file.
-fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
-    let connection = Connection::open(path)?;
-    connection.pragma_update(None, "query_only", "ON")?;
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(connection)
-}
-
 impl Readers {
     fn open(path: &Path) -> Result<Self, OpenError> {
         let (reads, queue) = mpsc::channel::<Read>();
         let queue = Arc::new(Mutex::new(queue));
+        let open_read_only = || -> Result<Connection, OpenError> {
+            let connection = Connection::open(path)?;
+            connection.pragma_update(None, "query_only", "ON")?;
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            Ok(connection)
+        };
         for n in 0..READERS {
-            let connection = open_read_only(path)?;
+            let connection = open_read_only()?;
             let queue = queue.clone();
             std::thread::Builder::new()
                 .name(format!("alertwire-read-{n}"))
                 .spawn(move || serve_reads(&connection, &queue))
                 .map_err(OpenError::Thread)?;
         }
-        // Opened now, not on a runtime thread under the first alerts (a new connection reads the schema).
-        let idle = (0..IDLE_READERS_HERE)
-            .map(|_| open_read_only(path))
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            reads,
-            idle: Mutex::new(idle),
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Runs `work` on this thread with an idle read-only connection, or a new one if every one is taken.
-    fn run_here<T>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let taken = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        let connection = match taken {
-            Some(connection) => connection,
-            None => open_read_only(&self.path)?,
-        };
-        // A read that panics drops its connection with it.
-        let result = in_snapshot(&connection, work);
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if idle.len() < IDLE_READERS_HERE {
-            idle.push(connection);
-        }
-        result
+        Ok(Self { reads })
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -624,70 +565,6 @@ mod tests {
         assert_eq!(synchronous_of(&database).await, 1);
         drop(database);
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn a_read_by_key_sees_every_answered_commit_and_outlives_a_read_that_panicked() {
-        let dir = std::env::temp_dir().join(format!(
-            "alertwire-read-by-key-{}-{}",
-            std::process::id(),
-            uuid::Uuid::now_v7().simple()
-        ));
-        let database = Database::open(&dir, false).unwrap();
-        let settings_of = |database: Database| async move {
-            database
-                .read_by_key(|c| {
-                    Ok(
-                        c.query_row("SELECT count(*) FROM tenant_settings", [], |r| {
-                            r.get::<_, i64>(0)
-                        })?,
-                    )
-                })
-                .await
-                .unwrap()
-        };
-        assert_eq!(settings_of(database.clone()).await, 0);
-        // GIVEN a commit answered WHEN a read by key follows on the caller's thread THEN it sees it
-        database
-            .run(|c| {
-                c.execute(
-                    "INSERT INTO tenant_settings (tenant, doc) VALUES ('t', '{}')",
-                    [],
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-        assert_eq!(settings_of(database.clone()).await, 1);
-        // GIVEN a read by key that panics on the caller's thread, and more callers than idle connections
-        let reader = database.clone();
-        let panicked = tokio::spawn(async move {
-            reader
-                .read_by_key(|_| -> Result<(), StoreError> { panic!("a read that fails") })
-                .await
-        })
-        .await;
-        assert!(panicked.is_err());
-        let together: Vec<_> = (0..IDLE_READERS_HERE + 2)
-            .map(|_| tokio::spawn(settings_of(database.clone())))
-            .collect();
-        // THEN every read is answered, from the connections left or opened for it
-        for read in together {
-            assert_eq!(read.await.unwrap(), 1);
-        }
-        drop(database);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn an_in_memory_database_reads_by_key_through_its_writer() {
-        let database = Database::in_memory().unwrap();
-        let found = database
-            .read_by_key(|c| {
-                Ok(c.query_row("SELECT count(*) FROM endpoints", [], |r| r.get::<_, i64>(0))?)
-            })
-            .await;
-        assert_eq!(found.unwrap(), 0);
     }
 
     #[test]

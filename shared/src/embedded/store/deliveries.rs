@@ -232,9 +232,8 @@ impl DeliveryStore for Database {
         id: &DeliveryId,
     ) -> Result<Option<DeliveryToAttempt>, StoreError> {
         let (tenant_id, id) = (tenant.0.clone(), id.0.clone());
-        // Once per attempt, three rows by key: read here rather than handed to a reader thread and back.
         let found = self
-            .read_by_key(move |c| {
+            .read(move |c| {
                 let Some(delivery) = read_delivery(c, &tenant_id, &id)? else {
                     return Ok(None);
                 };
