@@ -23,6 +23,7 @@ mod seeding;
 mod serve_process;
 mod signing;
 mod stats;
+mod storage_floor;
 mod storm;
 mod table;
 
@@ -136,6 +137,7 @@ fn main() -> std::process::ExitCode {
         ),
         ("logging cost", |s, n| logging::run(s, n)),
         ("ingest", |s, n| ingest::run(s, n)),
+        ("storage floor", |s, _| storage_floor::run(s)),
         ("history: a million delivered alerts stored", |s, n| {
             history::run(s, n)
         }),
