@@ -132,6 +132,17 @@ fn micros_per_alert(
     let started = cpu_seconds(std::process::id())?;
     write_alerts(&connection, statements, alerts, group).map_err(sqlite)?;
     let used = cpu_seconds(std::process::id())? - started;
+    // Every statement did its work: a statement that matched nothing would make the floor look cheap.
+    let count = |sql: &str| connection.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let delivered =
+        count("SELECT count(*) FROM deliveries WHERE status = 'delivered'").map_err(sqlite)?;
+    let attempts = count("SELECT count(*) FROM attempts").map_err(sqlite)?;
+    let queued = count("SELECT count(*) FROM queue").map_err(sqlite)?;
+    if delivered != alerts as i64 || attempts != alerts as i64 || queued != 0 {
+        return Err(BenchError::Unexpected(format!(
+            "storage floor: {delivered} delivered and {attempts} attempts of {alerts} alerts, {queued} tasks left"
+        )));
+    }
     drop(connection);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(used * 1e6 / alerts as f64)
