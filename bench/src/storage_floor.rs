@@ -35,8 +35,17 @@ const FEWEST_ROWS: &str = "
     CREATE TABLE attempts (delivery_id TEXT NOT NULL, number INTEGER NOT NULL, doc TEXT NOT NULL,
                            PRIMARY KEY (delivery_id, number)) WITHOUT ROWID;";
 
-/// The statements of the three steps, each taking the same parameters on either schema.
+/// Where a run's tables come from.
+enum Tables {
+    /// alertwire's, as `Database::open` creates them.
+    Alertwire,
+    /// These, on a new file.
+    Created(&'static str),
+}
+
+/// The tables and the statements of the three steps, each taking the same parameters on either schema.
 struct Statements {
+    tables: Tables,
     /// (alert id, document)
     alert: &'static str,
     /// (delivery id, alert id, now)
@@ -55,6 +64,7 @@ struct Statements {
 
 /// The embedded store's own statements (`store/alerts.rs`, `store/deliveries.rs`, `queue.rs`).
 const ALERTWIRE: Statements = Statements {
+    tables: Tables::Alertwire,
     alert: "INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued)
             VALUES ('bench', ?1, ?2, '{}', NULL, NULL, 1)",
     delivery: "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, run,
@@ -72,6 +82,7 @@ const ALERTWIRE: Statements = Statements {
 };
 
 const FEWEST: Statements = Statements {
+    tables: Tables::Created(FEWEST_ROWS),
     alert: "INSERT INTO alerts (id, doc) VALUES (?1, ?2)",
     delivery: "INSERT INTO deliveries (id, alert_id, status, updated_at) VALUES (?1, ?2, 'pending', ?3)",
     task: "INSERT INTO queue (delivery_id, body, visible_at) VALUES (?1, ?2, 0)",
@@ -119,15 +130,18 @@ fn micros_per_alert(
 ) -> Result<f64, BenchError> {
     let dir = crate::scratch_dir("storage-floor");
     let _ = std::fs::remove_dir_all(&dir);
-    let connection = if std::ptr::eq(statements, &ALERTWIRE) {
-        // Created, migrated and closed by the store itself; its threads end with the handle.
-        drop(Database::open(&dir, false).map_err(|e| BenchError::Setup(e.to_string()))?);
-        open(&dir.join("alertwire.db"))?
-    } else {
-        std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
-        let connection = open(&dir.join("fewest.db"))?;
-        connection.execute_batch(FEWEST_ROWS).map_err(sqlite)?;
-        connection
+    let connection = match statements.tables {
+        Tables::Alertwire => {
+            // Created, migrated and closed by the store itself; its threads end with the handle.
+            drop(Database::open(&dir, false).map_err(|e| BenchError::Setup(e.to_string()))?);
+            open(&dir.join("alertwire.db"))?
+        }
+        Tables::Created(tables) => {
+            std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
+            let connection = open(&dir.join("fewest.db"))?;
+            connection.execute_batch(tables).map_err(sqlite)?;
+            connection
+        }
     };
     let started = cpu_seconds(std::process::id())?;
     write_alerts(&connection, statements, alerts, group).map_err(sqlite)?;
