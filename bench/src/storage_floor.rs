@@ -9,8 +9,8 @@
 //! - lease: the task, as the worker's receive does;
 //! - record: the attempt, the delivery's new status and the task's removal.
 //!
-//! Each step runs in a savepoint, and the steps of a group of alerts share a transaction, as the store's
-//! group commit runs them. A group of one is an alert arriving alone: its acceptance and its record are
+//! The steps of a group of alerts share a transaction, each in a savepoint but the first, as the store's
+//! group commit runs them (a first unit that fails is undone by rolling the transaction back). A group of one is an alert arriving alone: its acceptance and its record are
 //! two commits, as in `alertwire serve` when nothing else is in flight.
 //!
 //! The end-to-end CPU rows, measured on the server, can be read against these: what is above the floor
@@ -195,7 +195,16 @@ fn write_alerts(
     let now = "2026-12-07T04:30:00.000000+00:00";
     let id =
         |kind: &str, i: usize| format!("{kind}_{:032x}", 0x0193_0000_0000_0000u128 + i as u128);
+    // Whether the next step is the first of its transaction, which the store runs without a savepoint.
+    let first_in_commit = std::cell::Cell::new(false);
+    let begin = || {
+        first_in_commit.set(true);
+        c.prepare_cached("BEGIN IMMEDIATE")?.execute([])
+    };
     let in_savepoint = |work: &dyn Fn() -> rusqlite::Result<()>| {
+        if first_in_commit.replace(false) {
+            return work();
+        }
         c.prepare_cached("SAVEPOINT unit")?.execute([])?;
         work()?;
         c.prepare_cached("RELEASE unit")?.execute([])?;
@@ -205,7 +214,7 @@ fn write_alerts(
     let mut accepted = 0;
     let mut queued: Vec<(usize, i64)> = Vec::new();
     while accepted < alerts || !queued.is_empty() {
-        c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        begin()?;
         let leased = std::mem::take(&mut queued);
         if !leased.is_empty() {
             in_savepoint(&|| {
@@ -227,7 +236,7 @@ fn write_alerts(
         if group == 1 {
             // An alert arriving alone is accepted in a commit of its own, and its record waits for none.
             c.prepare_cached("COMMIT")?.execute([])?;
-            c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+            begin()?;
         }
         for _ in 0..group.min(alerts - accepted) {
             let (alert, delivery) = (id("alt", accepted), id("msg", accepted));

@@ -1,8 +1,9 @@
 //! The database handle: opening (with an exclusive lock on the data directory for the serving process),
 //! pragmas, schema, and group commit: one thread owns the connection and runs the work of concurrent
 //! callers in one transaction, answering each of them only once that transaction is committed (and, with
-//! `synchronous=FULL`, synced). Each caller's work runs in a savepoint of its own, so one that fails is
-//! rolled back alone; a failed commit fails every caller of the batch. Reads that need no transaction of
+//! `synchronous=FULL`, synced). Each caller's work is all or nothing: one that fails is rolled back alone
+//! (the first of a batch by rolling the transaction back and beginning it again, the others to a savepoint
+//! of their own); a failed commit fails every caller of the batch. Reads that need no transaction of
 //! their own go to a few read-only connections instead (WAL lets them read beside the writer), so a read
 //! never waits for another caller's commit and sync.
 
@@ -24,8 +25,27 @@ use crate::sealing::{KeyFileError, LocalSealer};
 
 /// Called once the batch a unit of work ran in is committed, with the commit's error if it failed.
 type Completion = Box<dyn FnOnce(Option<&CommitFailure>) + Send>;
-/// A caller's work, run on the database thread inside the batch's transaction.
-type Unit = Box<dyn FnOnce(&mut Connection) -> Completion + Send>;
+/// A caller's work, run on the database thread inside the batch's transaction, undone as [`Undo`] says if
+/// it fails.
+type Unit = Box<dyn FnOnce(&mut Connection, Undo) -> Completion + Send>;
+
+/// How the writes of a unit of work that fails are taken back, leaving those of the units before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    /// Nothing else is written in the transaction yet: rolling it back undoes the unit alone, so the unit
+    /// needs no savepoint, whose statements SQLite runs and whose changed pages it copies into a statement
+    /// journal first. A unit that comes alone (an alert while nothing else is in flight) skips them all.
+    RollBack,
+    /// Units before it wrote in the transaction: a savepoint of its own.
+    ToSavepoint,
+}
+
+/// What a unit of work answers: its writes kept, or taken back with an answer all the same (a write that
+/// turned out not to apply once it had begun).
+pub(super) enum Written<T> {
+    Kept(T),
+    Undone(T),
+}
 
 /// The database file in a data directory.
 pub(super) const DATABASE_FILE: &str = "alertwire.db";
@@ -235,8 +255,9 @@ impl Database {
     }
 
     /// Runs `work` with the connection on the database thread, inside a transaction it may share with
-    /// the work of other callers; returns once that transaction is committed. `work` must not begin a
-    /// transaction itself: it uses `savepoint()` where it needs its writes to be all or nothing.
+    /// the work of other callers; returns once that transaction is committed. Its writes are all or
+    /// nothing: an error (or a panic) takes back what it wrote, and only that. `work` must not begin or end
+    /// a transaction itself.
     pub async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -255,9 +276,32 @@ impl Database {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
         C: FnOnce(T) -> U + Send + 'static,
     {
+        self.submit(move |c| work(c).map(Written::Kept), committed)
+            .await
+    }
+
+    /// [`Database::run`] for work that may take back what it wrote and still answer
+    /// ([`Written::Undone`]).
+    pub(super) async fn run_undoable<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<Written<T>, StoreError> + Send + 'static,
+    {
+        self.submit(work, |done| done).await
+    }
+
+    /// Sends `work` to the database thread, to run in the next batch; answers once that batch is
+    /// committed, with `committed` applied to what `work` answered.
+    async fn submit<T, U, F, C>(&self, work: F, committed: C) -> Result<U, StoreError>
+    where
+        T: Send + 'static,
+        U: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<Written<T>, StoreError> + Send + 'static,
+        C: FnOnce(T) -> U + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        let unit: Unit = Box::new(move |connection| {
-            let result = in_savepoint(connection, work);
+        let unit: Unit = Box::new(move |connection, undo| {
+            let result = all_or_nothing(connection, undo, work);
             Box::new(move |commit_error| {
                 let _ = reply.send(match commit_error {
                     None => result.map(committed),
@@ -482,9 +526,19 @@ fn commit_in_groups(mut connection: Connection, units: mpsc::Receiver<Unit>, las
         let changes_before = connection.total_changes();
         let completions: Vec<Completion> = batch
             .into_iter()
-            .map(|unit| unit(&mut connection))
+            .enumerate()
+            .map(|(n, unit)| {
+                let undo = if grouped && n == 0 {
+                    Undo::RollBack
+                } else {
+                    Undo::ToSavepoint
+                };
+                unit(&mut connection, undo)
+            })
             .collect();
-        let commit_failure = if grouped {
+        // Still in the transaction unless the first unit rolled it back and it could not begin again (the
+        // units after it were then transactions of their own).
+        let commit_failure = if !connection.is_autocommit() {
             let changed = connection.total_changes() != changes_before;
             let failure = execute_cached(&connection, "COMMIT")
                 .err()
@@ -508,20 +562,36 @@ fn execute_cached(connection: &Connection, sql: &str) -> rusqlite::Result<usize>
     connection.prepare_cached(sql)?.execute([])
 }
 
-/// Runs `work` in a savepoint: released if it succeeds, rolled back if it fails or panics.
-fn in_savepoint<T, F>(connection: &mut Connection, work: F) -> Result<T, StoreError>
+/// Runs a unit's `work` so that it is all or nothing: what it wrote is kept if it answers
+/// [`Written::Kept`], taken back as `undo` says if it fails, panics or answers [`Written::Undone`].
+fn all_or_nothing<T, F>(connection: &mut Connection, undo: Undo, work: F) -> Result<T, StoreError>
 where
-    F: FnOnce(&mut Connection) -> Result<T, StoreError>,
+    F: FnOnce(&mut Connection) -> Result<Written<T>, StoreError>,
 {
-    // Cached statements: parsing these three for every unit of work was a tenth of the thread's time.
-    connection.prepare_cached("SAVEPOINT unit")?.execute([])?;
+    // Cached statements: parsing these for every unit of work was a tenth of the thread's time.
+    if undo == Undo::ToSavepoint {
+        execute_cached(connection, "SAVEPOINT unit")?;
+    }
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
         .unwrap_or_else(|_| Err(StoreError::Backend("the database work panicked".into())));
-    if result.is_err() {
-        connection.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+    let keep = matches!(result, Ok(Written::Kept(_)));
+    match undo {
+        Undo::ToSavepoint => {
+            if !keep {
+                execute_cached(connection, "ROLLBACK TO unit")?;
+            }
+            execute_cached(connection, "RELEASE unit")?;
+        }
+        Undo::RollBack if !keep => {
+            execute_cached(connection, "ROLLBACK")?;
+            // The units after it share a transaction again; if it cannot begin, each is one of its own.
+            let _ = execute_cached(connection, "BEGIN IMMEDIATE");
+        }
+        Undo::RollBack => {}
     }
-    connection.prepare_cached("RELEASE unit")?.execute([])?;
-    result
+    result.map(|written| match written {
+        Written::Kept(answer) | Written::Undone(answer) => answer,
+    })
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -584,5 +654,140 @@ mod tests {
         });
         assert_eq!(next.unwrap(), 2);
         assert!(connection.is_autocommit(), "the snapshot was ended");
+    }
+
+    #[test]
+    fn sqlite_is_built_without_its_memory_statistics() {
+        // `.cargo/config.toml` sets the option for rusqlite's bundled build: without it, every allocation
+        // of SQLite's takes a global mutex.
+        let connection = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = connection
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
+
+    /// What a unit of work in [`undone_alone`] does after it wrote its row.
+    #[derive(Clone, Copy)]
+    enum Then {
+        Keep,
+        Fail,
+        TakeBack,
+        Panic,
+    }
+
+    /// Writes `row` into `marks`, then does what `then` says; answers the row.
+    async fn mark(database: &Database, row: i64, then: Then) -> Result<i64, StoreError> {
+        database
+            .run_undoable(move |c| {
+                c.execute("INSERT INTO marks (n) VALUES (?1)", [row])?;
+                match then {
+                    Then::Keep => Ok(Written::Kept(row)),
+                    Then::TakeBack => Ok(Written::Undone(row)),
+                    Then::Fail => Err(StoreError::Backend("a unit that fails".into())),
+                    Then::Panic => panic!("a unit that panics"),
+                }
+            })
+            .await
+    }
+
+    /// Runs the units `plan` lists as one batch, in its order, on a fresh database; answers what each
+    /// answered and the rows committed.
+    async fn undone_alone(plan: &[Then]) -> (Vec<Result<i64, StoreError>>, Vec<i64>) {
+        let database = Database::in_memory().unwrap();
+        database
+            .run(|c| Ok(c.execute_batch("CREATE TABLE marks (n INTEGER NOT NULL)")?))
+            .await
+            .unwrap();
+        // The database thread is held in a unit of its own until every unit of the plan waits behind it,
+        // so that they are taken as one batch.
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = tokio::spawn({
+            let database = database.clone();
+            async move {
+                database
+                    .run(move |_| {
+                        started.send(()).unwrap();
+                        released.recv().unwrap();
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        while has_started.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
+        // Each unit is sent on its future's first poll: all of them, in the plan's order, before the
+        // holder lets the thread go.
+        let mut units: Vec<_> = plan
+            .iter()
+            .enumerate()
+            .map(|(n, then)| Box::pin(mark(&database, n as i64, *then)))
+            .collect();
+        let mut answers: Vec<Option<Result<i64, StoreError>>> = plan.iter().map(|_| None).collect();
+        let mut release = Some(release);
+        std::future::poll_fn(|cx| {
+            for (unit, answer) in units.iter_mut().zip(answers.iter_mut()) {
+                if answer.is_none()
+                    && let std::task::Poll::Ready(answered) = unit.as_mut().poll(cx)
+                {
+                    *answer = Some(answered);
+                }
+            }
+            if let Some(release) = release.take() {
+                release.send(()).unwrap();
+            }
+            if answers.iter().all(Option::is_some) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        let answers = answers.into_iter().flatten().collect();
+        holder.await.unwrap().unwrap();
+        let committed = database
+            .run(|c| {
+                let mut rows = c.prepare("SELECT n FROM marks ORDER BY n")?;
+                let rows = rows.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+            })
+            .await
+            .unwrap();
+        (answers, committed)
+    }
+
+    #[tokio::test]
+    async fn a_unit_that_fails_is_undone_alone_first_of_its_batch_or_not() {
+        use Then::*;
+        // GIVEN one batch whose first unit fails, and units after it that keep, fail, take their write back
+        // and panic
+        let (answers, committed) = undone_alone(&[Fail, Keep, Fail, TakeBack, Panic, Keep]).await;
+        // THEN the failures and the panic answer errors, the take-back its answer
+        let answered: Vec<Option<i64>> = answers.iter().map(|a| a.as_ref().ok().copied()).collect();
+        assert_eq!(answered, [None, Some(1), None, Some(3), None, Some(5)]);
+        // AND only the rows of the units that kept theirs are committed
+        assert_eq!(committed, [1, 5]);
+
+        // GIVEN a batch whose first unit takes its write back, then units that keep
+        let (answers, committed) = undone_alone(&[TakeBack, Keep, Keep]).await;
+        assert!(answers.iter().all(Result::is_ok));
+        assert_eq!(committed, [1, 2]);
+
+        // GIVEN a batch whose first unit keeps, then one that fails
+        let (_, committed) = undone_alone(&[Keep, Fail]).await;
+        assert_eq!(committed, [0]);
+
+        // GIVEN a batch of one unit that fails
+        let (_, committed) = undone_alone(&[Fail]).await;
+        assert!(committed.is_empty());
     }
 }

@@ -215,9 +215,7 @@ impl TaskQueue for EmbeddedQueue {
         let rows = task_rows(tasks).map_err(|e| QueueError::Backend(e.to_string()))?;
         self.database
             .run(move |c| {
-                let tx = c.savepoint()?;
-                insert_tasks(&tx, &rows)?;
-                tx.commit()?;
+                insert_tasks(c, &rows)?;
                 Ok(())
             })
             .await
@@ -230,20 +228,19 @@ impl TaskQueue for EmbeddedQueue {
         let settings = self.settings;
         self.database
             .run(move |c| {
-                let tx = c.savepoint()?;
                 let now = now_millis();
                 let lease_until = now + millis(settings.visibility_timeout).max(1);
                 let mut received = Vec::with_capacity(max);
                 {
                     // The first ready rows in index order, and only those: the cost of a receive never
                     // grows with the backlog behind them.
-                    let mut ready = tx.prepare_cached(READY_TASKS)?;
+                    let mut ready = c.prepare_cached(READY_TASKS)?;
                     // SQS semantics: a message received max_receives times is redriven instead of received
                     // again. Judged here, on the rows about to be handed out.
-                    let mut redrive = tx.prepare_cached(
+                    let mut redrive = c.prepare_cached(
                         "UPDATE queue SET queue = 'dead', leased = 0, receipt = NULL WHERE seq = ?1",
                     )?;
-                    let mut lease = tx.prepare_cached(
+                    let mut lease = c.prepare_cached(
                         "UPDATE queue SET receive_count = receive_count + 1, visible_at = ?1, leased = 1, receipt = ?2
                          WHERE seq = ?3",
                     )?;
@@ -276,7 +273,6 @@ impl TaskQueue for EmbeddedQueue {
                         }
                     }
                 }
-                tx.commit()?;
                 Ok(received)
             })
             .await
@@ -352,17 +348,15 @@ impl TaskQueue for EmbeddedQueue {
         let ids: Vec<String> = delivery_ids.iter().map(|d| d.0.clone()).collect();
         self.database
             .run(move |c| {
-                let tx = c.savepoint()?;
                 let mut removed = 0;
                 {
-                    let mut delete = tx.prepare_cached(&format!(
+                    let mut delete = c.prepare_cached(&format!(
                         "DELETE FROM queue WHERE queue = 'dead' AND {TASKS_OF_DELIVERY}"
                     ))?;
                     for id in &ids {
                         removed += delete.execute([id])?;
                     }
                 }
-                tx.commit()?;
                 Ok(removed)
             })
             .await

@@ -25,13 +25,12 @@ impl Database {
     /// Run once at start, before serving, by the only process that holds the data directory's lock.
     pub async fn recover(&self, max_attempts: u32) -> Result<Recovered, StoreError> {
         self.run(move |c| {
-            let tx = c.savepoint()?;
             let now = now_millis();
             // A leased task's attempt may or may not have been recorded before the crash (the attempt is
             // stored first, the task settled with the queue after). Its receive count becomes the number of
             // attempts recorded for its run, so the next receive numbers the next attempt: an attempt that
             // finished is not made again under its own number, one that did not is.
-            let released = tx.execute(
+            let released = c.execute(
                 "UPDATE queue SET visible_at = ?1, leased = 0, receipt = NULL,
                         receive_count = CASE WHEN json_valid(body) THEN MIN(receive_count,
                             (SELECT COUNT(*) FROM attempts a
@@ -42,7 +41,7 @@ impl Database {
                  WHERE leased = 1",
                 [now],
             )?;
-            let orphans: Vec<(String, String, u32, String, u32)> = tx
+            let orphans: Vec<(String, String, u32, String, u32)> = c
                 .prepare(
                     "SELECT d.tenant, d.id, d.run, d.endpoint_id,
                             (SELECT COUNT(*) FROM attempts a WHERE a.tenant = d.tenant AND a.delivery_id = d.id
@@ -60,21 +59,20 @@ impl Database {
                     *run,
                     endpoint.as_str().into(),
                 );
-                tx.execute(
+                c.execute(
                     "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count)
                      VALUES ('main', ?1, ?2, ?3, ?4, ?5)",
                     params![task.dedup_key(), id, serde_json::to_string(&task)?, now, (*attempts).min(max_attempts)],
                 )?;
             }
-            let marked_dead = tx.execute(
+            let marked_dead = c.execute(
                 "UPDATE deliveries SET status = 'dead', updated_at = ?1,
                         status_reason = 'every attempt failed (the last was interrupted by a restart)'
                  WHERE status = 'pending'
                    AND EXISTS (SELECT 1 FROM queue q WHERE q.queue = 'dead' AND q.dedup = deliveries.id || ':' || deliveries.run)",
                 [Utc::now().to_rfc3339()],
             )?;
-            tx.execute("UPDATE alerts SET enqueued = 1 WHERE enqueued = 0", [])?;
-            tx.commit()?;
+            c.execute("UPDATE alerts SET enqueued = 1 WHERE enqueued = 0", [])?;
             Ok(Recovered {
                 released,
                 requeued: orphans.len(),

@@ -50,9 +50,8 @@ impl AlertStore for Database {
             outcome
         };
         self.run_then(move |c| {
-            let tx = c.savepoint()?;
             if let Some((key, _)) = &idempotency {
-                let existing = tx
+                let existing = c
                     .query_row(
                         "SELECT receipt, request_hash, enqueued FROM alerts WHERE tenant = ?1 AND idempotency_key = ?2",
                         [&tenant, key],
@@ -70,19 +69,18 @@ impl AlertStore for Database {
             }
             let (key, hash) = idempotency.unzip();
             // With the queue in this database, the alert, its deliveries and their tasks are one write.
-            tx.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
+            c.prepare_cached("INSERT INTO alerts (tenant, id, doc, receipt, idempotency_key, request_hash, enqueued) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
                 params![tenant, alert_id, alert_doc, receipt_doc, key, hash, enqueued_column],
             )?;
             for delivery in &deliveries {
-                insert_delivery(&tx, delivery)?;
+                insert_delivery(c, delivery)?;
             }
             if unrouted {
-                tx.prepare_cached("INSERT INTO unrouted_alerts (tenant, id) VALUES (?1, ?2)")?
+                c.prepare_cached("INSERT INTO unrouted_alerts (tenant, id) VALUES (?1, ?2)")?
                     .execute(params![tenant, alert_id])?;
             }
             // Leased to the worker in this commit where it has caught up with the queue (`HandOff`).
-            let queued_tasks = insert_tasks_handing_off(&tx, &tasks, &hand_off)?;
-            tx.commit()?;
+            let queued_tasks = insert_tasks_handing_off(c, &tasks, &hand_off)?;
             Ok((RecordOutcome::Recorded { enqueued: queued }, queued_tasks))
         }, pass)
         .await

@@ -10,6 +10,7 @@ use super::read_document;
 use crate::alert::{Alert, MessageType};
 use crate::delivery::{Attempt, Delivery, DeliveryStatus};
 use crate::embedded::Database;
+use crate::embedded::database::Written;
 use crate::embedded::queue::{insert_tasks, remove_task, task_rows};
 use crate::ids::{AlertId, DeliveryId, EndpointId, TenantId};
 use crate::ports::store::{
@@ -164,7 +165,7 @@ fn load_attempts(c: &rusqlite::Connection, delivery: &mut Delivery) -> Result<()
 
 impl Database {
     /// The attempt (if any) and the status change of a pending delivery run, and with them the removal of
-    /// the task `receipt` leases when given: one savepoint, so the outcome and the task's end are one
+    /// the task `receipt` leases when given: one unit of work, so the outcome and the task's end are one
     /// commit. Nothing is written if the run is not pending or the attempt was recorded already.
     async fn update_and_settle(
         &self,
@@ -180,35 +181,34 @@ impl Database {
         let status = change.status.as_str();
         let reason = change.reason.map(str::to_string);
         let next = change.next_attempt_at.map(|t| t.to_rfc3339());
-        self.run(move |c| {
-            let tx = c.savepoint()?;
+        self.run_undoable(move |c| {
             if let Some(attempt) = &attempt
-                && attempt_made_already(&tx, &tenant, &id, attempt)?
+                && attempt_made_already(c, &tenant, &id, attempt)?
             {
-                return Ok(Settlement::default());
+                return Ok(Written::Kept(Settlement::default()));
             }
-            let changed = tx.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
+            let changed = c.prepare_cached("UPDATE deliveries SET status = ?1, status_reason = ?2, next_attempt_at = ?3, updated_at = ?4
                  WHERE tenant = ?5 AND id = ?6 AND run = ?7 AND status = 'pending'")?.execute(
                 params![status, reason, next, Utc::now().to_rfc3339(), tenant.0, id.0, run],
             )?;
             if changed == 0 {
-                return Ok(Settlement::default());
+                return Ok(Written::Kept(Settlement::default()));
             }
-            // The check above finds an earlier record; the index refuses one whatever the check said.
+            // The check above finds an earlier record; the index refuses one whatever the check said,
+            // and then the status change is taken back too.
             if let Some(attempt) = &attempt
-                && !insert_attempt(&tx, &tenant, &id, attempt)?
+                && !insert_attempt(c, &tenant, &id, attempt)?
             {
-                return Ok(Settlement::default());
+                return Ok(Written::Undone(Settlement::default()));
             }
             let task_removed = match &receipt {
-                Some(receipt) => remove_task(&tx, receipt)?,
+                Some(receipt) => remove_task(c, receipt)?,
                 None => false,
             };
-            tx.commit()?;
-            Ok(Settlement {
+            Ok(Written::Kept(Settlement {
                 recorded: true,
                 task_removed,
-            })
+            }))
         })
         .await
     }
@@ -367,8 +367,7 @@ impl DeliveryStore for Database {
         let queued = !tasks.is_empty();
         let outcome = self
             .run(move |c| {
-                let tx = c.savepoint()?;
-                let exists: bool = tx
+                let exists: bool = c
                     .prepare_cached(
                         "SELECT EXISTS (SELECT 1 FROM deliveries WHERE tenant = ?1 AND id = ?2)",
                     )?
@@ -376,13 +375,12 @@ impl DeliveryStore for Database {
                 if exists {
                     return Ok(FallbackOutcome::AlreadyRecorded);
                 }
-                insert_delivery(&tx, &delivery)?;
-                tx.prepare_cached(
+                insert_delivery(c, &delivery)?;
+                c.prepare_cached(
                     "UPDATE deliveries SET fallback_delivery_id = ?1 WHERE tenant = ?2 AND id = ?3",
                 )?
                 .execute([&delivery.id.0, &delivery.tenant.0, &dead.0])?;
-                insert_tasks(&tx, &tasks)?;
-                tx.commit()?;
+                insert_tasks(c, &tasks)?;
                 Ok(FallbackOutcome::Recorded { enqueued: queued })
             })
             .await?;
@@ -414,11 +412,10 @@ impl DeliveryStore for Database {
         let (tenant, ids) = (tenant.0.clone(), ids.to_vec());
         let only_if = only_if.map(DeliveryStatus::as_str);
         self.run(move |c| {
-            let tx = c.savepoint()?;
             let now = Utc::now().to_rfc3339();
             let mut started = Vec::with_capacity(ids.len());
             {
-                let mut resend = tx.prepare_cached(
+                let mut resend = c.prepare_cached(
                     "UPDATE deliveries SET run = run + 1, status = 'pending', status_reason = NULL,
                             next_attempt_at = NULL, updated_at = ?1
                      WHERE tenant = ?2 AND id = ?3 AND (?4 IS NULL OR status = ?4)
@@ -433,7 +430,6 @@ impl DeliveryStore for Database {
                     }
                 }
             }
-            tx.commit()?;
             Ok(started)
         })
         .await

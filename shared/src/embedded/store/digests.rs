@@ -23,7 +23,7 @@ impl DigestStore for Database {
     ) -> Result<WindowCount, StoreError> {
         let (tenant, endpoint_id) = (tenant.0.clone(), endpoint_id.0.clone());
         let (at_ms, ends_ms) = (at.timestamp_millis(), (at + window).timestamp_millis());
-        // One writer, one savepoint: the read and the write below are one step for every other caller.
+        // One writer, one unit of work: the read and the write below are one step for every other caller.
         let (started_ms, ended_ms, errors) = self
             .run(move |c| {
                 let open: Option<(i64, i64, i64)> = c

@@ -96,13 +96,11 @@ impl EndpointStore for Database {
     ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
-            let tx = c.savepoint()?;
-            delete_health(&tx, &tenant, &id)?;
-            let deleted = tx
+            delete_health(c, &tenant, &id)?;
+            let deleted = c
                 .prepare_cached("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")?
                 .execute([&tenant, &id])?
                 == 1;
-            tx.commit()?;
             Ok(deleted)
         })
         .await
@@ -118,21 +116,20 @@ impl EndpointStore for Database {
         let (outage, error) = (note.outage, note.error.to_string());
         let slowed_until = note.slowed_until.map(|t| t.to_rfc3339());
         self.run(move |c| {
-            let tx = c.savepoint()?;
-            let exists: bool = tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)")?.query_row(
+            let exists: bool = c.prepare_cached("SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2)")?.query_row(
                 [&tenant, &id],
                 |r| r.get(0),
             )?;
             if !exists {
                 return Ok(None);
             }
-            tx.prepare_cached("INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
+            c.prepare_cached("INSERT INTO endpoint_health (tenant, endpoint_id, failure_streak, failing_since, last_failure_at)
                  VALUES (?1, ?2, 1, ?3, ?3)
                  ON CONFLICT (tenant, endpoint_id) DO UPDATE
                    SET failure_streak = failure_streak + 1, last_failure_at = excluded.last_failure_at")?
                 .execute([&tenant, &id, &at])?;
             // An outage grows the run; any other failure is an answer, which ends it and closes the circuit.
-            tx.prepare_cached("INSERT INTO endpoint_circuit (tenant, endpoint_id, outage_streak, last_error, slowed_until)
+            c.prepare_cached("INSERT INTO endpoint_circuit (tenant, endpoint_id, outage_streak, last_error, slowed_until)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant, endpoint_id) DO UPDATE
                    SET outage_streak = CASE WHEN ?3 = 1 THEN outage_streak + 1 ELSE 0 END,
@@ -143,10 +140,9 @@ impl EndpointStore for Database {
                        slowed_until = CASE WHEN excluded.slowed_until > coalesce(slowed_until, '')
                                            THEN excluded.slowed_until ELSE slowed_until END")?
                 .execute(params![tenant, id, u32::from(outage), error, slowed_until])?;
-            let health = tx
+            let health = c
                 .prepare_cached(&format!("{HEALTH} WHERE h.tenant = ?1 AND h.endpoint_id = ?2"))?
                 .query_row([&tenant, &id], health_from_row)??;
-            tx.commit()?;
             Ok(Some(health))
         })
         .await
@@ -206,9 +202,7 @@ impl EndpointStore for Database {
     async fn clear_failures(&self, tenant: &TenantId, id: &EndpointId) -> Result<(), StoreError> {
         let (tenant, id) = (tenant.0.clone(), id.0.clone());
         self.run(move |c| {
-            let tx = c.savepoint()?;
-            delete_health(&tx, &tenant, &id)?;
-            tx.commit()?;
+            delete_health(c, &tenant, &id)?;
             Ok(())
         })
         .await
@@ -223,8 +217,7 @@ impl EndpointStore for Database {
     ) -> Result<bool, StoreError> {
         let (tenant, id, reason) = (tenant.0.clone(), id.0.clone(), reason.to_string());
         self.run(move |c| {
-            let tx = c.savepoint()?;
-            let Some(doc) = tx
+            let Some(doc) = c
                 .query_row(
                     "SELECT doc FROM endpoints WHERE tenant = ?1 AND id = ?2",
                     [&tenant, &id],
@@ -248,7 +241,7 @@ impl EndpointStore for Database {
             doc.insert("disabled_reason".into(), reason.into());
             doc.insert("version".into(), version.into());
             doc.insert("updated_at".into(), serde_json::to_value(at)?);
-            tx.prepare_cached(
+            c.prepare_cached(
                 "UPDATE endpoints SET version = ?1, doc = ?2 WHERE tenant = ?3 AND id = ?4",
             )?
             .execute(params![
@@ -257,7 +250,6 @@ impl EndpointStore for Database {
                 tenant,
                 id
             ])?;
-            tx.commit()?;
             Ok(true)
         })
         .await
