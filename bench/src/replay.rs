@@ -42,14 +42,13 @@ async fn seeded_service(n: usize) -> Result<(Service, std::path::PathBuf), Bench
         .collect();
     database
         .run(move |c| {
-            let tx = c.savepoint()?;
             let now = chrono::Utc::now().to_rfc3339();
             {
-                let mut delivery = tx.prepare(
+                let mut delivery = c.prepare(
                     "INSERT INTO deliveries (tenant, id, alert_id, endpoint_id, message_type, status, status_reason, run, created_at, updated_at)
                      VALUES (?1, ?2, 'al_bench', 'ep_bench', 'error', 'dead', 'receiver answered 500', 0, ?3, ?3)",
                 )?;
-                let mut dead = tx.prepare(
+                let mut dead = c.prepare(
                     "INSERT INTO queue (queue, dedup, delivery_id, body, visible_at, receive_count) VALUES ('dead', ?1, ?2, ?3, 0, 10)",
                 )?;
                 for (id, dedup, body) in &tasks {
@@ -57,7 +56,6 @@ async fn seeded_service(n: usize) -> Result<(Service, std::path::PathBuf), Bench
                     dead.execute(params![dedup, id, body])?;
                 }
             }
-            tx.commit()?;
             Ok(())
         })
         .await
