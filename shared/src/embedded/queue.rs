@@ -350,8 +350,10 @@ impl TaskQueue for EmbeddedQueue {
             .run(move |c| {
                 let mut removed = 0;
                 {
+                    // Found by the delivery's tasks' keys; `+queue` keeps SQLite from searching
+                    // `queue_ready` by queue instead, which read every dead letter for each delivery.
                     let mut delete = c.prepare_cached(&format!(
-                        "DELETE FROM queue WHERE queue = 'dead' AND {TASKS_OF_DELIVERY}"
+                        "DELETE FROM queue WHERE +queue = 'dead' AND {TASKS_OF_DELIVERY}"
                     ))?;
                     for id in &ids {
                         removed += delete.execute([id])?;
