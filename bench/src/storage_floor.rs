@@ -10,8 +10,9 @@
 //! - record: the attempt, the delivery's new status and the task's removal.
 //!
 //! The steps of a group of alerts share a transaction, each in a savepoint but the first, as the store's
-//! group commit runs them (a first unit that fails is undone by rolling the transaction back). A group of one is an alert arriving alone: its acceptance and its record are
-//! two commits, as in `alertwire serve` when nothing else is in flight.
+//! group commit runs them (a first unit that fails is undone by rolling the transaction back). A group of
+//! one is an alert arriving alone: its acceptance and its record are two commits, as in `alertwire serve`
+//! when nothing else is in flight.
 //!
 //! The end-to-end CPU rows, measured on the server, can be read against these: what is above the floor
 //! is alertwire's own code, its threads and its HTTP.

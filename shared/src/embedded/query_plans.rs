@@ -376,6 +376,9 @@ fn aliases(sql: &str) -> Vec<(String, &'static str)> {
 /// What is wrong with a plan, if anything.
 fn defect(sql: &str, plan: &[String]) -> Option<String> {
     let aliases = aliases(sql);
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let first_of_index = upper.starts_with("SELECT MIN(") || upper.starts_with("SELECT MAX(");
+    let bounded = upper.contains("LIMIT") && !plan.iter().any(|l| l.contains("TEMP B-TREE"));
     for line in plan {
         let mut words = line.split_whitespace();
         let (Some(operation), Some(named)) = (words.next(), words.next()) else {
@@ -400,18 +403,16 @@ fn defect(sql: &str, plan: &[String]) -> Option<String> {
         // `<expr>` is how a plan names an indexed expression, not a comparison.
         let conditions = line.replace("<expr>", "expr");
         let broad = BROAD_KEYS.iter().any(|key| line.ends_with(key));
-        let upper = sql.trim_start().to_ascii_uppercase();
-        let first_of_index = upper.starts_with("SELECT MIN(") || upper.starts_with("SELECT MAX(");
         let ranged =
             conditions.contains('<') || conditions.contains('>') || (broad && !first_of_index);
-        if operation == "SEARCH" && ranged && !ONE_KEYS_RANGES.iter().any(|r| line.contains(r)) {
-            let bounded = sql.to_ascii_uppercase().contains("LIMIT")
-                && !plan.iter().any(|l| l.contains("TEMP B-TREE"));
-            if !bounded {
-                return Some(format!(
-                    "searches a range of `{table}` with no bound on the rows it reads: {line}"
-                ));
-            }
+        if operation == "SEARCH"
+            && ranged
+            && !ONE_KEYS_RANGES.iter().any(|r| line.contains(r))
+            && !bounded
+        {
+            return Some(format!(
+                "searches a range of `{table}` with no bound on the rows it reads: {line}"
+            ));
         }
     }
     None
