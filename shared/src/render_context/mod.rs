@@ -14,6 +14,7 @@ use crate::alert::{Alert, MessageType, Severity, shortened};
 use crate::digest::DigestFacts;
 use crate::endpoint::captures::CapturedValues;
 use crate::routing::labels::{BARE_TAG, Labels};
+use crate::template::Template;
 
 pub use samples::{
     hostile_context, hostile_digest_context, sample_alert, sample_context, sample_digest,
@@ -43,26 +44,39 @@ pub struct DeliveryFacts<'a> {
 }
 
 /// Which names a context holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Names {
+#[derive(Debug, Clone, Copy)]
+pub enum Names<'t> {
     /// The Mustache names only: enough for templates that use no `@` name.
     Mustache,
     /// The Mustache and the Uptrends names.
     MustacheAndUptrends,
+    /// What these templates may look up ([`Template::may_look_up`]): an attempt builds only the variables
+    /// its templates render. Every name if any of them uses an Uptrends name, as many of those copy a
+    /// Mustache one.
+    UsedBy(&'t [&'t Template]),
 }
 
-impl Names {
-    /// What templates that use `@` names or not need.
-    pub fn for_templates(uses_at_names: bool) -> Names {
-        if uses_at_names {
-            Names::MustacheAndUptrends
-        } else {
-            Names::Mustache
+impl Names<'_> {
+    /// Whether the context holds the Mustache variable `name`.
+    fn hold(&self, name: &str) -> bool {
+        match self {
+            Names::Mustache | Names::MustacheAndUptrends => true,
+            Names::UsedBy(templates) => {
+                self.hold_uptrends() || templates.iter().any(|t| t.may_look_up(name))
+            }
+        }
+    }
+
+    /// Whether the context holds the Uptrends names.
+    fn hold_uptrends(&self) -> bool {
+        match self {
+            Names::Mustache => false,
+            Names::MustacheAndUptrends => true,
+            Names::UsedBy(templates) => templates.iter().any(|t| t.uses_at_names()),
         }
     }
 }
 
-/// The template context for one attempt of one delivery, with every name (see [`context_with`]).
 /// The alert's routing labels ([`crate::routing::labels`]) as an object, the first value of each name; bare
 /// tags (the label `tag`) are left out, as `alert_tags` has them.
 fn labels(alert: &Alert) -> Value {
@@ -75,115 +89,116 @@ fn labels(alert: &Alert) -> Value {
     Value::Object(labels)
 }
 
+/// The template context for one attempt of one delivery, with every name (see [`context_with`]).
 pub fn context(alert: &Alert, facts: &DeliveryFacts<'_>) -> Value {
     context_with(alert, facts, Names::MustacheAndUptrends)
 }
 
-/// The template context for one attempt of one delivery, with the Uptrends names only if `names` asks for them:
-/// templates that use none do not pay for building them.
+/// A context being built: a variable's value is worked out only if the context holds its name.
+struct Variables<'t> {
+    map: Map<String, Value>,
+    names: Names<'t>,
+}
+
+impl Variables<'_> {
+    fn put(&mut self, name: &str, value: impl FnOnce() -> Value) {
+        if self.names.hold(name) {
+            self.map.insert(name.to_string(), value());
+        }
+    }
+}
+
+/// The template context for one attempt of one delivery, with the names `names` asks for: templates
+/// that use few of them do not pay for building the others.
 pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> Value {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| json!(t.to_rfc3339())).unwrap_or(json!(""));
     let millis =
         |t: Option<DateTime<Utc>>| t.map(|t| json!(t.timestamp_millis())).unwrap_or(json!(""));
-    let samples = Value::Array(alert.content.samples.clone());
-    let tags = json!(alert.content.tags);
-    let context = Value::Object(alert.content.context.clone());
+    let samples = || Value::Array(alert.content.samples.clone());
+    let tags = || json!(alert.content.tags);
+    let context = || Value::Object(alert.content.context.clone());
     let text = |t: &Option<String>| json!(t.as_deref().unwrap_or(""));
     let capacity = match names {
         Names::Mustache => VARIABLES.len(),
         Names::MustacheAndUptrends => VARIABLES.len() + UPTRENDS_VARIABLES.len(),
+        Names::UsedBy(_) => 0,
     };
-    let mut map = Map::with_capacity(capacity);
-    let mut put = |name: &str, value: Value| {
-        map.insert(name.to_string(), value);
+    let mut v = Variables {
+        map: Map::with_capacity(capacity),
+        names,
     };
-    put("alert_title", json!(alert.content.title));
-    put(
-        "alert_title_short",
-        json!(shortened(&alert.content.title, SHORT_TITLE_CHARS)),
-    );
-    put("alert_description", json!(alert.content.description));
-    put(
-        "alert_description_short",
-        json!(shortened(
-            &alert.content.description,
-            SHORT_DESCRIPTION_CHARS
-        )),
-    );
-    put("alert_severity", json!(alert.content.severity.as_str()));
+    let content = &alert.content;
+    v.put("alert_title", || json!(content.title));
+    v.put("alert_title_short", || {
+        json!(shortened(&content.title, SHORT_TITLE_CHARS))
+    });
+    v.put("alert_description", || json!(content.description));
+    v.put("alert_description_short", || {
+        json!(shortened(&content.description, SHORT_DESCRIPTION_CHARS))
+    });
+    v.put("alert_severity", || json!(content.severity.as_str()));
     for severity in Severity::ALL {
-        put(
-            &format!("is_{}", severity.as_str()),
-            json!(alert.content.severity == severity),
-        );
+        v.put(&format!("is_{}", severity.as_str()), || {
+            json!(content.severity == severity)
+        });
     }
-    put("alert_event_id", json!(alert.id));
-    put("alert_definition_id", text(&alert.content.incident_key));
-    put("alert_samples", samples.clone());
-    put("alert_samples_json", samples);
-    put("alert_tags", tags.clone());
-    put("alert_tags_json", tags);
-    put("alert_timeframe_start", time(alert.content.timeframe_start));
-    put("alert_timeframe_end", time(alert.content.timeframe_end));
-    put(
-        "alert_timeframe_start_epoch_millis",
-        millis(alert.content.timeframe_start),
-    );
-    put(
-        "alert_timeframe_end_epoch_millis",
-        millis(alert.content.timeframe_end),
-    );
-    put("alert_app_url", text(&alert.content.link));
-    put(
-        "alert_event_html",
-        json!(samples_html(&alert.content.samples)),
-    );
-    put("alert_event_image", json!(""));
-    put(
-        "alert_severity_img",
-        json!(alert.content.severity.as_str().to_ascii_uppercase()),
-    );
-    put("account_id", json!(alert.tenant));
-    put("account_name", json!(alert.tenant));
-    put("alert_source", text(&alert.content.source));
-    put("alert_received_at", json!(alert.received_at.to_rfc3339()));
-    put("alert_context", context.clone());
-    put("alert_context_json", context);
-    put("alert_labels", labels(alert));
-    put("message_type", json!(alert.content.message_type.as_str()));
-    put(
-        "is_error",
-        json!(alert.content.message_type == MessageType::Error),
-    );
-    put(
-        "is_reminder",
-        json!(alert.content.message_type == MessageType::Reminder),
-    );
-    put(
-        "is_ok",
-        json!(alert.content.message_type == MessageType::Ok),
-    );
-    put("incident_key", text(&alert.content.incident_key));
-    put("dedup_key", json!(alert.dedup_key()));
-    put(
-        "verification_token",
-        json!(facts.verification_token.unwrap_or("")),
-    );
-    put("delivery_id", json!(facts.delivery_id));
-    put("attempt", json!(facts.attempt));
-    put("endpoint_id", json!(facts.endpoint_id));
-    put("endpoint_name", json!(facts.endpoint_name));
-    put("fallback_of", json!(facts.fallback_of.unwrap_or("")));
-    put(
-        "captured",
+    v.put("alert_event_id", || json!(alert.id));
+    v.put("alert_definition_id", || text(&content.incident_key));
+    v.put("alert_samples", samples);
+    v.put("alert_samples_json", samples);
+    v.put("alert_tags", tags);
+    v.put("alert_tags_json", tags);
+    v.put("alert_timeframe_start", || time(content.timeframe_start));
+    v.put("alert_timeframe_end", || time(content.timeframe_end));
+    v.put("alert_timeframe_start_epoch_millis", || {
+        millis(content.timeframe_start)
+    });
+    v.put("alert_timeframe_end_epoch_millis", || {
+        millis(content.timeframe_end)
+    });
+    v.put("alert_app_url", || text(&content.link));
+    v.put("alert_event_html", || json!(samples_html(&content.samples)));
+    v.put("alert_event_image", || json!(""));
+    v.put("alert_severity_img", || {
+        json!(content.severity.as_str().to_ascii_uppercase())
+    });
+    v.put("account_id", || json!(alert.tenant));
+    v.put("account_name", || json!(alert.tenant));
+    v.put("alert_source", || text(&content.source));
+    v.put("alert_received_at", || {
+        json!(alert.received_at.to_rfc3339())
+    });
+    v.put("alert_context", context);
+    v.put("alert_context_json", context);
+    v.put("alert_labels", || labels(alert));
+    v.put("message_type", || json!(content.message_type.as_str()));
+    v.put("is_error", || {
+        json!(content.message_type == MessageType::Error)
+    });
+    v.put("is_reminder", || {
+        json!(content.message_type == MessageType::Reminder)
+    });
+    v.put("is_ok", || json!(content.message_type == MessageType::Ok));
+    v.put("incident_key", || text(&content.incident_key));
+    v.put("dedup_key", || json!(alert.dedup_key()));
+    v.put("verification_token", || {
+        json!(facts.verification_token.unwrap_or(""))
+    });
+    v.put("delivery_id", || json!(facts.delivery_id));
+    v.put("attempt", || json!(facts.attempt));
+    v.put("endpoint_id", || json!(facts.endpoint_id));
+    v.put("endpoint_name", || json!(facts.endpoint_name));
+    v.put("fallback_of", || json!(facts.fallback_of.unwrap_or("")));
+    v.put("captured", || {
         facts
             .captured
-            .map_or_else(|| json!({}), |values| json!(values)),
-    );
+            .map_or_else(|| json!({}), |values| json!(values))
+    });
+    let mut map = v.map;
     if let Some(digest) = facts.digest {
         put_digest(&mut map, digest);
     }
-    if names == Names::MustacheAndUptrends {
+    if names.hold_uptrends() {
         put_uptrends(&mut map, alert);
     }
     Value::Object(map)

@@ -140,8 +140,67 @@ fn mustache_only_contexts_leave_the_uptrends_names_out() {
         full.as_object().unwrap().len(),
         VARIABLES.len() + UPTRENDS_VARIABLES.len()
     );
-    assert_eq!(Names::for_templates(false), Names::Mustache);
-    assert_eq!(Names::for_templates(true), Names::MustacheAndUptrends);
+}
+
+#[test]
+fn a_context_for_templates_holds_what_they_may_look_up_and_renders_as_the_whole_one() {
+    use crate::template::{Escaping, Template};
+    let alert = alert(MessageType::Error);
+    let full = context(&alert, &sample_facts());
+    // `endpoint_name` inside a section is looked up in the whole context; `message` only in a sample.
+    let url = Template::compile("https://h.example/{{delivery_id}}", Escaping::Url).unwrap();
+    let body = Template::compile(
+        "{{alert_title}} {{#alert_samples}}{{message}} {{/alert_samples}}\
+         {{#is_error}}{{endpoint_name}}{{/is_error}}{{^is_ok}}{{alert_tags.0}}{{/is_ok}}",
+        Escaping::Json,
+    )
+    .unwrap();
+    let used = context_with(&alert, &sample_facts(), Names::UsedBy(&[&url, &body]));
+    let mut held: Vec<&str> = used
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    held.sort_unstable();
+    assert_eq!(
+        held,
+        [
+            "alert_samples",
+            "alert_tags",
+            "alert_title",
+            "delivery_id",
+            "endpoint_name",
+            "is_error",
+            "is_ok"
+        ]
+    );
+    for (name, value) in used.as_object().unwrap() {
+        assert_eq!(&full[name], value, "{name}");
+    }
+    for template in [&url, &body] {
+        assert_eq!(
+            template.render(&used, 1 << 16).unwrap(),
+            template.render(&full, 1 << 16).unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_context_for_templates_is_whole_if_one_uses_an_uptrends_name() {
+    use crate::template::{Escaping, Template};
+    let alert = alert(MessageType::Error);
+    let mustache = Template::compile("{{alert_title}}", Escaping::Json).unwrap();
+    let uptrends = Template::compile("{{@alert.description}}", Escaping::Json).unwrap();
+    let without = context_with(&alert, &sample_facts(), Names::UsedBy(&[&mustache]));
+    assert_eq!(without.as_object().unwrap().len(), 1);
+    let with = context_with(
+        &alert,
+        &sample_facts(),
+        Names::UsedBy(&[&mustache, &uptrends]),
+    );
+    assert_eq!(with, uptrends_context(&alert));
+    assert_eq!(with["@alert.description"], json!("db-1\nat 97%"));
 }
 
 #[test]

@@ -50,6 +50,9 @@ pub struct Template {
     capacity: usize,
     /// Whether any tag names an `@` (Uptrends) variable.
     uses_at_names: bool,
+    /// The first segment of every name in a tag, sorted, once each: every variable of the whole context
+    /// the template can look up is among them (a tag inside a section may name one too).
+    heads: Box<[Box<str>]>,
 }
 
 impl Template {
@@ -58,18 +61,28 @@ impl Template {
         let nodes = parser::parse(source)?;
         let literal = literal_len(&nodes);
         let uses_at_names = uses_at_names(&nodes);
+        let heads = heads(&nodes);
         Ok(Template {
             source: source.to_owned(),
             escaping,
             nodes,
             capacity: literal * 2 + 256,
             uses_at_names,
+            heads,
         })
     }
 
     /// Whether the template names any `@` (Uptrends) variable, so that a context without them would do.
     pub fn uses_at_names(&self) -> bool {
         self.uses_at_names
+    }
+
+    /// Whether rendering may look up the context's variable `name`: some tag's name starts with it. A
+    /// context that holds only such variables renders the template as the whole context does.
+    pub fn may_look_up(&self, name: &str) -> bool {
+        self.heads
+            .binary_search_by(|head| (**head).cmp(name))
+            .is_ok()
     }
 
     pub fn escaping(&self) -> Escaping {
@@ -119,6 +132,28 @@ fn uses_at_names(nodes: &[Node]) -> bool {
             path.name.starts_with('@') || uses_at_names(children)
         }
     })
+}
+
+/// The first segment of every tag's name in `nodes`, at any depth, sorted, once each.
+fn heads(nodes: &[Node]) -> Box<[Box<str>]> {
+    let mut heads = Vec::new();
+    collect_heads(nodes, &mut heads);
+    heads.sort_unstable();
+    heads.dedup();
+    heads.into_iter().map(Box::from).collect()
+}
+
+fn collect_heads<'n>(nodes: &'n [Node], heads: &mut Vec<&'n str>) {
+    for node in nodes {
+        match node {
+            Node::Text { .. } => {}
+            Node::Var { path, .. } => heads.extend(path.head()),
+            Node::Section { path, children, .. } => {
+                heads.extend(path.head());
+                collect_heads(children, heads);
+            }
+        }
+    }
 }
 
 /// Total length of the literal text, counted once per node (bounded nesting keeps recursion shallow).

@@ -78,7 +78,7 @@ pub fn build(
             captured: facts.captured,
             digest: facts.digest,
         },
-        Names::for_templates(route.url.uses_at_names() || body_template.uses_at_names()),
+        Names::UsedBy(&[&route.url, body_template]),
     );
     let url = route.url.render(&context, MAX_URL_BYTES)?;
     let body = if route.method.has_body() {
