@@ -11,6 +11,7 @@ use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use url::Url;
 
 use crate::delivery::retry_policy::parse_retry_after;
 use crate::delivery::{Attempt, ErrorClass, MAX_RESPONSE_BODY, kept_response_headers};
@@ -131,12 +132,12 @@ impl HttpSender {
         // send, before anything else (a token fetch included) is done for it.
         let exchanged = match (self.policy.check_url(&request.url), &request.oauth2) {
             (Err(e), _) => Err((ErrorClass::Blocked, e.to_string())),
-            (Ok(_), None) => {
-                self.exchange(request, None, &mut attempt, &mut retry_after)
+            (Ok(url), None) => {
+                self.exchange(request, &url, None, &mut attempt, &mut retry_after)
                     .await
             }
-            (Ok(_), Some(grant)) => {
-                self.exchange_with_token(request, grant, &mut attempt, &mut retry_after)
+            (Ok(url), Some(grant)) => {
+                self.exchange_with_token(request, &url, grant, &mut attempt, &mut retry_after)
                     .await
             }
         };
@@ -157,6 +158,7 @@ impl HttpSender {
     async fn exchange_with_token(
         &self,
         request: &OutgoingRequest,
+        url: &Url,
         grant: &TokenGrant,
         attempt: &mut Attempt,
         retry_after: &mut Option<Duration>,
@@ -181,7 +183,7 @@ impl HttpSender {
             *attempt = Attempt::unsent(attempt.started_at);
             *retry_after = None;
             outcome = self
-                .exchange(request, Some(&token), attempt, retry_after)
+                .exchange(request, url, Some(&token), attempt, retry_after)
                 .await;
             used.push(token.clone());
             if attempt.status_code != Some(401) {
@@ -197,9 +199,12 @@ impl HttpSender {
         outcome
     }
 
+    /// One request to `url`, `request.url` as the target policy parsed and allowed it (sent as checked,
+    /// not parsed again).
     async fn exchange(
         &self,
         request: &OutgoingRequest,
+        url: &Url,
         bearer: Option<&BearerToken>,
         attempt: &mut Attempt,
         retry_after: &mut Option<Duration>,
@@ -223,7 +228,7 @@ impl HttpSender {
                     )
                 })?,
         };
-        let mut builder = client.request(method, &request.url);
+        let mut builder = client.request(method, url.clone());
         for header in &request.headers {
             builder = builder.header(&header.name, &header.value);
         }
