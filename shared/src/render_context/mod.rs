@@ -61,18 +61,23 @@ impl Names<'_> {
     fn hold(&self, name: &str) -> bool {
         match self {
             Names::Mustache | Names::MustacheAndUptrends => true,
-            Names::UsedBy(templates) => {
-                self.hold_uptrends() || templates.iter().any(|t| t.may_look_up(name))
-            }
+            Names::UsedBy(templates) => templates.iter().any(|t| t.may_look_up(name)),
         }
     }
 
     /// Whether the context holds the Uptrends names.
     fn hold_uptrends(&self) -> bool {
+        matches!(self, Names::MustacheAndUptrends)
+    }
+
+    /// The same names, with templates that use an Uptrends name given every name, once for the whole
+    /// context: many Uptrends names copy a Mustache one.
+    fn settled(self) -> Self {
         match self {
-            Names::Mustache => false,
-            Names::MustacheAndUptrends => true,
-            Names::UsedBy(templates) => templates.iter().any(|t| t.uses_at_names()),
+            Names::UsedBy(templates) if templates.iter().any(|t| t.uses_at_names()) => {
+                Names::MustacheAndUptrends
+            }
+            names => names,
         }
     }
 }
@@ -111,6 +116,7 @@ impl Variables<'_> {
 /// The template context for one attempt of one delivery, with the names `names` asks for: templates
 /// that use few of them do not pay for building the others.
 pub fn context_with(alert: &Alert, facts: &DeliveryFacts<'_>, names: Names) -> Value {
+    let names = names.settled();
     let time = |t: Option<DateTime<Utc>>| t.map(|t| json!(t.to_rfc3339())).unwrap_or(json!(""));
     let millis =
         |t: Option<DateTime<Utc>>| t.map(|t| json!(t.timestamp_millis())).unwrap_or(json!(""));

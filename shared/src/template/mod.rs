@@ -60,8 +60,9 @@ impl Template {
     pub fn compile(source: &str, escaping: Escaping) -> Result<Template, TemplateError> {
         let nodes = parser::parse(source)?;
         let literal = literal_len(&nodes);
-        let uses_at_names = uses_at_names(&nodes);
         let heads = heads(&nodes);
+        // An Uptrends name is one segment starting with `@`; no other name's first segment does.
+        let uses_at_names = heads.iter().any(|head| head.starts_with('@'));
         Ok(Template {
             source: source.to_owned(),
             escaping,
@@ -124,16 +125,6 @@ impl Template {
 }
 
 /// Whether any variable or section in `nodes` has an `@` name (bounded nesting keeps recursion shallow).
-fn uses_at_names(nodes: &[Node]) -> bool {
-    nodes.iter().any(|node| match node {
-        Node::Text { .. } => false,
-        Node::Var { path, .. } => path.name.starts_with('@'),
-        Node::Section { path, children, .. } => {
-            path.name.starts_with('@') || uses_at_names(children)
-        }
-    })
-}
-
 /// The first segment of every tag's name in `nodes`, at any depth, sorted, once each.
 fn heads(nodes: &[Node]) -> Box<[Box<str>]> {
     let mut heads = Vec::new();
